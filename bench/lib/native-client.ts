@@ -1,0 +1,101 @@
+/**
+ * Builds and runs the native load client. Node WebSocket clients top out near
+ * 1M messages/s per core, below what uWS serves, so the load comes from C.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+import type { LoadReport } from "./load-report.js";
+import { repoRoot } from "./repo-root.js";
+
+export interface LoadClientOptions {
+  port: number;
+  host?: string;
+  path: string;
+  protocol: "phoenix" | "engineio";
+  sockets: number;
+  topics: number;
+  topicSpace?: number;
+  joinPayload?: string;
+  /** one measurement round per value; [] = connect, join (and hold) only */
+  inflight: number[];
+  warmupSeconds?: number;
+  durationSeconds?: number;
+  /** broadcasts per round; the round ends when all are delivered (or durationSeconds passes) */
+  messages?: number;
+  holdSeconds?: number;
+  settleSeconds?: number;
+  /** how long a round waits for outstanding broadcasts before counting them missing */
+  drainSeconds?: number;
+  bodySize?: number;
+  heartbeatSeconds?: number;
+  /** core the client runs on (taskset); undefined = not pinned */
+  core?: number;
+}
+
+/** Called on every "phase <name> [k]" line, at the moment the client enters it. */
+export type PhaseListener = (phase: string, arg: number | undefined) => void;
+
+export function nativeClientPath(): string {
+  return join(repoRoot(), "bench", ".build", "cinder-load");
+}
+
+/** Compiles bench/native/*.c with cc -O2 when the binary is missing or older than a source. */
+export function buildNativeClient(): string {
+  const root = repoRoot();
+  const srcDir = join(root, "bench", "native");
+  const out = nativeClientPath();
+  const sources = readdirSync(srcDir).filter((f) => f.endsWith(".c") || f.endsWith(".h"));
+  const newest = Math.max(...sources.map((f) => statSync(join(srcDir, f)).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
+  mkdirSync(join(root, "bench", ".build"), { recursive: true });
+  const cFiles = sources.filter((f) => f.endsWith(".c")).map((f) => join(srcDir, f));
+  const result = spawnSync("cc", ["-O2", "-Wall", "-o", out, ...cFiles], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`building the load client failed:\n${result.stderr}`);
+  return out;
+}
+
+function clientArgs(o: LoadClientOptions): string[] {
+  const args: Record<string, string | number | undefined> = {
+    host: o.host ?? "127.0.0.1",
+    port: o.port,
+    path: o.path,
+    protocol: o.protocol,
+    sockets: o.sockets,
+    topics: o.topics,
+    "topic-space": o.topicSpace,
+    "join-payload": o.joinPayload,
+    inflight: o.inflight.length > 0 ? o.inflight.join(",") : "0",
+    warmup: o.warmupSeconds,
+    duration: o.durationSeconds,
+    messages: o.messages,
+    hold: o.holdSeconds,
+    settle: o.settleSeconds,
+    drain: o.drainSeconds,
+    "body-size": o.bodySize,
+    heartbeat: o.heartbeatSeconds,
+  };
+  return Object.entries(args).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
+}
+
+export async function runNativeClient(o: LoadClientOptions, onPhase: PhaseListener = () => {}): Promise<LoadReport> {
+  const binary = buildNativeClient();
+  const args = clientArgs(o);
+  const child =
+    o.core === undefined
+      ? spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("taskset", ["-c", String(o.core), binary, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  const otherStderr: string[] = [];
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    const m = /^phase (\S+)(?: (\d+))?$/.exec(line);
+    if (m) onPhase(m[1], m[2] === undefined ? undefined : Number(m[2]));
+    else otherStderr.push(line);
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`load client exited with ${code}: ${otherStderr.join("\n")}`);
+  return JSON.parse(stdout) as LoadReport;
+}

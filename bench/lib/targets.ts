@@ -1,0 +1,62 @@
+/**
+ * The servers a benchmark can run against. All receive the same load client,
+ * the same payload and the same core.
+ */
+import { join } from "node:path";
+
+import { repoRoot } from "./repo-root.js";
+
+export interface Target {
+  name: string;
+  label: string;
+  protocol: "phoenix" | "engineio";
+  /** WebSocket request target (path + query) */
+  path: string;
+  /** argv (after "node") and extra environment for a server listening on port */
+  command(port: number): { args: string[]; env: Record<string, string> };
+}
+
+const PHOENIX_PATH = "/socket/websocket?vsn=2.0.0&user=bench";
+
+function cinder(workers: number): Target {
+  return {
+    name: workers === 1 ? "cinder" : `cinder-w${workers}`,
+    label: `Cinder (WORKERS=${workers})`,
+    protocol: "phoenix",
+    path: PHOENIX_PATH,
+    command: (port) => ({
+      args: [join(repoRoot(), "dist", "server", "cli.js"), "--port", String(port), "--host", "127.0.0.1"],
+      env: { WORKERS: String(workers), LOG_LEVEL: "warn" },
+    }),
+  };
+}
+
+function baseline(name: string, label: string, protocol: Target["protocol"], path: string): Target {
+  return {
+    name,
+    label,
+    protocol,
+    path,
+    command: (port) => ({
+      args: [join(repoRoot(), "dist", "bench", "servers", "main.js"), name, "--port", String(port), "--host", "127.0.0.1"],
+      env: {},
+    }),
+  };
+}
+
+export const TARGETS: readonly Target[] = [
+  baseline("raw-uws", "raw uWS.js pub/sub", "phoenix", PHOENIX_PATH),
+  baseline("socketio", "Socket.IO 4", "engineio", "/socket.io/?EIO=4&transport=websocket&user=bench"),
+  cinder(1),
+  // Needs a core of its own per worker to mean anything; on a 2-core box it shares core 0.
+  cinder(2),
+];
+
+export function findTarget(name: string): Target {
+  const t = TARGETS.find((x) => x.name === name);
+  if (!t) throw new Error(`unknown target ${name}; known: ${TARGETS.map((x) => x.name).join(", ")}`);
+  return t;
+}
+
+/** Phoenix join params: presence off so fan-out is measured, not presence diffs. */
+export const BENCH_JOIN_PAYLOAD = '{"user":"bench","presence":false}';

@@ -1,0 +1,107 @@
+import { CodecError, type Direction, type Frame, EVENTS } from "./frame.js";
+
+/**
+ * V2 binary frames, used when a payload is raw bytes (PROTOCOL.md §1.4).
+ * Every header field is one unsigned byte of length, so strings are limited to 255 bytes.
+ * The layout is asymmetric: a client push carries a ref, a server push does not.
+ */
+const KIND_PUSH = 0;
+const KIND_REPLY = 1;
+const KIND_BROADCAST = 2;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Encode a frame whose payload is bytes (a reply's payload is `{status, response: bytes}`). */
+export function encodeBinary(frame: Frame, direction: Direction): Uint8Array {
+  if (direction === "toServer") {
+    return pack(KIND_PUSH, [frame.joinRef ?? "", frame.ref ?? "", frame.topic, frame.event], bytesOf(frame.payload));
+  }
+  if (frame.event === EVENTS.reply) {
+    const reply = frame.payload as { status?: unknown; response?: unknown };
+    if (typeof reply?.status !== "string") throw new CodecError("binary reply needs a string status");
+    return pack(KIND_REPLY, [frame.joinRef ?? "", frame.ref ?? "", frame.topic, reply.status], bytesOf(reply.response));
+  }
+  if (frame.joinRef === null && frame.ref === null) {
+    return pack(KIND_BROADCAST, [frame.topic, frame.event], bytesOf(frame.payload));
+  }
+  return pack(KIND_PUSH, [frame.joinRef ?? "", frame.topic, frame.event], bytesOf(frame.payload));
+}
+
+/** Decode a binary frame sent by the other side (`direction` is who sent it). */
+export function decodeBinary(data: ArrayBuffer | Uint8Array, direction: Direction): Frame {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (bytes.length < 1) throw new CodecError("empty binary frame");
+  const kind = bytes[0];
+  if (direction === "toServer") {
+    if (kind !== KIND_PUSH) throw new CodecError(`unknown binary frame kind ${kind}`);
+    const { fields: [joinRef, ref, topic, event], payload } = unpack(bytes, 4);
+    return { joinRef: joinRef || null, ref: ref || null, topic: nonEmpty(topic, "topic"), event: nonEmpty(event, "event"), payload };
+  }
+  switch (kind) {
+    case KIND_PUSH: {
+      const { fields: [joinRef, topic, event], payload } = unpack(bytes, 3);
+      return { joinRef: joinRef || null, ref: null, topic, event, payload };
+    }
+    case KIND_REPLY: {
+      const { fields: [joinRef, ref, topic, status], payload } = unpack(bytes, 4);
+      return { joinRef: joinRef || null, ref: ref || null, topic, event: EVENTS.reply, payload: { status, response: payload } };
+    }
+    case KIND_BROADCAST: {
+      const { fields: [topic, event], payload } = unpack(bytes, 2);
+      return { joinRef: null, ref: null, topic, event, payload };
+    }
+    default:
+      throw new CodecError(`unknown binary frame kind ${kind}`);
+  }
+}
+
+function bytesOf(payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  throw new CodecError("binary frames carry an ArrayBuffer or Uint8Array payload");
+}
+
+function pack(kind: number, fields: string[], payload: Uint8Array): Uint8Array {
+  const encoded = fields.map((field) => utf8Encoder.encode(field));
+  const header = 1 + encoded.length;
+  let length = header + payload.length;
+  for (const field of encoded) {
+    if (field.length > 255) throw new CodecError("binary frame fields are limited to 255 bytes");
+    length += field.length;
+  }
+  const out = new Uint8Array(length);
+  out[0] = kind;
+  let offset = header;
+  encoded.forEach((field, i) => {
+    out[1 + i] = field.length;
+    out.set(field, offset);
+    offset += field.length;
+  });
+  out.set(payload, offset);
+  return out;
+}
+
+/** Reads `count` length-prefixed strings, then returns the rest as the payload bytes (a copy). */
+function unpack(bytes: Uint8Array, count: number): { fields: string[]; payload: ArrayBuffer } {
+  const header = 1 + count;
+  if (bytes.length < header) throw new CodecError("binary frame header is truncated");
+  const fields: string[] = [];
+  let offset = header;
+  for (let i = 0; i < count; i++) {
+    const length = bytes[1 + i];
+    if (offset + length > bytes.length) throw new CodecError("binary frame field runs past the end");
+    try {
+      fields.push(utf8Decoder.decode(bytes.subarray(offset, offset + length)));
+    } catch {
+      throw new CodecError("binary frame field is not valid UTF-8");
+    }
+    offset += length;
+  }
+  return { fields, payload: bytes.slice(offset).buffer };
+}
+
+function nonEmpty(value: string, name: string): string {
+  if (value.length === 0) throw new CodecError(`${name} must not be empty`);
+  return value;
+}

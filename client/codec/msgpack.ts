@@ -1,0 +1,25 @@
+import { decode, encode } from "@msgpack/msgpack";
+import { CodecError, type Frame, frameFromArray, isBinaryPayload, isObjectPayload } from "./frame.js";
+import type { Serializer } from "./serializer.js";
+
+/**
+ * Msgpack frames: the V2 array `[join_ref, ref, topic, event, payload]` as one msgpack value,
+ * always sent as a binary WebSocket frame. Byte payloads are msgpack `bin`, so no special layout.
+ * Kept in its own module so clients that never pick msgpack never load the library.
+ */
+export const msgpackSerializer: Serializer = {
+  name: "msgpack",
+  encode(frame) {
+    return { data: encode([frame.joinRef, frame.ref, frame.topic, frame.event, frame.payload]), binary: true };
+  },
+  decode(data): Frame {
+    if (typeof data === "string") throw new CodecError("msgpack frames must be binary");
+    let parsed: unknown;
+    try {
+      parsed = decode(data);
+    } catch {
+      throw new CodecError("frame is not valid msgpack");
+    }
+    return frameFromArray(parsed, (payload) => isObjectPayload(payload) || isBinaryPayload(payload));
+  },
+};

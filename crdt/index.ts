@@ -1,0 +1,13 @@
+export { makeReplicaId, parseReplicaId, isReplicaId, makeIncarnation } from "./replica-id.js";
+export type { ReplicaId, ReplicaIdParts } from "./replica-id.js";
+export { makeDot, compareDots, dotsEqual, isValidCounter } from "./dot.js";
+export type { Dot } from "./dot.js";
+export { compareClocks, dominates, upperBound, projectClock } from "./vector-clock.js";
+export type { VectorClock, ClockOrder } from "./vector-clock.js";
+export { CausalContext } from "./causal-context.js";
+export type { ReadonlyCausalContext } from "./causal-context.js";
+export type { PresenceEntry, PresenceMeta, PresenceChanges, PresenceSnapshot } from "./entry.js";
+export { PresenceSet } from "./presence-set.js";
+export type { MetaInput, UpdateInput, JoinResult, UpdateResult } from "./presence-set.js";
+export { toWire, fromWire, clockToWire, clockFromWire, WireFormatError, WIRE_VERSION } from "./wire.js";
+export type { WireSnapshot, WireEntry, WireClock } from "./wire.js";

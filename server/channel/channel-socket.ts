@@ -1,0 +1,33 @@
+import type { PushRef } from "./handler.js";
+import type { Payload, Reply } from "./results.js";
+
+/** Presence metadata of one tracked presence (Cinder adds `phx_ref`). */
+export type PresenceMeta = Record<string, unknown>;
+
+/**
+ * What a channel handler sees of one (socket, topic) membership — Phoenix's channel `socket`.
+ */
+export interface ChannelSocket<A extends Record<string, unknown> = Record<string, unknown>> {
+  readonly topic: string;
+  /** The ref of the join that created this membership. */
+  readonly joinRef: string;
+  /** The connection's id (unique per node and start); the owner of its presences. */
+  readonly socketId: string;
+  /** Per-channel state, seeded from the assigns the connect hook returned. */
+  readonly assigns: A;
+  /** Push an event to this client only. */
+  push(event: string, payload: Payload): void;
+  /** Broadcast to every subscriber of this topic, this client included. */
+  broadcast(event: string, payload: Payload): void;
+  /** Broadcast to every subscriber of this topic but this client. */
+  broadcastFrom(event: string, payload: Payload): void;
+  /** Answer a push later (after `noReply()`), with the ref `handleIn` received. */
+  reply(ref: PushRef, reply: Reply): void;
+  /** Track this socket's presence in this topic under `key`; untracked when it leaves or disconnects. */
+  track(key: string, meta: PresenceMeta): { ok: true; meta: PresenceMeta } | { ok: false; reason: string };
+  /** Replace the meta of a tracked presence (one diff: the new meta joins, the old leaves). */
+  updatePresence(key: string, meta: PresenceMeta | ((old: PresenceMeta) => PresenceMeta)): { ok: true; meta: PresenceMeta } | { ok: false; reason: string };
+  untrack(key?: string): void;
+  /** Everyone present in this topic, as Phoenix's `Presence.list` (what `presence_state` carries). */
+  listPresence(): Record<string, { metas: PresenceMeta[] }>;
+}

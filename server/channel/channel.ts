@@ -1,0 +1,213 @@
+import { EVENTS, type Frame } from "../../client/codec/frame.js";
+import type { SocketConnection } from "../socket/connection.js";
+import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
+import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
+import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
+import { SerialQueue } from "./serial-queue.js";
+
+type ChannelState = "joining" | "joined" | "closed";
+
+/**
+ * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
+ * one call at a time, and turns its results into replies, closes and errors.
+ */
+export class Channel implements ChannelSocket {
+  state: ChannelState = "joining";
+  readonly assigns: Record<string, unknown>;
+  private readonly queue = new SerialQueue();
+
+  constructor(
+    readonly connection: SocketConnection,
+    readonly topic: string,
+    readonly joinRef: string,
+    readonly handler: ChannelHandler,
+  ) {
+    this.assigns = { ...connection.assigns };
+  }
+
+  get socketId(): string {
+    return this.connection.id;
+  }
+
+  get runtime() {
+    return this.connection.runtime;
+  }
+
+  // ── inbound ──────────────────────────────────────────────────────────────
+
+  /** Handles the join; `onJoined` runs once the ok reply is out (used to close a duplicate). */
+  join(params: JoinParams, ref: string | null, onJoined: () => void): void {
+    this.queue.run(async () => {
+      let result: unknown;
+      try {
+        result = await this.handler.join(this.topic, params, this);
+      } catch (err) {
+        this.runtime.log.error({ err, topic: this.topic, socket: this.socketId }, "join crashed");
+        result = null;
+      }
+      if (this.state === "closed") return; // replaced by a newer join or the socket closed meanwhile
+      if (!isReply(result)) {
+        if (result !== null) this.runtime.log.error({ topic: this.topic }, "join must return ok(...) or error(...)");
+        this.sendReply(ref, { kind: "reply", status: "error", response: { reason: "join crashed" } });
+        this.connection.forget(this);
+        this.state = "closed";
+        return;
+      }
+      if (result.status !== "ok") {
+        this.sendReply(ref, result);
+        this.connection.forget(this);
+        this.state = "closed";
+        return;
+      }
+      this.state = "joined";
+      this.runtime.fanout.subscribe(this);
+      this.sendReply(ref, result);
+      this.runtime.metrics.channelsJoined.inc();
+      this.runtime.log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
+      onJoined();
+      if (this.handler.afterJoin) await this.guard(() => this.handler.afterJoin?.(this));
+    });
+  }
+
+  handleIn(frame: Frame): void {
+    this.queue.run(() => {
+      if (this.state !== "joined") return;
+      const handleIn = this.handler.handleIn;
+      if (!handleIn) {
+        this.sendReply(frame.ref, { kind: "reply", status: "error", response: { reason: "unhandled event" } });
+        return;
+      }
+      const ref: PushRef = { topic: this.topic, joinRef: this.joinRef, ref: frame.ref };
+      // Kept free of async/await so synchronous handlers never allocate a promise.
+      return this.guard(() => {
+        const result = handleIn.call(this.handler, frame.event, frame.payload as Payload, this, ref);
+        if (result instanceof Promise) return result.then((settled) => this.applyResult(frame.ref, settled));
+        this.applyResult(frame.ref, result);
+      });
+    });
+  }
+
+  leave(ref: string | null): void {
+    this.queue.run(() => {
+      if (this.state === "closed") return;
+      this.shutdown("leave");
+      this.sendReply(ref, { kind: "reply", status: "ok", response: {} });
+      this.sendClose();
+    });
+  }
+
+  /** An intercepted broadcast for this subscriber. */
+  deliverOut(event: string, payload: Payload): void {
+    if (this.state !== "joined") return;
+    this.guard(() => this.handler.handleOut?.(event, payload, this));
+  }
+
+  // ── ChannelSocket ────────────────────────────────────────────────────────
+
+  push(event: string, payload: Payload): void {
+    if (this.state === "closed") return;
+    this.connection.send({ joinRef: this.joinRef, ref: null, topic: this.topic, event, payload });
+  }
+
+  broadcast(event: string, payload: Payload): void {
+    this.runtime.broadcast(this.topic, event, payload, null);
+  }
+
+  broadcastFrom(event: string, payload: Payload): void {
+    this.runtime.broadcast(this.topic, event, payload, this);
+  }
+
+  reply(ref: PushRef, reply: Reply): void {
+    if (this.state === "closed" || ref.joinRef !== this.joinRef) return;
+    this.sendReply(ref.ref, reply);
+  }
+
+  track(key: string, meta: PresenceMeta) {
+    return this.runtime.presence.track(this.socketId, this.topic, key, meta);
+  }
+
+  updatePresence(key: string, meta: PresenceMeta | ((old: PresenceMeta) => PresenceMeta)) {
+    return this.runtime.presence.update(this.socketId, this.topic, key, meta);
+  }
+
+  untrack(key?: string): void {
+    this.runtime.presence.untrack(this.socketId, this.topic, key);
+  }
+
+  listPresence() {
+    return this.runtime.presence.list(this.topic);
+  }
+
+  // ── ending ───────────────────────────────────────────────────────────────
+
+  /**
+   * Ends the membership: unsubscribes, drops its presences and calls `terminate`.
+   * Sends nothing; callers decide between phx_close, phx_error or silence (socket gone).
+   */
+  shutdown(reason: string): void {
+    if (this.state === "closed") return;
+    const wasJoined = this.state === "joined";
+    this.state = "closed";
+    this.connection.forget(this);
+    if (wasJoined) {
+      this.runtime.fanout.unsubscribe(this);
+      this.runtime.metrics.channelsJoined.dec();
+    }
+    // A closing socket drops all of its presences at once (SocketConnection.onClose).
+    if (reason !== "closed") this.runtime.presence.untrack(this.socketId, this.topic);
+    try {
+      this.handler.terminate?.(reason, this);
+    } catch (err) {
+      this.runtime.log.error({ err, topic: this.topic }, "terminate threw");
+    }
+    this.runtime.log.debug({ topic: this.topic, socket: this.socketId, reason }, "channel closed");
+  }
+
+  sendClose(joinRef: string = this.joinRef): void {
+    this.connection.send({ joinRef, ref: joinRef, topic: this.topic, event: EVENTS.close, payload: {} });
+  }
+
+  private applyResult(ref: string | null, result: HandleInResult): void {
+    if (!result || result.kind === "noreply") return;
+    if (result.kind === "reply") {
+      this.sendReply(ref, result);
+      return;
+    }
+    if (result.reply) this.sendReply(ref, result.reply);
+    this.shutdown(`stop:${result.reason}`);
+    this.sendClose();
+  }
+
+  private sendReply(ref: string | null, reply: Reply): void {
+    this.connection.send({
+      joinRef: this.joinRef,
+      ref,
+      topic: this.topic,
+      event: EVENTS.reply,
+      payload: { status: reply.status, response: reply.response },
+    });
+  }
+
+  /** Runs handler code; a throw crashes this channel only (phx_error), never the socket. */
+  private guard(task: () => unknown): Promise<void> | void {
+    const crash = (err: unknown) => {
+      if (this.state === "closed") return;
+      this.runtime.log.error({ err, topic: this.topic, socket: this.socketId }, "channel crashed");
+      this.runtime.metrics.channelCrashes.inc();
+      this.shutdown("crash");
+      this.connection.send({
+        joinRef: this.joinRef,
+        ref: this.joinRef,
+        topic: this.topic,
+        event: EVENTS.error,
+        payload: { reason: "channel_crash" },
+      });
+    };
+    try {
+      const result = task();
+      if (result instanceof Promise) return result.then(() => undefined, crash);
+    } catch (err) {
+      crash(err);
+    }
+  }
+}

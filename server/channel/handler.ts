@@ -1,0 +1,34 @@
+import type { ChannelSocket } from "./channel-socket.js";
+import type { HandleInResult, JoinResult, Payload } from "./results.js";
+
+/** Join params as the client sent them (`channel(topic, params)` in phoenix.js). */
+export type JoinParams = Record<string, unknown>;
+
+/** An opaque handle to answer a push later: `socket.reply(ref, ok(...))`. */
+export interface PushRef {
+  readonly topic: string;
+  readonly joinRef: string;
+  readonly ref: string | null;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * What an app writes for a family of topics (`server.channel("room:*", handler)`).
+ * Each (socket, topic) pair gets its own ChannelSocket with its own assigns; calls for one
+ * channel never overlap (an async handler finishes before the next message is handled).
+ */
+export interface ChannelHandler<A extends Record<string, unknown> = Record<string, unknown>> {
+  /** Accept with `ok(response?)` or refuse with `error({reason})`. Throwing refuses with `{reason: "join crashed"}`. */
+  join(topic: string, params: JoinParams, socket: ChannelSocket<A>): MaybePromise<JoinResult>;
+  /** Runs right after the join reply went out: the place to push initial state or track presence. */
+  afterJoin?(socket: ChannelSocket<A>): MaybePromise<void>;
+  /** An event the client pushed. Return `ok()`/`error()`/`reply()`, `noReply()`, or `stop()`. */
+  handleIn?(event: string, payload: Payload, socket: ChannelSocket<A>, ref: PushRef): MaybePromise<HandleInResult>;
+  /** Broadcast events to pass through `handleOut` per subscriber instead of the fast path. */
+  intercept?: readonly string[];
+  /** An intercepted broadcast for this subscriber: call `socket.push` to deliver it, or do nothing to drop it. */
+  handleOut?(event: string, payload: Payload, socket: ChannelSocket<A>): void;
+  /** The channel ends: "leave", "closed" (socket gone), "duplicate_join", "stop:<reason>", "crash", "shutdown". */
+  terminate?(reason: string, socket: ChannelSocket<A>): void;
+}

@@ -1,0 +1,87 @@
+import { parseArgs } from "node:util";
+import { ConfigError, type OriginCheck, type ServerConfig } from "./config.js";
+import type { LogLevel } from "./ops/logger.js";
+
+type Kind = "integer" | "string" | "boolean" | "origin";
+
+/** Every setting the CLI and env vars accept, with its type. Names follow ServerConfig. */
+const SETTINGS: Record<keyof ServerConfig, Kind> = {
+  port: "integer",
+  host: "string",
+  workers: "integer",
+  redisUrl: "string",
+  nodeName: "string",
+  secretKeyBase: "string",
+  logLevel: "string",
+  checkOrigin: "origin",
+  socketPath: "string",
+  broadcastKey: "string",
+  maxChannelsPerSocket: "integer",
+  idleTimeout: "integer",
+  maxPayloadLength: "integer",
+  maxBufferedBytes: "integer",
+  demo: "boolean",
+  presenceBroadcastPeriod: "integer",
+  presenceDownPeriod: "integer",
+  presencePermdownPeriod: "integer",
+  presenceDiffCoalesceMs: "integer",
+};
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const upperSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+
+export const USAGE = `Usage: cinder [options]
+
+Every option is also an env var (--max-channels-per-socket = MAX_CHANNELS_PER_SOCKET);
+flags win over env vars.
+
+${Object.keys(SETTINGS)
+  .map((name) => `  --${kebab(name)}`.padEnd(34) + upperSnake(name))
+  .join("\n")}
+  --help
+`;
+
+/** Reads settings from env vars, then CLI flags (flags win). Throws ConfigError on bad values. */
+export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): { settings: Partial<ServerConfig>; help: boolean } {
+  const flagSpec = Object.fromEntries(
+    Object.keys(SETTINGS).map((name) => [kebab(name), { type: "string" as const }]),
+  );
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...flagSpec, help: { type: "boolean" } }, strict: true });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const settings: Record<string, unknown> = {};
+  for (const [name, kind] of Object.entries(SETTINGS)) {
+    const raw = (parsed.values as Record<string, string | undefined>)[kebab(name)] ?? env[upperSnake(name)];
+    if (raw === undefined || raw === "") continue;
+    settings[name] = convert(name, kind, raw);
+  }
+  return { settings: settings as Partial<ServerConfig>, help: parsed.values.help === true };
+}
+
+function convert(name: string, kind: Kind, raw: string): unknown {
+  switch (kind) {
+    case "integer": {
+      const value = Number(raw);
+      if (!Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+      return value;
+    }
+    case "boolean":
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+    case "origin":
+      return parseOriginCheck(raw);
+    default:
+      return name === "logLevel" ? (raw as LogLevel) : raw;
+  }
+}
+
+/** "true" | "false" | a comma-separated list of origins or //host patterns. */
+function parseOriginCheck(raw: string): OriginCheck {
+  if (/^(1|true)$/i.test(raw)) return true;
+  if (/^(0|false)$/i.test(raw)) return false;
+  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+}

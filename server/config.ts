@@ -1,0 +1,118 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { LOG_LEVELS, type LogLevel } from "./ops/logger.js";
+
+/** Decides whether a browser Origin may open a socket. */
+export type OriginCheck = boolean | readonly string[] | ((origin: string, host: string) => boolean);
+
+/**
+ * Every setting of a Cinder node. The same names are CLI flags (kebab-case) and env vars
+ * (UPPER_SNAKE), e.g. `maxChannelsPerSocket` = `--max-channels-per-socket` = `MAX_CHANNELS_PER_SOCKET`.
+ */
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  host: string;
+  /** Worker threads (reserved: this release runs one). */
+  workers: number;
+  /** Redis for multi-node clusters (reserved: this release runs one node). */
+  redisUrl: string | undefined;
+  /** Unique name of this node in a cluster. */
+  nodeName: string;
+  /** Secret for signing tokens; also the default key of the broadcast endpoint. */
+  secretKeyBase: string | undefined;
+  logLevel: LogLevel;
+  /** `true`: Origin must match the Host header; `false`: any; list: allowed origins or `//host`. */
+  checkOrigin: OriginCheck;
+  /** Where sockets are mounted: `${socketPath}/websocket`. */
+  socketPath: string;
+  /** Bearer key for `POST /api/broadcast`; unset disables the endpoint. Defaults to secretKeyBase. */
+  broadcastKey: string | undefined;
+  /** Joins past this many channels on one socket get `{reason: "too many channels joined"}`. */
+  maxChannelsPerSocket: number;
+  /** Seconds without inbound data before a socket is closed (clients heartbeat every 30 s). */
+  idleTimeout: number;
+  /** Largest inbound frame in bytes; larger frames close the socket with 1009. */
+  maxPayloadLength: number;
+  /**
+   * Slow-consumer limit: bytes queued for one socket that it has not read. A socket that
+   * passes it is disconnected (its client reconnects and rejoins) instead of silently missing
+   * messages or growing server memory.
+   */
+  maxBufferedBytes: number;
+  /** Serve the demo chat (channel `room:*` and the page at `/`). */
+  demo: boolean;
+  /** Presence heartbeat period, ms. */
+  presenceBroadcastPeriod: number;
+  /** A replica silent this long is down and its presences leave, ms. */
+  presenceDownPeriod: number;
+  /** A down replica is forgotten after this long, ms. */
+  presencePermdownPeriod: number;
+  /** Merge presence diffs of one topic over this window, ms (0 = every change goes out at once). */
+  presenceDiffCoalesceMs: number;
+}
+
+export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
+  port: 4000,
+  host: "127.0.0.1",
+  workers: 1,
+  redisUrl: undefined,
+  secretKeyBase: undefined,
+  logLevel: "info",
+  checkOrigin: true,
+  socketPath: "/socket",
+  broadcastKey: undefined,
+  maxChannelsPerSocket: 100,
+  idleTimeout: 60,
+  maxPayloadLength: 1024 * 1024,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  demo: false,
+  presenceBroadcastPeriod: 1500,
+  presenceDownPeriod: 30_000,
+  presencePermdownPeriod: 1_200_000,
+  presenceDiffCoalesceMs: 0,
+};
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Fills defaults and rejects impossible values with a message naming the setting. */
+export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const config: ServerConfig = {
+    ...DEFAULTS,
+    nodeName: `${hostname()}-${randomBytes(3).toString("hex")}`,
+    ...defined,
+  };
+  config.broadcastKey ??= config.secretKeyBase;
+  integer("port", config.port, 0, 65535);
+  integer("workers", config.workers, 1, 256);
+  integer("maxChannelsPerSocket", config.maxChannelsPerSocket, 1, 1_000_000);
+  integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
+  integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
+  integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
+  integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
+  // uWS counts idle time in 4-second ticks and needs at least 8 s (0 disables it).
+  if (config.idleTimeout !== 0) integer("idleTimeout", config.idleTimeout, 8, 960);
+  if (config.presenceDownPeriod < 2 * config.presenceBroadcastPeriod) {
+    throw new ConfigError("presenceDownPeriod must be at least twice presenceBroadcastPeriod");
+  }
+  if (config.presencePermdownPeriod <= config.presenceDownPeriod) {
+    throw new ConfigError("presencePermdownPeriod must be longer than presenceDownPeriod");
+  }
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (!config.socketPath.startsWith("/") || config.socketPath.endsWith("/")) {
+    throw new ConfigError('socketPath must start with "/" and not end with "/" (e.g. "/socket")');
+  }
+  if (!config.nodeName || /\s/.test(config.nodeName)) throw new ConfigError("nodeName must be a non-empty word");
+  return config;
+}
+
+function integer(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}

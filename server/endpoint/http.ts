@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
+import { isObjectPayload } from "../../client/codec/frame.js";
+import type { Runtime } from "../runtime.js";
+import { readBody, writeJson, writeText } from "./http-response.js";
+
+export interface HttpEndpointOptions {
+  runtime: Runtime;
+  health: () => object;
+}
+
+const MAX_BROADCAST_BODY = 1024 * 1024;
+
+/** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, and JSON 404s for the rest. */
+export function mountHttp(app: TemplatedApp, { runtime, health }: HttpEndpointOptions): void {
+  const { config } = runtime;
+
+  app.get("/health", (res) => writeJson(res, 200, health()));
+
+  app.get("/metrics", (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    runtime.metrics.registry.metrics().then((text) => {
+      if (!aborted) res.cork(() => writeText(res, 200, runtime.metrics.registry.contentType, text));
+    });
+  });
+
+  app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), runtime));
+
+  if (config.demo) {
+    const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
+    app.get("/", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
+  }
+
+  app.any("/*", (res) => writeJson(res, 404, { error: "not found" }));
+}
+
+/**
+ * Lets a backend broadcast without a socket:
+ * `POST /api/broadcast` with `Authorization: Bearer <broadcastKey>` and `{topic, event, payload}`.
+ */
+function broadcastEndpoint(res: HttpResponse, authorization: string, runtime: Runtime): void {
+  const key = runtime.config.broadcastKey;
+  if (!key) return writeJson(res, 403, { error: "broadcast endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" });
+  if (authorization !== `Bearer ${key}`) return writeJson(res, 401, { error: "missing or wrong bearer key" });
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  readBody(res, MAX_BROADCAST_BODY, (body) => {
+    if (aborted) return;
+    if (body === null) return writeJson(res, 413, { error: `body larger than ${MAX_BROADCAST_BODY} bytes` });
+    let message: unknown;
+    try {
+      message = JSON.parse(body.toString("utf8"));
+    } catch {
+      return writeJson(res, 400, { error: "body is not valid JSON" });
+    }
+    const problem = validateBroadcast(message);
+    if (problem) return writeJson(res, 400, { error: problem });
+    const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
+    runtime.broadcast(topic, event, payload, null);
+    writeJson(res, 202, { ok: true });
+  });
+}
+
+function validateBroadcast(message: unknown): string | null {
+  if (!isObjectPayload(message)) return "body must be a JSON object {topic, event, payload}";
+  const { topic, event, payload } = message;
+  if (typeof topic !== "string" || topic.length === 0) return "topic must be a non-empty string";
+  if (typeof event !== "string" || event.length === 0) return "event must be a non-empty string";
+  if (event.startsWith("phx_")) return "events starting with phx_ are reserved";
+  if (!isObjectPayload(payload)) return "payload must be a JSON object";
+  return null;
+}

@@ -1,0 +1,123 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
+import { jsonSerializer, type Serializer } from "../../client/codec/serializer.js";
+import { msgpackSerializer } from "../../client/codec/msgpack.js";
+import type { Runtime } from "../runtime.js";
+import { CLOSE } from "../socket/close-codes.js";
+import { SocketConnection, type SocketUserData } from "../socket/connection.js";
+import type { ConnectHook, ConnectInfo } from "./connect-hook.js";
+import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
+import { writeJson } from "./http-response.js";
+
+const SERIALIZERS: Record<string, Serializer> = { json: jsonSerializer, msgpack: msgpackSerializer };
+
+export interface WebSocketEndpointOptions {
+  runtime: Runtime;
+  connect: ConnectHook | undefined;
+  /** Every open connection of this thread (health, shutdown). */
+  connections: Set<SocketConnection>;
+  /** Unique per node start, so socket ids (presence owners) never repeat. */
+  idPrefix: string;
+}
+
+/** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
+export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
+  const { runtime, connect, connections, idPrefix } = options;
+  const { config, metrics, log } = runtime;
+  let nextId = 0;
+
+  const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
+    metrics.connectsRejected.inc({ reason });
+    log.debug({ reason }, "websocket refused");
+    writeJson(res, status, { error });
+  };
+
+  app.ws<SocketUserData>(`${config.socketPath}/websocket`, {
+    // uWS drops oversized frames without a close code; letting frames up to twice the limit
+    // through lets us close with 1009 and a reason, while the hard cap still bounds memory.
+    maxPayloadLength: config.maxPayloadLength * 2,
+    idleTimeout: config.idleTimeout,
+    // Phoenix servers never ping; clients heartbeat. Pings would also hide dead clients from the idle timer.
+    sendPingsAutomatically: false,
+    // See socket/slow-consumers.ts: uWS drops past twice the limit, our sweep closes past the limit.
+    maxBackpressure: config.maxBufferedBytes * 2,
+    closeOnBackpressureLimit: 0,
+
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const headers: Record<string, string> = Object.create(null);
+      req.forEach((key, value) => {
+        headers[key] = value;
+      });
+      const params = parseQuery(req.getQuery() ?? "");
+      if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
+      const serializer = SERIALIZERS[params.serializer ?? "json"];
+      if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
+      if (!isOriginAllowed(config.checkOrigin, headers.origin ?? "", headers.host ?? "")) {
+        return refuse(res, 403, "origin", "origin not allowed");
+      }
+      const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
+      const secKey = headers["sec-websocket-key"] ?? "";
+      const extensions = headers["sec-websocket-extensions"] ?? "";
+      const id = `${idPrefix}.${(nextId++).toString(36)}`;
+      const upgradeWith = (assigns: Record<string, unknown>) => {
+        const connection = new SocketConnection(runtime, id, serializer, assigns);
+        res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
+      };
+      if (!connect) return upgradeWith({});
+
+      const info: ConnectInfo = {
+        headers,
+        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        authToken,
+        serializer: serializer.name,
+      };
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const decide = (result: Awaited<ReturnType<ConnectHook>>) => {
+        if (aborted) return;
+        res.cork(() => {
+          if (result === false) refuse(res, 403, "connect", "connection refused");
+          else upgradeWith(result === true ? {} : { ...(result?.assigns ?? {}) });
+        });
+      };
+      const fail = (err: unknown) => {
+        log.error({ err }, "connect hook threw");
+        if (!aborted) res.cork(() => refuse(res, 500, "connect_error", "connect failed"));
+      };
+      try {
+        const result = connect(params, info);
+        if (result instanceof Promise) result.then(decide, fail);
+        else decide(result);
+      } catch (err) {
+        fail(err);
+      }
+    },
+
+    open(ws) {
+      const connection = ws.getUserData().connection;
+      connection.opened(ws);
+      connections.add(connection);
+      metrics.sockets.inc();
+      log.debug({ socket: connection.id }, "socket connected");
+    },
+
+    message(ws, message, isBinary) {
+      const connection = ws.getUserData().connection;
+      if (message.byteLength > config.maxPayloadLength) {
+        metrics.frameErrors.inc();
+        connection.end(CLOSE.tooBig, `frame of ${message.byteLength} bytes is over the ${config.maxPayloadLength}-byte limit`);
+        return;
+      }
+      connection.receive(message, isBinary);
+    },
+
+    close(ws, code, message) {
+      const connection = ws.getUserData().connection;
+      connections.delete(connection);
+      metrics.sockets.dec();
+      connection.onClose();
+      log.debug({ socket: connection.id, code, reason: Buffer.from(message).toString() }, "socket closed");
+    },
+  });
+}

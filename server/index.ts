@@ -1,0 +1,12 @@
+export { createServer, CinderServer } from "./server.js";
+export type { CreateServerOptions, HealthReport } from "./server.js";
+export type { ServerConfig, OriginCheck } from "./config.js";
+export { ConfigError, DEFAULTS } from "./config.js";
+export type { ChannelHandler, JoinParams, PushRef } from "./channel/handler.js";
+export type { ChannelSocket, PresenceMeta } from "./channel/channel-socket.js";
+export { ok, error, reply, noReply, stop } from "./channel/results.js";
+export type { Payload, Reply, Stop, NoReply, JoinResult, HandleInResult } from "./channel/results.js";
+export type { ConnectHook, ConnectInfo, ConnectResult } from "./endpoint/connect-hook.js";
+export { CLOSE } from "./socket/close-codes.js";
+export { NativeUwsError } from "./native-uws.js";
+export { roomChannel } from "./demo/room-channel.js";

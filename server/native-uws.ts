@@ -1,0 +1,36 @@
+import { createRequire } from "node:module";
+import type * as UWS from "uWebSockets.js";
+
+export type Uws = typeof UWS;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads uWebSockets.js and proves that the native binary is what loaded.
+ *
+ * The package we depend on quietly falls back to a pure-JS implementation when its binary
+ * cannot load (wrong Node ABI, wrong glibc, or UWS_USE_FALLBACK set). That fallback is an
+ * order of magnitude slower and lacks native pub/sub, so we refuse to run on it.
+ */
+export function loadNativeUws(): Uws {
+  const flag = process.env.UWS_USE_FALLBACK;
+  if (flag && /^(1|true)$/i.test(flag)) {
+    throw new NativeUwsError("UWS_USE_FALLBACK is set: Cinder runs only on the native uWebSockets.js binary");
+  }
+  const uws = require("uWebSockets.js") as Uws;
+  const nativeModule = Object.entries(require.cache).find(
+    ([file, mod]) => file.endsWith(".node") && /uws_/.test(file) && mod?.exports === uws,
+  );
+  if (!nativeModule) {
+    throw new NativeUwsError(
+      `uWebSockets.js loaded its JavaScript fallback instead of the native binary ` +
+        `(platform ${process.platform}-${process.arch}, Node ABI ${process.versions.modules}); ` +
+        `Cinder refuses to run slow. Use Node 20 on linux-x64 with glibc >= 2.36, or reinstall dependencies.`,
+    );
+  }
+  return uws;
+}
+
+export class NativeUwsError extends Error {
+  override readonly name = "NativeUwsError";
+}

@@ -1,0 +1,22 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Prometheus metrics of one node, served at /metrics. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly sockets = new Gauge({ name: "cinder_sockets", help: "Open WebSockets", registers: [this.registry] });
+  readonly channelsJoined = new Gauge({ name: "cinder_channels", help: "Joined channels", registers: [this.registry] });
+  readonly connectsRejected = new Counter({
+    name: "cinder_connects_rejected_total",
+    help: "WebSocket upgrades refused (bad vsn, origin, connect hook)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly frameErrors = new Counter({ name: "cinder_frame_errors_total", help: "Inbound frames that could not be decoded", registers: [this.registry] });
+  readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
+  readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
+  readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,353 @@
+import {
+  PresenceSet,
+  clockFromWire,
+  clockToWire,
+  dominates,
+  fromWire,
+  parseReplicaId,
+  toWire,
+  type JoinResult,
+  type MetaInput,
+  type PresenceChanges,
+  type PresenceEntry,
+  type PresenceSnapshot,
+  type ReplicaId,
+  type UpdateInput,
+  type UpdateResult,
+  type VectorClock,
+} from "../../crdt/index.js";
+import { parseGossipMessage, type GossipMessage, type HeartbeatMessage } from "./messages.js";
+import { ReplicaTable, isOlderIncarnation, type ReplicaInfo } from "./replica-table.js";
+import { noPeersTransport, type GossipTransport } from "./transport.js";
+
+export interface TrackerTimings {
+  /** Heartbeat tick, ms. */
+  broadcastPeriod: number;
+  /** Idle ticks before an empty heartbeat is sent anyway. */
+  maxSilentPeriods: number;
+  /** Silence after which a replica is down (its presences leave), ms. */
+  downPeriod: number;
+  /** Silence after which a replica is purged for good, ms. */
+  permdownPeriod: number;
+  /** Ticks between transfer decisions. */
+  clockSamplePeriods: number;
+}
+
+export const DEFAULT_TIMINGS: TrackerTimings = {
+  broadcastPeriod: 1500,
+  maxSilentPeriods: 10,
+  downPeriod: 30_000,
+  permdownPeriod: 20 * 60_000,
+  clockSamplePeriods: 2,
+};
+
+export interface TrackerOptions extends Partial<TrackerTimings> {
+  replica: ReplicaId;
+  transport?: GossipTransport;
+  /** Every visible change, local or replicated, in order. */
+  onChanges?: (changes: PresenceChanges) => void;
+  /** Malformed gossip and other non-fatal problems. */
+  onError?: (error: Error) => void;
+  /** For the first heartbeat's jitter; defaults to Math.random. */
+  random?: () => number;
+}
+
+/**
+ * One presence shard on this node: a CRDT replica plus the process around it — periodic
+ * heartbeats carrying deltas, transfer requests when a peer is ahead of us, and failure
+ * detection by heartbeat silence (down, then permdown). Modelled on Phoenix.Tracker.Shard.
+ */
+export class Tracker {
+  readonly replica: ReplicaId;
+  private readonly set: PresenceSet;
+  private readonly transport: GossipTransport;
+  private readonly timings: TrackerTimings;
+  private readonly peers = new ReplicaTable();
+  /** Latest clock heard from each peer since the last transfer decision. */
+  private readonly pendingClocks = new Map<ReplicaId, VectorClock>();
+  /**
+   * Replicas purged only because they went silent. If one of them speaks again (a
+   * netsplit longer than permdownPeriod), it is alive and is let back in. Replicas that
+   * left gracefully or were replaced by a newer incarnation never are.
+   */
+  private readonly purgedForSilence = new Set<ReplicaId>();
+  private readonly onChanges: (changes: PresenceChanges) => void;
+  private readonly onError: (error: Error) => void;
+  private readonly random: () => number;
+  private running = false;
+  private silentPeriods = 0;
+  private ticks = 0;
+  private nextRequestId = 1;
+  private firstTick: ReturnType<typeof setTimeout> | undefined;
+  private interval: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: TrackerOptions) {
+    this.replica = options.replica;
+    this.set = new PresenceSet(options.replica);
+    this.transport = options.transport ?? noPeersTransport;
+    this.timings = { ...DEFAULT_TIMINGS, ...definedOnly(options) };
+    validateTimings(this.timings);
+    this.onChanges = options.onChanges ?? (() => {});
+    this.onError = options.onError ?? (() => {});
+    this.random = options.random ?? Math.random;
+    this.transport.onMessage((message) => this.receive(message));
+  }
+
+  // ---- local operations ------------------------------------------------------------
+
+  track(topic: string, key: string, owner: string, meta: MetaInput): JoinResult {
+    const result = this.set.join(topic, key, owner, meta);
+    if (result.ok) this.emit({ joins: [result.joined], leaves: [] });
+    return result;
+  }
+
+  update(topic: string, key: string, owner: string, meta: UpdateInput): UpdateResult {
+    const result = this.set.update(topic, key, owner, meta);
+    if (result.ok) this.emit({ joins: [result.joined], leaves: [result.left] });
+    return result;
+  }
+
+  untrack(topic: string, key: string, owner: string): void {
+    this.emit(this.set.leave(topic, key, owner));
+  }
+
+  untrackOwner(owner: string, topic?: string): void {
+    this.emit(this.set.leaveOwner(owner, topic));
+  }
+
+  list(topic: string): Iterable<PresenceEntry> {
+    return this.set.iterate(topic);
+  }
+
+  /** Every visible entry (for tests and tools). */
+  listAll(): PresenceEntry[] {
+    return this.set.listAll();
+  }
+
+  /** Status of the peers this shard knows (a copy). */
+  replicas(): Map<ReplicaId, ReplicaInfo> {
+    return new Map([...this.peers.entries()].map(([id, info]) => [id, { ...info }]));
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // Jitter the first heartbeat so that shards started together do not beat together.
+    const delay = Math.floor(this.random() * 0.25 * this.timings.broadcastPeriod);
+    this.firstTick = setTimeout(() => {
+      this.firstTick = undefined;
+      this.interval = setInterval(() => this.tick(), this.timings.broadcastPeriod);
+      this.interval.unref?.();
+      this.tick();
+    }, delay);
+    this.firstTick.unref?.();
+  }
+
+  stop(options: { graceful?: boolean } = {}): void {
+    if (!this.running) return;
+    if (options.graceful) this.transport.broadcast({ type: "gracefulPermdown", from: this.replica });
+    this.running = false;
+    clearTimeout(this.firstTick);
+    clearInterval(this.interval);
+    this.firstTick = this.interval = undefined;
+  }
+
+  // ---- heartbeat tick ----------------------------------------------------------------
+
+  private tick(): void {
+    const delta = this.set.takeDelta();
+    if (delta) {
+      this.transport.broadcast(this.heartbeat(delta));
+      this.silentPeriods = 0;
+    } else if (++this.silentPeriods >= this.timings.maxSilentPeriods) {
+      this.transport.broadcast(this.heartbeat(null));
+      this.silentPeriods = 0;
+    }
+    if (++this.ticks % this.timings.clockSamplePeriods === 0) this.requestTransfers();
+    this.detectDowns();
+  }
+
+  private heartbeat(delta: PresenceSnapshot | null): HeartbeatMessage {
+    return {
+      type: "heartbeat",
+      from: this.replica,
+      clock: clockToWire(this.advertisedClock()),
+      delta: delta ? toWire(delta) : null,
+    };
+  }
+
+  /**
+   * Our clock over ourselves and the peers we see up, with 0 for a peer we know but
+   * hold no dots of: a transfer to us is restricted to exactly these replicas. Down
+   * peers are left out, or everybody would keep asking everybody for state until the
+   * down peer is purged (phoenix_pubsub #135).
+   */
+  private advertisedClock(): Map<ReplicaId, number> {
+    const context = this.set.causalContext();
+    const clock = new Map<ReplicaId, number>([[this.replica, context.clockOf(this.replica)]]);
+    for (const replica of this.peers.upReplicas()) clock.set(replica, context.clockOf(replica));
+    return clock;
+  }
+
+  /**
+   * Ask for state from each peer whose clock ours does not dominate, skipping a peer
+   * whose clock another candidate already covers: one transfer from the most advanced
+   * peer brings everything the others would.
+   */
+  private requestTransfers(): void {
+    const ours = this.advertisedClock();
+    const relevant = (replica: ReplicaId): boolean => replica === this.replica || this.peers.isUp(replica);
+    const behind: Array<[ReplicaId, Map<ReplicaId, number>]> = [];
+    for (const [peer, clock] of this.pendingClocks) {
+      if (!this.peers.isUp(peer)) continue;
+      const theirs = new Map([...clock].filter(([replica]) => relevant(replica)));
+      if (!dominates(ours, theirs)) behind.push([peer, theirs]);
+    }
+    this.pendingClocks.clear();
+    for (const [peer, clock] of behind) {
+      const covered = behind.some(
+        ([other, otherClock]) =>
+          other !== peer && dominates(otherClock, clock) && (!dominates(clock, otherClock) || other < peer),
+      );
+      if (covered) continue;
+      this.transport.sendTo(peer, {
+        type: "transferRequest",
+        from: this.replica,
+        requestId: this.nextRequestId++,
+        clock: clockToWire(ours),
+      });
+    }
+  }
+
+  private detectDowns(): void {
+    const now = Date.now();
+    for (const [replica, info] of [...this.peers.entries()]) {
+      const silence = now - info.lastHeardAt;
+      if (silence > this.timings.permdownPeriod) this.permdown(replica, { silent: true });
+      else if (silence > this.timings.downPeriod && info.status === "up") {
+        info.status = "down";
+        this.emit(this.set.replicaDown(replica));
+      }
+    }
+  }
+
+  // ---- receiving ---------------------------------------------------------------------
+
+  private receive(raw: GossipMessage): void {
+    if (!this.running) return;
+    try {
+      const message = parseGossipMessage(raw);
+      if (message.from === this.replica) return;
+      if (this.set.isGone(message.from)) {
+        if (message.type !== "heartbeat" || !this.purgedForSilence.delete(message.from)) return;
+        this.set.replicaRevive(message.from);
+      }
+      switch (message.type) {
+        case "heartbeat": {
+          const clock = clockFromWire(message.clock);
+          const delta = message.delta ? fromWire(message.delta) : null;
+          if (!this.heardFrom(message.from)) return;
+          if (delta) this.emit(this.set.merge(delta));
+          this.pendingClocks.set(message.from, clock);
+          break;
+        }
+        case "transferRequest": {
+          const known = clockFromWire(message.clock).keys();
+          this.transport.sendTo(message.from, {
+            type: "transferAck",
+            from: this.replica,
+            requestId: message.requestId,
+            state: toWire(this.set.extract(known)),
+          });
+          break;
+        }
+        case "transferAck": {
+          const state = fromWire(message.state);
+          this.emit(this.set.merge(state));
+          this.adoptUnknownReplicas(state);
+          break;
+        }
+        case "gracefulPermdown":
+          this.permdown(message.from);
+          break;
+      }
+    } catch (error) {
+      this.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Replica lifecycle on a heartbeat. Returns false when the sender is an outdated
+   * incarnation whose message must be ignored.
+   */
+  private heardFrom(replica: ReplicaId): boolean {
+    const now = Date.now();
+    const known = this.peers.get(replica);
+    if (known) {
+      known.lastHeardAt = now;
+      if (known.status === "down") {
+        known.status = "up";
+        this.emit(this.set.replicaUp(replica));
+      }
+      return true;
+    }
+    if (parseReplicaId(replica).nodeName === parseReplicaId(this.replica).nodeName) {
+      // Another incarnation of this very node: an older one is our previous life.
+      if (isOlderIncarnation(replica, this.replica)) this.permdown(replica);
+      else this.onError(new Error(`presence: replica ${replica} uses this node's name with a newer incarnation`));
+      return false;
+    }
+    const previous = this.peers.otherIncarnationOf(replica);
+    if (previous !== undefined) {
+      if (isOlderIncarnation(replica, previous)) {
+        this.permdown(replica); // a late message from a previous life
+        return false;
+      }
+      this.permdown(previous); // the node restarted
+    }
+    this.peers.add(replica, now);
+    this.emit(this.set.replicaUp(replica));
+    // Introduce ourselves right away so a newcomer need not wait for our next idle heartbeat.
+    this.transport.sendTo(replica, this.heartbeat(null));
+    return true;
+  }
+
+  /** A state can name replicas we never heard from; watch them like any other, so silence still hides them. */
+  private adoptUnknownReplicas(state: PresenceSnapshot): void {
+    const now = Date.now();
+    for (const replica of state.context.replicas()) {
+      if (replica === this.replica || this.peers.get(replica) || this.set.isGone(replica)) continue;
+      if (this.peers.otherIncarnationOf(replica) !== undefined) continue;
+      this.peers.add(replica, now);
+    }
+  }
+
+  private permdown(replica: ReplicaId, reason: { silent: boolean } = { silent: false }): void {
+    if (reason.silent) this.purgedForSilence.add(replica);
+    else this.purgedForSilence.delete(replica);
+    this.emit(this.set.replicaPermdown(replica));
+    this.peers.delete(replica);
+    this.pendingClocks.delete(replica);
+  }
+
+  private emit(changes: PresenceChanges): void {
+    if (changes.joins.length > 0 || changes.leaves.length > 0) this.onChanges(changes);
+  }
+}
+
+function definedOnly(options: Partial<TrackerTimings>): Partial<TrackerTimings> {
+  const result: Partial<TrackerTimings> = {};
+  for (const name of Object.keys(DEFAULT_TIMINGS) as Array<keyof TrackerTimings>) {
+    if (options[name] !== undefined) result[name] = options[name];
+  }
+  return result;
+}
+
+function validateTimings(t: TrackerTimings): void {
+  const positive = Object.entries(t).every(([, value]) => Number.isFinite(value) && value > 0);
+  if (!positive) throw new Error("presence tracker: every period must be a positive number");
+  if (t.downPeriod < 2 * t.broadcastPeriod) throw new Error("presence tracker: downPeriod must be at least 2 × broadcastPeriod");
+  if (t.permdownPeriod <= t.downPeriod) throw new Error("presence tracker: permdownPeriod must exceed downPeriod");
+}

@@ -1,0 +1,20 @@
+import type { Channel } from "../channel/channel.js";
+import type { Payload } from "../channel/results.js";
+
+/** A broadcast on its way to every subscriber of a topic. */
+export interface BroadcastMessage {
+  topic: string;
+  event: string;
+  payload: Payload;
+}
+
+/**
+ * The pub/sub fabric seam. A broker carries broadcasts to every subscriber wherever it lives
+ * (this thread, other worker threads, other nodes) and hands them to each place's LocalFanout.
+ * `broker-memory.ts` is the single-thread, single-node implementation.
+ */
+export interface Broker {
+  /** Deliver to every subscriber of `message.topic`; `from` (a local channel) is skipped. */
+  publish(message: BroadcastMessage, from: Channel | null): void;
+  close(): Promise<void>;
+}

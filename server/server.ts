@@ -1,0 +1,171 @@
+import { randomBytes } from "node:crypto";
+import type { us_listen_socket } from "uWebSockets.js";
+import type { Channel } from "./channel/channel.js";
+import type { ChannelHandler } from "./channel/handler.js";
+import type { Payload } from "./channel/results.js";
+import { ChannelRouter } from "./channel/router.js";
+import { resolveConfig, type ServerConfig } from "./config.js";
+import type { ConnectHook } from "./endpoint/connect-hook.js";
+import { mountHttp } from "./endpoint/http.js";
+import { mountWebSocket } from "./endpoint/websocket.js";
+import { loadNativeUws } from "./native-uws.js";
+import { createLogger, type Logger } from "./ops/logger.js";
+import { Metrics } from "./ops/metrics.js";
+import { PresenceService } from "./presence/presence-service.js";
+import type { Broker } from "./pubsub/broker.js";
+import { MemoryBroker } from "./pubsub/broker-memory.js";
+import { LocalFanout } from "./pubsub/local-fanout.js";
+import { Outbox } from "./pubsub/outbox.js";
+import type { Runtime } from "./runtime.js";
+import { CLOSE } from "./socket/close-codes.js";
+import type { SocketConnection } from "./socket/connection.js";
+import { watchSlowConsumers } from "./socket/slow-consumers.js";
+
+export interface CreateServerOptions extends Partial<ServerConfig> {
+  /** Accept or refuse each socket; see ConnectHook. Without it every socket is accepted. */
+  connect?: ConnectHook;
+  /** Channels by topic pattern; `server.channel()` adds more. */
+  channels?: Record<string, ChannelHandler>;
+}
+
+export interface HealthReport {
+  status: "ok" | "draining";
+  node: string;
+  uptime: number;
+  sockets: number;
+  channels: number;
+  topics: number;
+}
+
+/** A Cinder node: one uWS app serving sockets, channels, presence and the HTTP endpoints. */
+export class CinderServer {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  readonly presence: PresenceService;
+  private readonly router = new ChannelRouter();
+  private readonly runtime: Runtime;
+  private readonly app;
+  private readonly broker: Broker;
+  private readonly fanout: LocalFanout;
+  private readonly outbox: Outbox;
+  private readonly connections = new Set<SocketConnection>();
+  private readonly uws = loadNativeUws();
+  private listenSocket: us_listen_socket | null = null;
+  private boundPort = 0;
+  private readonly startedAt = Date.now();
+  private draining = false;
+  private readonly stopSweep: () => void;
+
+  constructor(options: CreateServerOptions = {}) {
+    const { connect, channels, ...settings } = options;
+    this.config = resolveConfig(settings);
+    this.log = createLogger(this.config.logLevel, this.config.nodeName);
+    const incarnation = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
+    this.app = this.uws.App();
+    this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
+    this.fanout = new LocalFanout(this.outbox);
+    this.broker = new MemoryBroker(this.fanout);
+    this.presence = new PresenceService({
+      nodeName: this.config.nodeName,
+      incarnation,
+      broadcastPeriod: this.config.presenceBroadcastPeriod,
+      downPeriod: this.config.presenceDownPeriod,
+      permdownPeriod: this.config.presencePermdownPeriod,
+      diffCoalesceMs: this.config.presenceDiffCoalesceMs,
+    });
+    // Presence diffs are derived on each node from the replicated state, so they are delivered
+    // locally only (Phoenix does the same), never sent across the fabric.
+    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null));
+    const broker = this.broker;
+    const metrics = this.metrics;
+    this.runtime = {
+      config: this.config,
+      log: this.log,
+      metrics,
+      router: this.router,
+      outbox: this.outbox,
+      fanout: this.fanout,
+      presence: this.presence,
+      broadcast(topic: string, event: string, payload: Payload, from: Channel | null) {
+        metrics.broadcasts.inc();
+        broker.publish({ topic, event, payload }, from);
+      },
+    };
+    for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
+    mountWebSocket(this.app, { runtime: this.runtime, connect, connections: this.connections, idPrefix: incarnation });
+    mountHttp(this.app, { runtime: this.runtime, health: () => this.health() });
+    this.stopSweep = watchSlowConsumers(this.connections, this.config.maxBufferedBytes, (c) => this.slowConsumer(c));
+  }
+
+  /** Route topics matching `pattern` ("room:lobby" or "room:*") to `handler`. */
+  channel<A extends Record<string, unknown>>(pattern: string, handler: ChannelHandler<A>): this {
+    this.router.add(pattern, handler as unknown as ChannelHandler);
+    return this;
+  }
+
+  /** Broadcast to every subscriber of `topic` (app code, timers, HTTP handlers). */
+  broadcast(topic: string, event: string, payload: Payload): void {
+    this.runtime.broadcast(topic, event, payload, null);
+  }
+
+  /** The port bound by `listen()` (useful with `port: 0`). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  listen(): Promise<this> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.config.host, this.config.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`cannot listen on ${this.config.host}:${this.config.port}`));
+          return;
+        }
+        this.listenSocket = socket;
+        this.boundPort = this.uws.us_socket_local_port(socket);
+        this.presence.start();
+        this.log.info({ host: this.config.host, port: this.boundPort, socketPath: this.config.socketPath }, "listening");
+        resolve(this);
+      });
+    });
+  }
+
+  /**
+   * Graceful stop: no new connections, queued messages flushed, presences announced gone to
+   * peers, and every socket closed with 1001 so clients reconnect elsewhere.
+   */
+  async close(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.stopSweep();
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    this.outbox.flush();
+    this.presence.stop({ graceful: true });
+    for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
+    await this.broker.close();
+    this.log.info("stopped");
+  }
+
+  health(): HealthReport {
+    return {
+      status: this.draining ? "draining" : "ok",
+      node: this.config.nodeName,
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      sockets: this.connections.size,
+      channels: this.fanout.subscriptionCount,
+      topics: this.fanout.topicCount,
+    };
+  }
+
+  private slowConsumer(connection: SocketConnection): void {
+    if (!connection.isOpen) return;
+    this.metrics.slowConsumers.inc();
+    this.log.warn({ socket: connection.id }, "slow consumer disconnected");
+    connection.end(CLOSE.slowConsumer, "slow consumer: too much unread data");
+  }
+}
+
+export function createServer(options: CreateServerOptions = {}): CinderServer {
+  return new CinderServer(options);
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.js";
+
+const CLI = fileURLToPath(new URL("../../dist/server/cli.js", import.meta.url));
+
+/** A Cinder node as its own process (the built CLI), for restarts, signals and crashes. */
+export class NodeProcess {
+  output = "";
+  exitCode: number | null | undefined = undefined;
+  private constructor(readonly child: ChildProcess, readonly port: number) {
+    child.stdout?.on("data", (d) => (this.output += d));
+    child.stderr?.on("data", (d) => (this.output += d));
+    child.on("exit", (code) => (this.exitCode = code));
+  }
+
+  static async start(port: number, env: Record<string, string> = {}): Promise<NodeProcess> {
+    const child = spawn(process.execPath, [CLI], {
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const node = new NodeProcess(child, port);
+    await waitFor(() => node.output.includes('"listening"') || node.exitCode !== undefined, "node to listen", 10_000);
+    if (node.exitCode !== undefined) throw new Error(`node exited early: ${node.output}`);
+    return node;
+  }
+
+  /** Runs the CLI to completion (for startup failures). */
+  static run(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      child.on("exit", (code) => resolve({ code, output }));
+    });
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.exitCode === undefined) this.child.kill(signal);
+    await waitFor(() => this.exitCode !== undefined, "node to exit", 10_000);
+    return this.exitCode ?? null;
+  }
+}
+
+/** A free TCP port on loopback, found by binding port 0 and releasing it. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,63 @@
+import WebSocket from "ws";
+import { waitFor } from "./wait.js";
+
+export type RawFrame = [string | null, string | null, string, string, unknown];
+
+/**
+ * A bare WebSocket speaking V2 JSON by hand, to test exact frames and bad input
+ * that the official client would never send.
+ */
+export class RawClient {
+  readonly messages: Array<string | Buffer> = [];
+  closeEvent: { code: number; reason: string } | null = null;
+  private constructor(readonly ws: WebSocket) {
+    ws.on("message", (data, isBinary) => {
+      this.messages.push(isBinary ? Buffer.from(data as Buffer) : data.toString());
+    });
+    ws.on("close", (code, reason) => {
+      this.closeEvent = { code, reason: reason.toString() };
+    });
+  }
+
+  static open(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
+      const client = new RawClient(ws);
+      ws.once("open", () => resolve(client));
+      ws.once("unexpected-response", (_req, res) => reject(new HttpRefusal(res.statusCode ?? 0)));
+      ws.once("error", reject);
+    });
+  }
+
+  send(frame: RawFrame | string | Buffer): void {
+    this.ws.send(typeof frame === "string" || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
+  }
+
+  /** JSON frames received so far. */
+  get frames(): RawFrame[] {
+    return this.messages.filter((m): m is string => typeof m === "string").map((m) => JSON.parse(m) as RawFrame);
+  }
+
+  /** Waits for a JSON frame matching `match`, returns it. */
+  async next(match: (frame: RawFrame) => boolean, what = "a frame"): Promise<RawFrame> {
+    return waitFor(() => this.frames.find(match), what);
+  }
+
+  reply(ref: string): Promise<RawFrame> {
+    return this.next((f) => f[3] === "phx_reply" && f[1] === ref, `reply to ref ${ref}`);
+  }
+
+  async closed(): Promise<{ code: number; reason: string }> {
+    return waitFor(() => this.closeEvent, "the socket to close", 15000);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+export class HttpRefusal extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}

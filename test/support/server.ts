@@ -1,0 +1,22 @@
+import { createServer, type CinderServer, type CreateServerOptions } from "../../server/index.js";
+import { roomChannel } from "../../server/demo/room-channel.js";
+
+/** A real Cinder node on a free loopback port, with the demo `room:*` channel unless channels are given. */
+export async function startServer(options: CreateServerOptions = {}): Promise<CinderServer> {
+  const server = createServer({
+    port: 0,
+    host: "127.0.0.1",
+    logLevel: "silent",
+    channels: options.channels ?? { "room:*": roomChannel },
+    ...options,
+  });
+  return server.listen();
+}
+
+export function socketUrl(server: CinderServer, query = "vsn=2.0.0"): string {
+  return `ws://127.0.0.1:${server.port}/socket/websocket?${query}`;
+}
+
+export function httpUrl(server: CinderServer, path: string): string {
+  return `http://127.0.0.1:${server.port}${path}`;
+}
