@@ -35,7 +35,3 @@ export interface PresenceSnapshot {
   readonly entries: readonly PresenceEntry[];
   readonly context: ReadonlyCausalContext;
 }
-
-export function emptyChanges(): PresenceChanges {
-  return { joins: [], leaves: [] };
-}

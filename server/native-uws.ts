@@ -13,10 +13,6 @@ const require = createRequire(import.meta.url);
  * order of magnitude slower and lacks native pub/sub, so we refuse to run on it.
  */
 export function loadNativeUws(): Uws {
-  const flag = process.env.UWS_USE_FALLBACK;
-  if (flag && /^(1|true)$/i.test(flag)) {
-    throw new NativeUwsError("UWS_USE_FALLBACK is set: Cinder runs only on the native uWebSockets.js binary");
-  }
   const uws = require("uWebSockets.js") as Uws;
   const nativeModule = Object.entries(require.cache).find(
     ([file, mod]) => file.endsWith(".node") && /uws_/.test(file) && mod?.exports === uws,
@@ -25,7 +21,8 @@ export function loadNativeUws(): Uws {
     throw new NativeUwsError(
       `uWebSockets.js loaded its JavaScript fallback instead of the native binary ` +
         `(platform ${process.platform}-${process.arch}, Node ABI ${process.versions.modules}); ` +
-        `Cinder refuses to run slow. Use Node 20 on linux-x64 with glibc >= 2.36, or reinstall dependencies.`,
+        `Cinder runs only on the native uWebSockets.js binary. Unset UWS_USE_FALLBACK, use Node 20 on ` +
+        `linux-x64 with glibc >= 2.36, or reinstall dependencies.`,
     );
   }
   return uws;

@@ -8,7 +8,11 @@ export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
 
 export interface PresenceServiceOptions {
   nodeName: string;
-  /** Defaults to a fresh one (start time + randomness), so a restart is a new replica. */
+  /**
+   * Defaults to a fresh one (start time + randomness), so a restart is a new replica.
+   * If given, it must differ on every start and sort after the previous ones (string
+   * order): peers use that order to tell a restart from a late message of a past life.
+   */
   incarnation?: string;
   /** Topic-hashed shards, each an independent replica; must match cluster-wide. Default 1. */
   shards?: number;
