@@ -25,6 +25,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   presenceDownPeriod: "integer",
   presencePermdownPeriod: "integer",
   presenceDiffCoalesceMs: "integer",
+  presenceEagerFlushMs: "integer",
 };
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -38,17 +39,21 @@ flags win over env vars.
 ${Object.keys(SETTINGS)
   .map((name) => `  --${kebab(name)}`.padEnd(34) + upperSnake(name))
   .join("\n")}
+  --app <module>                   APP (a module whose default export sets up the server; default: the demo chat)
   --help
 `;
 
 /** Reads settings from env vars, then CLI flags (flags win). Throws ConfigError on bad values. */
-export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): { settings: Partial<ServerConfig>; help: boolean } {
+export function settingsFromCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { settings: Partial<ServerConfig>; app: string | undefined; help: boolean } {
   const flagSpec = Object.fromEntries(
     Object.keys(SETTINGS).map((name) => [kebab(name), { type: "string" as const }]),
   );
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...flagSpec, help: { type: "boolean" } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...flagSpec, app: { type: "string" }, help: { type: "boolean" } }, strict: true });
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -58,7 +63,8 @@ export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): { setti
     if (raw === undefined || raw === "") continue;
     settings[name] = convert(name, kind, raw);
   }
-  return { settings: settings as Partial<ServerConfig>, help: parsed.values.help === true };
+  const app = (parsed.values.app as string | undefined) || env.APP || undefined;
+  return { settings: settings as Partial<ServerConfig>, app, help: parsed.values.help === true };
 }
 
 function convert(name: string, kind: Kind, raw: string): unknown {

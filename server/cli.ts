@@ -1,27 +1,31 @@
 #!/usr/bin/env node
+import { resolve } from "node:path";
 import { ConfigError } from "./config.js";
 import { settingsFromCli, USAGE } from "./cli-options.js";
-import { roomChannel } from "./demo/room-channel.js";
 import { NativeUwsError } from "./native-uws.js";
-import { createServer, type CinderServer } from "./server.js";
+import { startNode } from "./node.js";
 
-/** `npx cinder` / `npm start`: a node with the demo chat unless DEMO=false. */
+/** `npx cinder` / `npm start`: a node serving the demo chat, or the app given with --app. */
 async function main(): Promise<void> {
-  const { settings, help } = settingsFromCli(process.argv.slice(2), process.env);
+  const { settings, app, help } = settingsFromCli(process.argv.slice(2), process.env);
   if (help) {
     process.stdout.write(USAGE);
     return;
   }
-  const server: CinderServer = createServer({ demo: true, ...settings });
-  if (server.config.demo) server.channel("room:*", roomChannel);
-  await server.listen();
-  const shutdown = (signal: string) => {
-    server.log.info({ signal }, "shutting down");
-    // Give the close frames a moment to leave before the process goes.
-    server.close().then(() => setTimeout(() => process.exit(0), 200).unref());
+  const node = await startNode({
+    demo: app === undefined,
+    ...settings,
+    app: app ? resolve(app) : new URL("./demo/app.js", import.meta.url),
+  });
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    // Give the last close frames a moment to leave before the process goes.
+    node.close().then(() => setTimeout(() => process.exit(0), 100).unref());
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
 }
 
 main().catch((err: unknown) => {

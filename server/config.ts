@@ -50,6 +50,8 @@ export interface ServerConfig {
   presencePermdownPeriod: number;
   /** Merge presence diffs of one topic over this window, ms (0 = every change goes out at once). */
   presenceDiffCoalesceMs: number;
+  /** Send local presence changes to other replicas within this many ms (0 = at the next heartbeat). */
+  presenceEagerFlushMs: number;
 }
 
 export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
@@ -71,6 +73,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceDownPeriod: 30_000,
   presencePermdownPeriod: 1_200_000,
   presenceDiffCoalesceMs: 0,
+  presenceEagerFlushMs: 20,
 };
 
 export class ConfigError extends Error {
@@ -93,6 +96,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
+  integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);
   // uWS counts idle time in 4-second ticks and needs at least 8 s (0 disables it).
   if (config.idleTimeout !== 0) integer("idleTimeout", config.idleTimeout, 8, 960);
   if (config.presenceDownPeriod < 2 * config.presenceBroadcastPeriod) {

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { makeIncarnation } from "../crdt/index.js";
 import type { us_listen_socket } from "uWebSockets.js";
 import type { Channel } from "./channel/channel.js";
 import type { ChannelHandler } from "./channel/handler.js";
@@ -10,10 +10,15 @@ import { mountHttp } from "./endpoint/http.js";
 import { mountWebSocket } from "./endpoint/websocket.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
-import { Metrics } from "./ops/metrics.js";
+import { Metrics, aggregateMetrics } from "./ops/metrics.js";
 import { PresenceService } from "./presence/presence-service.js";
 import type { Broker } from "./pubsub/broker.js";
 import { MemoryBroker } from "./pubsub/broker-memory.js";
+import { WorkerBroker } from "./pubsub/broker-workers.js";
+import { WorkerGossipTransport, workerReplicaName } from "./presence/transport-workers.js";
+import type { WorkerStats } from "./workers/mesh-messages.js";
+import type { PeerMesh } from "./workers/peer-mesh.js";
+import { PeerStats } from "./workers/peer-stats.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { Outbox } from "./pubsub/outbox.js";
 import type { Runtime } from "./runtime.js";
@@ -35,13 +40,22 @@ export interface HealthReport {
   sockets: number;
   channels: number;
   topics: number;
+  /** Per worker thread, when the node runs several. */
+  workers?: WorkerStats[];
+}
+
+/** How a server started by `startNode` sits among the worker threads of its node (internal). */
+export interface WorkerTopology {
+  index: number;
+  incarnation: string;
+  mesh: PeerMesh;
 }
 
 /** A Cinder node: one uWS app serving sockets, channels, presence and the HTTP endpoints. */
 export class CinderServer {
   readonly config: ServerConfig;
   readonly log: Logger;
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly presence: PresenceService;
   private readonly router = new ChannelRouter();
   private readonly runtime: Runtime;
@@ -50,6 +64,8 @@ export class CinderServer {
   private readonly fanout: LocalFanout;
   private readonly outbox: Outbox;
   private readonly connections = new Set<SocketConnection>();
+  private readonly peerStats: PeerStats | undefined;
+  private connectHook: ConnectHook | undefined;
   private readonly uws = loadNativeUws();
   private listenSocket: us_listen_socket | null = null;
   private boundPort = 0;
@@ -57,25 +73,34 @@ export class CinderServer {
   private draining = false;
   private readonly stopSweep: () => void;
 
-  constructor(options: CreateServerOptions = {}) {
+  constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, ...settings } = options;
     this.config = resolveConfig(settings);
     this.log = createLogger(this.config.logLevel, this.config.nodeName);
-    const incarnation = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
+    if (topology) this.log = this.log.child({ worker: topology.index });
+    const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
+    this.metrics = new Metrics({ processMetrics: !topology || topology.index === 0 });
     this.app = this.uws.App();
     this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
-    this.fanout = new LocalFanout(this.outbox);
-    this.broker = new MemoryBroker(this.fanout);
+    this.fanout = new LocalFanout(this.outbox, (topic, interested) => this.broker.setInterest(topic, interested));
+    this.broker = topology ? new WorkerBroker(this.fanout, topology.mesh) : new MemoryBroker(this.fanout);
+    const nodeName = this.config.nodeName;
     this.presence = new PresenceService({
-      nodeName: this.config.nodeName,
+      nodeName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
       incarnation,
       broadcastPeriod: this.config.presenceBroadcastPeriod,
       downPeriod: this.config.presenceDownPeriod,
       permdownPeriod: this.config.presencePermdownPeriod,
       diffCoalesceMs: this.config.presenceDiffCoalesceMs,
+      eagerFlushMs: this.config.presenceEagerFlushMs,
+      transport: topology ? (shard) => new WorkerGossipTransport(topology.mesh, shard, nodeName) : undefined,
+      onError: (err) => this.log.warn({ err }, "presence gossip problem"),
     });
-    // Presence diffs are derived on each node from the replicated state, so they are delivered
-    // locally only (Phoenix does the same), never sent across the fabric.
+    this.peerStats = topology
+      ? new PeerStats(topology.mesh, () => this.workerStats(), () => this.metrics.registry.getMetricsAsJSON())
+      : undefined;
+    // Presence diffs are derived on each replica from the replicated state, so they are
+    // delivered locally only (Phoenix does the same), never sent across the fabric.
     this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null));
     const broker = this.broker;
     const metrics = this.metrics;
@@ -93,9 +118,16 @@ export class CinderServer {
       },
     };
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
-    mountWebSocket(this.app, { runtime: this.runtime, connect, connections: this.connections, idPrefix: incarnation });
-    mountHttp(this.app, { runtime: this.runtime, health: () => this.health() });
+    this.connectHook = connect;
+    mountWebSocket(this.app, { runtime: this.runtime, connect: () => this.connectHook, connections: this.connections, idPrefix: incarnation });
+    mountHttp(this.app, { runtime: this.runtime, health: () => this.healthReport(), metricsText: () => this.metricsText() });
     this.stopSweep = watchSlowConsumers(this.connections, this.config.maxBufferedBytes, (c) => this.slowConsumer(c));
+  }
+
+  /** Accept or refuse each socket (the same as the `connect` option). */
+  connect(hook: ConnectHook): this {
+    this.connectHook = hook;
+    return this;
   }
 
   /** Route topics matching `pattern` ("room:lobby" or "room:*") to `handler`. */
@@ -147,6 +179,7 @@ export class CinderServer {
     this.log.info("stopped");
   }
 
+  /** This thread's numbers. */
   health(): HealthReport {
     return {
       status: this.draining ? "draining" : "ok",
@@ -156,6 +189,42 @@ export class CinderServer {
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,
     };
+  }
+
+  /** The node's numbers: this thread's, plus every other worker's when there are several. */
+  async healthReport(): Promise<HealthReport> {
+    const own = this.health();
+    if (!this.peerStats) return own;
+    const { stats } = await this.peerStats.collect();
+    const sum = (field: "sockets" | "channels") => stats.reduce((total, worker) => total + worker[field], 0);
+    return { ...own, sockets: sum("sockets"), channels: sum("channels"), topics: own.topics, workers: stats };
+  }
+
+  /** Prometheus text for the whole node (worker threads are summed). */
+  async metricsText(): Promise<string> {
+    if (!this.peerStats) return this.metrics.registry.metrics();
+    const { metrics } = await this.peerStats.collect();
+    return aggregateMetrics(metrics);
+  }
+
+  /**
+   * The thread is going down after an unexpected error: close every socket at once (clients
+   * see 1006 and reconnect), stop serving, and let the thread end. Peers learn from the main
+   * thread that this replica is gone.
+   */
+  crash(): void {
+    this.draining = true;
+    this.stopSweep();
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    this.presence.stop();
+    for (const connection of [...this.connections]) connection.abort();
+    void this.broker.close();
+  }
+
+  private workerStats(): WorkerStats {
+    const own = this.health();
+    return { index: this.topology?.index ?? 0, sockets: own.sockets, channels: own.channels, topics: own.topics };
   }
 
   private slowConsumer(connection: SocketConnection): void {

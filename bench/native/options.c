@@ -26,7 +26,7 @@ static void set_defaults(options *o) {
     o->duration_s = 5;
     o->messages = 0;
     o->hold_s = 0;
-    o->drain_s = 3;
+    o->drain_s = 2;
     o->settle_s = 0.5;
     o->connect_timeout_s = 120;
     o->heartbeat_s = 30;
@@ -99,8 +99,9 @@ int parse_options(int argc, char **argv, options *o) {
     if (o->topics > o->topic_space) o->topics = o->topic_space;
     /* One process holds at most ~19,000 sockets: the fd limit is 20,000 per process. */
     if (o->processes <= 0) o->processes = (o->sockets + 18999) / 19000;
-    /* One source address gives ~28,000 ephemeral ports towards one server port. */
-    if (o->sources <= 0) o->sources = 1 + o->sockets / 20000;
+    /* Source addresses spread ephemeral ports (~28,000 per address and server port); several
+     * per run keep the kernel's port search short when earlier runs left TIME_WAIT sockets. */
+    if (o->sources <= 0) o->sources = 1 + o->sockets / 4000;
     if (o->sources > 250) o->sources = 250;
     if (o->max_messages < 16) o->max_messages = 16;
     return 0;

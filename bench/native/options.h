@@ -28,7 +28,7 @@ typedef struct {
     double duration_s;         /* measurement window per round (0 = until --messages are done) */
     long messages;             /* broadcasts per round (0 = unlimited, bounded by the window) */
     double hold_s;             /* hold after joining, before publishing */
-    double drain_s;            /* max wait for outstanding broadcasts after a round */
+    double drain_s;            /* after a round, stop waiting once no delivery came for this long */
     double settle_s;           /* pause between phases so server memory can be sampled */
     double connect_timeout_s;
     int heartbeat_s;           /* phoenix heartbeat interval per socket */

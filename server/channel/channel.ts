@@ -60,7 +60,9 @@ export class Channel implements ChannelSocket {
         return;
       }
       this.state = "joined";
-      this.runtime.fanout.subscribe(this);
+      const routed = this.runtime.fanout.subscribe(this);
+      if (routed) await routed;
+      if (this.state !== "joined") return; // the socket closed while the topic was being routed here
       this.sendReply(ref, result);
       this.runtime.metrics.channelsJoined.inc();
       this.runtime.log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");

@@ -6,26 +6,21 @@ import { readBody, writeJson, writeText } from "./http-response.js";
 
 export interface HttpEndpointOptions {
   runtime: Runtime;
-  health: () => object;
+  health: () => Promise<object>;
+  metricsText: () => Promise<string>;
 }
 
 const MAX_BROADCAST_BODY = 1024 * 1024;
 
 /** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, and JSON 404s for the rest. */
-export function mountHttp(app: TemplatedApp, { runtime, health }: HttpEndpointOptions): void {
+export function mountHttp(app: TemplatedApp, { runtime, health, metricsText }: HttpEndpointOptions): void {
   const { config } = runtime;
 
-  app.get("/health", (res) => writeJson(res, 200, health()));
+  app.get("/health", (res) => answerLater(res, health, (body) => writeJson(res, 200, body)));
 
-  app.get("/metrics", (res) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    runtime.metrics.registry.metrics().then((text) => {
-      if (!aborted) res.cork(() => writeText(res, 200, runtime.metrics.registry.contentType, text));
-    });
-  });
+  app.get("/metrics", (res) =>
+    answerLater(res, metricsText, (text) => writeText(res, 200, runtime.metrics.registry.contentType, text)),
+  );
 
   app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), runtime));
 
@@ -35,6 +30,22 @@ export function mountHttp(app: TemplatedApp, { runtime, health }: HttpEndpointOp
   }
 
   app.any("/*", (res) => writeJson(res, 404, { error: "not found" }));
+}
+
+/** Runs `produce`, then answers through `write` unless the client went away meanwhile. */
+function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (value: T) => void): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  produce().then(
+    (value) => {
+      if (!aborted) res.cork(() => write(value));
+    },
+    () => {
+      if (!aborted) res.cork(() => writeJson(res, 500, { error: "internal error" }));
+    },
+  );
 }
 
 /**

@@ -12,7 +12,8 @@ const SERIALIZERS: Record<string, Serializer> = { json: jsonSerializer, msgpack:
 
 export interface WebSocketEndpointOptions {
   runtime: Runtime;
-  connect: ConnectHook | undefined;
+  /** Read at each upgrade, so the hook can be set after the server is built. */
+  connect: () => ConnectHook | undefined;
   /** Every open connection of this thread (health, shutdown). */
   connections: Set<SocketConnection>;
   /** Unique per node start, so socket ids (presence owners) never repeat. */
@@ -21,7 +22,7 @@ export interface WebSocketEndpointOptions {
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { runtime, connect, connections, idPrefix } = options;
+  const { runtime, connections, idPrefix } = options;
   const { config, metrics, log } = runtime;
   let nextId = 0;
 
@@ -62,6 +63,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
         const connection = new SocketConnection(runtime, id, serializer, assigns);
         res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
       };
+      const connect = options.connect();
       if (!connect) return upgradeWith({});
 
       const info: ConnectInfo = {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 
 /** Prometheus metrics of one node, served at /metrics. */
 export class Metrics {
@@ -16,7 +16,14 @@ export class Metrics {
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */
+  constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** Sums the metrics of several worker threads into one Prometheus text. */
+export async function aggregateMetrics(perWorker: unknown[]): Promise<string> {
+  const registry = AggregatorRegistry.aggregate(perWorker as Array<Array<MetricObjectWithValues<MetricValue<string>>>>);
+  return registry.metrics();
 }

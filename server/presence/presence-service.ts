@@ -21,6 +21,8 @@ export interface PresenceServiceOptions {
   downPeriod?: number;
   permdownPeriod?: number;
   clockSamplePeriods?: number;
+  /** Send local changes to peers within this many ms instead of at the next tick (0 = tick only). */
+  eagerFlushMs?: number;
   /** When > 0, diffs of one topic are merged over this window before `onDiff` fires. Default 0. */
   diffCoalesceMs?: number;
   /** Gossip links per shard. Default: no peers (single node). */
@@ -62,6 +64,7 @@ export class PresenceService {
           downPeriod: options.downPeriod,
           permdownPeriod: options.permdownPeriod,
           clockSamplePeriods: options.clockSamplePeriods,
+          eagerFlushMs: options.eagerFlushMs,
           onChanges: (changes) => this.report(changes),
           onError: options.onError,
         }),
@@ -115,6 +118,11 @@ export class PresenceService {
   stop(options: { graceful?: boolean } = {}): void {
     for (const tracker of this.trackers) tracker.stop(options);
     this.coalescer.flushAll();
+  }
+
+  /** A peer replica is known to be gone (crashed worker, expired node): its presences leave now. */
+  replicaGone(replica: ReplicaId): void {
+    for (const tracker of this.trackers) tracker.replicaGone(replica);
   }
 
   /** The shard owning `topic`. Exposed for tests and tools. */

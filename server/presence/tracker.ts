@@ -50,6 +50,12 @@ export interface TrackerOptions extends Partial<TrackerTimings> {
   onError?: (error: Error) => void;
   /** For the first heartbeat's jitter; defaults to Math.random. */
   random?: () => number;
+  /**
+   * When > 0, a local change is sent to peers within this many ms instead of waiting for the
+   * next tick (changes inside the window travel together). Phoenix waits for the tick, so a
+   * join can take up to broadcastPeriod to show on other nodes. 0 = tick only.
+   */
+  eagerFlushMs?: number;
 }
 
 /**
@@ -80,6 +86,8 @@ export class Tracker {
   private nextRequestId = 1;
   private firstTick: ReturnType<typeof setTimeout> | undefined;
   private interval: ReturnType<typeof setInterval> | undefined;
+  private readonly eagerFlushMs: number;
+  private eagerFlush: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TrackerOptions) {
     this.replica = options.replica;
@@ -90,6 +98,7 @@ export class Tracker {
     this.onChanges = options.onChanges ?? (() => {});
     this.onError = options.onError ?? (() => {});
     this.random = options.random ?? Math.random;
+    this.eagerFlushMs = options.eagerFlushMs ?? 0;
     this.transport.onMessage((message) => this.receive(message));
   }
 
@@ -97,22 +106,31 @@ export class Tracker {
 
   track(topic: string, key: string, owner: string, meta: MetaInput): JoinResult {
     const result = this.set.join(topic, key, owner, meta);
-    if (result.ok) this.emit({ joins: [result.joined], leaves: [] });
+    if (result.ok) this.emitLocal({ joins: [result.joined], leaves: [] });
     return result;
   }
 
   update(topic: string, key: string, owner: string, meta: UpdateInput): UpdateResult {
     const result = this.set.update(topic, key, owner, meta);
-    if (result.ok) this.emit({ joins: [result.joined], leaves: [result.left] });
+    if (result.ok) this.emitLocal({ joins: [result.joined], leaves: [result.left] });
     return result;
   }
 
   untrack(topic: string, key: string, owner: string): void {
-    this.emit(this.set.leave(topic, key, owner));
+    this.emitLocal(this.set.leave(topic, key, owner));
   }
 
   untrackOwner(owner: string, topic?: string): void {
-    this.emit(this.set.leaveOwner(owner, topic));
+    this.emitLocal(this.set.leaveOwner(owner, topic));
+  }
+
+  /**
+   * `replica` is known to be gone for good (its worker crashed, its liveness key expired,
+   * it was replaced): drop its presences now, as if it had announced a graceful permdown.
+   */
+  replicaGone(replica: ReplicaId): void {
+    if (replica === this.replica) return;
+    this.permdown(replica);
   }
 
   list(topic: string): Iterable<PresenceEntry> {
@@ -151,7 +169,8 @@ export class Tracker {
     this.running = false;
     clearTimeout(this.firstTick);
     clearInterval(this.interval);
-    this.firstTick = this.interval = undefined;
+    clearTimeout(this.eagerFlush);
+    this.firstTick = this.interval = this.eagerFlush = undefined;
   }
 
   // ---- heartbeat tick ----------------------------------------------------------------
@@ -330,6 +349,22 @@ export class Tracker {
     this.emit(this.set.replicaPermdown(replica));
     this.peers.delete(replica);
     this.pendingClocks.delete(replica);
+  }
+
+  /** A local change: report it, and send it early when eager flushing is on. */
+  private emitLocal(changes: PresenceChanges): void {
+    this.emit(changes);
+    if (this.eagerFlushMs > 0 && this.running && this.eagerFlush === undefined && this.set.hasPendingDelta()) {
+      this.eagerFlush = setTimeout(() => {
+        this.eagerFlush = undefined;
+        const delta = this.set.takeDelta();
+        if (delta) {
+          this.transport.broadcast(this.heartbeat(delta));
+          this.silentPeriods = 0;
+        }
+      }, this.eagerFlushMs);
+      this.eagerFlush.unref?.();
+    }
   }
 
   private emit(changes: PresenceChanges): void {

@@ -10,5 +10,7 @@ export class MemoryBroker implements Broker {
     this.fanout.deliver(message.topic, message.event, message.payload, from);
   }
 
+  setInterest(): void {}
+
   async close(): Promise<void> {}
 }

@@ -1,3 +1,4 @@
+import type { EncodedFrame } from "../../client/codec/serializer.js";
 import type { Channel } from "../channel/channel.js";
 import type { Payload } from "../channel/results.js";
 
@@ -11,10 +12,17 @@ export interface BroadcastMessage {
 /**
  * The pub/sub fabric seam. A broker carries broadcasts to every subscriber wherever it lives
  * (this thread, other worker threads, other nodes) and hands them to each place's LocalFanout.
- * `broker-memory.ts` is the single-thread, single-node implementation.
+ * `broker-memory.ts`: one thread, one node. `broker-workers.ts`: the worker threads of a node.
  */
 export interface Broker {
   /** Deliver to every subscriber of `message.topic`; `from` (a local channel) is skipped. */
   publish(message: BroadcastMessage, from: Channel | null): void;
+  /**
+   * This thread gained its first (true) or lost its last (false) subscriber of `topic`.
+   * A returned promise settles once the fabric routes the topic here.
+   */
+  setInterest(topic: string, interested: boolean): Promise<void> | void;
   close(): Promise<void>;
 }
+
+export type { EncodedFrame };

@@ -1,5 +1,5 @@
 import type { Frame } from "../../client/codec/frame.js";
-import type { Serializer } from "../../client/codec/serializer.js";
+import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import type { Channel } from "../channel/channel.js";
 import type { ChannelHandler } from "../channel/handler.js";
 import type { Payload } from "../channel/results.js";
@@ -25,21 +25,29 @@ export class LocalFanout {
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly onInterestChange: (topic: string, interested: boolean) => void = () => {},
+    /** Told when this thread gains its first or loses its last subscriber of a topic. */
+    private readonly onInterestChange: (topic: string, interested: boolean) => Promise<void> | void = () => {},
   ) {}
 
-  subscribe(channel: Channel): void {
+  /**
+   * Adds a joined channel. Returns a promise when this is the thread's first subscriber of the
+   * topic and the fabric needs a moment to route the topic here: the join reply waits for it,
+   * so no message published after the reply can miss this subscriber.
+   */
+  subscribe(channel: Channel): Promise<void> | void {
     let entry = this.topics.get(channel.topic);
+    let ready: Promise<void> | void = undefined;
     if (!entry) {
       entry = { handler: channel.handler, channels: new Set(), perSerializer: new Map() };
       this.topics.set(channel.topic, entry);
-      this.onInterestChange(channel.topic, true);
+      ready = this.onInterestChange(channel.topic, true);
     }
     entry.channels.add(channel);
     this.subscriptions++;
     const serializer = channel.connection.serializer;
     entry.perSerializer.set(serializer, (entry.perSerializer.get(serializer) ?? 0) + 1);
     channel.connection.ws?.subscribe(topicKey(serializer, channel.topic));
+    return ready;
   }
 
   unsubscribe(channel: Channel): void {
@@ -57,8 +65,11 @@ export class LocalFanout {
     }
   }
 
-  /** Deliver to local subscribers of `topic`, except `from` (broadcast_from). */
-  deliver(topic: string, event: string, payload: Payload, from: Channel | null = null): void {
+  /**
+   * Deliver to local subscribers of `topic`, except `from` (broadcast_from).
+   * `json` is the V2 JSON frame if the caller already encoded it (to share it with other workers).
+   */
+  deliver(topic: string, event: string, payload: Payload, from: Channel | null = null, json?: EncodedFrame): void {
     const entry = this.topics.get(topic);
     if (!entry) return;
     const { handler } = entry;
@@ -71,8 +82,27 @@ export class LocalFanout {
     }
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
     for (const serializer of entry.perSerializer.keys()) {
-      this.outbox.publish(topicKey(serializer, topic), serializer.encode(frame, "toClient"), from?.connection ?? null);
+      const encoded = serializer === jsonSerializer && json ? json : serializer.encode(frame, "toClient");
+      this.outbox.publish(topicKey(serializer, topic), encoded, from?.connection ?? null);
     }
+  }
+
+  /**
+   * A broadcast that arrives already encoded as a V2 JSON frame (from another worker or node).
+   * JSON subscribers get the bytes as they are; the payload is decoded only when msgpack
+   * subscribers or handleOut need it.
+   */
+  deliverEncoded(topic: string, event: string, json: EncodedFrame): void {
+    const entry = this.topics.get(topic);
+    if (!entry) return;
+    const onlyJson = entry.perSerializer.size === 1 && entry.perSerializer.has(jsonSerializer);
+    const intercepted = entry.handler.handleOut && entry.handler.intercept?.includes(event);
+    if (onlyJson && !intercepted) {
+      this.outbox.publish(topicKey(jsonSerializer, topic), json, null);
+      return;
+    }
+    const { payload } = jsonSerializer.decode(json.data, "toClient");
+    this.deliver(topic, event, payload as Payload, null, json);
   }
 
   hasSubscribers(topic: string): boolean {

@@ -62,6 +62,12 @@ export class SocketConnection {
     this.ws.end(code, Buffer.from(reason).subarray(0, 123).toString());
   }
 
+  /** Close the TCP connection at once, without a close frame (the thread is going down). */
+  abort(): void {
+    if (this.closed || !this.ws) return;
+    this.ws.close();
+  }
+
   /** uWS reports the socket closed (by either side): end every channel and drop its presences. */
   onClose(): void {
     this.closed = true;

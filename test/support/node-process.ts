@@ -14,13 +14,13 @@ export class NodeProcess {
     child.on("exit", (code) => (this.exitCode = code));
   }
 
-  static async start(port: number, env: Record<string, string> = {}): Promise<NodeProcess> {
-    const child = spawn(process.execPath, [CLI], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+  static async start(port: number, env: Record<string, string> = {}, args: string[] = []): Promise<NodeProcess> {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", WORKERS: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const node = new NodeProcess(child, port);
-    await waitFor(() => node.output.includes('"listening"') || node.exitCode !== undefined, "node to listen", 10_000);
+    await waitFor(() => node.output.includes('"node started"') || node.exitCode !== undefined, "node to start", 15_000);
     if (node.exitCode !== undefined) throw new Error(`node exited early: ${node.output}`);
     return node;
   }
@@ -38,7 +38,9 @@ export class NodeProcess {
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
     if (this.exitCode === undefined) this.child.kill(signal);
-    await waitFor(() => this.exitCode !== undefined, "node to exit", 10_000);
+    await waitFor(() => this.exitCode !== undefined, "node to exit", 25_000).catch((err) => {
+      throw new Error(`${(err as Error).message}; its output:\n${this.output.slice(-3000)}`);
+    });
     return this.exitCode ?? null;
   }
 }

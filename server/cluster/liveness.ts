@@ -1,0 +1,212 @@
+import type { Logger } from "pino";
+import type { RedisConnections } from "./redis-connections.js";
+
+/** A node as the liveness keys show it: its name and its current presence replica id. */
+export interface LiveNode {
+  name: string;
+  replica: string;
+}
+
+export interface NodeLivenessOptions {
+  /** Commands go over the node's publisher connection. */
+  connections: RedisConnections;
+  nodeName: string;
+  /** Stored in this node's key and reported to others when it goes down (the PresenceService replica). */
+  replica: string;
+  /** Lifetime of this node's key, ms. Must exceed refreshMs plus the longest event-loop stall to tolerate. */
+  ttlMs?: number;
+  /** How often this node re-sets its key, ms. */
+  refreshMs?: number;
+  /** How often the other nodes' keys are read, ms. */
+  pollMs?: number;
+  /** Default `cinder:`: keys `cinder:node:<name>` and the set `cinder:nodes`. */
+  keyPrefix?: string;
+  logger?: Logger;
+}
+
+export const LIVENESS_DEFAULTS = { ttlMs: 3000, refreshMs: 1000, pollMs: 1000 } as const;
+
+type NodeListener = (node: LiveNode) => void;
+
+/**
+ * Crash detection in seconds, faster than presence heartbeat silence (downPeriod): every node
+ * keeps `cinder:node:<name>` = its replica id alive with a short TTL, and reads everyone
+ * else's once per poll. A node whose key is gone is down — Redis expires the key, so an
+ * observer's own stalls never make it judge anyone dead. Nodes are found through the set
+ * `cinder:nodes` rather than SCAN (cheap on a shared Redis, works on a Cluster) and by
+ * polling rather than keyspace notifications (those need CONFIG SET, which managed Redis
+ * often forbids, and are lost while disconnected).
+ *
+ * With the defaults a crashed node is reported down 3–4 s after its last refresh, and a node
+ * whose event loop stalls for less than ttlMs − refreshMs (2 s) is never reported down.
+ */
+export class NodeLiveness {
+  private readonly ttlMs: number;
+  private readonly refreshMs: number;
+  private readonly pollMs: number;
+  private readonly ownKey: string;
+  private readonly setKey: string;
+  private readonly keyPrefix: string;
+  private readonly logger: Logger | undefined;
+  /** Nodes seen alive, by name → replica. */
+  private readonly alive = new Map<string, string>();
+  private readonly downListeners = new Set<NodeListener>();
+  private readonly upListeners = new Set<NodeListener>();
+  private readonly revivedListeners = new Set<() => void>();
+  /** Set on each reconnect to Redis (not the first connect): see inGracePeriod. */
+  private reconnectedAt = -Infinity;
+  private refreshedOnce = false;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
+  private stopped = false;
+  private readonly stopReadyWatch: () => void;
+
+  constructor(private readonly options: NodeLivenessOptions) {
+    this.ttlMs = options.ttlMs ?? LIVENESS_DEFAULTS.ttlMs;
+    this.refreshMs = options.refreshMs ?? LIVENESS_DEFAULTS.refreshMs;
+    this.pollMs = options.pollMs ?? LIVENESS_DEFAULTS.pollMs;
+    if (!(this.refreshMs > 0 && this.pollMs > 0 && this.ttlMs > this.refreshMs)) {
+      throw new Error("liveness: ttlMs must exceed refreshMs, and both periods must be positive");
+    }
+    this.keyPrefix = options.keyPrefix ?? "cinder:";
+    this.ownKey = this.keyOf(options.nodeName);
+    this.setKey = `${this.keyPrefix}nodes`;
+    this.logger = options.logger?.child({ component: "liveness" });
+    this.stopReadyWatch = options.connections.onReady((role, reconnect) => {
+      if (role !== "publisher") return;
+      if (reconnect) this.reconnectedAt = Date.now();
+      void this.refresh();
+    });
+  }
+
+  /** Another node stopped refreshing its key (crash, stall, lost Redis) or left. */
+  onNodeDown(listener: NodeListener): () => void {
+    this.downListeners.add(listener);
+    return () => this.downListeners.delete(listener);
+  }
+
+  /** A node was seen for the first time, came back, or restarted with a new replica. */
+  onNodeUp(listener: NodeListener): () => void {
+    this.upListeners.add(listener);
+    return () => this.upListeners.delete(listener);
+  }
+
+  /** Our own key had expired (we were stalled or cut off): peers may have reported us down. */
+  onRevived(listener: () => void): () => void {
+    this.revivedListeners.add(listener);
+    return () => this.revivedListeners.delete(listener);
+  }
+
+  /** Other nodes currently seen alive. */
+  liveNodes(): LiveNode[] {
+    return [...this.alive].map(([name, replica]) => ({ name, replica }));
+  }
+
+  start(): void {
+    if (this.refreshTimer || this.stopped) return;
+    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
+    this.refreshTimer.unref?.();
+    this.pollTimer.unref?.();
+    void this.refresh().then(() => this.poll());
+  }
+
+  /** Graceful: our key goes at once, so peers report us down on their next poll. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.refreshTimer);
+    clearInterval(this.pollTimer);
+    this.stopReadyWatch();
+    const redis = this.options.connections.publisher;
+    if (!this.options.connections.isReady("publisher")) return;
+    await Promise.all([redis.del(this.ownKey), redis.srem(this.setKey, this.options.nodeName)]).catch((error: unknown) =>
+      this.logger?.warn({ err: error }, "could not remove the liveness key; it expires on its own"),
+    );
+  }
+
+  private keyOf(name: string): string {
+    return `${this.keyPrefix}node:${name}`;
+  }
+
+  /**
+   * Redis was just reconnected and may have restarted empty (or failed over to a replica that
+   * missed the last refreshes): an absent key proves nothing until every live node has had a
+   * full TTL to write it again.
+   */
+  private inGracePeriod(): boolean {
+    return Date.now() - this.reconnectedAt < this.ttlMs;
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.stopped || !this.refreshTimer || !this.options.connections.isReady("publisher")) return;
+    const redis = this.options.connections.publisher;
+    try {
+      const previous = await redis.set(this.ownKey, this.options.replica, "PX", this.ttlMs, "GET");
+      // SET before SADD: whoever finds our name in the set also finds our key.
+      await redis.sadd(this.setKey, this.options.nodeName);
+      if (previous === null && this.refreshedOnce && !this.inGracePeriod()) {
+        this.logger?.warn("liveness key had expired: this node was stalled or cut off, peers may have reported it down");
+        for (const listener of [...this.revivedListeners]) listener();
+      }
+      this.refreshedOnce = true;
+    } catch (error) {
+      this.logger?.debug({ err: error }, "liveness refresh failed");
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped || this.polling || !this.options.connections.isReady("publisher")) return;
+    this.polling = true;
+    try {
+      const redis = this.options.connections.publisher;
+      const members = await redis.smembers(this.setKey);
+      const names = [...new Set([...members, ...this.alive.keys()])].filter((name) => name !== this.options.nodeName);
+      const replicas = await Promise.all(names.map((name) => redis.get(this.keyOf(name))));
+      if (this.stopped) return;
+      const graceful = this.inGracePeriod();
+      const gone: string[] = [];
+      names.forEach((name, i) => {
+        const replica = replicas[i];
+        if (replica !== null) this.seen(name, replica);
+        else if (!graceful) {
+          this.lost(name);
+          if (members.includes(name)) gone.push(name);
+        }
+      });
+      // A node that is alive after all puts itself back on its next refresh.
+      if (gone.length > 0) await redis.srem(this.setKey, ...gone);
+    } catch (error) {
+      this.logger?.debug({ err: error }, "liveness poll failed");
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private seen(name: string, replica: string): void {
+    const known = this.alive.get(name);
+    if (known === replica) return;
+    if (known !== undefined) this.report(this.downListeners, { name, replica: known }, "node restarted");
+    this.alive.set(name, replica);
+    this.report(this.upListeners, { name, replica }, "node up");
+  }
+
+  private lost(name: string): void {
+    const replica = this.alive.get(name);
+    if (replica === undefined) return;
+    this.alive.delete(name);
+    this.report(this.downListeners, { name, replica }, "node down: liveness key expired or removed");
+  }
+
+  private report(listeners: Set<NodeListener>, node: LiveNode, message: string): void {
+    this.logger?.info({ peer: node.name, replica: node.replica }, message);
+    for (const listener of [...listeners]) {
+      try {
+        listener(node);
+      } catch (error) {
+        this.logger?.error({ err: error, peer: node.name }, "liveness listener failed");
+      }
+    }
+  }
+}

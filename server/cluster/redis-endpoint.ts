@@ -1,0 +1,89 @@
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from "ioredis";
+
+/** A standalone Redis or a Redis Cluster; both speak the commands Cinder uses. */
+export type RedisClient = Redis | Cluster;
+
+export interface Backoff {
+  /** First reconnect delay, ms. */
+  minMs: number;
+  /** Upper bound of the delay, ms. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { minMs: 100, maxMs: 5000 };
+
+/**
+ * Where Redis is, from `REDIS_URL`:
+ * - `redis://[user:pass@]host:port[/db]` or `rediss://…` — one Redis (or a proxy in front of several);
+ * - `redis-cluster://[user:pass@]host1:port1,host2:port2,…` — a Redis Cluster, reached through the
+ *   seed nodes listed (any subset of the cluster; topology is discovered). `rediss-cluster://` adds TLS.
+ */
+export type RedisEndpoint =
+  | { kind: "standalone"; url: string }
+  | { kind: "cluster"; nodes: ClusterNode[]; username?: string; password?: string; tls: boolean };
+
+export function parseRedisEndpoint(url: string): RedisEndpoint {
+  const match = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
+  if (!match) {
+    if (!/^rediss?:\/\//.test(url)) throw new Error(`REDIS_URL must start with redis://, rediss:// or redis-cluster:// (got ${JSON.stringify(url)})`);
+    return { kind: "standalone", url };
+  }
+  const [, scheme, auth, hostList] = match;
+  const nodes = hostList.split(",").map((hostPort): ClusterNode => {
+    const at = hostPort.lastIndexOf(":");
+    const port = Number(hostPort.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`REDIS_URL: cluster seed ${JSON.stringify(hostPort)} is not host:port`);
+    return { host: hostPort.slice(0, at), port };
+  });
+  const [username, password] = auth ? splitAuth(auth) : [undefined, undefined];
+  return { kind: "cluster", nodes, username, password, tls: scheme === "rediss" };
+}
+
+function splitAuth(auth: string): [string | undefined, string | undefined] {
+  const colon = auth.indexOf(":");
+  if (colon < 0) return [undefined, decodeURIComponent(auth)];
+  return [decodeURIComponent(auth.slice(0, colon)) || undefined, decodeURIComponent(auth.slice(colon + 1))];
+}
+
+export interface ClientOptions {
+  connectionName: string;
+  backoff: Backoff;
+  /** Cluster only: one subscriber per master, needed for SSUBSCRIBE. */
+  shardedSubscribers?: boolean;
+}
+
+/**
+ * A client that never buffers commands while Redis is unreachable (they fail at once, the
+ * caller counts the loss) and never resends in-flight commands after a reconnect (a
+ * broadcast is delivered at most once). Subscriptions are restored by SubscriptionRegistry,
+ * not by ioredis, which only remembers channels the server had confirmed.
+ */
+export function createClient(endpoint: RedisEndpoint, options: ClientOptions): RedisClient {
+  const retryStrategy = (attempt: number): number => backoffDelay(options.backoff, attempt);
+  const common: RedisOptions = {
+    connectionName: options.connectionName,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy,
+  };
+  if (endpoint.kind === "standalone") return new Redis(endpoint.url, common);
+  return new Cluster(endpoint.nodes, {
+    clusterRetryStrategy: retryStrategy,
+    enableOfflineQueue: false,
+    shardedSubscribers: options.shardedSubscribers ?? false,
+    redisOptions: {
+      ...common,
+      username: endpoint.username,
+      password: endpoint.password,
+      tls: endpoint.tls ? {} : undefined,
+    },
+  });
+}
+
+/** Exponential backoff with ±20 % jitter, so nodes that lost Redis together do not reconnect together. */
+export function backoffDelay(backoff: Backoff, attempt: number): number {
+  const base = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}

@@ -1,0 +1,68 @@
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
+import { loadApp } from "./app.js";
+import { resolveConfig, type ServerConfig } from "./config.js";
+import { createLogger } from "./ops/logger.js";
+import { loadNativeUws } from "./native-uws.js";
+import { createServer } from "./server.js";
+import { WorkerSupervisor } from "./workers/supervisor.js";
+
+export interface StartNodeOptions extends Partial<ServerConfig> {
+  /**
+   * The app module (path or file URL) whose default export sets up a server
+   * (`export default (server) => server.channel("room:*", room)`). With several workers it
+   * is loaded in each of them.
+   */
+  app: string | URL;
+}
+
+/** A running node: one or several worker threads serving the same port. */
+export interface CinderNode {
+  readonly port: number;
+  readonly workers: number;
+  /** Graceful drain: sockets closed with 1001, presence peers told, then resolved. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a node. `workers` (default: the machine's cores) threads each run a full server on
+ * the same port, the kernel spreading connections over them (SO_REUSEPORT). `workers: 1`
+ * runs the server on this thread.
+ */
+export async function startNode(options: StartNodeOptions): Promise<CinderNode> {
+  const { app, ...settings } = options;
+  const config = resolveConfig({ ...settings, workers: settings.workers ?? availableParallelism() });
+  const appModule = app instanceof URL ? app.href : app;
+  if (config.workers === 1) {
+    const server = createServer(config);
+    await (await loadApp(appModule))(server);
+    await server.listen();
+    server.log.info({ port: server.port, workers: 1 }, "node started");
+    return { port: server.port, workers: 1, close: () => server.close() };
+  }
+  // Fail here, in the main thread, if only the JS fallback of uWS can load.
+  loadNativeUws();
+  // Workers must all bind the same port, so "any free port" is chosen once, here.
+  if (config.port === 0) config.port = await freePort(config.host);
+  const log = createLogger(config.logLevel, config.nodeName);
+  const supervisor = new WorkerSupervisor({ count: config.workers, settings: config, app: appModule, log });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    await supervisor.drain();
+    throw err;
+  }
+  log.info({ port: config.port, workers: config.workers }, "node started");
+  return { port: config.port, workers: config.workers, close: () => supervisor.drain() };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once("error", reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

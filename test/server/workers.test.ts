@@ -1,0 +1,140 @@
+import { fileURLToPath } from "node:url";
+import { Presence, Socket, type Channel } from "phoenix";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { NodeProcess, freePort } from "../support/node-process.js";
+import { RawClient } from "../support/raw-client.js";
+import { waitFor } from "../support/wait.js";
+
+const PROBE_APP = fileURLToPath(new URL("../support/apps/probe-app.mjs", import.meta.url));
+const nodes: NodeProcess[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.disconnect();
+  for (const node of nodes.splice(0)) await node.stop();
+});
+
+async function startWorkers(port?: number): Promise<NodeProcess> {
+  const node = await NodeProcess.start(port ?? (await freePort()), { WORKERS: "2" }, ["--app", PROBE_APP]);
+  nodes.push(node);
+  return node;
+}
+
+/** Opens raw sockets until both worker threads hold at least one; returns them by thread. */
+async function clientsOnBothWorkers(port: number, perWorker = 2): Promise<Map<number, RawClient[]>> {
+  const byThread = new Map<number, RawClient[]>();
+  for (let i = 0; i < 60 && ![...byThread.values()].every((c) => c.length >= perWorker) || byThread.size < 2; i++) {
+    const client = await RawClient.open(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`);
+    client.send(["p", "p", "probe:who", "phx_join", {}]);
+    const thread = ((await client.reply("p"))[4] as { response: { thread: number } }).response.thread;
+    const list = byThread.get(thread) ?? [];
+    list.push(client);
+    byThread.set(thread, list);
+  }
+  expect(byThread.size).toBe(2);
+  return byThread;
+}
+
+function phoenixMember(port: number, user: string) {
+  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
+    transport: WebSocket as unknown as typeof globalThis.WebSocket,
+    reconnectAfterMs: () => 100,
+    rejoinAfterMs: () => 100,
+  });
+  socket.connect();
+  sockets.push(socket);
+  const room: Channel = socket.channel("room:w", { user });
+  const presence = new Presence(room);
+  const probe = socket.channel("probe:who", {});
+  let thread = -1;
+  let joins = 0;
+  probe.join().receive("ok", (r: { thread: number }) => (thread = r.thread));
+  room.join().receive("ok", () => joins++);
+  const users = () => presence.list((key) => key as string).sort().join(",");
+  return { socket, room, probe, presence, users, thread: () => thread, joins: () => joins };
+}
+
+describe("worker threads", () => {
+  it("spreads sockets over the workers and reports each in /health", async () => {
+    const node = await startWorkers();
+    const byThread = await clientsOnBothWorkers(node.port, 1);
+    const health = await (await fetch(`http://127.0.0.1:${node.port}/health`)).json();
+    const total = [...byThread.values()].reduce((n, list) => n + list.length, 0);
+    expect(health.workers).toHaveLength(2);
+    expect(health.sockets).toBe(total);
+    expect(health.workers.every((w: { sockets: number }) => w.sockets >= 1)).toBe(true);
+  });
+
+  it("delivers a broadcast from a client on each worker to every client, once", async () => {
+    const node = await startWorkers();
+    const byThread = await clientsOnBothWorkers(node.port);
+    const all = [...byThread.values()].flat();
+    for (const [i, client] of all.entries()) {
+      client.send(["r", "r", "room:fan", "phx_join", { user: `u${i}`, presence: false }]);
+      await client.reply("r");
+    }
+    const senders = [...byThread.values()].map((list) => list[0]);
+    senders.forEach((sender, i) => sender.send(["r", `m${i}`, "room:fan", "new_msg", { body: `from worker ${i}` }]));
+    for (const client of all) {
+      await client.next((f) => f[3] === "new_msg" && (f[4] as { body: string }).body === "from worker 1", "worker 1's message");
+      await client.next((f) => f[3] === "new_msg" && (f[4] as { body: string }).body === "from worker 0", "worker 0's message");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    for (const client of all) expect(client.frames.filter((f) => f[3] === "new_msg")).toHaveLength(2);
+  });
+
+  it("shows presence tracked on one worker to clients on the other, and its leave", async () => {
+    const node = await startWorkers();
+    const members: Array<ReturnType<typeof phoenixMember>> = [];
+    for (let i = 0; i < 40 && new Set(members.map((m) => m.thread())).size < 2; i++) {
+      const member = phoenixMember(node.port, `user${i}`);
+      members.push(member);
+      await waitFor(() => member.thread() !== -1 && member.joins() === 1, "member to join");
+    }
+    const [a, b] = [members[0], members.find((m) => m.thread() !== members[0].thread())!];
+    expect(a.thread()).not.toBe(b.thread());
+    const everyone = members.map((_, i) => `user${i}`).sort().join(",");
+    await waitFor(() => a.users() === everyone && b.users() === everyone, "every member on both workers");
+    b.room.leave();
+    const withoutB = members.filter((m) => m !== b).map((m) => `user${members.indexOf(m)}`).sort().join(",");
+    await waitFor(() => a.users() === withoutB, "b's leave to reach a, on the other worker");
+  });
+
+  it("replaces a crashed worker: its presences leave, its clients come back", async () => {
+    const node = await startWorkers();
+    const members: Array<ReturnType<typeof phoenixMember>> = [];
+    for (let i = 0; i < 40 && new Set(members.map((m) => m.thread())).size < 2; i++) {
+      const member = phoenixMember(node.port, `user${i}`);
+      members.push(member);
+      await waitFor(() => member.thread() !== -1 && member.joins() === 1, "member to join");
+    }
+    const victim = members[members.length - 1];
+    const survivor = members.find((m) => m.thread() !== victim.thread())!;
+    const victimThread = victim.thread();
+    const onVictim = members.filter((m) => m.thread() === victimThread);
+    const names = (list: typeof members) => list.map((m) => `user${members.indexOf(m)}`).sort().join(",");
+    await waitFor(() => survivor.users() === names(members), "everyone present");
+
+    // Reconnects are slowed so that the leave is observable before the clients come back.
+    for (const m of onVictim) m.socket.reconnectAfterMs = () => 1500;
+    victim.probe.push("crash", {});
+    await waitFor(() => survivor.users() === names(members.filter((m) => !onVictim.includes(m))), "the crashed worker's presences to leave");
+    await waitFor(() => onVictim.every((m) => m.joins() === 2), "its clients to rejoin", 10_000);
+    await waitFor(() => survivor.users() === names(members), "them to be present again");
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()).workers?.length === 2, "the worker to be replaced");
+    expect(node.output).toContain("worker crashed");
+  });
+
+  it("drains on SIGTERM: clients get 1001, the process exits 0, clients reconnect to the next server", async () => {
+    const port = await freePort();
+    const node = await startWorkers(port);
+    const byThread = await clientsOnBothWorkers(port, 1);
+    const member = phoenixMember(port, "stays");
+    await waitFor(() => member.joins() === 1, "join");
+    nodes.splice(nodes.indexOf(node), 1);
+    expect(await node.stop("SIGTERM")).toBe(0);
+    for (const client of [...byThread.values()].flat()) expect((await client.closed()).code).toBe(1001);
+    await startWorkers(port);
+    await waitFor(() => member.joins() === 2, "rejoin on the new server", 10_000);
+  });
+});
