@@ -10,6 +10,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   host: "string",
   workers: "integer",
   redisUrl: "string",
+  redisSharded: "boolean",
   nodeName: "string",
   secretKeyBase: "string",
   logLevel: "string",

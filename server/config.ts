@@ -13,10 +13,12 @@ export interface ServerConfig {
   /** TCP port; 0 picks a free one. */
   port: number;
   host: string;
-  /** Worker threads (reserved: this release runs one). */
+  /** Worker threads serving the port (startNode / the CLI; default there: the machine's cores). */
   workers: number;
-  /** Redis for multi-node clusters (reserved: this release runs one node). */
+  /** Redis shared by the nodes of a cluster (`redis://…`, or `redis-cluster://h1:p1,h2:p2`); unset = one node. */
   redisUrl: string | undefined;
+  /** Use Redis 7 sharded pub/sub (SSUBSCRIBE/SPUBLISH) for broadcasts, for Redis Cluster. */
+  redisSharded: boolean;
   /** Unique name of this node in a cluster. */
   nodeName: string;
   /** Secret for signing tokens; also the default key of the broadcast endpoint. */
@@ -59,6 +61,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   host: "127.0.0.1",
   workers: 1,
   redisUrl: undefined,
+  redisSharded: false,
   secretKeyBase: undefined,
   logLevel: "info",
   checkOrigin: true,

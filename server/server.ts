@@ -16,6 +16,13 @@ import type { Broker } from "./pubsub/broker.js";
 import { MemoryBroker } from "./pubsub/broker-memory.js";
 import { WorkerBroker } from "./pubsub/broker-workers.js";
 import { WorkerGossipTransport, workerReplicaName } from "./presence/transport-workers.js";
+import { CombinedGossipTransport } from "./presence/transport-combined.js";
+import { RedisGossipTransport } from "./presence/transport-redis.js";
+import { noPeersTransport } from "./presence/transport.js";
+import { ClusterBroker } from "./pubsub/broker-cluster.js";
+import { RedisFabric, type RemoteFabricStatus } from "./pubsub/broker-redis.js";
+import { NodeLiveness } from "./cluster/liveness.js";
+import { RedisConnections } from "./cluster/redis-connections.js";
 import type { WorkerStats } from "./workers/mesh-messages.js";
 import type { PeerMesh } from "./workers/peer-mesh.js";
 import { PeerStats } from "./workers/peer-stats.js";
@@ -34,7 +41,8 @@ export interface CreateServerOptions extends Partial<ServerConfig> {
 }
 
 export interface HealthReport {
-  status: "ok" | "draining";
+  /** "degraded": Redis is unreachable (local delivery goes on, other nodes are not reached). */
+  status: "ok" | "degraded" | "draining";
   node: string;
   uptime: number;
   sockets: number;
@@ -42,12 +50,16 @@ export interface HealthReport {
   topics: number;
   /** Per worker thread, when the node runs several. */
   workers?: WorkerStats[];
+  /** The link to the other nodes, when the node is in a cluster. */
+  redis?: RemoteFabricStatus;
 }
 
 /** How a server started by `startNode` sits among the worker threads of its node (internal). */
 export interface WorkerTopology {
   index: number;
   incarnation: string;
+  /** Shared by the workers of one node start: Redis echo filtering is per node, not per worker. */
+  nodeIncarnation: string;
   mesh: PeerMesh;
 }
 
@@ -61,6 +73,9 @@ export class CinderServer {
   private readonly runtime: Runtime;
   private readonly app;
   private readonly broker: Broker;
+  private readonly redis: RedisConnections | undefined;
+  private readonly fabric: RedisFabric | undefined;
+  private readonly liveness: NodeLiveness | undefined;
   private readonly fanout: LocalFanout;
   private readonly outbox: Outbox;
   private readonly connections = new Set<SocketConnection>();
@@ -83,19 +98,46 @@ export class CinderServer {
     this.app = this.uws.App();
     this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
     this.fanout = new LocalFanout(this.outbox, (topic, interested) => this.broker.setInterest(topic, interested));
-    this.broker = topology ? new WorkerBroker(this.fanout, topology.mesh) : new MemoryBroker(this.fanout);
     const nodeName = this.config.nodeName;
+    const replicaName = topology ? workerReplicaName(nodeName, topology.index) : nodeName;
+    const siblings: Broker = topology ? new WorkerBroker(this.fanout, topology.mesh) : new MemoryBroker(this.fanout);
+    if (this.config.redisUrl) {
+      this.redis = new RedisConnections({ url: this.config.redisUrl, nodeName: replicaName, sharded: this.config.redisSharded, logger: this.log });
+      this.fabric = new RedisFabric({
+        nodeName,
+        incarnation: topology?.nodeIncarnation ?? incarnation,
+        connections: this.redis,
+        sharded: this.config.redisSharded,
+        logger: this.log,
+      });
+      this.broker = new ClusterBroker(siblings, this.fabric, this.fanout, this.metrics);
+    } else {
+      this.broker = siblings;
+    }
+    const redis = this.redis;
     this.presence = new PresenceService({
-      nodeName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
+      nodeName: replicaName,
       incarnation,
       broadcastPeriod: this.config.presenceBroadcastPeriod,
       downPeriod: this.config.presenceDownPeriod,
       permdownPeriod: this.config.presencePermdownPeriod,
       diffCoalesceMs: this.config.presenceDiffCoalesceMs,
       eagerFlushMs: this.config.presenceEagerFlushMs,
-      transport: topology ? (shard) => new WorkerGossipTransport(topology.mesh, shard, nodeName) : undefined,
+      transport: (shard, replica) => {
+        const mesh = topology ? new WorkerGossipTransport(topology.mesh, shard, nodeName) : undefined;
+        const remote = redis
+          ? new RedisGossipTransport({ connections: redis, shard, replica, onError: (err) => this.log.warn({ err }, "presence gossip problem") })
+          : undefined;
+        if (mesh && remote) return new CombinedGossipTransport(mesh, remote, nodeName);
+        return mesh ?? remote ?? noPeersTransport;
+      },
       onError: (err) => this.log.warn({ err }, "presence gossip problem"),
     });
+    if (this.redis) {
+      this.liveness = new NodeLiveness({ connections: this.redis, nodeName: replicaName, replica: this.presence.replica, logger: this.log });
+      this.liveness.onNodeDown((node) => this.presence.markDown(node.replica));
+      this.liveness.onNodeUp((node) => this.presence.markUp(node.replica));
+    }
     this.peerStats = topology
       ? new PeerStats(topology.mesh, () => this.workerStats(), () => this.metrics.registry.getMetricsAsJSON())
       : undefined;
@@ -156,6 +198,7 @@ export class CinderServer {
         this.listenSocket = socket;
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
+        this.liveness?.start();
         this.log.info({ host: this.config.host, port: this.boundPort, socketPath: this.config.socketPath }, "listening");
         resolve(this);
       });
@@ -173,21 +216,26 @@ export class CinderServer {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.outbox.flush();
+    // Peers (sibling workers, other nodes) drop this replica's presences at once.
     this.presence.stop({ graceful: true });
     for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
+    await this.liveness?.stop();
     await this.broker.close();
+    await this.redis?.close();
     this.log.info("stopped");
   }
 
   /** This thread's numbers. */
   health(): HealthReport {
+    const redis = this.fabric?.status();
     return {
-      status: this.draining ? "draining" : "ok",
+      status: this.draining ? "draining" : redis && !redis.connected ? "degraded" : "ok",
       node: this.config.nodeName,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,
+      ...(redis ? { redis } : {}),
     };
   }
 
@@ -219,7 +267,9 @@ export class CinderServer {
     this.listenSocket = null;
     this.presence.stop();
     for (const connection of [...this.connections]) connection.abort();
-    void this.broker.close();
+    // Open Redis sockets would keep the dying thread alive.
+    void this.liveness?.stop();
+    void this.broker.close().then(() => this.redis?.close());
   }
 
   private workerStats(): WorkerStats {

@@ -15,6 +15,8 @@ export class Metrics {
   readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
+  readonly clusterSent = new Counter({ name: "cinder_cluster_broadcasts_sent_total", help: "Broadcasts handed to Redis for other nodes", registers: [this.registry] });
+  readonly clusterReceived = new Counter({ name: "cinder_cluster_broadcasts_received_total", help: "Broadcasts received from other nodes through Redis", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {

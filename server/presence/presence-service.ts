@@ -125,6 +125,16 @@ export class PresenceService {
     for (const tracker of this.trackers) tracker.replicaGone(replica);
   }
 
+  /** A peer replica stopped (liveness key expired): its presences leave until it is heard again. */
+  markDown(replica: ReplicaId): void {
+    for (const tracker of this.trackers) tracker.markDown(replica);
+  }
+
+  /** A peer replica marked down is alive again. */
+  markUp(replica: ReplicaId): void {
+    for (const tracker of this.trackers) tracker.markUp(replica);
+  }
+
   /** The shard owning `topic`. Exposed for tests and tools. */
   shardOf(topic: string): Tracker {
     return this.trackers[shardIndex(topic, this.trackers.length)];

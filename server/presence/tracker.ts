@@ -147,6 +147,28 @@ export class Tracker {
     return new Map([...this.peers.entries()].map(([id, info]) => [id, { ...info }]));
   }
 
+  /**
+   * An outside detector (an expired liveness key) saw `replica` stop: down now, as if it had
+   * been silent for downPeriod. Unlike replicaGone it is not final: its next heartbeat, or
+   * markUp, brings its presences back.
+   */
+  markDown(replica: ReplicaId): void {
+    const info = this.peers.get(replica);
+    if (!info || info.status !== "up") return;
+    info.status = "down";
+    this.pendingClocks.delete(replica);
+    this.emit(this.set.replicaDown(replica));
+  }
+
+  /** The detector sees `replica` alive again: up now rather than at its next (maybe idle) heartbeat. */
+  markUp(replica: ReplicaId): void {
+    const info = this.peers.get(replica);
+    if (!info || info.status !== "down") return;
+    info.status = "up";
+    info.lastHeardAt = Date.now();
+    this.emit(this.set.replicaUp(replica));
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------
 
   start(): void {

@@ -34,6 +34,8 @@ export class WorkerSupervisor {
   private readonly slots: Array<Slot | undefined>;
   private draining = false;
   private restarts: number[] = [];
+  /** One per node start, shared by its workers (and by workers restarted later). */
+  private readonly nodeIncarnation = makeIncarnation(Date.now(), Math.random());
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = new Array(options.count).fill(undefined);
@@ -56,7 +58,7 @@ export class WorkerSupervisor {
   private spawn(index: number): Promise<void> {
     const { settings, app, log } = this.options;
     const incarnation = makeIncarnation(Date.now(), Math.random());
-    const boot: WorkerBoot = { index, incarnation, settings: { ...settings, workers: 1 }, app };
+    const boot: WorkerBoot = { index, incarnation, nodeIncarnation: this.nodeIncarnation, settings: { ...settings, workers: 1 }, app };
     const worker = new Worker(ENTRY, { workerData: boot });
     const slot: Slot = {
       worker,

@@ -9,6 +9,7 @@ import { PeerMesh } from "./peer-mesh.js";
 export interface WorkerBoot {
   index: number;
   incarnation: string;
+  nodeIncarnation: string;
   settings: Partial<ServerConfig>;
   app: string;
 }
@@ -61,7 +62,7 @@ process.on("uncaughtException", crash);
 process.on("unhandledRejection", crash);
 
 try {
-  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, mesh });
+  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, nodeIncarnation: boot.nodeIncarnation, mesh });
   await (await loadApp(boot.app))(server);
   await server.listen();
   report({ k: "listening", port: server.port });
