@@ -10,3 +10,6 @@ export type { ConnectHook, ConnectInfo, ConnectResult } from "./endpoint/connect
 export { CLOSE } from "./socket/close-codes.js";
 export { NativeUwsError } from "./native-uws.js";
 export { roomChannel } from "./demo/room-channel.js";
+export { startNode } from "./node.js";
+export type { StartNodeOptions, CinderNode } from "./node.js";
+export type { CinderApp } from "./app.js";
