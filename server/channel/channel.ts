@@ -13,7 +13,7 @@ type ChannelState = "joining" | "joined" | "closed";
  */
 export class Channel implements ChannelSocket {
   state: ChannelState = "joining";
-  readonly assigns: Record<string, unknown>;
+  private ownAssigns: Record<string, unknown> | null = null;
   private readonly queue = new SerialQueue();
 
   constructor(
@@ -21,8 +21,11 @@ export class Channel implements ChannelSocket {
     readonly topic: string,
     readonly joinRef: string,
     readonly handler: ChannelHandler,
-  ) {
-    this.assigns = { ...connection.assigns };
+  ) {}
+
+  /** Seeded from the connection's assigns on first use: most channels never touch them. */
+  get assigns(): Record<string, unknown> {
+    return (this.ownAssigns ??= { ...this.connection.assigns });
   }
 
   get socketId(): string {

@@ -105,6 +105,17 @@ export class LocalFanout {
     this.deliver(topic, event, payload as Payload, null, json);
   }
 
+  /**
+   * The registry's copy of `topic` when it has one: every frame decodes a fresh string, and a
+   * million subscriptions to a few topics should not hold a million copies of their names.
+   */
+  intern(topic: string): string {
+    const entry = this.topics.get(topic);
+    if (!entry) return topic;
+    for (const channel of entry.channels) return channel.topic;
+    return topic;
+  }
+
   hasSubscribers(topic: string): boolean {
     return this.topics.has(topic);
   }

@@ -123,7 +123,7 @@ export class SocketConnection {
       closeDuplicate = () => existing.sendClose();
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
-    const channel = new Channel(this, frame.topic, joinRef, handler);
+    const channel = new Channel(this, this.runtime.fanout.intern(frame.topic), joinRef, handler);
     this.channels.set(frame.topic, channel);
     channel.join(frame.payload as JoinParams, frame.ref, closeDuplicate);
   }
