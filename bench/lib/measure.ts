@@ -35,7 +35,7 @@ export interface Measurement {
 export type LoadShape = Omit<LoadClientOptions, "port" | "path" | "protocol" | "core">;
 
 export async function measure(target: Target, shape: LoadShape, pin = true): Promise<Measurement> {
-  const server = await startServer(target, pin ? SERVER_CORE : undefined);
+  const server = await startServer(target, pin ? (target.serverCpus ?? SERVER_CORE) : undefined);
   const samples = new Map<string, ProcessSample>();
   const take = (key: string): void => {
     const s = trySampleProcess(server.pid);

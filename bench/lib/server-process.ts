@@ -30,7 +30,7 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startServer(target: Target, core: number | undefined, timeoutMs = 20_000): Promise<RunningServer> {
+export async function startServer(target: Target, core: number | string | undefined, timeoutMs = 20_000): Promise<RunningServer> {
   const port = await freePort();
   const { args, env } = target.command(port);
   const argv = core === undefined ? [process.execPath, ...args] : ["taskset", "-c", String(core), process.execPath, ...args];

@@ -14,6 +14,8 @@ export interface Target {
   path: string;
   /** argv (after "node") and extra environment for a server listening on port */
   command(port: number): { args: string[]; env: Record<string, string> };
+  /** CPU list for taskset when pinned; default: the server core alone. */
+  serverCpus?: string;
 }
 
 const PHOENIX_PATH = "/socket/websocket?vsn=2.0.0&user=bench";
@@ -22,6 +24,8 @@ function cinder(workers: number): Target {
   return {
     name: workers === 1 ? "cinder" : `cinder-w${workers}`,
     label: `Cinder (WORKERS=${workers})`,
+    // Several workers need several cores: on a 2-core machine they share core 1 with the client.
+    serverCpus: workers === 1 ? undefined : Array.from({ length: workers }, (_, i) => i).join(","),
     protocol: "phoenix",
     path: PHOENIX_PATH,
     command: (port) => ({
@@ -48,7 +52,7 @@ export const TARGETS: readonly Target[] = [
   baseline("raw-uws", "raw uWS.js pub/sub", "phoenix", PHOENIX_PATH),
   baseline("socketio", "Socket.IO 4", "engineio", "/socket.io/?EIO=4&transport=websocket&user=bench"),
   cinder(1),
-  // Needs a core of its own per worker to mean anything; on a 2-core box it shares core 0.
+  // Pinned to cores 0 and 1: on a 2-core machine its second worker shares core 1 with the client.
   cinder(2),
 ];
 

@@ -3,7 +3,7 @@
  * client, payload and cores, at several subscriber counts, K=1 and K=32 in
  * flight, medians of --runs; then the held-subscriptions test (10,000 × 100).
  * Writes bench/results/compare.{json,md,svg}.
- *   npm run bench -- compare [--targets raw-uws,socketio,cinder] [--subscribers 1000,10000,19000]
+ *   npm run bench -- compare [--targets raw-uws,socketio,cinder,cinder-w2] [--subscribers 1000,10000,19000]
  *                            [--inflight 1,32] [--runs 3] [--duration 5] [--warmup 1]
  *                            [--million-targets raw-uws,cinder] [--million-sockets 10000] [--million-topics 100]
  */
@@ -54,7 +54,7 @@ async function million(target: Target, sockets: number, topics: number): Promise
 
 export async function run(args: string[]): Promise<void> {
   const f = parseFlags(args);
-  const targets = f.strings("targets", ["raw-uws", "socketio", "cinder"]).map(findTarget);
+  const targets = f.strings("targets", ["raw-uws", "socketio", "cinder", "cinder-w2"]).map(findTarget);
   const sizes = f.numbers("subscribers", [1000, 10_000, 19_000]);
   const inflight = f.numbers("inflight", [1, 32]);
   const runs = f.number("runs", 3);

@@ -1,6 +1,7 @@
 /**
  * Presence on one node: local op rate, memory per presence, delta merge throughput,
- * presence_state build time for a large topic, and bytes on the wire per change.
+ * presence_state build time for a large topic, bytes on the wire per change, and what diff
+ * coalescing saves in a join burst.
  * Medians of --runs repetitions. Run node with --expose-gc for exact memory figures.
  *   npm run bench -- presence [--presences 100000] [--members 10000] [--deltas 20000] [--runs 5]
  */
@@ -141,6 +142,30 @@ function wireBytes(): { heartbeat: number; heartbeatIdle: number; diffFrame: num
   return { heartbeat: encode(heartbeat).byteLength, heartbeatIdle: encode(idle).byteLength, diffFrame, updateFrame: Buffer.byteLength(lastDiff) };
 }
 
+/**
+ * A join burst into one room: `joins` joins spread evenly over `spreadMs`, with diffs coalesced
+ * over `windowMs`. Every presence_diff frame goes to every member, so frames × members is the
+ * fan-out cost; the window is the extra delay a change may wait.
+ */
+async function coalescing(windowMs: number, joins: number, spreadMs: number): Promise<{ frames: number; bytes: number }> {
+  const presence = new PresenceService({ nodeName: "bench", incarnation: "i1", diffCoalesceMs: windowMs });
+  let frames = 0;
+  let bytes = 0;
+  presence.onDiff((topic, diff) => {
+    frames++;
+    bytes += Buffer.byteLength(JSON.stringify([null, null, topic, "presence_diff", diff]));
+  });
+  const started = performance.now();
+  for (let i = 0; i < joins; i++) {
+    const due = started + (i * spreadMs) / joins;
+    while (performance.now() < due) await new Promise((r) => setImmediate(r));
+    presence.track(`sock-${i}`, "room:big", `user:${i}`, meta(i));
+  }
+  await new Promise((r) => setTimeout(r, windowMs + 20));
+  presence.stop();
+  return { frames, bytes };
+}
+
 function fmt(value: number, digits = 0): string {
   return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -171,6 +196,15 @@ export async function run(args: string[]): Promise<void> {
   rows.push(["heartbeat, idle (msgpack)", `${bytes.heartbeatIdle} B`, "same clock, no delta"]);
   rows.push(["presence_diff frame, one join (JSON)", `${bytes.diffFrame} B`, "V2 frame [null,null,topic,event,payload]"]);
   rows.push(["presence_diff frame, one update (JSON)", `${bytes.updateFrame} B`, "new meta in joins, old in leaves"]);
+
+  for (const windowMs of [0, 10, 25, 50, 100]) {
+    const { frames, bytes: total } = await coalescing(windowMs, 1000, 1000);
+    rows.push([
+      `diff coalescing ${windowMs} ms`,
+      `${fmt(frames)} frames`,
+      `1,000 joins in 1 s: ${fmt(total / 1024, 1)} KiB per member; deliveries = frames × members`,
+    ]);
+  }
 
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length), ["measure", "median", "notes"][c].length));
   const line = (r: readonly string[]) => `${r[0].padEnd(widths[0])}  ${r[1].padStart(widths[1])}  ${r[2]}`;

@@ -16,7 +16,9 @@ export const msgpackSerializer: Serializer = {
     if (typeof data === "string") throw new CodecError("msgpack frames must be binary");
     let parsed: unknown;
     try {
-      parsed = decode(data);
+      // Byte payloads decode as views into the input; copy it first, because a WebSocket
+      // server may reuse the input's memory once the message callback returns.
+      parsed = decode(data instanceof Uint8Array ? data.slice() : new Uint8Array(data.slice(0)));
     } catch {
       throw new CodecError("frame is not valid msgpack");
     }
