@@ -75,7 +75,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceBroadcastPeriod: 1500,
   presenceDownPeriod: 30_000,
   presencePermdownPeriod: 1_200_000,
-  presenceDiffCoalesceMs: 0,
+  presenceDiffCoalesceMs: 10,
   presenceEagerFlushMs: 20,
 };
 

@@ -135,7 +135,7 @@ function wireBytes(): { heartbeat: number; heartbeatIdle: number; diffFrame: num
     ["node-b#lrx7k2m1b8e2p", 10_000],
     ["node-c#lrx7k2m2c7d1o", 12_345],
   ]);
-  const heartbeat: HeartbeatMessage = { type: "heartbeat", from: set.localReplica, clock: clockToWire(clock), delta: toWire(set.takeDelta()!) };
+  const heartbeat: HeartbeatMessage = { type: "heartbeat", from: set.localReplica, clock: clockToWire(clock), delta: toWire(set.takeDelta()!), seq: 1234 };
   const idle: HeartbeatMessage = { ...heartbeat, delta: null };
   const diffFrame = Buffer.byteLength(lastDiff);
   presence.update("sock-1", "room:lobby", "user:42", { online_at: 1_700_000_000, device: "mobile" });

@@ -31,6 +31,10 @@ export class SubscriptionRegistry {
   private readonly listeners = new Map<string, Set<ChannelListener>>();
   /** What Redis has been asked to deliver on the current connection. */
   private readonly applied = new Set<string>();
+  /** Channels Redis has confirmed (SUBSCRIBE answered): messages on them reach us. */
+  private readonly confirmed = new Set<string>();
+  /** Who waits for a channel to be confirmed. */
+  private readonly waiters = new Map<string, Array<() => void>>();
   private readonly lastLeftAt = new Map<string, number>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private flushDueAt = Infinity;
@@ -51,12 +55,19 @@ export class SubscriptionRegistry {
     client.on(event, (channel: Buffer | string, message: Buffer) => this.dispatch(channel.toString(), message));
   }
 
-  add(channel: string, listener: ChannelListener): void {
+  /** Resolves once Redis has confirmed the subscription (at once if it already has). */
+  add(channel: string, listener: ChannelListener): Promise<void> {
     let set = this.listeners.get(channel);
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(listener);
     this.lastLeftAt.delete(channel);
     if (!this.applied.has(channel)) this.scheduleFlush(this.batchMs);
+    if (this.confirmed.has(channel) || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.waiters.get(channel) ?? [];
+      list.push(resolve);
+      this.waiters.set(channel, list);
+    });
   }
 
   remove(channel: string, listener: ChannelListener): void {
@@ -76,6 +87,7 @@ export class SubscriptionRegistry {
   /** The connection is ready again (or for the first time): Redis holds none of our subscriptions. */
   connectionReady(): number {
     this.applied.clear();
+    this.confirmed.clear();
     this.lastLeftAt.clear();
     this.flush();
     return this.applied.size;
@@ -85,6 +97,8 @@ export class SubscriptionRegistry {
     this.closed = true;
     clearTimeout(this.flushTimer);
     this.listeners.clear();
+    for (const list of this.waiters.values()) for (const resolve of list) resolve();
+    this.waiters.clear();
   }
 
   private dispatch(channel: string, message: Buffer): void {
@@ -128,6 +142,7 @@ export class SubscriptionRegistry {
     }
     for (const channel of unsubscribe) {
       this.applied.delete(channel);
+      this.confirmed.delete(channel);
       this.lastLeftAt.delete(channel);
     }
     for (const channel of subscribe) this.applied.add(channel);
@@ -139,13 +154,27 @@ export class SubscriptionRegistry {
   private send(action: "subscribe" | "unsubscribe", channels: string[]): void {
     for (let i = 0; i < channels.length; i += SUBSCRIBE_CHUNK) {
       const chunk = channels.slice(i, i + SUBSCRIBE_CHUNK);
-      this.command(action, chunk).catch((error: unknown) => {
+      this.command(action, chunk).then(
+        () => {
+          if (action === "subscribe") for (const channel of chunk) this.confirm(channel);
+        },
+        (error: unknown) => {
         // The connection dropped mid-request (connectionReady() will redo everything) or Redis refused.
         if (action === "subscribe") for (const channel of chunk) this.applied.delete(channel);
         this.logger?.warn({ err: error, channels: chunk.length }, `redis ${action} failed`);
         if (this.client.status === "ready") this.scheduleFlush(1000);
-      });
+        },
+      );
     }
+  }
+
+  private confirm(channel: string): void {
+    if (!this.applied.has(channel)) return;
+    this.confirmed.add(channel);
+    const list = this.waiters.get(channel);
+    if (!list) return;
+    this.waiters.delete(channel);
+    for (const resolve of list) resolve();
   }
 
   private command(action: "subscribe" | "unsubscribe", channels: string[]): Promise<unknown> {

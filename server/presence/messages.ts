@@ -6,6 +6,12 @@ export interface HeartbeatMessage {
   from: ReplicaId;
   clock: WireClock;
   delta: WireSnapshot | null;
+  /**
+   * Number of deltas the sender has produced so far (this one included). A receiver that sees
+   * it jump has lost a delta and asks the sender for its state: the clock alone cannot tell,
+   * because a later delta may cover a dot whose removal only the lost delta carried.
+   */
+  seq: number;
 }
 
 /** "Send me your state": sent to a replica whose clock ours does not dominate. */
@@ -22,6 +28,8 @@ export interface TransferAckMessage {
   from: ReplicaId;
   requestId: number;
   state: WireSnapshot;
+  /** The sender's delta count when it extracted `state`: the state includes all of them. */
+  seq: number;
 }
 
 /** Sent on a graceful shutdown, so peers drop our presences at once. */
@@ -41,6 +49,7 @@ export function parseGossipMessage(input: unknown): GossipMessage {
   switch (message.type) {
     case "heartbeat":
       if (!Array.isArray(message.clock)) throw new Error("heartbeat without a clock");
+      if (!Number.isInteger(message.seq) || (message.seq as number) < 0) throw new Error("heartbeat without a delta sequence number");
       if (message.delta !== null && (typeof message.delta !== "object" || message.delta === undefined)) {
         throw new Error("heartbeat delta must be an object or null");
       }
@@ -49,7 +58,7 @@ export function parseGossipMessage(input: unknown): GossipMessage {
       if (typeof message.requestId !== "number" || !Array.isArray(message.clock)) throw new Error("malformed transferRequest");
       return message as unknown as TransferRequestMessage;
     case "transferAck":
-      if (typeof message.requestId !== "number" || typeof message.state !== "object" || message.state === null) {
+      if (typeof message.requestId !== "number" || typeof message.state !== "object" || message.state === null || !Number.isInteger(message.seq)) {
         throw new Error("malformed transferAck");
       }
       return message as unknown as TransferAckMessage;

@@ -87,6 +87,12 @@ export class Tracker {
   private firstTick: ReturnType<typeof setTimeout> | undefined;
   private interval: ReturnType<typeof setInterval> | undefined;
   private readonly eagerFlushMs: number;
+  /** Deltas this replica has sent (see HeartbeatMessage.seq). */
+  private deltasSent = 0;
+  /** Per peer: how many of its deltas we have, with none missing. */
+  private readonly deltasSeen = new Map<ReplicaId, number>();
+  /** When we asked a peer for its state after losing one of its deltas (asked again if that got lost too). */
+  private readonly gapRequestedAt = new Map<ReplicaId, number>();
   private eagerFlush: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TrackerOptions) {
@@ -198,9 +204,7 @@ export class Tracker {
   // ---- heartbeat tick ----------------------------------------------------------------
 
   private tick(): void {
-    const delta = this.set.takeDelta();
-    if (delta) {
-      this.transport.broadcast(this.heartbeat(delta));
+    if (this.sendDelta()) {
       this.silentPeriods = 0;
     } else if (++this.silentPeriods >= this.timings.maxSilentPeriods) {
       this.transport.broadcast(this.heartbeat(null));
@@ -210,12 +214,22 @@ export class Tracker {
     this.detectDowns();
   }
 
+  /** Broadcasts the pending delta, if there is one. */
+  private sendDelta(): boolean {
+    const delta = this.set.takeDelta();
+    if (!delta) return false;
+    this.deltasSent++;
+    this.transport.broadcast(this.heartbeat(delta));
+    return true;
+  }
+
   private heartbeat(delta: PresenceSnapshot | null): HeartbeatMessage {
     return {
       type: "heartbeat",
       from: this.replica,
       clock: clockToWire(this.advertisedClock()),
       delta: delta ? toWire(delta) : null,
+      seq: this.deltasSent,
     };
   }
 
@@ -292,6 +306,7 @@ export class Tracker {
           if (!this.heardFrom(message.from)) return;
           if (delta) this.emit(this.set.merge(delta));
           this.pendingClocks.set(message.from, clock);
+          this.checkDeltaSequence(message.from, message.seq, delta !== null);
           break;
         }
         case "transferRequest": {
@@ -301,6 +316,7 @@ export class Tracker {
             from: this.replica,
             requestId: message.requestId,
             state: toWire(this.set.extract(known)),
+            seq: this.deltasSent,
           });
           break;
         }
@@ -308,6 +324,9 @@ export class Tracker {
           const state = fromWire(message.state);
           this.emit(this.set.merge(state));
           this.adoptUnknownReplicas(state);
+          // The state holds everything the sender had produced: no delta of it is missing now.
+          this.deltasSeen.set(message.from, Math.max(this.deltasSeen.get(message.from) ?? 0, message.seq));
+          this.gapRequestedAt.delete(message.from);
           break;
         }
         case "gracefulPermdown":
@@ -355,6 +374,32 @@ export class Tracker {
     return true;
   }
 
+  /**
+   * Deltas of one sender are numbered. If one went missing (dropped, or sent before we knew
+   * the sender), merging the later ones is still safe, but our clock may end up covering dots
+   * whose removal only the lost delta carried, and no clock comparison would ever notice. So a
+   * jump in the numbers asks the sender for its state right away.
+   */
+  private checkDeltaSequence(peer: ReplicaId, seq: number, carriedDelta: boolean): void {
+    const seen = this.deltasSeen.get(peer) ?? 0;
+    const expected = carriedDelta ? seen + 1 : seen;
+    if (seq <= seen) return; // a duplicate or a late copy
+    if (seq === expected) {
+      this.deltasSeen.set(peer, seq);
+      return;
+    }
+    const now = Date.now();
+    const askedAt = this.gapRequestedAt.get(peer);
+    if (askedAt !== undefined && now - askedAt < 2 * this.timings.broadcastPeriod) return;
+    this.gapRequestedAt.set(peer, now);
+    this.transport.sendTo(peer, {
+      type: "transferRequest",
+      from: this.replica,
+      requestId: this.nextRequestId++,
+      clock: clockToWire(this.advertisedClock()),
+    });
+  }
+
   /** A state can name replicas we never heard from; watch them like any other, so silence still hides them. */
   private adoptUnknownReplicas(state: PresenceSnapshot): void {
     const now = Date.now();
@@ -371,6 +416,8 @@ export class Tracker {
     this.emit(this.set.replicaPermdown(replica));
     this.peers.delete(replica);
     this.pendingClocks.delete(replica);
+    this.deltasSeen.delete(replica);
+    this.gapRequestedAt.delete(replica);
   }
 
   /** A local change: report it, and send it early when eager flushing is on. */
@@ -379,11 +426,7 @@ export class Tracker {
     if (this.eagerFlushMs > 0 && this.running && this.eagerFlush === undefined && this.set.hasPendingDelta()) {
       this.eagerFlush = setTimeout(() => {
         this.eagerFlush = undefined;
-        const delta = this.set.takeDelta();
-        if (delta) {
-          this.transport.broadcast(this.heartbeat(delta));
-          this.silentPeriods = 0;
-        }
+        if (this.sendDelta()) this.silentPeriods = 0;
       }, this.eagerFlushMs);
       this.eagerFlush.unref?.();
     }

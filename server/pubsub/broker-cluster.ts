@@ -29,9 +29,12 @@ export class ClusterBroker implements Broker {
     this.metrics.clusterSent.inc();
   }
 
+  /** A first join of a topic waits until both sibling workers and Redis route the topic here. */
   setInterest(topic: string, interested: boolean): Promise<void> | void {
-    this.remote.setInterest(topic, interested);
-    return this.inner.setInterest(topic, interested);
+    const remote = this.remote.setInterest(topic, interested);
+    const inner = this.inner.setInterest(topic, interested);
+    if (!remote && !inner) return;
+    return Promise.all([remote, inner]).then(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -17,12 +17,18 @@ export interface RemoteFabricStatus {
   rejected: number;
 }
 
+/** How long a first join of a topic waits for Redis to confirm the subscription. */
+const SUBSCRIBE_WAIT_MS = 1000;
+
 /** The cross-node part of the broadcast fabric. */
 export interface RemoteFabric {
   /** Send to every OTHER node that has local interest in message.topic (never echoed back to this node). */
   publish(message: BroadcastMessage): void;
-  /** This node gained (true) or lost (false) its last local subscriber of topic. */
-  setInterest(topic: string, interested: boolean): void;
+  /**
+   * This node gained (true) or lost (false) its last local subscriber of topic. Gaining one
+   * returns a promise that settles once other nodes' broadcasts of the topic reach us.
+   */
+  setInterest(topic: string, interested: boolean): Promise<void> | void;
   /** Broadcasts from other nodes, for local delivery. */
   onMessage(handler: (message: BroadcastMessage) => void): void;
   status(): RemoteFabricStatus;
@@ -108,11 +114,13 @@ export class RedisFabric implements RemoteFabric {
     sent.catch(() => this.drop());
   }
 
-  setInterest(topic: string, interested: boolean): void {
+  setInterest(topic: string, interested: boolean): Promise<void> | void {
     if (this.closed || interested === this.interest.has(topic)) return;
     if (interested) {
       this.interest.add(topic);
-      this.registry.add(this.prefix + topic, this.listener);
+      const subscribed = this.registry.add(this.prefix + topic, this.listener);
+      // A join waits for the SUBSCRIBE, but never long: while Redis is down it goes ahead.
+      return Promise.race([subscribed, new Promise<void>((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref())]);
     } else {
       this.interest.delete(topic);
       this.registry.remove(this.prefix + topic, this.listener);

@@ -27,7 +27,7 @@ function manualTransport() {
 
 function heartbeatFrom(set: PresenceSet): GossipMessage {
   const delta = set.takeDelta();
-  return { type: "heartbeat", from: set.localReplica, clock: clockToWire(set.clock()), delta: delta ? toWire(delta) : null };
+  return { type: "heartbeat", from: set.localReplica, clock: clockToWire(set.clock()), delta: delta ? toWire(delta) : null, seq: 0 };
 }
 
 describe("tracker", () => {
