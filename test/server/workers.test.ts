@@ -54,6 +54,17 @@ function phoenixMember(port: number, user: string) {
   return { socket, room, probe, presence, users, thread: () => thread, joins: () => joins };
 }
 
+/** phoenix.js members `user0`, `user1`, … joined to room:w until both workers hold at least one. */
+async function membersOnBothWorkers(port: number): Promise<Array<ReturnType<typeof phoenixMember>>> {
+  const members: Array<ReturnType<typeof phoenixMember>> = [];
+  for (let i = 0; i < 40 && new Set(members.map((m) => m.thread())).size < 2; i++) {
+    const member = phoenixMember(port, `user${i}`);
+    members.push(member);
+    await waitFor(() => member.thread() !== -1 && member.joins() === 1, "member to join");
+  }
+  return members;
+}
+
 describe("worker threads", () => {
   it("spreads sockets over the workers and reports each in /health", async () => {
     const node = await startWorkers();
@@ -85,12 +96,7 @@ describe("worker threads", () => {
 
   it("shows presence tracked on one worker to clients on the other, and its leave", async () => {
     const node = await startWorkers();
-    const members: Array<ReturnType<typeof phoenixMember>> = [];
-    for (let i = 0; i < 40 && new Set(members.map((m) => m.thread())).size < 2; i++) {
-      const member = phoenixMember(node.port, `user${i}`);
-      members.push(member);
-      await waitFor(() => member.thread() !== -1 && member.joins() === 1, "member to join");
-    }
+    const members = await membersOnBothWorkers(node.port);
     const [a, b] = [members[0], members.find((m) => m.thread() !== members[0].thread())!];
     expect(a.thread()).not.toBe(b.thread());
     const everyone = members.map((_, i) => `user${i}`).sort().join(",");
@@ -102,12 +108,7 @@ describe("worker threads", () => {
 
   it("replaces a crashed worker: its presences leave, its clients come back", async () => {
     const node = await startWorkers();
-    const members: Array<ReturnType<typeof phoenixMember>> = [];
-    for (let i = 0; i < 40 && new Set(members.map((m) => m.thread())).size < 2; i++) {
-      const member = phoenixMember(node.port, `user${i}`);
-      members.push(member);
-      await waitFor(() => member.thread() !== -1 && member.joins() === 1, "member to join");
-    }
+    const members = await membersOnBothWorkers(node.port);
     const victim = members[members.length - 1];
     const survivor = members.find((m) => m.thread() !== victim.thread())!;
     const victimThread = victim.thread();
