@@ -13,16 +13,9 @@ import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics, aggregateMetrics } from "./ops/metrics.js";
 import { PresenceService } from "./presence/presence-service.js";
 import type { Broker } from "./pubsub/broker.js";
-import { MemoryBroker } from "./pubsub/broker-memory.js";
-import { WorkerBroker } from "./pubsub/broker-workers.js";
-import { WorkerGossipTransport, workerReplicaName } from "./presence/transport-workers.js";
-import { CombinedGossipTransport } from "./presence/transport-combined.js";
-import { RedisGossipTransport } from "./presence/transport-redis.js";
-import { noPeersTransport } from "./presence/transport.js";
-import { ClusterBroker } from "./pubsub/broker-cluster.js";
-import { RedisFabric, type RemoteFabricStatus } from "./pubsub/broker-redis.js";
-import { NodeLiveness } from "./cluster/liveness.js";
-import { RedisConnections } from "./cluster/redis-connections.js";
+import { workerReplicaName } from "./presence/transport-workers.js";
+import type { RemoteFabricStatus } from "./pubsub/broker-redis.js";
+import { PeerLinks } from "./peer-links.js";
 import type { WorkerStats } from "./workers/mesh-messages.js";
 import type { PeerMesh } from "./workers/peer-mesh.js";
 import { PeerStats } from "./workers/peer-stats.js";
@@ -73,9 +66,7 @@ export class CinderServer {
   private readonly runtime: Runtime;
   private readonly app;
   private readonly broker: Broker;
-  private readonly redis: RedisConnections | undefined;
-  private readonly fabric: RedisFabric | undefined;
-  private readonly liveness: NodeLiveness | undefined;
+  private readonly links: PeerLinks;
   private readonly fanout: LocalFanout;
   private readonly outbox: Outbox;
   private readonly connections = new Set<SocketConnection>();
@@ -99,45 +90,27 @@ export class CinderServer {
     this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
     this.fanout = new LocalFanout(this.outbox, (topic, interested) => this.broker.setInterest(topic, interested));
     const nodeName = this.config.nodeName;
-    const replicaName = topology ? workerReplicaName(nodeName, topology.index) : nodeName;
-    const siblings: Broker = topology ? new WorkerBroker(this.fanout, topology.mesh) : new MemoryBroker(this.fanout);
-    if (this.config.redisUrl) {
-      this.redis = new RedisConnections({ url: this.config.redisUrl, nodeName: replicaName, sharded: this.config.redisSharded, logger: this.log });
-      this.fabric = new RedisFabric({
-        nodeName,
-        incarnation: topology?.nodeIncarnation ?? incarnation,
-        connections: this.redis,
-        sharded: this.config.redisSharded,
-        logger: this.log,
-      });
-      this.broker = new ClusterBroker(siblings, this.fabric, this.fanout, this.metrics);
-    } else {
-      this.broker = siblings;
-    }
-    const redis = this.redis;
+    this.links = new PeerLinks({
+      config: this.config,
+      log: this.log,
+      metrics: this.metrics,
+      fanout: this.fanout,
+      replicaName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
+      nodeIncarnation: topology?.nodeIncarnation ?? incarnation,
+      mesh: topology?.mesh,
+    });
+    this.broker = this.links.broker;
     this.presence = new PresenceService({
-      nodeName: replicaName,
+      nodeName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
       incarnation,
       broadcastPeriod: this.config.presenceBroadcastPeriod,
       downPeriod: this.config.presenceDownPeriod,
       permdownPeriod: this.config.presencePermdownPeriod,
       diffCoalesceMs: this.config.presenceDiffCoalesceMs,
       eagerFlushMs: this.config.presenceEagerFlushMs,
-      transport: (shard, replica) => {
-        const mesh = topology ? new WorkerGossipTransport(topology.mesh, shard, nodeName) : undefined;
-        const remote = redis
-          ? new RedisGossipTransport({ connections: redis, shard, replica, onError: (err) => this.log.warn({ err }, "presence gossip problem") })
-          : undefined;
-        if (mesh && remote) return new CombinedGossipTransport(mesh, remote, nodeName);
-        return mesh ?? remote ?? noPeersTransport;
-      },
+      transport: this.links.gossip,
       onError: (err) => this.log.warn({ err }, "presence gossip problem"),
     });
-    if (this.redis) {
-      this.liveness = new NodeLiveness({ connections: this.redis, nodeName: replicaName, replica: this.presence.replica, logger: this.log });
-      this.liveness.onNodeDown((node) => this.presence.markDown(node.replica));
-      this.liveness.onNodeUp((node) => this.presence.markUp(node.replica));
-    }
     this.peerStats = topology
       ? new PeerStats(topology.mesh, () => this.workerStats(), () => this.metrics.registry.getMetricsAsJSON())
       : undefined;
@@ -198,7 +171,7 @@ export class CinderServer {
         this.listenSocket = socket;
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
-        this.liveness?.start();
+        this.links.start(this.presence);
         this.log.info({ host: this.config.host, port: this.boundPort, socketPath: this.config.socketPath }, "listening");
         resolve(this);
       });
@@ -219,15 +192,13 @@ export class CinderServer {
     // Peers (sibling workers, other nodes) drop this replica's presences at once.
     this.presence.stop({ graceful: true });
     for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
-    await this.liveness?.stop();
-    await this.broker.close();
-    await this.redis?.close();
+    await this.links.stop();
     this.log.info("stopped");
   }
 
   /** This thread's numbers. */
   health(): HealthReport {
-    const redis = this.fabric?.status();
+    const redis = this.links.status();
     return {
       status: this.draining ? "draining" : redis && !redis.connected ? "degraded" : "ok",
       node: this.config.nodeName,
@@ -268,8 +239,7 @@ export class CinderServer {
     this.presence.stop();
     for (const connection of [...this.connections]) connection.abort();
     // Open Redis sockets would keep the dying thread alive.
-    void this.liveness?.stop();
-    void this.broker.close().then(() => this.redis?.close());
+    void this.links.stop();
   }
 
   private workerStats(): WorkerStats {
