@@ -13,6 +13,7 @@ import { repoRoot } from "./repo-root.js";
 export interface LocalCluster {
   readonly port: number;
   readonly redis: Redis;
+  readonly redisUrl: string;
   readonly pids: number[];
   stop(): Promise<void>;
 }
@@ -30,7 +31,7 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20
   }
 }
 
-/** `linked` = false starts the nodes without REDIS_URL (a plain single node, for comparison). */
+/** `nodes` = 0 starts redis-server alone. `linked` = false starts the nodes without REDIS_URL (a plain single node, for comparison). */
 export async function startLocalCluster(nodes: number, core: number | undefined, linked = true): Promise<LocalCluster> {
   const redisPort = await freePort();
   const port = await freePort();
@@ -66,6 +67,7 @@ export async function startLocalCluster(nodes: number, core: number | undefined,
   return {
     port,
     redis,
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
     pids: children.map((c) => c.pid ?? -1),
     async stop() {
       for (const child of children.slice(1).reverse()) child.kill("SIGTERM");
