@@ -49,8 +49,13 @@ export class RedisConnections {
     const endpoint = parseRedisEndpoint(options.url);
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.logger = options.logger?.child({ component: "redis" });
+    // Only the subscriber SSUBSCRIBEs; SPUBLISH is an ordinary keyed command on the publisher.
     const client = (role: ConnectionRole) =>
-      createClient(endpoint, { connectionName: `cinder:${options.nodeName}:${role}`, backoff, shardedSubscribers: options.sharded });
+      createClient(endpoint, {
+        connectionName: `cinder:${options.nodeName}:${role}`,
+        backoff,
+        shardedSubscribers: role === "subscriber" && options.sharded,
+      });
     this.publisher = client("publisher");
     this.subscriber = client("subscriber");
     const registryOptions = { ...options.subscriptions, logger: this.logger };

@@ -54,7 +54,8 @@ export interface ClientOptions {
 
 /**
  * A client that never buffers commands while Redis is unreachable (they fail at once, the
- * caller counts the loss) and never resends in-flight commands after a reconnect (a
+ * caller counts the loss; a Cluster client queues only behind a master's connection that is
+ * being opened, see below) and never resends in-flight commands after a reconnect (a
  * broadcast is delivered at most once). Subscriptions are restored by SubscriptionRegistry,
  * not by ioredis, which only remembers channels the server had confirmed.
  */
@@ -71,7 +72,17 @@ export function createClient(endpoint: RedisEndpoint, options: ClientOptions): R
   if (endpoint.kind === "standalone") return new Redis(endpoint.url, common);
   return new Cluster(endpoint.nodes, {
     clusterRetryStrategy: retryStrategy,
-    enableOfflineQueue: false,
+    // A Cluster opens its connection to each master lazily, on the first command for that
+    // master. Without a queue, the commands that find that connection still opening are
+    // refused and sent again 100 ms later, behind the ones that came after them: a burst of
+    // broadcasts would arrive out of order. With it they wait, in order, for that one
+    // connection. This is not a buffer for outages: Cinder sends nothing while the client is
+    // not ready (see RedisConnections.isReady), and a master that cannot be reached fails its
+    // queued commands when its connection gives up.
+    enableOfflineQueue: true,
+    // A command whose connection closed under it is failed, not sent again: at most once, as
+    // autoResendUnfulfilledCommands: false gives for one Redis.
+    retryDelayOnFailover: 0,
     shardedSubscribers: options.shardedSubscribers ?? false,
     redisOptions: {
       ...common,
