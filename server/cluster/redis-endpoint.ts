@@ -83,6 +83,7 @@ export function createClient(endpoint: RedisEndpoint, options: ClientOptions): R
     // A command whose connection closed under it is failed, not sent again: at most once, as
     // autoResendUnfulfilledCommands: false gives for one Redis.
     retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
     shardedSubscribers: options.shardedSubscribers ?? false,
     redisOptions: {
       ...common,

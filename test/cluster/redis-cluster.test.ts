@@ -161,6 +161,32 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     expect(b.fabric.status().subscribedTopics).toBe(topics.length);
   });
 
+  it("survives a restart of the whole cluster: drops while down, then subscribes every topic again on its master", async () => {
+    const topics = await topicOnEveryMaster();
+    const [a, b] = await startNodes(["a", "b"]);
+    await Promise.all(topics.map((topic) => b.fabric.setInterest(topic, true)));
+    for (const topic of topics) await waitForShardSubscribers(PREFIX + topic, 1);
+
+    await cluster.killAll();
+    // The publisher's connections to the masters are gone: broadcasts fail and are counted, not queued.
+    await waitFor(() => {
+      a.fabric.publish({ topic: topics[0], event: "lost", payload: { from: "a" } });
+      return a.fabric.status().dropped > 0;
+    }, "a broadcast to be dropped during the outage");
+    // Interest that appears during the outage must be subscribed once the cluster is back.
+    const joined = b.fabric.setInterest("room:new", true);
+    await cluster.restart();
+    await joined;
+    await waitConnected(a.connections, "a", 10_000);
+    await waitConnected(b.connections, "b", 10_000);
+    for (const topic of [...topics, "room:new"]) await waitForShardSubscribers(PREFIX + topic, 1);
+
+    for (const topic of [...topics, "room:new"]) a.fabric.publish({ topic, event: "back", payload: { from: "a" } });
+    await waitFor(() => b.received.length >= topics.length + 1, "one broadcast per topic after the restart");
+    expect(b.received.map((m) => `${m.event} ${m.topic}`).sort()).toEqual([...topics, "room:new"].map((t) => `back ${t}`).sort());
+    console.log(a.fabric.status(), b.fabric.status());
+  });
+
   it("converges presence between three nodes over cluster-wide gossip (plain PUBLISH reaches every master)", async () => {
     const all = await startNodes(["a", "b", "c"]);
     for (const node of all) {

@@ -94,6 +94,29 @@ describe("worker threads", () => {
     for (const client of all) expect(client.frames.filter((f) => f[3] === "new_msg")).toHaveLength(2);
   });
 
+  it("routes each newly joined topic to its worker, through join/leave churn", async () => {
+    const node = await startWorkers();
+    const byThread = await clientsOnBothWorkers(node.port, 1);
+    const [a, b] = [...byThread.values()].map((list) => list[0]);
+    for (let i = 0; i < 15; i++) {
+      const topic = `room:churn${i % 3}`;
+      b.send([`b${i}`, `b${i}`, topic, "phx_join", { user: "b", presence: false }]);
+      await b.reply(`b${i}`);
+      a.send([`a${i}`, `a${i}`, topic, "phx_join", { user: "a", presence: false }]);
+      await a.reply(`a${i}`);
+      // Published on the other worker right after a's join reply: a must get it.
+      b.send([`b${i}`, `m${i}`, topic, "new_msg", { body: `n${i}` }]);
+      await a.next((f) => f[2] === topic && (f[4] as { body?: string }).body === `n${i}`, `message ${i} on the other worker`);
+      a.send([`a${i}`, `la${i}`, topic, "phx_leave", {}]);
+      b.send([`b${i}`, `lb${i}`, topic, "phx_leave", {}]);
+      await a.reply(`la${i}`);
+      await b.reply(`lb${i}`);
+    }
+    const health = await (await fetch(`http://127.0.0.1:${node.port}/health`)).json();
+    // Only the probe channels remain: the churned topics left nothing behind.
+    expect(health.channels).toBe([...byThread.values()].flat().length);
+  });
+
   it("shows presence tracked on one worker to clients on the other, and its leave", async () => {
     const node = await startWorkers();
     const members = await membersOnBothWorkers(node.port);

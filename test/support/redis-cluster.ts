@@ -109,15 +109,33 @@ export class RedisCluster {
     return owner.port;
   }
 
-  /** Kills every server (SIGKILL) and removes the temporary directory. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /** An outage of the whole cluster: kills every server (SIGKILL); `restart()` brings them back. */
+  async killAll(): Promise<void> {
     for (const member of this.members) {
       killOnExit.delete(member.child);
       if (!member.hasExited) member.child.kill("SIGKILL");
     }
     await Promise.all(this.members.map((member) => member.exited));
+  }
+
+  /**
+   * Starts every server again (killing it first if it still runs) on the same ports with its
+   * saved cluster configuration (same node ids and slots, no data), and waits until the cluster
+   * is ok again.
+   */
+  async restart(): Promise<void> {
+    if (this.stopped) throw new Error("the Redis Cluster was stopped");
+    await this.killAll();
+    this.members.splice(0, this.members.length, ...this.members.map((member) => spawnMember(this.dir, member.port, member.busPort)));
+    await Promise.all(this.members.map((member) => waitForPing(member)));
+    await this.waitUntilConverged();
+  }
+
+  /** Kills every server (SIGKILL) and removes the temporary directory. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.killAll();
     await rm(this.dir, { recursive: true, force: true });
   }
 
