@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { DEFAULT_BACKOFF, createClient, parseRedisEndpoint, type Backoff, type RedisClient } from "./redis-endpoint.js";
+import { DEFAULT_BACKOFF, createClient, parseRedisEndpoint, repairShardedSubscribers, type Backoff, type RedisClient } from "./redis-endpoint.js";
 import { SubscriptionRegistry, type SubscriptionRegistryOptions } from "./subscription-registry.js";
 
 export type ConnectionRole = "publisher" | "subscriber";
@@ -12,7 +12,7 @@ export interface RedisConnectionsOptions {
   /** Redis Cluster: open the per-master subscribers SSUBSCRIBE needs. */
   sharded?: boolean;
   backoff?: Partial<Backoff>;
-  subscriptions?: Omit<SubscriptionRegistryOptions, "logger">;
+  subscriptions?: Omit<SubscriptionRegistryOptions, "logger" | "onSubscribeFailed">;
   logger?: Logger;
 }
 
@@ -60,7 +60,12 @@ export class RedisConnections {
     this.subscriber = client("subscriber");
     const registryOptions = { ...options.subscriptions, logger: this.logger };
     this.channels = new SubscriptionRegistry(this.subscriber, "plain", registryOptions);
-    this.shardChannels = new SubscriptionRegistry(this.subscriber, "sharded", registryOptions);
+    this.shardChannels = new SubscriptionRegistry(this.subscriber, "sharded", {
+      ...registryOptions,
+      onSubscribeFailed: () => {
+        if (repairShardedSubscribers(this.subscriber)) this.logger?.warn("redis cluster: sharded subscribers were stuck after a reconnect; rebuilt them");
+      },
+    });
     this.watch(this.publisher, "publisher");
     this.watch(this.subscriber, "subscriber");
   }

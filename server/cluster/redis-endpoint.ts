@@ -54,7 +54,7 @@ export interface ClientOptions {
 
 /**
  * A client that never buffers commands while Redis is unreachable (they fail at once, the
- * caller counts the loss; a Cluster client queues only behind a master's connection that is
+ * caller counts the loss; a Cluster client only queues behind a master's connection that is
  * being opened, see below) and never resends in-flight commands after a reconnect (a
  * broadcast is delivered at most once). Subscriptions are restored by SubscriptionRegistry,
  * not by ioredis, which only remembers channels the server had confirmed.
@@ -72,26 +72,58 @@ export function createClient(endpoint: RedisEndpoint, options: ClientOptions): R
   if (endpoint.kind === "standalone") return new Redis(endpoint.url, common);
   return new Cluster(endpoint.nodes, {
     clusterRetryStrategy: retryStrategy,
-    // A Cluster opens its connection to each master lazily, on the first command for that
-    // master. Without a queue, the commands that find that connection still opening are
-    // refused and sent again 100 ms later, behind the ones that came after them: a burst of
-    // broadcasts would arrive out of order. With it they wait, in order, for that one
-    // connection. This is not a buffer for outages: Cinder sends nothing while the client is
-    // not ready (see RedisConnections.isReady), and a master that cannot be reached fails its
-    // queued commands when its connection gives up.
+    // A command that finds its master's connection still opening (a new master after a
+    // topology change) waits for it, in order. Without this queue it is refused and sent again
+    // 100 ms later, behind the commands that came after it: broadcasts would arrive out of
+    // order. It is not a buffer for outages: Cinder sends nothing while the client is not ready
+    // (RedisConnections.isReady), and a master that cannot be reached fails what waits for it.
     enableOfflineQueue: true,
-    // A command whose connection closed under it is failed, not sent again: at most once, as
-    // autoResendUnfulfilledCommands: false gives for one Redis.
+    // A command whose connection closed under it, or that the cluster refused (CLUSTERDOWN),
+    // fails at once and is counted, as with one Redis, instead of being retried for up to
+    // 16 × 100 ms: at most once, and dropped rather than queued during an outage.
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     shardedSubscribers: options.shardedSubscribers ?? false,
     redisOptions: {
       ...common,
+      // ioredis opens a master's connection on its first command by default. Opened at once,
+      // a burst of commands does not race the connection, and when every master is gone the
+      // client notices (it is no longer ready, health says so) and reconnects with backoff,
+      // like a single Redis, instead of staying "ready" with nothing behind it.
+      lazyConnect: false,
       username: endpoint.username,
       password: endpoint.password,
       tls: endpoint.tls ? {} : undefined,
     },
   });
+}
+
+/**
+ * Gets SSUBSCRIBE working again on a Cluster client whose sharded subscribers are stuck.
+ *
+ * ioredis 6 keeps one subscriber per master and rebuilds them on every topology refresh, one
+ * rebuild at a time. When the client reconnects while a rebuild is still opening connections
+ * (a whole-cluster outage does it), the rebuild waits forever on connections that were closed
+ * under it, every later rebuild queues behind it, and the client is left with no sharded
+ * subscriber: each SSUBSCRIBE fails with "No sharded subscriber for slot", for good. Clearing
+ * that stuck rebuild and refreshing the slots builds the subscribers anew (ioredis then
+ * re-subscribes what it knew, and the caller retries the rest). Returns whether it did so.
+ */
+export function repairShardedSubscribers(client: RedisClient): boolean {
+  if (!(client instanceof Cluster) || client.status !== "ready") return false;
+  const group = (client as unknown as { shardedSubscribers?: StuckGroupView }).shardedSubscribers;
+  if (!group || group.isResetting !== true || !(group.shardedSubscribers instanceof Map) || group.shardedSubscribers.size > 0) return false;
+  group.isResetting = false;
+  group.pendingReset = null;
+  client.refreshSlotsCache();
+  return true;
+}
+
+/** The internals of ioredis's ClusterSubscriberGroup that repairShardedSubscribers looks at. */
+interface StuckGroupView {
+  isResetting?: boolean;
+  pendingReset?: unknown;
+  shardedSubscribers?: unknown;
 }
 
 /** Exponential backoff with ±20 % jitter, so nodes that lost Redis together do not reconnect together. */

@@ -16,6 +16,8 @@ export interface SubscriptionRegistryOptions {
    */
   lingerMs?: number;
   logger?: Logger;
+  /** Called when Redis refused or failed a subscribe request (it is retried 1 s later). */
+  onSubscribeFailed?: (error: unknown) => void;
 }
 
 const SUBSCRIBE_CHUNK = 500;
@@ -42,6 +44,7 @@ export class SubscriptionRegistry {
   private readonly lingerMs: number;
   private closed = false;
   private readonly logger: Logger | undefined;
+  private readonly onSubscribeFailed: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -51,6 +54,7 @@ export class SubscriptionRegistry {
     this.batchMs = options.batchMs ?? 5;
     this.lingerMs = options.lingerMs ?? 2000;
     this.logger = options.logger;
+    this.onSubscribeFailed = options.onSubscribeFailed;
     const event = kind === "plain" ? "messageBuffer" : "smessageBuffer";
     client.on(event, (channel: Buffer | string, message: Buffer) => this.dispatch(channel.toString(), message));
   }
@@ -159,10 +163,11 @@ export class SubscriptionRegistry {
           if (action === "subscribe") for (const channel of chunk) this.confirm(channel);
         },
         (error: unknown) => {
-        // The connection dropped mid-request (connectionReady() will redo everything) or Redis refused.
-        if (action === "subscribe") for (const channel of chunk) this.applied.delete(channel);
-        this.logger?.warn({ err: error, channels: chunk.length }, `redis ${action} failed`);
-        if (this.client.status === "ready") this.scheduleFlush(1000);
+          // The connection dropped mid-request (connectionReady() will redo everything) or Redis refused.
+          if (action === "subscribe") for (const channel of chunk) this.applied.delete(channel);
+          this.logger?.warn({ err: error, channels: chunk.length }, `redis ${action} failed`);
+          if (action === "subscribe") this.onSubscribeFailed?.(error);
+          if (this.client.status === "ready") this.scheduleFlush(1000);
         },
       );
     }

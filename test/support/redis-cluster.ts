@@ -70,6 +70,11 @@ export class RedisCluster {
     return `redis-cluster://${this.ports.map((port) => `127.0.0.1:${port}`).join(",")}`;
   }
 
+  /** Every server is up (false after `killAll()` until `restart()`). */
+  get running(): boolean {
+    return !this.stopped && this.members.every((member) => !member.hasExited);
+  }
+
   get ports(): number[] {
     return this.members.map((member) => member.port);
   }
@@ -235,7 +240,7 @@ function assertInstalled(binary: string): void {
 export type Reply = string | number | null | Reply[];
 
 /**
- * One command over a fresh TCP connection, with a minimal RESP2 reader, so the helper does not
+ * One command over a fresh TCP connection, with a minimal RESP2 reader, so this support code does not
  * depend on the client under test. Error replies reject.
  */
 function sendCommand(port: number, args: string[], timeoutMs = 2000): Promise<Reply> {
