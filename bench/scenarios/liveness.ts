@@ -47,8 +47,8 @@ export async function run(): Promise<void> {
         await sleep(5);
       }
       probe.disconnect();
-      const until_ = Date.now() + stallMs;
-      while (Date.now() < until_) {
+      const stallEnds = Date.now() + stallMs;
+      while (Date.now() < stallEnds) {
         // the event loop is stalled
       }
       await sleep(2000);
