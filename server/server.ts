@@ -90,18 +90,19 @@ export class CinderServer {
     this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
     this.fanout = new LocalFanout(this.outbox, (topic, interested) => this.broker.setInterest(topic, interested));
     const nodeName = this.config.nodeName;
+    const replicaName = topology ? workerReplicaName(nodeName, topology.index) : nodeName;
     this.links = new PeerLinks({
       config: this.config,
       log: this.log,
       metrics: this.metrics,
       fanout: this.fanout,
-      replicaName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
+      replicaName,
       nodeIncarnation: topology?.nodeIncarnation ?? incarnation,
       mesh: topology?.mesh,
     });
     this.broker = this.links.broker;
     this.presence = new PresenceService({
-      nodeName: topology ? workerReplicaName(nodeName, topology.index) : nodeName,
+      nodeName: replicaName,
       incarnation,
       broadcastPeriod: this.config.presenceBroadcastPeriod,
       downPeriod: this.config.presenceDownPeriod,

@@ -38,7 +38,7 @@ export class WorkerBroker implements Broker {
       for (const [topic, peers] of this.remoteInterest) {
         if (peers.delete(peer) && peers.size === 0) this.remoteInterest.delete(topic);
       }
-      for (const [id, pending] of this.pendingAcks) this.acknowledge(id, peer, pending);
+      for (const pending of this.pendingAcks.values()) this.acknowledge(peer, pending);
     });
   }
 
@@ -110,7 +110,7 @@ export class WorkerBroker implements Broker {
         break;
       case "ack": {
         const pending = this.pendingAcks.get(message.id);
-        if (pending) this.acknowledge(message.id, from, pending);
+        if (pending) this.acknowledge(from, pending);
         break;
       }
     }
@@ -126,7 +126,7 @@ export class WorkerBroker implements Broker {
     }
   }
 
-  private acknowledge(_id: number, peer: number, pending: { waiting: Set<number>; done: () => void }): void {
+  private acknowledge(peer: number, pending: { waiting: Set<number>; done: () => void }): void {
     pending.waiting.delete(peer);
     if (pending.waiting.size === 0) pending.done();
   }

@@ -116,9 +116,6 @@ export class LocalFanout {
     return topic;
   }
 
-  hasSubscribers(topic: string): boolean {
-    return this.topics.has(topic);
-  }
 
   /** Number of channel subscriptions on this thread (for /health and metrics). */
   get subscriptionCount(): number {
