@@ -10,7 +10,17 @@ interface Scenario {
   run(args: string[]): Promise<void>;
 }
 
-const SCENARIOS = ["fanout", "subscribers", "connect", "compare", "presence", "cluster", "liveness", "worker-bus"] as const;
+const SCENARIOS = [
+  "fanout",
+  "subscribers",
+  "connect",
+  "compare",
+  "presence",
+  "cluster",
+  "liveness",
+  "worker-bus",
+  "client-size",
+] as const;
 
 const [name, ...args] = process.argv.slice(2);
 if (!name || !(SCENARIOS as readonly string[]).includes(name)) {

@@ -1,5 +1,29 @@
 /**
- * cinder/client: the protocol codec shared by the server and browsers. The browser SDK
- * (Socket, Channel, Push, Presence) builds on these serializers.
+ * cinder/client: the browser SDK, with phoenix.js's public API (`Socket`, `Channel`, `Push`,
+ * `Presence`, `Serializer`). The msgpack serializer is a separate entry, `cinder/client/msgpack`.
  */
-export * from "./codec/index.js";
+export { Socket } from "./socket.js";
+export type { BinaryType, ConnectionState, SocketErrorCallback, SocketOptions } from "./socket.js";
+export { Channel } from "./channel.js";
+export type { BindingCallback, TransportErrorPayload } from "./channel.js";
+export { Push } from "./push.js";
+export type { PushStatus } from "./push.js";
+export * from "./presence.js";
+export { Serializer, clientSerializer } from "./serializer.js";
+export type { ClientSerializer } from "./serializer.js";
+export { Timer } from "./timer.js";
+export { CHANNEL_EVENTS, CHANNEL_STATES, DEFAULT_TIMEOUT, DEFAULT_VSN, SOCKET_STATES, WS_CLOSE_NORMAL } from "./constants.js";
+export type { ChannelState } from "./constants.js";
+export type {
+  Decode,
+  EncodedMessage,
+  Encode,
+  Logger,
+  Message,
+  OutgoingMessage,
+  Params,
+  ReplyPayload,
+  Transport,
+  TransportCloseEvent,
+  TransportConstructor,
+} from "./message.js";

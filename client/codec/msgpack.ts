@@ -10,7 +10,8 @@ import type { Serializer } from "./serializer.js";
 export const msgpackSerializer: Serializer = {
   name: "msgpack",
   encode(frame) {
-    return { data: encode([frame.joinRef, frame.ref, frame.topic, frame.event, frame.payload]), binary: true };
+    const payload = bytesAsViews(frame.payload);
+    return { data: encode([frame.joinRef, frame.ref, frame.topic, frame.event, payload]), binary: true };
   },
   decode(data): Frame {
     if (typeof data === "string") throw new CodecError("msgpack frames must be binary");
@@ -25,3 +26,22 @@ export const msgpackSerializer: Serializer = {
     return frameFromArray(parsed, (payload) => isObjectPayload(payload) || isBinaryPayload(payload));
   },
 };
+
+/**
+ * @msgpack/msgpack writes typed arrays as `bin` but an `ArrayBuffer` as an empty map, so every
+ * ArrayBuffer, at any depth, becomes a Uint8Array view of it. Returns `value` itself when it
+ * holds none, so ordinary payloads are not copied.
+ */
+function bytesAsViews(value: unknown): unknown {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return value;
+  let copy: unknown[] | Record<string, unknown> | null = null;
+  const entries = Array.isArray(value) ? value.entries() : Object.entries(value);
+  for (const [key, item] of entries) {
+    const converted = bytesAsViews(item);
+    if (converted === item) continue;
+    copy ??= Array.isArray(value) ? [...value] : { ...value };
+    (copy as Record<string | number, unknown>)[key] = converted;
+  }
+  return copy ?? value;
+}

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
 import type { Runtime } from "../runtime.js";
@@ -27,9 +28,42 @@ export function mountHttp(app: TemplatedApp, { runtime, health, metricsText }: H
   if (config.demo) {
     const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
     app.get("/", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
+    const client = demoClientBundle(runtime);
+    app.get("/assets/cinder.min.js", (res) => {
+      const script = client();
+      if (script === null) return writeText(res, 500, "text/plain; charset=utf-8", CLIENT_BUNDLE_MISSING);
+      writeText(res, 200, "text/javascript; charset=utf-8", script);
+    });
   }
 
   app.any("/*", (res) => writeJson(res, 404, { error: "not found" }));
+}
+
+/**
+ * The demo page's client bundle, made by `npm run build`: found from this file's build in
+ * dist/server/endpoint/, or from its source in server/endpoint/ (tests run sources).
+ */
+const CLIENT_BUNDLES = [
+  new URL("../../client/cinder.min.js", import.meta.url),
+  new URL("../../dist/client/cinder.min.js", import.meta.url),
+];
+const CLIENT_BUNDLE_MISSING = `client bundle ${fileURLToPath(CLIENT_BUNDLES[0])} is missing: run npm run build`;
+
+/** Reads the client bundle once it exists; null until then. */
+function demoClientBundle(runtime: Runtime): () => string | null {
+  let script: string | null = null;
+  const read = () => {
+    for (const file of CLIENT_BUNDLES) {
+      try {
+        return (script = readFileSync(file, "utf8"));
+      } catch {
+        // try the next place
+      }
+    }
+    return null;
+  };
+  if (read() === null) runtime.log.warn(CLIENT_BUNDLE_MISSING + "; the demo page needs it");
+  return () => script ?? read();
 }
 
 /** Runs `produce`, then answers through `write` unless the client went away meanwhile. */

@@ -67,6 +67,18 @@ describe("msgpack serializer", () => {
     expect(encoded.binary).toBe(true);
     expect(msgpackSerializer.decode(encoded.data as Uint8Array, "toServer")).toEqual(frame);
   });
+  it("writes ArrayBuffers, at any depth, as bytes (msgpack itself would write an empty map)", () => {
+    const buffer = new Uint8Array([7, 8, 9]).buffer;
+    const plain = { list: [1, { s: "x" }] };
+    const frame = { joinRef: null, ref: "2", topic: "t", event: "phx_reply", payload: { status: "ok", response: { buffer, nested: [buffer], plain } } };
+    const decoded = msgpackSerializer.decode(msgpackSerializer.encode(frame, "toClient").data as Uint8Array, "toClient");
+    const response = (decoded.payload as { response: { buffer: Uint8Array; nested: Uint8Array[]; plain: unknown } }).response;
+    expect(response.buffer).toEqual(new Uint8Array([7, 8, 9]));
+    expect(response.nested).toEqual([new Uint8Array([7, 8, 9])]);
+    expect(response.plain).toEqual(plain);
+    const top = { ...frame, event: "bytes", payload: buffer };
+    expect(msgpackSerializer.decode(msgpackSerializer.encode(top, "toServer").data as Uint8Array, "toServer").payload).toEqual(new Uint8Array([7, 8, 9]));
+  });
   it("rejects text frames and garbage", () => {
     expect(() => msgpackSerializer.decode("[]", "toServer")).toThrow("binary");
     expect(() => msgpackSerializer.decode(new Uint8Array([0xc1]), "toServer")).toThrow(CodecError);

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # The test suite needs redis-server and redis-cli (cluster tests spawn their own servers, and a
-# three-master Redis Cluster, on free ports). Installs them with apt-get when running as root on
-# Debian/Ubuntu; otherwise says how.
+# three-master Redis Cluster, on free ports), and Debian's Chromium at /usr/bin/chromium (the
+# browser tests drive it headless with playwright-core). Installs what is missing with apt-get
+# (one update for both) when running as root on Debian/Ubuntu; otherwise says how.
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+have_chromium() { [ -x /usr/bin/chromium ]; }
+
+missing=()
+have_redis || missing+=(redis-server)
+have_chromium || missing+=(chromium)
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "redis-server/redis-cli not found: installing them with apt-get (needed by the cluster tests)"
+  echo "${missing[*]} not found: installing with apt-get (needed by the cluster and browser tests)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq redis-server >/dev/null
-  # Debian may start a system service; the tests never use it (each spawns its own).
-  command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && exit 0
+  # Debian may start a redis system service; the tests never use it (each spawns its own).
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  have_redis && have_chromium && exit 0
 fi
-echo "The cluster tests need redis-server and redis-cli. Install them with: sudo apt-get install -y redis-server" >&2
-exit 1
+status=0
+if ! have_redis; then
+  echo "The cluster tests need redis-server and redis-cli. Install them with: sudo apt-get install -y redis-server" >&2
+  status=1
+fi
+if ! have_chromium; then
+  echo "The browser tests need Chromium at /usr/bin/chromium. Install it with:" >&2
+  echo "sudo apt-get install -y chromium" >&2
+  status=1
+fi
+exit "$status"

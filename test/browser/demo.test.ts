@@ -1,0 +1,155 @@
+/**
+ * The demo chat in a real browser: Debian's headless Chromium, driven by playwright-core, loads
+ * the page at `/` (and the client bundle from /assets/cinder.min.js) from a real Cinder server.
+ * Two users chat and see each other in the presence list; a closed browser drops out of it; a
+ * second tab counts as a second meta. Waits are bounded polls, never timing assertions.
+ * Needs `npm run build` (for dist/client/cinder.min.js) and /usr/bin/chromium (`npm test` sees to both).
+ */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CinderServer } from "../../server/index.js";
+import { httpUrl, startServer } from "../support/server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const WAIT = { timeout: 10_000 };
+
+let server: CinderServer | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: sudo apt-get install -y chromium`);
+  server = await startServer({ demo: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+  const errors = pageErrors.splice(0);
+  expect(errors, "errors thrown by the page").toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const randomRoom = () => `test-${Math.random().toString(36).slice(2, 10)}`;
+
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser!.newContext();
+  contexts.push(context);
+  return context;
+}
+
+/** Opens the chat in `context` and waits until the page is online and sees itself present. */
+async function openChat(context: BrowserContext, room: string, user?: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (err) => pageErrors.push(`${user ?? "?"}: ${err.message}`));
+  const query = new URLSearchParams({ room, ...(user ? { user } : {}) });
+  await page.goto(httpUrl(server!, `/?${query}`));
+  if (user) await joined(page, user);
+  return page;
+}
+
+async function joined(page: Page, user: string): Promise<void> {
+  await page.locator('#status[data-state="online"]').waitFor(WAIT);
+  await page.locator(`#presence li[data-user="${user}"]`).waitFor(WAIT);
+  await page.locator("#send:enabled").waitFor(WAIT);
+}
+
+async function say(page: Page, body: string): Promise<void> {
+  await page.locator("#message-input").fill(body);
+  await page.locator("#send").click();
+}
+
+const message = (page: Page, user: string, body: string) =>
+  page.locator(`#messages li[data-user="${user}"]`).filter({ hasText: body });
+
+const present = (page: Page, user: string) => page.locator(`#presence li[data-user="${user}"]`);
+
+describe("the demo chat in Chromium", () => {
+  it("serves the page and the client bundle", async () => {
+    const page = await fetch(httpUrl(server!, "/"));
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await page.text()).toContain('from "/assets/cinder.min.js"');
+    const script = await fetch(httpUrl(server!, "/assets/cinder.min.js"));
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(await script.text()).toMatch(/export\s*\{[^}]*\bSocket\b/);
+  });
+
+  it("two users chat, see each other present, and a closed browser leaves the list", async () => {
+    const room = randomRoom();
+    const adaContext = await newContext();
+    const graceContext = await newContext();
+    const ada = await openChat(adaContext, room, "ada");
+    const grace = await openChat(graceContext, room, "grace");
+
+    await present(ada, "grace").waitFor(WAIT);
+    await present(grace, "ada").waitFor(WAIT);
+    expect(await present(ada, "grace").textContent()).toBe("grace — 1 tab");
+    expect(await ada.locator("#room").textContent()).toContain(`room:${room}`);
+
+    await say(ada, "hello from ada <b>not bold</b>");
+    await say(grace, "hi ada, grace here");
+    for (const page of [ada, grace]) {
+      await message(page, "ada", "hello from ada <b>not bold</b>").waitFor(WAIT);
+      await message(page, "grace", "hi ada, grace here").waitFor(WAIT);
+    }
+    // User text is shown as text, never parsed as HTML.
+    expect(await grace.locator("#messages b").count()).toBe(0);
+
+    await graceContext.close();
+    await present(ada, "grace").waitFor({ state: "detached", ...WAIT });
+    expect(await ada.locator("#presence li").evaluateAll((lis) => lis.map((li) => li.getAttribute("data-user")))).toEqual([
+      "ada",
+    ]);
+  });
+
+  it("counts a second tab of the same user, and drops it when the tab closes", async () => {
+    const room = randomRoom();
+    const adaContext = await newContext();
+    const first = await openChat(adaContext, room, "ada");
+    const second = await openChat(adaContext, room, "ada");
+    const grace = await openChat(await newContext(), room, "grace");
+
+    for (const page of [first, second, grace]) {
+      await page.locator('#presence li[data-user="ada"][data-count="2"]').waitFor(WAIT);
+    }
+    expect(await present(grace, "ada").textContent()).toBe("ada — 2 tabs");
+
+    await second.close();
+    await grace.locator('#presence li[data-user="ada"][data-count="1"]').waitFor(WAIT);
+    expect(await present(grace, "ada").textContent()).toBe("ada — 1 tab");
+  });
+
+  it("asks for a name when none is given and remembers it", async () => {
+    const room = randomRoom();
+    const context = await newContext();
+    const page = await openChat(context, room);
+    await page.locator("#login").waitFor(WAIT);
+    await page.locator("#name-input").fill("  linus  ");
+    await page.locator("#name-submit").click();
+    await joined(page, "linus");
+    expect(await page.locator("#login").isHidden()).toBe(true);
+
+    await page.reload();
+    await joined(page, "linus");
+    expect(await page.locator("#login").isHidden()).toBe(true);
+  });
+});
