@@ -8,20 +8,45 @@
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { CinderServer } from "../../server/index.js";
-import { httpUrl, startServer } from "../support/server.js";
+import { NodeProcess, freePort } from "../support/node-process.js";
+import { startServer } from "../support/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const WAIT = { timeout: 10_000 };
 
-let server: CinderServer | undefined;
+/** A running server with the demo page, and how to stop it. */
+interface Served {
+  origin: string;
+  stop(): Promise<unknown>;
+}
+
+// The page against a one-thread server in this process, and against the CLI that `npm start`
+// runs, with two worker threads (the sockets of one room may then sit on different threads).
+const targets: [string, () => Promise<Served>][] = [
+  [
+    "one thread",
+    async () => {
+      const server = await startServer({ demo: true });
+      return { origin: `http://127.0.0.1:${server.port}`, stop: () => server.close() };
+    },
+  ],
+  [
+    "the CLI with two worker threads",
+    async () => {
+      const port = await freePort();
+      const node = await NodeProcess.start(port, { WORKERS: "2" });
+      return { origin: `http://127.0.0.1:${port}`, stop: () => node.stop() };
+    },
+  ],
+];
+
+let served: Served | undefined;
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: sudo apt-get install -y chromium`);
-  server = await startServer({ demo: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -45,8 +70,9 @@ afterEach(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
 });
+
+const url = (path: string) => `${served!.origin}${path}`;
 
 const randomRoom = () => `test-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -61,7 +87,7 @@ async function openChat(context: BrowserContext, room: string, user?: string): P
   const page = await context.newPage();
   page.on("pageerror", (err) => pageErrors.push(`${user ?? "?"}: ${err.message}`));
   const query = new URLSearchParams({ room, ...(user ? { user } : {}) });
-  await page.goto(httpUrl(server!, `/?${query}`));
+  await page.goto(url(`/?${query}`));
   if (user) await joined(page, user);
   return page;
 }
@@ -82,12 +108,19 @@ const message = (page: Page, user: string, body: string) =>
 
 const present = (page: Page, user: string) => page.locator(`#presence li[data-user="${user}"]`);
 
-describe("the demo chat in Chromium", () => {
+describe.each(targets)("the demo chat in Chromium, served by %s", (_name, serve) => {
+  beforeAll(async () => {
+    served = await serve();
+  });
+  afterAll(async () => {
+    await served?.stop();
+  });
+
   it("serves the page and the client bundle", async () => {
-    const page = await fetch(httpUrl(server!, "/"));
+    const page = await fetch(url("/"));
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await page.text()).toContain('from "/assets/cinder.min.js"');
-    const script = await fetch(httpUrl(server!, "/assets/cinder.min.js"));
+    const script = await fetch(url("/assets/cinder.min.js"));
     expect(script.status).toBe(200);
     expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
     expect(await script.text()).toMatch(/export\s*\{[^}]*\bSocket\b/);

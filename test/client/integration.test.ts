@@ -79,6 +79,23 @@ describe.each(serializers)("our client against the server, %s serializer", (name
       unmatched.leave();
     });
 
+    it("hands params and authToken (any text, sent base64url in the subprotocol) to the connect hook", async () => {
+      const seen: { params: Record<string, string>; authToken?: string }[] = [];
+      const server = await serve({
+        connect: (params, info) => {
+          seen.push({ params: { ...params }, authToken: info.authToken });
+          return true;
+        },
+      });
+      // "+" and "/" in plain base64, and characters btoa alone would refuse.
+      const token = "ünïcødé ✓ >>>???";
+      const socket = connect(server.port, serializer, { params: { token: "t1" }, authToken: () => token });
+      await waitFor(() => socket.isConnected(), "socket to open");
+      const expectedParams: Record<string, string> = { token: "t1", vsn: "2.0.0" };
+      if (name === "msgpack") expectedParams.serializer = "msgpack";
+      expect(seen).toEqual([{ params: expectedParams, authToken: token }]);
+    });
+
     it("gets ok and error replies to pushes, and a timeout when the server never replies", async () => {
       const server = await serve();
       const socket = connect(server.port, serializer);
