@@ -20,6 +20,7 @@ const SCENARIOS = [
   "liveness",
   "worker-bus",
   "client-size",
+  "browser-presence",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);
