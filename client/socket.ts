@@ -270,7 +270,8 @@ export class Socket {
   }
 
   onConnOpen(): void {
-    this.log("transport", `connected to ${this.endPointURL()}`);
+    // endPointURL() calls a params function again: only worth it when the line is logged.
+    if (this.logger) this.log("transport", `connected to ${this.endPointURL()}`);
     this.closeWasClean = false;
     this.establishedConnections++;
     this.flushSendBuffer();
@@ -416,7 +417,8 @@ export class Socket {
 
   /** Sends a message now, or once connected; a buffered channel message is dropped if its join is outdated by then. */
   push(data: OutgoingMessage, channel?: Channel): void {
-    this.log("push", `${data.topic} ${data.event} (${data.join_ref}, ${data.ref})`, data.payload);
+    // Log lines are built only when someone reads them: this runs for every message.
+    if (this.logger) this.log("push", `${data.topic} ${data.event} (${data.join_ref}, ${data.ref})`, data.payload);
     if (this.isConnected()) {
       this.send(data, channel);
     } else {
@@ -480,7 +482,9 @@ export class Socket {
       this.clearHeartbeats();
       this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
     }
-    this.log("receive", `${(payload as { status?: string } | null)?.status || ""} ${topic} ${event} ${(ref && `(${ref})`) || ""}`, payload);
+    if (this.logger) {
+      this.log("receive", `${(payload as { status?: string } | null)?.status || ""} ${topic} ${event} ${(ref && `(${ref})`) || ""}`, payload);
+    }
     for (const channel of this.channels) {
       if (channel.isMember(topic, event, payload, join_ref)) channel.trigger(event, payload, ref, join_ref);
     }

@@ -35,13 +35,21 @@ export const msgpackSerializer: Serializer = {
 function bytesAsViews(value: unknown): unknown {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return value;
-  let copy: unknown[] | Record<string, unknown> | null = null;
-  const entries = Array.isArray(value) ? value.entries() : Object.entries(value);
-  for (const [key, item] of entries) {
-    const converted = bytesAsViews(item);
-    if (converted === item) continue;
-    copy ??= Array.isArray(value) ? [...value] : { ...value };
-    (copy as Record<string | number, unknown>)[key] = converted;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const converted = bytesAsViews(value[i]);
+      if (converted !== value[i]) (copy ??= [...value])[i] = converted;
+    }
+    return copy ?? value;
+  }
+  const source = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | null = null;
+  // for-in allocates nothing per object; own keys only, as the encoder writes them.
+  for (const key in source) {
+    if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
+    const converted = bytesAsViews(source[key]);
+    if (converted !== source[key]) (copy ??= { ...source })[key] = converted;
   }
   return copy ?? value;
 }
