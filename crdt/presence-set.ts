@@ -215,6 +215,19 @@ export class PresenceSet {
     return this.gone.has(replica);
   }
 
+  /**
+   * Stops remembering that `replica` is gone, once the caller knows no message or state carrying
+   * its dots can still arrive (every peer has purged it too). Its dots would be accepted again.
+   */
+  forgetGone(replica: ReplicaId): void {
+    this.gone.delete(replica);
+  }
+
+  /** How many gone replicas are remembered. */
+  get goneCount(): number {
+    return this.gone.size;
+  }
+
   // ---- reading ---------------------------------------------------------------------------
 
   /** Visible entries of `topic`, ordered by dot (replica id, then counter). */

@@ -18,6 +18,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   socketPath: "string",
   broadcastKey: "string",
   maxChannelsPerSocket: "integer",
+  maxQueuedPushes: "integer",
   idleTimeout: "integer",
   maxPayloadLength: "integer",
   maxBufferedBytes: "integer",

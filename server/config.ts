@@ -32,6 +32,11 @@ export interface ServerConfig {
   broadcastKey: string | undefined;
   /** Joins past this many channels on one socket get `{reason: "too many channels joined"}`. */
   maxChannelsPerSocket: number;
+  /**
+   * Pushes one channel may hold waiting for its handler (an async handler still busy with an
+   * earlier one). Past it a push is answered `{reason: "too many pending pushes"}` at once.
+   */
+  maxQueuedPushes: number;
   /** Seconds without inbound data before a socket is closed (clients heartbeat every 30 s). */
   idleTimeout: number;
   /** Largest inbound frame in bytes; larger frames close the socket with 1009. */
@@ -68,6 +73,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   socketPath: "/socket",
   broadcastKey: undefined,
   maxChannelsPerSocket: 100,
+  maxQueuedPushes: 100,
   idleTimeout: 60,
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
@@ -95,6 +101,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("port", config.port, 0, 65535);
   integer("workers", config.workers, 1, 256);
   integer("maxChannelsPerSocket", config.maxChannelsPerSocket, 1, 1_000_000);
+  integer("maxQueuedPushes", config.maxQueuedPushes, 1, 1_000_000);
   integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);

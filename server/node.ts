@@ -35,6 +35,8 @@ export async function startNode(options: StartNodeOptions): Promise<CinderNode> 
   const appModule = app instanceof URL ? app.href : app;
   if (config.workers === 1) {
     const server = createServer(config);
+    // As in a worker thread: a promise nobody awaited failed; log it, and keep serving.
+    process.on("unhandledRejection", (reason) => server.log.error({ err: reason }, "unhandled promise rejection"));
     await (await loadApp(appModule))(server);
     await server.listen();
     server.log.info({ port: server.port, workers: 1 }, "node started");
@@ -45,6 +47,7 @@ export async function startNode(options: StartNodeOptions): Promise<CinderNode> 
   // Workers must all bind the same port, so "any free port" is chosen once, here.
   if (config.port === 0) config.port = await freePort(config.host);
   const log = createLogger(config.logLevel, config.nodeName);
+  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
   const supervisor = new WorkerSupervisor({ count: config.workers, settings: config, app: appModule, log });
   try {
     await supervisor.start();

@@ -1,6 +1,6 @@
-import { makeIncarnation } from "../crdt/index.js";
+import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
 import type { us_listen_socket } from "uWebSockets.js";
-import type { Channel } from "./channel/channel.js";
+import type { ChannelServices } from "./channel/channel-services.js";
 import type { ChannelHandler } from "./channel/handler.js";
 import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
@@ -8,22 +8,22 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { mountWebSocket } from "./endpoint/websocket.js";
+import type { Fabric, NodeLinkStatus, WorkerStats } from "./fabric/fabric.js";
+import { LocalFabric } from "./fabric/fabric-local.js";
+import { RedisFabric } from "./fabric/fabric-redis.js";
+import { WorkerFabric } from "./fabric/fabric-workers.js";
+import type { PeerMesh } from "./fabric/mesh.js";
+import { workerReplicaName } from "./fabric/replica-names.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
-import { Metrics, aggregateMetrics } from "./ops/metrics.js";
+import { Metrics } from "./ops/metrics.js";
+import { nodeHealth, nodeMetricsText } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
-import type { Broker } from "./pubsub/broker.js";
-import { workerReplicaName } from "./presence/transport-workers.js";
-import type { RemoteFabricStatus } from "./pubsub/broker-redis.js";
-import { PeerLinks } from "./peer-links.js";
-import type { WorkerStats } from "./workers/mesh-messages.js";
-import type { PeerMesh } from "./workers/peer-mesh.js";
-import { PeerStats } from "./workers/peer-stats.js";
+import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
-import { Outbox } from "./pubsub/outbox.js";
-import type { Runtime } from "./runtime.js";
+import { PublishQueue } from "./pubsub/publish-queue.js";
 import { CLOSE } from "./socket/close-codes.js";
-import type { SocketConnection } from "./socket/connection.js";
+import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { watchSlowConsumers } from "./socket/slow-consumers.js";
 
 export interface CreateServerOptions extends Partial<ServerConfig> {
@@ -40,37 +40,35 @@ export interface HealthReport {
   uptime: number;
   sockets: number;
   channels: number;
+  /** Distinct topics with a subscriber on this node. */
   topics: number;
   /** Per worker thread, when the node runs several. */
   workers?: WorkerStats[];
   /** The link to the other nodes, when the node is in a cluster. */
-  redis?: RemoteFabricStatus;
+  redis?: NodeLinkStatus;
 }
 
 /** How a server started by `startNode` sits among the worker threads of its node (internal). */
 export interface WorkerTopology {
   index: number;
   incarnation: string;
-  /** Shared by the workers of one node start: Redis echo filtering is per node, not per worker. */
-  nodeIncarnation: string;
+  /** Ports to the sibling workers and to the node's main thread. */
   mesh: PeerMesh;
 }
 
-/** A Cinder node: one uWS app serving sockets, channels, presence and the HTTP endpoints. */
+/** A Cinder node (or one worker thread of one): a uWS app serving sockets, channels, presence and the HTTP endpoints. */
 export class CinderServer {
   readonly config: ServerConfig;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly presence: PresenceService;
   private readonly router = new ChannelRouter();
-  private readonly runtime: Runtime;
   private readonly app;
-  private readonly broker: Broker;
-  private readonly links: PeerLinks;
+  private readonly fabric: Fabric;
   private readonly fanout: LocalFanout;
-  private readonly outbox: Outbox;
+  private readonly queue: PublishQueue;
+  private readonly broadcaster: Broadcaster;
   private readonly connections = new Set<SocketConnection>();
-  private readonly peerStats: PeerStats | undefined;
   private connectHook: ConnectHook | undefined;
   private readonly uws = loadNativeUws();
   private listenSocket: us_listen_socket | null = null;
@@ -82,62 +80,51 @@ export class CinderServer {
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, ...settings } = options;
     this.config = resolveConfig(settings);
-    this.log = createLogger(this.config.logLevel, this.config.nodeName);
+    const config = this.config;
+    this.log = createLogger(config.logLevel, config.nodeName);
     if (topology) this.log = this.log.child({ worker: topology.index });
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
-    this.metrics = new Metrics({ processMetrics: !topology || topology.index === 0 });
+    // A multi-worker node collects process metrics in its main thread.
+    this.metrics = new Metrics({ processMetrics: !topology });
     this.app = this.uws.App();
-    this.outbox = new Outbox(this.app, (connection) => this.slowConsumer(connection));
-    this.fanout = new LocalFanout(this.outbox, (topic, interested) => this.broker.setInterest(topic, interested));
-    const nodeName = this.config.nodeName;
-    const replicaName = topology ? workerReplicaName(nodeName, topology.index) : nodeName;
-    this.links = new PeerLinks({
-      config: this.config,
+    const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
+    this.fabric = this.createFabric(replica, incarnation);
+    this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc());
+    this.fanout = new LocalFanout({
+      queue: this.queue,
       log: this.log,
       metrics: this.metrics,
-      fanout: this.fanout,
-      replicaName,
-      nodeIncarnation: topology?.nodeIncarnation ?? incarnation,
-      mesh: topology?.mesh,
+      onInterestChange: (topic, interested) => this.fabric.setInterest(topic, interested),
     });
-    this.broker = this.links.broker;
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log);
     this.presence = new PresenceService({
-      nodeName: replicaName,
+      nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
-      broadcastPeriod: this.config.presenceBroadcastPeriod,
-      downPeriod: this.config.presenceDownPeriod,
-      permdownPeriod: this.config.presencePermdownPeriod,
-      diffCoalesceMs: this.config.presenceDiffCoalesceMs,
-      eagerFlushMs: this.config.presenceEagerFlushMs,
-      transport: this.links.gossip,
+      broadcastPeriod: config.presenceBroadcastPeriod,
+      downPeriod: config.presenceDownPeriod,
+      permdownPeriod: config.presencePermdownPeriod,
+      diffCoalesceMs: config.presenceDiffCoalesceMs,
+      eagerFlushMs: config.presenceEagerFlushMs,
+      gossip: this.fabric.gossip,
       onError: (err) => this.log.warn({ err }, "presence gossip problem"),
     });
-    this.peerStats = topology
-      ? new PeerStats(topology.mesh, () => this.workerStats(), () => this.metrics.registry.getMetricsAsJSON())
-      : undefined;
+    this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
-    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null));
-    const broker = this.broker;
-    const metrics = this.metrics;
-    this.runtime = {
-      config: this.config,
-      log: this.log,
-      metrics,
-      router: this.router,
-      outbox: this.outbox,
-      fanout: this.fanout,
-      presence: this.presence,
-      broadcast(topic: string, event: string, payload: Payload, from: Channel | null) {
-        metrics.broadcasts.inc();
-        broker.publish({ topic, event, payload }, from);
-      },
-    };
+    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }));
+    this.fabric.answer(async () => ({ kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON() }));
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
-    mountWebSocket(this.app, { runtime: this.runtime, connect: () => this.connectHook, connections: this.connections, idPrefix: incarnation });
-    mountHttp(this.app, { runtime: this.runtime, health: () => this.healthReport(), metricsText: () => this.metricsText() });
-    this.stopSweep = watchSlowConsumers(this.connections, this.config.maxBufferedBytes, (c) => this.slowConsumer(c));
+    mountWebSocket(this.app, { config, services: this.socketServices(), connect: () => this.connectHook, connections: this.connections, idPrefix: incarnation });
+    mountHttp(this.app, {
+      config,
+      log: this.log,
+      broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
+      health: () => this.healthReport(),
+      metricsText: () => this.metricsText(),
+      metricsContentType: this.metrics.registry.contentType,
+    });
+    this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes);
   }
 
   /** Accept or refuse each socket (the same as the `connect` option). */
@@ -154,7 +141,7 @@ export class CinderServer {
 
   /** Broadcast to every subscriber of `topic` (app code, timers, HTTP handlers). */
   broadcast(topic: string, event: string, payload: Payload): void {
-    this.runtime.broadcast(topic, event, payload, null);
+    this.broadcaster.broadcast(topic, event, payload, null);
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -172,7 +159,7 @@ export class CinderServer {
         this.listenSocket = socket;
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
-        this.links.start(this.presence);
+        this.fabric.start();
         this.log.info({ host: this.config.host, port: this.boundPort, socketPath: this.config.socketPath }, "listening");
         resolve(this);
       });
@@ -180,8 +167,9 @@ export class CinderServer {
   }
 
   /**
-   * Graceful stop: no new connections, queued messages flushed, presences announced gone to
-   * peers, and every socket closed with 1001 so clients reconnect elsewhere.
+   * Graceful stop: no new connections; presences announced gone to peers and the last presence
+   * diffs delivered; everything queued flushed; then every socket closed with 1001 so clients
+   * reconnect elsewhere.
    */
   async close(): Promise<void> {
     if (this.draining) return;
@@ -189,42 +177,39 @@ export class CinderServer {
     this.stopSweep();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    this.outbox.flush();
-    // Peers (sibling workers, other nodes) drop this replica's presences at once.
+    // Stopping presence delivers the diffs still being coalesced: they join the queue first.
     this.presence.stop({ graceful: true });
+    this.queue.flush();
     for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
-    await this.links.stop();
+    await this.fabric.close();
     this.log.info("stopped");
   }
 
   /** This thread's numbers. */
   health(): HealthReport {
-    const redis = this.links.status();
+    const link = this.fabric.linkStatus();
     return {
-      status: this.draining ? "draining" : redis && !redis.connected ? "degraded" : "ok",
+      status: this.draining ? "draining" : link && !link.connected ? "degraded" : "ok",
       node: this.config.nodeName,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,
-      ...(redis ? { redis } : {}),
+      ...(link ? { redis: link } : {}),
     };
   }
 
-  /** The node's numbers: this thread's, plus every other worker's when there are several. */
+  /** The node's numbers: this thread's, gathered with every other thread's when there are several. */
   async healthReport(): Promise<HealthReport> {
-    const own = this.health();
-    if (!this.peerStats) return own;
-    const { stats } = await this.peerStats.collect();
-    const sum = (field: "sockets" | "channels") => stats.reduce((total, worker) => total + worker[field], 0);
-    return { ...own, sockets: sum("sockets"), channels: sum("channels"), topics: own.topics, workers: stats };
+    if (!this.topology) return this.health();
+    return nodeHealth(this.health(), this.workerStats(), await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS));
   }
 
-  /** Prometheus text for the whole node (worker threads are summed). */
+  /** Prometheus text for the whole node (threads are summed). */
   async metricsText(): Promise<string> {
-    if (!this.peerStats) return this.metrics.registry.metrics();
-    const { metrics } = await this.peerStats.collect();
-    return aggregateMetrics(metrics);
+    if (!this.topology) return this.metrics.registry.metrics();
+    const answers = await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS);
+    return nodeMetricsText(await this.metrics.registry.getMetricsAsJSON(), answers);
   }
 
   /**
@@ -240,21 +225,54 @@ export class CinderServer {
     this.presence.stop();
     for (const connection of [...this.connections]) connection.abort();
     // Open Redis sockets would keep the dying thread alive.
-    void this.links.stop();
+    void this.fabric.close().catch(() => undefined);
+  }
+
+  private createFabric(replica: string, incarnation: string): Fabric {
+    const { config, topology } = this;
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
+    if (!config.redisUrl) return new LocalFabric();
+    return new RedisFabric({
+      url: config.redisUrl,
+      nodeName: config.nodeName,
+      nodeIncarnation: incarnation,
+      sharded: config.redisSharded,
+      replicas: () => [replica],
+      log: this.log,
+      metrics: this.metrics,
+    });
+  }
+
+  private socketServices(): SocketServices {
+    const fanout = this.fanout;
+    const channels: ChannelServices = {
+      log: this.log,
+      metrics: this.metrics,
+      maxQueuedPushes: this.config.maxQueuedPushes,
+      subscribe: (subscriber) => fanout.subscribe(subscriber),
+      unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
+      broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
+      presence: this.presence,
+    };
+    return {
+      log: this.log,
+      metrics: this.metrics,
+      queue: this.queue,
+      maxChannels: this.config.maxChannelsPerSocket,
+      channels,
+      route: (topic) => this.router.match(topic),
+      intern: (topic) => fanout.intern(topic),
+      untrackOwner: (owner) => this.presence.untrackOwner(owner),
+    };
   }
 
   private workerStats(): WorkerStats {
-    const own = this.health();
-    return { index: this.topology?.index ?? 0, sockets: own.sockets, channels: own.channels, topics: own.topics };
-  }
-
-  private slowConsumer(connection: SocketConnection): void {
-    if (!connection.isOpen) return;
-    this.metrics.slowConsumers.inc();
-    this.log.warn({ socket: connection.id }, "slow consumer disconnected");
-    connection.end(CLOSE.slowConsumer, "slow consumer: too much unread data");
+    return { index: this.topology?.index ?? 0, sockets: this.connections.size, channels: this.fanout.subscriptionCount, topics: this.fanout.topicCount };
   }
 }
+
+/** How long /health and /metrics wait for the other threads of the node. */
+const STATS_TIMEOUT_MS = 500;
 
 export function createServer(options: CreateServerOptions = {}): CinderServer {
   return new CinderServer(options);

@@ -33,7 +33,7 @@ export async function run(): Promise<void> {
     for (const [ttlMs, refreshMs, stallMs] of CASES) {
       const connections = new RedisConnections({ url: local.redisUrl, nodeName: "busy" });
       await until(() => connections.status().connected);
-      const busy = new NodeLiveness({ connections, nodeName: "busy", replica: "busy#1", ttlMs, refreshMs });
+      const busy = new NodeLiveness({ connections, nodeName: "busy", replicas: () => ["busy/w0#1"], ttlMs, refreshMs });
       let lapsed = false;
       busy.onRevived(() => (lapsed = true));
       busy.start();

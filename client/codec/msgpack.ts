@@ -1,6 +1,23 @@
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, encode } from "@msgpack/msgpack";
 import { CodecError, type Frame, frameFromArray, isBinaryPayload, isObjectPayload } from "./frame.js";
 import type { Serializer } from "./serializer.js";
+
+/**
+ * The size limit of every msgpack decode in Cinder, from clients and between nodes alike: at
+ * most 16 MiB in one string or byte field, and at most a quarter as many entries (4,194,304) in
+ * one array or map. A value that declares more is refused before anything is allocated for it,
+ * so a hostile or corrupt message cannot make the decoder reserve memory it does not carry.
+ */
+export const MSGPACK_MAX_BYTES = 16 * 1024 * 1024;
+
+/** The one msgpack decoder configuration (see MSGPACK_MAX_BYTES). Not re-entrant: decode, then use the value. */
+export const msgpackDecoder = new Decoder({
+  maxStrLength: MSGPACK_MAX_BYTES,
+  maxBinLength: MSGPACK_MAX_BYTES,
+  maxExtLength: MSGPACK_MAX_BYTES,
+  maxArrayLength: MSGPACK_MAX_BYTES / 4,
+  maxMapLength: MSGPACK_MAX_BYTES / 4,
+});
 
 /**
  * Msgpack frames: the V2 array `[join_ref, ref, topic, event, payload]` as one msgpack value,
@@ -19,7 +36,7 @@ export const msgpackSerializer: Serializer = {
     try {
       // Byte payloads decode as views into the input; copy it first, because a WebSocket
       // server may reuse the input's memory once the message callback returns.
-      parsed = decode(data instanceof Uint8Array ? data.slice() : new Uint8Array(data.slice(0)));
+      parsed = msgpackDecoder.decode(data instanceof Uint8Array ? data.slice() : new Uint8Array(data.slice(0)));
     } catch {
       throw new CodecError("frame is not valid msgpack");
     }

@@ -1,5 +1,6 @@
 import { EVENTS, type Frame } from "../../client/codec/frame.js";
-import type { SocketConnection } from "../socket/connection.js";
+import type { Subscriber } from "../pubsub/subscriber.js";
+import type { ChannelConnection, ChannelServices } from "./channel-services.js";
 import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
 import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
@@ -11,17 +12,24 @@ type ChannelState = "joining" | "joined" | "closed";
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
  * one call at a time, and turns its results into replies, closes and errors.
  */
-export class Channel implements ChannelSocket {
+export class Channel implements ChannelSocket, Subscriber {
   state: ChannelState = "joining";
   private ownAssigns: Record<string, unknown> | null = null;
-  private readonly queue = new SerialQueue();
+  private readonly queue: SerialQueue;
+  /** Handed to the fan-out (it may still be waiting for the topic to be routed here). */
+  private subscribed = false;
 
   constructor(
-    readonly connection: SocketConnection,
+    private readonly connection: ChannelConnection,
+    private readonly services: ChannelServices,
     readonly topic: string,
     readonly joinRef: string,
     readonly handler: ChannelHandler,
-  ) {}
+  ) {
+    this.queue = new SerialQueue(services.maxQueuedPushes, (err) =>
+      services.log.error({ err, topic, socket: connection.id }, "channel task failed"),
+    );
+  }
 
   /** Seeded from the connection's assigns on first use: most channels never touch them. */
   get assigns(): Record<string, unknown> {
@@ -32,50 +40,53 @@ export class Channel implements ChannelSocket {
     return this.connection.id;
   }
 
-  get runtime() {
-    return this.connection.runtime;
+  /** Read afresh after every await: the socket may close meanwhile. */
+  private get isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** The socket side of this subscription, for the fan-out. */
+  get socket(): ChannelConnection {
+    return this.connection;
   }
 
   // ── inbound ──────────────────────────────────────────────────────────────
 
   /** Handles the join; `onJoined` runs once the ok reply is out (used to close a duplicate). */
   join(params: JoinParams, ref: string | null, onJoined: () => void): void {
+    const { log, metrics } = this.services;
     this.queue.run(async () => {
       let result: unknown;
       try {
         result = await this.handler.join(this.topic, params, this);
       } catch (err) {
-        this.runtime.log.error({ err, topic: this.topic, socket: this.socketId }, "join crashed");
+        log.error({ err, topic: this.topic, socket: this.socketId }, "join crashed");
         result = null;
       }
       if (this.state === "closed") return; // replaced by a newer join or the socket closed meanwhile
-      if (!isReply(result)) {
-        if (result !== null) this.runtime.log.error({ topic: this.topic }, "join must return ok(...) or error(...)");
-        this.sendReply(ref, { kind: "reply", status: "error", response: { reason: "join crashed" } });
+      if (!isReply(result) || result.status !== "ok") {
+        if (!isReply(result) && result !== null) log.error({ topic: this.topic }, "join must return ok(...) or error(...)");
+        this.sendReply(ref, isReply(result) ? result : { kind: "reply", status: "error", response: { reason: "join crashed" } });
         this.connection.forget(this);
         this.state = "closed";
         return;
       }
-      if (result.status !== "ok") {
-        this.sendReply(ref, result);
-        this.connection.forget(this);
-        this.state = "closed";
-        return;
-      }
-      this.state = "joined";
-      const routed = this.runtime.fanout.subscribe(this);
+      this.subscribed = true;
+      const routed = this.services.subscribe(this);
       if (routed) await routed;
-      if (this.state !== "joined") return; // the socket closed while the topic was being routed here
-      this.sendReply(ref, result);
-      this.runtime.metrics.channelsJoined.inc();
-      this.runtime.log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
+      if (this.isClosed) return; // the socket closed while the topic was being routed here
+      // An ok reply that cannot be encoded became an error reply: the client is not joined.
+      if (!this.sendReply(ref, result)) return this.shutdown("join reply could not be encoded");
+      this.state = "joined";
+      metrics.channelsJoined.inc();
+      log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
       onJoined();
       if (this.handler.afterJoin) await this.guard(() => this.handler.afterJoin?.(this));
-    });
+    }, true);
   }
 
   handleIn(frame: Frame): void {
-    this.queue.run(() => {
+    const task = () => {
       if (this.state !== "joined") return;
       const handleIn = this.handler.handleIn;
       if (!handleIn) {
@@ -89,7 +100,11 @@ export class Channel implements ChannelSocket {
         if (result instanceof Promise) return result.then((settled) => this.applyResult(frame.ref, settled));
         this.applyResult(frame.ref, result);
       });
-    });
+    };
+    if (this.queue.run(task)) return;
+    // The handler is behind by maxQueuedPushes: refuse rather than let the backlog grow.
+    this.services.metrics.pushesRefused.inc();
+    this.sendReply(frame.ref, { kind: "reply", status: "error", response: { reason: "too many pending pushes" } });
   }
 
   leave(ref: string | null): void {
@@ -98,7 +113,7 @@ export class Channel implements ChannelSocket {
       this.shutdown("leave");
       this.sendReply(ref, { kind: "reply", status: "ok", response: {} });
       this.sendClose();
-    });
+    }, true);
   }
 
   /** An intercepted broadcast for this subscriber. */
@@ -115,11 +130,11 @@ export class Channel implements ChannelSocket {
   }
 
   broadcast(event: string, payload: Payload): void {
-    this.runtime.broadcast(this.topic, event, payload, null);
+    this.services.broadcast(this.topic, event, payload, null);
   }
 
   broadcastFrom(event: string, payload: Payload): void {
-    this.runtime.broadcast(this.topic, event, payload, this);
+    this.services.broadcast(this.topic, event, payload, this);
   }
 
   reply(ref: PushRef, reply: Reply): void {
@@ -128,19 +143,19 @@ export class Channel implements ChannelSocket {
   }
 
   track(key: string, meta: PresenceMeta) {
-    return this.runtime.presence.track(this.socketId, this.topic, key, meta);
+    return this.services.presence.track(this.socketId, this.topic, key, meta);
   }
 
   updatePresence(key: string, meta: PresenceMeta | ((old: PresenceMeta) => PresenceMeta)) {
-    return this.runtime.presence.update(this.socketId, this.topic, key, meta);
+    return this.services.presence.update(this.socketId, this.topic, key, meta);
   }
 
   untrack(key?: string): void {
-    this.runtime.presence.untrack(this.socketId, this.topic, key);
+    this.services.presence.untrack(this.socketId, this.topic, key);
   }
 
   listPresence() {
-    return this.runtime.presence.list(this.topic);
+    return this.services.presence.list(this.topic);
   }
 
   // ── ending ───────────────────────────────────────────────────────────────
@@ -151,21 +166,20 @@ export class Channel implements ChannelSocket {
    */
   shutdown(reason: string): void {
     if (this.state === "closed") return;
+    const { log, metrics } = this.services;
     const wasJoined = this.state === "joined";
     this.state = "closed";
     this.connection.forget(this);
-    if (wasJoined) {
-      this.runtime.fanout.unsubscribe(this);
-      this.runtime.metrics.channelsJoined.dec();
-    }
+    if (this.subscribed) this.services.unsubscribe(this);
+    if (wasJoined) metrics.channelsJoined.dec();
     // A closing socket drops all of its presences at once (SocketConnection.onClose).
-    if (reason !== "closed") this.runtime.presence.untrack(this.socketId, this.topic);
+    if (reason !== "closed") this.services.presence.untrack(this.socketId, this.topic);
     try {
       this.handler.terminate?.(reason, this);
     } catch (err) {
-      this.runtime.log.error({ err, topic: this.topic }, "terminate threw");
+      log.error({ err, topic: this.topic }, "terminate threw");
     }
-    this.runtime.log.debug({ topic: this.topic, socket: this.socketId, reason }, "channel closed");
+    log.debug({ topic: this.topic, socket: this.socketId, reason }, "channel closed");
   }
 
   sendClose(joinRef: string = this.joinRef): void {
@@ -183,22 +197,20 @@ export class Channel implements ChannelSocket {
     this.sendClose();
   }
 
-  private sendReply(ref: string | null, reply: Reply): void {
-    this.connection.send({
-      joinRef: this.joinRef,
-      ref,
-      topic: this.topic,
-      event: EVENTS.reply,
-      payload: { status: reply.status, response: reply.response },
-    });
+  /** Sends a reply; one that cannot be encoded goes out as an error reply instead (and false is returned). */
+  private sendReply(ref: string | null, reply: Reply): boolean {
+    const frame = { joinRef: this.joinRef, ref, topic: this.topic, event: EVENTS.reply };
+    if (this.connection.send({ ...frame, payload: { status: reply.status, response: reply.response } })) return true;
+    this.connection.send({ ...frame, payload: { status: "error", response: { reason: "reply could not be encoded" } } });
+    return false;
   }
 
   /** Runs handler code; a throw crashes this channel only (phx_error), never the socket. */
   private guard(task: () => unknown): Promise<void> | void {
     const crash = (err: unknown) => {
       if (this.state === "closed") return;
-      this.runtime.log.error({ err, topic: this.topic, socket: this.socketId }, "channel crashed");
-      this.runtime.metrics.channelCrashes.inc();
+      this.services.log.error({ err, topic: this.topic, socket: this.socketId }, "channel crashed");
+      this.services.metrics.channelCrashes.inc();
       this.shutdown("crash");
       this.connection.send({
         joinRef: this.joinRef,

@@ -1,23 +1,48 @@
 /**
  * Runs tasks one at a time: a task that returns a promise holds back the ones after it.
  * Synchronous handlers never touch a promise, and the backlog array exists only while a task
- * is pending, so an idle channel costs two fields.
+ * is pending, so an idle channel costs two fields. The backlog is bounded: past `capacity`
+ * waiting tasks, `run` refuses more (the caller answers for them). A task that throws or
+ * rejects is reported, never swallowed, and the next one runs.
  */
 export class SerialQueue {
   private busy = false;
   private backlog: Array<() => unknown> | null = null;
 
-  run(task: () => unknown): void {
-    if (this.busy) (this.backlog ??= []).push(task);
-    else this.execute(task);
+  constructor(
+    private readonly capacity: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** False when the backlog is full and `task` was not taken; `force` takes it anyway (a leave). */
+  run(task: () => unknown, force = false): boolean {
+    if (!this.busy) {
+      this.execute(task);
+      return true;
+    }
+    const backlog = (this.backlog ??= []);
+    if (!force && backlog.length >= this.capacity) return false;
+    backlog.push(task);
+    return true;
   }
 
   private execute(task: () => unknown): void {
-    const result = task();
+    let result: unknown;
+    try {
+      result = task();
+    } catch (error) {
+      this.onError(error);
+      return;
+    }
     if (result instanceof Promise) {
       this.busy = true;
-      const resume = () => this.resume();
-      result.then(resume, resume);
+      result.then(
+        () => this.resume(),
+        (error: unknown) => {
+          this.onError(error);
+          this.resume();
+        },
+      );
     }
   }
 

@@ -1,18 +1,18 @@
 import type { Logger } from "pino";
 import type { RedisConnections } from "./redis-connections.js";
 
-/** A node as the liveness keys show it: its name and its current presence replica id. */
+/** A node as the liveness keys show it: its name and presence replicas (one per worker thread). */
 export interface LiveNode {
   name: string;
-  replica: string;
+  replicas: readonly string[];
 }
 
 export interface NodeLivenessOptions {
   /** Commands go over the node's publisher connection. */
   connections: RedisConnections;
   nodeName: string;
-  /** Stored in this node's key and reported to others when it goes down (the PresenceService replica). */
-  replica: string;
+  /** Stored in this node's key (read at each refresh) and reported to others when it goes down. */
+  replicas: () => readonly string[];
   /** Lifetime of this node's key, ms. Must exceed refreshMs plus the longest event-loop stall to tolerate. */
   ttlMs?: number;
   /** How often this node re-sets its key, ms. */
@@ -30,7 +30,7 @@ type NodeListener = (node: LiveNode) => void;
 
 /**
  * Crash detection in seconds, faster than presence heartbeat silence (downPeriod): every node
- * keeps `cinder:node:<name>` = its replica id alive with a short TTL, and reads everyone
+ * keeps `cinder:node:<name>` = its replica ids (JSON) alive with a short TTL, and reads everyone
  * else's once per poll. A node whose key is gone is down — Redis expires the key, so an
  * observer's own stalls never make it judge anyone dead. Nodes are found through the set
  * `cinder:nodes` rather than SCAN (cheap on a shared Redis, works on a Cluster) and by
@@ -48,7 +48,7 @@ export class NodeLiveness {
   private readonly setKey: string;
   private readonly keyPrefix: string;
   private readonly logger: Logger | undefined;
-  /** Nodes seen alive, by name → replica. */
+  /** Nodes seen alive, by name → their key as read (a JSON list of replica ids). */
   private readonly alive = new Map<string, string>();
   private readonly downListeners = new Set<NodeListener>();
   private readonly upListeners = new Set<NodeListener>();
@@ -80,13 +80,13 @@ export class NodeLiveness {
     });
   }
 
-  /** Another node stopped refreshing its key (crash, stall, lost Redis) or left. */
+  /** Another node stopped refreshing its key (crash, stall, lost Redis) or left; or some of its replicas were replaced. */
   onNodeDown(listener: NodeListener): () => void {
     this.downListeners.add(listener);
     return () => this.downListeners.delete(listener);
   }
 
-  /** A node was seen for the first time, came back, or restarted with a new replica. */
+  /** A node was seen for the first time, came back, or has new replicas (a restart). */
   onNodeUp(listener: NodeListener): () => void {
     this.upListeners.add(listener);
     return () => this.upListeners.delete(listener);
@@ -100,7 +100,7 @@ export class NodeLiveness {
 
   /** Other nodes currently seen alive. */
   liveNodes(): LiveNode[] {
-    return [...this.alive].map(([name, replica]) => ({ name, replica }));
+    return [...this.alive].map(([name, key]) => ({ name, replicas: replicasOf(key) }));
   }
 
   start(): void {
@@ -143,7 +143,7 @@ export class NodeLiveness {
     if (this.stopped || !this.refreshTimer || !this.options.connections.isReady("publisher")) return;
     const redis = this.options.connections.publisher;
     try {
-      const previous = await redis.set(this.ownKey, this.options.replica, "PX", this.ttlMs, "GET");
+      const previous = await redis.set(this.ownKey, JSON.stringify(this.options.replicas()), "PX", this.ttlMs, "GET");
       // SET before SADD: whoever finds our name in the set also finds our key.
       await redis.sadd(this.setKey, this.options.nodeName);
       if (previous === null && this.refreshedOnce && !this.inGracePeriod()) {
@@ -163,13 +163,13 @@ export class NodeLiveness {
       const redis = this.options.connections.publisher;
       const members = await redis.smembers(this.setKey);
       const names = [...new Set([...members, ...this.alive.keys()])].filter((name) => name !== this.options.nodeName);
-      const replicas = await Promise.all(names.map((name) => redis.get(this.keyOf(name))));
+      const keys = await Promise.all(names.map((name) => redis.get(this.keyOf(name))));
       if (this.stopped) return;
       const graceful = this.inGracePeriod();
       const gone: string[] = [];
       names.forEach((name, i) => {
-        const replica = replicas[i];
-        if (replica !== null) this.seen(name, replica);
+        const key = keys[i];
+        if (key !== null) this.seen(name, key);
         else if (!graceful) {
           this.lost(name);
           if (members.includes(name)) gone.push(name);
@@ -184,23 +184,27 @@ export class NodeLiveness {
     }
   }
 
-  private seen(name: string, replica: string): void {
+  private seen(name: string, key: string): void {
     const known = this.alive.get(name);
-    if (known === replica) return;
-    if (known !== undefined) this.report(this.downListeners, { name, replica: known }, "node restarted");
-    this.alive.set(name, replica);
-    this.report(this.upListeners, { name, replica }, "node up");
+    if (known === key) return;
+    this.alive.set(name, key);
+    const before = known === undefined ? [] : replicasOf(known);
+    const now = replicasOf(key);
+    const gone = before.filter((replica) => !now.includes(replica));
+    const added = now.filter((replica) => !before.includes(replica));
+    if (gone.length > 0) this.report(this.downListeners, { name, replicas: gone }, "node restarted or replaced replicas");
+    if (added.length > 0) this.report(this.upListeners, { name, replicas: added }, "node up");
   }
 
   private lost(name: string): void {
-    const replica = this.alive.get(name);
-    if (replica === undefined) return;
+    const key = this.alive.get(name);
+    if (key === undefined) return;
     this.alive.delete(name);
-    this.report(this.downListeners, { name, replica }, "node down: liveness key expired or removed");
+    this.report(this.downListeners, { name, replicas: replicasOf(key) }, "node down: liveness key expired or removed");
   }
 
   private report(listeners: Set<NodeListener>, node: LiveNode, message: string): void {
-    this.logger?.info({ peer: node.name, replica: node.replica }, message);
+    this.logger?.info({ peer: node.name, replicas: node.replicas }, message);
     for (const listener of [...listeners]) {
       try {
         listener(node);
@@ -209,4 +213,15 @@ export class NodeLiveness {
       }
     }
   }
+}
+
+/** The replica ids in a liveness key: a JSON list, or one bare id. */
+function replicasOf(key: string): string[] {
+  try {
+    const parsed: unknown = JSON.parse(key);
+    if (Array.isArray(parsed)) return parsed.filter((replica): replica is string => typeof replica === "string");
+  } catch {
+    // a bare replica id
+  }
+  return [key];
 }

@@ -78,6 +78,8 @@ export class SubscriptionRegistry {
     const set = this.listeners.get(channel);
     if (!set?.delete(listener) || set.size > 0) return;
     this.listeners.delete(channel);
+    // Nobody listens any more: whoever still waits for the SUBSCRIBE has left too.
+    this.releaseWaiters(channel);
     if (!this.applied.has(channel)) return;
     this.lastLeftAt.set(channel, Date.now());
     this.scheduleFlush(this.lingerMs);
@@ -88,11 +90,19 @@ export class SubscriptionRegistry {
     return this.listeners.size;
   }
 
+  /** Callers waiting for a SUBSCRIBE to be confirmed; at most one per listener added, released when it is removed. */
+  get waiterCount(): number {
+    let count = 0;
+    for (const list of this.waiters.values()) count += list.length;
+    return count;
+  }
+
   /** The connection is ready again (or for the first time): Redis holds none of our subscriptions. */
   connectionReady(): number {
     this.applied.clear();
     this.confirmed.clear();
     this.lastLeftAt.clear();
+    for (const channel of [...this.waiters.keys()]) if (!this.listeners.has(channel)) this.releaseWaiters(channel);
     this.flush();
     return this.applied.size;
   }
@@ -173,13 +183,17 @@ export class SubscriptionRegistry {
     }
   }
 
-  private confirm(channel: string): void {
-    if (!this.applied.has(channel)) return;
-    this.confirmed.add(channel);
+  private releaseWaiters(channel: string): void {
     const list = this.waiters.get(channel);
     if (!list) return;
     this.waiters.delete(channel);
     for (const resolve of list) resolve();
+  }
+
+  private confirm(channel: string): void {
+    if (!this.applied.has(channel)) return;
+    this.confirmed.add(channel);
+    this.releaseWaiters(channel);
   }
 
   private command(action: "subscribe" | "unsubscribe", channels: string[]): Promise<unknown> {

@@ -2,33 +2,38 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
-import type { Runtime } from "../runtime.js";
+import type { Payload } from "../channel/results.js";
+import type { ServerConfig } from "../config.js";
+import type { Logger } from "../ops/logger.js";
 import { readBody, writeJson, writeText } from "./http-response.js";
 
 export interface HttpEndpointOptions {
-  runtime: Runtime;
+  config: ServerConfig;
+  log: Logger;
+  broadcast: (topic: string, event: string, payload: Payload) => void;
   health: () => Promise<object>;
   metricsText: () => Promise<string>;
+  metricsContentType: string;
 }
 
 const MAX_BROADCAST_BODY = 1024 * 1024;
 
 /** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, and JSON 404s for the rest. */
-export function mountHttp(app: TemplatedApp, { runtime, health, metricsText }: HttpEndpointOptions): void {
-  const { config } = runtime;
+export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void {
+  const { config, health, metricsText } = options;
 
   app.get("/health", (res) => answerLater(res, health, (body) => writeJson(res, 200, body)));
 
   app.get("/metrics", (res) =>
-    answerLater(res, metricsText, (text) => writeText(res, 200, runtime.metrics.registry.contentType, text)),
+    answerLater(res, metricsText, (text) => writeText(res, 200, options.metricsContentType, text)),
   );
 
-  app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), runtime));
+  app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), options));
 
   if (config.demo) {
     const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
     app.get("/", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
-    const client = demoClientBundle(runtime);
+    const client = demoClientBundle(options.log);
     app.get("/assets/cinder.min.js", (res) => {
       const script = client();
       if (script === null) return writeText(res, 500, "text/plain; charset=utf-8", CLIENT_BUNDLE_MISSING);
@@ -50,7 +55,7 @@ const CLIENT_BUNDLES = [
 const CLIENT_BUNDLE_MISSING = `client bundle ${fileURLToPath(CLIENT_BUNDLES[0])} is missing: run npm run build`;
 
 /** Reads the client bundle once it exists; null until then. */
-function demoClientBundle(runtime: Runtime): () => string | null {
+function demoClientBundle(log: Logger): () => string | null {
   let script: string | null = null;
   const read = () => {
     for (const file of CLIENT_BUNDLES) {
@@ -62,7 +67,7 @@ function demoClientBundle(runtime: Runtime): () => string | null {
     }
     return null;
   };
-  if (read() === null) runtime.log.warn(CLIENT_BUNDLE_MISSING + "; the demo page needs it");
+  if (read() === null) log.warn(CLIENT_BUNDLE_MISSING + "; the demo page needs it");
   return () => script ?? read();
 }
 
@@ -86,8 +91,8 @@ function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (va
  * Lets a backend broadcast without a socket:
  * `POST /api/broadcast` with `Authorization: Bearer <broadcastKey>` and `{topic, event, payload}`.
  */
-function broadcastEndpoint(res: HttpResponse, authorization: string, runtime: Runtime): void {
-  const key = runtime.config.broadcastKey;
+function broadcastEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
+  const key = options.config.broadcastKey;
   if (!key) return writeJson(res, 403, { error: "broadcast endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" });
   if (authorization !== `Bearer ${key}`) return writeJson(res, 401, { error: "missing or wrong bearer key" });
   let aborted = false;
@@ -106,7 +111,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, runtime: Ru
     const problem = validateBroadcast(message);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
-    runtime.broadcast(topic, event, payload, null);
+    options.broadcast(topic, event, payload);
     writeJson(res, 202, { ok: true });
   });
 }

@@ -1,9 +1,9 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
 import { jsonSerializer, type Serializer } from "../../client/codec/serializer.js";
 import { msgpackSerializer } from "../../client/codec/msgpack.js";
-import type { Runtime } from "../runtime.js";
+import type { ServerConfig } from "../config.js";
 import { CLOSE } from "../socket/close-codes.js";
-import { SocketConnection, type SocketUserData } from "../socket/connection.js";
+import { SocketConnection, type SocketServices, type SocketUserData } from "../socket/connection.js";
 import type { ConnectHook, ConnectInfo } from "./connect-hook.js";
 import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import { writeJson } from "./http-response.js";
@@ -11,7 +11,9 @@ import { writeJson } from "./http-response.js";
 const SERIALIZERS: Record<string, Serializer> = { json: jsonSerializer, msgpack: msgpackSerializer };
 
 export interface WebSocketEndpointOptions {
-  runtime: Runtime;
+  config: ServerConfig;
+  /** What each socket gets of the server. */
+  services: SocketServices;
   /** Read at each upgrade, so the hook can be set after the server is built. */
   connect: () => ConnectHook | undefined;
   /** Every open connection of this thread (health, shutdown). */
@@ -22,8 +24,8 @@ export interface WebSocketEndpointOptions {
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { runtime, connections, idPrefix } = options;
-  const { config, metrics, log } = runtime;
+  const { config, services, connections, idPrefix } = options;
+  const { metrics, log } = services;
   let nextId = 0;
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
@@ -60,7 +62,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const extensions = headers["sec-websocket-extensions"] ?? "";
       const id = `${idPrefix}.${(nextId++).toString(36)}`;
       const upgradeWith = (assigns: Record<string, unknown>) => {
-        const connection = new SocketConnection(runtime, id, serializer, assigns);
+        const connection = new SocketConnection(services, id, serializer, assigns);
         res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
       };
       const connect = options.connect();

@@ -15,8 +15,16 @@ export class Metrics {
   readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
-  readonly clusterSent = new Counter({ name: "cinder_cluster_broadcasts_sent_total", help: "Broadcasts handed to Redis for other nodes", registers: [this.registry] });
-  readonly clusterReceived = new Counter({ name: "cinder_cluster_broadcasts_received_total", help: "Broadcasts received from other nodes through Redis", registers: [this.registry] });
+  readonly fabricSent = new Counter({ name: "cinder_fabric_node_broadcasts_sent_total", help: "Broadcasts this node sent to other nodes through Redis", registers: [this.registry] });
+  readonly fabricReceived = new Counter({ name: "cinder_fabric_node_broadcasts_received_total", help: "Broadcasts this node received from other nodes through Redis", registers: [this.registry] });
+  readonly encodeErrors = new Counter({
+    name: "cinder_encode_errors_total",
+    help: "Payloads a serializer could not encode (skipped for that serializer, or answered with an error reply)",
+    labelNames: ["serializer"] as const,
+    registers: [this.registry],
+  });
+  readonly pushesRefused = new Counter({ name: "cinder_pushes_refused_total", help: "Pushes refused because their channel's handler was too far behind (maxQueuedPushes)", registers: [this.registry] });
+  readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {

@@ -1,4 +1,4 @@
-export { PresenceService, shardIndex } from "./presence-service.js";
+export { PresenceService } from "./presence-service.js";
 export type {
   PresenceServiceOptions,
   TrackResult,
@@ -10,8 +10,7 @@ export type {
 } from "./presence-service.js";
 export { Tracker, DEFAULT_TIMINGS } from "./tracker.js";
 export type { TrackerOptions, TrackerTimings } from "./tracker.js";
-export type { GossipTransport } from "./transport.js";
-export { noPeersTransport } from "./transport.js";
+export type { GossipLane } from "../fabric/fabric.js";
 export { parseGossipMessage } from "./messages.js";
 export type {
   GossipMessage,

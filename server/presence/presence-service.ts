@@ -2,7 +2,7 @@ import { makeIncarnation, makeReplicaId, type Dot, type PresenceChanges, type Re
 import { DiffCoalescer, diffsByTopic, presenceMapOf, type Meta, type PresenceDiff, type PresenceMap } from "./diff.js";
 import { phxRefOf } from "./phx-ref.js";
 import { Tracker } from "./tracker.js";
-import type { GossipTransport } from "./transport.js";
+import type { GossipLane, PeerEvent } from "../fabric/fabric.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
 
@@ -14,8 +14,6 @@ export interface PresenceServiceOptions {
    * order): peers use that order to tell a restart from a late message of a past life.
    */
   incarnation?: string;
-  /** Topic-hashed shards, each an independent replica; must match cluster-wide. Default 1. */
-  shards?: number;
   broadcastPeriod?: number;
   maxSilentPeriods?: number;
   downPeriod?: number;
@@ -25,8 +23,8 @@ export interface PresenceServiceOptions {
   eagerFlushMs?: number;
   /** When > 0, diffs of one topic are merged over this window before `onDiff` fires. Default 0. */
   diffCoalesceMs?: number;
-  /** Gossip links per shard. Default: no peers (single node). */
-  transport?: (shard: number, replica: ReplicaId) => GossipTransport;
+  /** The fabric's gossip lane. Default: no peers (single node). */
+  gossip?: GossipLane;
   /** Malformed gossip and similar non-fatal problems. */
   onError?: (error: Error) => void;
 }
@@ -42,43 +40,38 @@ export type DiffListener = (topic: string, diff: PresenceDiff) => void;
  */
 export class PresenceService {
   readonly replica: ReplicaId;
-  private readonly trackers: Tracker[];
+  /** The tracker: this replica of the cluster's presence state. Exposed for tests and tools. */
+  readonly tracker: Tracker;
   private readonly listeners = new Set<DiffListener>();
   private readonly coalescer: DiffCoalescer;
 
   constructor(options: PresenceServiceOptions) {
-    const shardCount = options.shards ?? 1;
-    if (!Number.isInteger(shardCount) || shardCount < 1) throw new Error("presence: shards must be a positive integer");
     this.replica = makeReplicaId(options.nodeName, options.incarnation ?? makeIncarnation(Date.now(), Math.random()));
     this.coalescer = new DiffCoalescer(options.diffCoalesceMs ?? 0, (topic, diff) => {
       for (const listener of [...this.listeners]) listener(topic, diff);
     });
-    this.trackers = Array.from(
-      { length: shardCount },
-      (_, shard) =>
-        new Tracker({
-          replica: this.replica,
-          transport: options.transport?.(shard, this.replica),
-          broadcastPeriod: options.broadcastPeriod,
-          maxSilentPeriods: options.maxSilentPeriods,
-          downPeriod: options.downPeriod,
-          permdownPeriod: options.permdownPeriod,
-          clockSamplePeriods: options.clockSamplePeriods,
-          eagerFlushMs: options.eagerFlushMs,
-          onChanges: (changes) => this.report(changes),
-          onError: options.onError,
-        }),
-    );
+    this.tracker = new Tracker({
+      replica: this.replica,
+      gossip: options.gossip,
+      broadcastPeriod: options.broadcastPeriod,
+      maxSilentPeriods: options.maxSilentPeriods,
+      downPeriod: options.downPeriod,
+      permdownPeriod: options.permdownPeriod,
+      clockSamplePeriods: options.clockSamplePeriods,
+      eagerFlushMs: options.eagerFlushMs,
+      onChanges: (changes) => this.report(changes),
+      onError: options.onError,
+    });
   }
 
   track(owner: string, topic: string, key: string, meta: Meta): TrackResult {
-    const result = this.shardOf(topic).track(topic, key, owner, (dot) => withRef(meta, dot));
+    const result = this.tracker.track(topic, key, owner, (dot) => withRef(meta, dot));
     return result.ok ? { ok: true, meta: result.joined.meta as Meta } : result;
   }
 
   /** New meta (or a function of the old one); it gets a new `phx_ref` and `phx_ref_prev`. Reports one diff. */
   update(owner: string, topic: string, key: string, meta: Meta | ((old: Meta) => Meta)): UpdateMetaResult {
-    const result = this.shardOf(topic).update(topic, key, owner, (dot, previous) => {
+    const result = this.tracker.update(topic, key, owner, (dot, previous) => {
       const old = previous.meta as Meta;
       const next = typeof meta === "function" ? meta(old) : meta;
       return withRef(next, dot, old.phx_ref);
@@ -88,19 +81,18 @@ export class PresenceService {
 
   /** With a key: that presence. Without: every key of `owner` in `topic` (the socket left the channel). */
   untrack(owner: string, topic: string, key?: string): void {
-    const tracker = this.shardOf(topic);
-    if (key === undefined) tracker.untrackOwner(owner, topic);
-    else tracker.untrack(topic, key, owner);
+    if (key === undefined) this.tracker.untrackOwner(owner, topic);
+    else this.tracker.untrack(topic, key, owner);
   }
 
   /** Every presence of `owner` in every topic (the socket closed). */
   untrackOwner(owner: string): void {
-    for (const tracker of this.trackers) tracker.untrackOwner(owner);
+    this.tracker.untrackOwner(owner);
   }
 
   /** The `presence_state` payload for `topic`, in the same order on every node. */
   list(topic: string): PresenceMap {
-    return presenceMapOf(this.shardOf(topic).list(topic));
+    return presenceMapOf(this.tracker.list(topic));
   }
 
   onDiff(listener: DiffListener): () => void {
@@ -111,49 +103,40 @@ export class PresenceService {
   }
 
   start(): void {
-    for (const tracker of this.trackers) tracker.start();
+    this.tracker.start();
   }
 
-  /** Graceful: tell peers to drop our presences now instead of after `downPeriod`. */
+  /** Graceful: tell peers to drop our presences now instead of after `downPeriod`. Pending diffs are delivered. */
   stop(options: { graceful?: boolean } = {}): void {
-    for (const tracker of this.trackers) tracker.stop(options);
+    this.tracker.stop(options);
     this.coalescer.flushAll();
   }
 
-  /** A peer replica is known to be gone (crashed worker, expired node): its presences leave now. */
+  /** What the fabric learned about another replica outside gossip. */
+  peerEvent(event: PeerEvent): void {
+    if (event.kind === "gone") this.replicaGone(event.replica);
+    else if (event.kind === "down") this.markDown(event.replica);
+    else this.markUp(event.replica);
+  }
+
+  /** A peer replica is known to be gone (crashed worker, node left): its presences leave now. */
   replicaGone(replica: ReplicaId): void {
-    for (const tracker of this.trackers) tracker.replicaGone(replica);
+    this.tracker.replicaGone(replica);
   }
 
   /** A peer replica stopped (liveness key expired): its presences leave until it is heard again. */
   markDown(replica: ReplicaId): void {
-    for (const tracker of this.trackers) tracker.markDown(replica);
+    this.tracker.markDown(replica);
   }
 
   /** A peer replica marked down is alive again. */
   markUp(replica: ReplicaId): void {
-    for (const tracker of this.trackers) tracker.markUp(replica);
-  }
-
-  /** The shard owning `topic`. Exposed for tests and tools. */
-  shardOf(topic: string): Tracker {
-    return this.trackers[shardIndex(topic, this.trackers.length)];
+    this.tracker.markUp(replica);
   }
 
   private report(changes: PresenceChanges): void {
     for (const [topic, diff] of diffsByTopic(changes.joins, changes.leaves)) this.coalescer.push(topic, diff);
   }
-}
-
-/** FNV-1a over UTF-16 code units: stable across nodes and Node versions. */
-export function shardIndex(topic: string, shards: number): number {
-  if (shards === 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) {
-    hash ^= topic.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % shards;
 }
 
 function withRef(meta: Meta, dot: Dot, previousRef?: unknown): Meta {

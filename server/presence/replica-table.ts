@@ -7,7 +7,7 @@ export interface ReplicaInfo {
   lastHeardAt: number;
 }
 
-/** What one shard knows about its peers: status, last time heard from, and name → current incarnation. */
+/** What one replica knows about its peers: status, last time heard from, and name → current incarnation. */
 export class ReplicaTable {
   private readonly replicas = new Map<ReplicaId, ReplicaInfo>();
   private readonly byNodeName = new Map<string, ReplicaId>();

@@ -18,7 +18,8 @@ import {
 } from "../../crdt/index.js";
 import { parseGossipMessage, type GossipMessage, type HeartbeatMessage } from "./messages.js";
 import { ReplicaTable, isOlderIncarnation, type ReplicaInfo } from "./replica-table.js";
-import { noPeersTransport, type GossipTransport } from "./transport.js";
+import type { GossipLane } from "../fabric/fabric.js";
+import { noGossip } from "../fabric/fabric-local.js";
 
 export interface TrackerTimings {
   /** Heartbeat tick, ms. */
@@ -43,7 +44,8 @@ export const DEFAULT_TIMINGS: TrackerTimings = {
 
 export interface TrackerOptions extends Partial<TrackerTimings> {
   replica: ReplicaId;
-  transport?: GossipTransport;
+  /** How this replica reaches the others (the fabric's gossip lane). Default: nobody. */
+  gossip?: GossipLane;
   /** Every visible change, local or replicated, in order. */
   onChanges?: (changes: PresenceChanges) => void;
   /** Malformed gossip and other non-fatal problems. */
@@ -59,14 +61,14 @@ export interface TrackerOptions extends Partial<TrackerTimings> {
 }
 
 /**
- * One presence shard on this node: a CRDT replica plus the process around it — periodic
+ * This thread's presence replica: a CRDT replica plus the process around it — periodic
  * heartbeats carrying deltas, transfer requests when a peer is ahead of us, and failure
  * detection by heartbeat silence (down, then permdown). Modelled on Phoenix.Tracker.Shard.
  */
 export class Tracker {
   readonly replica: ReplicaId;
   private readonly set: PresenceSet;
-  private readonly transport: GossipTransport;
+  private readonly transport: GossipLane;
   private readonly timings: TrackerTimings;
   private readonly peers = new ReplicaTable();
   /** Latest clock heard from each peer since the last transfer decision. */
@@ -77,6 +79,8 @@ export class Tracker {
    * left gracefully or were replaced by a newer incarnation never are.
    */
   private readonly purgedForSilence = new Set<ReplicaId>();
+  /** When each gone replica was purged here: its id is forgotten once it can no longer matter. */
+  private readonly goneAt = new Map<ReplicaId, number>();
   private readonly onChanges: (changes: PresenceChanges) => void;
   private readonly onError: (error: Error) => void;
   private readonly random: () => number;
@@ -98,7 +102,7 @@ export class Tracker {
   constructor(options: TrackerOptions) {
     this.replica = options.replica;
     this.set = new PresenceSet(options.replica);
-    this.transport = options.transport ?? noPeersTransport;
+    this.transport = options.gossip ?? noGossip;
     this.timings = { ...DEFAULT_TIMINGS, ...definedOnly(options) };
     validateTimings(this.timings);
     this.onChanges = options.onChanges ?? (() => {});
@@ -148,7 +152,7 @@ export class Tracker {
     return this.set.listAll();
   }
 
-  /** Status of the peers this shard knows (a copy). */
+  /** Status of the peers this replica knows (a copy). */
   replicas(): Map<ReplicaId, ReplicaInfo> {
     return new Map([...this.peers.entries()].map(([id, info]) => [id, { ...info }]));
   }
@@ -180,7 +184,7 @@ export class Tracker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // Jitter the first heartbeat so that shards started together do not beat together.
+    // Jitter the first heartbeat so that replicas started together do not beat together.
     const delay = Math.floor(this.random() * 0.25 * this.timings.broadcastPeriod);
     this.firstTick = setTimeout(() => {
       this.firstTick = undefined;
@@ -276,8 +280,28 @@ export class Tracker {
     }
   }
 
+  /**
+   * Every live peer purges a silent replica within permdownPeriod of its last message, and a
+   * gone replica sends nothing: twice that after we purged it, no copy of its dots is left to
+   * come back, and remembering its id forever would only grow memory with every restart.
+   */
+  private forgetLongGone(now: number): void {
+    for (const [replica, at] of this.goneAt) {
+      if (now - at <= 2 * this.timings.permdownPeriod) continue;
+      this.goneAt.delete(replica);
+      this.purgedForSilence.delete(replica);
+      this.set.forgetGone(replica);
+    }
+  }
+
+  /** Gone replicas still remembered (their late messages are ignored). */
+  get goneReplicaCount(): number {
+    return this.set.goneCount;
+  }
+
   private detectDowns(): void {
     const now = Date.now();
+    this.forgetLongGone(now);
     for (const [replica, info] of [...this.peers.entries()]) {
       const silence = now - info.lastHeardAt;
       if (silence > this.timings.permdownPeriod) this.permdown(replica, { silent: true });
@@ -298,6 +322,7 @@ export class Tracker {
       if (this.set.isGone(message.from)) {
         if (message.type !== "heartbeat" || !this.purgedForSilence.delete(message.from)) return;
         this.set.replicaRevive(message.from);
+        this.goneAt.delete(message.from);
       }
       switch (message.type) {
         case "heartbeat": {
@@ -414,6 +439,7 @@ export class Tracker {
     if (reason.silent) this.purgedForSilence.add(replica);
     else this.purgedForSilence.delete(replica);
     this.emit(this.set.replicaPermdown(replica));
+    if (replica !== this.replica) this.goneAt.set(replica, Date.now());
     this.peers.delete(replica);
     this.pendingClocks.delete(replica);
     this.deltasSeen.delete(replica);

@@ -1,17 +1,30 @@
 import type { Frame } from "../../client/codec/frame.js";
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
-import type { Channel } from "../channel/channel.js";
-import type { ChannelHandler } from "../channel/handler.js";
 import type { Payload } from "../channel/results.js";
-import type { Outbox } from "./outbox.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { PublishQueue } from "./publish-queue.js";
+import type { Subscriber } from "./subscriber.js";
 import { topicKey } from "./topic-key.js";
 
 /** One topic's local subscribers. All of them share the handler the router chose for the topic. */
 interface TopicSubscribers {
-  handler: ChannelHandler;
-  channels: Set<Channel>;
+  handler: Subscriber["handler"];
+  subscribers: Set<Subscriber>;
+  /** Subscribers waiting for the fabric to route the topic here; they get nothing until then. */
+  waiting: Set<Subscriber>;
   /** Subscribers per serializer, so only serializers in use are encoded. */
   perSerializer: Map<Serializer, number>;
+  /** Settles once the fabric routes the topic here; null once it has. */
+  routing: Promise<void> | null;
+}
+
+export interface LocalFanoutOptions {
+  queue: PublishQueue;
+  log: Logger;
+  metrics: Metrics;
+  /** Told when this thread gains its first or loses its last subscriber of a topic. */
+  onInterestChange: (topic: string, interested: boolean) => Promise<void> | void;
 }
 
 /**
@@ -23,67 +36,59 @@ export class LocalFanout {
   private readonly topics = new Map<string, TopicSubscribers>();
   private subscriptions = 0;
 
-  constructor(
-    private readonly outbox: Outbox,
-    /** Told when this thread gains its first or loses its last subscriber of a topic. */
-    private readonly onInterestChange: (topic: string, interested: boolean) => Promise<void> | void = () => {},
-  ) {}
+  constructor(private readonly options: LocalFanoutOptions) {}
 
   /**
-   * Adds a joined channel. Returns a promise when this is the thread's first subscriber of the
-   * topic and the fabric needs a moment to route the topic here: the join reply waits for it,
-   * so no message published after the reply can miss this subscriber.
+   * Adds a joined subscriber. While the fabric routes a new topic here (the first subscriber
+   * told it), every subscriber of the topic, not only the first, waits: the returned promise
+   * settles once it is attached, and the join reply waits for it, so no message published after
+   * the reply can miss this subscriber. Returns nothing when it is attached at once.
    */
-  subscribe(channel: Channel): Promise<void> | void {
-    let entry = this.topics.get(channel.topic);
-    let ready: Promise<void> | void = undefined;
-    if (!entry) {
-      entry = { handler: channel.handler, channels: new Set(), perSerializer: new Map() };
-      this.topics.set(channel.topic, entry);
-      ready = this.onInterestChange(channel.topic, true);
+  subscribe(subscriber: Subscriber): Promise<void> | void {
+    const entry = this.entryOf(subscriber);
+    if (!entry.routing) {
+      this.attach(entry, subscriber);
+      return;
     }
-    entry.channels.add(channel);
-    this.subscriptions++;
-    const serializer = channel.connection.serializer;
-    entry.perSerializer.set(serializer, (entry.perSerializer.get(serializer) ?? 0) + 1);
-    channel.connection.ws?.subscribe(topicKey(serializer, channel.topic));
-    return ready;
+    entry.waiting.add(subscriber);
+    return entry.routing.then(() => {
+      if (entry.waiting.delete(subscriber)) this.attach(entry, subscriber);
+    });
   }
 
-  unsubscribe(channel: Channel): void {
-    const entry = this.topics.get(channel.topic);
-    if (!entry || !entry.channels.delete(channel)) return;
+  unsubscribe(subscriber: Subscriber): void {
+    const entry = this.topics.get(subscriber.topic);
+    if (!entry) return;
+    if (entry.waiting.delete(subscriber)) return this.dropIfEmpty(subscriber.topic, entry);
+    if (!entry.subscribers.delete(subscriber)) return;
     this.subscriptions--;
-    const serializer = channel.connection.serializer;
+    const { serializer } = subscriber.socket;
     const left = (entry.perSerializer.get(serializer) ?? 1) - 1;
     if (left === 0) entry.perSerializer.delete(serializer);
     else entry.perSerializer.set(serializer, left);
-    channel.connection.ws?.unsubscribe(topicKey(serializer, channel.topic));
-    if (entry.channels.size === 0) {
-      this.topics.delete(channel.topic);
-      this.onInterestChange(channel.topic, false);
-    }
+    subscriber.socket.unsubscribe(topicKey(serializer, subscriber.topic));
+    this.dropIfEmpty(subscriber.topic, entry);
   }
 
   /**
-   * Deliver to local subscribers of `topic`, except `from` (broadcast_from).
-   * `json` is the V2 JSON frame if the caller already encoded it (to share it with other workers).
+   * Deliver to local subscribers of `topic`, except `from` (broadcast_from). `json` is the V2
+   * JSON frame when the caller already encoded it (to share it with the fabric). A payload that
+   * one serializer cannot encode is logged and counted, and skipped for that serializer only.
    */
-  deliver(topic: string, event: string, payload: Payload, from: Channel | null = null, json?: EncodedFrame): void {
+  deliver(topic: string, event: string, payload: Payload, from: Subscriber | null = null, json?: EncodedFrame): void {
     const entry = this.topics.get(topic);
     if (!entry) return;
-    const { handler } = entry;
-    if (handler.handleOut && handler.intercept?.includes(event)) {
-      const targets = [...entry.channels];
-      this.outbox.defer(() => {
-        for (const channel of targets) if (channel !== from) channel.deliverOut(event, payload);
+    if (intercepts(entry.handler, event)) {
+      const targets = [...entry.subscribers];
+      this.options.queue.run(() => {
+        for (const subscriber of targets) if (subscriber !== from) subscriber.deliverOut(event, payload);
       });
       return;
     }
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
     for (const serializer of entry.perSerializer.keys()) {
-      const encoded = serializer === jsonSerializer && json ? json : serializer.encode(frame, "toClient");
-      this.outbox.publish(topicKey(serializer, topic), encoded, from?.connection ?? null);
+      const encoded = serializer === jsonSerializer && json ? json : this.encode(serializer, frame);
+      if (encoded) this.options.queue.publish(topicKey(serializer, topic), encoded, from?.socket ?? null);
     }
   }
 
@@ -96,13 +101,23 @@ export class LocalFanout {
     const entry = this.topics.get(topic);
     if (!entry) return;
     const onlyJson = entry.perSerializer.size === 1 && entry.perSerializer.has(jsonSerializer);
-    const intercepted = entry.handler.handleOut && entry.handler.intercept?.includes(event);
-    if (onlyJson && !intercepted) {
-      this.outbox.publish(topicKey(jsonSerializer, topic), json, null);
+    if (onlyJson && !intercepts(entry.handler, event)) {
+      this.options.queue.publish(topicKey(jsonSerializer, topic), json, null);
       return;
     }
     const { payload } = jsonSerializer.decode(json.data, "toClient");
     this.deliver(topic, event, payload as Payload, null, json);
+  }
+
+  /** Encodes a frame, or logs and counts why it cannot be. */
+  encode(serializer: Serializer, frame: Frame): EncodedFrame | undefined {
+    try {
+      return serializer.encode(frame, "toClient");
+    } catch (err) {
+      this.options.metrics.encodeErrors.inc({ serializer: serializer.name });
+      this.options.log.warn({ err, topic: frame.topic, event: frame.event, serializer: serializer.name }, "broadcast payload cannot be encoded; skipped for this serializer");
+      return undefined;
+    }
   }
 
   /**
@@ -112,12 +127,11 @@ export class LocalFanout {
   intern(topic: string): string {
     const entry = this.topics.get(topic);
     if (!entry) return topic;
-    for (const channel of entry.channels) return channel.topic;
+    for (const subscriber of entry.subscribers) return subscriber.topic;
     return topic;
   }
 
-
-  /** Number of channel subscriptions on this thread (for /health and metrics). */
+  /** Number of subscriptions on this thread (for /health and metrics). */
   get subscriptionCount(): number {
     return this.subscriptions;
   }
@@ -125,4 +139,39 @@ export class LocalFanout {
   get topicCount(): number {
     return this.topics.size;
   }
+
+  private entryOf(subscriber: Subscriber): TopicSubscribers {
+    const { topic } = subscriber;
+    const entry = this.topics.get(topic);
+    if (entry) return entry;
+    const created: TopicSubscribers = { handler: subscriber.handler, subscribers: new Set(), waiting: new Set(), perSerializer: new Map(), routing: null };
+    this.topics.set(topic, created);
+    const routed = this.options.onInterestChange(topic, true);
+    if (routed) {
+      const settled = () => {
+        if (created.routing === routing) created.routing = null;
+      };
+      const routing: Promise<void> = routed.then(settled, settled);
+      created.routing = routing;
+    }
+    return created;
+  }
+
+  private attach(entry: TopicSubscribers, subscriber: Subscriber): void {
+    entry.subscribers.add(subscriber);
+    this.subscriptions++;
+    const { serializer } = subscriber.socket;
+    entry.perSerializer.set(serializer, (entry.perSerializer.get(serializer) ?? 0) + 1);
+    subscriber.socket.subscribe(topicKey(serializer, subscriber.topic));
+  }
+
+  private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
+    if (entry.subscribers.size > 0 || entry.waiting.size > 0 || this.topics.get(topic) !== entry) return;
+    this.topics.delete(topic);
+    this.options.onInterestChange(topic, false);
+  }
+}
+
+function intercepts(handler: Subscriber["handler"], event: string): boolean {
+  return handler.handleOut !== undefined && handler.intercept?.includes(event) === true;
 }

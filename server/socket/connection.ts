@@ -1,9 +1,12 @@
 import type { WebSocket } from "uWebSockets.js";
 import { CodecError, EVENTS, SOCKET_TOPIC, type Frame } from "../../client/codec/frame.js";
-import type { Serializer } from "../../client/codec/serializer.js";
+import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
 import { Channel } from "../channel/channel.js";
-import type { JoinParams } from "../channel/handler.js";
-import type { Runtime } from "../runtime.js";
+import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
+import type { ChannelHandler, JoinParams } from "../channel/handler.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
 import { CLOSE } from "./close-codes.js";
 
 /** What uWS keeps for each WebSocket. */
@@ -11,17 +14,35 @@ export interface SocketUserData {
   connection: SocketConnection;
 }
 
+/** What a socket uses of its server. */
+export interface SocketServices {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly queue: PublishQueue;
+  readonly maxChannels: number;
+  readonly channels: ChannelServices;
+  route(topic: string): ChannelHandler | undefined;
+  /** The fan-out's copy of a topic name, shared by its subscribers. */
+  intern(topic: string): string;
+  /** The socket closed: every presence it tracked leaves. */
+  untrackOwner(owner: string): void;
+}
+
 /**
  * One client WebSocket: decodes frames once, routes them to its channels by topic, and is the
- * only writer of its bytes. Mirrors Phoenix.Socket's transport process (PROTOCOL.md §1.5–1.8).
+ * only writer of its bytes. Its own frames (replies, pushes) wait in its write queue only while
+ * the thread's publish queue holds broadcasts, so it sees everything in production order.
+ * Mirrors Phoenix.Socket's transport process (README, "Protocol").
  */
-export class SocketConnection {
+export class SocketConnection implements ChannelConnection, QueuedWriter {
   ws: WebSocket<SocketUserData> | null = null;
   readonly channels = new Map<string, Channel>();
   private closed = false;
+  /** Frames waiting for their turn in the publish queue; null while there are none. */
+  private queued: EncodedFrame[] | null = null;
 
   constructor(
-    readonly runtime: Runtime,
+    private readonly services: SocketServices,
     readonly id: string,
     readonly serializer: Serializer,
     readonly assigns: Readonly<Record<string, unknown>>,
@@ -43,17 +64,52 @@ export class SocketConnection {
       frame = this.serializer.decode(raw, "toServer");
     } catch (err) {
       const reason = err instanceof CodecError ? err.message : "undecodable frame";
-      this.runtime.metrics.frameErrors.inc();
-      this.runtime.log.debug({ socket: this.id, reason }, "closing socket on a bad frame");
+      this.services.metrics.frameErrors.inc();
+      this.services.log.debug({ socket: this.id, reason }, "closing socket on a bad frame");
       this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
       return;
     }
     this.dispatch(frame);
   }
 
-  send(frame: Frame): void {
-    if (this.closed) return;
-    this.runtime.outbox.send(this, this.serializer.encode(frame, "toClient"));
+  send(frame: Frame): boolean {
+    if (this.closed) return true;
+    let encoded: EncodedFrame;
+    try {
+      encoded = this.serializer.encode(frame, "toClient");
+    } catch (err) {
+      this.services.metrics.encodeErrors.inc({ serializer: this.serializer.name });
+      this.services.log.error({ err, socket: this.id, topic: frame.topic, event: frame.event }, "a frame for this socket cannot be encoded");
+      return false;
+    }
+    this.write(encoded);
+    return true;
+  }
+
+  // ── SubscriberSocket: uWS topics, in order with the publish queue ──
+
+  subscribe(topicKey: string): void {
+    if (this.services.queue.idle) this.ws?.subscribe(topicKey);
+    else this.services.queue.run(() => this.ws?.subscribe(topicKey));
+  }
+
+  unsubscribe(topicKey: string): void {
+    if (this.services.queue.idle) this.ws?.unsubscribe(topicKey);
+    else this.services.queue.run(() => this.ws?.unsubscribe(topicKey));
+  }
+
+  publishFrom(topicKey: string, frame: EncodedFrame): boolean {
+    if (!this.ws) return false;
+    this.ws.publish(topicKey, frame.data, frame.binary);
+    return true;
+  }
+
+  // ── the write queue ──
+
+  writeQueued(count: number): void {
+    const frames = this.queued?.splice(0, count) ?? [];
+    if (this.queued?.length === 0) this.queued = null;
+    for (const frame of frames) this.writeNow(frame);
   }
 
   /** Close with a code and a short reason (at most 123 bytes by the WebSocket spec). */
@@ -68,17 +124,40 @@ export class SocketConnection {
     this.ws.close();
   }
 
+  /** Over its slow-consumer limit: close it (1013) so the client reconnects and resyncs. */
+  closeSlow(): void {
+    if (this.closed) return;
+    this.services.metrics.slowConsumers.inc();
+    this.services.log.warn({ socket: this.id }, "slow consumer disconnected");
+    this.end(CLOSE.slowConsumer, "slow consumer: too much unread data");
+  }
+
   /** uWS reports the socket closed (by either side): end every channel and drop its presences. */
   onClose(): void {
     this.closed = true;
     this.ws = null;
+    this.queued = null;
     for (const channel of [...this.channels.values()]) channel.shutdown("closed");
-    this.runtime.presence.untrackOwner(this.id);
+    this.services.untrackOwner(this.id);
   }
 
   /** Called by a channel that ended. */
-  forget(channel: Channel): void {
+  forget(channel: { readonly topic: string }): void {
     if (this.channels.get(channel.topic) === channel) this.channels.delete(channel.topic);
+  }
+
+  private write(frame: EncodedFrame): void {
+    if (this.queued === null && this.services.queue.idle) {
+      this.writeNow(frame);
+      return;
+    }
+    (this.queued ??= []).push(frame);
+    this.services.queue.writeAfter(this);
+  }
+
+  private writeNow(frame: EncodedFrame): void {
+    // 2 = dropped: the socket is over its slow-consumer limit.
+    if (this.ws && this.ws.send(frame.data, frame.binary) === 2) this.closeSlow();
   }
 
   private dispatch(frame: Frame): void {
@@ -104,26 +183,26 @@ export class SocketConnection {
   }
 
   private join(frame: Frame, existing: Channel | undefined): void {
-    const handler = this.runtime.router.match(frame.topic);
+    const handler = this.services.route(frame.topic);
     if (!handler) {
-      this.runtime.log.warn({ topic: frame.topic, socket: this.id }, "ignoring unmatched topic");
+      this.services.log.warn({ topic: frame.topic, socket: this.id }, "ignoring unmatched topic");
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
       return;
     }
-    if (!existing && this.channels.size >= this.runtime.config.maxChannelsPerSocket) {
+    if (!existing && this.channels.size >= this.services.maxChannels) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many channels joined" });
       return;
     }
     // A second join of the same topic replaces the first; the old membership gets phx_close
-    // after the new join's reply, which phoenix.js ignores as stale (PROTOCOL.md §1.7).
+    // after the new join's reply, which phoenix.js ignores as stale (README, "Protocol").
     let closeDuplicate = () => {};
     if (existing) {
-      this.runtime.log.debug({ topic: frame.topic, socket: this.id }, "duplicate join: closing the existing channel");
+      this.services.log.debug({ topic: frame.topic, socket: this.id }, "duplicate join: closing the existing channel");
       existing.shutdown("duplicate_join");
       closeDuplicate = () => existing.sendClose();
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
-    const channel = new Channel(this, this.runtime.fanout.intern(frame.topic), joinRef, handler);
+    const channel = new Channel(this, this.services.channels, this.services.intern(frame.topic), joinRef, handler);
     this.channels.set(frame.topic, channel);
     channel.join(frame.payload as JoinParams, frame.ref, closeDuplicate);
   }

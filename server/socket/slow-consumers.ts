@@ -8,15 +8,11 @@ const SWEEP_MS = 1000;
  * socket that sits above `limit`, so a client that fell behind reconnects and resyncs instead
  * of silently missing messages. A socket whose direct send was dropped is closed at once.
  */
-export function watchSlowConsumers(
-  connections: ReadonlySet<SocketConnection>,
-  limit: number,
-  onSlow: (connection: SocketConnection) => void,
-): () => void {
+export function watchSlowConsumers(connections: ReadonlySet<SocketConnection>, limit: number): () => void {
   const timer = setInterval(() => {
     for (const connection of connections) {
       const ws = connection.ws;
-      if (ws && ws.getBufferedAmount() > limit) onSlow(connection);
+      if (ws && ws.getBufferedAmount() > limit) connection.closeSlow();
     }
   }, SWEEP_MS);
   timer.unref();

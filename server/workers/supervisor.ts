@@ -1,9 +1,13 @@
 import { MessageChannel, Worker } from "node:worker_threads";
-import { makeIncarnation, makeReplicaId } from "../../crdt/index.js";
+import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
+import { RedisFabric } from "../fabric/fabric-redis.js";
+import { NodeHub } from "../fabric/node-hub.js";
+import { workerReplicaName } from "../fabric/replica-names.js";
+import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
-import { workerReplicaName } from "../presence/transport-workers.js";
-import type { ControlMessage, WorkerReport } from "./mesh-messages.js";
+import { Metrics } from "../ops/metrics.js";
+import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
 
 const ENTRY = new URL("./worker-entry.js", import.meta.url);
@@ -14,21 +18,22 @@ const MAX_RESTARTS_PER_MINUTE = 10;
 
 interface Slot {
   worker: Worker;
-  replica: string;
+  replica: ReplicaId;
   exited: Promise<number>;
 }
 
 export interface SupervisorOptions {
   count: number;
-  settings: Partial<ServerConfig> & { nodeName: string; port: number };
+  settings: ServerConfig;
   app: string;
   log: Logger;
 }
 
 /**
  * The main thread of a multi-worker node: starts the workers (each a full server on the
- * shared port), links every pair with a MessagePort, replaces a worker that crashes (telling
- * the others its presence replica is gone), and drains them all on shutdown.
+ * shared port), links every pair with a MessagePort and each of them to the node hub (the
+ * node's place on the fabric, holding its one Redis link), replaces a worker that crashes,
+ * and drains them all on shutdown.
  */
 export class WorkerSupervisor {
   private readonly slots: Array<Slot | undefined>;
@@ -36,35 +41,62 @@ export class WorkerSupervisor {
   private restarts: number[] = [];
   /** One per node start, shared by its workers (and by workers restarted later). */
   private readonly nodeIncarnation = makeIncarnation(Date.now(), Math.random());
+  private readonly hub: NodeHub;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = new Array(options.count).fill(undefined);
+    const { settings, log } = options;
+    // The main thread is the process: it collects the process metrics, and the fabric's.
+    const metrics = new Metrics({ processMetrics: true });
+    const link = settings.redisUrl
+      ? new RedisFabric({
+          url: settings.redisUrl,
+          nodeName: settings.nodeName,
+          nodeIncarnation: this.nodeIncarnation,
+          sharded: settings.redisSharded,
+          replicas: () => this.slots.flatMap((slot) => (slot ? [slot.replica] : [])),
+          log,
+          metrics,
+        })
+      : undefined;
+    this.hub = new NodeHub({ nodeName: settings.nodeName, link, metrics, log });
   }
 
   async start(): Promise<void> {
     await Promise.all(this.slots.map((_, index) => this.spawn(index)));
+    this.hub.start();
   }
 
-  /** Every worker stops accepting, closes its sockets with 1001 and ends. */
+  /** Every worker stops accepting, closes its sockets with 1001 and ends; then the hub closes. */
   async drain(): Promise<void> {
     this.draining = true;
     const exits = this.slots.filter((slot): slot is Slot => slot !== undefined).map((slot) => {
       slot.worker.postMessage({ k: "drain" } satisfies ControlMessage);
       return slot.exited;
     });
-    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
+    await settleWithin(Promise.all(exits), DRAIN_TIMEOUT_MS);
+    await this.hub.close();
   }
 
   private spawn(index: number): Promise<void> {
     const { settings, app, log } = this.options;
     const incarnation = makeIncarnation(Date.now(), Math.random());
-    const boot: WorkerBoot = { index, incarnation, nodeIncarnation: this.nodeIncarnation, settings: { ...settings, workers: 1 }, app };
-    const worker = new Worker(ENTRY, { workerData: boot });
+    const { port1: hubPort, port2: workerHubPort } = new MessageChannel();
+    const boot: WorkerBoot = {
+      index,
+      incarnation,
+      nodeIncarnation: this.nodeIncarnation,
+      settings: { ...settings, workers: 1 },
+      app,
+      hubPort: workerHubPort,
+    };
+    const worker = new Worker(ENTRY, { workerData: boot, transferList: [workerHubPort] });
     const slot: Slot = {
       worker,
       replica: makeReplicaId(workerReplicaName(settings.nodeName, index), incarnation),
       exited: new Promise((resolve) => worker.once("exit", resolve)),
     };
+    this.hub.addWorker(index, hubPort);
     this.link(index, worker);
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {
@@ -74,7 +106,7 @@ export class WorkerSupervisor {
         else if (report.k === "crashed") log.error({ worker: index, error: report.error }, "worker crashed");
       });
       worker.on("error", (err) => log.error({ worker: index, err }, "worker error"));
-      slot.exited.then((code) => {
+      void slot.exited.then((code) => {
         reject(new Error(`worker ${index} exited with code ${code} before listening`));
         this.exited(index, slot);
       });
@@ -94,11 +126,13 @@ export class WorkerSupervisor {
   private exited(index: number, slot: Slot): void {
     if (this.slots[index] !== slot) return;
     this.slots[index] = undefined;
-    if (this.draining) return;
-    // Its sockets are gone: peers drop its presences now rather than after downPeriod.
-    for (const peer of this.slots) {
-      peer?.worker.postMessage({ k: "peerDown", index, replica: slot.replica } satisfies ControlMessage);
+    for (const peer of this.slots) peer?.worker.postMessage({ k: "peerDown", index } satisfies ControlMessage);
+    if (this.draining) {
+      this.hub.workerEnded(index);
+      return;
     }
+    // Its sockets are gone: every other replica drops its presences now rather than after downPeriod.
+    this.hub.workerCrashed(index, slot.replica);
     const now = Date.now();
     this.restarts = this.restarts.filter((at) => now - at < 60_000);
     if (this.restarts.length >= MAX_RESTARTS_PER_MINUTE) {

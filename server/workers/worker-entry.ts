@@ -1,9 +1,10 @@
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { loadApp } from "../app.js";
 import type { ServerConfig } from "../config.js";
+import { HUB } from "../fabric/mesh-messages.js";
+import { PeerMesh } from "../fabric/mesh.js";
 import { CinderServer } from "../server.js";
-import type { ControlMessage, WorkerReport } from "./mesh-messages.js";
-import { PeerMesh } from "./peer-mesh.js";
+import type { ControlMessage, WorkerReport } from "./control-messages.js";
 
 /** What the main thread hands each worker. */
 export interface WorkerBoot {
@@ -12,13 +13,16 @@ export interface WorkerBoot {
   nodeIncarnation: string;
   settings: Partial<ServerConfig>;
   app: string;
+  /** This worker's end of its link to the node hub (the main thread). */
+  hubPort: MessagePort;
 }
 
 const boot = workerData as WorkerBoot;
 const port = parentPort;
 if (!port) throw new Error("worker-entry runs only as a worker thread");
 const report = (message: WorkerReport) => port.postMessage(message);
-const mesh = new PeerMesh(boot.index);
+const mesh = new PeerMesh();
+mesh.addPeer(HUB, boot.hubPort);
 let server: CinderServer | undefined;
 let ending = false;
 
@@ -39,12 +43,13 @@ port.on("message", (message: ControlMessage) => {
       break;
     case "peerDown":
       mesh.removePeer(message.index);
-      server?.presence.replicaGone(message.replica);
       break;
     case "drain":
       if (ending) return;
       ending = true;
-      void (server ? server.close() : Promise.resolve()).finally(end);
+      (server ? server.close() : Promise.resolve())
+        .catch((err: unknown) => server?.log.error({ err }, "drain failed"))
+        .finally(end);
       break;
   }
 });
@@ -59,10 +64,11 @@ function crash(error: unknown): void {
   end();
 }
 process.on("uncaughtException", crash);
-process.on("unhandledRejection", crash);
+// A promise nobody awaited failed: an error to log, not a reason to drop this thread's sockets.
+process.on("unhandledRejection", (reason) => server?.log.error({ err: reason }, "unhandled promise rejection"));
 
 try {
-  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, nodeIncarnation: boot.nodeIncarnation, mesh });
+  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, mesh });
   await (await loadApp(boot.app))(server);
   await server.listen();
   report({ k: "listening", port: server.port });

@@ -82,8 +82,8 @@ function settle(periods = 40): void {
   vi.advanceTimersByTime(TIMINGS.broadcastPeriod * periods);
 }
 
-function makeCluster(network: FakeNetwork, names = ["a", "b", "c"], shards = 2): TestNode[] {
-  return names.map((name) => new TestNode(name, network, TOPICS, { incarnation: "inc1", shards }));
+function makeCluster(network: FakeNetwork, names = ["a", "b", "c"]): TestNode[] {
+  return names.map((name) => new TestNode(name, network, TOPICS, { incarnation: "inc1" }));
 }
 
 describe("presence cluster over a faulty network", () => {
@@ -140,7 +140,7 @@ describe("presence cluster over a faulty network", () => {
     network.partition(["a"], ["b", "c"]);
     vi.advanceTimersByTime(TIMINGS.permdownPeriod + 5 * TIMINGS.broadcastPeriod);
     expect(Object.keys(b.service.list("room:a"))).toEqual(["bob"]);
-    expect(b.service.shardOf("room:a").replicas().has(a.service.replica)).toBe(false);
+    expect(b.service.tracker.replicas().has(a.service.replica)).toBe(false);
     network.heal();
     settle(60);
     for (const node of nodes) expect(Object.keys(node.service.list("room:a")).sort()).toEqual(["alice", "bob"]);
@@ -150,7 +150,7 @@ describe("presence cluster over a faulty network", () => {
 describe("replica failure detection", () => {
   it("a silent replica's presences leave after downPeriod and come back if it returns before permdownPeriod", () => {
     const network = new FakeNetwork(21);
-    const [a, b] = makeCluster(network, ["a", "b"], 1);
+    const [a, b] = makeCluster(network, ["a", "b"]);
     b.service.track("s", "room:a", "bob", { x: 1 });
     settle();
     expect(Object.keys(a.service.list("room:a"))).toEqual(["bob"]);
@@ -174,15 +174,15 @@ describe("replica failure detection", () => {
 
   it("a replica silent for permdownPeriod is purged", () => {
     const network = new FakeNetwork(22);
-    const [a, b] = makeCluster(network, ["a", "b"], 1);
+    const [a, b] = makeCluster(network, ["a", "b"]);
     b.service.track("s", "room:a", "bob", {});
     settle();
     b.service.stop();
     network.disconnect(b.service.replica);
     vi.advanceTimersByTime(TIMINGS.downPeriod + 3 * TIMINGS.broadcastPeriod);
-    expect(a.service.shardOf("room:a").replicas().get(b.service.replica)?.status).toBe("down");
+    expect(a.service.tracker.replicas().get(b.service.replica)?.status).toBe("down");
     vi.advanceTimersByTime(TIMINGS.permdownPeriod);
-    expect(a.service.shardOf("room:a").replicas().has(b.service.replica)).toBe(false);
+    expect(a.service.tracker.replicas().has(b.service.replica)).toBe(false);
     expect(a.service.list("room:a")).toEqual({});
     // The leave was reported once, at down time; the purge reported nothing more.
     expect(a.diffs.filter((d) => Object.keys(d.diff.leaves).length > 0)).toHaveLength(1);
@@ -190,26 +190,26 @@ describe("replica failure detection", () => {
 
   it("a graceful stop removes the node's presences from its peers at once", () => {
     const network = new FakeNetwork(23);
-    const [a, b] = makeCluster(network, ["a", "b"], 1);
+    const [a, b] = makeCluster(network, ["a", "b"]);
     b.service.track("s", "room:a", "bob", {});
     settle();
     expect(Object.keys(a.service.list("room:a"))).toEqual(["bob"]);
     b.service.stop({ graceful: true });
     vi.advanceTimersByTime(1);
     expect(a.service.list("room:a")).toEqual({});
-    expect(a.service.shardOf("room:a").replicas().has(b.service.replica)).toBe(false);
+    expect(a.service.tracker.replicas().has(b.service.replica)).toBe(false);
   });
 
   it("a node restarting with a new incarnation replaces its old presences without waiting for downPeriod", () => {
     const network = new FakeNetwork(24, { maxDelay: 50 });
-    const nodes = makeCluster(network, ["a", "b", "c"], 2);
+    const nodes = makeCluster(network, ["a", "b", "c"]);
     const [a, b, c] = nodes;
     b.service.track("s1", "room:a", "bob", { life: 1 });
     a.service.track("s2", "room:a", "alice", {});
     settle();
     b.service.stop(); // crash: no graceful permdown
     network.disconnect(b.service.replica);
-    const reborn = new TestNode("b", network, TOPICS, { incarnation: "inc2", shards: 2 });
+    const reborn = new TestNode("b", network, TOPICS, { incarnation: "inc2" });
     reborn.service.track("s1", "room:a", "bob", { life: 2 });
     settle(5); // far less than downPeriod
     for (const node of [a, c, reborn]) {
@@ -218,14 +218,14 @@ describe("replica failure detection", () => {
       expect(Object.keys(node.service.list("room:a")).sort()).toEqual(["alice", "bob"]);
     }
     const oldReplica = b.service.replica;
-    expect(a.service.shardOf("room:a").replicas().has(oldReplica)).toBe(false);
+    expect(a.service.tracker.replicas().has(oldReplica)).toBe(false);
   });
 });
 
 describe("presence diffs", () => {
   it("an update is one diff: the new meta in joins, the old one in leaves, on every node", () => {
     const network = new FakeNetwork(31);
-    const [a, b] = makeCluster(network, ["a", "b"], 1);
+    const [a, b] = makeCluster(network, ["a", "b"]);
     const tracked = a.service.track("s", "room:a", "alice", { status: "away" });
     settle();
     const before = { a: a.diffs.length, b: b.diffs.length };
@@ -271,7 +271,7 @@ describe("presence diffs", () => {
 
   it("handles keys that collide with Object.prototype", () => {
     const network = new FakeNetwork(33);
-    const [a, b] = makeCluster(network, ["a", "b"], 1);
+    const [a, b] = makeCluster(network, ["a", "b"]);
     a.service.track("s", "room:a", "__proto__", { v: 1 });
     a.service.track("s", "room:a", "constructor", { v: 2 });
     settle();
@@ -284,7 +284,7 @@ describe("presence diffs", () => {
 
   it("lists presences in the same order on every node, whatever the arrival order", () => {
     const network = new FakeNetwork(34, { maxDelay: 300 });
-    const nodes = makeCluster(network, ["a", "b", "c"], 1);
+    const nodes = makeCluster(network, ["a", "b", "c"]);
     nodes.forEach((node, i) => {
       for (let k = 0; k < 5; k++) node.service.track(`s${k}`, "room:a", `user${(k + i) % 3}`, { from: node.name });
     });

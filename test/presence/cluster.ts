@@ -1,4 +1,5 @@
 import { Presence } from "phoenix";
+import { makeReplicaId } from "../../crdt/index.js";
 import { PresenceService, type PresenceDiff, type PresenceMap, type PresenceServiceOptions } from "../../server/presence/index.js";
 import type { FakeNetwork } from "./fake-network.js";
 
@@ -29,15 +30,18 @@ export class TestNode {
     topics: readonly string[],
     options: Partial<PresenceServiceOptions> & { incarnation: string },
   ) {
+    // The lane is made before the service, so it is named by the replica id the service will take.
+    const replica = makeReplicaId(name, options.incarnation);
     this.service = new PresenceService({
       nodeName: name,
-      transport: network.transport,
+      gossip: network.gossip(replica),
       ...TIMINGS,
       ...options,
       onError: (error) => {
         throw error;
       },
     });
+    if (this.service.replica !== replica) throw new Error(`test node ${name}: replica ${this.service.replica}, lane ${replica}`);
     for (const topic of topics) this.clientStates.set(topic, clone(this.service.list(topic)));
     this.service.onDiff((topic, diff) => {
       this.diffs.push({ topic, diff: clone(diff) });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../../server/presence/messages.js";
-import type { GossipTransport } from "../../server/presence/transport.js";
+import type { GossipLane } from "../../server/presence/index.js";
 import { Tracker } from "../../server/presence/tracker.js";
 
 beforeEach(() => {
@@ -16,7 +16,7 @@ afterEach(() => {
 function pair() {
   const handlers = new Map<ReplicaId, (message: GossipMessage) => void>();
   const queue: Array<{ to: ReplicaId; message: GossipMessage }> = [];
-  const transport = (self: ReplicaId): GossipTransport => ({
+  const gossip = (self: ReplicaId): GossipLane => ({
     broadcast: (message) => {
       for (const to of handlers.keys()) if (to !== self) queue.push({ to, message: structuredClone(message) });
     },
@@ -24,8 +24,8 @@ function pair() {
     onMessage: (handler) => handlers.set(self, handler),
   });
   const timings = { broadcastPeriod: 100, maxSilentPeriods: 3, downPeriod: 10_000, permdownPeriod: 60_000, clockSamplePeriods: 2, random: () => 0 };
-  const b = new Tracker({ replica: "b#1", transport: transport("b#1"), ...timings });
-  const c = new Tracker({ replica: "c#1", transport: transport("c#1"), ...timings });
+  const b = new Tracker({ replica: "b#1", gossip: gossip("b#1"), ...timings });
+  const c = new Tracker({ replica: "c#1", gossip: gossip("c#1"), ...timings });
   b.start();
   c.start();
   const deliverAll = (drop: (m: { to: ReplicaId; message: GossipMessage }) => boolean = () => false) => {

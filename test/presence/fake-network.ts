@@ -1,7 +1,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { parseReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../../server/presence/messages.js";
-import type { GossipTransport } from "../../server/presence/transport.js";
+import type { GossipLane } from "../../server/presence/index.js";
 
 export interface Faults {
   /** Probability that one delivery is lost. */
@@ -34,7 +34,7 @@ export class FakeNetwork {
   faults: Faults;
   readonly sent = new Map<GossipMessage["type"], number>();
   private readonly random: () => number;
-  private readonly endpoints = new Map<number, Map<ReplicaId, (message: GossipMessage) => void>>();
+  private readonly endpoints = new Map<ReplicaId, (message: GossipMessage) => void>();
   private readonly blocked = new Set<string>();
 
   constructor(seed: number, faults: Partial<Faults> = {}) {
@@ -42,20 +42,16 @@ export class FakeNetwork {
     this.faults = { drop: 0, duplicate: 0, maxDelay: 0, ...faults };
   }
 
-  transport = (shard: number, replica: ReplicaId): GossipTransport => {
-    let shardEndpoints = this.endpoints.get(shard);
-    if (!shardEndpoints) this.endpoints.set(shard, (shardEndpoints = new Map()));
-    const peers = shardEndpoints;
-    return {
-      broadcast: (message) => {
-        for (const target of peers.keys()) if (target !== replica) this.send(shard, replica, target, message);
-      },
-      sendTo: (target, message) => this.send(shard, replica, target, message),
-      onMessage: (handler) => {
-        peers.set(replica, handler);
-      },
-    };
-  };
+  /** The gossip lane of `replica`: it reaches every other replica that registered a handler. */
+  gossip = (replica: ReplicaId): GossipLane => ({
+    broadcast: (message) => {
+      for (const target of this.endpoints.keys()) if (target !== replica) this.send(replica, target, message);
+    },
+    sendTo: (target, message) => this.send(replica, target, message),
+    onMessage: (handler) => {
+      this.endpoints.set(replica, handler);
+    },
+  });
 
   /** Cuts every link between the two groups of node names. */
   partition(groupA: string[], groupB: string[]): void {
@@ -68,17 +64,17 @@ export class FakeNetwork {
 
   /** A node that crashed: it neither sends nor receives any more. */
   disconnect(replica: ReplicaId): void {
-    for (const peers of this.endpoints.values()) peers.delete(replica);
+    this.endpoints.delete(replica);
   }
 
   count(type: GossipMessage["type"]): number {
     return this.sent.get(type) ?? 0;
   }
 
-  private send(shard: number, from: ReplicaId, to: ReplicaId, message: GossipMessage): void {
+  private send(from: ReplicaId, to: ReplicaId, message: GossipMessage): void {
     this.sent.set(message.type, this.count(message.type) + 1);
     if (this.blocked.has(`${parseReplicaId(from).nodeName}|${parseReplicaId(to).nodeName}`)) return;
-    if (!this.endpoints.get(shard)?.has(from)) return;
+    if (!this.endpoints.has(from)) return;
     if (this.random() < this.faults.drop) return;
     const copies = this.random() < this.faults.duplicate ? 2 : 1;
     const bytes = encode(message);
@@ -86,7 +82,7 @@ export class FakeNetwork {
       const delay = Math.floor(this.random() * this.faults.maxDelay);
       setTimeout(() => {
         if (this.blocked.has(`${parseReplicaId(from).nodeName}|${parseReplicaId(to).nodeName}`)) return;
-        this.endpoints.get(shard)?.get(to)?.(decode(bytes) as GossipMessage);
+        this.endpoints.get(to)?.(decode(bytes) as GossipMessage);
       }, delay);
     }
   }

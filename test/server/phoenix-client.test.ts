@@ -43,7 +43,7 @@ function joined(channel: Channel): Promise<unknown> {
 function pushed(channel: Channel, event: string, payload: object | ArrayBuffer): Promise<{ status: string; response: unknown }> {
   return new Promise((resolve) => {
     const push = channel.push(event, payload as object);
-    for (const status of ["ok", "error", "timeout"]) push.receive(status, (response: unknown) => resolve({ status, response }));
+    for (const status of ["ok", "error", "timeout"] as const) push.receive(status, (response: unknown) => resolve({ status, response }));
   });
 }
 
@@ -54,7 +54,7 @@ describe("the official phoenix client against Cinder", () => {
     await waitFor(() => good.isConnected(), "accepted socket to open");
     const errors: unknown[] = [];
     const bad = connect(server.port, { token: "no" });
-    bad.onError((e) => errors.push(e));
+    bad.onError((e) => void errors.push(e));
     await waitFor(() => errors.length > 0, "refused socket to error");
     expect(bad.isConnected()).toBe(false);
   });
@@ -87,7 +87,7 @@ describe("the official phoenix client against Cinder", () => {
     const socket = connect(server.port);
     const clock = socket.channel("clock:1", {});
     const ticks: unknown[] = [];
-    clock.on("tick", (p) => ticks.push(p));
+    clock.on("tick", (p) => void ticks.push(p));
     expect(await joined(clock)).toEqual({ hello: "there" });
     await waitFor(() => ticks.length === 1, "server push");
     expect(ticks[0]).toEqual({ n: 1 });
@@ -105,7 +105,7 @@ describe("the official phoenix client against Cinder", () => {
       const channel = socket.channel("room:many", { user: `u${i}`, presence: false });
       const inbox: unknown[] = [];
       received.push(inbox);
-      channel.on("new_msg", (p) => inbox.push(p));
+      channel.on("new_msg", (p) => void inbox.push(p));
       channels.push(channel);
     }
     await Promise.all(channels.map(joined));
@@ -154,7 +154,7 @@ describe("the official phoenix client against Cinder", () => {
     const socket = connect(server.port);
     const channel = socket.channel("bin:1", {});
     const broadcasts: ArrayBuffer[] = [];
-    channel.on("bytes", (p) => broadcasts.push(p as ArrayBuffer));
+    channel.on("bytes", (p) => void broadcasts.push(p as ArrayBuffer));
     await joined(channel);
     const reply = await pushed(channel, "raw", new Uint8Array([1, 2, 3]).buffer);
     expect(reply.status).toBe("ok");

@@ -33,7 +33,7 @@ function member(user: string) {
   presence.onLeave((key, current) => {
     if ((current as { metas: unknown[] }).metas.length === 0) seen.leaves.push(key as string);
   });
-  presence.onSync(() => seen.syncs++);
+  presence.onSync(() => void seen.syncs++);
   const joined = new Promise((resolve) => channel.join().receive("ok", resolve));
   const users = () =>
     presence
@@ -96,7 +96,7 @@ describe("presence over a real socket, seen through phoenix.js Presence", () => 
         "room:*": {
           ...roomChannel,
           handleIn: (event, payload, socket) => {
-            if (event !== "status") return roomChannel.handleIn!(event, payload, socket, { topic: "", joinRef: "", ref: null });
+            if (event !== "status") return roomChannel.handleIn!(event, payload, socket as Parameters<NonNullable<typeof roomChannel.handleIn>>[2], { topic: "", joinRef: "", ref: null });
             const result = socket.updatePresence(socket.assigns.user as string, (old) => ({ ...old, status: (payload as { status: string }).status }));
             return result.ok ? ok() : ok({ failed: result.reason });
           },

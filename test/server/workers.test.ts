@@ -86,12 +86,52 @@ describe("worker threads", () => {
     }
     const senders = [...byThread.values()].map((list) => list[0]);
     senders.forEach((sender, i) => sender.send(["r", `m${i}`, "room:fan", "new_msg", { body: `from worker ${i}` }]));
-    for (const client of all) {
-      await client.next((f) => f[3] === "new_msg" && (f[4] as { body: string }).body === "from worker 1", "worker 1's message");
-      await client.next((f) => f[3] === "new_msg" && (f[4] as { body: string }).body === "from worker 0", "worker 0's message");
+    // Then a marker from each: a worker's broadcasts keep their order, so once a client has both
+    // markers, any duplicate of the first messages would be in too.
+    senders.forEach((sender, i) => sender.send(["r", `k${i}`, "room:fan", "new_msg", { body: `marker ${i}` }]));
+    const bodies = (client: RawClient) => client.frames.filter((f) => f[3] === "new_msg").map((f) => (f[4] as { body: string }).body);
+    for (const client of all) await waitFor(() => bodies(client).includes("marker 0") && bodies(client).includes("marker 1"), "both markers");
+    for (const client of all) expect(bodies(client).sort()).toEqual(["from worker 0", "from worker 1", "marker 0", "marker 1"]);
+  });
+
+  it("reports the node's distinct topics in /health, not one worker's count", async () => {
+    const node = await startWorkers();
+    const byThread = await clientsOnBothWorkers(node.port, 1);
+    const [a, b] = [...byThread.values()].map((list) => list[0]);
+    // Both workers: room:both; worker a only: room:a1, room:a2; worker b only: room:b1. Plus probe:who on both.
+    const joins: Array<[RawClient, string]> = [
+      [a, "room:both"],
+      [b, "room:both"],
+      [a, "room:a1"],
+      [a, "room:a2"],
+      [b, "room:b1"],
+    ];
+    for (const [i, [client, topic]] of joins.entries()) {
+      client.send([`t${i}`, `t${i}`, topic, "phx_join", { user: "u", presence: false }]);
+      await client.reply(`t${i}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
-    for (const client of all) expect(client.frames.filter((f) => f[3] === "new_msg")).toHaveLength(2);
+    for (let i = 0; i < 4; i++) {
+      const health = await (await fetch(`http://127.0.0.1:${node.port}/health`)).json();
+      expect(health.topics).toBe(5);
+      expect(health.workers.map((w: { topics: number }) => w.topics).sort()).toEqual([3, 4]);
+    }
+  });
+
+  it("logs an unhandled rejection and goes on serving, with one worker and with two", async () => {
+    for (const workers of ["1", "2"]) {
+      const node = await NodeProcess.start(await freePort(), { WORKERS: workers }, ["--app", PROBE_APP]);
+      nodes.push(node);
+      const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
+      client.send(["p", "p", "probe:who", "phx_join", {}]);
+      await client.reply("p");
+      client.send(["p", "r", "probe:who", "reject", {}]);
+      await client.reply("r");
+      await waitFor(() => node.output.includes("unhandled promise rejection"), "the rejection to be logged");
+      client.send(["p", "again", "probe:who", "ping", {}]);
+      expect((await client.reply("again"))[4]).toMatchObject({ status: "ok" });
+      expect(node.output).not.toContain("worker crashed");
+      expect(node.exitCode).toBeUndefined();
+    }
   });
 
   it("routes each newly joined topic to its worker, through join/leave churn", async () => {
@@ -140,7 +180,7 @@ describe("worker threads", () => {
     await waitFor(() => survivor.users() === names(members), "everyone present");
 
     // Reconnects are slowed so that the leave is observable before the clients come back.
-    for (const m of onVictim) m.socket.reconnectAfterMs = () => 1500;
+    for (const m of onVictim) (m.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 1500;
     victim.probe.push("crash", {});
     await waitFor(() => survivor.users() === names(members.filter((m) => !onVictim.includes(m))), "the crashed worker's presences to leave");
     await waitFor(() => onVictim.every((m) => m.joins() === 2), "its clients to rejoin", 10_000);

@@ -14,6 +14,10 @@ export default function setup(server) {
           throw new Error("probe crash");
         });
       }
+      if (event === "reject") {
+        // A promise nobody awaits fails: logged, and the node goes on serving.
+        void Promise.reject(new Error("probe rejection"));
+      }
       return ok({ thread: threadId });
     },
   });

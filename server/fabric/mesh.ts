@@ -4,16 +4,15 @@ import type { MeshMessage } from "./mesh-messages.js";
 type Handler = (from: number, message: MeshMessage) => void;
 
 /**
- * This worker's links to the other workers of the node: one MessagePort per peer, set up by
- * the main thread. MessagePorts keep order per sender, which keeps broadcast order per publisher.
+ * One thread's MessagePorts to the other threads of its node, by index (workers 0…W−1, the
+ * main thread HUB), set up by the main thread. A MessagePort keeps order per sender, which
+ * keeps broadcast order per publisher.
  */
 export class PeerMesh {
   private readonly ports = new Map<number, MessagePort>();
   private readonly handlers: Handler[] = [];
   private readonly upListeners: Array<(index: number) => void> = [];
   private readonly downListeners: Array<(index: number) => void> = [];
-
-  constructor(readonly self: number) {}
 
   addPeer(index: number, port: MessagePort): void {
     this.ports.get(index)?.close();
@@ -32,12 +31,12 @@ export class PeerMesh {
     for (const listener of this.downListeners) listener(index);
   }
 
-  peers(): IterableIterator<number> {
-    return this.ports.keys();
+  has(index: number): boolean {
+    return this.ports.has(index);
   }
 
-  get size(): number {
-    return this.ports.size;
+  peers(): IterableIterator<number> {
+    return this.ports.keys();
   }
 
   post(index: number, message: MeshMessage): void {

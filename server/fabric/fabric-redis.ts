@@ -1,0 +1,238 @@
+import type { ReplicaId } from "../../crdt/index.js";
+import { NodeLiveness, type NodeLivenessOptions } from "../cluster/liveness.js";
+import { RedisConnections, type RedisConnectionsOptions } from "../cluster/redis-connections.js";
+import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { GossipMessage } from "../presence/messages.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import { decodeEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
+import { nodeOfReplica } from "./replica-names.js";
+import { settleWithin } from "./settle-within.js";
+
+/** How long a join waits for Redis to confirm the subscription of its topic before going ahead. */
+export const SUBSCRIBE_WAIT_MS = 1000;
+
+const TOPIC_PREFIX = "cinder:t:";
+/** Heartbeats and permdowns, for every node. */
+const GOSSIP_CHANNEL = "cinder:presence";
+/** Transfer requests and replies, for the replicas of one node. */
+const nodeGossipChannel = (node: string) => `${GOSSIP_CHANNEL}:${node}`;
+
+export interface RedisFabricOptions {
+  url: string;
+  nodeName: string;
+  /** One per node start: tells this node's messages from those of its previous lives. */
+  nodeIncarnation: string;
+  /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
+  sharded: boolean;
+  /** This node's presence replicas, kept in its liveness key. */
+  replicas: () => readonly ReplicaId[];
+  log: Logger;
+  metrics: Metrics;
+  /** Reconnect backoff and subscription batching (tests shorten them). */
+  connections?: Pick<RedisConnectionsOptions, "backoff" | "subscriptions">;
+  liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
+}
+
+/**
+ * The fabric between nodes, through Redis: the one link of a node (held by its main thread when
+ * it runs several workers). One subscriber connection per node; each message from Redis is
+ * decoded once here. Broadcasts are routed by interest: one Redis channel per topic, subscribed
+ * only while this node has a subscriber of it. Delivery is at most once: while Redis is
+ * unreachable, broadcasts to other nodes are dropped and counted, and presence gossip repairs
+ * itself afterwards (clocks and delta numbers reveal what was missed).
+ */
+export class RedisFabric implements Fabric {
+  /** `nodeName#incarnation`, at the head of every envelope this node sends. */
+  readonly sender: string;
+  private readonly ownPrefix: Uint8Array;
+  /** The node's two Redis connections (exposed for tests and tools). */
+  readonly connections: RedisConnections;
+  private readonly topicChannels: SubscriptionRegistry;
+  private readonly liveness: NodeLiveness;
+  private readonly interest = new Set<string>();
+  private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
+  private readonly gossipHandlers: Array<(message: GossipMessage, to: ReplicaId | null) => void> = [];
+  private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
+  private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
+  private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
+  private dropped = 0;
+  private droppedInOutage = 0;
+  private rejected = 0;
+  private closed = false;
+  private readonly log: Logger;
+
+  readonly gossip: GossipLane = {
+    broadcast: (message) => this.publishGossip(GOSSIP_CHANNEL, null, message),
+    sendTo: (replica, message) => {
+      const node = nodeOfReplica(replica);
+      if (node !== undefined) this.publishGossip(nodeGossipChannel(node), replica, message);
+    },
+    onMessage: (handler) => this.onGossip((message) => handler(message)),
+  };
+
+  constructor(private readonly options: RedisFabricOptions) {
+    this.sender = `${options.nodeName}#${options.nodeIncarnation}`;
+    this.ownPrefix = senderPrefix(this.sender);
+    this.log = options.log.child({ component: "fabric" });
+    this.connections = new RedisConnections({
+      url: options.url,
+      nodeName: options.nodeName,
+      sharded: options.sharded,
+      logger: options.log,
+      ...options.connections,
+    });
+    this.topicChannels = options.sharded ? this.connections.shardChannels : this.connections.channels;
+    this.connections.channels.add(GOSSIP_CHANNEL, this.gossipListener);
+    this.connections.channels.add(nodeGossipChannel(options.nodeName), this.gossipListener);
+    this.connections.onReady((role) => {
+      if (role !== "publisher" || this.droppedInOutage === 0) return;
+      this.log.warn({ dropped: this.droppedInOutage }, "cross-node broadcasts dropped while Redis was unreachable");
+      this.droppedInOutage = 0;
+    });
+    this.liveness = new NodeLiveness({
+      connections: this.connections,
+      nodeName: options.nodeName,
+      replicas: options.replicas,
+      logger: options.log,
+      ...options.liveness,
+    });
+    this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
+    this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
+  }
+
+  // ── broadcast lane ──
+
+  publish(message: EncodedBroadcast): void {
+    if (this.closed) return;
+    if (!this.connections.isReady("publisher")) return this.drop();
+    const bytes = encodeBroadcast(this.sender, message);
+    const channel = TOPIC_PREFIX + message.topic;
+    const publisher = this.connections.publisher;
+    const buffer = asBuffer(bytes);
+    const sent = this.options.sharded ? publisher.spublish(channel, buffer) : publisher.publish(channel, buffer);
+    sent.catch(() => this.drop());
+    this.options.metrics.fabricSent.inc();
+  }
+
+  reaches(): boolean {
+    // Which other nodes listen is not known here; Redis drops what nobody subscribed to.
+    return true;
+  }
+
+  onBroadcast(handler: (message: EncodedBroadcast) => void): void {
+    this.broadcastHandlers.push(handler);
+  }
+
+  // ── interest lane ──
+
+  setInterest(topic: string, interested: boolean): Promise<void> | void {
+    if (this.closed) return;
+    if (interested) {
+      this.interest.add(topic);
+      // Every caller waits for the confirmation, not only the first (it resolves at once once
+      // confirmed); never long, though: while Redis is down a join goes ahead.
+      return settleWithin(this.topicChannels.add(TOPIC_PREFIX + topic, this.topicListener), SUBSCRIBE_WAIT_MS);
+    }
+    if (this.interest.delete(topic)) this.topicChannels.remove(TOPIC_PREFIX + topic, this.topicListener);
+  }
+
+  // ── gossip lane ──
+
+  /** Gossip for this node's replicas, with the replica it is addressed to (null: all). */
+  onGossip(handler: (message: GossipMessage, to: ReplicaId | null) => void): void {
+    this.gossipHandlers.push(handler);
+  }
+
+  onPeerEvent(listener: (event: PeerEvent) => void): void {
+    this.peerListeners.push(listener);
+  }
+
+  // ── request lane: nothing to ask across nodes yet ──
+
+  async request(): Promise<FabricAnswer[]> {
+    return [];
+  }
+
+  answer(): void {}
+
+  linkStatus(): NodeLinkStatus {
+    return {
+      ...this.connections.status(),
+      subscribedTopics: this.interest.size,
+      dropped: this.dropped,
+      rejected: this.rejected,
+      pendingSubscribes: this.topicChannels.waiterCount,
+    };
+  }
+
+  start(): void {
+    this.liveness.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.liveness.stop();
+    await this.connections.close();
+  }
+
+  private publishGossip(channel: string, to: ReplicaId | null, message: GossipMessage): void {
+    // Lost gossip is repaired by the next heartbeat and transfer, so nothing is queued while Redis is down.
+    if (this.closed || !this.connections.isReady("publisher")) return;
+    this.connections.publisher.publish(channel, asBuffer(encodeGossip(this.sender, to, message))).catch(() => {});
+  }
+
+  private receiveBroadcast(bytes: Buffer, channel: string): void {
+    // Our own broadcasts come back from Redis: recognised without decoding them.
+    if (isFrom(bytes, this.ownPrefix)) return;
+    const topic = channel.slice(TOPIC_PREFIX.length);
+    // A lingering subscription (see SubscriptionRegistry) may still bring a topic we left.
+    if (!this.interest.has(topic)) return;
+    const envelope = this.decode(bytes, channel);
+    if (!envelope) return;
+    if (envelope.kind !== "broadcast" || envelope.broadcast.topic !== topic) {
+      this.reject(channel, "a broadcast channel carried something else");
+      return;
+    }
+    this.options.metrics.fabricReceived.inc();
+    for (const handler of this.broadcastHandlers) handler(envelope.broadcast);
+  }
+
+  private receiveGossip(bytes: Buffer): void {
+    if (isFrom(bytes, this.ownPrefix)) return;
+    const envelope = this.decode(bytes, GOSSIP_CHANNEL);
+    if (!envelope) return;
+    if (envelope.kind !== "gossip") return this.reject(GOSSIP_CHANNEL, "a gossip channel carried something else");
+    for (const handler of this.gossipHandlers) handler(envelope.message, envelope.to);
+  }
+
+  private decode(bytes: Buffer, channel: string) {
+    try {
+      return decodeEnvelope(bytes);
+    } catch (error) {
+      this.reject(channel, error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  }
+
+  private reject(channel: string, reason: string): void {
+    this.rejected++;
+    this.log.warn({ channel, reason }, "dropped a bad message from Redis");
+  }
+
+  private peerEvent(event: PeerEvent): void {
+    for (const listener of this.peerListeners) listener(event);
+  }
+
+  private drop(): void {
+    if (this.droppedInOutage === 0) this.log.warn("Redis unreachable: broadcasts to other nodes are being dropped");
+    this.dropped++;
+    this.droppedInOutage++;
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,190 @@
+import type { ReplicaId } from "../../crdt/index.js";
+import type { Logger } from "../ops/logger.js";
+import type { GossipMessage } from "../presence/messages.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import { HUB, type MeshMessage } from "./mesh-messages.js";
+import type { PeerMesh } from "./mesh.js";
+import { PendingReplies } from "./pending-replies.js";
+import { workerIndexOf } from "./replica-names.js";
+
+/** How long a join waits for the other threads to confirm a new interest before going ahead. */
+export const INTEREST_ACK_TIMEOUT_MS = 1000;
+
+export interface WorkerFabricOptions {
+  /** Ports to the sibling workers and to the node's main thread (HUB). */
+  mesh: PeerMesh;
+  nodeName: string;
+  /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
+  linked: boolean;
+  log: Logger;
+}
+
+/**
+ * The fabric of one worker thread. Its peers are the sibling workers (reached directly) and
+ * the node's main thread, which holds the node's one link to Redis and forwards to this worker
+ * only what it has interest in. Interest-routed: a worker tells every peer when it gains its
+ * first or loses its last subscriber of a topic, and a broadcast crosses only to siblings that
+ * have one (and to the main thread when the node is linked). Broadcasts are batched per peer
+ * and flushed from setImmediate, so a burst costs one postMessage per peer.
+ */
+export class WorkerFabric implements Fabric {
+  /** topic → sibling workers with at least one subscriber. */
+  private readonly siblingInterest = new Map<string, Set<number>>();
+  private readonly localTopics = new Set<string>();
+  private outgoing = new Map<number, EncodedBroadcast[]>();
+  private flushScheduled = false;
+  private readonly acks = new PendingReplies<never>();
+  private readonly requests = new PendingReplies<FabricAnswer>();
+  private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
+  private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
+  private gossipHandler: (message: GossipMessage) => void = () => {};
+  private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
+  private readonly mesh: PeerMesh;
+
+  readonly gossip: GossipLane = {
+    broadcast: (message) => {
+      for (const peer of this.gossipPeers()) this.mesh.post(peer, { k: "gossip", to: null, message });
+    },
+    sendTo: (replica: ReplicaId, message) => {
+      const sibling = workerIndexOf(replica, this.options.nodeName);
+      if (sibling !== undefined) this.mesh.post(sibling, { k: "gossip", to: replica, message });
+      else if (this.options.linked) this.mesh.post(HUB, { k: "gossip", to: replica, message });
+    },
+    onMessage: (handler) => {
+      this.gossipHandler = handler;
+    },
+  };
+
+  constructor(private readonly options: WorkerFabricOptions) {
+    this.mesh = options.mesh;
+    this.mesh.onMessage((from, message) => this.receive(from, message));
+    this.mesh.onPeerUp((peer) => {
+      // A new or restarted peer learns everything we subscribe to.
+      if (this.localTopics.size > 0) this.mesh.post(peer, { k: "interest", topics: [...this.localTopics], on: true });
+    });
+    this.mesh.onPeerDown((peer) => {
+      for (const [topic, peers] of this.siblingInterest) {
+        if (peers.delete(peer) && peers.size === 0) this.siblingInterest.delete(topic);
+      }
+      this.acks.peerGone(peer);
+      this.requests.peerGone(peer);
+    });
+  }
+
+  publish(message: EncodedBroadcast): void {
+    const siblings = this.siblingInterest.get(message.topic);
+    if (siblings) for (const peer of siblings) this.enqueue(peer, message);
+    if (this.options.linked) this.enqueue(HUB, message);
+  }
+
+  reaches(topic: string): boolean {
+    return this.options.linked || this.siblingInterest.has(topic);
+  }
+
+  onBroadcast(handler: (message: EncodedBroadcast) => void): void {
+    this.broadcastHandlers.push(handler);
+  }
+
+  setInterest(topic: string, interested: boolean): Promise<void> | void {
+    if (interested) this.localTopics.add(topic);
+    else this.localTopics.delete(topic);
+    if (!interested) {
+      this.mesh.postAll({ k: "interest", topics: [topic], on: false });
+      return;
+    }
+    const peers = [...this.mesh.peers()];
+    if (peers.length === 0) return;
+    return this.acks
+      .ask(peers, INTEREST_ACK_TIMEOUT_MS, (ack) => this.mesh.postAll({ k: "interest", topics: [topic], on: true, ack }))
+      .then(() => undefined);
+  }
+
+  onPeerEvent(listener: (event: PeerEvent) => void): void {
+    this.peerListeners.push(listener);
+  }
+
+  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]> {
+    return this.requests.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "request", id, question }));
+  }
+
+  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void {
+    this.responder = responder;
+  }
+
+  linkStatus(): NodeLinkStatus | undefined {
+    return undefined;
+  }
+
+  start(): void {}
+
+  async close(): Promise<void> {
+    this.flush();
+    this.acks.close();
+    this.requests.close();
+  }
+
+  private *gossipPeers(): Iterable<number> {
+    for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
+  }
+
+  private enqueue(peer: number, message: EncodedBroadcast): void {
+    let batch = this.outgoing.get(peer);
+    if (!batch) this.outgoing.set(peer, (batch = []));
+    batch.push(message);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const outgoing = this.outgoing;
+    this.outgoing = new Map();
+    for (const [peer, items] of outgoing) this.mesh.post(peer, { k: "broadcasts", items });
+  };
+
+  private receive(from: number, message: MeshMessage): void {
+    switch (message.k) {
+      case "broadcasts":
+        for (const item of message.items) for (const handler of this.broadcastHandlers) handler(item);
+        break;
+      case "interest":
+        for (const topic of message.topics) this.applyInterest(from, topic, message.on);
+        if (message.ack !== undefined) this.mesh.post(from, { k: "ack", id: message.ack });
+        break;
+      case "ack":
+        this.acks.reply(message.id, from);
+        break;
+      case "gossip":
+        this.gossipHandler(message.message);
+        break;
+      case "peer":
+        for (const listener of this.peerListeners) listener(message.event);
+        break;
+      case "request": {
+        const responder = this.responder;
+        if (!responder) break;
+        const { id } = message;
+        responder(message.question).then(
+          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
+          (err: unknown) => this.options.log.warn({ err }, "could not answer a fabric request"),
+        );
+        break;
+      }
+      case "answer":
+        this.requests.reply(message.id, from, message.answer);
+        break;
+    }
+  }
+
+  private applyInterest(peer: number, topic: string, on: boolean): void {
+    let peers = this.siblingInterest.get(topic);
+    if (on) {
+      if (!peers) this.siblingInterest.set(topic, (peers = new Set()));
+      peers.add(peer);
+    } else if (peers?.delete(peer) && peers.size === 0) {
+      this.siblingInterest.delete(topic);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { ReplicaId } from "../../crdt/index.js";
+import type { GossipMessage } from "../presence/messages.js";
+
+/**
+ * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
+ * the payload is bytes), encoded once by the publisher. JSON subscribers anywhere get these
+ * bytes as they are; the payload is decoded again only where msgpack subscribers or
+ * `handleOut` need it.
+ */
+export interface EncodedBroadcast {
+  topic: string;
+  event: string;
+  frame: string | Uint8Array;
+}
+
+/**
+ * The presence gossip lane: what a tracker needs to reach the other replicas. Delivery may be
+ * lossy, duplicated or reordered; the tracker copes with all three.
+ */
+export interface GossipLane {
+  /** To every other replica. */
+  broadcast(message: GossipMessage): void;
+  sendTo(replica: ReplicaId, message: GossipMessage): void;
+  onMessage(handler: (message: GossipMessage) => void): void;
+}
+
+/**
+ * What the fabric learns about other replicas outside gossip: `gone` (a worker crashed, or a
+ * node left for good: drop its presences now), `down` (a node's liveness key expired: hide
+ * them) and `up` (its key is back).
+ */
+export interface PeerEvent {
+  kind: "gone" | "down" | "up";
+  replica: ReplicaId;
+}
+
+/** The figures of one worker thread, as /health shows them. */
+export interface WorkerStats {
+  index: number;
+  sockets: number;
+  channels: number;
+  topics: number;
+}
+
+/** The link to the other nodes, as /health shows it. */
+export interface NodeLinkStatus {
+  connected: boolean;
+  /** Topics this node receives from other nodes (topics with a subscriber on this node). */
+  subscribedTopics: number;
+  reconnects: number;
+  lastError?: string;
+  /** Broadcasts not sent to other nodes because Redis was unreachable. */
+  dropped: number;
+  /** Messages from Redis that were not valid envelopes. */
+  rejected: number;
+  /** Joins waiting for Redis to confirm their topic's subscription. */
+  pendingSubscribes: number;
+}
+
+/** prom-client's `getMetricsAsJSON()` of one registry, summed across threads for /metrics. */
+export type MetricsJson = unknown[];
+
+/**
+ * The request lane: a question to every other thread of this node, and what each answers.
+ * A worker answers with its own figures; the node's main thread with its link to other nodes
+ * and the node-wide topic count.
+ */
+export type FabricQuestion = { kind: "stats" };
+export type FabricAnswer =
+  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson }
+  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson };
+
+/**
+ * The fabric: the one way to reach the other replicas of the cluster, that is the other
+ * worker threads of this node and the other nodes (through Redis). Each lane is typed; each
+ * medium is one implementation beside this file:
+ *   fabric-local.ts   — nobody else (one thread, no Redis)
+ *   fabric-workers.ts — a worker thread: its siblings and the node's main thread
+ *   fabric-redis.ts   — a node: the other nodes, through one Redis subscriber per node
+ * and node-hub.ts joins the last two in the main thread of a multi-worker node.
+ */
+export interface Fabric {
+  // ── broadcast lane ──
+  /** To every other replica with a subscriber of `message.topic`; never echoed back here. */
+  publish(message: EncodedBroadcast): void;
+  /** Whether a broadcast of `topic` may need to cross (when not, it is not encoded for the fabric). */
+  reaches(topic: string): boolean;
+  /** Broadcasts from other replicas, for local delivery. */
+  onBroadcast(handler: (message: EncodedBroadcast) => void): void;
+
+  // ── interest lane ──
+  /**
+   * This replica gained its first (true) or lost its last (false) subscriber of `topic`. Gaining
+   * returns a promise that settles once other replicas' broadcasts of the topic are routed here
+   * (or after a bounded wait when a peer does not answer); every joiner awaits it.
+   */
+  setInterest(topic: string, interested: boolean): Promise<void> | void;
+
+  // ── presence gossip lane ──
+  readonly gossip: GossipLane;
+  onPeerEvent(listener: (event: PeerEvent) => void): void;
+
+  // ── request lane ──
+  /** Asks every other thread of this node; resolves with the answers that came within `timeoutMs`. */
+  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]>;
+  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void;
+
+  /** The link to other nodes, when this thread holds it. */
+  linkStatus(): NodeLinkStatus | undefined;
+  /** Starts liveness and whatever needs this replica to be serving. */
+  start(): void;
+  /** Graceful: queued messages flushed, liveness key removed, connections closed. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+import type { ReplicaId } from "../../crdt/index.js";
+import type { GossipMessage } from "../presence/messages.js";
+import type { EncodedBroadcast, FabricAnswer, FabricQuestion, PeerEvent } from "./fabric.js";
+
+/** The mesh index of a node's main thread, which links its workers to the other nodes. */
+export const HUB = -1;
+
+/** What the threads of one node say to each other over their MessagePorts, one kind per lane. */
+export type MeshMessage =
+  /** Interest lane: local interest in topics appeared or went away; `ack` asks the peer to confirm once routed. */
+  | { k: "interest"; topics: string[]; on: boolean; ack?: number }
+  | { k: "ack"; id: number }
+  /** Broadcast lane, batched per event-loop turn. */
+  | { k: "broadcasts"; items: EncodedBroadcast[] }
+  /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
+  | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
+  /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
+  | { k: "peer"; event: PeerEvent }
+  /** Request lane. */
+  | { k: "request"; id: number; question: FabricQuestion }
+  | { k: "answer"; id: number; answer: FabricAnswer };

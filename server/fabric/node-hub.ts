@@ -1,0 +1,152 @@
+import type { MessagePort } from "node:worker_threads";
+import type { ReplicaId } from "../../crdt/index.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { EncodedBroadcast } from "./fabric.js";
+import type { RedisFabric } from "./fabric-redis.js";
+import type { MeshMessage } from "./mesh-messages.js";
+import { PeerMesh } from "./mesh.js";
+import { workerIndexOf } from "./replica-names.js";
+
+export interface NodeHubOptions {
+  nodeName: string;
+  /** The node's link to the other nodes; undefined on a node without Redis. */
+  link: RedisFabric | undefined;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * The main thread of a multi-worker node, on the fabric: one mesh peer (HUB) of every worker.
+ * It holds the node's one link to Redis and joins the two media: what a worker publishes or
+ * gossips goes out once per node, and what comes in from Redis is decoded once and handed only
+ * to the workers with interest in its topic (gossip to every worker, or to the one addressed).
+ * It also knows the node's topics (the union of the workers' interest) for /health.
+ */
+export class NodeHub {
+  private readonly mesh = new PeerMesh();
+  /** topic → workers with at least one subscriber. */
+  private readonly topicWorkers = new Map<string, Set<number>>();
+  private outgoing = new Map<number, EncodedBroadcast[]>();
+  private flushScheduled = false;
+
+  constructor(private readonly options: NodeHubOptions) {
+    const { link } = options;
+    this.mesh.onMessage((from, message) => this.receive(from, message));
+    link?.onBroadcast((message) => {
+      const workers = this.topicWorkers.get(message.topic);
+      if (workers) for (const worker of workers) this.enqueue(worker, message);
+    });
+    link?.onGossip((message, to) => {
+      if (to === null) return this.mesh.postAll({ k: "gossip", to, message });
+      const worker = workerIndexOf(to, options.nodeName);
+      if (worker !== undefined) this.mesh.post(worker, { k: "gossip", to, message });
+    });
+    link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
+  }
+
+  /** A worker started: this is the hub's end of its port. */
+  addWorker(index: number, port: MessagePort): void {
+    this.mesh.addPeer(index, port);
+  }
+
+  /**
+   * A worker ended without a drain (it crashed): its sockets are gone, so every other replica
+   * drops its presences now: its siblings through the mesh, other nodes through a permdown
+   * said on its behalf (its incarnation never comes back).
+   */
+  workerCrashed(index: number, replica: ReplicaId): void {
+    this.workerEnded(index);
+    this.mesh.postAll({ k: "peer", event: { kind: "gone", replica } });
+    this.options.link?.gossip.broadcast({ type: "gracefulPermdown", from: replica });
+  }
+
+  /** A worker ended (drained or crashed): its interest goes with it. */
+  workerEnded(index: number): void {
+    this.mesh.removePeer(index);
+    for (const [topic, workers] of this.topicWorkers) {
+      if (workers.delete(index) && workers.size === 0) this.dropTopic(topic);
+    }
+  }
+
+  /** Liveness starts once the workers serve (their replicas are in the node's key). */
+  start(): void {
+    this.options.link?.start();
+  }
+
+  /** Topics with a subscriber anywhere on this node. */
+  get topicCount(): number {
+    return this.topicWorkers.size;
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    this.mesh.close();
+    await this.options.link?.close();
+  }
+
+  private receive(from: number, message: MeshMessage): void {
+    const { link } = this.options;
+    switch (message.k) {
+      case "interest": {
+        for (const topic of message.topics) this.applyInterest(from, topic, message.on);
+        if (message.ack === undefined) break;
+        const ack = message.ack;
+        const routed = message.on && link ? message.topics.map((topic) => link.setInterest(topic, true)) : [];
+        const confirm = () => this.mesh.post(from, { k: "ack", id: ack });
+        Promise.all(routed).then(confirm, confirm);
+        break;
+      }
+      case "broadcasts":
+        if (link) for (const item of message.items) link.publish(item);
+        break;
+      case "gossip":
+        if (!link) break;
+        if (message.to === null) link.gossip.broadcast(message.message);
+        else link.gossip.sendTo(message.to, message.message);
+        break;
+      case "request":
+        this.options.metrics.registry.getMetricsAsJSON().then(
+          (metrics) => this.mesh.post(from, { k: "answer", id: message.id, answer: { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics } }),
+          (err: unknown) => this.options.log.warn({ err }, "could not gather the main thread's metrics"),
+        );
+        break;
+      case "ack":
+      case "answer":
+      case "peer":
+        break; // never asked of the hub
+    }
+  }
+
+  private applyInterest(worker: number, topic: string, on: boolean): void {
+    let workers = this.topicWorkers.get(topic);
+    if (on) {
+      if (!workers) this.topicWorkers.set(topic, (workers = new Set()));
+      workers.add(worker);
+    } else if (workers?.delete(worker) && workers.size === 0) {
+      this.dropTopic(topic);
+    }
+  }
+
+  private dropTopic(topic: string): void {
+    this.topicWorkers.delete(topic);
+    this.options.link?.setInterest(topic, false);
+  }
+
+  private enqueue(worker: number, message: EncodedBroadcast): void {
+    let batch = this.outgoing.get(worker);
+    if (!batch) this.outgoing.set(worker, (batch = []));
+    batch.push(message);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const outgoing = this.outgoing;
+    this.outgoing = new Map();
+    for (const [worker, items] of outgoing) this.mesh.post(worker, { k: "broadcasts", items });
+  };
+}

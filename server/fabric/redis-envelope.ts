@@ -1,0 +1,80 @@
+import { Encoder } from "@msgpack/msgpack";
+import { isReplicaId, type ReplicaId } from "../../crdt/index.js";
+import { msgpackDecoder } from "../../client/codec/msgpack.js";
+import { parseGossipMessage, type GossipMessage } from "../presence/messages.js";
+import type { EncodedBroadcast } from "./fabric.js";
+
+export const ENVELOPE_VERSION = 2;
+
+/**
+ * What crosses Redis between nodes, as one msgpack array whose first two items are always the
+ * version and the sending node (`nodeName#incarnation`, so a restarted node is never mistaken
+ * for its previous life):
+ *   broadcast: [2, sender, topic, event, frame]   frame = the V2 JSON frame (str) or V2 binary frame (bin)
+ *   gossip:    [2, sender, to, message]           to = a replica id, or nil for every replica
+ * Carrying the publisher's encoded frame means a node decodes only this small array, and its
+ * JSON subscribers get the bytes as they are.
+ */
+export type Envelope = { kind: "broadcast"; sender: string; broadcast: EncodedBroadcast } | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
+
+// `undefined` fields are left out, as JSON.stringify would for a JSON client.
+const encoder = new Encoder({ ignoreUndefined: true });
+
+export function encodeBroadcast(sender: string, message: EncodedBroadcast): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame]);
+}
+
+export function encodeGossip(sender: string, to: ReplicaId | null, message: GossipMessage): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, to, message]);
+}
+
+/**
+ * The bytes every envelope from `sender` starts with after its one-byte array header: a node
+ * recognises its own messages (Redis echoes them back) by comparing bytes, without decoding.
+ */
+export function senderPrefix(sender: string): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender]).slice(1);
+}
+
+export function isFrom(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length <= prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i + 1] !== prefix[i]) return false;
+  return true;
+}
+
+export class EnvelopeError extends Error {
+  constructor(message: string) {
+    super(`invalid envelope: ${message}`);
+    this.name = "EnvelopeError";
+  }
+}
+
+/** Decodes and checks an envelope; throws EnvelopeError on anything else. */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  let value: unknown;
+  try {
+    value = msgpackDecoder.decode(bytes);
+  } catch (error) {
+    throw new EnvelopeError(`not msgpack (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (!Array.isArray(value)) throw new EnvelopeError("not an array");
+  const [version, sender] = value as unknown[];
+  if (version !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported version ${JSON.stringify(version)}`);
+  if (typeof sender !== "string") throw new EnvelopeError("sender must be a string");
+  if (value.length === 5) {
+    const [, , topic, event, frame] = value as unknown[];
+    if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
+    if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
+    return { kind: "broadcast", sender, broadcast: { topic, event, frame } };
+  }
+  if (value.length === 4) {
+    const [, , to, message] = value as unknown[];
+    if (to !== null && !isReplicaId(to)) throw new EnvelopeError("gossip `to` must be a replica id or nil");
+    try {
+      return { kind: "gossip", sender, to, message: parseGossipMessage(message) };
+    } catch (error) {
+      throw new EnvelopeError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  throw new EnvelopeError(`an array of ${value.length} items is neither a broadcast nor gossip`);
+}

@@ -1,0 +1,37 @@
+import type { FabricAnswer, MetricsJson, WorkerStats } from "../fabric/fabric.js";
+import type { HealthReport } from "../server.js";
+import { aggregateMetrics } from "./metrics.js";
+
+/**
+ * /health for a multi-worker node, from the answering worker's report and what the node's other
+ * threads answered over the fabric. Every figure is gathered the same way: sockets and channels
+ * are summed over workers (a socket lives on one worker), and topics are the node's distinct
+ * topics, counted by the main thread (the union of the workers' interest). A thread that did not
+ * answer in time is left out; its worker is then missing from `workers`.
+ */
+export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: FabricAnswer[]): HealthReport {
+  const workers = [ownStats];
+  let node: Extract<FabricAnswer, { kind: "node" }> | undefined;
+  for (const answer of answers) {
+    if (answer.kind === "worker") workers.push(answer.stats);
+    else node = answer;
+  }
+  workers.sort((a, b) => a.index - b.index);
+  const sum = (field: "sockets" | "channels") => workers.reduce((total, worker) => total + worker[field], 0);
+  const link = node?.link;
+  const status = own.status === "draining" ? "draining" : link && !link.connected ? "degraded" : "ok";
+  return {
+    ...own,
+    status,
+    sockets: sum("sockets"),
+    channels: sum("channels"),
+    topics: node?.topics ?? own.topics,
+    workers,
+    ...(link ? { redis: link } : {}),
+  };
+}
+
+/** /metrics for a multi-worker node: every thread's registry, summed. */
+export function nodeMetricsText(own: MetricsJson, answers: FabricAnswer[]): Promise<string> {
+  return aggregateMetrics([own, ...answers.map((answer) => answer.metrics)]);
+}

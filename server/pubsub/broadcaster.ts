@@ -1,0 +1,43 @@
+import type { Frame } from "../../client/codec/frame.js";
+import { jsonSerializer } from "../../client/codec/serializer.js";
+import type { Payload } from "../channel/results.js";
+import type { EncodedBroadcast, Fabric } from "../fabric/fabric.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { LocalFanout } from "./local-fanout.js";
+import type { Subscriber } from "./subscriber.js";
+
+/**
+ * Where every broadcast starts and every broadcast from another replica arrives: local
+ * delivery through this thread's fan-out, and the fabric for the rest of the cluster. The V2
+ * JSON frame is encoded once and shared by both (and by every replica downstream).
+ */
+export class Broadcaster {
+  constructor(
+    private readonly fanout: LocalFanout,
+    private readonly fabric: Fabric,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    fabric.onBroadcast((message) => this.receive(message));
+  }
+
+  /** To every subscriber of `topic` in the cluster; `from` (a local subscriber) is skipped. */
+  broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void {
+    this.metrics.broadcasts.inc();
+    const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
+    const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, frame) : undefined;
+    this.fanout.deliver(topic, event, payload, from, json);
+    if (json) this.fabric.publish({ topic, event, frame: json.data });
+  }
+
+  private receive(message: EncodedBroadcast): void {
+    try {
+      this.fanout.deliverEncoded(message.topic, message.event, { data: message.frame, binary: typeof message.frame !== "string" });
+    } catch (err) {
+      // Only a peer running other code could send a frame we cannot read; it costs that message only.
+      this.metrics.encodeErrors.inc({ serializer: "json" });
+      this.log.warn({ err, topic: message.topic }, "dropped a broadcast from another replica that cannot be decoded");
+    }
+  }
+}

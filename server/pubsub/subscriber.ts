@@ -1,0 +1,22 @@
+import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
+import type { ChannelHandler } from "../channel/handler.js";
+import type { Payload } from "../channel/results.js";
+
+/** What the fan-out needs of a socket: its serializer and its uWS topic memberships. */
+export interface SubscriberSocket {
+  readonly serializer: Serializer;
+  /** Joins a uWS topic, in order with what this thread has queued to send. */
+  subscribe(topicKey: string): void;
+  unsubscribe(topicKey: string): void;
+  /** Publishes to a uWS topic, skipping this socket itself (broadcast_from); false once it is closed. */
+  publishFrom(topicKey: string, frame: EncodedFrame): boolean;
+}
+
+/** One subscription as the fan-out sees it: a topic, the handler's interception, and its socket. */
+export interface Subscriber {
+  readonly topic: string;
+  readonly handler: Pick<ChannelHandler, "intercept" | "handleOut">;
+  readonly socket: SubscriberSocket;
+  /** An intercepted broadcast, for this subscriber's `handleOut`. */
+  deliverOut(event: string, payload: Payload): void;
+}

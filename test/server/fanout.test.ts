@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { jsonSerializer, type EncodedFrame } from "../../client/codec/serializer.js";
+import { loadNativeUws } from "../../server/native-uws.js";
+import { createLogger } from "../../server/ops/logger.js";
+import { Metrics } from "../../server/ops/metrics.js";
+import { LocalFanout } from "../../server/pubsub/local-fanout.js";
+import { PublishQueue } from "../../server/pubsub/publish-queue.js";
+import type { Subscriber } from "../../server/pubsub/subscriber.js";
+
+const log = createLogger("silent", "test");
+
+/** A subscriber whose socket records its uWS topic memberships. */
+function subscriber(topic: string): Subscriber & { topics: Set<string> } {
+  const topics = new Set<string>();
+  return {
+    topic,
+    topics,
+    handler: {},
+    deliverOut() {},
+    socket: {
+      serializer: jsonSerializer,
+      subscribe: (key) => void topics.add(key),
+      unsubscribe: (key) => void topics.delete(key),
+      publishFrom: () => false,
+    },
+  };
+}
+
+function setup() {
+  const app = loadNativeUws().App();
+  // uWS keeps its topics with its WebSocket routes: publishing before any route exists crashes it.
+  app.ws("/*", {});
+  const metrics = new Metrics({ processMetrics: false });
+  const queue = new PublishQueue(app, log, () => metrics.sendFailures.inc());
+  let route: () => void = () => {};
+  const interest: Array<[string, boolean]> = [];
+  const fanout = new LocalFanout({
+    queue,
+    log,
+    metrics,
+    onInterestChange(topic, on) {
+      interest.push([topic, on]);
+      // The fabric takes a while to route a new topic here; the test says when it is done.
+      if (on) return new Promise<void>((resolve) => (route = resolve));
+    },
+  });
+  return { fanout, queue, metrics, interest, routeNow: () => route() };
+}
+
+describe("LocalFanout", () => {
+  it("makes every joiner of a topic wait until the fabric routes it here, not only the first", async () => {
+    const { fanout, interest, routeNow } = setup();
+    const first = subscriber("room:1");
+    const second = subscriber("room:1");
+    const attached: string[] = [];
+    const firstReady = fanout.subscribe(first);
+    const secondReady = fanout.subscribe(second);
+    expect(firstReady).toBeInstanceOf(Promise);
+    expect(secondReady).toBeInstanceOf(Promise);
+    void Promise.resolve(firstReady).then(() => attached.push("first"));
+    void Promise.resolve(secondReady).then(() => attached.push("second"));
+    // Nothing is delivered to them, and their sockets are not subscribed, until the topic is routed.
+    await Promise.resolve();
+    expect(attached).toEqual([]);
+    expect(second.topics.size).toBe(0);
+    routeNow();
+    await Promise.all([firstReady, secondReady]);
+    expect(attached.sort()).toEqual(["first", "second"]);
+    expect([...second.topics]).toEqual(["jroom:1"]);
+    expect(interest).toEqual([["room:1", true]]);
+  });
+
+  it("forgets a joiner that leaves while the topic is being routed, and drops the interest it created", async () => {
+    const { fanout, interest, routeNow } = setup();
+    const leaving = subscriber("room:2");
+    const ready = fanout.subscribe(leaving);
+    fanout.unsubscribe(leaving);
+    routeNow();
+    await ready;
+    expect(leaving.topics.size).toBe(0);
+    expect(fanout.topicCount).toBe(0);
+    expect(interest).toEqual([
+      ["room:2", true],
+      ["room:2", false],
+    ]);
+  });
+});
+
+describe("PublishQueue", () => {
+  it("goes on with the rest of a batch when one item fails, and counts the failure", async () => {
+    const { queue, metrics } = setup();
+    const ran: string[] = [];
+    queue.run(() => ran.push("before"));
+    queue.run(() => {
+      throw new Error("one bad item");
+    });
+    queue.publish("jroom:x", { data: "[]", binary: false } satisfies EncodedFrame, null);
+    queue.run(() => ran.push("after"));
+    queue.flush();
+    expect(ran).toEqual(["before", "after"]);
+    expect((await metrics.sendFailures.get()).values[0].value).toBe(1);
+  });
+});
