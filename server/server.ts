@@ -8,7 +8,9 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { mountWebSocket } from "./endpoint/websocket.js";
-import type { Fabric, NodeLinkStatus, WorkerStats } from "./fabric/fabric.js";
+import type { Fabric, WorkerStats } from "./fabric/fabric.js";
+
+export type { HealthReport };
 import { LocalFabric } from "./fabric/fabric-local.js";
 import { RedisFabric } from "./fabric/fabric-redis.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
@@ -17,7 +19,7 @@ import { workerReplicaName } from "./fabric/replica-names.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText } from "./ops/node-report.js";
+import { nodeHealth, nodeMetricsText, type HealthReport } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
@@ -31,21 +33,6 @@ export interface CreateServerOptions extends Partial<ServerConfig> {
   connect?: ConnectHook;
   /** Channels by topic pattern; `server.channel()` adds more. */
   channels?: Record<string, ChannelHandler>;
-}
-
-export interface HealthReport {
-  /** "degraded": Redis is unreachable (local delivery goes on, other nodes are not reached). */
-  status: "ok" | "degraded" | "draining";
-  node: string;
-  uptime: number;
-  sockets: number;
-  channels: number;
-  /** Distinct topics with a subscriber on this node. */
-  topics: number;
-  /** Per worker thread, when the node runs several. */
-  workers?: WorkerStats[];
-  /** The link to the other nodes, when the node is in a cluster. */
-  redis?: NodeLinkStatus;
 }
 
 /** How a server started by `startNode` sits among the worker threads of its node (internal). */

@@ -1,5 +1,11 @@
-import type { PushRef } from "./handler.js";
 import type { Payload, Reply } from "./results.js";
+
+/** An opaque handle to answer a push later: `socket.reply(ref, ok(...))`. */
+export interface PushRef {
+  readonly topic: string;
+  readonly joinRef: string;
+  readonly ref: string | null;
+}
 
 /** Presence metadata of one tracked presence (Cinder adds `phx_ref`). */
 export type PresenceMeta = Record<string, unknown>;

@@ -1,15 +1,11 @@
-import type { ChannelSocket } from "./channel-socket.js";
+import type { ChannelSocket, PushRef } from "./channel-socket.js";
+
+export type { PushRef };
 import type { HandleInResult, JoinResult, Payload } from "./results.js";
 
 /** Join params as the client sent them (`channel(topic, params)` in phoenix.js). */
 export type JoinParams = Record<string, unknown>;
 
-/** An opaque handle to answer a push later: `socket.reply(ref, ok(...))`. */
-export interface PushRef {
-  readonly topic: string;
-  readonly joinRef: string;
-  readonly ref: string | null;
-}
 
 type MaybePromise<T> = T | Promise<T>;
 

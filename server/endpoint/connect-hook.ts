@@ -3,7 +3,7 @@ export interface ConnectInfo {
   /** Request headers, lower-case names. */
   headers: Readonly<Record<string, string>>;
   remoteAddress: string;
-  /** The token phoenix.js sends with `authToken` (PROTOCOL.md §1.1), if any. */
+  /** The token phoenix.js sends with `authToken` (README, "Wire protocol"), if any. */
   authToken: string | undefined;
   /** The serializer the client chose (`?serializer=msgpack`, default "json"). */
   serializer: "json" | "msgpack";

@@ -1,6 +1,8 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
 import type { GossipMessage } from "../presence/messages.js";
+import { BroadcastBatches } from "./broadcast-batches.js";
+import { InterestMap } from "./interest-map.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
@@ -28,11 +30,10 @@ export interface WorkerFabricOptions {
  * and flushed from setImmediate, so a burst costs one postMessage per peer.
  */
 export class WorkerFabric implements Fabric {
-  /** topic → sibling workers with at least one subscriber. */
-  private readonly siblingInterest = new Map<string, Set<number>>();
+  /** Sibling workers with at least one subscriber, by topic. */
+  private readonly siblingInterest = new InterestMap();
   private readonly localTopics = new Set<string>();
-  private outgoing = new Map<number, EncodedBroadcast[]>();
-  private flushScheduled = false;
+  private readonly batches: BroadcastBatches;
   private readonly acks = new PendingReplies<never>();
   private readonly requests = new PendingReplies<FabricAnswer>();
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
@@ -57,24 +58,23 @@ export class WorkerFabric implements Fabric {
 
   constructor(private readonly options: WorkerFabricOptions) {
     this.mesh = options.mesh;
+    this.batches = new BroadcastBatches(this.mesh);
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
       if (this.localTopics.size > 0) this.mesh.post(peer, { k: "interest", topics: [...this.localTopics], on: true });
     });
     this.mesh.onPeerDown((peer) => {
-      for (const [topic, peers] of this.siblingInterest) {
-        if (peers.delete(peer) && peers.size === 0) this.siblingInterest.delete(topic);
-      }
+      this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
       this.requests.peerGone(peer);
     });
   }
 
   publish(message: EncodedBroadcast): void {
-    const siblings = this.siblingInterest.get(message.topic);
-    if (siblings) for (const peer of siblings) this.enqueue(peer, message);
-    if (this.options.linked) this.enqueue(HUB, message);
+    const siblings = this.siblingInterest.peersOf(message.topic);
+    if (siblings) for (const peer of siblings) this.batches.add(peer, message);
+    if (this.options.linked) this.batches.add(HUB, message);
   }
 
   reaches(topic: string): boolean {
@@ -118,7 +118,7 @@ export class WorkerFabric implements Fabric {
   start(): void {}
 
   async close(): Promise<void> {
-    this.flush();
+    this.batches.flush();
     this.acks.close();
     this.requests.close();
   }
@@ -127,22 +127,6 @@ export class WorkerFabric implements Fabric {
     for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
   }
 
-  private enqueue(peer: number, message: EncodedBroadcast): void {
-    let batch = this.outgoing.get(peer);
-    if (!batch) this.outgoing.set(peer, (batch = []));
-    batch.push(message);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    const outgoing = this.outgoing;
-    this.outgoing = new Map();
-    for (const [peer, items] of outgoing) this.mesh.post(peer, { k: "broadcasts", items });
-  };
 
   private receive(from: number, message: MeshMessage): void {
     switch (message.k) {
@@ -150,7 +134,7 @@ export class WorkerFabric implements Fabric {
         for (const item of message.items) for (const handler of this.broadcastHandlers) handler(item);
         break;
       case "interest":
-        for (const topic of message.topics) this.applyInterest(from, topic, message.on);
+        for (const topic of message.topics) this.siblingInterest.apply(from, topic, message.on);
         if (message.ack !== undefined) this.mesh.post(from, { k: "ack", id: message.ack });
         break;
       case "ack":
@@ -175,16 +159,6 @@ export class WorkerFabric implements Fabric {
       case "answer":
         this.requests.reply(message.id, from, message.answer);
         break;
-    }
-  }
-
-  private applyInterest(peer: number, topic: string, on: boolean): void {
-    let peers = this.siblingInterest.get(topic);
-    if (on) {
-      if (!peers) this.siblingInterest.set(topic, (peers = new Set()));
-      peers.add(peer);
-    } else if (peers?.delete(peer) && peers.size === 0) {
-      this.siblingInterest.delete(topic);
     }
   }
 }

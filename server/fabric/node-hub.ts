@@ -2,7 +2,8 @@ import type { MessagePort } from "node:worker_threads";
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
-import type { EncodedBroadcast } from "./fabric.js";
+import { BroadcastBatches } from "./broadcast-batches.js";
+import { InterestMap } from "./interest-map.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
@@ -25,17 +26,16 @@ export interface NodeHubOptions {
  */
 export class NodeHub {
   private readonly mesh = new PeerMesh();
-  /** topic → workers with at least one subscriber. */
-  private readonly topicWorkers = new Map<string, Set<number>>();
-  private outgoing = new Map<number, EncodedBroadcast[]>();
-  private flushScheduled = false;
+  /** Workers with at least one subscriber, by topic. */
+  private readonly topicWorkers = new InterestMap();
+  private readonly batches = new BroadcastBatches(this.mesh);
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
-      const workers = this.topicWorkers.get(message.topic);
-      if (workers) for (const worker of workers) this.enqueue(worker, message);
+      const workers = this.topicWorkers.peersOf(message.topic);
+      if (workers) for (const worker of workers) this.batches.add(worker, message);
     });
     link?.onGossip((message, to) => {
       if (to === null) return this.mesh.postAll({ k: "gossip", to, message });
@@ -64,9 +64,7 @@ export class NodeHub {
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
-    for (const [topic, workers] of this.topicWorkers) {
-      if (workers.delete(index) && workers.size === 0) this.dropTopic(topic);
-    }
+    for (const topic of this.topicWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
   /** Liveness starts once the workers serve (their replicas are in the node's key). */
@@ -80,7 +78,7 @@ export class NodeHub {
   }
 
   async close(): Promise<void> {
-    this.flush();
+    this.batches.flush();
     this.mesh.close();
     await this.options.link?.close();
   }
@@ -89,7 +87,9 @@ export class NodeHub {
     const { link } = this.options;
     switch (message.k) {
       case "interest": {
-        for (const topic of message.topics) this.applyInterest(from, topic, message.on);
+        for (const topic of message.topics) {
+          if (this.topicWorkers.apply(from, topic, message.on)) link?.setInterest(topic, false);
+        }
         if (message.ack === undefined) break;
         const ack = message.ack;
         const routed = message.on && link ? message.topics.map((topic) => link.setInterest(topic, true)) : [];
@@ -117,36 +117,4 @@ export class NodeHub {
         break; // never asked of the hub
     }
   }
-
-  private applyInterest(worker: number, topic: string, on: boolean): void {
-    let workers = this.topicWorkers.get(topic);
-    if (on) {
-      if (!workers) this.topicWorkers.set(topic, (workers = new Set()));
-      workers.add(worker);
-    } else if (workers?.delete(worker) && workers.size === 0) {
-      this.dropTopic(topic);
-    }
-  }
-
-  private dropTopic(topic: string): void {
-    this.topicWorkers.delete(topic);
-    this.options.link?.setInterest(topic, false);
-  }
-
-  private enqueue(worker: number, message: EncodedBroadcast): void {
-    let batch = this.outgoing.get(worker);
-    if (!batch) this.outgoing.set(worker, (batch = []));
-    batch.push(message);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    const outgoing = this.outgoing;
-    this.outgoing = new Map();
-    for (const [worker, items] of outgoing) this.mesh.post(worker, { k: "broadcasts", items });
-  };
 }

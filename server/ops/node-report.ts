@@ -1,6 +1,21 @@
-import type { FabricAnswer, MetricsJson, WorkerStats } from "../fabric/fabric.js";
-import type { HealthReport } from "../server.js";
+import type { FabricAnswer, MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
 import { aggregateMetrics } from "./metrics.js";
+
+/** What /health answers. */
+export interface HealthReport {
+  /** "degraded": Redis is unreachable (local delivery goes on, other nodes are not reached). */
+  status: "ok" | "degraded" | "draining";
+  node: string;
+  uptime: number;
+  sockets: number;
+  channels: number;
+  /** Distinct topics with a subscriber on this node. */
+  topics: number;
+  /** Per worker thread, when the node runs several. */
+  workers?: WorkerStats[];
+  /** The link to the other nodes, when the node is in a cluster. */
+  redis?: NodeLinkStatus;
+}
 
 /**
  * /health for a multi-worker node, from the answering worker's report and what the node's other

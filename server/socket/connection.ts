@@ -32,7 +32,7 @@ export interface SocketServices {
  * One client WebSocket: decodes frames once, routes them to its channels by topic, and is the
  * only writer of its bytes. Its own frames (replies, pushes) wait in its write queue only while
  * the thread's publish queue holds broadcasts, so it sees everything in production order.
- * Mirrors Phoenix.Socket's transport process (README, "Protocol").
+ * Mirrors Phoenix.Socket's transport process (README, "Wire protocol").
  */
 export class SocketConnection implements ChannelConnection, QueuedWriter {
   ws: WebSocket<SocketUserData> | null = null;
@@ -194,7 +194,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       return;
     }
     // A second join of the same topic replaces the first; the old membership gets phx_close
-    // after the new join's reply, which phoenix.js ignores as stale (README, "Protocol").
+    // after the new join's reply, which phoenix.js ignores as stale (README, "Wire protocol").
     let closeDuplicate = () => {};
     if (existing) {
       this.services.log.debug({ topic: frame.topic, socket: this.id }, "duplicate join: closing the existing channel");

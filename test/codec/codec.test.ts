@@ -27,7 +27,7 @@ describe("V2 JSON", () => {
   });
 });
 
-describe("V2 binary frames (PROTOCOL.md §1.4 fixtures)", () => {
+describe("V2 binary frames (fixtures from Phoenix's serializer)", () => {
   it("decodes Phoenix's client push fixture <<0,2,3,5,5,\"12\",\"123\",\"topic\",\"event\",101,102,103>>", () => {
     const frame = decodeBinary(bytes(0, 2, 3, 5, 5, "12", "123", "topic", "event", 101, 102, 103), "toServer");
     expect(frame).toMatchObject({ joinRef: "12", ref: "123", topic: "topic", event: "event" });

@@ -179,10 +179,11 @@ describe("worker threads", () => {
     const names = (list: typeof members) => list.map((m) => `user${members.indexOf(m)}`).sort().join(",");
     await waitFor(() => survivor.users() === names(members), "everyone present");
 
-    // Reconnects are slowed so that the leave is observable before the clients come back.
-    for (const m of onVictim) (m.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 1500;
+    // Its clients stay away until the test has seen the leave, then come back.
+    for (const m of onVictim) (m.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 3_600_000;
     victim.probe.push("crash", {});
     await waitFor(() => survivor.users() === names(members.filter((m) => !onVictim.includes(m))), "the crashed worker's presences to leave");
+    for (const m of onVictim) m.socket.disconnect(() => m.socket.connect());
     await waitFor(() => onVictim.every((m) => m.joins() === 2), "its clients to rejoin", 10_000);
     await waitFor(() => survivor.users() === names(members), "them to be present again");
     await waitFor(async () => (await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()).workers?.length === 2, "the worker to be replaced");
