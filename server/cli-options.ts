@@ -19,6 +19,8 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   broadcastKey: "string",
   maxChannelsPerSocket: "integer",
   maxQueuedPushes: "integer",
+  historyMaxBytes: "integer",
+  historyMaxRecover: "integer",
   idleTimeout: "integer",
   maxPayloadLength: "integer",
   maxBufferedBytes: "integer",

@@ -37,6 +37,10 @@ export interface ServerConfig {
    * earlier one). Past it a push is answered `{reason: "too many pending pushes"}` at once.
    */
   maxQueuedPushes: number;
+  /** Bytes of history frames a node keeps in memory (without Redis), all topics together; the oldest go first. */
+  historyMaxBytes: number;
+  /** A rejoin on a history topic that missed more than this many messages is not recovered (the app reloads). */
+  historyMaxRecover: number;
   /** Seconds without inbound data before a socket is closed (clients heartbeat every 30 s). */
   idleTimeout: number;
   /** Largest inbound frame in bytes; larger frames close the socket with 1009. */
@@ -74,6 +78,8 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   broadcastKey: undefined,
   maxChannelsPerSocket: 100,
   maxQueuedPushes: 100,
+  historyMaxBytes: 64 * 1024 * 1024,
+  historyMaxRecover: 300,
   idleTimeout: 60,
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
@@ -102,6 +108,8 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("workers", config.workers, 1, 256);
   integer("maxChannelsPerSocket", config.maxChannelsPerSocket, 1, 1_000_000);
   integer("maxQueuedPushes", config.maxQueuedPushes, 1, 1_000_000);
+  integer("historyMaxBytes", config.historyMaxBytes, 0, 16 * 1024 * 1024 * 1024);
+  integer("historyMaxRecover", config.historyMaxRecover, 0, 100_000);
   integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);

@@ -1,6 +1,9 @@
 import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
 import type { us_listen_socket } from "uWebSockets.js";
-import type { ChannelServices } from "./channel/channel-services.js";
+import type { ChannelServices, PreparedHistoryJoin } from "./channel/channel-services.js";
+import { readableHistory, type HistoryRead } from "./history/history-read.js";
+import { planRecovery, type Since } from "./history/recovery.js";
+import type { Subscriber } from "./pubsub/subscriber.js";
 import type { ChannelHandler } from "./channel/handler.js";
 import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
@@ -8,9 +11,9 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { mountWebSocket } from "./endpoint/websocket.js";
-import type { Fabric, WorkerStats } from "./fabric/fabric.js";
+import type { Fabric, HistoryLimits, HistoryPage, WorkerStats } from "./fabric/fabric.js";
 
-export type { HealthReport };
+export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
 import { RedisFabric } from "./fabric/fabric-redis.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
@@ -83,7 +86,7 @@ export class CinderServer {
       metrics: this.metrics,
       onInterestChange: (topic, interested) => this.fabric.setInterest(topic, interested),
     });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log);
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history);
     this.presence = new PresenceService({
       nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
@@ -107,6 +110,7 @@ export class CinderServer {
       config,
       log: this.log,
       broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
+      history: (topic, since, limit) => this.history(topic, { since, limit }),
       health: () => this.healthReport(),
       metricsText: () => this.metricsText(),
       metricsContentType: this.metrics.registry.contentType,
@@ -129,6 +133,21 @@ export class CinderServer {
   /** Broadcast to every subscriber of `topic` (app code, timers, HTTP handlers). */
   broadcast(topic: string, event: string, payload: Payload): void {
     this.broadcaster.broadcast(topic, event, payload, null);
+  }
+
+  /**
+   * What a history topic keeps after offset `since` (default 0: all of it), at most `limit`
+   * messages (default 100, at most 1000), oldest first. Throws for a topic whose channel keeps
+   * no history.
+   */
+  async history(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
+    const limits = this.router.match(topic)?.history;
+    if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history (see the channel's \`history\` option)`);
+    const since = options.since ?? 0;
+    const limit = Math.min(options.limit ?? 100, 1000);
+    if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
+    return readableHistory(await this.fabric.readHistory(topic, since, limit, limits));
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -218,7 +237,7 @@ export class CinderServer {
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology } = this;
     if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric();
+    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes });
     return new RedisFabric({
       url: config.redisUrl,
       nodeName: config.nodeName,
@@ -237,6 +256,7 @@ export class CinderServer {
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
       subscribe: (subscriber) => fanout.subscribe(subscriber),
+      joinHistory: (subscriber, since) => this.joinHistory(subscriber, since),
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
       broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
       presence: this.presence,
@@ -250,6 +270,30 @@ export class CinderServer {
       route: (topic) => this.router.match(topic),
       intern: (topic) => fanout.intern(topic),
       untrackOwner: (owner) => this.presence.untrackOwner(owner),
+    };
+  }
+
+  /** See ChannelServices.joinHistory and README, "History and recovery". */
+  private async joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
+    const { topic } = subscriber;
+    const limits = subscriber.handler.history as HistoryLimits;
+    const maxRecover = this.config.historyMaxRecover;
+    const routed = this.fanout.prepare(subscriber);
+    if (routed) await routed;
+    let page: HistoryPage;
+    try {
+      page = await this.fabric.readHistory(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
+    } catch (err) {
+      this.log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
+      page = { epoch: "", top: 0, entries: [] };
+    }
+    return {
+      settle: () => {
+        const plan = planRecovery(since, page, this.fanout.recent(topic), maxRecover);
+        if (!this.fanout.attachPrepared(subscriber)) return null;
+        this.metrics.historyJoins.inc({ outcome: !since ? "fresh" : plan.recovery.recovered ? "recovered" : "not_recovered" });
+        return plan;
+      },
     };
   }
 

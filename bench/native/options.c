@@ -14,7 +14,7 @@ static void set_defaults(options *o) {
     o->sockets = 100;
     o->topics = 1;
     o->topic_space = 0;
-    o->topic_prefix = "room:bench-";
+    o->topic_prefix = "bench:";
     o->join_payload = "{\"user\":\"bench\",\"presence\":false}";
     o->processes = 0;
     o->sources = 0;

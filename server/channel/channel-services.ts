@@ -3,7 +3,17 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
+import type { Recovery, Since } from "../history/recovery.js";
 import type { Payload } from "./results.js";
+
+/** A join on a history topic, its topic routed and its history read, waiting to be settled. */
+export interface PreparedHistoryJoin {
+  /**
+   * Decides the recovery from the history read and what reached the thread since, and attaches
+   * the channel: call it synchronously right before the join reply. Null if it left meanwhile.
+   */
+  settle(): { recovery: Recovery; replay: string[] } | null;
+}
 
 /** What a channel uses of its server: pub/sub, presence, and where to log and count. */
 export interface ChannelServices {
@@ -12,6 +22,8 @@ export interface ChannelServices {
   /** Pushes one channel may have waiting for its handler; past it a push is refused. */
   readonly maxQueuedPushes: number;
   subscribe(subscriber: Subscriber): Promise<void> | void;
+  /** Instead of `subscribe`, on a history topic: `since` is where the client says it stopped. */
+  joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
   unsubscribe(subscriber: Subscriber): void;
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "list">;
@@ -23,6 +35,8 @@ export interface ChannelConnection extends SubscriberSocket {
   readonly assigns: Readonly<Record<string, unknown>>;
   /** Encodes and sends a frame; false (logged and counted) when it cannot be encoded. */
   send(frame: Frame): boolean;
+  /** Sends a V2 JSON frame as it is (re-encoded for a msgpack socket). */
+  sendJsonFrame(frame: string): void;
   /** The channel of this topic ended. */
   forget(channel: { readonly topic: string }): void;
 }

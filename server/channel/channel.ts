@@ -5,6 +5,14 @@ import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
 import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
 import { SerialQueue } from "./serial-queue.js";
+import { parseSince, type Recovery, type Since } from "../history/recovery.js";
+
+/** The join reply of a history topic carries the recovery outcome under `_recovery`. */
+function withRecovery(reply: Reply, recovery: Recovery): Reply {
+  const { response } = reply;
+  if (typeof response !== "object" || response === null || response instanceof ArrayBuffer || response instanceof Uint8Array) return reply;
+  return { ...reply, response: { ...response, _recovery: recovery } };
+}
 
 type ChannelState = "joining" | "joined" | "closed";
 
@@ -55,6 +63,19 @@ export class Channel implements ChannelSocket, Subscriber {
   /** Handles the join; `onJoined` runs once the ok reply is out (used to close a duplicate). */
   join(params: JoinParams, ref: string | null, onJoined: () => void): void {
     const { log, metrics } = this.services;
+    let since: Since | undefined;
+    if (this.handler.history) {
+      const { _since, ...rest } = params;
+      params = rest;
+      try {
+        since = parseSince(_since);
+      } catch (err) {
+        this.sendReply(ref, { kind: "reply", status: "error", response: { reason: (err as Error).message } });
+        this.connection.forget(this);
+        this.state = "closed";
+        return;
+      }
+    }
     this.queue.run(async () => {
       let result: unknown;
       try {
@@ -71,12 +92,24 @@ export class Channel implements ChannelSocket, Subscriber {
         this.state = "closed";
         return;
       }
+      let reply: Reply = result;
       this.subscribed = true;
-      const routed = this.services.subscribe(this);
-      if (routed) await routed;
-      if (this.isClosed) return; // the socket closed while the topic was being routed here
+      let replay: string[] = [];
+      if (this.handler.history) {
+        const prepared = await this.services.joinHistory(this, since);
+        const settled = this.isClosed ? null : prepared.settle();
+        if (!settled) return; // the socket closed while the history was being read
+        replay = settled.replay;
+        reply = withRecovery(reply, settled.recovery);
+      } else {
+        const routed = this.services.subscribe(this);
+        if (routed) await routed;
+        if (this.isClosed) return; // the socket closed while the topic was being routed here
+      }
       // An ok reply that cannot be encoded became an error reply: the client is not joined.
-      if (!this.sendReply(ref, result)) return this.shutdown("join reply could not be encoded");
+      if (!this.sendReply(ref, reply)) return this.shutdown("join reply could not be encoded");
+      // What the client missed, after the reply and before anything live.
+      for (const frame of replay) this.connection.sendJsonFrame(frame);
       this.state = "joined";
       metrics.channelsJoined.inc();
       log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");

@@ -1,6 +1,7 @@
 import type { ChannelSocket, PushRef } from "./channel-socket.js";
 
 export type { PushRef };
+import type { HistoryLimits } from "../fabric/fabric.js";
 import type { HandleInResult, JoinResult, Payload } from "./results.js";
 
 /** Join params as the client sent them (`channel(topic, params)` in phoenix.js). */
@@ -21,6 +22,12 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
   afterJoin?(socket: ChannelSocket<A>): MaybePromise<void>;
   /** An event the client pushed. Return `ok()`/`error()`/`reply()`, `noReply()`, or `stop()`. */
   handleIn?(event: string, payload: Payload, socket: ChannelSocket<A>, ref: PushRef): MaybePromise<HandleInResult>;
+  /**
+   * Keep this family's broadcasts: each gets an offset, and a client that rejoins with the last
+   * offset it saw gets what it missed (README, "History and recovery"). At most `size` messages
+   * per topic; a topic's history is dropped `ttl` seconds after its last message.
+   */
+  history?: HistoryLimits;
   /** Broadcast events to pass through `handleOut` per subscriber instead of the fast path. */
   intercept?: readonly string[];
   /** An intercepted broadcast for this subscriber: call `socket.push` to deliver it, or do nothing to drop it. */

@@ -1,4 +1,11 @@
+import type { HistoryLimits } from "../fabric/fabric.js";
 import type { ChannelHandler } from "./handler.js";
+
+function checkHistoryLimits(pattern: string, limits: HistoryLimits): void {
+  const { size, ttl } = limits;
+  if (!Number.isInteger(size) || size < 1 || size > 100_000) throw new TypeError(`channel "${pattern}": history.size must be an integer from 1 to 100000`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86_400) throw new TypeError(`channel "${pattern}": history.ttl must be a whole number of seconds from 1 to 2592000`);
+}
 
 interface Route {
   pattern: string;
@@ -21,6 +28,7 @@ export class ChannelRouter {
       throw new TypeError(`channel pattern "${pattern}": "*" is only allowed at the end`);
     }
     if (typeof handler?.join !== "function") throw new TypeError(`channel "${pattern}" needs a join function`);
+    if (handler.history) checkHistoryLimits(pattern, handler.history);
     const route: Route = { pattern, prefix: star === -1 ? null : pattern.slice(0, -1), handler };
     if (route.prefix === null) {
       if (this.exact.has(pattern)) throw new TypeError(`channel "${pattern}" is already declared`);

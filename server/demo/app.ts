@@ -1,7 +1,12 @@
 import type { CinderServer } from "../server.js";
 import { roomChannel } from "./room-channel.js";
 
-/** The demo app `npm start` runs: the chat channel (the page at `/` comes with `demo: true`). */
+/**
+ * The demo app `npm start` runs: the chat channel with history (the page at `/` comes with
+ * `demo: true`; README, "History and recovery"), and the same chat without history under
+ * `bench:*`, which the benchmarks load.
+ */
 export default function demoApp(server: CinderServer): void {
-  server.channel("room:*", roomChannel);
+  server.channel("room:*", { ...roomChannel, history: { size: 200, ttl: 300 } });
+  server.channel("bench:*", roomChannel);
 }

@@ -1,9 +1,11 @@
+import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
 import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";
+import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
 import { readBody, writeJson, writeText } from "./http-response.js";
 
@@ -11,6 +13,7 @@ export interface HttpEndpointOptions {
   config: ServerConfig;
   log: Logger;
   broadcast: (topic: string, event: string, payload: Payload) => void;
+  history: (topic: string, since: number | undefined, limit: number | undefined) => Promise<HistoryRead>;
   health: () => Promise<object>;
   metricsText: () => Promise<string>;
   metricsContentType: string;
@@ -29,6 +32,8 @@ export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void
   );
 
   app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), options));
+
+  app.get("/api/history", (res, req) => historyEndpoint(res, req.getHeader("authorization"), new URLSearchParams(req.getQuery() ?? ""), options));
 
   if (config.demo) {
     const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
@@ -92,9 +97,8 @@ function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (va
  * `POST /api/broadcast` with `Authorization: Bearer <broadcastKey>` and `{topic, event, payload}`.
  */
 function broadcastEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
-  const key = options.config.broadcastKey;
-  if (!key) return writeJson(res, 403, { error: "broadcast endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" });
-  if (authorization !== `Bearer ${key}`) return writeJson(res, 401, { error: "missing or wrong bearer key" });
+  const refusal = checkBearer(authorization, options.config.broadcastKey);
+  if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -114,6 +118,37 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     options.broadcast(topic, event, payload);
     writeJson(res, 202, { ok: true });
   });
+}
+
+/**
+ * Lets a backend load a page of a topic's recent messages:
+ * `GET /api/history?topic=room:lobby&since=0&limit=100` with `Authorization: Bearer <broadcastKey>`.
+ */
+function historyEndpoint(res: HttpResponse, authorization: string, query: URLSearchParams, options: HttpEndpointOptions): void {
+  const refusal = checkBearer(authorization, options.config.broadcastKey);
+  if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
+  const topic = query.get("topic");
+  if (!topic) return writeJson(res, 400, { error: "topic is required: /api/history?topic=room:lobby&since=0&limit=100" });
+  const number = (name: string) => (query.has(name) ? Number(query.get(name)) : undefined);
+  const since = number("since");
+  const limit = number("limit");
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  options.history(topic, since, limit).then(
+    (page) => !aborted && res.cork(() => writeJson(res, 200, page)),
+    (err: unknown) => !aborted && res.cork(() => writeJson(res, err instanceof TypeError ? 400 : 500, { error: err instanceof TypeError ? err.message : "history unavailable" })),
+  );
+}
+
+/** The backend endpoints take `Authorization: Bearer <broadcastKey>`, compared in constant time. */
+function checkBearer(authorization: string, key: string | undefined): { status: number; error: string } | null {
+  if (!key) return { status: 403, error: "endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" };
+  const given = Buffer.from(authorization);
+  const expected = Buffer.from(`Bearer ${key}`);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { status: 401, error: "missing or wrong bearer key" };
+  return null;
 }
 
 function validateBroadcast(message: unknown): string | null {

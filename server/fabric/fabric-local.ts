@@ -1,4 +1,5 @@
-import type { Fabric, FabricAnswer, GossipLane, NodeLinkStatus } from "./fabric.js";
+import { MemoryHistory } from "../history/memory-history.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
 /** Gossip with no other replica. */
 export const noGossip: GossipLane = {
@@ -7,14 +8,33 @@ export const noGossip: GossipLane = {
   onMessage() {},
 };
 
-/** A single-thread node without Redis: there is no other replica to reach. */
+/**
+ * A single-thread node without Redis: there is no other replica to reach, and this thread is
+ * the authority of its history topics (kept in memory, within `historyMaxBytes`).
+ */
 export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
+  private readonly history: MemoryHistory;
+  private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
+
+  constructor(options: { historyMaxBytes: number }) {
+    this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
+  }
+
   publish(): void {}
   reaches(): boolean {
     return false;
   }
-  onBroadcast(): void {}
+  onBroadcast(handler: (message: EncodedBroadcast) => void): void {
+    this.broadcastHandlers.push(handler);
+  }
+  appendHistory(message: HistoryAppend): void {
+    const numbered = this.history.append(message);
+    for (const handler of this.broadcastHandlers) handler(numbered);
+  }
+  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    return this.history.read(topic, since, limit, limits);
+  }
   setInterest(): void {}
   onPeerEvent(): void {}
   async request(): Promise<FabricAnswer[]> {

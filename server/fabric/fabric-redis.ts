@@ -5,8 +5,9 @@ import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscript
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeLinkStatus, PeerEvent } from "./fabric.js";
-import { decodeEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import { RedisHistory } from "../history/redis-history.js";
+import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
 
@@ -57,6 +58,9 @@ export class RedisFabric implements Fabric {
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
+  private readonly history: RedisHistory;
+  /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
+  private readonly streams = new Map<string, StreamPosition>();
   private dropped = 0;
   private droppedInOutage = 0;
   private rejected = 0;
@@ -91,6 +95,7 @@ export class RedisFabric implements Fabric {
       this.log.warn({ dropped: this.droppedInOutage }, "cross-node broadcasts dropped while Redis was unreachable");
       this.droppedInOutage = 0;
     });
+    this.history = new RedisHistory(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,
@@ -125,6 +130,29 @@ export class RedisFabric implements Fabric {
     this.broadcastHandlers.push(handler);
   }
 
+  // ── history lane ──
+
+  appendHistory(message: HistoryAppend): void {
+    if (this.closed) return;
+    if (!this.connections.isReady("publisher")) return this.drop();
+    this.options.metrics.fabricSent.inc();
+    this.history.append(message).then(
+      (appended) => {
+        if (!this.options.sharded) return;
+        const bytes = encodeHistory(this.sender, { ...message, ...appended });
+        return this.connections.publisher.spublish(TOPIC_PREFIX + message.topic, asBuffer(bytes));
+      },
+      (err: unknown) => {
+        this.drop();
+        this.log.warn({ err, topic: message.topic }, "a history broadcast could not be stored");
+      },
+    ).catch(() => this.drop());
+  }
+
+  readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    return this.history.read(topic, since, limit, limits);
+  }
+
   // ── interest lane ──
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
@@ -136,6 +164,7 @@ export class RedisFabric implements Fabric {
       return settleWithin(this.topicChannels.add(TOPIC_PREFIX + topic, this.topicListener), SUBSCRIBE_WAIT_MS);
     }
     if (this.interest.delete(topic)) this.topicChannels.remove(TOPIC_PREFIX + topic, this.topicListener);
+    this.streams.delete(topic);
   }
 
   // ── gossip lane ──
@@ -185,19 +214,70 @@ export class RedisFabric implements Fabric {
   }
 
   private receiveBroadcast(bytes: Buffer, channel: string): void {
-    // Our own broadcasts come back from Redis: recognised without decoding them.
-    if (isFrom(bytes, this.ownPrefix)) return;
+    // Our own live broadcasts come back from Redis: recognised without decoding them. (History
+    // broadcasts are delivered here, to this node too, once Redis has numbered them.)
+    if (bytes[0] === BROADCAST_HEADER && isFrom(bytes, this.ownPrefix)) return;
     const topic = channel.slice(TOPIC_PREFIX.length);
     // A lingering subscription (see SubscriptionRegistry) may still bring a topic we left.
     if (!this.interest.has(topic)) return;
     const envelope = this.decode(bytes, channel);
     if (!envelope) return;
-    if (envelope.kind !== "broadcast" || envelope.broadcast.topic !== topic) {
+    if (envelope.kind === "gossip" || envelope.broadcast.topic !== topic) {
       this.reject(channel, "a broadcast channel carried something else");
       return;
     }
     this.options.metrics.fabricReceived.inc();
-    for (const handler of this.broadcastHandlers) handler(envelope.broadcast);
+    if (envelope.kind === "history") this.receiveHistory(envelope.broadcast);
+    else this.deliver(envelope.broadcast);
+  }
+
+  private deliver(message: EncodedBroadcast): void {
+    for (const handler of this.broadcastHandlers) handler(message);
+  }
+
+  /**
+   * History broadcasts arrive in offset order, unless Redis pub/sub lost some (a reconnect): a
+   * jump is refilled from the topic's stream once for the whole node, and what arrives meanwhile
+   * waits behind the refill. Duplicates are dropped by offset.
+   */
+  private receiveHistory(message: EncodedBroadcast): void {
+    const offset = message.offset as number;
+    const epoch = message.epoch as string;
+    const position = this.streams.get(message.topic);
+    if (position?.refilling) return void position.waiting.push(message);
+    if (!position || position.epoch !== epoch) {
+      this.streams.set(message.topic, { epoch, last: offset, refilling: false, waiting: [] });
+      return this.deliver(message);
+    }
+    if (offset <= position.last) return;
+    if (offset === position.last + 1) {
+      position.last = offset;
+      return this.deliver(message);
+    }
+    position.refilling = true;
+    position.waiting.push(message);
+    const missing = offset - position.last - 1;
+    this.history
+      .read(message.topic, position.last, missing, { size: missing, ttl: 1 })
+      .then(
+        (page) => {
+          if (page.epoch !== epoch) return;
+          for (const entry of page.entries) {
+            if (entry.offset !== position.last + 1) break;
+            position.last = entry.offset;
+            this.deliver({ topic: message.topic, event: eventOf(entry.frame), frame: entry.frame, offset: entry.offset, epoch });
+          }
+        },
+        (err: unknown) => this.log.warn({ err, topic: message.topic }, "could not refill a gap in a history topic"),
+      )
+      .finally(() => {
+        position.refilling = false;
+        const waiting = position.waiting;
+        position.waiting = [];
+        // What could not be refilled is gone for good: carry on from what arrived.
+        if (waiting.length > 0 && (waiting[0].offset as number) > position.last + 1) position.last = (waiting[0].offset as number) - 1;
+        if (this.streams.get(message.topic) === position) for (const waited of waiting) this.receiveHistory(waited);
+      });
   }
 
   private receiveGossip(bytes: Buffer): void {
@@ -231,6 +311,18 @@ export class RedisFabric implements Fabric {
     this.dropped++;
     this.droppedInOutage++;
   }
+}
+
+interface StreamPosition {
+  epoch: string;
+  last: number;
+  refilling: boolean;
+  waiting: EncodedBroadcast[];
+}
+
+/** The event of a stored V2 JSON frame (only refills need it). */
+function eventOf(frame: string): string {
+  return String((JSON.parse(frame) as unknown[])[3]);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -3,7 +3,7 @@ import type { Logger } from "../ops/logger.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
@@ -11,6 +11,8 @@ import { workerIndexOf } from "./replica-names.js";
 
 /** How long a join waits for the other threads to confirm a new interest before going ahead. */
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
+/** How long a join waits for its topic's history from the main thread (which may ask Redis). */
+const HISTORY_READ_TIMEOUT_MS = 5000;
 
 export interface WorkerFabricOptions {
   /** Ports to the sibling workers and to the node's main thread (HUB). */
@@ -83,6 +85,17 @@ export class WorkerFabric implements Fabric {
 
   onBroadcast(handler: (message: EncodedBroadcast) => void): void {
     this.broadcastHandlers.push(handler);
+  }
+
+  appendHistory(message: HistoryAppend): void {
+    this.mesh.post(HUB, { k: "history", message });
+  }
+
+  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    const question: FabricQuestion = { kind: "history", topic, since, limit, limits };
+    const [answer] = await this.requests.ask([HUB], HISTORY_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question }));
+    if (answer?.kind !== "history" || !answer.page) throw new Error(`the history of ${topic} could not be read`);
+    return answer.page;
   }
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
@@ -159,6 +172,8 @@ export class WorkerFabric implements Fabric {
       case "answer":
         this.requests.reply(message.id, from, message.answer);
         break;
+      case "history":
+        break; // only the main thread keeps history
     }
   }
 }

@@ -11,6 +11,33 @@ export interface EncodedBroadcast {
   topic: string;
   event: string;
   frame: string | Uint8Array;
+  /** On a history topic: the broadcast's place in the topic's stream (also in the payload as `_o`). */
+  offset?: number;
+  epoch?: string;
+  /** On a history topic: the socket id not to deliver to (broadcast_from). */
+  except?: string;
+}
+
+/** How much history a topic keeps: at most `size` messages, dropped with its epoch `ttl` seconds after the last one. */
+export interface HistoryLimits {
+  size: number;
+  ttl: number;
+}
+
+/** A broadcast to a history topic before it has its offset: the payload is a JSON object's text. */
+export interface HistoryAppend {
+  topic: string;
+  event: string;
+  payload: string;
+  limits: HistoryLimits;
+  except?: string;
+}
+
+/** What a topic's history holds after `since`: its epoch, its top offset, and the frames (V2 JSON, `_o` in the payload) after `since`, oldest first. */
+export interface HistoryPage {
+  epoch: string;
+  top: number;
+  entries: Array<{ offset: number; frame: string }>;
 }
 
 /**
@@ -65,10 +92,12 @@ export type MetricsJson = unknown[];
  * A worker answers with its own figures; the node's main thread with its link to other nodes
  * and the node-wide topic count.
  */
-export type FabricQuestion = { kind: "stats" };
+export type FabricQuestion = { kind: "stats" } | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits };
 export type FabricAnswer =
   | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson }
-  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson };
+  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson }
+  /** null: the authority could not be read (Redis unreachable). */
+  | { kind: "history"; page: HistoryPage | null };
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
@@ -87,6 +116,16 @@ export interface Fabric {
   reaches(topic: string): boolean;
   /** Broadcasts from other replicas, for local delivery. */
   onBroadcast(handler: (message: EncodedBroadcast) => void): void;
+
+  // ── history lane ──
+  /**
+   * A broadcast to a history topic: the topic's one authority (this thread on a single-thread
+   * node, the node's main thread, or Redis in a cluster) gives it the next offset, keeps it, and
+   * delivers it to every replica with interest — this one included — through `onBroadcast`.
+   */
+  appendHistory(message: HistoryAppend): void;
+  /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
+  readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
 
   // ── interest lane ──
   /**

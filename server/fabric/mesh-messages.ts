@@ -1,6 +1,6 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../presence/messages.js";
-import type { EncodedBroadcast, FabricAnswer, FabricQuestion, PeerEvent } from "./fabric.js";
+import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent } from "./fabric.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
 export const HUB = -1;
@@ -12,6 +12,8 @@ export type MeshMessage =
   | { k: "ack"; id: number }
   /** Broadcast lane, batched per event-loop turn. */
   | { k: "broadcasts"; items: EncodedBroadcast[] }
+  /** History lane, worker → main thread (the node's history authority, or its link to Redis). */
+  | { k: "history"; message: HistoryAppend }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
   | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */

@@ -4,6 +4,8 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
+import { MemoryHistory } from "../history/memory-history.js";
+import type { FabricAnswer, FabricQuestion, HistoryAppend } from "./fabric.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
@@ -15,6 +17,8 @@ export interface NodeHubOptions {
   link: RedisFabric | undefined;
   metrics: Metrics;
   log: Logger;
+  /** Byte cap of the node's history when it keeps it in memory (no Redis). */
+  historyMaxBytes: number;
 }
 
 /**
@@ -22,16 +26,20 @@ export interface NodeHubOptions {
  * It holds the node's one link to Redis and joins the two media: what a worker publishes or
  * gossips goes out once per node, and what comes in from Redis is decoded once and handed only
  * to the workers with interest in its topic (gossip to every worker, or to the one addressed).
- * It also knows the node's topics (the union of the workers' interest) for /health.
+ * It also knows the node's topics (the union of the workers' interest) for /health, and is the
+ * authority of the node's history topics: it keeps them in memory, or hands them to Redis.
  */
 export class NodeHub {
   private readonly mesh = new PeerMesh();
   /** Workers with at least one subscriber, by topic. */
   private readonly topicWorkers = new InterestMap();
   private readonly batches = new BroadcastBatches(this.mesh);
+  /** The node's history when it has no Redis. */
+  private readonly history: MemoryHistory | undefined;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
+    this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.topicWorkers.peersOf(message.topic);
@@ -100,21 +108,48 @@ export class NodeHub {
       case "broadcasts":
         if (link) for (const item of message.items) link.publish(item);
         break;
+      case "history":
+        this.appendHistory(message.message);
+        break;
       case "gossip":
         if (!link) break;
         if (message.to === null) link.gossip.broadcast(message.message);
         else link.gossip.sendTo(message.to, message.message);
         break;
-      case "request":
-        this.options.metrics.registry.getMetricsAsJSON().then(
-          (metrics) => this.mesh.post(from, { k: "answer", id: message.id, answer: { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics } }),
-          (err: unknown) => this.options.log.warn({ err }, "could not gather the main thread's metrics"),
+      case "request": {
+        const { id } = message;
+        this.answer(message.question).then(
+          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
+          (err: unknown) => this.options.log.warn({ err }, "could not answer a worker's request"),
         );
         break;
+      }
       case "ack":
       case "answer":
       case "peer":
         break; // never asked of the hub
+    }
+  }
+
+  private appendHistory(message: HistoryAppend): void {
+    if (this.options.link) return this.options.link.appendHistory(message);
+    const numbered = (this.history as MemoryHistory).append(message);
+    const workers = this.topicWorkers.peersOf(message.topic);
+    if (workers) for (const worker of workers) this.batches.add(worker, numbered);
+  }
+
+  private async answer(question: FabricQuestion): Promise<FabricAnswer> {
+    const { link, metrics, log } = this.options;
+    if (question.kind === "stats") {
+      return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
+    }
+    const { topic, since, limit, limits } = question;
+    if (!link) return { kind: "history", page: (this.history as MemoryHistory).read(topic, since, limit, limits) };
+    try {
+      return { kind: "history", page: await link.readHistory(topic, since, limit, limits) };
+    } catch (err) {
+      log.warn({ err, topic }, "could not read a topic's history from Redis");
+      return { kind: "history", page: null };
     }
   }
 }

@@ -12,16 +12,27 @@ export const ENVELOPE_VERSION = 2;
  * for its previous life):
  *   broadcast: [2, sender, topic, event, frame]   frame = the V2 JSON frame (str) or V2 binary frame (bin)
  *   gossip:    [2, sender, to, message]           to = a replica id, or nil for every replica
+ *   history:   [2, sender, topic, event, frame, offset, epoch, except]   built by the history script
  * Carrying the publisher's encoded frame means a node decodes only this small array, and its
  * JSON subscribers get the bytes as they are.
  */
-export type Envelope = { kind: "broadcast"; sender: string; broadcast: EncodedBroadcast } | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
+export type Envelope =
+  | { kind: "broadcast" | "history"; sender: string; broadcast: EncodedBroadcast }
+  | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
+
+/** The first byte of a live broadcast's envelope (a msgpack array of 5): the only kind a node drops as its own echo. */
+export const BROADCAST_HEADER = 0x95;
 
 // `undefined` fields are left out, as JSON.stringify would for a JSON client.
 const encoder = new Encoder({ ignoreUndefined: true });
 
 export function encodeBroadcast(sender: string, message: EncodedBroadcast): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame]);
+}
+
+/** A history broadcast as the script PUBLISHes it (used where the script cannot publish: sharded pub/sub). */
+export function encodeHistory(sender: string, message: Required<Pick<EncodedBroadcast, "offset" | "epoch">> & EncodedBroadcast): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame, message.offset, message.epoch, message.except ?? ""]);
 }
 
 export function encodeGossip(sender: string, to: ReplicaId | null, message: GossipMessage): Uint8Array {
@@ -66,6 +77,13 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
     if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
     return { kind: "broadcast", sender, broadcast: { topic, event, frame } };
+  }
+  if (value.length === 8) {
+    const [, , topic, event, frame, offset, epoch, except] = value as unknown[];
+    if (typeof topic !== "string" || typeof event !== "string" || typeof frame !== "string") throw new EnvelopeError("topic, event and frame must be strings");
+    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 1) throw new EnvelopeError("offset must be a positive integer");
+    if (typeof epoch !== "string" || typeof except !== "string") throw new EnvelopeError("epoch and except must be strings");
+    return { kind: "history", sender, broadcast: { topic, event, frame, offset, epoch, ...(except ? { except } : {}) } };
   }
   if (value.length === 4) {
     const [, , to, message] = value as unknown[];

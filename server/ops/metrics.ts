@@ -24,6 +24,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly pushesRefused = new Counter({ name: "cinder_pushes_refused_total", help: "Pushes refused because their channel's handler was too far behind (maxQueuedPushes)", registers: [this.registry] });
+  readonly historyJoins = new Counter({
+    name: "cinder_history_joins_total",
+    help: "Joins of history topics: fresh (no _since), recovered (missed messages replayed), not_recovered",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */

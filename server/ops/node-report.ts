@@ -29,7 +29,7 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: Fa
   let node: Extract<FabricAnswer, { kind: "node" }> | undefined;
   for (const answer of answers) {
     if (answer.kind === "worker") workers.push(answer.stats);
-    else node = answer;
+    else if (answer.kind === "node") node = answer;
   }
   workers.sort((a, b) => a.index - b.index);
   const sum = (field: "sockets" | "channels") => workers.reduce((total, worker) => total + worker[field], 0);
@@ -48,5 +48,5 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: Fa
 
 /** /metrics for a multi-worker node: every thread's registry, summed. */
 export function nodeMetricsText(own: MetricsJson, answers: FabricAnswer[]): Promise<string> {
-  return aggregateMetrics([own, ...answers.map((answer) => answer.metrics)]);
+  return aggregateMetrics([own, ...answers.flatMap((answer) => ("metrics" in answer ? [answer.metrics] : []))]);
 }

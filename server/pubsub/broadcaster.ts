@@ -1,7 +1,7 @@
-import type { Frame } from "../../client/codec/frame.js";
+import { isObjectPayload, type Frame } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
-import type { EncodedBroadcast, Fabric } from "../fabric/fabric.js";
+import type { EncodedBroadcast, Fabric, HistoryLimits } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
@@ -10,7 +10,9 @@ import type { Subscriber } from "./subscriber.js";
 /**
  * Where every broadcast starts and every broadcast from another replica arrives: local
  * delivery through this thread's fan-out, and the fabric for the rest of the cluster. The V2
- * JSON frame is encoded once and shared by both (and by every replica downstream).
+ * JSON frame is encoded once and shared by both (and by every replica downstream). A broadcast
+ * to a history topic goes to the topic's authority first, which numbers it and delivers it
+ * everywhere, here included.
  */
 export class Broadcaster {
   constructor(
@@ -18,6 +20,8 @@ export class Broadcaster {
     private readonly fabric: Fabric,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** The history a topic keeps, from its channel's declaration. */
+    private readonly historyOf: (topic: string) => HistoryLimits | undefined,
   ) {
     fabric.onBroadcast((message) => this.receive(message));
   }
@@ -25,15 +29,30 @@ export class Broadcaster {
   /** To every subscriber of `topic` in the cluster; `from` (a local subscriber) is skipped. */
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void {
     this.metrics.broadcasts.inc();
+    const limits = this.historyOf(topic);
+    // Byte payloads cannot carry an offset: they are delivered live, outside the history.
+    if (limits && isObjectPayload(payload)) return this.appendHistory(topic, event, payload, limits, from);
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
     const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, frame) : undefined;
     this.fanout.deliver(topic, event, payload, from, json);
     if (json) this.fabric.publish({ topic, event, frame: json.data });
   }
 
+  private appendHistory(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): void {
+    let text: string;
+    try {
+      text = JSON.stringify(payload);
+    } catch (err) {
+      this.metrics.encodeErrors.inc({ serializer: "json" });
+      this.log.warn({ err, topic, event }, "broadcast payload cannot be encoded; not kept or sent");
+      return;
+    }
+    this.fabric.appendHistory({ topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) });
+  }
+
   private receive(message: EncodedBroadcast): void {
     try {
-      this.fanout.deliverEncoded(message.topic, message.event, { data: message.frame, binary: typeof message.frame !== "string" });
+      this.fanout.deliverEncoded(message);
     } catch (err) {
       // Only a peer running other code could send a frame we cannot read; it costs that message only.
       this.metrics.encodeErrors.inc({ serializer: "json" });

@@ -1,6 +1,8 @@
 import type { Frame } from "../../client/codec/frame.js";
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
+import type { EncodedBroadcast } from "../fabric/fabric.js";
+import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
@@ -17,6 +19,8 @@ interface TopicSubscribers {
   perSerializer: Map<Serializer, number>;
   /** Settles once the fabric routes the topic here; null once it has. */
   routing: Promise<void> | null;
+  /** On a history topic: the last frames that reached this thread (see RecentFrames). */
+  recent: RecentFrames | undefined;
 }
 
 export interface LocalFanoutOptions {
@@ -45,15 +49,36 @@ export class LocalFanout {
    * the reply can miss this subscriber. Returns nothing when it is attached at once.
    */
   subscribe(subscriber: Subscriber): Promise<void> | void {
-    const entry = this.entryOf(subscriber);
-    if (!entry.routing) {
-      this.attach(entry, subscriber);
+    const routed = this.prepare(subscriber);
+    if (!routed) {
+      this.attachPrepared(subscriber);
       return;
     }
+    return routed.then(() => void this.attachPrepared(subscriber));
+  }
+
+  /**
+   * The first half of `subscribe`: the topic is routed here (the promise settles once it is), and
+   * its broadcasts reach this thread, but not yet `subscriber`, which waits for `attachPrepared`
+   * (a join on a history topic reads what it missed in between).
+   */
+  prepare(subscriber: Subscriber): Promise<void> | undefined {
+    const entry = this.entryOf(subscriber);
     entry.waiting.add(subscriber);
-    return entry.routing.then(() => {
-      if (entry.waiting.delete(subscriber)) this.attach(entry, subscriber);
-    });
+    return entry.routing ?? undefined;
+  }
+
+  /** Attaches a prepared subscriber; false when it left meanwhile. */
+  attachPrepared(subscriber: Subscriber): boolean {
+    const entry = this.topics.get(subscriber.topic);
+    if (!entry?.waiting.delete(subscriber)) return false;
+    this.attach(entry, subscriber);
+    return true;
+  }
+
+  /** The frames of a history topic that recently reached this thread. */
+  recent(topic: string): RecentFrames | undefined {
+    return this.topics.get(topic)?.recent;
   }
 
   unsubscribe(subscriber: Subscriber): void {
@@ -97,16 +122,22 @@ export class LocalFanout {
    * JSON subscribers get the bytes as they are; the payload is decoded only when msgpack
    * subscribers or handleOut need it.
    */
-  deliverEncoded(topic: string, event: string, json: EncodedFrame): void {
+  deliverEncoded(message: EncodedBroadcast): void {
+    const { topic, event } = message;
     const entry = this.topics.get(topic);
     if (!entry) return;
+    const json: EncodedFrame = { data: message.frame, binary: typeof message.frame !== "string" };
+    if (message.offset !== undefined && message.epoch !== undefined && typeof message.frame === "string") {
+      entry.recent?.record(message.offset, message.epoch, message.frame);
+    }
+    const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
     const onlyJson = entry.perSerializer.size === 1 && entry.perSerializer.has(jsonSerializer);
     if (onlyJson && !intercepts(entry.handler, event)) {
-      this.options.queue.publish(topicKey(jsonSerializer, topic), json, null);
+      this.options.queue.publish(topicKey(jsonSerializer, topic), json, from?.socket ?? null);
       return;
     }
     const { payload } = jsonSerializer.decode(json.data, "toClient");
-    this.deliver(topic, event, payload as Payload, null, json);
+    this.deliver(topic, event, payload as Payload, from, json);
   }
 
   /** Encodes a frame, or logs and counts why it cannot be. */
@@ -144,7 +175,15 @@ export class LocalFanout {
     const { topic } = subscriber;
     const entry = this.topics.get(topic);
     if (entry) return entry;
-    const created: TopicSubscribers = { handler: subscriber.handler, subscribers: new Set(), waiting: new Set(), perSerializer: new Map(), routing: null };
+    const { history } = subscriber.handler;
+    const created: TopicSubscribers = {
+      handler: subscriber.handler,
+      subscribers: new Set(),
+      waiting: new Set(),
+      perSerializer: new Map(),
+      routing: null,
+      recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
+    };
     this.topics.set(topic, created);
     const routed = this.options.onInterestChange(topic, true);
     if (routed) {
@@ -155,6 +194,12 @@ export class LocalFanout {
       created.routing = routing;
     }
     return created;
+  }
+
+  /** The local subscriber on socket `socketId` (a history broadcast_from skips it). */
+  private subscriberOn(entry: TopicSubscribers, socketId: string): Subscriber | null {
+    for (const subscriber of entry.subscribers) if (subscriber.socket.id === socketId) return subscriber;
+    return null;
   }
 
   private attach(entry: TopicSubscribers, subscriber: Subscriber): void {
@@ -171,6 +216,9 @@ export class LocalFanout {
     this.options.onInterestChange(topic, false);
   }
 }
+
+/** A thread keeps at most this many recent frames per history topic. */
+const MAX_RECENT_FRAMES = 1000;
 
 function intercepts(handler: Subscriber["handler"], event: string): boolean {
   return handler.handleOut !== undefined && handler.intercept?.includes(event) === true;

@@ -4,6 +4,8 @@ import type { Payload } from "../channel/results.js";
 
 /** What the fan-out needs of a socket: its serializer and its uWS topic memberships. */
 export interface SubscriberSocket {
+  /** Unique per node start (a history broadcast_from names the socket it skips). */
+  readonly id: string;
   readonly serializer: Serializer;
   /** Joins a uWS topic, in order with what this thread has queued to send. */
   subscribe(topicKey: string): void;
@@ -15,7 +17,7 @@ export interface SubscriberSocket {
 /** One subscription as the fan-out sees it: a topic, the handler's interception, and its socket. */
 export interface Subscriber {
   readonly topic: string;
-  readonly handler: Pick<ChannelHandler, "intercept" | "handleOut">;
+  readonly handler: Pick<ChannelHandler, "intercept" | "handleOut" | "history">;
   readonly socket: SubscriberSocket;
   /** An intercepted broadcast, for this subscriber's `handleOut`. */
   deliverOut(event: string, payload: Payload): void;

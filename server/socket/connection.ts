@@ -1,6 +1,6 @@
 import type { WebSocket } from "uWebSockets.js";
 import { CodecError, EVENTS, SOCKET_TOPIC, type Frame } from "../../client/codec/frame.js";
-import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
+import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
 import type { ChannelHandler, JoinParams } from "../channel/handler.js";
@@ -84,6 +84,12 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     }
     this.write(encoded);
     return true;
+  }
+
+  sendJsonFrame(frame: string): void {
+    if (this.closed) return;
+    if (this.serializer.name === "json") this.write({ data: frame, binary: false });
+    else this.send(jsonSerializer.decode(frame, "toClient"));
   }
 
   // ── SubscriberSocket: uWS topics, in order with the publish queue ──

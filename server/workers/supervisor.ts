@@ -59,7 +59,7 @@ export class WorkerSupervisor {
           metrics,
         })
       : undefined;
-    this.hub = new NodeHub({ nodeName: settings.nodeName, link, metrics, log });
+    this.hub = new NodeHub({ nodeName: settings.nodeName, link, metrics, log, historyMaxBytes: settings.historyMaxBytes });
   }
 
   async start(): Promise<void> {

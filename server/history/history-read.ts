@@ -1,0 +1,20 @@
+import type { HistoryPage } from "../fabric/fabric.js";
+import { OFFSET_KEY } from "./history-frame.js";
+
+/** A page of a topic's history as `server.history()` and `GET /api/history` give it. */
+export interface HistoryRead {
+  epoch: string;
+  /** The topic's latest offset. */
+  top: number;
+  messages: Array<{ offset: number; event: string; payload: Record<string, unknown> }>;
+}
+
+/** Decodes the stored frames (their payloads without the offset key, which `offset` gives). */
+export function readableHistory(page: HistoryPage): HistoryRead {
+  const messages = page.entries.map(({ offset, frame }) => {
+    const [, , , event, payload] = JSON.parse(frame) as [null, null, string, string, Record<string, unknown>];
+    delete payload[OFFSET_KEY];
+    return { offset, event, payload };
+  });
+  return { epoch: page.epoch, top: page.top, messages };
+}

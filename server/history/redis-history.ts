@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import type { RedisConnections } from "../cluster/redis-connections.js";
+import type { RedisClient } from "../cluster/redis-endpoint.js";
+import type { HistoryAppend, HistoryLimits, HistoryPage } from "../fabric/fabric.js";
+import { framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
+
+/**
+ * One publication to a history topic, atomically: the topic's epoch (a new one, and a new
+ * sequence, if its history was lost), the next offset, the frame with the offset in its payload
+ * (as `withOffset` builds it), XADD under the offset as the entry id (MAXLEN size), the TTLs, and
+ * the PUBLISH to the topic's channel (unless sharded, where the caller SPUBLISHes: a script
+ * may only publish to its own slot). Every node then sees the offsets of a topic in order.
+ */
+const APPEND = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+  redis.call('DEL', KEYS[1], KEYS[3])
+end
+local offset = redis.call('INCR', KEYS[1])
+local payload = ARGV[3]
+local body
+if payload == '{}' then body = '{"${OFFSET_KEY}":' .. offset .. '}' else body = string.sub(payload, 1, -2) .. ',"${OFFSET_KEY}":' .. offset .. '}' end
+local frame = ARGV[2] .. body .. ']'
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], offset .. '-0', 'f', frame)
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6], cmsgpack.pack({2, ARGV[7], ARGV[8], ARGV[9], frame, offset, epoch, ARGV[10]}))
+end
+return {offset, epoch, frame}
+`;
+
+/** The epoch, the top offset and the entries after ARGV[2]; a topic without history gets its epoch now. */
+const READ = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])
+  redis.call('DEL', KEYS[1], KEYS[3])
+  return {ARGV[1], 0, {}}
+end
+local top = tonumber(redis.call('GET', KEYS[1]) or '0')
+local entries = {}
+if tonumber(ARGV[3]) > 0 then
+  entries = redis.call('XRANGE', KEYS[3], '(' .. ARGV[2] .. '-0', '+', 'COUNT', ARGV[3])
+end
+return {epoch, top, entries}
+`;
+
+/** The keys of a topic's history share one hash tag: one Redis Cluster slot. */
+function keysOf(topic: string): [string, string, string] {
+  const tag = /[{}]/.test(topic) ? createHash("sha1").update(topic).digest("hex") : topic;
+  const base = `cinder:h:{${tag}}`;
+  return [`${base}:seq`, `${base}:epoch`, `${base}:s`];
+}
+
+export interface Appended {
+  offset: number;
+  epoch: string;
+  frame: string;
+}
+
+/** History kept in Redis (a Stream per topic): the authority of a cluster. */
+export class RedisHistory {
+  constructor(
+    private readonly connections: RedisConnections,
+    private readonly options: { sender: string; sharded: boolean; channelOf: (topic: string) => string },
+  ) {}
+
+  async append(message: HistoryAppend): Promise<Appended> {
+    const { topic, event, payload, limits } = message;
+    const channel = this.options.sharded ? "" : this.options.channelOf(topic);
+    const reply = (await this.run(APPEND, keysOf(topic), [
+      newEpoch(),
+      framePrefix(topic, event),
+      payload,
+      String(limits.size),
+      String(limits.ttl),
+      channel,
+      this.options.sender,
+      topic,
+      event,
+      message.except ?? "",
+    ])) as [number, string, string];
+    return { offset: Number(reply[0]), epoch: String(reply[1]), frame: String(reply[2]) };
+  }
+
+  async read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    const reply = (await this.run(READ, keysOf(topic), [newEpoch(), String(since), String(limit), String(limits.ttl)])) as [
+      string,
+      number,
+      Array<[string, string[]]>,
+    ];
+    const entries = reply[2].map(([id, fields]) => ({ offset: Number.parseInt(id, 10), frame: String(fields[1]) }));
+    return { epoch: String(reply[0]), top: Number(reply[1]), entries };
+  }
+
+  /** EVALSHA, loading the script on first use or after Redis lost it. */
+  private async run(script: string, keys: string[], args: string[]): Promise<unknown> {
+    const client: RedisClient = this.connections.publisher;
+    const sha = shaOf(script);
+    try {
+      return await client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return client.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const shas = new Map<string, string>();
+function shaOf(script: string): string {
+  let sha = shas.get(script);
+  if (!sha) shas.set(script, (sha = createHash("sha1").update(script).digest("hex")));
+  return sha;
+}
