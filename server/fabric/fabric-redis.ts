@@ -265,6 +265,7 @@ export class RedisFabric implements Fabric {
           for (const entry of page.entries) {
             if (entry.offset !== position.last + 1) break;
             position.last = entry.offset;
+            this.options.metrics.historyRefills.inc();
             this.deliver({ topic: message.topic, event: eventOf(entry.frame), frame: entry.frame, offset: entry.offset, epoch });
           }
         },

@@ -30,6 +30,11 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly historyRefills = new Counter({
+    name: "cinder_history_refilled_total",
+    help: "History broadcasts this node missed from Redis pub/sub (an outage) and read back from the topic's stream",
+    registers: [this.registry],
+  });
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */
