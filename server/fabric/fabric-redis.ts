@@ -7,7 +7,7 @@ import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { RedisHistory } from "../history/redis-history.js";
-import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, isFrom, senderPrefix } from "./redis-envelope.js";
+import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
 
@@ -61,6 +61,9 @@ export class RedisFabric implements Fabric {
   private readonly history: RedisHistory;
   /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
   private readonly streams = new Map<string, StreamPosition>();
+  /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
+  private readonly markers = new Map<string, () => void>();
+  private nextMarker = 0;
   private dropped = 0;
   private droppedInOutage = 0;
   private rejected = 0;
@@ -149,8 +152,31 @@ export class RedisFabric implements Fabric {
     ).catch(() => this.drop());
   }
 
-  readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    return this.history.read(topic, since, limit, limits);
+  /**
+   * Reads a topic's history. When this node receives the topic, the read also publishes a marker
+   * at its own point in the stream, and resolves once the marker is back: by then every broadcast
+   * the page holds has been delivered here too, so a joining socket attached now gets none of
+   * them twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
+   */
+  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    if (!this.interest.has(topic)) return this.history.read(topic, since, limit, limits);
+    const token = `${this.nextMarker++}`;
+    const back = new Promise<void>((resolve) => this.markers.set(token, resolve));
+    try {
+      const marker = asBuffer(encodeMarker(this.sender, token));
+      if (!this.options.sharded) {
+        const page = await this.history.read(topic, since, limit, limits, marker);
+        await settleWithin(back, SUBSCRIBE_WAIT_MS);
+        return page;
+      }
+      // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
+      const page = await this.history.read(topic, since, limit, limits);
+      await this.connections.publisher.spublish(TOPIC_PREFIX + topic, marker);
+      await settleWithin(back, SUBSCRIBE_WAIT_MS);
+      return page;
+    } finally {
+      this.markers.delete(token);
+    }
   }
 
   // ── interest lane ──
@@ -222,6 +248,10 @@ export class RedisFabric implements Fabric {
     if (!this.interest.has(topic)) return;
     const envelope = this.decode(bytes, channel);
     if (!envelope) return;
+    if (envelope.kind === "marker") {
+      if (envelope.sender === this.sender) this.markers.get(envelope.token)?.();
+      return;
+    }
     if (envelope.kind === "gossip" || envelope.broadcast.topic !== topic) {
       this.reject(channel, "a broadcast channel carried something else");
       return;

@@ -144,9 +144,13 @@ export class NodeHub {
       return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
     }
     const { topic, since, limit, limits } = question;
+    // The page must not overtake broadcasts already on their way to the asking worker.
+    this.batches.flush();
     if (!link) return { kind: "history", page: (this.history as MemoryHistory).read(topic, since, limit, limits) };
     try {
-      return { kind: "history", page: await link.readHistory(topic, since, limit, limits) };
+      const page = await link.readHistory(topic, since, limit, limits);
+      this.batches.flush();
+      return { kind: "history", page };
     } catch (err) {
       log.warn({ err, topic }, "could not read a topic's history from Redis");
       return { kind: "history", page: null };

@@ -13,11 +13,13 @@ export const ENVELOPE_VERSION = 2;
  *   broadcast: [2, sender, topic, event, frame]   frame = the V2 JSON frame (str) or V2 binary frame (bin)
  *   gossip:    [2, sender, to, message]           to = a replica id, or nil for every replica
  *   history:   [2, sender, topic, event, frame, offset, epoch, except]   built by the history script
+ *   marker:    [2, sender, token]                 a history read's place in a topic's stream
  * Carrying the publisher's encoded frame means a node decodes only this small array, and its
  * JSON subscribers get the bytes as they are.
  */
 export type Envelope =
   | { kind: "broadcast" | "history"; sender: string; broadcast: EncodedBroadcast }
+  | { kind: "marker"; sender: string; token: string }
   | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
 
 /** The first byte of a live broadcast's envelope (a msgpack array of 5): the only kind a node drops as its own echo. */
@@ -33,6 +35,10 @@ export function encodeBroadcast(sender: string, message: EncodedBroadcast): Uint
 /** A history broadcast as the script PUBLISHes it (used where the script cannot publish: sharded pub/sub). */
 export function encodeHistory(sender: string, message: Required<Pick<EncodedBroadcast, "offset" | "epoch">> & EncodedBroadcast): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame, message.offset, message.epoch, message.except ?? ""]);
+}
+
+export function encodeMarker(sender: string, token: string): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, token]);
 }
 
 export function encodeGossip(sender: string, to: ReplicaId | null, message: GossipMessage): Uint8Array {
@@ -77,6 +83,11 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
     if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
     return { kind: "broadcast", sender, broadcast: { topic, event, frame } };
+  }
+  if (value.length === 3) {
+    const [, , token] = value as unknown[];
+    if (typeof token !== "string") throw new EnvelopeError("a marker's token must be a string");
+    return { kind: "marker", sender, token };
   }
   if (value.length === 8) {
     const [, , topic, event, frame, offset, epoch, except] = value as unknown[];

@@ -31,8 +31,14 @@ end
 return {offset, epoch, frame}
 `;
 
-/** The epoch, the top offset and the entries after ARGV[2]; a topic without history gets its epoch now. */
+/**
+ * The epoch, the top offset and the entries after ARGV[2]; a topic without history gets its
+ * epoch now. With a channel (ARGV[5]), a marker (ARGV[6]) is published there at the very point
+ * of the read: once the reader's node receives it, every broadcast the read saw has reached it
+ * too (the reply and the broadcasts travel on different connections).
+ */
 const READ = `
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])
@@ -85,8 +91,11 @@ export class RedisHistory {
     return { offset: Number(reply[0]), epoch: String(reply[1]), frame: String(reply[2]) };
   }
 
-  async read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    const reply = (await this.run(READ, keysOf(topic), [newEpoch(), String(since), String(limit), String(limits.ttl)])) as [
+  /** `marker`: published on the topic's channel at the point of the read (see READ). */
+  async read(topic: string, since: number, limit: number, limits: HistoryLimits, marker?: Buffer): Promise<HistoryPage> {
+    const channel = marker ? this.options.channelOf(topic) : "";
+    const args = [newEpoch(), String(since), String(limit), String(limits.ttl), channel];
+    const reply = (await this.run(READ, keysOf(topic), [...args, marker ?? ""])) as [
       string,
       number,
       Array<[string, string[]]>,
@@ -96,7 +105,7 @@ export class RedisHistory {
   }
 
   /** EVALSHA, loading the script on first use or after Redis lost it. */
-  private async run(script: string, keys: string[], args: string[]): Promise<unknown> {
+  private async run(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
     const client: RedisClient = this.connections.publisher;
     const sha = shaOf(script);
     try {

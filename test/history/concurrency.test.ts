@@ -1,0 +1,77 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
+import { RawClient, type RawFrame } from "../support/raw-client.js";
+import { RedisServer } from "../support/redis-server.js";
+import { waitFor } from "../support/wait.js";
+
+// Two in-process nodes sharing a real redis-server: a join on B reads the topic's history from
+// Redis (a real round trip) while A keeps publishing.
+let redis: RedisServer;
+let A: CinderServer;
+let B: CinderServer;
+
+const history: ChannelHandler = { history: { size: 500, ttl: 60 }, join: () => ok() };
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  const node = (name: string) =>
+    createServer({ port: 0, host: "127.0.0.1", logLevel: "silent", nodeName: name, redisUrl: redis.url, channels: { "h:*": history } }).listen();
+  [A, B] = await Promise.all([node("A"), node("B")]);
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all([A?.close(), B?.close()]);
+  await redis?.stop();
+});
+
+type Recovery = { recovered: boolean; o: number; e: string };
+
+function joinFrame(topic: string, since?: { o: number; e: string }): RawFrame {
+  return ["j", "j", topic, "phx_join", since ? { _since: since } : {}];
+}
+
+const offsets = (client: RawClient) => client.frames.filter((f) => f[3] === "msg").map((f) => (f[4] as { _o: number })._o);
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+let run = 0;
+
+describe("broadcasts published while a client rejoins", () => {
+  it("never leave a gap and never duplicate, whatever the interleaving", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 20 }),
+        // Broadcasts sent while the rejoin is under way, each after 0–3 event-loop turns.
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 25 }),
+        async (before, away, during) => {
+          const topic = `h:run${run++}`;
+          let published = 0;
+          const publish = () => A.broadcast(topic, "msg", { n: ++published });
+          const first = await RawClient.open(`ws://127.0.0.1:${B.port}/socket/websocket?vsn=2.0.0`);
+          first.send(joinFrame(topic));
+          const epoch = ((await first.reply("j"))[4] as { response: { _recovery: Recovery } }).response._recovery.e;
+          for (let i = 0; i < before; i++) publish();
+          await waitFor(() => offsets(first).length === before, "the first messages");
+          first.close();
+          await first.closed();
+          for (let i = 0; i < away; i++) publish();
+
+          const again = await RawClient.open(`ws://127.0.0.1:${B.port}/socket/websocket?vsn=2.0.0`);
+          again.send(joinFrame(topic, { o: before, e: epoch }));
+          for (const turns of during) {
+            for (let t = 0; t < turns; t++) await nextTurn();
+            publish();
+          }
+          const reply = (await again.reply("j"))[4] as { response: { _recovery: Recovery } };
+          expect(reply.response._recovery.recovered).toBe(true);
+          const all = () => [...offsets(first), ...offsets(again)];
+          await waitFor(() => all().at(-1) === published, "every message", 10_000);
+          again.close();
+          expect(all()).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  }, 120_000);
+});
