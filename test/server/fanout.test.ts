@@ -18,6 +18,7 @@ function subscriber(topic: string): Subscriber & { topics: Set<string> } {
     handler: {},
     deliverOut() {},
     socket: {
+      id: `socket-${topic}-${topics.size}`,
       serializer: jsonSerializer,
       subscribe: (key) => void topics.add(key),
       unsubscribe: (key) => void topics.delete(key),
