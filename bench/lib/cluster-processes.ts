@@ -3,6 +3,8 @@
  * (SO_REUSEPORT across processes, so the kernel spreads the client's sockets over the nodes).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
@@ -14,16 +16,26 @@ export interface LocalCluster {
   readonly port: number;
   readonly redis: Redis;
   readonly redisUrl: string;
+  /** redis-server first, then the nodes. */
   readonly pids: number[];
+  /** The Cinder node processes themselves (never a taskset wrapper), in start order. */
+  readonly nodePids: number[];
   stop(): Promise<void>;
 }
 
-function spawnPinned(argv: string[], env: Record<string, string>, core: number | undefined): ChildProcess {
-  const full = core === undefined ? argv : ["taskset", "-c", String(core), ...argv];
+export interface NodeOptions {
+  /** WORKERS of every node (worker threads of one process). Default 1. */
+  workers?: number;
+  /** taskset CPU list of the nodes, e.g. "0,1". Default: the core redis-server is pinned to. */
+  cpus?: string;
+}
+
+function spawnPinned(argv: string[], env: Record<string, string>, cpus: string | undefined): ChildProcess {
+  const full = cpus === undefined ? argv : ["taskset", "-c", cpus, ...argv];
   return spawn(full[0], full.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -31,44 +43,126 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20
   }
 }
 
-/** `nodes` = 0 starts redis-server alone. `linked` = false starts the nodes without REDIS_URL (a plain single node, for comparison). */
-export async function startLocalCluster(nodes: number, core: number | undefined, linked = true): Promise<LocalCluster> {
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Inodes of the sockets listening on TCP `port` (any address), from /proc/net/tcp{,6}. */
+function listeningInodes(port: number): Set<string> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let table: string;
+    try {
+      table = readFileSync(file, "utf8");
+    } catch {
+      continue; // no IPv6 on this machine
+    }
+    for (const line of table.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is field 1 (ADDR:PORT), st field 3 (0A = LISTEN), inode field 9.
+      if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(f[9]);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * How many listening sockets on `port` process `pid` holds: one per worker thread once the
+ * node is up. Asking /health instead would not do: with several nodes on one port, an
+ * earlier node may answer for one that is still starting.
+ */
+function listenersOf(pid: number, port: number): number {
+  const inodes = listeningInodes(port);
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1])) count++;
+    } catch {
+      // the fd closed while we looked
+    }
+  }
+  return count;
+}
+
+/** CPU figures are read from /proc/<pid>: make sure the pid is node, not a taskset that forked. */
+function assertIsNode(pid: number): void {
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  if (exe !== realpathSync(process.execPath)) throw new Error(`pid ${pid} runs ${exe}, not node`);
+}
+
+async function startNode(index: number, port: number, redisPort: number, linked: boolean, options: NodeOptions): Promise<ChildProcess> {
+  const workers = options.workers ?? 1;
+  const child = spawnPinned(
+    [process.execPath, join(repoRoot(), "dist", "server", "cli.js")],
+    {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      WORKERS: String(workers),
+      LOG_LEVEL: "warn",
+      NODE_NAME: `bench-${index}`,
+      ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
+    },
+    options.cpus,
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const pid = child.pid ?? -1;
+  try {
+    await until(() => {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+      return listenersOf(pid, port) >= workers;
+    }, `${workers} listener(s) of node ${index}`);
+    assertIsNode(pid);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`node ${index} did not start: ${(err as Error).message}\n${stderr}`);
+  }
+  return child;
+}
+
+/**
+ * `nodes` = 0 starts redis-server alone. `linked` = false starts the nodes without REDIS_URL
+ * (a plain single node, for comparison). redis-server runs on `core`, the nodes on
+ * `options.cpus` (default: `core` too); undefined = not pinned.
+ */
+export async function startLocalCluster(
+  nodes: number,
+  core: number | undefined,
+  linked = true,
+  options: NodeOptions = {},
+): Promise<LocalCluster> {
   const redisPort = await freePort();
   const port = await freePort();
   const children: ChildProcess[] = [];
+  const pin = core === undefined ? undefined : String(core);
   children.push(
-    spawnPinned(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {}, core),
+    spawnPinned(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {}, pin),
   );
+  // Probe with a plain socket first: a failed ioredis connect() reports "Unhandled error event".
+  await until(() => accepts(redisPort), "redis-server");
   const redis = new Redis(redisPort, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await until(async () => redis.connect().then(() => true, () => false), "redis-server");
-  const cli = join(repoRoot(), "dist", "server", "cli.js");
-  for (let i = 0; i < nodes; i++) {
-    children.push(
-      spawnPinned(
-        [process.execPath, cli],
-        {
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          WORKERS: "1",
-          LOG_LEVEL: "warn",
-          NODE_NAME: `bench-${i}`,
-          ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
-        },
-        core,
-      ),
-    );
-    await until(async () => {
-      const health = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json(), () => null);
-      return health !== null;
-    }, `node ${i}`);
+  await redis.connect();
+  const nodeOptions = { ...options, cpus: options.cpus ?? pin };
+  try {
+    for (let i = 0; i < nodes; i++) children.push(await startNode(i, port, redisPort, linked, nodeOptions));
+  } catch (err) {
+    redis.disconnect();
+    for (const child of children) child.kill("SIGKILL");
+    throw err;
   }
-  // Every node must be listening before the client connects; give the last ones a moment.
-  await sleep(500);
+  const pids = children.map((c) => c.pid ?? -1);
   return {
     port,
     redis,
     redisUrl: `redis://127.0.0.1:${redisPort}`,
-    pids: children.map((c) => c.pid ?? -1),
+    pids,
+    nodePids: pids.slice(1),
     async stop() {
       for (const child of children.slice(1).reverse()) child.kill("SIGTERM");
       await sleep(500);
