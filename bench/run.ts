@@ -21,6 +21,7 @@ const SCENARIOS = [
   "worker-bus",
   "client-size",
   "browser-presence",
+  "history",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

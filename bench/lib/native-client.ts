@@ -18,6 +18,8 @@ export interface LoadClientOptions {
   sockets: number;
   topics: number;
   topicSpace?: number;
+  /** topics are `<prefix><n>`; the client's default is "bench:" (the demo app's channel without history) */
+  topicPrefix?: string;
   joinPayload?: string;
   /** one measurement round per value; [] = connect, join (and hold) only */
   inflight: number[];
@@ -66,6 +68,7 @@ function clientArgs(o: LoadClientOptions): string[] {
     sockets: o.sockets,
     topics: o.topics,
     "topic-space": o.topicSpace,
+    "topic-prefix": o.topicPrefix,
     "join-payload": o.joinPayload,
     inflight: o.inflight.length > 0 ? o.inflight.join(",") : "0",
     warmup: o.warmupSeconds,
