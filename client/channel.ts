@@ -1,6 +1,7 @@
 import { CHANNEL_EVENTS, CHANNEL_STATES, type ChannelState } from "./constants.js";
 import type { Params } from "./message.js";
 import { Push } from "./push.js";
+import { HistoryPosition, type RecoverCallback } from "./recovery.js";
 import type { Socket } from "./socket.js";
 import { Timer } from "./timer.js";
 import { closure } from "./url.js";
@@ -25,6 +26,12 @@ export interface TransportErrorPayload {
  * on keeps itself joined: on an error it rejoins with `rejoinAfterMs` backoff while the socket
  * is connected, and at once when the socket reconnects. Pushes made before the join succeeds
  * wait in a buffer, their timeout already running.
+ *
+ * On a topic that keeps history, the channel recovers by itself: it remembers the offset `_o`
+ * of the last message it received and the epoch of its last join reply, and every later join
+ * (the rejoins after a reconnect included) sends them as `_since`, so the server replays what
+ * was missed right after the reply. A `_since` in the app's own params (say, one saved before a
+ * page reload) is sent as given until the channel has a position of its own. See `onRecover`.
  */
 export class Channel {
   state: ChannelState = CHANNEL_STATES.closed;
@@ -37,6 +44,9 @@ export class Channel {
   pushBuffer: Push[] = [];
   stateChangeRefs: string[] = [];
   rejoinTimer: Timer;
+  /** The last offset received and the topic's epoch, sent as `_since` by every join once known. */
+  position = new HistoryPosition();
+  recoverCallbacks: [number, RecoverCallback][] = [];
 
   constructor(
     public topic: string,
@@ -45,7 +55,7 @@ export class Channel {
   ) {
     this.params = closure(params || {});
     this.timeout = socket.timeout;
-    this.joinPush = new Push(this, CHANNEL_EVENTS.join, this.params, this.timeout);
+    this.joinPush = new Push(this, CHANNEL_EVENTS.join, () => this.position.joinParams(this.params()), this.timeout);
     this.rejoinTimer = new Timer(() => {
       if (socket.isConnected()) this.rejoin();
     }, socket.rejoinAfterMs);
@@ -56,11 +66,13 @@ export class Channel {
         if (this.isErrored()) this.rejoin();
       }),
     );
-    this.joinPush.receive("ok", () => {
+    this.joinPush.receive("ok", (response) => {
       this.state = CHANNEL_STATES.joined;
       this.rejoinTimer.reset();
       for (const push of this.pushBuffer) push.send();
       this.pushBuffer = [];
+      const recovery = this.position.joined(response);
+      if (recovery) for (const [, callback] of this.recoverCallbacks) callback(recovery);
     });
     this.joinPush.receive("error", () => {
       this.state = CHANNEL_STATES.errored;
@@ -110,6 +122,27 @@ export class Channel {
   /** Called when the channel errors: a server crash (`phx_error`) or the connection going away. */
   onError(callback: (reason?: unknown) => void): number {
     return this.on(CHANNEL_EVENTS.error, (reason) => callback(reason));
+  }
+
+  /**
+   * Calls `callback` with `{recovered, o, e}` on every join reply of a topic that keeps history
+   * (the `_recovery` of the reply), before the join's `receive("ok")` callbacks and before any
+   * replayed message is delivered. `recovered: true`: the messages missed since the last one
+   * received follow, as their original events and in order, then live ones; nothing is lost or
+   * repeated. `recovered: false`: nothing is replayed (the first join, a gap longer than the
+   * server keeps, or a history that started again): load the state afresh; the channel goes on
+   * from `o` in epoch `e`. Messages keep their offset under `_o` in the payloads handed to `on`
+   * callbacks. Returns the ref `offRecover` takes.
+   */
+  onRecover(callback: RecoverCallback): number {
+    const ref = this.bindingRef++;
+    this.recoverCallbacks.push([ref, callback]);
+    return ref;
+  }
+
+  /** Removes an `onRecover` callback by the ref it returned. */
+  offRecover(ref: number): void {
+    this.recoverCallbacks = this.recoverCallbacks.filter(([r]) => r !== ref);
   }
 
   /** Binds `callback` to `event`; returns the ref `off(event, ref)` takes. */
@@ -192,6 +225,7 @@ export class Channel {
   }
 
   trigger(event: string, payload?: unknown, ref?: string | null, joinRef?: string | null): void {
+    this.position.see(payload);
     const handled = this.onMessage(event, payload, ref, joinRef);
     if (payload && !handled) throw new Error("channel onMessage callbacks must return the payload, modified or unmodified");
     for (const bind of this.bindings.filter((b) => b.event === event)) {

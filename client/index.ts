@@ -7,6 +7,7 @@ export type { BinaryType, ConnectionState, SocketErrorCallback, SocketOptions } 
 export { Channel } from "./channel.js";
 export type { BindingCallback, TransportErrorPayload } from "./channel.js";
 export { Push } from "./push.js";
+export type { Recovery, RecoverCallback } from "./recovery.js";
 export type { PushStatus } from "./push.js";
 export * from "./presence.js";
 export { Serializer, clientSerializer } from "./serializer.js";

@@ -20,7 +20,8 @@ export function parseSince(value: unknown): Since | undefined {
   const since = value as { o?: unknown; e?: unknown };
   if (typeof value !== "object" || Array.isArray(value)) throw new SinceError();
   if (typeof since.o !== "number" || !Number.isSafeInteger(since.o) || since.o < 0) throw new SinceError();
-  if (typeof since.e !== "string" || since.e.length === 0 || since.e.length > 64) throw new SinceError();
+  // An empty epoch is what a join gets when the history could not be read: it matches no epoch.
+  if (typeof since.e !== "string" || since.e.length > 64) throw new SinceError();
   return { o: since.o, e: since.e };
 }
 

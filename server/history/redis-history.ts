@@ -76,7 +76,10 @@ export class RedisHistory {
   async append(message: HistoryAppend): Promise<Appended> {
     const { topic, event, payload, limits } = message;
     const channel = this.options.sharded ? "" : this.options.channelOf(topic);
-    const reply = (await this.run(APPEND, keysOf(topic), [
+    // Always EVAL (Redis caches the compiled script by its hash): EVALSHA would need a retry after
+    // NOSCRIPT, and retries could overtake later appends of the same publisher, out of order.
+    const keys = keysOf(topic);
+    const reply = (await this.connections.publisher.eval(APPEND, keys.length, ...keys, ...[
       newEpoch(),
       framePrefix(topic, event),
       payload,
@@ -104,7 +107,7 @@ export class RedisHistory {
     return { epoch: String(reply[0]), top: Number(reply[1]), entries };
   }
 
-  /** EVALSHA, loading the script on first use or after Redis lost it. */
+  /** EVALSHA, loading the script on first use or after Redis lost it (for reads, whose order does not matter). */
   private async run(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
     const client: RedisClient = this.connections.publisher;
     const sha = shaOf(script);

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { RawClient, type RawFrame } from "../support/raw-client.js";
@@ -74,4 +75,31 @@ describe("broadcasts published while a client rejoins", () => {
       { numRuns: 30 },
     );
   }, 120_000);
+});
+
+describe("one publisher's broadcasts", () => {
+  it("are numbered in the order they were published, also while Redis has not loaded the script yet", async () => {
+    const outside = new Redis(redis.url);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const topic = `h:order${round}`;
+        const client = await RawClient.open(`ws://127.0.0.1:${B.port}/socket/websocket?vsn=2.0.0`);
+        client.send(joinFrame(topic));
+        await client.reply("j");
+        // A Redis that lost its scripts (a restart, SCRIPT FLUSH), and a publisher in full flow.
+        await outside.call("SCRIPT", "FLUSH");
+        let n = 0;
+        for (let turn = 0; turn < 30; turn++) {
+          for (let i = 0; i < 10; i++) A.broadcast(topic, "msg", { n: ++n });
+          await nextTurn();
+        }
+        await waitFor(() => offsets(client).length === n, "every message", 10_000);
+        const inOrder = client.frames.filter((f) => f[3] === "msg").map((f) => (f[4] as { n: number }).n);
+        expect(inOrder).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+        client.close();
+      }
+    } finally {
+      outside.disconnect();
+    }
+  }, 60_000);
 });
