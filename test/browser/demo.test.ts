@@ -6,10 +6,11 @@
  * Needs `npm run build` (for dist/client/cinder.min.js) and /usr/bin/chromium (`npm test` sees to both).
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeProcess, freePort } from "../support/node-process.js";
 import { startServer } from "../support/server.js";
+import demoApp from "../../server/demo/app.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const WAIT = { timeout: 10_000 };
@@ -26,7 +27,9 @@ const targets: [string, () => Promise<Served>][] = [
   [
     "one thread",
     async () => {
-      const server = await startServer({ demo: true });
+      // The demo app's channels, as `npm start` serves them (room:* keeps history).
+      const server = await startServer({ demo: true, channels: {} });
+      demoApp(server);
       return { origin: `http://127.0.0.1:${server.port}`, stop: () => server.close() };
     },
   ],
@@ -169,6 +172,31 @@ describe.each(targets)("the demo chat in Chromium, served by %s", (_name, serve)
     await second.close();
     await grace.locator('#presence li[data-user="ada"][data-count="1"]').waitFor(WAIT);
     expect(await present(grace, "ada").textContent()).toBe("ada — 1 tab");
+  });
+
+  it("a page that lost its connection gets what was said meanwhile when it is back (history)", async () => {
+    const room = randomRoom();
+    const adaContext = await newContext();
+    // Ada's WebSocket goes through the test, which can cut it and keep her away for a while.
+    let away = false;
+    const links: WebSocketRoute[] = [];
+    await adaContext.routeWebSocket(/\/socket\/websocket/, (link) => {
+      if (away) return void link.close({ code: 4000, reason: "still away" });
+      link.connectToServer();
+      links.push(link);
+    });
+    const ada = await openChat(adaContext, room, "ada");
+    const grace = await openChat(await newContext(), room, "grace");
+    await present(ada, "grace").waitFor(WAIT);
+    away = true;
+    await links.at(-1)!.close({ code: 4000, reason: "network cut" });
+    await ada.locator('#status[data-state="offline"]').waitFor(WAIT);
+    await say(grace, "said while ada was away");
+    await message(grace, "grace", "said while ada was away").waitFor(WAIT);
+    away = false;
+    await message(ada, "grace", "said while ada was away").waitFor(WAIT);
+    await ada.locator("#messages li").filter({ hasText: "back online: nothing missed" }).waitFor(WAIT);
+    expect(await message(ada, "grace", "said while ada was away").count()).toBe(1);
   });
 
   it("asks for a name when none is given and remembers it", async () => {
