@@ -237,7 +237,7 @@ export class CinderServer {
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology } = this;
     if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes });
+    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, metrics: this.metrics });
     return new RedisFabric({
       url: config.redisUrl,
       nodeName: config.nodeName,

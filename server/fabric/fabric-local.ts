@@ -1,4 +1,5 @@
 import { MemoryHistory } from "../history/memory-history.js";
+import type { Metrics } from "../ops/metrics.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
 /** Gossip with no other replica. */
@@ -17,7 +18,7 @@ export class LocalFabric implements Fabric {
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
 
-  constructor(options: { historyMaxBytes: number }) {
+  constructor(private readonly options: { historyMaxBytes: number; metrics: Metrics }) {
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
   }
 
@@ -30,6 +31,7 @@ export class LocalFabric implements Fabric {
   }
   appendHistory(message: HistoryAppend): void {
     const numbered = this.history.append(message);
+    this.options.metrics.historyBytes.set(this.history.bytes);
     for (const handler of this.broadcastHandlers) handler(numbered);
   }
   async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {

@@ -134,6 +134,7 @@ export class NodeHub {
   private appendHistory(message: HistoryAppend): void {
     if (this.options.link) return this.options.link.appendHistory(message);
     const numbered = (this.history as MemoryHistory).append(message);
+    this.options.metrics.historyBytes.set((this.history as MemoryHistory).bytes);
     const workers = this.topicWorkers.peersOf(message.topic);
     if (workers) for (const worker of workers) this.batches.add(worker, numbered);
   }

@@ -30,6 +30,11 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly historyBytes = new Gauge({
+    name: "cinder_history_bytes",
+    help: "Bytes of history frames kept in memory by this thread (a node without Redis; capped by historyMaxBytes)",
+    registers: [this.registry],
+  });
   readonly historyRefills = new Counter({
     name: "cinder_history_refilled_total",
     help: "History broadcasts this node missed from Redis pub/sub (an outage) and read back from the topic's stream",
