@@ -98,7 +98,11 @@ function unpack(bytes: Uint8Array, count: number): { fields: string[]; payload: 
     }
     offset += length;
   }
-  return { fields, payload: bytes.slice(offset).buffer };
+  // Copied into a buffer of its own: `bytes` may be a view into a larger one (a Node Buffer from a
+  // pool, whose own slice() is a view too), and the payload must not carry the rest along.
+  const payload = new Uint8Array(bytes.length - offset);
+  payload.set(bytes.subarray(offset));
+  return { fields, payload: payload.buffer };
 }
 
 function nonEmpty(value: string, name: string): string {

@@ -82,7 +82,9 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     const [, , topic, event, frame] = value as unknown[];
     if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
     if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
-    return { kind: "broadcast", sender, broadcast: { topic, event, frame } };
+    // Bytes decode as a view into the Redis message: copy them, so that handing the frame to a
+    // worker does not clone the whole message buffer along with it.
+    return { kind: "broadcast", sender, broadcast: { topic, event, frame: typeof frame === "string" ? frame : new Uint8Array(frame) } };
   }
   if (value.length === 3) {
     const [, , token] = value as unknown[];

@@ -15,7 +15,7 @@ export class Metrics {
   readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
-  readonly fabricSent = new Counter({ name: "cinder_fabric_node_broadcasts_sent_total", help: "Broadcasts this node sent to other nodes through Redis", registers: [this.registry] });
+  readonly fabricSent = new Counter({ name: "cinder_fabric_node_broadcasts_sent_total", help: "Broadcasts this node handed to Redis for other nodes (failed sends are counted in /health redis.dropped)", registers: [this.registry] });
   readonly fabricReceived = new Counter({ name: "cinder_fabric_node_broadcasts_received_total", help: "Broadcasts this node received from other nodes through Redis", registers: [this.registry] });
   readonly encodeErrors = new Counter({
     name: "cinder_encode_errors_total",

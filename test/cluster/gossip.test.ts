@@ -1,19 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RedisConnections } from "../../server/cluster/redis-connections.js";
+import type { ReplicaId } from "../../crdt/index.js";
+import type { PeerEvent } from "../../server/fabric/fabric.js";
+import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
+import { workerReplicaName } from "../../server/fabric/replica-names.js";
+import type { GossipMessage } from "../../server/presence/messages.js";
 import { PresenceService } from "../../server/presence/presence-service.js";
-import { RedisGossipTransport } from "../../server/presence/transport-redis.js";
 import { RedisServer } from "../support/redis-server.js";
 import { sleep, waitFor } from "../support/wait.js";
-import { testConnections, waitConnected } from "./support.js";
+import { replicaOf, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
 const TIMINGS = { broadcastPeriod: 50, maxSilentPeriods: 4, downPeriod: 300, permdownPeriod: 2000, clockSamplePeriods: 2 };
-const SHARDS = 2;
 
+/** One simulated single-worker node: its fabric and its presence replica (`<name>/w0#1`), wired as server.ts does. */
 interface TestNode {
   name: string;
-  connections: RedisConnections;
+  fabric: RedisFabric;
   presence: PresenceService;
-  transports: RedisGossipTransport[];
+  peerEvents: PeerEvent[];
   errors: Error[];
 }
 
@@ -29,33 +32,35 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  // A test that failed during an outage must not leave Redis down for the next one.
+  if (!redis.running) await redis.restart();
   for (const node of nodes) {
     node.presence.stop();
-    for (const transport of node.transports) transport.close();
-    await node.connections.close();
+    await node.fabric.close();
   }
   nodes = [];
 });
 
-async function startNodes(names: string[]): Promise<TestNode[]> {
+async function startNodes(names: string[], timings: Partial<typeof TIMINGS> = TIMINGS, fabricOptions: TestFabricOptions = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
-    const connections = testConnections(redis, name);
-    const node: TestNode = { name, connections, transports: [], errors: [], presence: undefined as unknown as PresenceService };
-    node.presence = new PresenceService({
-      nodeName: name,
-      shards: SHARDS,
-      ...TIMINGS,
-      transport: (shard, replica) => {
-        const transport = new RedisGossipTransport({ connections, shard, replica, onError: (e) => node.errors.push(e) });
-        node.transports.push(transport);
-        return transport;
-      },
-      onError: (e) => node.errors.push(e),
+    const fabric = testFabric(redis, name, fabricOptions);
+    const errors: Error[] = [];
+    const presence = new PresenceService({
+      nodeName: workerReplicaName(name, 0),
+      incarnation: "1",
+      ...timings,
+      gossip: fabric.gossip,
+      onError: (e) => errors.push(e),
+    });
+    const node: TestNode = { name, fabric, presence, peerEvents: [], errors };
+    fabric.onPeerEvent((event) => {
+      node.peerEvents.push(event);
+      presence.peerEvent(event);
     });
     return node;
   });
   nodes.push(...started);
-  for (const node of started) await waitConnected(node.connections, node.name);
+  for (const node of started) await waitConnected(node.fabric.connections, node.name);
   for (const node of started) node.presence.start();
   return started;
 }
@@ -69,8 +74,72 @@ async function converge(all: TestNode[], topic: string, expected: string[], what
   });
 }
 
-describe("RedisGossipTransport", () => {
-  it("replicates track and untrack between three nodes, on every shard", async () => {
+/** The status of every peer replica `node` knows, by replica id. */
+const peerStatuses = (node: TestNode) => Object.fromEntries([...node.presence.tracker.replicas()].map(([id, info]) => [id, info.status]));
+
+describe("RedisFabric gossip lane", () => {
+  it("broadcasts to every other node and sends to one replica only on the node of that replica", async () => {
+    const fabrics = ["a", "b", "c"].map((name) => testFabric(redis, name));
+    const got = new Map<string, Array<{ message: GossipMessage; to: ReplicaId | null }>>();
+    for (const [i, fabric] of fabrics.entries()) {
+      const name = ["a", "b", "c"][i];
+      got.set(name, []);
+      fabric.onGossip((message, to) => got.get(name)!.push({ message, to }));
+    }
+    const close = () => Promise.all(fabrics.map((fabric) => fabric.close()));
+    try {
+      for (const [i, fabric] of fabrics.entries()) await waitConnected(fabric.connections, `node ${i}`);
+      const [a, , c] = fabrics;
+      const toAll: GossipMessage = { type: "gracefulPermdown", from: replicaOf("a") };
+      const toB: GossipMessage = { type: "transferRequest", from: replicaOf("a"), requestId: 7, clock: [] };
+      const fromC: GossipMessage = { type: "gracefulPermdown", from: replicaOf("c") };
+      const marker: GossipMessage = { type: "gracefulPermdown", from: replicaOf("a", "marker") };
+      const heard = (name: string, message: GossipMessage) => got.get(name)!.some((m) => m.message.from === message.from);
+      a.gossip.broadcast(toAll);
+      a.gossip.sendTo(replicaOf("b"), toB);
+      c.gossip.broadcast(fromC);
+      a.gossip.broadcast(marker);
+      // Each publisher's messages come out of Redis in order: once a message is heard, whatever its
+      // sender published before it has reached every subscriber (the sender's echo included).
+      await waitFor(() => heard("b", marker) && heard("c", marker) && heard("b", fromC), "a's marker and c's message");
+      // Two more rounds, so that a's and c's own echoes have come back too (and were dropped).
+      const fromC2: GossipMessage = { type: "gracefulPermdown", from: replicaOf("c", "2") };
+      c.gossip.broadcast(fromC2);
+      await waitFor(() => heard("a", fromC2), "c's second message");
+      const marker2: GossipMessage = { type: "gracefulPermdown", from: replicaOf("a", "marker2") };
+      a.gossip.broadcast(marker2);
+      await waitFor(() => heard("b", marker2) && heard("c", marker2), "a's second marker");
+
+      const from = (name: string, node: string) => got.get(name)!.filter((m) => m.message.from.startsWith(`${node}/`));
+      // In a's publish order, though broadcasts and sends to b travel on different channels.
+      expect(from("b", "a")).toEqual([
+        { message: toAll, to: null },
+        { message: toB, to: replicaOf("b") },
+        { message: marker, to: null },
+        { message: marker2, to: null },
+      ]);
+      // Sent to b only: c never sees it.
+      expect(from("c", "a")).toEqual([
+        { message: toAll, to: null },
+        { message: marker, to: null },
+        { message: marker2, to: null },
+      ]);
+      expect(from("b", "c")).toEqual([
+        { message: fromC, to: null },
+        { message: fromC2, to: null },
+      ]);
+      // Never back to the sender.
+      expect(from("a", "a")).toEqual([]);
+      expect(from("c", "c")).toEqual([]);
+      expect(fabrics.map((fabric) => fabric.linkStatus().rejected)).toEqual([0, 0, 0]);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("PresenceService over the RedisFabric gossip lane", () => {
+  it("replicates track and untrack between three nodes, on several topics", async () => {
     const all = await startNodes(["a", "b", "c"]);
     const [a, b, c] = all;
     a.presence.track("sock-a", "room:1", "alice", { device: "phone" });
@@ -80,8 +149,9 @@ describe("RedisGossipTransport", () => {
     await converge(all, "room:1", ["alice", "bob"], "room:1 to replicate");
     await converge(all, "room:2", ["carol"], "room:2 to replicate");
     await converge(all, "room:3", ["carol"], "room:3 to replicate");
-    expect(new Set(["room:1", "room:2", "room:3"].map((t) => nodes[0].presence.shardOf(t))).size).toBe(SHARDS);
     expect(c.presence.list("room:1").alice.metas[0].device).toBe("phone");
+    // Each node's one replica knows the two others, by their worker replica names.
+    expect(peerStatuses(a)).toEqual({ [replicaOf("b")]: "up", [replicaOf("c")]: "up" });
 
     a.presence.untrack("sock-a", "room:1", "alice");
     await converge(all, "room:1", ["bob"], "alice to leave everywhere");
@@ -99,7 +169,7 @@ describe("RedisGossipTransport", () => {
     await converge([a, b], "room:1", ["alice"], "carol to leave");
     // A silent node would first be listed as down; a graceful one is purged outright.
     for (const node of [a, b]) {
-      expect(node.presence.shardOf("room:1").replicas().has(c.presence.replica)).toBe(false);
+      expect(node.presence.tracker.replicas().has(c.presence.replica)).toBe(false);
     }
   });
 
@@ -118,14 +188,42 @@ describe("RedisGossipTransport", () => {
     a.presence.track("sock-a", "room:1", "amy", {});
     b.presence.untrack("sock-b", "room:1", "bob");
     c.presence.track("sock-c", "room:1", "carol", {});
+    // The length of the outage is what this case is about, not a synchronisation.
     await sleep(outageMs);
     await redis.restart();
-    for (const node of all) await waitConnected(node.connections, node.name);
+    for (const node of all) await waitConnected(node.fabric.connections, node.name);
 
     await converge(all, "room:1", ["alice", "amy", "carol"], "resync after the restart");
     for (const node of all) {
-      const replicas = node.presence.shardOf("room:1").replicas();
-      expect([...replicas.values()].map((r) => r.status)).toEqual(["up", "up"]);
+      await waitFor(() => Object.values(peerStatuses(node)).join() === "up,up", `${node.name} to see both peers up`);
     }
+  });
+
+  it("hides a node's presences as soon as its liveness key expires, and shows them again when it is back", async () => {
+    // downPeriod is far away: only the liveness keys can make a node down within this test.
+    const liveness = { ttlMs: 600, refreshMs: 200, pollMs: 100 };
+    const all = await startNodes(["a", "b"], { ...TIMINGS, downPeriod: 20_000, permdownPeriod: 60_000 }, { liveness });
+    const [a, b] = all;
+    for (const node of all) node.fabric.start();
+    b.presence.track("sock-b", "room:1", "bob", {});
+    await converge(all, "room:1", ["bob"], "bob to replicate");
+    await waitFor(() => a.peerEvents.length === 1, "a to see b's liveness key");
+    expect(a.peerEvents).toEqual([{ kind: "up", replica: replicaOf("b") }]);
+
+    // b is cut off from Redis: its key expires and its heartbeats stop reaching a.
+    b.fabric.connections.publisher.disconnect();
+    b.fabric.connections.subscriber.disconnect();
+    await waitFor(() => a.peerEvents.length === 2, "b to be reported down", 3 * (liveness.ttlMs + liveness.pollMs));
+    expect(a.peerEvents[1]).toEqual({ kind: "down", replica: replicaOf("b") });
+    expect(keys(a, "room:1")).toEqual([]);
+    expect(peerStatuses(a)).toEqual({ [replicaOf("b")]: "down" });
+
+    // Back: the same replica, so its presences return (it is not a restart).
+    void b.fabric.connections.publisher.connect();
+    void b.fabric.connections.subscriber.connect();
+    await waitFor(() => a.peerEvents.length === 3, "b to be reported up again");
+    expect(a.peerEvents[2]).toEqual({ kind: "up", replica: replicaOf("b") });
+    await converge(all, "room:1", ["bob"], "bob to be listed again");
+    expect(all.flatMap((n) => n.errors)).toEqual([]);
   });
 });

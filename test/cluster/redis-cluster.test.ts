@@ -1,18 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NodeLiveness, type LiveNode } from "../../server/cluster/liveness.js";
-import { RedisConnections } from "../../server/cluster/redis-connections.js";
+import type { EncodedBroadcast, PeerEvent } from "../../server/fabric/fabric.js";
+import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
+import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { PresenceService } from "../../server/presence/presence-service.js";
-import { RedisGossipTransport } from "../../server/presence/transport-redis.js";
-import type { BroadcastMessage } from "../../server/pubsub/broker.js";
-import { RedisFabric } from "../../server/pubsub/broker-redis.js";
 import { RedisCluster } from "../support/redis-cluster.js";
 import { waitFor } from "../support/wait.js";
-import { waitConnected } from "./support.js";
+import { isDown, replicaOf, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
 /**
  * Cinder against a real Redis Cluster (3 masters): `redis-cluster://…` with sharded pub/sub,
  * the way a node runs with REDIS_URL=redis-cluster://… REDIS_SHARDED=true. Each simulated
- * node has one RedisConnections shared by its fabric, its presence shards and its liveness.
+ * node has one RedisFabric, whose connections carry its broadcasts, its presence gossip and
+ * its liveness key.
  */
 
 const PREFIX = "cinder:t:";
@@ -21,12 +20,10 @@ const LIVENESS_TIMINGS = { ttlMs: 600, refreshMs: 200, pollMs: 100 };
 
 interface TestNode {
   name: string;
-  connections: RedisConnections;
   fabric: RedisFabric;
-  received: BroadcastMessage[];
+  received: EncodedBroadcast[];
   presence?: PresenceService;
-  transports: RedisGossipTransport[];
-  liveness?: NodeLiveness;
+  peerEvents: PeerEvent[];
   errors: Error[];
 }
 
@@ -46,32 +43,32 @@ afterEach(async () => {
   if (!cluster.running) await cluster.restart();
   for (const node of nodes) {
     node.presence?.stop();
-    for (const transport of node.transports) transport.close();
-    await node.liveness?.stop();
     await node.fabric.close();
-    await node.connections.close();
   }
   nodes = [];
 });
 
-async function startNodes(names: string[]): Promise<TestNode[]> {
+async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
   const started = names.map((name): TestNode => {
-    const connections = new RedisConnections({
-      url: cluster.url,
-      nodeName: name,
-      sharded: true,
-      backoff: { minMs: 20, maxMs: 200 },
-      subscriptions: { batchMs: 2, lingerMs: 50 },
-    });
-    const fabric = new RedisFabric({ nodeName: name, connections, sharded: true });
-    const node: TestNode = { name, connections, fabric, received: [], transports: [], errors: [] };
-    fabric.onMessage((message) => node.received.push(message));
+    const fabric = testFabric(cluster, name, { sharded: true, ...options });
+    const node: TestNode = { name, fabric, received: [], peerEvents: [], errors: [] };
+    fabric.onBroadcast((message) => node.received.push(message));
+    fabric.onPeerEvent((event) => node.peerEvents.push(event));
     return node;
   });
   nodes.push(...started);
-  for (const node of started) await waitConnected(node.connections, node.name, 10_000);
+  for (const node of started) await waitConnected(node.fabric.connections, node.name, 10_000);
   return started;
 }
+
+/** A broadcast as the Broadcaster hands it to the fabric: its V2 JSON frame, encoded once. */
+const broadcast = (topic: string, event: string, payload: unknown): EncodedBroadcast => ({
+  topic,
+  event,
+  frame: JSON.stringify([null, null, topic, event, payload]),
+});
+
+const payloadOf = (message: EncodedBroadcast) => (JSON.parse(message.frame as string) as unknown[])[4] as { from?: string; seq?: number };
 
 /** Sharded subscribers of `channel` on the master that serves it (SHARDNUMSUB only counts its own clients). */
 async function shardSubscribers(channel: string): Promise<number> {
@@ -98,8 +95,7 @@ async function topicOnEveryMaster(): Promise<string[]> {
   return [...byMaster.values()];
 }
 
-const messagesFrom = (node: TestNode, topic: string, from: string) =>
-  node.received.filter((m) => m.topic === topic && (m.payload as { from?: string }).from === from);
+const messagesFrom = (node: TestNode, topic: string, from: string) => node.received.filter((m) => m.topic === topic && payloadOf(m).from === from);
 
 describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
   it("delivers broadcasts of topics on every master to each other interested node exactly once, never to the sender", async () => {
@@ -117,12 +113,12 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     const COUNT = 30;
     for (let seq = 1; seq <= COUNT; seq++) {
       for (const sender of senders) {
-        for (const topic of topics) sender.fabric.publish({ topic, event: "msg", payload: { from: sender.name, seq } });
+        for (const topic of topics) sender.fabric.publish(broadcast(topic, "msg", { from: sender.name, seq }));
       }
     }
     // Markers go last: per sender and channel, Redis keeps publish order, so a marker in means all before it are in.
-    for (const sender of senders) for (const topic of topics) sender.fabric.publish({ topic, event: "marker", payload: { from: sender.name } });
-    a.fabric.publish({ topic: "lobby", event: "hello", payload: { from: "a" } });
+    for (const sender of senders) for (const topic of topics) sender.fabric.publish(broadcast(topic, "marker", { from: sender.name }));
+    a.fabric.publish(broadcast("lobby", "hello", { from: "a" }));
     const markersIn = () =>
       senders.every((receiver) =>
         senders.every((sender) => sender === receiver || topics.every((topic) => messagesFrom(receiver, topic, sender.name).some((m) => m.event === "marker"))),
@@ -133,15 +129,15 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     for (const receiver of senders) {
       for (const topic of topics) {
         for (const sender of senders) {
-          const got = messagesFrom(receiver, topic, sender.name).map((m) => (m.event === "msg" ? `msg ${(m.payload as { seq: number }).seq}` : m.event));
+          const got = messagesFrom(receiver, topic, sender.name).map((m) => (m.event === "msg" ? `msg ${payloadOf(m).seq}` : m.event));
           expect(got, `${receiver.name} got from ${sender.name} on ${topic}`).toEqual(sender === receiver ? [] : expected);
         }
       }
       expect(receiver.received).toHaveLength(2 * (COUNT + 1) * topics.length);
     }
     // d has no interest in the rooms: it only got the one topic it listens to.
-    expect(d.received).toEqual([{ topic: "lobby", event: "hello", payload: { from: "a" } }]);
-    for (const node of all) expect(node.fabric.status()).toMatchObject({ connected: true, dropped: 0, rejected: 0 });
+    expect(d.received).toEqual([broadcast("lobby", "hello", { from: "a" })]);
+    for (const node of all) expect(node.fabric.linkStatus()).toMatchObject({ connected: true, dropped: 0, rejected: 0, pendingSubscribes: 0 });
   });
 
   it("unsubscribes on the topic's own master when interest goes, and subscribes again when it returns", async () => {
@@ -157,10 +153,10 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
 
     await b.fabric.setInterest(gone, true);
     await waitForShardSubscribers(PREFIX + gone, 1);
-    for (const topic of topics) a.fabric.publish({ topic, event: "again", payload: { from: "a" } });
+    for (const topic of topics) a.fabric.publish(broadcast(topic, "again", { from: "a" }));
     await waitFor(() => b.received.length === topics.length, "one message per topic after resubscribing");
     expect(b.received.map((m) => m.topic).sort()).toEqual([...topics].sort());
-    expect(b.fabric.status().subscribedTopics).toBe(topics.length);
+    expect(b.fabric.linkStatus().subscribedTopics).toBe(topics.length);
   });
 
   it("survives a restart of the whole cluster: drops while down, then subscribes every topic again on its master", async () => {
@@ -170,38 +166,36 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     for (const topic of topics) await waitForShardSubscribers(PREFIX + topic, 1);
 
     await cluster.killAll();
-    await waitFor(() => !a.fabric.status().connected && !b.fabric.status().connected, "both to notice the outage");
+    // `connected` goes false as soon as one of the two connections is lost; a publish is dropped
+    // (and counted) at once only when the publisher connection knows it too.
+    await waitFor(() => [a, b].every((node) => isDown(node.fabric.connections)), "both connections of both nodes to notice the outage");
     // Broadcasts fail and are counted, not queued for later.
-    expect(() => a.fabric.publish({ topic: topics[0], event: "lost", payload: { from: "a" } })).not.toThrow();
-    expect(a.fabric.status().dropped).toBe(1);
+    expect(() => a.fabric.publish(broadcast(topics[0], "lost", { from: "a" }))).not.toThrow();
+    expect(a.fabric.linkStatus().dropped).toBe(1);
     // Interest that appears during the outage must be subscribed once the cluster is back.
     const joined = b.fabric.setInterest("room:new", true);
     await cluster.restart();
     await joined;
-    await waitConnected(a.connections, "a", 10_000);
-    await waitConnected(b.connections, "b", 10_000);
+    await waitConnected(a.fabric.connections, "a", 10_000);
+    await waitConnected(b.fabric.connections, "b", 10_000);
     for (const topic of [...topics, "room:new"]) await waitForShardSubscribers(PREFIX + topic, 1);
 
-    for (const topic of [...topics, "room:new"]) a.fabric.publish({ topic, event: "back", payload: { from: "a" } });
+    for (const topic of [...topics, "room:new"]) a.fabric.publish(broadcast(topic, "back", { from: "a" }));
     await waitFor(() => b.received.length >= topics.length + 1, "one broadcast per topic after the restart");
     expect(b.received.map((m) => `${m.event} ${m.topic}`).sort()).toEqual([...topics, "room:new"].map((t) => `back ${t}`).sort());
-    expect(a.fabric.status()).toMatchObject({ connected: true, dropped: 1 });
-    expect(a.fabric.status().reconnects).toBeGreaterThanOrEqual(1);
-    expect(b.fabric.status().reconnects).toBeGreaterThanOrEqual(1);
+    expect(a.fabric.linkStatus()).toMatchObject({ connected: true, dropped: 1 });
+    expect(a.fabric.linkStatus().reconnects).toBeGreaterThanOrEqual(1);
+    expect(b.fabric.linkStatus().reconnects).toBeGreaterThanOrEqual(1);
   });
 
   it("converges presence between three nodes over cluster-wide gossip (plain PUBLISH reaches every master)", async () => {
     const all = await startNodes(["a", "b", "c"]);
     for (const node of all) {
       node.presence = new PresenceService({
-        nodeName: node.name,
-        shards: 2,
+        nodeName: workerReplicaName(node.name, 0),
+        incarnation: "1",
         ...PRESENCE_TIMINGS,
-        transport: (shard, replica) => {
-          const transport = new RedisGossipTransport({ connections: node.connections, shard, replica, onError: (e) => node.errors.push(e) });
-          node.transports.push(transport);
-          return transport;
-        },
+        gossip: node.fabric.gossip,
         onError: (e) => node.errors.push(e),
       });
       node.presence.start();
@@ -216,43 +210,49 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     a.presence!.track("sock-a", "room:1", "alice", { device: "phone" });
     b.presence!.track("sock-b", "room:1", "bob", {});
     c.presence!.track("sock-c", "room:2", "carol", {});
-    expect(a.presence!.shardOf("room:1")).not.toBe(a.presence!.shardOf("room:2"));
     await converge(all, "room:1", ["alice", "bob"], "room:1 to replicate");
     await converge(all, "room:2", ["carol"], "room:2 to replicate");
     expect(c.presence!.list("room:1").alice.metas[0].device).toBe("phone");
 
     a.presence!.untrack("sock-a", "room:1", "alice");
     await converge(all, "room:1", ["bob"], "alice to leave everywhere");
+    // Each replica knows the two others, by their worker replica names.
+    expect([...a.presence!.tracker.replicas().keys()].sort()).toEqual([replicaOf("b"), replicaOf("c")]);
     c.presence!.stop({ graceful: true });
     await converge([a, b], "room:2", [], "carol to leave with her node");
+    for (const node of [a, b]) expect(node.presence!.tracker.replicas().has(c.presence!.replica)).toBe(false);
     expect(all.flatMap((n) => n.errors)).toEqual([]);
   });
 
   it("keeps liveness keys on the cluster: sees nodes up, a crashed node down, a stopped node down", async () => {
-    const all = await startNodes(["observer", "victim", "leaving"]);
-    const ups: LiveNode[] = [];
-    const downs: LiveNode[] = [];
-    for (const node of all) {
-      node.liveness = new NodeLiveness({ connections: node.connections, nodeName: node.name, replica: `${node.name}#1`, ...LIVENESS_TIMINGS });
-    }
+    const all = await startNodes(["observer", "victim", "leaving"], { liveness: LIVENESS_TIMINGS });
     const [observer, victim, leaving] = all;
-    observer.liveness!.onNodeUp((n) => ups.push(n));
-    observer.liveness!.onNodeDown((n) => downs.push(n));
-    for (const node of all) node.liveness!.start();
-    await waitFor(() => ups.length === 2, "the observer to see both nodes");
-    expect(ups.map((n) => n.name).sort()).toEqual(["leaving", "victim"]);
-    // The keys are spread over the masters; each lives where its slot is.
-    expect(await cluster.command(await cluster.masterOf("cinder:node:victim"), "GET", "cinder:node:victim")).toBe("victim#1");
+    for (const node of all) node.fabric.start();
+    await waitFor(() => observer.peerEvents.length === 2, "the observer to see both nodes");
+    expect(observer.peerEvents).toEqual(
+      expect.arrayContaining([
+        { kind: "up", replica: replicaOf("leaving") },
+        { kind: "up", replica: replicaOf("victim") },
+      ]),
+    );
+    // The keys are spread over the masters; each lives where its slot is, holding the node's replicas.
+    expect(await cluster.command(await cluster.masterOf("cinder:node:victim"), "GET", "cinder:node:victim")).toBe(JSON.stringify([replicaOf("victim")]));
 
     // A crash as Redis sees it: the node stops refreshing and never says goodbye.
-    victim.connections.publisher.disconnect();
-    victim.connections.subscriber.disconnect();
-    await waitFor(() => downs.length === 1, "the crash to be reported", 3 * (LIVENESS_TIMINGS.ttlMs + LIVENESS_TIMINGS.pollMs));
-    expect(downs).toEqual([{ name: "victim", replica: "victim#1" }]);
+    victim.fabric.connections.publisher.disconnect();
+    victim.fabric.connections.subscriber.disconnect();
+    await waitFor(() => observer.peerEvents.length === 3, "the crash to be reported", 3 * (LIVENESS_TIMINGS.ttlMs + LIVENESS_TIMINGS.pollMs));
+    expect(observer.peerEvents[2]).toEqual({ kind: "down", replica: replicaOf("victim") });
 
-    await leaving.liveness!.stop();
-    await waitFor(() => downs.length === 2, "the graceful stop to be reported", 2000);
-    expect(downs[1]).toEqual({ name: "leaving", replica: "leaving#1" });
-    expect(observer.liveness!.liveNodes()).toEqual([]);
+    await leaving.fabric.close();
+    await waitFor(() => observer.peerEvents.length === 4, "the graceful stop to be reported", 2000);
+    expect(observer.peerEvents[3]).toEqual({ kind: "down", replica: replicaOf("leaving") });
+    // Nobody else is left in the set of nodes (on its own master): the observer dropped the
+    // crashed node, the leaving one removed itself.
+    const members = async () => {
+      const reply = await cluster.command(await cluster.masterOf("cinder:nodes"), "SMEMBERS", "cinder:nodes");
+      return (reply as string[]).sort();
+    };
+    await waitFor(async () => JSON.stringify(await members()) === JSON.stringify(["observer"]), "the set of nodes to hold the observer only");
   });
 });

@@ -1,21 +1,65 @@
 import { Redis } from "ioredis";
-import { RedisConnections } from "../../server/cluster/redis-connections.js";
-import type { RedisServer } from "../support/redis-server.js";
+import { makeReplicaId, type ReplicaId } from "../../crdt/index.js";
+import { RedisConnections, type RedisConnectionsOptions } from "../../server/cluster/redis-connections.js";
+import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
+import { workerReplicaName } from "../../server/fabric/replica-names.js";
+import { createLogger } from "../../server/ops/logger.js";
+import { Metrics } from "../../server/ops/metrics.js";
 import { waitFor } from "../support/wait.js";
 
 /** Short linger and fast reconnects, so tests see subscription changes and outages end quickly. */
-export function testConnections(redis: RedisServer, nodeName: string, sharded = false): RedisConnections {
+export const TEST_BACKOFF = { minMs: 20, maxMs: 200 };
+export const TEST_SUBSCRIPTIONS = { batchMs: 2, lingerMs: 50 };
+
+export interface TestConnectionsOptions {
+  sharded?: boolean;
+  /** Replaces TEST_SUBSCRIPTIONS (a long batchMs to act inside the batch window). */
+  subscriptions?: RedisConnectionsOptions["subscriptions"];
+}
+
+export function testConnections(redis: { url: string }, nodeName: string, options: TestConnectionsOptions = {}): RedisConnections {
   return new RedisConnections({
     url: redis.url,
     nodeName,
-    sharded,
-    backoff: { minMs: 20, maxMs: 200 },
-    subscriptions: { batchMs: 2, lingerMs: 50 },
+    sharded: options.sharded ?? false,
+    backoff: TEST_BACKOFF,
+    subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS,
+  });
+}
+
+/** The presence replica of worker 0 of node `name` in its incarnation `incarnation`, as a real node names it. */
+export function replicaOf(name: string, incarnation = "1"): ReplicaId {
+  return makeReplicaId(workerReplicaName(name, 0), incarnation);
+}
+
+export interface TestFabricOptions {
+  sharded?: boolean;
+  /** The node's incarnation; default "1". */
+  incarnation?: string;
+  /** Default: the node's one replica, replicaOf(name, incarnation). */
+  replicas?: () => readonly ReplicaId[];
+  subscriptions?: RedisConnectionsOptions["subscriptions"];
+  liveness?: RedisFabricOptions["liveness"];
+}
+
+/** One node's fabric through Redis, with the test timings (its liveness is not started). */
+export function testFabric(redis: { url: string }, name: string, options: TestFabricOptions = {}): RedisFabric {
+  const incarnation = options.incarnation ?? "1";
+  return new RedisFabric({
+    url: redis.url,
+    nodeName: name,
+    nodeIncarnation: incarnation,
+    sharded: options.sharded ?? false,
+    replicas: options.replicas ?? (() => [replicaOf(name, incarnation)]),
+    log: createLogger("silent", name),
+    metrics: new Metrics({ processMetrics: false }),
+    connections: { backoff: TEST_BACKOFF, subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS },
+    liveness: options.liveness,
   });
 }
 
 /** A plain client of the test itself, to look at Redis from outside. */
-export function observer(redis: RedisServer): Redis {
+export function observer(redis: { url: string }): Redis {
   const client = new Redis(redis.url, { retryStrategy: () => 20, maxRetriesPerRequest: null });
   client.on("error", () => {}); // refused connections during deliberate outages
   return client;
@@ -38,4 +82,16 @@ export async function waitForSubscribers(client: Redis, channel: string, count: 
 
 export async function waitConnected(connections: RedisConnections, what: string, timeoutMs = 5000): Promise<void> {
   await waitFor(() => connections.status().connected, `${what} to connect to Redis`, timeoutMs);
+}
+
+/** Neither connection is ready (both noticed an outage); `status().connected` is false as soon as one is not. */
+export function isDown(connections: RedisConnections): boolean {
+  return !connections.isReady("publisher") && !connections.isReady("subscriber");
+}
+
+/** Whether `promise` has settled: its callbacks run before the next macrotask. */
+export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol("pending");
+  const first = await Promise.race([promise.then(() => true, () => true), new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
+  return first !== pending;
 }

@@ -54,6 +54,14 @@ describe("V2 binary frames (fixtures from Phoenix's serializer)", () => {
     expect(() => decodeBinary(bytes(0, 0, 0, 1, 1, 0xff, "e"), "toServer")).toThrow("UTF-8");
     expect(() => encodeBinary({ joinRef: null, ref: null, topic: "x".repeat(256), event: "e", payload: new Uint8Array() }, "toClient")).toThrow("255");
   });
+  it("gives exactly the payload bytes when the frame is a view into a larger buffer (a pooled Node Buffer)", () => {
+    const frame = encodeBinary({ joinRef: null, ref: null, topic: "t", event: "ev", payload: new Uint8Array([9, 8]) }, "toClient");
+    // Buffer.from(string) comes from Node's 8 KiB pool: its .buffer is the whole pool.
+    const pooled = Buffer.from(Buffer.from(frame).toString("latin1"), "latin1");
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    const payload = decodeBinary(pooled, "toClient").payload as ArrayBuffer;
+    expect([...new Uint8Array(payload)]).toEqual([9, 8]);
+  });
   it("is chosen by the JSON serializer only for byte payloads", () => {
     expect(jsonSerializer.encode({ joinRef: null, ref: null, topic: "t", event: "e", payload: {} }, "toClient").binary).toBe(false);
     expect(jsonSerializer.encode({ joinRef: null, ref: null, topic: "t", event: "e", payload: new ArrayBuffer(2) }, "toClient").binary).toBe(true);
