@@ -74,7 +74,8 @@ describe("bench smoke", () => {
       port: 0,
       host: "127.0.0.1",
       logLevel: "silent",
-      channels: { "room:*": roomChannel },
+      // The load client joins bench:* topics, as the demo app serves them (chat without history).
+      channels: { "bench:*": roomChannel },
     });
     await server.listen();
     stop = () => server.close();
