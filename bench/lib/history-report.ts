@@ -56,7 +56,7 @@ export function printFanout(rounds: readonly FanoutRound[], sockets: number): vo
 
 // ── part 2 ──
 
-const LISTED_COMMANDS = ["evalsha", "publish", "xadd", "incr", "expire", "get"] as const;
+const LISTED_COMMANDS = ["eval", "publish", "xadd", "incr", "expire", "get"] as const;
 
 export function printRedisCost(costs: readonly RedisCost[], setup: string): void {
   console.log(`\n### 2. Redis per broadcast, ${setup}, history off vs on\n`);
@@ -78,7 +78,7 @@ export function printRedisCost(costs: readonly RedisCost[], setup: string): void
   footnote(
     "INFO commandstats and INFO cpu (used_cpu_sys + used_cpu_user) from the moment every socket had joined to the",
     "client's exit (both in-flight rounds, warm-ups included), / the broadcasts of that run. Commands a Lua script runs are",
-    "counted under their own names (the history script's GET, INCR, XADD, EXPIRE and PUBLISH), its EVALSHA once more.",
+    "counted under their own names (the history script's GET, INCR, XADD, EXPIRE and PUBLISH), its EVAL once more.",
     "The idle cluster's background (liveness keys, gossip), measured for 2 s before each client run, is taken off: median",
     `${rate((c) => totalCalls(c.background))} commands/s and ${rate((c) => c.background.cpuSeconds * 1000)} ms of Redis CPU per second.`,
   );

@@ -4,7 +4,7 @@ import type { ChannelConnection, ChannelServices } from "./channel-services.js";
 import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
 import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
-import { SerialQueue } from "./serial-queue.js";
+import { SerialQueue, type QueueOwner } from "./serial-queue.js";
 import { parseSince, type Recovery, type Since } from "../history/recovery.js";
 
 /** The join reply of a history topic carries the recovery outcome under `_recovery`. */
@@ -20,7 +20,7 @@ type ChannelState = "joining" | "joined" | "closed";
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
  * one call at a time, and turns its results into replies, closes and errors.
  */
-export class Channel implements ChannelSocket, Subscriber {
+export class Channel implements ChannelSocket, Subscriber, QueueOwner {
   state: ChannelState = "joining";
   private ownAssigns: Record<string, unknown> | null = null;
   private readonly queue: SerialQueue;
@@ -34,9 +34,16 @@ export class Channel implements ChannelSocket, Subscriber {
     readonly joinRef: string,
     readonly handler: ChannelHandler,
   ) {
-    this.queue = new SerialQueue(services.maxQueuedPushes, (err) =>
-      services.log.error({ err, topic, socket: connection.id }, "channel task failed"),
-    );
+    this.queue = new SerialQueue(this);
+  }
+
+  /** For its queue (QueueOwner): how many pushes may wait, and where a failed task is reported. */
+  get queueCapacity(): number {
+    return this.services.maxQueuedPushes;
+  }
+
+  taskFailed(err: unknown): void {
+    this.services.log.error({ err, topic: this.topic, socket: this.socketId }, "channel task failed");
   }
 
   /** Seeded from the connection's assigns on first use: most channels never touch them. */
@@ -94,7 +101,7 @@ export class Channel implements ChannelSocket, Subscriber {
       }
       let reply: Reply = result;
       this.subscribed = true;
-      let replay: string[] = [];
+      let replay: string[] | undefined;
       if (this.handler.history) {
         const prepared = await this.services.joinHistory(this, since);
         const settled = this.isClosed ? null : prepared.settle();
@@ -109,7 +116,7 @@ export class Channel implements ChannelSocket, Subscriber {
       // An ok reply that cannot be encoded became an error reply: the client is not joined.
       if (!this.sendReply(ref, reply)) return this.shutdown("join reply could not be encoded");
       // What the client missed, after the reply and before anything live.
-      for (const frame of replay) this.connection.sendJsonFrame(frame);
+      if (replay) for (const frame of replay) this.connection.sendJsonFrame(frame);
       this.state = "joined";
       metrics.channelsJoined.inc();
       log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");

@@ -5,14 +5,17 @@
  * waiting tasks, `run` refuses more (the caller answers for them). A task that throws or
  * rejects is reported, never swallowed, and the next one runs.
  */
+/** Whoever runs tasks on a queue: its bound, and where a failure goes. (No closure per queue: a million channels hold a million queues.) */
+export interface QueueOwner {
+  readonly queueCapacity: number;
+  taskFailed(error: unknown): void;
+}
+
 export class SerialQueue {
   private busy = false;
   private backlog: Array<() => unknown> | null = null;
 
-  constructor(
-    private readonly capacity: number,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+  constructor(private readonly owner: QueueOwner) {}
 
   /** False when the backlog is full and `task` was not taken; `force` takes it anyway (a leave). */
   run(task: () => unknown, force = false): boolean {
@@ -21,7 +24,7 @@ export class SerialQueue {
       return true;
     }
     const backlog = (this.backlog ??= []);
-    if (!force && backlog.length >= this.capacity) return false;
+    if (!force && backlog.length >= this.owner.queueCapacity) return false;
     backlog.push(task);
     return true;
   }
@@ -31,7 +34,7 @@ export class SerialQueue {
     try {
       result = task();
     } catch (error) {
-      this.onError(error);
+      this.owner.taskFailed(error);
       return;
     }
     if (result instanceof Promise) {
@@ -39,7 +42,7 @@ export class SerialQueue {
       result.then(
         () => this.resume(),
         (error: unknown) => {
-          this.onError(error);
+          this.owner.taskFailed(error);
           this.resume();
         },
       );

@@ -27,8 +27,8 @@ export interface RedisConnectionStatus {
 type ReadyListener = (role: ConnectionRole, reconnect: boolean) => void;
 
 /**
- * The node's two Redis connections, shared by the broadcast fabric, every presence shard and
- * the liveness beacon: one in subscriber mode (it can do nothing else) and one for commands
+ * The node's two Redis connections, shared by every lane of the node's fabric (broadcasts,
+ * presence gossip, history) and the liveness beacon: one in subscriber mode (it can do nothing else) and one for commands
  * and PUBLISH. One publishing connection keeps each publisher's messages in order.
  */
 export class RedisConnections {
