@@ -5,7 +5,7 @@ import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { MemoryHistory } from "../history/memory-history.js";
-import type { FabricAnswer, FabricQuestion, HistoryAppend } from "./fabric.js";
+import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage } from "./fabric.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
@@ -145,16 +145,15 @@ export class NodeHub {
       return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
     }
     const { topic, since, limit, limits } = question;
-    // The page must not overtake broadcasts already on their way to the asking worker.
-    this.batches.flush();
-    if (!link) return { kind: "history", page: (this.history as MemoryHistory).read(topic, since, limit, limits) };
+    let page: HistoryPage | null;
     try {
-      const page = await link.readHistory(topic, since, limit, limits);
-      this.batches.flush();
-      return { kind: "history", page };
+      page = link ? await link.readHistory(topic, since, limit, limits) : (this.history as MemoryHistory).read(topic, since, limit, limits);
     } catch (err) {
       log.warn({ err, topic }, "could not read a topic's history from Redis");
-      return { kind: "history", page: null };
+      page = null;
     }
+    // The page must not overtake broadcasts already on their way to the asking worker.
+    this.batches.flush();
+    return { kind: "history", page };
   }
 }

@@ -1,4 +1,4 @@
-import { isObjectPayload, type Frame } from "../../client/codec/frame.js";
+import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
 import type { EncodedBroadcast, Fabric, HistoryLimits } from "../fabric/fabric.js";
@@ -32,8 +32,8 @@ export class Broadcaster {
     const limits = this.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
     if (limits && isObjectPayload(payload)) return this.appendHistory(topic, event, payload, limits, from);
-    const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
-    const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, frame) : undefined;
+    // Encoded here only when another replica may need it; local delivery encodes for itself.
+    const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload }) : undefined;
     this.fanout.deliver(topic, event, payload, from, json);
     if (json) this.fabric.publish({ topic, event, frame: json.data });
   }
