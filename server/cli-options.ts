@@ -25,6 +25,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   maxPayloadLength: "integer",
   maxBufferedBytes: "integer",
   demo: "boolean",
+  topicWorkerTtl: "integer",
   presenceBroadcastPeriod: "integer",
   presenceDownPeriod: "integer",
   presencePermdownPeriod: "integer",

@@ -53,6 +53,8 @@ export interface ServerConfig {
   maxBufferedBytes: number;
   /** Serve the demo chat (channel `room:*` and the page at `/`). */
   demo: boolean;
+  /** Lease TTL of topic workers, ms: a dead holder's worker restarts elsewhere after about this long. */
+  topicWorkerTtl: number;
   /** Presence heartbeat period, ms. */
   presenceBroadcastPeriod: number;
   /** A replica silent this long is down and its presences leave, ms. */
@@ -84,6 +86,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
   demo: false,
+  topicWorkerTtl: 5000,
   presenceBroadcastPeriod: 1500,
   presenceDownPeriod: 30_000,
   presencePermdownPeriod: 1_200_000,
@@ -112,6 +115,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("historyMaxRecover", config.historyMaxRecover, 0, 100_000);
   integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
+  integer("topicWorkerTtl", config.topicWorkerTtl, 2000, 600_000);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
   integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);

@@ -11,5 +11,6 @@ export { CLOSE } from "./socket/close-codes.js";
 export { NativeUwsError } from "./native-uws.js";
 export { roomChannel } from "./demo/room-channel.js";
 export { startNode } from "./node.js";
+export type { TopicWorkerSpec, TopicWorkerContext, TopicWorkerHandle, TopicWorkerState } from "./topic-workers/topic-worker.js";
 export type { StartNodeOptions, CinderNode } from "./node.js";
 export type { CinderApp } from "./app.js";

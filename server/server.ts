@@ -30,6 +30,9 @@ import { PublishQueue } from "./pubsub/publish-queue.js";
 import { CLOSE } from "./socket/close-codes.js";
 import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { watchSlowConsumers } from "./socket/slow-consumers.js";
+import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
+import { TopicWorkers } from "./topic-workers/topic-workers.js";
+import type { TopicWorkerServices } from "./topic-workers/worker-run.js";
 
 export interface CreateServerOptions extends Partial<ServerConfig> {
   /** Accept or refuse each socket; see ConnectHook. Without it every socket is accepted. */
@@ -66,6 +69,7 @@ export class CinderServer {
   private readonly startedAt = Date.now();
   private draining = false;
   private readonly stopSweep: () => void;
+  private readonly topicWorkers: TopicWorkers;
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, ...settings } = options;
@@ -84,7 +88,10 @@ export class CinderServer {
       queue: this.queue,
       log: this.log,
       metrics: this.metrics,
-      onInterestChange: (topic, interested) => this.fabric.setInterest(topic, interested),
+      onInterestChange: (topic, interested) => {
+        this.topicWorkers.interest(topic, interested);
+        return this.fabric.setInterest(topic, interested);
+      },
     });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history);
     this.presence = new PresenceService({
@@ -99,6 +106,7 @@ export class CinderServer {
       onError: (err) => this.log.warn({ err }, "presence gossip problem"),
     });
     this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
+    this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
     this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }));
@@ -127,6 +135,15 @@ export class CinderServer {
   /** Route topics matching `pattern` ("room:lobby" or "room:*") to `handler`. */
   channel<A extends Record<string, unknown>>(pattern: string, handler: ChannelHandler<A>): this {
     this.router.add(pattern, handler as unknown as ChannelHandler);
+    return this;
+  }
+
+  /**
+   * Runs `spec.start` once per topic matching `pattern` ("score:lobby" or "score:*") across the
+   * whole cluster, while the topic has subscribers (README, "Topic workers").
+   */
+  topicWorker(pattern: string, spec: TopicWorkerSpec): this {
+    this.topicWorkers.add(pattern, spec);
     return this;
   }
 
@@ -183,6 +200,8 @@ export class CinderServer {
     this.stopSweep();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    // Topic workers hand their leases over first, while this node can still reach the others.
+    await this.topicWorkers.close();
     // Stopping presence delivers the diffs still being coalesced: they join the queue first.
     this.presence.stop({ graceful: true });
     this.queue.flush();
@@ -229,6 +248,7 @@ export class CinderServer {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.presence.stop();
+    void this.topicWorkers.close();
     for (const connection of [...this.connections]) connection.abort();
     // Open Redis sockets would keep the dying thread alive.
     void this.fabric.close().catch(() => undefined);
@@ -247,6 +267,22 @@ export class CinderServer {
       log: this.log,
       metrics: this.metrics,
     });
+  }
+
+  private topicWorkerServices(): TopicWorkerServices {
+    return {
+      leases: this.fabric.leases,
+      broadcast: (token, topic, event, payload) => this.broadcaster.broadcastFenced(token, topic, event, payload),
+      presenceCount: (topic) => {
+        const keys = new Set<string>();
+        for (const entry of this.presence.tracker.list(topic)) keys.add(entry.key);
+        return keys.size;
+      },
+      onPresence: (topic, listener) => this.presence.onDiff((changed, diff) => changed === topic && listener(diff)),
+      subscribe: (topic, listener) => this.fanout.listen(topic, this.router.match(topic) ?? {}, listener),
+      log: this.log,
+      metrics: this.metrics,
+    };
   }
 
   private socketServices(): SocketServices {

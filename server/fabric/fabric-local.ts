@@ -1,4 +1,5 @@
 import { MemoryHistory } from "../history/memory-history.js";
+import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
@@ -15,6 +16,7 @@ export const noGossip: GossipLane = {
  */
 export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
+  readonly leases = new MemoryLeases();
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
 

@@ -7,6 +7,7 @@ import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { RedisHistory } from "../history/redis-history.js";
+import { RedisLeases } from "../leases/leases-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
@@ -59,6 +60,7 @@ export class RedisFabric implements Fabric {
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
+  readonly leases: RedisLeases;
   /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
   private readonly streams = new Map<string, StreamPosition>();
   /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
@@ -99,6 +101,7 @@ export class RedisFabric implements Fabric {
       this.droppedInOutage = 0;
     });
     this.history = new RedisHistory(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
+    this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,

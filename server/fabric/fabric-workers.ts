@@ -1,4 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
+import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
@@ -43,6 +44,7 @@ export class WorkerFabric implements Fabric {
   private gossipHandler: (message: GossipMessage) => void = () => {};
   private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
   private readonly mesh: PeerMesh;
+  readonly leases: WorkerLeases;
 
   readonly gossip: GossipLane = {
     broadcast: (message) => {
@@ -61,6 +63,7 @@ export class WorkerFabric implements Fabric {
   constructor(private readonly options: WorkerFabricOptions) {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
+    this.leases = new WorkerLeases(this.mesh);
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
@@ -70,6 +73,7 @@ export class WorkerFabric implements Fabric {
       this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
       this.requests.peerGone(peer);
+      this.leases.peerGone(peer);
     });
   }
 
@@ -134,6 +138,7 @@ export class WorkerFabric implements Fabric {
     this.batches.flush();
     this.acks.close();
     this.requests.close();
+    this.leases.close();
   }
 
   private *gossipPeers(): Iterable<number> {
@@ -172,8 +177,13 @@ export class WorkerFabric implements Fabric {
       case "answer":
         this.requests.reply(message.id, from, message.answer);
         break;
+      case "leased":
+      case "leaseFree":
+        this.leases.receive(message);
+        break;
       case "history":
-        break; // only the main thread keeps history
+      case "lease":
+        break; // only the main thread keeps history and leases
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
+import type { Leases } from "../leases/leases.js";
 import type { GossipMessage } from "../presence/messages.js";
 
 /**
@@ -138,6 +139,10 @@ export interface Fabric {
   // ── presence gossip lane ──
   readonly gossip: GossipLane;
   onPeerEvent(listener: (event: PeerEvent) => void): void;
+
+  // ── lease lane ──
+  /** One holder per topic across the cluster, with fencing (topic workers; see leases.ts). */
+  readonly leases: Leases;
 
   // ── request lane ──
   /** Asks every other thread of this node; resolves with the answers that came within `timeoutMs`. */

@@ -1,5 +1,6 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../presence/messages.js";
+import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent } from "./fabric.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
@@ -20,4 +21,9 @@ export type MeshMessage =
   | { k: "peer"; event: PeerEvent }
   /** Request lane. */
   | { k: "request"; id: number; question: FabricQuestion }
-  | { k: "answer"; id: number; answer: FabricAnswer };
+  | { k: "answer"; id: number; answer: FabricAnswer }
+  /** Lease lane, worker → main thread (which holds the node's leases), and its answer. */
+  | { k: "lease"; id: number; call: LeaseCall }
+  | { k: "leased"; id: number; result: LeaseResult; error?: string }
+  /** A lease was released somewhere: claimants of the topic may take it now. */
+  | { k: "leaseFree"; topic: string };

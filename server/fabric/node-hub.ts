@@ -5,6 +5,8 @@ import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { MemoryHistory } from "../history/memory-history.js";
+import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
+import { MemoryLeases } from "../leases/leases-memory.js";
 import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage } from "./fabric.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
@@ -36,10 +38,14 @@ export class NodeHub {
   private readonly batches = new BroadcastBatches(this.mesh);
   /** The node's history when it has no Redis. */
   private readonly history: MemoryHistory | undefined;
+  /** The node's leases: through Redis, or in memory here. */
+  private readonly leases: Leases;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
+    this.leases = link?.leases ?? new MemoryLeases();
+    this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.topicWorkers.peersOf(message.topic);
@@ -124,11 +130,30 @@ export class NodeHub {
         );
         break;
       }
+      case "lease":
+        this.runLease(from, message.id, message.call);
+        break;
       case "ack":
       case "answer":
       case "peer":
+      case "leased":
+      case "leaseFree":
         break; // never asked of the hub
     }
+  }
+
+  /** A worker's lease call; a fenced broadcast that passed goes on to the node's other workers with interest. */
+  private runLease(from: number, id: number, call: LeaseCall): void {
+    runLeaseCall(this.leases, call).then(
+      (result) => {
+        if (call.op === "publish" && result === true) {
+          const workers = this.topicWorkers.peersOf(call.message.topic);
+          if (workers) for (const worker of workers) if (worker !== from) this.batches.add(worker, call.message);
+        }
+        this.mesh.post(from, { k: "leased", id, result });
+      },
+      (err: unknown) => this.mesh.post(from, { k: "leased", id, result: null, error: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   private appendHistory(message: HistoryAppend): void {

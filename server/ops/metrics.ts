@@ -40,6 +40,24 @@ export class Metrics {
     help: "History broadcasts this node missed from Redis pub/sub (an outage) and read back from the topic's stream",
     registers: [this.registry],
   });
+  readonly topicWorkers = new Gauge({ name: "cinder_topic_workers", help: "Topic workers running on this node", registers: [this.registry] });
+  readonly topicWorkerStarts = new Counter({
+    name: "cinder_topic_worker_starts_total",
+    help: "Topic worker starts: ok, or failed (the start threw; retried with backoff)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly topicWorkerStops = new Counter({
+    name: "cinder_topic_worker_stops_total",
+    help: "Topic workers stopped: linger (no subscribers left), lost (the lease passed on), expired (not renewed in time), drain",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly topicWorkerEffectsRefused = new Counter({
+    name: "cinder_topic_worker_effects_refused_total",
+    help: "Broadcasts and state writes of topic workers refused by fencing (the lease was no longer theirs)",
+    registers: [this.registry],
+  });
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */

@@ -38,6 +38,20 @@ export class Broadcaster {
     if (json) this.fabric.publish({ topic, event, frame: json.data });
   }
 
+  /**
+   * A topic worker's broadcast: the lease's authority checks `token` and sends it on to the
+   * other replicas in one step; only then is it delivered here. False when the lease had passed on.
+   */
+  async broadcastFenced(token: string, topic: string, event: string, payload: Payload): Promise<boolean> {
+    if (this.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
+    const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
+    if (!json) return false;
+    if (!(await this.fabric.leases.publish(token, { topic, event, frame: json.data }))) return false;
+    this.metrics.broadcasts.inc();
+    this.fanout.deliver(topic, event, payload, null, json);
+    return true;
+  }
+
   private appendHistory(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): void {
     let text: string;
     try {

@@ -21,7 +21,12 @@ interface TopicSubscribers {
   routing: Promise<void> | null;
   /** On a history topic: the last frames that reached this thread (see RecentFrames). */
   recent: RecentFrames | undefined;
+  /** Server code receiving the topic's broadcasts (see `listen`). */
+  listeners: Set<TopicListener>;
 }
+
+/** Server code that receives a topic's broadcasts (a topic worker's `subscribe`). */
+export type TopicListener = (event: string, payload: Payload) => void;
 
 export interface LocalFanoutOptions {
   queue: PublishQueue;
@@ -76,6 +81,19 @@ export class LocalFanout {
     return true;
   }
 
+  /**
+   * Server code receiving every broadcast of `topic` that reaches this thread; it counts as a
+   * subscriber, so the topic is routed here meanwhile. `handler` is the topic's channel (as a
+   * socket joining it would get). Returns the way to stop listening.
+   */
+  listen(topic: string, handler: Subscriber["handler"], listener: TopicListener): () => void {
+    const entry = this.entryFor(topic, handler);
+    entry.listeners.add(listener);
+    return () => {
+      if (entry.listeners.delete(listener)) this.dropIfEmpty(topic, entry);
+    };
+  }
+
   /** The frames of a history topic that recently reached this thread. */
   recent(topic: string): RecentFrames | undefined {
     return this.topics.get(topic)?.recent;
@@ -103,6 +121,7 @@ export class LocalFanout {
   deliver(topic: string, event: string, payload: Payload, from: Subscriber | null = null, json?: EncodedFrame): void {
     const entry = this.topics.get(topic);
     if (!entry) return;
+    if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
     if (intercepts(entry.handler, event)) {
       const targets = [...entry.subscribers];
       this.options.queue.run(() => {
@@ -132,7 +151,7 @@ export class LocalFanout {
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
     const onlyJson = entry.perSerializer.size === 1 && entry.perSerializer.has(jsonSerializer);
-    if (onlyJson && !intercepts(entry.handler, event)) {
+    if (onlyJson && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
       this.options.queue.publish(topicKey(jsonSerializer, topic), json, from?.socket ?? null);
       return;
     }
@@ -171,13 +190,27 @@ export class LocalFanout {
     return this.topics.size;
   }
 
+  private tellListeners(entry: TopicSubscribers, event: string, payload: Payload): void {
+    for (const listener of entry.listeners) {
+      try {
+        listener(event, payload);
+      } catch (err) {
+        this.options.log.error({ err, event }, "a topic listener threw");
+      }
+    }
+  }
+
   private entryOf(subscriber: Subscriber): TopicSubscribers {
-    const { topic } = subscriber;
+    return this.entryFor(subscriber.topic, subscriber.handler);
+  }
+
+  private entryFor(topic: string, handler: Subscriber["handler"]): TopicSubscribers {
     const entry = this.topics.get(topic);
     if (entry) return entry;
-    const { history } = subscriber.handler;
+    const { history } = handler;
     const created: TopicSubscribers = {
-      handler: subscriber.handler,
+      handler,
+      listeners: new Set(),
       subscribers: new Set(),
       waiting: new Set(),
       perSerializer: new Map(),
@@ -211,7 +244,7 @@ export class LocalFanout {
   }
 
   private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
-    if (entry.subscribers.size > 0 || entry.waiting.size > 0 || this.topics.get(topic) !== entry) return;
+    if (entry.subscribers.size > 0 || entry.waiting.size > 0 || entry.listeners.size > 0 || this.topics.get(topic) !== entry) return;
     this.topics.delete(topic);
     this.options.onInterestChange(topic, false);
   }

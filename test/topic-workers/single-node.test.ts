@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ok, type CinderServer, type TopicWorkerContext } from "../../server/index.js";
+import { RawClient } from "../support/raw-client.js";
+import { socketUrl, startServer } from "../support/server.js";
+import { waitFor } from "../support/wait.js";
+
+// One node without Redis: the same API, leases kept in memory.
+const servers: CinderServer[] = [];
+const clients: RawClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.ws.close();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+const plain = { join: () => ok({}) };
+
+async function serve(setup: (server: CinderServer) => void): Promise<CinderServer> {
+  const server = await startServer({ channels: { "score:*": plain, "room:*": plain } });
+  servers.push(server);
+  setup(server);
+  return server;
+}
+
+let refs = 0;
+async function join(server: CinderServer, topic: string): Promise<RawClient> {
+  const client = await RawClient.open(socketUrl(server));
+  clients.push(client);
+  const ref = String(++refs);
+  client.send([ref, ref, topic, "phx_join", {}]);
+  await client.reply(ref);
+  return client;
+}
+
+function leave(client: RawClient, topic: string): void {
+  const ref = String(++refs);
+  client.send([null, ref, topic, "phx_leave", {}]);
+}
+
+/** A worker that says "started" on its topic, and records its life. */
+function recorder(linger: number) {
+  const life: string[] = [];
+  const contexts: TopicWorkerContext[] = [];
+  return {
+    life,
+    contexts,
+    spec: {
+      linger,
+      async start(topic: string, ctx: TopicWorkerContext) {
+        life.push(`start ${topic}`);
+        contexts.push(ctx);
+        await ctx.broadcast("started", { fence: ctx.fence });
+        return { stop: () => void life.push(`stop ${topic}`) };
+      },
+    },
+  };
+}
+
+describe("topic workers on one node", () => {
+  it("starts with the first subscriber, broadcasts to it, and runs once for many subscribers", async () => {
+    const worker = recorder(60_000);
+    const server = await serve((s) => s.topicWorker("score:*", worker.spec));
+    const first = await join(server, "score:1");
+    const started = await first.next((f) => f[3] === "started", "the worker's broadcast");
+    expect((started[4] as { fence: number }).fence).toBeGreaterThan(0);
+    await join(server, "score:1");
+    await join(server, "score:2");
+    await waitFor(() => worker.life.length === 2, "the second topic's worker");
+    expect(worker.life.sort()).toEqual(["start score:1", "start score:2"]);
+    expect(worker.contexts[0].presenceCount()).toBe(0);
+  });
+
+  it("stops after linger once the last subscriber left, and keeps running if one joins during linger", async () => {
+    const worker = recorder(400);
+    const server = await serve((s) => s.topicWorker("score:*", worker.spec));
+    const a = await join(server, "score:linger");
+    await waitFor(() => worker.life.includes("start score:linger"), "the worker");
+    leave(a, "score:linger");
+    // Back during the linger: the same worker carries on.
+    const b = await join(server, "score:linger");
+    leave(b, "score:linger");
+    await waitFor(() => worker.life.includes("stop score:linger"), "the worker to stop after linger");
+    expect(worker.life).toEqual(["start score:linger", "stop score:linger"]);
+    expect(worker.contexts[0].signal.aborted).toBe(true);
+    // A later subscriber starts a new worker, with a larger fencing number.
+    await join(server, "score:linger");
+    await waitFor(() => worker.life.length === 3, "a new worker");
+    expect(worker.contexts[1].fence).toBeGreaterThan(worker.contexts[0].fence);
+  });
+
+  it("keeps checkpoint state for the next holder", async () => {
+    const contexts = new Map<string, TopicWorkerContext>();
+    const worker = (_client: RawClient) => contexts.get("score:state") as TopicWorkerContext;
+    const server = await serve((s) =>
+      s.topicWorker("score:*", {
+        linger: 0,
+        async start(topic, ctx) {
+          const seen = (await ctx.state.get<number>("runs")) ?? 0;
+          expect(await ctx.state.set("runs", seen + 1)).toBe(true);
+          contexts.set(topic, ctx);
+          await ctx.broadcast("runs", { seen });
+        },
+      }),
+    );
+    const a = await join(server, "score:state");
+    await a.next((f) => f[3] === "runs", "the first run");
+    leave(a, "score:state");
+    await waitFor(() => server.metrics.topicWorkerStops.get().then((m) => m.values.some((v) => v.labels.reason === "linger" && v.value === 1)), "the worker to stop");
+    const b = await join(server, "score:state");
+    const second = await b.next((f) => f[3] === "runs", "the second run");
+    expect(second[4]).toEqual({ seen: 1 });
+    expect(await worker(b).state.set("other", 1)).toBe(true);
+    await expect(worker(b).state.set("big", "x".repeat(70_000))).rejects.toThrow(/at most 65536 bytes/);
+    await expect(worker(b).state.set("fn", () => 1)).rejects.toThrow(/must be a JSON value/);
+  });
+
+  it("logs a start that throws, retries it with backoff, and keeps serving", async () => {
+    let attempts = 0;
+    const server = await serve((s) =>
+      s.topicWorker("score:*", {
+        start(topic, ctx) {
+          attempts++;
+          if (attempts === 1) throw new Error("no score feed yet");
+          if (attempts === 2) return Promise.reject(new Error("still no score feed"));
+          void ctx.broadcast("live", { attempts });
+        },
+      }),
+    );
+    const client = await join(server, "score:flaky");
+    const live = await client.next((f) => f[3] === "live", "the third attempt", 10_000);
+    expect(live[4]).toEqual({ attempts: 3 });
+    const starts = await server.metrics.topicWorkerStarts.get();
+    expect(Object.fromEntries(starts.values.map((v) => [v.labels.outcome, v.value]))).toEqual({ failed: 2, ok: 1 });
+    // The node still serves other joins.
+    await join(server, "room:other");
+  }, 15_000);
+
+  it("lets a worker follow another topic's broadcasts and presence", async () => {
+    const seen: string[] = [];
+    const server = await serve((s) =>
+      s.topicWorker("score:*", {
+        start(topic, ctx) {
+          ctx.subscribe("room:feed", (event, payload) => {
+            seen.push(`${event}:${JSON.stringify(payload)}`);
+            void ctx.broadcast("relayed", { event, count: ctx.presenceCount("room:feed") });
+          });
+        },
+      }),
+    );
+    const watcher = await join(server, "score:relay");
+    await waitFor(() => server.health().topics === 2, "the worker to subscribe to room:feed");
+    server.broadcast("room:feed", "goal", { minute: 90 });
+    const relayed = await watcher.next((f) => f[3] === "relayed", "the relayed broadcast");
+    expect(relayed[4]).toEqual({ event: "goal", count: 0 });
+    expect(seen).toEqual(['goal:{"minute":90}']);
+  });
+
+  it("refuses bad declarations with a clear error", async () => {
+    const server = await serve(() => {});
+    expect(() => server.topicWorker("a*b", { start() {} })).toThrow(/"\*" is only allowed at the end/);
+    expect(() => server.topicWorker("x:*", {} as never)).toThrow(/needs a start function/);
+    expect(() => server.topicWorker("x:*", { start() {}, linger: -1 })).toThrow(/linger must be/);
+    server.topicWorker("x:*", { start() {} });
+    expect(() => server.topicWorker("x:*", { start() {} })).toThrow(/already declared/);
+  });
+});
