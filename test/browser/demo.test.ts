@@ -149,6 +149,8 @@ describe.each(targets)("the demo chat in Chromium, served by %s", (_name, serve)
     }
     // User text is shown as text, never parsed as HTML.
     expect(await grace.locator("#messages b").count()).toBe(0);
+    // The room's topic worker (stats:<room>) counted both messages and both people.
+    await ada.locator("#stats", { hasText: "2 messages in the last minute · 2 here" }).waitFor(WAIT);
 
     await graceContext.close();
     await present(ada, "grace").waitFor({ state: "detached", ...WAIT });
