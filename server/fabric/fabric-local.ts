@@ -1,5 +1,6 @@
 import { MemoryHistory } from "../history/memory-history.js";
 import type { Metrics } from "../ops/metrics.js";
+import { MemoryCounterStore } from "../counters/store-memory.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
 /** Gossip with no other replica. */
@@ -17,9 +18,11 @@ export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
+  readonly counters: MemoryCounterStore;
 
-  constructor(private readonly options: { historyMaxBytes: number; metrics: Metrics }) {
+  constructor(private readonly options: { historyMaxBytes: number; counterMaxKeys: number; now: () => number; metrics: Metrics }) {
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
+    this.counters = memoryCounters(options);
   }
 
   publish(): void {}
@@ -48,4 +51,15 @@ export class LocalFabric implements Fabric {
   }
   start(): void {}
   async close(): Promise<void> {}
+}
+
+/** The counters of a node without Redis, reporting to its metrics. */
+export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
+  const { metrics } = options;
+  return new MemoryCounterStore({
+    maxKeys: options.counterMaxKeys,
+    now: options.now,
+    onSize: (size) => metrics.counterKeys.set(size),
+    onEvict: () => metrics.counterEvictions.inc(),
+  });
 }

@@ -5,6 +5,8 @@ import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { MemoryHistory } from "../history/memory-history.js";
+import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
+import { memoryCounters } from "./fabric-local.js";
 import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage } from "./fabric.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
@@ -19,6 +21,8 @@ export interface NodeHubOptions {
   log: Logger;
   /** Byte cap of the node's history when it keeps it in memory (no Redis). */
   historyMaxBytes: number;
+  /** Counters kept in memory (no Redis). */
+  counterMaxKeys: number;
 }
 
 /**
@@ -36,10 +40,13 @@ export class NodeHub {
   private readonly batches = new BroadcastBatches(this.mesh);
   /** The node's history when it has no Redis. */
   private readonly history: MemoryHistory | undefined;
+  /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
+  private readonly counters: CounterStore;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
+    this.counters = link ? link.counters : memoryCounters({ counterMaxKeys: options.counterMaxKeys, now: Date.now, metrics: options.metrics });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.topicWorkers.peersOf(message.topic);
@@ -88,6 +95,7 @@ export class NodeHub {
   async close(): Promise<void> {
     this.batches.flush();
     this.mesh.close();
+    await this.counters.close();
     await this.options.link?.close();
   }
 
@@ -110,6 +118,9 @@ export class NodeHub {
         break;
       case "history":
         this.appendHistory(message.message);
+        break;
+      case "counts":
+        this.counters.apply(message.deltas);
         break;
       case "gossip":
         if (!link) break;
@@ -139,11 +150,21 @@ export class NodeHub {
     if (workers) for (const worker of workers) this.batches.add(worker, numbered);
   }
 
+  private async readCounter(query: CounterQuery): Promise<FabricAnswer> {
+    try {
+      return { kind: "counter", value: await this.counters.read(query) };
+    } catch (err) {
+      this.options.log.warn({ err, key: query.key }, "could not read a counter");
+      return { kind: "counter", value: null };
+    }
+  }
+
   private async answer(question: FabricQuestion): Promise<FabricAnswer> {
     const { link, metrics, log } = this.options;
     if (question.kind === "stats") {
       return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
     }
+    if (question.kind === "counter") return this.readCounter(question.query);
     const { topic, since, limit, limits } = question;
     let page: HistoryPage | null;
     try {
