@@ -22,6 +22,7 @@ const SCENARIOS = [
   "client-size",
   "browser-presence",
   "history",
+  "counters",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);
