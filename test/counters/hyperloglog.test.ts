@@ -1,27 +1,14 @@
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
-import { RedisServer } from "../support/redis-server.js";
-import { observer } from "../cluster/support.js";
+import { privateRedis } from "../cluster/support.js";
 
-let redis: RedisServer;
-let outside: Redis;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-});
-
-afterAll(async () => {
-  outside?.disconnect();
-  await redis?.stop();
-});
+const local = privateRedis();
 
 const ids = (n: number, prefix = "user-") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 async function redisCount(key: string, elements: string[]): Promise<number> {
-  for (let i = 0; i < elements.length; i += 5000) await outside.pfadd(key, ...elements.slice(i, i + 5000));
-  return outside.pfcount(key);
+  for (let i = 0; i < elements.length; i += 5000) await local.outside.pfadd(key, ...elements.slice(i, i + 5000));
+  return local.outside.pfcount(key);
 }
 
 describe("the HyperLogLog of distinct actors", () => {
@@ -52,6 +39,6 @@ describe("the HyperLogLog of distinct actors", () => {
       return estimator;
     });
     for (const [i, elements] of buckets.entries()) await redisCount(`hll:u${i}`, elements);
-    expect(HyperLogLog.countUnion(estimators)).toBe(await outside.pfcount("hll:u0", "hll:u1", "hll:u2"));
+    expect(HyperLogLog.countUnion(estimators)).toBe(await local.outside.pfcount("hll:u0", "hll:u1", "hll:u2"));
   });
 });

@@ -1,43 +1,30 @@
-import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
 import { RedisCounterStore, counterKeyOf } from "../../server/counters/store-redis.js";
 import { DEFAULT_WINDOW } from "../../server/counters/counter-window.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
-import { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
-import { isDown, isSettled, observer, testConnections, waitConnected } from "../cluster/support.js";
+import { isDown, isSettled, privateRedis, testConnections, waitConnected } from "../cluster/support.js";
 import { HOUR, ManualClock, metricValue, testCounters } from "./support.js";
 
-let redis: RedisServer;
-let outside: Redis;
+const local = privateRedis();
 const opened: Array<{ store: RedisCounterStore; connections: RedisConnections }> = [];
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-});
-
-afterAll(async () => {
-  outside?.disconnect();
-  await redis?.stop();
-});
-
 afterEach(async () => {
-  if (!redis.running) await redis.restart();
+  if (!local.redis.running) await local.redis.restart();
   for (const { store, connections } of opened.splice(0)) {
     await store.close().catch(() => undefined);
     await connections.close();
   }
-  await outside.flushall();
+  await local.outside.flushall();
 });
 
 /** A node's Redis counters on a manual clock; flushed by the test (the timer's interval is an hour). */
 async function redisCounters(clock: ManualClock, maxPending = 100_000) {
   const metrics = new Metrics({ processMetrics: false });
-  const connections = testConnections(redis, `counters-${opened.length}`);
+  const connections = testConnections(local.redis, `counters-${opened.length}`);
   const store = new RedisCounterStore({ connections, cluster: false, flushMs: HOUR, maxPending, now: clock.now, metrics, log: createLogger("silent", "t") });
   opened.push({ store, connections });
   await waitConnected(connections, "the counters' connections");
@@ -56,7 +43,7 @@ describe("counters in Redis", () => {
     expect(await metricValue(metrics, "cinder_counter_flushes_total")).toBe(1);
     expect(await metricValue(metrics, "cinder_counter_flush_commands_total")).toBe(100);
     expect(await counters.read("post:7")).toBe(100);
-    expect(await outside.hgetall(counterKeyOf("post:7", DEFAULT_WINDOW))).toEqual({ [String(Math.floor(clock.time / DEFAULT_WINDOW.bucketMs))]: "100" });
+    expect(await local.outside.hgetall(counterKeyOf("post:7", DEFAULT_WINDOW))).toEqual({ [String(Math.floor(clock.time / DEFAULT_WINDOW.bucketMs))]: "100" });
   });
 
   it("slides with the clock: old buckets are trimmed on write and never read", async () => {
@@ -70,14 +57,14 @@ describe("counters in Redis", () => {
     await store.flush();
     expect(await counters.read("room:a")).toBe(7);
     expect(await counters.read("room:a", { window: HOUR })).toBe(2);
-    expect(await outside.hlen(hash)).toBe(2);
+    expect(await local.outside.hlen(hash)).toBe(2);
     clock.advance(3 * HOUR);
     expect(await counters.read("room:a")).toBe(2); // the first bucket slid out, still in Redis
     counters.incr("room:a", 1); // a new bucket: the write trims the one that left
     await store.flush();
-    expect(await outside.hlen(hash)).toBe(2);
+    expect(await local.outside.hlen(hash)).toBe(2);
     expect(await counters.read("room:a")).toBe(3);
-    expect(await outside.pttl(hash)).toBeGreaterThan(6 * HOUR);
+    expect(await local.outside.pttl(hash)).toBeGreaterThan(6 * HOUR);
   });
 
   it("counts distinct actors with PFADD per bucket, as the in-memory estimator does", async () => {
@@ -100,11 +87,11 @@ describe("counters in Redis", () => {
     expect(await counters.read("room:r")).toBe(10);
 
     // Redis stops answering, a flush goes out, and Redis dies with it in flight.
-    await outside.call("CLIENT", "PAUSE", "30000", "WRITE");
+    await local.outside.call("CLIENT", "PAUSE", "30000", "WRITE");
     counters.incr("room:r", 5);
     const inFlight = store.flush();
     expect(await isSettled(inFlight)).toBe(false);
-    await redis.stop();
+    await local.redis.stop();
     await inFlight;
     expect(await metricValue(metrics, "cinder_counter_dropped_total", { reason: "flush_failed" })).toBe(5);
     await waitFor(() => isDown(connections), "the store to notice the outage");
@@ -114,7 +101,7 @@ describe("counters in Redis", () => {
     await store.flush();
     expect(await metricValue(metrics, "cinder_counter_pending")).toBe(1);
 
-    await redis.restart(); // an empty Redis: it kept nothing of before
+    await local.redis.restart(); // an empty Redis: it kept nothing of before
     await waitConnected(connections, "the store to reconnect");
     await store.flush();
     // Exactly the increments of the outage: the lost flush was not resent on reconnect.
@@ -125,13 +112,13 @@ describe("counters in Redis", () => {
   it("holds at most maxPending counters while Redis is unreachable, then drops and counts", async () => {
     const clock = new ManualClock();
     const { counters, store, connections, metrics } = await redisCounters(clock, 3);
-    await redis.stop();
+    await local.redis.stop();
     await waitFor(() => isDown(connections), "the store to notice the outage");
     for (const key of ["a", "b", "c", "d", "e"]) counters.incr(key, 2);
     counters.incr("a", 1); // an existing counter still takes increments
     expect(await metricValue(metrics, "cinder_counter_pending")).toBe(3);
     expect(await metricValue(metrics, "cinder_counter_dropped_total", { reason: "pending_full" })).toBe(4);
-    await redis.restart();
+    await local.redis.restart();
     await waitConnected(connections, "the store to reconnect");
     await store.flush();
     expect(await Promise.all(["a", "b", "c", "d"].map((key) => counters.read(key)))).toEqual([3, 2, 2, 0]);

@@ -1,19 +1,13 @@
 import { Presence, Socket, type Channel } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { ChannelHandler, CinderServer } from "../../server/index.js";
+import type { ChannelHandler } from "../../server/index.js";
 import { ok } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { startServer } from "../support/server.js";
+import { perTest, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
-let server: CinderServer | undefined;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 type Count = { keys: number; metas: number };
 
@@ -27,9 +21,9 @@ const room: ChannelHandler = {
 };
 
 function open(): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${server!.port}/socket`, { transport: WebSocket as unknown as typeof globalThis.WebSocket });
+  const socket = new Socket(`ws://127.0.0.1:${opened.server!.port}/socket`, { transport: WebSocket as unknown as typeof globalThis.WebSocket });
   socket.connect();
-  sockets.push(socket);
+  opened.sockets.push(socket);
   return socket;
 }
 
@@ -44,7 +38,7 @@ function countOf(list: Record<string, { metas: unknown[] }>): Count {
 
 describe("presence counts", () => {
   it("count-mode clients get presence_count matching the real list under churn, only when it changed, and never the list", async () => {
-    server = await startServer({ countIntervalMs: 20, channels: { "room:*": room } });
+    const server = (opened.server = await startServer({ countIntervalMs: 20, channels: { "room:*": room } }));
     const topic = "room:big";
     const watchers = Array.from({ length: 3 }, (_, i) => {
       const channel = open().channel(topic, { user: `watcher-${i}`, presence: "count" });
@@ -68,7 +62,7 @@ describe("presence counts", () => {
       void join(channel);
       if (i % 3 === 2) members.splice((i * 7) % members.length, 1)[0].leave();
     }
-    const truth = () => countOf(server!.presence.list(topic) as Record<string, { metas: unknown[] }>);
+    const truth = () => countOf(server.presence.list(topic) as Record<string, { metas: unknown[] }>);
     await waitFor(() => truth().metas === members.length + 4, "the joins and leaves to land");
     const expected = truth();
     const phoenixList = () => countOf(Object.fromEntries(presence.list((key, p) => [key, p])) as Record<string, { metas: unknown[] }>);
@@ -87,10 +81,10 @@ describe("presence counts", () => {
   });
 
   it("a join in count mode is answered with the count at once, before any change", async () => {
-    server = await startServer({ countIntervalMs: 60_000, channels: { "room:*": room } });
+    const server = (opened.server = await startServer({ countIntervalMs: 60_000, channels: { "room:*": room } }));
     const a = open().channel("room:q", { user: "ada" });
     await join(a);
-    await waitFor(() => countOf(server!.presence.list("room:q") as Record<string, { metas: unknown[] }>).keys === 1, "ada tracked");
+    await waitFor(() => countOf(server.presence.list("room:q") as Record<string, { metas: unknown[] }>).keys === 1, "ada tracked");
     const counted = open().channel("room:q", { user: "bob", presence: "count" });
     const counts: Count[] = [];
     counted.on("presence_count", (count: Count) => void counts.push(count));
