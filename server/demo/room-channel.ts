@@ -1,5 +1,6 @@
 import type { ChannelHandler } from "../channel/handler.js";
-import { error, ok } from "../channel/results.js";
+import type { ChannelSocket } from "../channel/channel-socket.js";
+import { error, ok, type Payload, type Reply } from "../channel/results.js";
 import type { Counters } from "../counters/counters.js";
 
 interface RoomAssigns extends Record<string, unknown> {
@@ -31,16 +32,19 @@ export const roomChannel: ChannelHandler<RoomAssigns> = {
     socket.track(socket.assigns.user, { online_at: String(Date.now()) });
   },
 
-  handleIn(event, payload, socket) {
-    if (event === "ping") return ok({});
-    if (event !== "new_msg") return error({ reason: `unknown event ${event}` });
-    const body = (payload as { body?: unknown }).body;
-    if (typeof body !== "string" || body.length === 0) return error({ reason: "body must be a non-empty string" });
-    if (body.length > MAX_BODY) return error({ reason: `body longer than ${MAX_BODY} characters` });
-    socket.broadcast("new_msg", { user: socket.assigns.user, body });
-    return ok();
-  },
+  handleIn: (event, payload, socket) => roomPush(event, payload, socket),
 };
+
+/** A push to a room: `ping`, or `new_msg` broadcast to the room. */
+function roomPush(event: string, payload: Payload, socket: ChannelSocket<RoomAssigns>): Reply {
+  if (event === "ping") return ok({});
+  if (event !== "new_msg") return error({ reason: `unknown event ${event}` });
+  const body = (payload as { body?: unknown }).body;
+  if (typeof body !== "string" || body.length === 0) return error({ reason: "body must be a non-empty string" });
+  if (body.length > MAX_BODY) return error({ reason: `body longer than ${MAX_BODY} characters` });
+  socket.broadcast("new_msg", { user: socket.assigns.user, body });
+  return ok();
+}
 
 /**
  * The demo chat that also counts: every message sent counts on the room's counter (its key is
@@ -50,13 +54,13 @@ export const roomChannel: ChannelHandler<RoomAssigns> = {
 export function countedRoomChannel(counters: Counters): ChannelHandler<RoomAssigns> {
   return {
     ...roomChannel,
-    handleIn(event, payload, socket, ref) {
-      const result = roomChannel.handleIn?.(event, payload, socket, ref);
-      if (event === "new_msg" && result && !(result instanceof Promise) && result.kind === "reply" && result.status === "ok") {
+    handleIn(event, payload, socket) {
+      const result = roomPush(event, payload, socket);
+      if (event === "new_msg" && result.status === "ok") {
         counters.incr(socket.topic);
         counters.addActor(socket.topic, socket.assigns.user);
       }
-      return result as ReturnType<NonNullable<ChannelHandler<RoomAssigns>["handleIn"]>>;
+      return result;
     },
   };
 }

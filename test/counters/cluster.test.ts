@@ -121,22 +121,24 @@ describe("counters across a cluster", () => {
   it("a node killed with increments pending loses them, and only them; a node stopped gracefully loses nothing", async () => {
     // D and E flush once a minute: within this test, all they count stays pending.
     const D = await startNode("D", 2, { COUNTER_FLUSH_MS: "60000" });
-    const E = await startNode("E", 1, { COUNTER_FLUSH_MS: "60000" });
+    const E = await startNode("E", 2, { COUNTER_FLUSH_MS: "60000" });
     extra.push(D, E);
-    const [onA, onD1, onD2, onE] = await counterClients([nodes.A, D, D, E], 1);
+    const [onA, onD1, onD2, onE, onE2] = await counterClients([nodes.A, D, D, E, E], 1);
     await ask(onA, "incr", { key: "room:kill", times: 4 });
     await ask(onD1, "incr", { key: "room:kill", times: 3 });
     await ask(onD2, "incr", { key: "room:kill", times: 2 });
     await ask(onE, "incr", { key: "room:kill", times: 6 });
+    await ask(onE2, "incr", { key: "room:kill", times: 1 });
     await waitFor(async () => (await read(onA, "room:kill")).value === 4, "A's increments to be flushed");
 
     D.child.kill("SIGKILL");
     await waitFor(() => D.exitCode !== undefined, "D to die");
     expect(await E.stop("SIGTERM")).toBe(0);
-    // D's 5 were all within its last flush interval: lost. E's 6 were flushed as it stopped.
-    await waitFor(async () => (await read(onA, "room:kill")).value === 10, "E's increments to arrive");
+    // D's 5 were all within its last flush interval: lost. E's 7, from its workers, were
+    // handed to its main thread and flushed as it stopped.
+    await waitFor(async () => (await read(onA, "room:kill")).value === 11, "E's increments to arrive");
     const [b] = await counterClients([nodes.B], 1);
-    expect(await read(b, "room:kill")).toMatchObject({ value: 10 });
+    expect(await read(b, "room:kill")).toMatchObject({ value: 11 });
   }, 60_000);
 
   it("presence_count matches the real list across nodes under churn", async () => {
