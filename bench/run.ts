@@ -23,6 +23,7 @@ const SCENARIOS = [
   "browser-presence",
   "history",
   "topic-workers",
+  "counters",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -31,6 +31,9 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   presencePermdownPeriod: "integer",
   presenceDiffCoalesceMs: "integer",
   presenceEagerFlushMs: "integer",
+  counterFlushMs: "integer",
+  counterMaxKeys: "integer",
+  countIntervalMs: "integer",
 };
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -65,6 +65,12 @@ export interface ServerConfig {
   presenceDiffCoalesceMs: number;
   /** Send local presence changes to other replicas within this many ms (0 = at the next heartbeat). */
   presenceEagerFlushMs: number;
+  /** A node sends its coalesced counter increments to Redis once per this many ms (one pipeline). */
+  counterFlushMs: number;
+  /** Counters a thread keeps in memory (without Redis), and keys it holds waiting for the next flush. */
+  counterMaxKeys: number;
+  /** Live counts (`counter:<key>` topics, `presence_count`) go to clients at most once per this many ms, and only when changed. */
+  countIntervalMs: number;
 }
 
 export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
@@ -92,6 +98,9 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presencePermdownPeriod: 1_200_000,
   presenceDiffCoalesceMs: 10,
   presenceEagerFlushMs: 20,
+  counterFlushMs: 1000,
+  counterMaxKeys: 100_000,
+  countIntervalMs: 1000,
 };
 
 export class ConfigError extends Error {
@@ -119,6 +128,9 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
   integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);
+  integer("counterFlushMs", config.counterFlushMs, 10, 60_000);
+  integer("counterMaxKeys", config.counterMaxKeys, 1, 100_000_000);
+  integer("countIntervalMs", config.countIntervalMs, 10, 60_000);
   // uWS counts idle time in 4-second ticks and needs at least 8 s (0 disables it).
   if (config.idleTimeout !== 0) integer("idleTimeout", config.idleTimeout, 8, 960);
   if (config.presenceDownPeriod < 2 * config.presenceBroadcastPeriod) {

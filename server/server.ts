@@ -24,6 +24,8 @@ import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, type HealthReport } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
+import { PresenceCountFeed } from "./presence/presence-count-feed.js";
+import { Counters } from "./counters/counters.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
@@ -39,6 +41,8 @@ export interface CreateServerOptions extends Partial<ServerConfig> {
   connect?: ConnectHook;
   /** Channels by topic pattern; `server.channel()` adds more. */
   channels?: Record<string, ChannelHandler>;
+  /** The clock counter buckets are numbered by (default Date.now); tests slide windows with it. */
+  clock?: () => number;
 }
 
 /** How a server started by `startNode` sits among the worker threads of its node (internal). */
@@ -55,6 +59,10 @@ export class CinderServer {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly presence: PresenceService;
+  /** Sliding-window activity counters (README, "Counters"). */
+  readonly counters: Counters;
+  private readonly presenceCounts: PresenceCountFeed;
+  private readonly now: () => number;
   private readonly router = new ChannelRouter();
   private readonly app;
   private readonly fabric: Fabric;
@@ -72,7 +80,8 @@ export class CinderServer {
   private readonly topicWorkers: TopicWorkers;
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
-    const { connect, channels, ...settings } = options;
+    const { connect, channels, clock, ...settings } = options;
+    this.now = clock ?? Date.now;
     this.config = resolveConfig(settings);
     const config = this.config;
     this.log = createLogger(config.logLevel, config.nodeName);
@@ -109,7 +118,22 @@ export class CinderServer {
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
-    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }));
+    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list"));
+    this.presenceCounts = new PresenceCountFeed({
+      presence: this.presence,
+      intervalMs: config.countIntervalMs,
+      counted: (topic) => this.fanout.countsPresence(topic),
+      deliver: (topic, count) => this.fanout.deliver(topic, "presence_count", { ...count }, null, undefined, "count"),
+      metrics: this.metrics,
+    });
+    this.counters = new Counters({
+      store: this.fabric.counters,
+      now: this.now,
+      metrics: this.metrics,
+      log: this.log,
+      deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
+      intervalMs: config.countIntervalMs,
+    });
     this.fabric.answer(async () => ({ kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON() }));
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
@@ -198,6 +222,7 @@ export class CinderServer {
     if (this.draining) return;
     this.draining = true;
     this.stopSweep();
+    this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     // Topic workers hand their leases over first, while this node can still reach the others.
@@ -245,6 +270,7 @@ export class CinderServer {
   crash(): void {
     this.draining = true;
     this.stopSweep();
+    this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.presence.stop();
@@ -254,10 +280,16 @@ export class CinderServer {
     void this.fabric.close().catch(() => undefined);
   }
 
+  private stopCounts(): void {
+    this.counters.stop();
+    this.presenceCounts.stop();
+  }
+
   private createFabric(replica: string, incarnation: string): Fabric {
-    const { config, topology } = this;
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, metrics: this.metrics });
+    const { config, topology, metrics, now } = this;
+    const { counterMaxKeys } = config;
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, counterMaxKeys, metrics, log: this.log });
+    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, counterMaxKeys, now, metrics });
     return new RedisFabric({
       url: config.redisUrl,
       nodeName: config.nodeName,
@@ -266,6 +298,9 @@ export class CinderServer {
       replicas: () => [replica],
       log: this.log,
       metrics: this.metrics,
+      counterFlushMs: config.counterFlushMs,
+      counterMaxKeys,
+      now,
     });
   }
 

@@ -26,7 +26,7 @@ export interface ChannelServices {
   joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
   unsubscribe(subscriber: Subscriber): void;
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
-  readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "list">;
+  readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "list" | "count">;
 }
 
 /** What a channel uses of its socket. */

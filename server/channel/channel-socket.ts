@@ -1,4 +1,8 @@
 import type { Payload, Reply } from "./results.js";
+import type { PresenceMode } from "../pubsub/presence-mode.js";
+import type { PresenceCount } from "../presence/presence-counts.js";
+
+export type { PresenceMode, PresenceCount };
 
 /** An opaque handle to answer a push later: `socket.reply(ref, ok(...))`. */
 export interface PushRef {
@@ -36,4 +40,12 @@ export interface ChannelSocket<A extends Record<string, unknown> = Record<string
   untrack(key?: string): void;
   /** Everyone present in this topic, as Phoenix's `Presence.list` (what `presence_state` carries). */
   listPresence(): Record<string, { metas: PresenceMeta[] }>;
+  /**
+   * How this client follows the topic's presence: `"count"` when it joined with
+   * `{presence: "count"}` (it gets `presence_count` instead of `presence_state`/`presence_diff`,
+   * and pushes of those two events to it are dropped), else `"list"`.
+   */
+  readonly presenceMode: PresenceMode;
+  /** How many keys and metas the topic has, cluster-wide. O(1), whatever the topic's size. */
+  presenceCount(): PresenceCount;
 }

@@ -6,6 +6,11 @@ import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
 import { SerialQueue, type QueueOwner } from "./serial-queue.js";
 import { parseSince, type Recovery, type Since } from "../history/recovery.js";
+import { presenceModeOf, type PresenceMode } from "../pubsub/presence-mode.js";
+import type { PresenceCount } from "../presence/presence-counts.js";
+
+/** What a client that follows presence by count never gets (README, "Presence counts"). */
+const LIST_EVENTS: ReadonlySet<string> = new Set(["presence_state", "presence_diff"]);
 
 /** The join reply of a history topic carries the recovery outcome under `_recovery`. */
 function withRecovery(reply: Reply, recovery: Recovery): Reply {
@@ -26,6 +31,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
   private readonly queue: SerialQueue;
   /** Handed to the fan-out (it may still be waiting for the topic to be routed here). */
   private subscribed = false;
+  presenceMode: PresenceMode = "list";
 
   constructor(
     private readonly connection: ChannelConnection,
@@ -70,6 +76,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
   /** Handles the join; `onJoined` runs once the ok reply is out (used to close a duplicate). */
   join(params: JoinParams, ref: string | null, onJoined: () => void): void {
     const { log, metrics } = this.services;
+    this.presenceMode = presenceModeOf(params);
     let since: Since | undefined;
     if (this.handler.history) {
       const { _since, ...rest } = params;
@@ -118,6 +125,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
       // What the client missed, after the reply and before anything live.
       if (replay) for (const frame of replay) this.connection.sendJsonFrame(frame);
       this.state = "joined";
+      if (this.presenceMode === "count") this.push("presence_count", { ...this.presenceCount() });
       metrics.channelsJoined.inc();
       log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
       onJoined();
@@ -166,6 +174,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
 
   push(event: string, payload: Payload): void {
     if (this.state === "closed") return;
+    if (this.presenceMode === "count" && LIST_EVENTS.has(event)) return;
     this.connection.send({ joinRef: this.joinRef, ref: null, topic: this.topic, event, payload });
   }
 
@@ -196,6 +205,10 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
 
   listPresence() {
     return this.services.presence.list(this.topic);
+  }
+
+  presenceCount(): PresenceCount {
+    return this.services.presence.count(this.topic);
   }
 
   // ── ending ───────────────────────────────────────────────────────────────

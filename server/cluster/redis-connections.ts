@@ -38,6 +38,8 @@ export class RedisConnections {
   readonly channels: SubscriptionRegistry;
   /** SSUBSCRIBE channels (broadcasts when sharded). */
   readonly shardChannels: SubscriptionRegistry;
+  /** A Redis Cluster (keys of one pipeline may live on different masters). */
+  readonly cluster: boolean;
   private readonly logger: Logger | undefined;
   private readonly readyListeners = new Set<ReadyListener>();
   private readonly everReady = new Set<ConnectionRole>();
@@ -47,6 +49,7 @@ export class RedisConnections {
 
   constructor(options: RedisConnectionsOptions) {
     const endpoint = parseRedisEndpoint(options.url);
+    this.cluster = endpoint.kind === "cluster";
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.logger = options.logger?.child({ component: "redis" });
     // Only the subscriber SSUBSCRIBEs; SPUBLISH is an ordinary keyed command on the publisher.

@@ -1,5 +1,7 @@
 import type { ChannelHandler } from "../channel/handler.js";
-import { error, ok } from "../channel/results.js";
+import type { ChannelSocket } from "../channel/channel-socket.js";
+import { error, ok, type Payload, type Reply } from "../channel/results.js";
+import type { Counters } from "../counters/counters.js";
 
 interface RoomAssigns extends Record<string, unknown> {
   user: string;
@@ -10,7 +12,8 @@ const MAX_BODY = 4000;
 
 /**
  * The demo chat, also used by benchmarks and checks:
- * join `room:*` with `{user}` (and `presence: false` to stay out of the presence list);
+ * join `room:*` with `{user}` (and `presence: false` to stay out of the presence list, or
+ * `presence: "count"` to follow it as `presence_count` instead of the list);
  * `new_msg {body}` is broadcast to the room as `new_msg {user, body}`; `ping` replies `{}`.
  */
 export const roomChannel: ChannelHandler<RoomAssigns> = {
@@ -24,17 +27,40 @@ export const roomChannel: ChannelHandler<RoomAssigns> = {
 
   afterJoin(socket) {
     if (!socket.assigns.presence) return;
-    socket.push("presence_state", socket.listPresence());
+    // A client that follows the count gets presence_count from the server: no list to build.
+    if (socket.presenceMode === "list") socket.push("presence_state", socket.listPresence());
     socket.track(socket.assigns.user, { online_at: String(Date.now()) });
   },
 
-  handleIn(event, payload, socket) {
-    if (event === "ping") return ok({});
-    if (event !== "new_msg") return error({ reason: `unknown event ${event}` });
-    const body = (payload as { body?: unknown }).body;
-    if (typeof body !== "string" || body.length === 0) return error({ reason: "body must be a non-empty string" });
-    if (body.length > MAX_BODY) return error({ reason: `body longer than ${MAX_BODY} characters` });
-    socket.broadcast("new_msg", { user: socket.assigns.user, body });
-    return ok();
-  },
+  handleIn: (event, payload, socket) => roomPush(event, payload, socket),
 };
+
+/** A push to a room: `ping`, or `new_msg` broadcast to the room. */
+function roomPush(event: string, payload: Payload, socket: ChannelSocket<RoomAssigns>): Reply {
+  if (event === "ping") return ok({});
+  if (event !== "new_msg") return error({ reason: `unknown event ${event}` });
+  const body = (payload as { body?: unknown }).body;
+  if (typeof body !== "string" || body.length === 0) return error({ reason: "body must be a non-empty string" });
+  if (body.length > MAX_BODY) return error({ reason: `body longer than ${MAX_BODY} characters` });
+  socket.broadcast("new_msg", { user: socket.assigns.user, body });
+  return ok();
+}
+
+/**
+ * The demo chat that also counts: every message sent counts on the room's counter (its key is
+ * the topic, `room:<name>`) and its sender as an actor, so `counter:room:<name>` shows the
+ * messages and the distinct people of the last 6 hours.
+ */
+export function countedRoomChannel(counters: Counters): ChannelHandler<RoomAssigns> {
+  return {
+    ...roomChannel,
+    handleIn(event, payload, socket) {
+      const result = roomPush(event, payload, socket);
+      if (event === "new_msg" && result.status === "ok") {
+        counters.incr(socket.topic);
+        counters.addActor(socket.topic, socket.assigns.user);
+      }
+      return result;
+    },
+  };
+}

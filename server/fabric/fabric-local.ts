@@ -1,6 +1,7 @@
 import { MemoryHistory } from "../history/memory-history.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
+import { MemoryCounterStore } from "../counters/store-memory.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
 /** Gossip with no other replica. */
@@ -19,9 +20,11 @@ export class LocalFabric implements Fabric {
   readonly leases = new MemoryLeases();
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
+  readonly counters: MemoryCounterStore;
 
-  constructor(private readonly options: { historyMaxBytes: number; metrics: Metrics }) {
+  constructor(private readonly options: { historyMaxBytes: number; counterMaxKeys: number; now: () => number; metrics: Metrics }) {
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
+    this.counters = memoryCounters(options);
   }
 
   publish(): void {}
@@ -50,4 +53,15 @@ export class LocalFabric implements Fabric {
   }
   start(): void {}
   async close(): Promise<void> {}
+}
+
+/** The counters of a node without Redis, reporting to its metrics. */
+export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
+  const { metrics } = options;
+  return new MemoryCounterStore({
+    maxKeys: options.counterMaxKeys,
+    now: options.now,
+    onSize: (size) => metrics.counterKeys.set(size),
+    onEvict: () => metrics.counterEvictions.inc(),
+  });
 }

@@ -8,6 +8,7 @@ import type { GossipMessage } from "../presence/messages.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { RedisHistory } from "../history/redis-history.js";
 import { RedisLeases } from "../leases/leases-redis.js";
+import { RedisCounterStore } from "../counters/store-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
@@ -35,6 +36,12 @@ export interface RedisFabricOptions {
   /** Reconnect backoff and subscription batching (tests shorten them). */
   connections?: Pick<RedisConnectionsOptions, "backoff" | "subscriptions">;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
+  /** Counter increments go to Redis once per this many ms (default 1000). */
+  counterFlushMs?: number;
+  /** Bound of the coalesced increments (default 100,000 counters and actor ids). */
+  counterMaxKeys?: number;
+  /** The clock counter buckets are numbered by (default Date.now). */
+  now?: () => number;
 }
 
 /**
@@ -61,6 +68,7 @@ export class RedisFabric implements Fabric {
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
   readonly leases: RedisLeases;
+  readonly counters: RedisCounterStore;
   /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
   private readonly streams = new Map<string, StreamPosition>();
   /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
@@ -102,6 +110,15 @@ export class RedisFabric implements Fabric {
     });
     this.history = new RedisHistory(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
+    this.counters = new RedisCounterStore({
+      connections: this.connections,
+      cluster: this.connections.cluster,
+      flushMs: options.counterFlushMs ?? 1000,
+      maxPending: options.counterMaxKeys ?? 100_000,
+      now: options.now ?? Date.now,
+      metrics: options.metrics,
+      log: this.log,
+    });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,
@@ -232,6 +249,7 @@ export class RedisFabric implements Fabric {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.counters.close();
     await this.liveness.stop();
     await this.connections.close();
   }

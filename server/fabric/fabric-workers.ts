@@ -1,6 +1,8 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import { WorkerCounterStore } from "../counters/store-workers.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
@@ -14,6 +16,8 @@ import { workerIndexOf } from "./replica-names.js";
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
 /** How long a join waits for its topic's history from the main thread (which may ask Redis). */
 const HISTORY_READ_TIMEOUT_MS = 5000;
+/** How long a counter read waits for the main thread (which may ask Redis). */
+const COUNTER_READ_TIMEOUT_MS = 5000;
 
 export interface WorkerFabricOptions {
   /** Ports to the sibling workers and to the node's main thread (HUB). */
@@ -21,6 +25,9 @@ export interface WorkerFabricOptions {
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
   linked: boolean;
+  /** Bound of the counter increments coalesced before they are handed to the main thread. */
+  counterMaxKeys: number;
+  metrics: Metrics;
   log: Logger;
 }
 
@@ -45,6 +52,7 @@ export class WorkerFabric implements Fabric {
   private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
   private readonly mesh: PeerMesh;
   readonly leases: WorkerLeases;
+  readonly counters: WorkerCounterStore;
 
   readonly gossip: GossipLane = {
     broadcast: (message) => {
@@ -64,6 +72,15 @@ export class WorkerFabric implements Fabric {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
     this.leases = new WorkerLeases(this.mesh);
+    this.counters = new WorkerCounterStore({
+      handOff: (deltas) => this.mesh.post(HUB, { k: "counts", deltas }),
+      ask: async (query) => {
+        const [answer] = await this.requests.ask([HUB], COUNTER_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: { kind: "counter", query } }));
+        return answer?.kind === "counter" ? answer.value : null;
+      },
+      maxPending: options.counterMaxKeys,
+      metrics: options.metrics,
+    });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
@@ -135,6 +152,7 @@ export class WorkerFabric implements Fabric {
   start(): void {}
 
   async close(): Promise<void> {
+    await this.counters.close();
     this.batches.flush();
     this.acks.close();
     this.requests.close();
@@ -183,7 +201,8 @@ export class WorkerFabric implements Fabric {
         break;
       case "history":
       case "lease":
-        break; // only the main thread keeps history and leases
+      case "counts":
+        break; // only the main thread keeps history, leases and counters
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Leases } from "../leases/leases.js";
 import type { GossipMessage } from "../presence/messages.js";
+import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 
 /**
  * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
@@ -93,12 +94,17 @@ export type MetricsJson = unknown[];
  * A worker answers with its own figures; the node's main thread with its link to other nodes
  * and the node-wide topic count.
  */
-export type FabricQuestion = { kind: "stats" } | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits };
+export type FabricQuestion =
+  | { kind: "stats" }
+  | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits }
+  | { kind: "counter"; query: CounterQuery };
 export type FabricAnswer =
   | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson }
   | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson }
   /** null: the authority could not be read (Redis unreachable). */
-  | { kind: "history"; page: HistoryPage | null };
+  | { kind: "history"; page: HistoryPage | null }
+  /** null: the counter could not be read (Redis unreachable). */
+  | { kind: "counter"; value: number | null };
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
@@ -127,6 +133,13 @@ export interface Fabric {
   appendHistory(message: HistoryAppend): void;
   /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
   readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
+
+  // ── counters lane ──
+  /**
+   * Where this thread's counter increments go and its reads come from: memory on a node without
+   * Redis (the main thread's, for a worker), Redis in a cluster, coalesced on the way.
+   */
+  readonly counters: CounterStore;
 
   // ── interest lane ──
   /**

@@ -1,6 +1,7 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
+import type { CounterDelta } from "../counters/counter-store.js";
 import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent } from "./fabric.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
@@ -15,6 +16,8 @@ export type MeshMessage =
   | { k: "broadcasts"; items: EncodedBroadcast[] }
   /** History lane, worker → main thread (the node's history authority, or its link to Redis). */
   | { k: "history"; message: HistoryAppend }
+  /** Counters lane, worker → main thread: coalesced increments. */
+  | { k: "counts"; deltas: CounterDelta[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
   | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */

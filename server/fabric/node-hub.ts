@@ -7,6 +7,8 @@ import { InterestMap } from "./interest-map.js";
 import { MemoryHistory } from "../history/memory-history.js";
 import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
+import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
+import { memoryCounters } from "./fabric-local.js";
 import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage } from "./fabric.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
@@ -21,6 +23,8 @@ export interface NodeHubOptions {
   log: Logger;
   /** Byte cap of the node's history when it keeps it in memory (no Redis). */
   historyMaxBytes: number;
+  /** Counters kept in memory (no Redis). */
+  counterMaxKeys: number;
 }
 
 /**
@@ -34,21 +38,24 @@ export interface NodeHubOptions {
 export class NodeHub {
   private readonly mesh = new PeerMesh();
   /** Workers with at least one subscriber, by topic. */
-  private readonly topicWorkers = new InterestMap();
+  private readonly interestedWorkers = new InterestMap();
   private readonly batches = new BroadcastBatches(this.mesh);
   /** The node's history when it has no Redis. */
   private readonly history: MemoryHistory | undefined;
   /** The node's leases: through Redis, or in memory here. */
   private readonly leases: Leases;
+  /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
+  private readonly counters: CounterStore;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.leases = link?.leases ?? new MemoryLeases();
     this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
+    this.counters = link ? link.counters : memoryCounters({ counterMaxKeys: options.counterMaxKeys, now: Date.now, metrics: options.metrics });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
-      const workers = this.topicWorkers.peersOf(message.topic);
+      const workers = this.interestedWorkers.peersOf(message.topic);
       if (workers) for (const worker of workers) this.batches.add(worker, message);
     });
     link?.onGossip((message, to) => {
@@ -78,7 +85,7 @@ export class NodeHub {
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
-    for (const topic of this.topicWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
+    for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
   /** Liveness starts once the workers serve (their replicas are in the node's key). */
@@ -88,12 +95,13 @@ export class NodeHub {
 
   /** Topics with a subscriber anywhere on this node. */
   get topicCount(): number {
-    return this.topicWorkers.size;
+    return this.interestedWorkers.size;
   }
 
   async close(): Promise<void> {
     this.batches.flush();
     this.mesh.close();
+    await this.counters.close();
     await this.options.link?.close();
   }
 
@@ -102,7 +110,7 @@ export class NodeHub {
     switch (message.k) {
       case "interest": {
         for (const topic of message.topics) {
-          if (this.topicWorkers.apply(from, topic, message.on)) link?.setInterest(topic, false);
+          if (this.interestedWorkers.apply(from, topic, message.on)) link?.setInterest(topic, false);
         }
         if (message.ack === undefined) break;
         const ack = message.ack;
@@ -116,6 +124,9 @@ export class NodeHub {
         break;
       case "history":
         this.appendHistory(message.message);
+        break;
+      case "counts":
+        this.counters.apply(message.deltas);
         break;
       case "gossip":
         if (!link) break;
@@ -147,7 +158,7 @@ export class NodeHub {
     runLeaseCall(this.leases, call).then(
       (result) => {
         if (call.op === "publish" && result === true) {
-          const workers = this.topicWorkers.peersOf(call.message.topic);
+          const workers = this.interestedWorkers.peersOf(call.message.topic);
           if (workers) for (const worker of workers) if (worker !== from) this.batches.add(worker, call.message);
         }
         this.mesh.post(from, { k: "leased", id, result });
@@ -160,8 +171,17 @@ export class NodeHub {
     if (this.options.link) return this.options.link.appendHistory(message);
     const numbered = (this.history as MemoryHistory).append(message);
     this.options.metrics.historyBytes.set((this.history as MemoryHistory).bytes);
-    const workers = this.topicWorkers.peersOf(message.topic);
+    const workers = this.interestedWorkers.peersOf(message.topic);
     if (workers) for (const worker of workers) this.batches.add(worker, numbered);
+  }
+
+  private async readCounter(query: CounterQuery): Promise<FabricAnswer> {
+    try {
+      return { kind: "counter", value: await this.counters.read(query) };
+    } catch (err) {
+      this.options.log.warn({ err, key: query.key }, "could not read a counter");
+      return { kind: "counter", value: null };
+    }
   }
 
   private async answer(question: FabricQuestion): Promise<FabricAnswer> {
@@ -169,6 +189,7 @@ export class NodeHub {
     if (question.kind === "stats") {
       return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
     }
+    if (question.kind === "counter") return this.readCounter(question.query);
     const { topic, since, limit, limits } = question;
     let page: HistoryPage | null;
     try {

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
+import { hashTag } from "../cluster/hash-tag.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
-import type { RedisClient } from "../cluster/redis-endpoint.js";
+import { runScript } from "../cluster/scripts.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../fabric/fabric.js";
 import { framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
 
@@ -55,8 +55,7 @@ return {epoch, top, entries}
 
 /** The keys of a topic's history share one hash tag: one Redis Cluster slot. */
 function keysOf(topic: string): [string, string, string] {
-  const tag = /[{}]/.test(topic) ? createHash("sha1").update(topic).digest("hex") : topic;
-  const base = `cinder:h:{${tag}}`;
+  const base = `cinder:h:${hashTag(topic)}`;
   return [`${base}:seq`, `${base}:epoch`, `${base}:s`];
 }
 
@@ -98,7 +97,7 @@ export class RedisHistory {
   async read(topic: string, since: number, limit: number, limits: HistoryLimits, marker?: Buffer): Promise<HistoryPage> {
     const channel = marker ? this.options.channelOf(topic) : "";
     const args = [newEpoch(), String(since), String(limit), String(limits.ttl), channel];
-    const reply = (await this.run(READ, keysOf(topic), [...args, marker ?? ""])) as [
+    const reply = (await runScript(this.connections.publisher, READ, keysOf(topic), [...args, marker ?? ""])) as [
       string,
       number,
       Array<[string, string[]]>,
@@ -106,23 +105,4 @@ export class RedisHistory {
     const entries = reply[2].map(([id, fields]) => ({ offset: Number.parseInt(id, 10), frame: String(fields[1]) }));
     return { epoch: String(reply[0]), top: Number(reply[1]), entries };
   }
-
-  /** EVALSHA, loading the script on first use or after Redis lost it (for reads, whose order does not matter). */
-  private async run(script: string, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
-    const client: RedisClient = this.connections.publisher;
-    const sha = shaOf(script);
-    try {
-      return await client.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return client.eval(script, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-const shas = new Map<string, string>();
-function shaOf(script: string): string {
-  let sha = shas.get(script);
-  if (!sha) shas.set(script, (sha = createHash("sha1").update(script).digest("hex")));
-  return sha;
 }

@@ -58,6 +58,28 @@ export class Metrics {
     help: "Broadcasts and state writes of topic workers refused by fencing (the lease was no longer theirs)",
     registers: [this.registry],
   });
+  readonly counterIncrements = new Counter({ name: "cinder_counter_increments_total", help: "Counter increments and actor ids accepted on this thread", registers: [this.registry] });
+  readonly counterPending = new Gauge({
+    name: "cinder_counter_pending",
+    help: "Counters and actor ids waiting on this thread for the next flush (at most counterMaxKeys)",
+    registers: [this.registry],
+  });
+  readonly counterDropped = new Counter({
+    name: "cinder_counter_dropped_total",
+    help: "Counter increments (their amounts) and actor ids lost: pending_full (counterMaxKeys reached while Redis was unreachable), flush_failed (Redis failed a flush)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly counterFlushes = new Counter({ name: "cinder_counter_flushes_total", help: "Pipelines of coalesced counter increments this node sent to Redis", registers: [this.registry] });
+  readonly counterFlushCommands = new Counter({ name: "cinder_counter_flush_commands_total", help: "Redis commands in those pipelines (one per counter written)", registers: [this.registry] });
+  readonly counterKeys = new Gauge({ name: "cinder_counters", help: "Counters kept in memory by this thread (a node without Redis; at most counterMaxKeys)", registers: [this.registry] });
+  readonly counterEvictions = new Counter({ name: "cinder_counter_evictions_total", help: "Counters forgotten because counterMaxKeys were kept (the one written longest ago goes)", registers: [this.registry] });
+  readonly countTopics = new Gauge({
+    name: "cinder_count_topics",
+    help: "Topics whose live counts this thread pushes: counter (counter:<key> topics) and presence (presence_count subscribers)",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */

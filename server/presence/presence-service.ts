@@ -1,10 +1,12 @@
 import { makeIncarnation, makeReplicaId, type Dot, type PresenceChanges, type ReplicaId } from "../../crdt/index.js";
 import { DiffCoalescer, diffsByTopic, presenceMapOf, type Meta, type PresenceDiff, type PresenceMap } from "./diff.js";
 import { phxRefOf } from "./phx-ref.js";
+import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
 import type { GossipLane, PeerEvent } from "../fabric/fabric.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
+export type { PresenceCount } from "./presence-counts.js";
 
 export interface PresenceServiceOptions {
   nodeName: string;
@@ -44,6 +46,8 @@ export class PresenceService {
   readonly tracker: Tracker;
   private readonly listeners = new Set<DiffListener>();
   private readonly coalescer: DiffCoalescer;
+  private readonly counts = new PresenceCounts();
+  private readonly countListeners = new Set<(topic: string) => void>();
 
   constructor(options: PresenceServiceOptions) {
     this.replica = makeReplicaId(options.nodeName, options.incarnation ?? makeIncarnation(Date.now(), Math.random()));
@@ -95,6 +99,16 @@ export class PresenceService {
     return presenceMapOf(this.tracker.list(topic));
   }
 
+  /** How many keys and metas `topic` has, cluster-wide, as this replica sees it. O(1). */
+  count(topic: string): PresenceCount {
+    return this.counts.of(topic);
+  }
+
+  /** Called (synchronously, possibly many times per turn) whenever a topic's count changes. */
+  onCountChange(listener: (topic: string) => void): void {
+    this.countListeners.add(listener);
+  }
+
   onDiff(listener: DiffListener): () => void {
     this.listeners.add(listener);
     return () => {
@@ -134,7 +148,12 @@ export class PresenceService {
     this.tracker.markUp(replica);
   }
 
+  private readonly countChanged = (topic: string): void => {
+    for (const listener of this.countListeners) listener(topic);
+  };
+
   private report(changes: PresenceChanges): void {
+    this.counts.apply(changes, this.countChanged);
     for (const [topic, diff] of diffsByTopic(changes.joins, changes.leaves)) this.coalescer.push(topic, diff);
   }
 }

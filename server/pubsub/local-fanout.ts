@@ -7,7 +7,11 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
 import type { Subscriber } from "./subscriber.js";
-import { topicKey } from "./topic-key.js";
+import type { PresenceMode } from "./presence-mode.js";
+import { audienceKey } from "./topic-key.js";
+
+/** Who a delivery is for: every subscriber, or only those following presence one way. */
+export type Audience = "all" | PresenceMode;
 
 /** One topic's local subscribers. All of them share the handler the router chose for the topic. */
 interface TopicSubscribers {
@@ -15,8 +19,10 @@ interface TopicSubscribers {
   subscribers: Set<Subscriber>;
   /** Subscribers waiting for the fabric to route the topic here; they get nothing until then. */
   waiting: Set<Subscriber>;
-  /** Subscribers per serializer, so only serializers in use are encoded. */
+  /** Subscribers per serializer, so only serializers in use are encoded: those following presence as a list… */
   perSerializer: Map<Serializer, number>;
+  /** …and as a count (see audienceKey). */
+  countSerializers: Map<Serializer, number>;
   /** Settles once the fabric routes the topic here; null once it has. */
   routing: Promise<void> | null;
   /** On a history topic: the last frames that reached this thread (see RecentFrames). */
@@ -106,10 +112,12 @@ export class LocalFanout {
     if (!entry.subscribers.delete(subscriber)) return;
     this.subscriptions--;
     const { serializer } = subscriber.socket;
-    const left = (entry.perSerializer.get(serializer) ?? 1) - 1;
-    if (left === 0) entry.perSerializer.delete(serializer);
-    else entry.perSerializer.set(serializer, left);
-    subscriber.socket.unsubscribe(topicKey(serializer, subscriber.topic));
+    const mode = subscriber.presenceMode ?? "list";
+    const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
+    const left = (counts.get(serializer) ?? 1) - 1;
+    if (left === 0) counts.delete(serializer);
+    else counts.set(serializer, left);
+    subscriber.socket.unsubscribe(audienceKey(serializer, subscriber.topic, mode));
     this.dropIfEmpty(subscriber.topic, entry);
   }
 
@@ -118,22 +126,38 @@ export class LocalFanout {
    * JSON frame when the caller already encoded it (to share it with the fabric). A payload that
    * one serializer cannot encode is logged and counted, and skipped for that serializer only.
    */
-  deliver(topic: string, event: string, payload: Payload, from: Subscriber | null = null, json?: EncodedFrame): void {
+  deliver(topic: string, event: string, payload: Payload, from: Subscriber | null = null, json?: EncodedFrame, audience: Audience = "all"): void {
     const entry = this.topics.get(topic);
     if (!entry) return;
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
     if (intercepts(entry.handler, event)) {
-      const targets = [...entry.subscribers];
+      const targets = [...entry.subscribers].filter((subscriber) => audience === "all" || (subscriber.presenceMode ?? "list") === audience);
       this.options.queue.run(() => {
         for (const subscriber of targets) if (subscriber !== from) subscriber.deliverOut(event, payload);
       });
       return;
     }
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
-    for (const serializer of entry.perSerializer.keys()) {
-      const encoded = serializer === jsonSerializer && json ? json : this.encode(serializer, frame);
-      if (encoded) this.options.queue.publish(topicKey(serializer, topic), encoded, from?.socket ?? null);
+    // Both audiences may share a serializer: encode once (the common case has one audience, no cache).
+    const shared = audience === "all" && entry.countSerializers.size > 0 ? new Map<Serializer, EncodedFrame | undefined>() : undefined;
+    const encodedFor = (serializer: Serializer) => {
+      if (serializer === jsonSerializer && json) return json;
+      if (!shared) return this.encode(serializer, frame);
+      if (!shared.has(serializer)) shared.set(serializer, this.encode(serializer, frame));
+      return shared.get(serializer);
+    };
+    for (const mode of AUDIENCES) {
+      if (audience !== "all" && audience !== mode) continue;
+      for (const serializer of (mode === "list" ? entry.perSerializer : entry.countSerializers).keys()) {
+        const bytes = encodedFor(serializer);
+        if (bytes) this.options.queue.publish(audienceKey(serializer, topic, mode), bytes, from?.socket ?? null);
+      }
     }
+  }
+
+  /** Whether `topic` has subscribers here that follow its presence as a count. */
+  countsPresence(topic: string): boolean {
+    return (this.topics.get(topic)?.countSerializers.size ?? 0) > 0;
   }
 
   /**
@@ -150,9 +174,11 @@ export class LocalFanout {
       entry.recent?.record(message.offset, message.epoch, message.frame);
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
-    const onlyJson = entry.perSerializer.size === 1 && entry.perSerializer.has(jsonSerializer);
-    if (onlyJson && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
-      this.options.queue.publish(topicKey(jsonSerializer, topic), json, from?.socket ?? null);
+    if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
+      for (const mode of AUDIENCES) {
+        const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
+        if (counts.size > 0) this.options.queue.publish(audienceKey(jsonSerializer, topic, mode), json, from?.socket ?? null);
+      }
       return;
     }
     const { payload } = jsonSerializer.decode(json.data, "toClient");
@@ -214,6 +240,7 @@ export class LocalFanout {
       subscribers: new Set(),
       waiting: new Set(),
       perSerializer: new Map(),
+      countSerializers: new Map(),
       routing: null,
       recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
     };
@@ -239,8 +266,10 @@ export class LocalFanout {
     entry.subscribers.add(subscriber);
     this.subscriptions++;
     const { serializer } = subscriber.socket;
-    entry.perSerializer.set(serializer, (entry.perSerializer.get(serializer) ?? 0) + 1);
-    subscriber.socket.subscribe(topicKey(serializer, subscriber.topic));
+    const mode = subscriber.presenceMode ?? "list";
+    const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
+    counts.set(serializer, (counts.get(serializer) ?? 0) + 1);
+    subscriber.socket.subscribe(audienceKey(serializer, subscriber.topic, mode));
   }
 
   private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
@@ -248,6 +277,13 @@ export class LocalFanout {
     this.topics.delete(topic);
     this.options.onInterestChange(topic, false);
   }
+}
+
+const AUDIENCES: readonly PresenceMode[] = ["list", "count"];
+
+/** No serializer but JSON in use (or none at all). */
+function onlyJson(counts: Map<Serializer, number>): boolean {
+  return counts.size === 0 || (counts.size === 1 && counts.has(jsonSerializer));
 }
 
 /** A thread keeps at most this many recent frames per history topic. */

@@ -1,6 +1,7 @@
 import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
 import type { ChannelHandler } from "../channel/handler.js";
 import type { Payload } from "../channel/results.js";
+import type { PresenceMode } from "./presence-mode.js";
 
 /** What the fan-out needs of a socket: its serializer and its uWS topic memberships. */
 export interface SubscriberSocket {
@@ -19,6 +20,8 @@ export interface Subscriber {
   readonly topic: string;
   readonly handler: Pick<ChannelHandler, "intercept" | "handleOut" | "history">;
   readonly socket: SubscriberSocket;
+  /** How it follows the topic's presence (default list). */
+  readonly presenceMode?: PresenceMode;
   /** An intercepted broadcast, for this subscriber's `handleOut`. */
   deliverOut(event: string, payload: Payload): void;
 }

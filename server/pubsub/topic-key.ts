@@ -1,4 +1,5 @@
 import type { Serializer } from "../../client/codec/serializer.js";
+import type { PresenceMode } from "./presence-mode.js";
 
 /**
  * Sockets subscribe to one uWS topic per (serializer, topic), so a broadcast is encoded once
@@ -6,4 +7,14 @@ import type { Serializer } from "../../client/codec/serializer.js";
  */
 export function topicKey(serializer: Serializer, topic: string): string {
   return serializer.name === "json" ? `j${topic}` : `m${topic}`;
+}
+
+/**
+ * Subscribers that follow presence by count sit on a uWS topic of their own (one per serializer
+ * too): broadcasts go to both, `presence_diff` only to the list one, `presence_count` only to
+ * theirs. Each socket is still subscribed once per channel.
+ */
+export function audienceKey(serializer: Serializer, topic: string, mode: PresenceMode): string {
+  if (mode === "list") return topicKey(serializer, topic);
+  return serializer.name === "json" ? `J${topic}` : `M${topic}`;
 }

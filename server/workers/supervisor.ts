@@ -57,9 +57,18 @@ export class WorkerSupervisor {
           replicas: () => this.slots.flatMap((slot) => (slot ? [slot.replica] : [])),
           log,
           metrics,
+          counterFlushMs: settings.counterFlushMs,
+          counterMaxKeys: settings.counterMaxKeys,
         })
       : undefined;
-    this.hub = new NodeHub({ nodeName: settings.nodeName, link, metrics, log, historyMaxBytes: settings.historyMaxBytes });
+    this.hub = new NodeHub({
+      nodeName: settings.nodeName,
+      link,
+      metrics,
+      log,
+      historyMaxBytes: settings.historyMaxBytes,
+      counterMaxKeys: settings.counterMaxKeys,
+    });
   }
 
   async start(): Promise<void> {

@@ -151,12 +151,28 @@ describe.each(targets)("the demo chat in Chromium, served by %s", (_name, serve)
     expect(await grace.locator("#messages b").count()).toBe(0);
     // The room's topic worker (stats:<room>) counted both messages and both people.
     await ada.locator("#stats", { hasText: "2 messages in the last minute · 2 here" }).waitFor(WAIT);
+    // The room's counter: three messages, two people in the last 6 hours, on both pages.
+    await say(ada, "and one more");
+    for (const page of [ada, grace]) {
+      await page.locator("#messages-6h", { hasText: /^3$/ }).waitFor(WAIT);
+      await page.locator("#people-6h", { hasText: /^2$/ }).waitFor(WAIT);
+    }
 
     await graceContext.close();
     await present(ada, "grace").waitFor({ state: "detached", ...WAIT });
     expect(await ada.locator("#presence li").evaluateAll((lis) => lis.map((li) => li.getAttribute("data-user")))).toEqual([
       "ada",
     ]);
+  });
+
+  it("follows a big room by count with ?presence=count: how many are here, no list", async () => {
+    const room = randomRoom();
+    const ada = await openChat(await newContext(), room, "ada");
+    const page = await (await newContext()).newPage();
+    await page.goto(url(`/?${new URLSearchParams({ room, user: "grace", presence: "count" })}`));
+    await page.locator("#presence-count", { hasText: "(2)" }).waitFor(WAIT);
+    expect(await page.locator("#presence li").count()).toBe(0);
+    await present(ada, "grace").waitFor(WAIT);
   });
 
   it("counts a second tab of the same user, and drops it when the tab closes", async () => {

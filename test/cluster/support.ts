@@ -5,6 +5,8 @@ import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
+import { afterAll, beforeAll } from "vitest";
+import { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 /** Short linger and fast reconnects, so tests see subscription changes and outages end quickly. */
@@ -94,4 +96,25 @@ export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   const pending = Symbol("pending");
   const first = await Promise.race([promise.then(() => true, () => true), new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
   return first !== pending;
+}
+
+/** A redis-server for the test file and a client of the test itself to look at it, both stopped after the file. */
+export function privateRedis(): { readonly redis: RedisServer; readonly outside: Redis } {
+  const held: { redis?: RedisServer; outside?: Redis } = {};
+  beforeAll(async () => {
+    held.redis = await RedisServer.start();
+    held.outside = observer(held.redis);
+  });
+  afterAll(async () => {
+    held.outside?.disconnect();
+    await held.redis?.stop();
+  });
+  return {
+    get redis() {
+      return held.redis as RedisServer;
+    },
+    get outside() {
+      return held.outside as Redis;
+    },
+  };
 }

@@ -1,3 +1,5 @@
+import type { Socket } from "phoenix";
+import { afterEach } from "vitest";
 import { createServer, type CinderServer, type CreateServerOptions } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 
@@ -19,4 +21,15 @@ export function socketUrl(server: CinderServer, query = "vsn=2.0.0"): string {
 
 export function httpUrl(server: CinderServer, path: string): string {
   return `http://127.0.0.1:${server.port}${path}`;
+}
+
+/** The server and phoenix.js sockets a test opens: all closed after each test. */
+export function perTest(): { server: CinderServer | undefined; sockets: Socket[] } {
+  const opened: { server: CinderServer | undefined; sockets: Socket[] } = { server: undefined, sockets: [] };
+  afterEach(async () => {
+    for (const socket of opened.sockets.splice(0)) socket.disconnect();
+    await opened.server?.close();
+    opened.server = undefined;
+  });
+  return opened;
 }

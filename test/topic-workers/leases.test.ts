@@ -92,7 +92,7 @@ function contract(name: string, setUp: () => Promise<Medium>) {
       if (medium.receivedByB) {
         // Sent through A's node so that B's node receives it (a node drops its own echo).
         expect(await a.publish(current.token, frame("t:fence", 3))).toBe(true);
-        await waitFor(() => medium.receivedByB?.some((m) => m.frame.includes('"n":3')), "the fenced broadcast at B");
+        await waitFor(() => medium.receivedByB?.some((m) => String(m.frame).includes('"n":3')), "the fenced broadcast at B");
         expect(medium.receivedByB.filter((m) => m.topic === "t:fence").map((m) => JSON.parse(m.frame as string)[4])).toEqual([{ n: 3 }]);
       }
     });

@@ -127,7 +127,7 @@ describe("topic workers on one node", () => {
       }),
     );
     const client = await join(server, "score:flaky");
-    const live = await client.next((f) => f[3] === "live", "the third attempt", 10_000);
+    const live = await waitFor(() => client.frames.find((f) => f[3] === "live"), "the third attempt", 10_000);
     expect(live[4]).toEqual({ attempts: 3 });
     const starts = await server.metrics.topicWorkerStarts.get();
     expect(Object.fromEntries(starts.values.map((v) => [v.labels.outcome, v.value]))).toEqual({ failed: 2, ok: 1 });

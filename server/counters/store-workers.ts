@@ -1,0 +1,77 @@
+import type { Metrics } from "../ops/metrics.js";
+import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";
+import type { CounterWindow } from "./counter-window.js";
+import { PendingCounts } from "./pending-counts.js";
+
+/** How often a worker hands its coalesced increments to the main thread: short beside a node's flush to Redis. */
+export const WORKER_HANDOFF_MS = 100;
+
+export interface WorkerCounterStoreOptions {
+  /** Posts coalesced increments to the node's main thread (in order with everything else it posts there). */
+  handOff: (deltas: CounterDelta[]) => void;
+  /** Asks the main thread for a reading; null when it could not answer (Redis unreachable). */
+  ask: (query: CounterQuery) => Promise<number | null>;
+  maxPending: number;
+  metrics: Metrics;
+}
+
+/**
+ * The counters of a worker thread, which has no Redis connection of its own: increments are
+ * coalesced here and handed to the node's main thread every WORKER_HANDOFF_MS (or at once when
+ * `maxPending` is reached), which keeps them in memory or coalesces them again into the node's
+ * one flush to Redis. Reads are questions to the main thread on the fabric's request lane;
+ * since the increments travel on the same port before the question, a worker reads its own
+ * increments (once the main thread holds them in memory, or has flushed them to Redis).
+ */
+export class WorkerCounterStore implements CounterStore {
+  private readonly pending: PendingCounts;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: WorkerCounterStoreOptions) {
+    this.pending = new PendingCounts(options.maxPending);
+    this.timer = setInterval(() => this.handOff(), WORKER_HANDOFF_MS);
+    this.timer.unref();
+  }
+
+  incr(key: string, window: CounterWindow, bucket: number, by: number): void {
+    this.hold(() => this.pending.incr(key, window, bucket, by));
+  }
+
+  addActor(key: string, window: CounterWindow, bucket: number, actor: string): void {
+    this.hold(() => this.pending.addActor(key, window, bucket, actor));
+  }
+
+  apply(deltas: readonly CounterDelta[]): void {
+    this.pending.merge(deltas);
+    this.handOff();
+  }
+
+  async read(query: CounterQuery): Promise<number> {
+    this.handOff();
+    const value = await this.options.ask(query);
+    if (value === null) throw new Error(`counter ${JSON.stringify(query.key)} could not be read`);
+    return value;
+  }
+
+  /** Hands everything pending to the main thread now. */
+  handOff(): void {
+    if (this.pending.size === 0) return;
+    this.options.handOff(this.pending.take());
+    this.options.metrics.counterPending.set(0);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.handOff();
+  }
+
+  private hold(add: () => boolean): void {
+    this.options.metrics.counterIncrements.inc();
+    // Full: the main thread takes it all now, so the increment always fits afterwards.
+    if (!add()) {
+      this.handOff();
+      add();
+    }
+    this.options.metrics.counterPending.set(this.pending.size);
+  }
+}

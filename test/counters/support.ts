@@ -1,0 +1,42 @@
+import { Counters } from "../../server/counters/counters.js";
+import type { CounterReading } from "../../server/counters/counter-feed.js";
+import type { CounterStore } from "../../server/counters/counter-store.js";
+import { MemoryCounterStore } from "../../server/counters/store-memory.js";
+import { createLogger } from "../../server/ops/logger.js";
+import { Metrics } from "../../server/ops/metrics.js";
+
+/** A clock the test moves by hand: windows slide without waiting. */
+export class ManualClock {
+  constructor(public time = Date.UTC(2026, 0, 1, 12, 0, 0)) {}
+  readonly now = (): number => this.time;
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export const HOUR = 3_600_000;
+export const MINUTE = 60_000;
+
+/** Counters over `store` (memory by default) on a manual clock, with no live-count subscribers. */
+export function testCounters(clock: ManualClock, store?: CounterStore, metrics = new Metrics({ processMetrics: false })) {
+  const counterStore = store ?? new MemoryCounterStore({ maxKeys: 1000, now: clock.now });
+  const delivered: Array<{ topic: string; reading: CounterReading }> = [];
+  const counters = new Counters({
+    store: counterStore,
+    now: clock.now,
+    metrics,
+    log: createLogger("silent", "test"),
+    deliver: (topic, reading) => delivered.push({ topic, reading }),
+    intervalMs: 60_000,
+  });
+  return { counters, store: counterStore, metrics, delivered };
+}
+
+/** The value of a metric in a registry (summed over its labels, or one label set). */
+export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  if (!metric) return 0;
+  return (metric.values as Array<{ value: number; labels: Record<string, string> }>)
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((sum, v) => sum + v.value, 0);
+}
