@@ -155,6 +155,14 @@ describe("topic workers on one node", () => {
     expect(seen).toEqual(['goal:{"minute":90}']);
   });
 
+  it("refuses to broadcast to a topic that keeps history (its broadcasts are live only)", async () => {
+    const server = await startServer({ channels: { "log:*": { join: () => ok({}), history: { size: 10, ttl: 60 } } } });
+    servers.push(server);
+    const context = new Promise<TopicWorkerContext>((resolve) => server.topicWorker("log:*", { start: (_topic, ctx) => resolve(ctx) }));
+    await join(server, "log:1");
+    await expect((await context).broadcast("line", { text: "x" })).rejects.toThrow(/keeps history: a topic worker's broadcasts are live only/);
+  });
+
   it("refuses bad declarations with a clear error", async () => {
     const server = await serve(() => {});
     expect(() => server.topicWorker("a*b", { start() {} })).toThrow(/"\*" is only allowed at the end/);
