@@ -54,6 +54,19 @@ export class RawClient {
   close(): void {
     this.ws.close();
   }
+
+  /** Joins `topic` and resolves with the join reply (refs are this client's own, "j1", "j2", …). */
+  join(topic: string, payload: Record<string, unknown> = {}): Promise<RawFrame> {
+    const ref = `j${++this.refs}`;
+    this.send([ref, ref, topic, "phx_join", payload]);
+    return this.reply(ref);
+  }
+
+  leave(topic: string): void {
+    this.send([null, `l${++this.refs}`, topic, "phx_leave", {}]);
+  }
+
+  private refs = 0;
 }
 
 export class HttpRefusal extends Error {

@@ -43,18 +43,11 @@ interface Tick {
   n: number;
 }
 
-let refs = 0;
 async function join(name: Name, topic: string): Promise<RawClient> {
   const client = await RawClient.open(`ws://127.0.0.1:${nodes[name].port}/socket/websocket?vsn=2.0.0`);
   clients.push(client);
-  const ref = String(++refs);
-  client.send([ref, ref, topic, "phx_join", {}]);
-  await client.reply(ref);
+  await client.join(topic);
   return client;
-}
-
-function leave(client: RawClient, topic: string): void {
-  client.send([null, String(++refs), topic, "phx_leave", {}]);
 }
 
 const ticks = (client: RawClient): Tick[] => client.frames.filter((f) => f[3] === "tick").map((f) => f[4] as Tick);
@@ -69,6 +62,15 @@ function logged(name: Name, topic: string, msg: string): Array<{ fence: number; 
 }
 const startsOf = (topic: string) => (["A", "B", "C"] as const).flatMap((name) => logged(name, topic, "topic worker started").map(() => name));
 
+/** A subscriber of `topic` on every node, once each hears the worker: and which node runs it. */
+async function watchOnEveryNode(topic: string): Promise<{ watchers: RawClient[]; holder: Name; others: RawClient[] }> {
+  const names = ["A", "B", "C"] as const;
+  const watchers = await Promise.all(names.map((name) => join(name, topic)));
+  await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
+  const [holder] = startsOf(topic) as Name[];
+  return { watchers, holder, others: watchers.filter((_, i) => names[i] !== holder) };
+}
+
 describe("topic workers across three nodes", () => {
   it("starts exactly one worker per topic when subscribers join on every node at once", async () => {
     const topics = Array.from({ length: 12 }, (_, i) => `tw:race-${i}`);
@@ -81,10 +83,7 @@ describe("topic workers across three nodes", () => {
 
   it("moves the worker when its node is killed, and subscribers keep receiving", async () => {
     const topic = "tw:kill";
-    const watchers = await Promise.all((["A", "B", "C"] as const).map((name) => join(name, topic)));
-    await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
-    const [holder] = startsOf(topic) as Name[];
-    const survivors = watchers.filter((_, i) => ["A", "B", "C"][i] !== holder);
+    const { holder, others: survivors } = await watchOnEveryNode(topic);
     const before = lastTick(survivors[0]) as Tick;
     try {
       await nodes[holder].stop("SIGKILL");
@@ -99,10 +98,7 @@ describe("topic workers across three nodes", () => {
 
   it("a frozen holder's worker is replaced, never reaches a client after resuming, and stops itself", async () => {
     const topic = "tw:frozen";
-    const watchers = await Promise.all((["A", "B", "C"] as const).map((name) => join(name, topic)));
-    await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
-    const [holder] = startsOf(topic) as Name[];
-    const others = watchers.filter((_, i) => ["A", "B", "C"][i] !== holder);
+    const { watchers, holder, others } = await watchOnEveryNode(topic);
     const oldFence = (lastTick(others[0]) as Tick).fence;
     nodes[holder].child.kill("SIGSTOP");
     try {
@@ -128,7 +124,7 @@ describe("topic workers across three nodes", () => {
     const kept = "long:stay";
     const first = await join("B", kept);
     await waitFor(() => lastTick(first), "the worker to start");
-    leave(first, kept);
+    first.leave(kept);
     await join("C", kept);
     const stays = await waitFor(() => lastTick(clients.at(-1) as RawClient), "the new subscriber to hear the same worker");
     expect(startsOf(kept)).toHaveLength(1);
@@ -138,17 +134,15 @@ describe("topic workers across three nodes", () => {
     const subscriber = await join("C", gone);
     await waitFor(() => startsOf(gone).length === 1, "the worker to start");
     const [holder] = startsOf(gone) as Name[];
-    leave(subscriber, gone);
+    subscriber.leave(gone);
     await waitFor(() => logged(holder, gone, "topic worker stopped").length === 1, "the worker to stop after linger", 10_000);
     expect(logged(holder, gone, "topic worker stopped")[0].reason).toBe("linger");
   }, 30_000);
 
   it("hands the worker over when its node drains (SIGTERM)", async () => {
     const topic = "tw:drain";
-    const watchers = await Promise.all((["A", "B", "C"] as const).map((name) => join(name, topic)));
-    await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
-    const [holder] = startsOf(topic) as Name[];
-    const survivor = watchers[["A", "B", "C"].findIndex((name) => name !== holder)];
+    const { holder, others } = await watchOnEveryNode(topic);
+    const survivor = others[0];
     try {
       await nodes[holder].stop("SIGTERM");
       expect(logged(holder, topic, "topic worker stopped")[0].reason).toBe("drain");
@@ -160,8 +154,7 @@ describe("topic workers across three nodes", () => {
 
   it("runs one worker per topic again after Redis restarted empty", async () => {
     const topic = "tw:redis";
-    const watchers = await Promise.all((["A", "B", "C"] as const).map((name) => join(name, topic)));
-    await waitFor(() => watchers.every((c) => lastTick(c)), "the worker");
+    const { watchers } = await watchOnEveryNode(topic);
     const oldFence = (lastTick(watchers[0]) as Tick).fence;
     await redis.stop();
     await redis.restart();

@@ -22,19 +22,11 @@ async function serve(setup: (server: CinderServer) => void): Promise<CinderServe
   return server;
 }
 
-let refs = 0;
 async function join(server: CinderServer, topic: string): Promise<RawClient> {
   const client = await RawClient.open(socketUrl(server));
   clients.push(client);
-  const ref = String(++refs);
-  client.send([ref, ref, topic, "phx_join", {}]);
-  await client.reply(ref);
+  await client.join(topic);
   return client;
-}
-
-function leave(client: RawClient, topic: string): void {
-  const ref = String(++refs);
-  client.send([null, ref, topic, "phx_leave", {}]);
 }
 
 /** A worker that says "started" on its topic, and records its life. */
@@ -75,10 +67,10 @@ describe("topic workers on one node", () => {
     const server = await serve((s) => s.topicWorker("score:*", worker.spec));
     const a = await join(server, "score:linger");
     await waitFor(() => worker.life.includes("start score:linger"), "the worker");
-    leave(a, "score:linger");
+    a.leave("score:linger");
     // Back during the linger: the same worker carries on.
     const b = await join(server, "score:linger");
-    leave(b, "score:linger");
+    b.leave("score:linger");
     await waitFor(() => worker.life.includes("stop score:linger"), "the worker to stop after linger");
     expect(worker.life).toEqual(["start score:linger", "stop score:linger"]);
     expect(worker.contexts[0].signal.aborted).toBe(true);
@@ -104,7 +96,7 @@ describe("topic workers on one node", () => {
     );
     const a = await join(server, "score:state");
     await a.next((f) => f[3] === "runs", "the first run");
-    leave(a, "score:state");
+    a.leave("score:state");
     await waitFor(() => server.metrics.topicWorkerStops.get().then((m) => m.values.some((v) => v.labels.reason === "linger" && v.value === 1)), "the worker to stop");
     const b = await join(server, "score:state");
     const second = await b.next((f) => f[3] === "runs", "the second run");

@@ -30,8 +30,7 @@ describe("topic workers on a multi-worker node without Redis", () => {
     for (let i = 0; i < 16; i++) {
       const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
       clients.push(client);
-      client.send(["1", "1", topic, "phx_join", {}]);
-      await client.reply("1");
+      await client.join(topic);
     }
     const health = (await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()) as { workers: Array<{ sockets: number }> };
     // The kernel spreads sockets over the threads (SO_REUSEPORT): both have some.
