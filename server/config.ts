@@ -24,8 +24,10 @@ export interface ServerConfig {
   /** Secret for signing tokens; also the default key of the broadcast endpoint. */
   secretKeyBase: string | undefined;
   logLevel: LogLevel;
-  /** `true`: Origin must match the Host header; `false`: any; list: allowed origins or `//host`. */
+  /** `true`: Origin must be publicUrl's origin (without one: a loopback host); `false`: any; list: allowed origins or `//host`. */
   checkOrigin: OriginCheck;
+  /** Where browsers reach this server (`https://chat.example.com`), for `checkOrigin: true`. */
+  publicUrl: string | undefined;
   /** Where sockets are mounted: `${socketPath}/websocket`. */
   socketPath: string;
   /** Bearer key for `POST /api/broadcast`; unset disables the endpoint. Defaults to secretKeyBase. */
@@ -51,6 +53,20 @@ export interface ServerConfig {
    * messages or growing server memory.
    */
   maxBufferedBytes: number;
+  /** Deepest nesting of arrays and objects a payload may have (client frames, HTTP API, server broadcasts). */
+  maxPayloadDepth: number;
+  /** Longest topic a client frame may name, characters. */
+  maxTopicLength: number;
+  /** Longest event a client frame may name, characters. */
+  maxEventLength: number;
+  /** Frames one socket may send a second (0 = no limit); past it pushes are answered `{reason: "rate limited"}`. */
+  maxFramesPerSecond: number;
+  /** Joins one socket may send a second (0 = no limit). */
+  maxJoinsPerSecond: number;
+  /** Presence tracks and updates one socket may make a second (0 = no limit). */
+  maxPresencePerSecond: number;
+  /** New sockets one client address may open a second, refused with HTTP 429 past it (0 = no limit). */
+  maxConnectsPerSecondPerIp: number;
   /** Serve the demo chat (channel `room:*` and the page at `/`). */
   demo: boolean;
   /** Lease TTL of topic workers, ms: a dead holder's worker restarts elsewhere after about this long. */
@@ -82,6 +98,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   secretKeyBase: undefined,
   logLevel: "info",
   checkOrigin: true,
+  publicUrl: undefined,
   socketPath: "/socket",
   broadcastKey: undefined,
   maxChannelsPerSocket: 100,
@@ -91,6 +108,13 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   idleTimeout: 60,
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  maxPayloadDepth: 32,
+  maxTopicLength: 1024,
+  maxEventLength: 256,
+  maxFramesPerSecond: 1000,
+  maxJoinsPerSecond: 100,
+  maxPresencePerSecond: 20,
+  maxConnectsPerSecondPerIp: 0,
   demo: false,
   topicWorkerTtl: 5000,
   presenceBroadcastPeriod: 1500,
@@ -123,6 +147,14 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("historyMaxBytes", config.historyMaxBytes, 0, 16 * 1024 * 1024 * 1024);
   integer("historyMaxRecover", config.historyMaxRecover, 0, 100_000);
   integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
+  // The msgpack encoder refuses nesting past 100 levels: the limit must stay below it.
+  integer("maxPayloadDepth", config.maxPayloadDepth, 1, 90);
+  integer("maxTopicLength", config.maxTopicLength, 1, 65_536);
+  integer("maxEventLength", config.maxEventLength, 1, 65_536);
+  integer("maxFramesPerSecond", config.maxFramesPerSecond, 0, 1_000_000);
+  integer("maxJoinsPerSecond", config.maxJoinsPerSecond, 0, 1_000_000);
+  integer("maxPresencePerSecond", config.maxPresencePerSecond, 0, 1_000_000);
+  integer("maxConnectsPerSecondPerIp", config.maxConnectsPerSecondPerIp, 0, 1_000_000);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
   integer("topicWorkerTtl", config.topicWorkerTtl, 2000, 600_000);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
@@ -144,6 +176,9 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   }
   if (!config.socketPath.startsWith("/") || config.socketPath.endsWith("/")) {
     throw new ConfigError('socketPath must start with "/" and not end with "/" (e.g. "/socket")');
+  }
+  if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(config.publicUrl)) {
+    throw new ConfigError(`publicUrl must be an http(s) origin like https://chat.example.com, got ${JSON.stringify(config.publicUrl)}`);
   }
   if (!config.nodeName || /\s/.test(config.nodeName)) throw new ConfigError("nodeName must be a non-empty word");
   return config;

@@ -102,7 +102,7 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history);
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.presence = new PresenceService({
       nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
@@ -337,6 +337,7 @@ export class CinderServer {
       metrics: this.metrics,
       queue: this.queue,
       maxChannels: this.config.maxChannelsPerSocket,
+      limits: this.config,
       channels,
       route: (topic) => this.router.match(topic),
       intern: (topic) => fanout.intern(topic),

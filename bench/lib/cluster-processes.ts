@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 
 import { freePort } from "./server-process.js";
+import { UNLIMITED } from "./targets.js";
 import { repoRoot } from "./repo-root.js";
 
 export interface LocalCluster {
@@ -105,6 +106,7 @@ async function startNode(index: number, port: number, redisPort: number, linked:
       HOST: "127.0.0.1",
       WORKERS: String(workers),
       LOG_LEVEL: "warn",
+      ...UNLIMITED,
       NODE_NAME: `bench-${index}`,
       ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
     },

@@ -39,4 +39,6 @@ export interface ChannelConnection extends SubscriberSocket {
   sendJsonFrame(frame: string): void;
   /** The channel of this topic ended. */
   forget(channel: { readonly topic: string }): void;
+  /** One presence track or update is within the socket's rate limit (counted when it is not). */
+  takePresence(): boolean;
 }

@@ -9,6 +9,9 @@ import { parseSince, type Recovery, type Since } from "../history/recovery.js";
 import { presenceModeOf, type PresenceMode } from "../pubsub/presence-mode.js";
 import type { PresenceCount } from "../presence/presence-counts.js";
 
+/** A presence track or update past the socket's maxPresencePerSecond. */
+const RATE_LIMITED = { ok: false, reason: "rate_limited" } as const;
+
 /** What a client that follows presence by count never gets (README, "Presence counts"). */
 const LIST_EVENTS: ReadonlySet<string> = new Set(["presence_state", "presence_diff"]);
 
@@ -192,10 +195,12 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
   }
 
   track(key: string, meta: PresenceMeta) {
+    if (!this.connection.takePresence()) return RATE_LIMITED;
     return this.services.presence.track(this.socketId, this.topic, key, meta);
   }
 
   updatePresence(key: string, meta: PresenceMeta | ((old: PresenceMeta) => PresenceMeta)) {
+    if (!this.connection.takePresence()) return RATE_LIMITED;
     return this.services.presence.update(this.socketId, this.topic, key, meta);
   }
 

@@ -12,12 +12,17 @@ export function isSupportedVsn(vsn: string | undefined): boolean {
   return vsn !== undefined && /^2\.0\.\d+$/.test(vsn);
 }
 
+/** Host names that can only be this machine: the default of `checkOrigin: true` without `publicUrl`. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
 /**
- * `true`: a browser's Origin must name the host it connects to (same-origin); `false`: anything.
- * A list holds full origins (`https://app.example.com`) or host patterns (`//example.com`,
+ * `true`: a browser's Origin must be the configured `publicUrl`'s origin (scheme, host, port),
+ * or, without one, a loopback host that is also the host it connects to: the Host header alone
+ * proves nothing (DNS rebinding points a hostile name at this server). `false`: anything. A list
+ * holds full origins (`https://app.example.com`) or host patterns (`//example.com`,
  * `//*.example.com`). Requests without an Origin (non-browser clients) are always allowed, as in Phoenix.
  */
-export function isOriginAllowed(check: OriginCheck, origin: string, host: string): boolean {
+export function isOriginAllowed(check: OriginCheck, origin: string, host: string, publicUrl?: string): boolean {
   if (!origin || check === false) return true;
   let url: URL;
   try {
@@ -25,7 +30,10 @@ export function isOriginAllowed(check: OriginCheck, origin: string, host: string
   } catch {
     return false;
   }
-  if (check === true) return url.host === host;
+  if (check === true) {
+    if (publicUrl !== undefined) return url.origin === new URL(publicUrl).origin;
+    return LOOPBACK.test(url.hostname) && (url.protocol === "http:" || url.protocol === "https:") && url.host === host;
+  }
   if (typeof check === "function") return check(origin, host);
   return check.some((allowed) => {
     if (!allowed.startsWith("//")) return allowed.replace(/\/$/, "") === url.origin;

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
@@ -7,6 +7,7 @@ import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
+import { valueWithin } from "../socket/payload-depth.js";
 import { readBody, writeJson, writeText } from "./http-response.js";
 
 export interface HttpEndpointOptions {
@@ -112,7 +113,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     } catch {
       return writeJson(res, 400, { error: "body is not valid JSON" });
     }
-    const problem = validateBroadcast(message);
+    const problem = validateBroadcast(message, options.config);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
     options.broadcast(topic, event, payload);
@@ -145,18 +146,23 @@ function historyEndpoint(res: HttpResponse, authorization: string, query: URLSea
 /** The backend endpoints take `Authorization: Bearer <broadcastKey>`, compared in constant time. */
 function checkBearer(authorization: string, key: string | undefined): { status: number; error: string } | null {
   if (!key) return { status: 403, error: "endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" };
-  const given = Buffer.from(authorization);
-  const expected = Buffer.from(`Bearer ${key}`);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { status: 401, error: "missing or wrong bearer key" };
+  // The scheme is case-insensitive (RFC 9110); the key is compared in constant time, its length
+  // included (both sides hashed first).
+  const given = /^bearer +(.+)$/i.exec(authorization.trim())?.[1] ?? "";
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  if (!timingSafeEqual(digest(given), digest(key))) return { status: 401, error: "missing or wrong bearer key" };
   return null;
 }
 
-function validateBroadcast(message: unknown): string | null {
+function validateBroadcast(message: unknown, limits: Pick<ServerConfig, "maxPayloadDepth" | "maxTopicLength" | "maxEventLength">): string | null {
   if (!isObjectPayload(message)) return "body must be a JSON object {topic, event, payload}";
   const { topic, event, payload } = message;
   if (typeof topic !== "string" || topic.length === 0) return "topic must be a non-empty string";
+  if (topic.length > limits.maxTopicLength) return `topic longer than ${limits.maxTopicLength} characters`;
   if (typeof event !== "string" || event.length === 0) return "event must be a non-empty string";
+  if (event.length > limits.maxEventLength) return `event longer than ${limits.maxEventLength} characters`;
   if (event.startsWith("phx_")) return "events starting with phx_ are reserved";
   if (!isObjectPayload(payload)) return "payload must be a JSON object";
+  if (!valueWithin(payload, limits.maxPayloadDepth)) return `payload nested deeper than ${limits.maxPayloadDepth} levels`;
   return null;
 }

@@ -7,8 +7,19 @@ import { SocketConnection, type SocketServices, type SocketUserData } from "../s
 import type { ConnectHook, ConnectInfo } from "./connect-hook.js";
 import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import { writeJson } from "./http-response.js";
+import { KeyedBuckets } from "../socket/rate-limit.js";
 
-const SERIALIZERS: Record<string, Serializer> = { json: jsonSerializer, msgpack: msgpackSerializer };
+/** A Map, not an object: `?serializer=__proto__` or `toString` must find nothing. */
+const SERIALIZERS = new Map<string, Serializer>([
+  ["json", jsonSerializer],
+  ["msgpack", msgpackSerializer],
+]);
+
+/** The close reason uWS gives when it cut a connection over a text frame of invalid UTF-8. */
+const UWS_INVALID_UTF8 = "Received invalid UTF-8";
+
+/** Client addresses whose connect rate a thread remembers (maxConnectsPerSecondPerIp); the least recent go first. */
+export const CONNECT_RATE_ADDRESSES = 10_000;
 
 export interface WebSocketEndpointOptions {
   config: ServerConfig;
@@ -27,6 +38,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
   const { config, services, connections, idPrefix } = options;
   const { metrics, log } = services;
   let nextId = 0;
+  const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
     metrics.connectsRejected.inc({ reason });
@@ -46,15 +58,20 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
     closeOnBackpressureLimit: 0,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+      if (!connectRates.take(remoteAddress)) {
+        metrics.rateLimited.inc({ limit: "connects" });
+        return refuse(res, 429, "rate", "too many connections from this address: retry in a second");
+      }
       const headers: Record<string, string> = Object.create(null);
       req.forEach((key, value) => {
         headers[key] = value;
       });
       const params = parseQuery(req.getQuery() ?? "");
       if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
-      const serializer = SERIALIZERS[params.serializer ?? "json"];
+      const serializer = SERIALIZERS.get(params.serializer ?? "json");
       if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
-      if (!isOriginAllowed(config.checkOrigin, headers.origin ?? "", headers.host ?? "")) {
+      if (!isOriginAllowed(config.checkOrigin, headers.origin ?? "", headers.host ?? "", config.publicUrl)) {
         return refuse(res, 403, "origin", "origin not allowed");
       }
       const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
@@ -70,7 +87,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
 
       const info: ConnectInfo = {
         headers,
-        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        remoteAddress,
         authToken,
         serializer: serializer.name,
       };
@@ -118,6 +135,9 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
 
     close(ws, code, message) {
       const connection = ws.getUserData().connection;
+      // uWS checks text frames itself and cuts the connection (1006, no close frame) on invalid
+      // UTF-8, before any handler sees the frame: it is counted as a frame error here.
+      if (code === 1006 && Buffer.from(message).toString() === UWS_INVALID_UTF8) metrics.frameErrors.inc();
       connections.delete(connection);
       metrics.sockets.dec();
       connection.onClose();

@@ -12,6 +12,18 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly frameErrors = new Counter({ name: "cinder_frame_errors_total", help: "Inbound frames that could not be decoded", registers: [this.registry] });
+  readonly framesRefused = new Counter({
+    name: "cinder_frames_refused_total",
+    help: "Inbound frames refused by a limit (the socket is closed with 1007): depth (maxPayloadDepth), topic_length, event_length",
+    labelNames: ["limit"] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: "cinder_rate_limited_total",
+    help: "Actions over a rate limit: frames, joins, presence (answered with an error), connects (HTTP 429), and close (sockets closed with 1008 for staying over the frame limit)",
+    labelNames: ["limit"] as const,
+    registers: [this.registry],
+  });
   readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });

@@ -6,6 +6,7 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
 import type { Subscriber } from "./subscriber.js";
+import { valueWithin } from "../socket/payload-depth.js";
 
 /**
  * Where every broadcast starts and every broadcast from another replica arrives: local
@@ -22,12 +23,15 @@ export class Broadcaster {
     private readonly log: Logger,
     /** The history a topic keeps, from its channel's declaration. */
     private readonly historyOf: (topic: string) => HistoryLimits | undefined,
+    /** maxPayloadDepth: checked here, so that no serializer fails on a payload downstream. */
+    private readonly maxDepth: number,
   ) {
     fabric.onBroadcast((message) => this.receive(message));
   }
 
   /** To every subscriber of `topic` in the cluster; `from` (a local subscriber) is skipped. */
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void {
+    this.checkDepth(payload);
     this.metrics.broadcasts.inc();
     const limits = this.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
@@ -44,12 +48,17 @@ export class Broadcaster {
    */
   async broadcastFenced(token: string, topic: string, event: string, payload: Payload): Promise<boolean> {
     if (this.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
+    this.checkDepth(payload);
     const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
     if (!json) return false;
     if (!(await this.fabric.leases.publish(token, { topic, event, frame: json.data }))) return false;
     this.metrics.broadcasts.inc();
     this.fanout.deliver(topic, event, payload, null, json);
     return true;
+  }
+
+  private checkDepth(payload: Payload): void {
+    if (!valueWithin(payload, this.maxDepth)) throw new TypeError(`broadcast payload nested deeper than ${this.maxDepth} levels (maxPayloadDepth)`);
   }
 
   private appendHistory(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): void {

@@ -8,6 +8,21 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
 import { CLOSE } from "./close-codes.js";
+import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
+import { TokenBucket } from "./rate-limit.js";
+
+/** A socket over its frame rate this long without a break is closed (1008). */
+export const RATE_CLOSE_AFTER_MS = 5000;
+
+/** The limits of one socket (README, "Security"). */
+export interface SocketLimits {
+  maxPayloadDepth: number;
+  maxTopicLength: number;
+  maxEventLength: number;
+  maxFramesPerSecond: number;
+  maxJoinsPerSecond: number;
+  maxPresencePerSecond: number;
+}
 
 /** What uWS keeps for each WebSocket. */
 export interface SocketUserData {
@@ -20,6 +35,7 @@ export interface SocketServices {
   readonly metrics: Metrics;
   readonly queue: PublishQueue;
   readonly maxChannels: number;
+  readonly limits: SocketLimits;
   readonly channels: ChannelServices;
   route(topic: string): ChannelHandler | undefined;
   /** The fan-out's copy of a topic name, shared by its subscribers. */
@@ -40,13 +56,24 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   private closed = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: EncodedFrame[] | null = null;
+  private readonly frameBudget: TokenBucket;
+  private readonly joinBudget: TokenBucket;
+  private readonly presenceBudget: TokenBucket;
+  /** Since when the socket has had frames refused at least once a second; null while not. */
+  private overSince: number | null = null;
+  private lastRefusedAt = 0;
 
   constructor(
     private readonly services: SocketServices,
     readonly id: string,
     readonly serializer: Serializer,
     readonly assigns: Readonly<Record<string, unknown>>,
-  ) {}
+  ) {
+    const { limits } = services;
+    this.frameBudget = new TokenBucket(limits.maxFramesPerSecond);
+    this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
+    this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
+  }
 
   get isOpen(): boolean {
     return !this.closed;
@@ -58,9 +85,13 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
 
   /** An inbound WebSocket message; `data` is only valid during this call. */
   receive(data: ArrayBuffer, isBinary: boolean): void {
+    const { limits } = this.services;
+    const raw = isBinary ? new Uint8Array(data) : Buffer.from(data).toString("utf8");
+    // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
+    const depthOk = typeof raw === "string" ? jsonTextWithin(raw, limits.maxPayloadDepth + 1) : this.serializer.name !== "msgpack" || msgpackWithin(raw, limits.maxPayloadDepth + 1);
+    if (!depthOk) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     let frame: Frame;
     try {
-      const raw = isBinary ? new Uint8Array(data) : Buffer.from(data).toString("utf8");
       frame = this.serializer.decode(raw, "toServer");
     } catch (err) {
       const reason = err instanceof CodecError ? err.message : "undecodable frame";
@@ -69,7 +100,17 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
       return;
     }
+    if (frame.topic.length > limits.maxTopicLength) return this.refuse("topic_length", `topic longer than ${limits.maxTopicLength} characters`);
+    if (frame.event.length > limits.maxEventLength) return this.refuse("event_length", `event longer than ${limits.maxEventLength} characters`);
+    if (!this.withinFrameRate(frame)) return;
     this.dispatch(frame);
+  }
+
+  /** A presence track or update of this socket's channels is within maxPresencePerSecond. */
+  takePresence(): boolean {
+    if (this.presenceBudget.take()) return true;
+    this.services.metrics.rateLimited.inc({ limit: "presence" });
+    return false;
   }
 
   send(frame: Frame): boolean {
@@ -166,6 +207,34 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     if (this.ws && this.ws.send(frame.data, frame.binary) === 2) this.closeSlow();
   }
 
+  /** A frame past a limit that makes it unreadable for us: the socket is closed with 1007 and a reason. */
+  private refuse(limit: "depth" | "topic_length" | "event_length", reason: string): void {
+    this.services.metrics.framesRefused.inc({ limit });
+    this.services.log.debug({ socket: this.id, reason }, "closing socket on a frame over a limit");
+    this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
+  }
+
+  /**
+   * Over maxFramesPerSecond a frame is answered `{reason: "rate limited"}` instead of handled;
+   * a socket that stays over it (frames refused in every second) for RATE_CLOSE_AFTER_MS is
+   * closed with 1008.
+   */
+  private withinFrameRate(frame: Frame): boolean {
+    const now = Date.now();
+    if (this.frameBudget.take(now)) return true;
+    this.services.metrics.rateLimited.inc({ limit: "frames" });
+    if (this.overSince === null || now - this.lastRefusedAt > 1000) this.overSince = now;
+    this.lastRefusedAt = now;
+    if (now - this.overSince >= RATE_CLOSE_AFTER_MS) {
+      this.services.metrics.rateLimited.inc({ limit: "close" });
+      this.services.log.warn({ socket: this.id }, "closing a socket that stayed over its frame rate limit");
+      this.end(CLOSE.policy, `too many frames: over ${this.services.limits.maxFramesPerSecond} a second`);
+    } else if (frame.ref !== null) {
+      this.replyOutside(frame, frame.joinRef, "error", { reason: "rate limited" });
+    }
+    return false;
+  }
+
   private dispatch(frame: Frame): void {
     if (frame.topic === SOCKET_TOPIC && frame.event === EVENTS.heartbeat) {
       this.replyOutside(frame, null, "ok", {});
@@ -189,9 +258,15 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   }
 
   private join(frame: Frame, existing: Channel | undefined): void {
+    if (!this.joinBudget.take()) {
+      this.services.metrics.rateLimited.inc({ limit: "joins" });
+      this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
+      return;
+    }
     const handler = this.services.route(frame.topic);
     if (!handler) {
-      this.services.log.warn({ topic: frame.topic, socket: this.id }, "ignoring unmatched topic");
+      // A client chooses the topic: log a bounded part of it, and only at debug.
+      this.services.log.debug({ topic: frame.topic.slice(0, 100), topicLength: frame.topic.length, socket: this.id }, "ignoring unmatched topic");
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
       return;
     }

@@ -92,6 +92,21 @@ describe("isOriginAllowed", () => {
   it("rejects a malformed Origin", () => {
     expect(isOriginAllowed(true, "not a url", "a:1")).toBe(false);
   });
+  it("without publicUrl, allows only a loopback origin that is also the host connected to (no DNS rebinding)", () => {
+    expect(isOriginAllowed(true, "http://127.0.0.1:4000", "127.0.0.1:4000")).toBe(true);
+    expect(isOriginAllowed(true, "http://localhost:4000", "localhost:4000")).toBe(true);
+    // A hostile name resolving to this server: the Host header says the same as the Origin.
+    expect(isOriginAllowed(true, "http://evil.example", "evil.example")).toBe(false);
+    expect(isOriginAllowed(true, "http://localhost:4000", "127.0.0.1:4000")).toBe(false);
+    expect(isOriginAllowed(true, "ftp://localhost:4000", "localhost:4000")).toBe(false);
+  });
+  it("with publicUrl, allows exactly its origin, scheme and port included", () => {
+    const url = "https://chat.example.com";
+    expect(isOriginAllowed(true, "https://chat.example.com", "chat.example.com", url)).toBe(true);
+    expect(isOriginAllowed(true, "http://chat.example.com", "chat.example.com", url)).toBe(false);
+    expect(isOriginAllowed(true, "https://chat.example.com:8443", "chat.example.com:8443", url)).toBe(false);
+    expect(isOriginAllowed(true, "https://evil.example", "evil.example", url)).toBe(false);
+  });
   it("supports a function", () => {
     expect(isOriginAllowed((o) => o.endsWith(".ok"), "https://a.ok", "h")).toBe(true);
     expect(isOriginAllowed((o) => o.endsWith(".ok"), "https://a.no", "h")).toBe(false);

@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
+import { NodeProcess, freePort } from "../support/node-process.js";
+import { HttpRefusal, RawClient, type RawFrame } from "../support/raw-client.js";
+import { socketUrl, startServer } from "../support/server.js";
+import { waitFor } from "../support/wait.js";
+
+// Each rate limit: hit, answered as documented, and recovered once its second has passed.
+let server: CinderServer | undefined;
+const clients: RawClient[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await server?.close();
+  server = undefined;
+});
+
+async function open(): Promise<RawClient> {
+  const client = await RawClient.open(socketUrl(server as CinderServer));
+  clients.push(client);
+  return client;
+}
+
+const reasonOf = (frame: RawFrame) => (frame[4] as { status: string; response: { reason?: string } }).response.reason;
+
+async function limited(what: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${(server as CinderServer).port}/metrics`)).text();
+  return Number(new RegExp(`^cinder_rate_limited_total\\{limit="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
+
+const plain: ChannelHandler = { join: () => ok({}), handleIn: () => ok({ fine: true }) };
+
+describe("rate limits", () => {
+  it("answers pushes past maxFramesPerSecond with rate limited, and lets them through again a second later", async () => {
+    server = await startServer({ maxFramesPerSecond: 5, channels: { "room:*": plain } });
+    const client = await open();
+    await client.join("room:a");
+    for (let i = 0; i < 10; i++) client.send([null, `p${i}`, "room:a", "ping", {}]);
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => client.reply(`p${i}`)));
+    const reasons = replies.map(reasonOf);
+    expect(reasons.filter((r) => r === "rate limited").length).toBeGreaterThanOrEqual(5);
+    expect(await limited("frames")).toBeGreaterThanOrEqual(5);
+    // Once tokens are back, a push is handled again.
+    let n = 0;
+    await waitFor(async () => {
+      const ref = `again${n++}`;
+      client.send([null, ref, "room:a", "ping", {}]);
+      return reasonOf(await client.reply(ref)) === undefined;
+    }, "a push to pass again", 5000);
+  });
+
+  it("closes a socket that stays over its frame rate with 1008", async () => {
+    server = await startServer({ maxFramesPerSecond: 2, channels: { "room:*": plain } });
+    const client = await open();
+    const spam = setInterval(() => client.ws.readyState === 1 && client.send([null, null, "phoenix", "heartbeat", {}]), 20);
+    try {
+      expect(await client.closed()).toEqual({ code: 1008, reason: "too many frames: over 2 a second" });
+    } finally {
+      clearInterval(spam);
+    }
+    expect(await limited("close")).toBe(1);
+  }, 20_000);
+
+  it("refuses joins past maxJoinsPerSecond with too many joins", async () => {
+    server = await startServer({ maxJoinsPerSecond: 3, channels: { "room:*": plain } });
+    const client = await open();
+    const replies = await Promise.all(["a", "b", "c", "d", "e"].map((room) => client.join(`room:${room}`)));
+    expect(replies.map(reasonOf)).toEqual([undefined, undefined, undefined, "too many joins", "too many joins"]);
+    await waitFor(async () => reasonOf(await client.join("room:f")) === undefined, "a join to pass again", 5000);
+  });
+
+  it("refuses presence tracks past maxPresencePerSecond with rate_limited", async () => {
+    const results: string[] = [];
+    const tracker: ChannelHandler = {
+      join: () => ok({}),
+      handleIn(_event, payload, socket) {
+        const result = socket.track(String((payload as { key: string }).key), {});
+        results.push(result.ok ? "ok" : result.reason);
+        return ok({});
+      },
+    };
+    server = await startServer({ maxPresencePerSecond: 2, channels: { "room:*": tracker } });
+    const client = await open();
+    await client.join("room:p");
+    for (const key of ["a", "b", "c"]) {
+      client.send([null, key, "room:p", "track", { key }]);
+      await client.reply(key);
+    }
+    expect(results).toEqual(["ok", "ok", "rate_limited"]);
+    expect(await limited("presence")).toBe(1);
+  });
+
+  it("refuses upgrades past maxConnectsPerSecondPerIp with HTTP 429", async () => {
+    server = await startServer({ maxConnectsPerSecondPerIp: 2 });
+    await open();
+    await open();
+    await expect(RawClient.open(socketUrl(server))).rejects.toEqual(new HttpRefusal(429));
+    expect(await limited("connects")).toBe(1);
+    await waitFor(() => RawClient.open(socketUrl(server as CinderServer)).then((c) => (clients.push(c), true), () => false), "a connect to pass again", 5000);
+  });
+});
+
+describe("logs of client-chosen topics", () => {
+  it("never carry a whole unmatched topic, and never at warn", async () => {
+    const node = await NodeProcess.start(await freePort(), { LOG_LEVEL: "debug" });
+    try {
+      const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
+      const topic = `nope:${"x".repeat(900)}`;
+      await client.join(topic);
+      client.close();
+      await waitFor(() => node.output.includes('"msg":"ignoring unmatched topic"'), "the debug line");
+      const line = node.output.split("\n").find((l) => l.includes("ignoring unmatched topic")) as string;
+      expect(JSON.parse(line)).toMatchObject({ level: 20, topicLength: topic.length, topic: topic.slice(0, 100) });
+    } finally {
+      await node.stop();
+    }
+  });
+});
