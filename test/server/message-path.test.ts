@@ -11,13 +11,6 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** `{a: {a: … {}}}`, `depth` objects deep. */
-function nested(depth: number): Record<string, unknown> {
-  let value: Record<string, unknown> = {};
-  for (let i = 1; i < depth; i++) value = { a: value };
-  return value;
-}
-
 /** Msgpack frames a client received, decoded. */
 function msgpackFrames(client: RawClient): RawFrame[] {
   return client.messages.filter((m): m is Buffer => Buffer.isBuffer(m)).map((m) => decode(m) as RawFrame);
@@ -75,27 +68,24 @@ describe("order on one socket", () => {
 });
 
 describe("a payload one serializer cannot encode", () => {
-  // 101 levels: within JSON's reach, past the msgpack encoder's depth limit.
-  const tooDeepForMsgpack = nested(101);
-
   it("reaches the JSON subscribers, is skipped for msgpack ones, and crashes nothing", async () => {
-    // A common pattern: the handler broadcasts what a client pushed.
+    // The handler adds a function: JSON leaves it out, the msgpack encoder refuses it.
     const echo: ChannelHandler = {
       join: () => ok(),
       handleIn(event, payload, socket) {
-        socket.broadcast(event, payload);
+        socket.broadcast(event, { ...(payload as Record<string, unknown>), callback: () => 1 });
         return ok();
       },
     };
     server = await startServer({ channels: { "echo:*": echo } });
-    const json = await joined(socketUrl(server), "echo:deep");
+    const json = await joined(socketUrl(server), "echo:fn");
     const msgpack = await RawClient.open(socketUrl(server, "vsn=2.0.0&serializer=msgpack"));
-    msgpack.send(Buffer.from(encode(["m", "m", "echo:deep", "phx_join", {}])));
+    msgpack.send(Buffer.from(encode(["m", "m", "echo:fn", "phx_join", {}])));
     await waitFor(() => msgpackFrames(msgpack).some((f) => f[1] === "m"), "the msgpack join reply");
-    json.send(["j", "p", "echo:deep", "shout", { extra: tooDeepForMsgpack }]);
+    json.send(["j", "p", "echo:fn", "shout", { body: "hi" }]);
     expect((await json.reply("p"))[4]).toMatchObject({ status: "ok" });
     await json.next((f) => f[3] === "shout", "the broadcast on the JSON socket");
-    server.broadcast("echo:deep", "marker", {});
+    server.broadcast("echo:fn", "marker", {});
     await waitFor(() => msgpackFrames(msgpack).some((f) => f[3] === "marker"), "a later broadcast on the msgpack socket");
     expect(msgpackFrames(msgpack).some((f) => f[3] === "shout")).toBe(false);
     expect(json.closeEvent).toBeNull();
@@ -104,14 +94,14 @@ describe("a payload one serializer cannot encode", () => {
     expect(metrics).toContain('cinder_encode_errors_total{serializer="msgpack"} 1');
   });
 
-  it("a broadcast over HTTP too deep for any encoder is refused by every serializer, not by the process", async () => {
+  it("a broadcast over HTTP too deep for any encoder is refused at the door (400), not by the process", async () => {
     server = await startServer({ broadcastKey: "k" });
     const client = await joined(socketUrl(server), "room:http");
     // Written by hand: JSON.stringify itself cannot go this deep.
     const payload = '{"a":'.repeat(5000) + "{}" + "}".repeat(5000);
     const body = `{"topic":"room:http","event":"deep","payload":${payload}}`;
     const response = await fetch(httpUrl(server, "/api/broadcast"), { method: "POST", headers: { authorization: "Bearer k" }, body });
-    expect(response.status).toBe(202);
+    expect(response.status).toBe(400);
     server.broadcast("room:http", "marker", {});
     await client.next((f) => f[3] === "marker", "a later broadcast");
     expect(client.frames.some((f) => f[3] === "deep")).toBe(false);
