@@ -23,6 +23,7 @@ const SCENARIOS = [
   "browser-presence",
   "history",
   "topic-workers",
+  "fuzz",
   "counters",
 ] as const;
 
