@@ -87,6 +87,13 @@ describe("rate limits", () => {
     }
     expect(results).toEqual(["ok", "ok", "rate_limited"]);
     expect(await limited("presence")).toBe(1);
+    let n = 0;
+    await waitFor(async () => {
+      const key = `later${n++}`;
+      client.send([null, key, "room:p", "track", { key }]);
+      await client.reply(key);
+      return results.at(-1) === "ok";
+    }, "a track to pass again", 5000);
   });
 
   it("refuses upgrades past maxConnectsPerSecondPerIp with HTTP 429", async () => {
