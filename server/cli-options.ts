@@ -25,6 +25,8 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   maxPayloadLength: "integer",
   maxBufferedBytes: "integer",
   demo: "boolean",
+  dashboard: "boolean",
+  dashboardKey: "string",
   topicWorkerTtl: "integer",
   presenceBroadcastPeriod: "integer",
   presenceDownPeriod: "integer",

@@ -69,6 +69,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
       return;
     }
+    this.services.metrics.messagesReceived.inc();
     this.dispatch(frame);
   }
 
