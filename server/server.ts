@@ -14,7 +14,7 @@ import { mountWebSocket } from "./endpoint/websocket.js";
 import type { Fabric, HistoryLimits, HistoryPage, NodeAnswer, NodeQuestion, WorkerStats } from "./fabric/fabric.js";
 import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
 import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
-import { nodeSnapshot, threadFigures, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
+import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
 import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
 
 export type { HealthReport, HistoryRead };
@@ -26,7 +26,7 @@ import { workerReplicaName } from "./fabric/replica-names.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, type HealthReport } from "./ops/node-report.js";
+import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { Counters } from "./counters/counters.js";

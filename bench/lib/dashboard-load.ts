@@ -1,7 +1,7 @@
 /**
  * A steady, modest load for the dashboard benchmark: sockets spread over a few `bench:` topics
- * (a third of them in the presence list), one message a topic every `periodMs`, and a few
- * sockets leaving and rejoining each second, so every chart of the page moves.
+ * (a third of them in the presence list), one message a topic every `periodMs`, a few sockets
+ * leaving and rejoining each second, so every chart of the page moves, and heartbeats.
  */
 import { openSockets, type PhoenixSocket } from "./history-ws.js";
 
@@ -42,10 +42,15 @@ export async function startDashboardLoad(port: number, sockets: number, topics: 
       void member.socket.join(member.topic, member.params).then(({ joinRef }) => (member.joinRef = joinRef));
     }
   }, 1000);
+  // As phoenix.js does: without inbound data the server closes a socket after idleTimeout (60 s).
+  const heartbeats = setInterval(() => {
+    for (const socket of opened) socket.push("phoenix", "", "heartbeat", {});
+  }, 20_000);
   return {
     async stop() {
       clearInterval(messages);
       clearInterval(churn);
+      clearInterval(heartbeats);
       await Promise.all(opened.map((socket) => socket.close()));
     },
   };

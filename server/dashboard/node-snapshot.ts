@@ -1,5 +1,5 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import type { FabricAnswer, MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
+import type { MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
 import type { HealthReport } from "../ops/node-report.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 
@@ -108,15 +108,4 @@ export function mergeTop(tops: TopicCount[][], limit: number): TopicCount[] {
     .map(([topic, subscribers]) => ({ topic, subscribers }))
     .sort((a, b) => b.subscribers - a.subscribers || (a.topic < b.topic ? -1 : 1))
     .slice(0, limit);
-}
-
-/** The metrics and top lists the other threads of a node answered with. */
-export function threadFigures(answers: FabricAnswer[]): { metrics: MetricsJson[]; tops: TopicCount[][] } {
-  const metrics: MetricsJson[] = [];
-  const tops: TopicCount[][] = [];
-  for (const answer of answers) {
-    if ("metrics" in answer) metrics.push(answer.metrics);
-    if (answer.kind === "worker" && answer.top) tops.push(answer.top);
-  }
-  return { metrics, tops };
 }
