@@ -25,6 +25,7 @@ const SCENARIOS = [
   "topic-workers",
   "fuzz",
   "counters",
+  "dashboard",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

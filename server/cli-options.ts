@@ -33,6 +33,8 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   maxPresencePerSecond: "integer",
   maxConnectsPerSecondPerIp: "integer",
   demo: "boolean",
+  dashboard: "boolean",
+  dashboardKey: "string",
   topicWorkerTtl: "integer",
   presenceBroadcastPeriod: "integer",
   presenceDownPeriod: "integer",

@@ -14,6 +14,8 @@ async function main(): Promise<void> {
   }
   const node = await startNode({
     demo: app === undefined,
+    // The demo (`npm start`) shows its dashboard too; it is open there unless a key is set.
+    dashboard: app === undefined,
     ...settings,
     app: app ? resolve(app) : new URL("./demo/app.js", import.meta.url),
   });

@@ -69,6 +69,10 @@ export interface ServerConfig {
   maxConnectsPerSecondPerIp: number;
   /** Serve the demo chat (channel `room:*` and the page at `/`). */
   demo: boolean;
+  /** Serve the live dashboard at `/dashboard` (its data on the reserved `cinder:dashboard` topic). */
+  dashboard: boolean;
+  /** The key the dashboard asks for. Defaults to broadcastKey; without either it is open only with `demo`. */
+  dashboardKey: string | undefined;
   /** Lease TTL of topic workers, ms: a dead holder's worker restarts elsewhere after about this long. */
   topicWorkerTtl: number;
   /** Presence heartbeat period, ms. */
@@ -116,6 +120,8 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   maxPresencePerSecond: 20,
   maxConnectsPerSecondPerIp: 0,
   demo: false,
+  dashboard: false,
+  dashboardKey: undefined,
   topicWorkerTtl: 5000,
   presenceBroadcastPeriod: 1500,
   presenceDownPeriod: 30_000,
@@ -140,6 +146,10 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
     ...defined,
   };
   config.broadcastKey ??= config.secretKeyBase;
+  config.dashboardKey ??= config.broadcastKey;
+  if (config.dashboard && !config.dashboardKey && !config.demo) {
+    throw new ConfigError("dashboard needs a key: set dashboardKey, broadcastKey or secretKeyBase (it is open without one only with demo)");
+  }
   integer("port", config.port, 0, 65535);
   integer("workers", config.workers, 1, 256);
   integer("maxChannelsPerSocket", config.maxChannelsPerSocket, 1, 1_000_000);

@@ -11,7 +11,11 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { mountWebSocket } from "./endpoint/websocket.js";
-import type { Fabric, HistoryLimits, HistoryPage, WorkerStats } from "./fabric/fabric.js";
+import type { Fabric, HistoryLimits, HistoryPage, NodeAnswer, NodeQuestion, WorkerStats } from "./fabric/fabric.js";
+import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
+import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
+import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
+import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
 
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
@@ -22,7 +26,7 @@ import { workerReplicaName } from "./fabric/replica-names.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, type HealthReport } from "./ops/node-report.js";
+import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { Counters } from "./counters/counters.js";
@@ -78,6 +82,7 @@ export class CinderServer {
   private draining = false;
   private readonly stopSweep: () => void;
   private readonly topicWorkers: TopicWorkers;
+  private readonly dashboard: DashboardFeed | undefined;
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, clock, ...settings } = options;
@@ -118,7 +123,10 @@ export class CinderServer {
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
-    this.presence.onDiff((topic, diff) => this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list"));
+    this.presence.onDiff((topic, diff) => {
+      if (this.fanout.subscribersOf(topic) > 0) this.metrics.presenceDiffs.inc();
+      this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
+    });
     this.presenceCounts = new PresenceCountFeed({
       presence: this.presence,
       intervalMs: config.countIntervalMs,
@@ -134,7 +142,22 @@ export class CinderServer {
       deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
       intervalMs: config.countIntervalMs,
     });
-    this.fabric.answer(async () => ({ kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON() }));
+    this.fabric.answer(async (question) => {
+      if (question.kind === "topic") return { kind: "topic", subscribers: this.fanout.subscribersOf(question.topic) };
+      const top = question.kind === "stats" && question.top ? { top: this.fanout.topTopics(question.top) } : {};
+      return { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...top };
+    });
+    this.fabric.answerNodes((question) => this.answerNode(question));
+    if (config.dashboard) {
+      this.dashboard = new DashboardFeed({
+        own: () => this.nodeSnapshot(),
+        others: async () => (await this.fabric.requestNodes({ kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
+        presence: (topic) => this.presence.count(topic),
+        deliver: (view) => this.fanout.deliver(DASHBOARD_TOPIC, "cluster", { ...view }),
+        log: this.log,
+      });
+      this.router.addReserved(DASHBOARD_TOPIC, dashboardChannel({ key: config.dashboardKey, feed: this.dashboard, lookUp: (topic) => this.lookUpTopic(topic) }) as unknown as ChannelHandler);
+    }
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     mountWebSocket(this.app, { config, services: this.socketServices(), connect: () => this.connectHook, connections: this.connections, idPrefix: incarnation });
@@ -225,6 +248,8 @@ export class CinderServer {
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    // Open dashboards, here and on other nodes, show this node as draining until it is gone.
+    if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
     // Stopping presence delivers the diffs still being coalesced: they join the queue first.
@@ -281,8 +306,44 @@ export class CinderServer {
   }
 
   private stopCounts(): void {
+    this.dashboard?.stop();
     this.counters.stop();
     this.presenceCounts.stop();
+  }
+
+  /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
+  async nodeSnapshot(): Promise<NodeSnapshot> {
+    const own = await this.metrics.registry.getMetricsAsJSON();
+    const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
+    if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
+    const answers = await this.fabric.request({ kind: "stats", top: TOP_PER_THREAD }, STATS_TIMEOUT_MS);
+    const { metrics, tops } = threadFigures(answers);
+    return nodeSnapshot(nodeHealth(this.health(), this.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
+  }
+
+  /** Subscribers of `topic` on this node, summed over its threads. */
+  private async nodeSubscribers(topic: string): Promise<number> {
+    const answers = this.topology ? await this.fabric.request({ kind: "topic", topic }, STATS_TIMEOUT_MS) : [];
+    return answers.reduce((total, answer) => total + (answer.kind === "topic" ? answer.subscribers : 0), this.fanout.subscribersOf(topic));
+  }
+
+  /** Another node's question on the node request lane (the dashboard's). */
+  private async answerNode(question: NodeQuestion): Promise<NodeAnswer> {
+    if (question.kind === "snapshot") return { kind: "snapshot", snapshot: await this.nodeSnapshot() };
+    return { kind: "topic", node: this.config.nodeName, subscribers: await this.nodeSubscribers(question.topic) };
+  }
+
+  /** The dashboard's search box: one topic across the cluster. */
+  private lookUpTopic(topic: string): Promise<TopicLookup> {
+    return lookUpTopic(topic, {
+      subscribers: async (topic) => {
+        const [own, others] = await Promise.all([this.nodeSubscribers(topic), this.fabric.requestNodes({ kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
+        const nodes = others.flatMap((answer) => (answer.kind === "topic" ? [{ node: answer.node, subscribers: answer.subscribers }] : []));
+        return [{ node: this.config.nodeName, subscribers: own }, ...nodes];
+      },
+      presence: (topic) => this.presence.list(topic),
+      history: (topic, since, limit) => (this.router.match(topic)?.history ? this.history(topic, { since, limit }) : Promise.resolve(null)),
+    });
   }
 
   private createFabric(replica: string, incarnation: string): Fabric {

@@ -29,6 +29,8 @@ export interface NodeOptions {
   workers?: number;
   /** taskset CPU list of the nodes, e.g. "0,1". Default: the core redis-server is pinned to. */
   cpus?: string;
+  /** More environment for every node (e.g. DASHBOARD=true). */
+  env?: Record<string, string>;
 }
 
 function spawnPinned(argv: string[], env: Record<string, string>, cpus: string | undefined): ChildProcess {
@@ -109,6 +111,7 @@ async function startNode(index: number, port: number, redisPort: number, linked:
       ...UNLIMITED,
       NODE_NAME: `bench-${index}`,
       ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
+      ...options.env,
     },
     options.cpus,
   );

@@ -130,6 +130,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
       this.state = "joined";
       if (this.presenceMode === "count") this.push("presence_count", { ...this.presenceCount() });
       metrics.channelsJoined.inc();
+      metrics.joins.inc();
       log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
       onJoined();
       if (this.handler.afterJoin) await this.guard(() => this.handler.afterJoin?.(this));

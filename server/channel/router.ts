@@ -8,17 +8,33 @@ function checkHistoryLimits(pattern: string, limits: HistoryLimits): void {
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86_400) throw new TypeError(`channel "${pattern}": history.ttl must be a whole number of seconds from 1 to 2592000`);
 }
 
-/** Topic → handler, by TopicPatterns' rules (exact topics, or prefixes ending in `*`). */
+/** Topics Cinder keeps for itself (the dashboard's): no app channel matches them. */
+export const RESERVED_PREFIX = "cinder:";
+
+/**
+ * Topic → handler, by TopicPatterns' rules (exact topics, or prefixes ending in `*`). Topics
+ * under RESERVED_PREFIX go only to Cinder's own channels, so that an app's catch-all pattern
+ * never lets a client into them.
+ */
 export class ChannelRouter {
   private readonly patterns = new TopicPatterns<ChannelHandler>();
+  private readonly reserved = new Map<string, ChannelHandler>();
+
+  /** One of Cinder's own channels, at an exact topic under RESERVED_PREFIX. */
+  addReserved(topic: string, handler: ChannelHandler): void {
+    if (!topic.startsWith(RESERVED_PREFIX)) throw new TypeError(`reserved topics start with ${RESERVED_PREFIX}`);
+    this.reserved.set(topic, handler);
+  }
 
   add(pattern: string, handler: ChannelHandler): void {
+    if (pattern.startsWith(RESERVED_PREFIX)) throw new TypeError(`channel "${pattern}": topics starting with ${RESERVED_PREFIX} are reserved for Cinder`);
     if (typeof handler?.join !== "function") throw new TypeError(`channel "${pattern}" needs a join function`);
     if (handler.history) checkHistoryLimits(pattern, handler.history);
     this.patterns.add(pattern, handler, "channel");
   }
 
   match(topic: string): ChannelHandler | undefined {
+    if (topic.startsWith(RESERVED_PREFIX)) return this.reserved.get(topic);
     return this.patterns.match(topic);
   }
 }

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
@@ -9,6 +8,7 @@ import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
 import { valueWithin } from "../socket/payload-depth.js";
 import { readBody, writeJson, writeText } from "./http-response.js";
+import { sameSecret } from "./secret.js";
 
 export interface HttpEndpointOptions {
   config: ServerConfig;
@@ -22,7 +22,7 @@ export interface HttpEndpointOptions {
 
 const MAX_BROADCAST_BODY = 1024 * 1024;
 
-/** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, and JSON 404s for the rest. */
+/** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, the dashboard page, and JSON 404s for the rest. */
 export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void {
   const { config, health, metricsText } = options;
 
@@ -39,32 +39,32 @@ export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void
   if (config.demo) {
     const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
     app.get("/", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
-    const client = demoClientBundle(options.log);
-    app.get("/assets/cinder.min.js", (res) => {
-      const script = client();
-      if (script === null) return writeText(res, 500, "text/plain; charset=utf-8", CLIENT_BUNDLE_MISSING);
-      writeText(res, 200, "text/javascript; charset=utf-8", script);
-    });
+    serveBundle(app, "/assets/cinder.min.js", CLIENT_BUNDLES, options.log, "the demo page");
+  }
+
+  // The page holds no data: that comes over the reserved dashboard channel, which asks for the key.
+  if (config.dashboard) {
+    const page = readFileSync(new URL("../dashboard/page/index.html", import.meta.url), "utf8");
+    app.get("/dashboard", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
+    serveBundle(app, "/assets/dashboard.min.js", DASHBOARD_BUNDLES, options.log, "the dashboard");
   }
 
   app.any("/*", (res) => writeJson(res, 404, { error: "not found" }));
 }
 
 /**
- * The demo page's client bundle, made by `npm run build`: found from this file's build in
- * dist/server/endpoint/, or from its source in server/endpoint/ (tests run sources).
+ * Bundles made by `npm run build`: found from this file's build in dist/server/endpoint/, or
+ * from its source in server/endpoint/ (tests run sources).
  */
-const CLIENT_BUNDLES = [
-  new URL("../../client/cinder.min.js", import.meta.url),
-  new URL("../../dist/client/cinder.min.js", import.meta.url),
-];
-const CLIENT_BUNDLE_MISSING = `client bundle ${fileURLToPath(CLIENT_BUNDLES[0])} is missing: run npm run build`;
+const CLIENT_BUNDLES = [new URL("../../client/cinder.min.js", import.meta.url), new URL("../../dist/client/cinder.min.js", import.meta.url)];
+const DASHBOARD_BUNDLES = [new URL("../dashboard/page.min.js", import.meta.url), new URL("../../dist/server/dashboard/page.min.js", import.meta.url)];
 
-/** Reads the client bundle once it exists; null until then. */
-function demoClientBundle(log: Logger): () => string | null {
+/** Serves a bundle at `path`, read once it exists (500 until then). */
+function serveBundle(app: TemplatedApp, path: string, places: URL[], log: Logger, neededBy: string): void {
+  const missing = `bundle ${fileURLToPath(places[0])} is missing: run npm run build`;
   let script: string | null = null;
   const read = () => {
-    for (const file of CLIENT_BUNDLES) {
+    for (const file of places) {
       try {
         return (script = readFileSync(file, "utf8"));
       } catch {
@@ -73,8 +73,12 @@ function demoClientBundle(log: Logger): () => string | null {
     }
     return null;
   };
-  if (read() === null) log.warn(CLIENT_BUNDLE_MISSING + "; the demo page needs it");
-  return () => script ?? read();
+  if (read() === null) log.warn(`${missing}; ${neededBy} needs it`);
+  app.get(path, (res) => {
+    const found = script ?? read();
+    if (found === null) return writeText(res, 500, "text/plain; charset=utf-8", missing);
+    writeText(res, 200, "text/javascript; charset=utf-8", found);
+  });
 }
 
 /** Runs `produce`, then answers through `write` unless the client went away meanwhile. */
@@ -146,11 +150,9 @@ function historyEndpoint(res: HttpResponse, authorization: string, query: URLSea
 /** The backend endpoints take `Authorization: Bearer <broadcastKey>`, compared in constant time. */
 function checkBearer(authorization: string, key: string | undefined): { status: number; error: string } | null {
   if (!key) return { status: 403, error: "endpoint disabled: set BROADCAST_KEY or SECRET_KEY_BASE" };
-  // The scheme is case-insensitive (RFC 9110); the key is compared in constant time, its length
-  // included (both sides hashed first).
+  // The scheme is case-insensitive (RFC 9110); the key is compared in constant time.
   const given = /^bearer +(.+)$/i.exec(authorization.trim())?.[1] ?? "";
-  const digest = (text: string) => createHash("sha256").update(text).digest();
-  if (!timingSafeEqual(digest(given), digest(key))) return { status: 401, error: "missing or wrong bearer key" };
+  if (!sameSecret(given, key)) return { status: 401, error: "missing or wrong bearer key" };
   return null;
 }
 

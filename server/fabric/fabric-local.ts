@@ -2,7 +2,7 @@ import { MemoryHistory } from "../history/memory-history.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
 
 /** Gossip with no other replica. */
 export const noGossip: GossipLane = {
@@ -48,6 +48,12 @@ export class LocalFabric implements Fabric {
     return [];
   }
   answer(): void {}
+
+  async requestNodes(): Promise<NodeAnswer[]> {
+    return [];
+  }
+
+  answerNodes(): void {}
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }

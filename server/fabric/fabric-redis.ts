@@ -5,7 +5,8 @@ import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscript
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import { NodeRequests } from "./node-requests.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { RedisHistory } from "../history/redis-history.js";
 import { RedisLeases } from "../leases/leases-redis.js";
 import { RedisCounterStore } from "../counters/store-redis.js";
@@ -67,6 +68,7 @@ export class RedisFabric implements Fabric {
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
+  private readonly nodeRequests: NodeRequests;
   readonly leases: RedisLeases;
   readonly counters: RedisCounterStore;
   /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
@@ -125,6 +127,14 @@ export class RedisFabric implements Fabric {
       replicas: options.replicas,
       logger: options.log,
       ...options.liveness,
+    });
+    this.nodeRequests = new NodeRequests({
+      connections: this.connections,
+      nodeName: options.nodeName,
+      sender: this.sender,
+      peers: () => this.liveness.liveNodes().map((node) => node.name),
+      metrics: options.metrics,
+      log: this.log,
     });
     this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
     this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
@@ -224,13 +234,24 @@ export class RedisFabric implements Fabric {
     this.peerListeners.push(listener);
   }
 
-  // ── request lane: nothing to ask across nodes yet ──
+  // ── request lane: this node has no other threads to ask (a multi-worker node's hub asks its workers) ──
 
   async request(): Promise<FabricAnswer[]> {
     return [];
   }
 
   answer(): void {}
+
+  // ── node request lane ──
+
+  requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]> {
+    if (this.closed) return Promise.resolve([]);
+    return this.nodeRequests.ask(question, timeoutMs);
+  }
+
+  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void {
+    this.nodeRequests.answer(responder);
+  }
 
   linkStatus(): NodeLinkStatus {
     return {
@@ -249,6 +270,7 @@ export class RedisFabric implements Fabric {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.nodeRequests.close();
     await this.counters.close();
     await this.liveness.stop();
     await this.connections.close();
@@ -273,7 +295,7 @@ export class RedisFabric implements Fabric {
       if (envelope.sender === this.sender) this.markers.get(envelope.token)?.();
       return;
     }
-    if (envelope.kind === "gossip" || envelope.broadcast.topic !== topic) {
+    if ((envelope.kind !== "broadcast" && envelope.kind !== "history") || envelope.broadcast.topic !== topic) {
       this.reject(channel, "a broadcast channel carried something else");
       return;
     }

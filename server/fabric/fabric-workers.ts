@@ -6,7 +6,7 @@ import { WorkerCounterStore } from "../counters/store-workers.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
@@ -18,6 +18,8 @@ export const INTEREST_ACK_TIMEOUT_MS = 1000;
 const HISTORY_READ_TIMEOUT_MS = 5000;
 /** How long a counter read waits for the main thread (which may ask Redis). */
 const COUNTER_READ_TIMEOUT_MS = 5000;
+/** How much longer than the other nodes' timeout a worker waits for the main thread's answer. */
+const HUB_MARGIN_MS = 200;
 
 export interface WorkerFabricOptions {
   /** Ports to the sibling workers and to the node's main thread (HUB). */
@@ -50,6 +52,7 @@ export class WorkerFabric implements Fabric {
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private gossipHandler: (message: GossipMessage) => void = () => {};
   private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
+  private nodeResponder: ((question: NodeQuestion) => Promise<NodeAnswer | undefined>) | undefined;
   private readonly mesh: PeerMesh;
   readonly leases: WorkerLeases;
   readonly counters: WorkerCounterStore;
@@ -145,6 +148,19 @@ export class WorkerFabric implements Fabric {
     this.responder = responder;
   }
 
+  /** Through the main thread, which holds the node's link (it waits `timeoutMs` for the other nodes; this worker a little longer for it). */
+  async requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]> {
+    if (!this.options.linked) return [];
+    const ask: FabricQuestion = { kind: "nodes", question, timeoutMs };
+    const [answer] = await this.requests.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: ask }));
+    return answer?.kind === "nodes" ? answer.answers : [];
+  }
+
+  /** The main thread hands other nodes' questions to one worker, which answers for the node. */
+  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void {
+    this.nodeResponder = responder;
+  }
+
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }
@@ -183,10 +199,14 @@ export class WorkerFabric implements Fabric {
         for (const listener of this.peerListeners) listener(message.event);
         break;
       case "request": {
-        const responder = this.responder;
+        const { id, question } = message;
+        const nodeResponder = this.nodeResponder;
+        const responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined =
+          question.kind === "node"
+            ? nodeResponder && (async () => ({ kind: "nodes", answers: await nodeResponder(question.question).then((answer) => (answer ? [answer] : [])) }))
+            : this.responder;
         if (!responder) break;
-        const { id } = message;
-        responder(message.question).then(
+        responder(question).then(
           (answer) => this.mesh.post(from, { k: "answer", id, answer }),
           (err: unknown) => this.options.log.warn({ err }, "could not answer a fabric request"),
         );

@@ -2,6 +2,8 @@ import type { ReplicaId } from "../../crdt/index.js";
 import type { Leases } from "../leases/leases.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
+import type { NodeSnapshot } from "../dashboard/node-snapshot.js";
+import type { TopicCount } from "../pubsub/local-fanout.js";
 
 /**
  * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
@@ -95,16 +97,33 @@ export type MetricsJson = unknown[];
  * and the node-wide topic count.
  */
 export type FabricQuestion =
-  | { kind: "stats" }
+  /** `top`: also the thread's this many topics with the most subscribers (the dashboard). */
+  | { kind: "stats"; top?: number }
   | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits }
-  | { kind: "counter"; query: CounterQuery };
+  | { kind: "counter"; query: CounterQuery }
+  /** Subscribers of one topic on the thread. */
+  | { kind: "topic"; topic: string }
+  /** Worker → main thread: ask the other nodes (the main thread holds the node's link). */
+  | { kind: "nodes"; question: NodeQuestion; timeoutMs: number }
+  /** Main thread → one worker: answer another node's question for this whole node. */
+  | { kind: "node"; question: NodeQuestion };
 export type FabricAnswer =
-  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson }
+  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson; top?: TopicCount[] }
+  | { kind: "topic"; subscribers: number }
+  | { kind: "nodes"; answers: NodeAnswer[] }
   | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson }
   /** null: the authority could not be read (Redis unreachable). */
   | { kind: "history"; page: HistoryPage | null }
   /** null: the counter could not be read (Redis unreachable). */
   | { kind: "counter"; value: number | null };
+
+/**
+ * The node request lane: a question to every other node of the cluster, each answering for
+ * itself as a whole (all its threads). The dashboard's lane: a node's snapshot, and one topic's
+ * subscribers on it.
+ */
+export type NodeQuestion = { kind: "snapshot" } | { kind: "topic"; topic: string };
+export type NodeAnswer = { kind: "snapshot"; snapshot: NodeSnapshot } | { kind: "topic"; node: string; subscribers: number };
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
@@ -161,6 +180,12 @@ export interface Fabric {
   /** Asks every other thread of this node; resolves with the answers that came within `timeoutMs`. */
   request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]>;
   answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void;
+
+  // ── node request lane ──
+  /** Asks every other node; resolves with the answers that came within `timeoutMs` ([] without other nodes). */
+  requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]>;
+  /** How this node answers other nodes (undefined: no answer). */
+  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void;
 
   /** The link to other nodes, when this thread holds it. */
   linkStatus(): NodeLinkStatus | undefined;

@@ -9,11 +9,15 @@ import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "./fabric-local.js";
-import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage } from "./fabric.js";
+import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion } from "./fabric.js";
+import { PendingReplies } from "./pending-replies.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
 import { workerIndexOf } from "./replica-names.js";
+
+/** How long the main thread waits for its worker's answer to another node's question. */
+const NODE_ANSWER_TIMEOUT_MS = 1000;
 
 export interface NodeHubOptions {
   nodeName: string;
@@ -46,6 +50,8 @@ export class NodeHub {
   private readonly leases: Leases;
   /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
   private readonly counters: CounterStore;
+  /** Other nodes' questions, handed to one worker to answer for the node. */
+  private readonly requests = new PendingReplies<FabricAnswer>();
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
@@ -64,6 +70,7 @@ export class NodeHub {
       if (worker !== undefined) this.mesh.post(worker, { k: "gossip", to, message });
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
+    link?.answerNodes((question) => this.askWorker(question));
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -85,6 +92,7 @@ export class NodeHub {
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
+    this.requests.peerGone(index);
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
@@ -100,6 +108,7 @@ export class NodeHub {
 
   async close(): Promise<void> {
     this.batches.flush();
+    this.requests.close();
     this.mesh.close();
     await this.counters.close();
     await this.options.link?.close();
@@ -144,8 +153,10 @@ export class NodeHub {
       case "lease":
         this.runLease(from, message.id, message.call);
         break;
-      case "ack":
       case "answer":
+        this.requests.reply(message.id, from, message.answer);
+        break;
+      case "ack":
       case "peer":
       case "leased":
       case "leaseFree":
@@ -175,6 +186,14 @@ export class NodeHub {
     if (workers) for (const worker of workers) this.batches.add(worker, numbered);
   }
 
+  /** Another node's question, answered for this node by its first worker (which gathers its siblings' figures as /health does). */
+  private async askWorker(question: NodeQuestion): Promise<NodeAnswer | undefined> {
+    const [worker] = [...this.mesh.peers()].sort((a, b) => a - b);
+    if (worker === undefined) return undefined;
+    const [answer] = await this.requests.ask([worker], NODE_ANSWER_TIMEOUT_MS, (id) => this.mesh.post(worker, { k: "request", id, question: { kind: "node", question } }));
+    return answer?.kind === "nodes" ? answer.answers[0] : undefined;
+  }
+
   private async readCounter(query: CounterQuery): Promise<FabricAnswer> {
     try {
       return { kind: "counter", value: await this.counters.read(query) };
@@ -190,6 +209,9 @@ export class NodeHub {
       return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
     }
     if (question.kind === "counter") return this.readCounter(question.query);
+    // The main thread holds no sockets; it asks other nodes for its workers.
+    if (question.kind === "topic" || question.kind === "node") return { kind: "topic", subscribers: 0 };
+    if (question.kind === "nodes") return { kind: "nodes", answers: link ? await link.requestNodes(question.question, question.timeoutMs) : [] };
     const { topic, since, limit, limits } = question;
     let page: HistoryPage | null;
     try {

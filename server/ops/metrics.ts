@@ -11,6 +11,21 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly joins = new Counter({ name: "cinder_joins_total", help: "Channel joins accepted", registers: [this.registry] });
+  readonly messagesReceived = new Counter({ name: "cinder_messages_received_total", help: "Frames received from clients and decoded (joins, pushes, heartbeats)", registers: [this.registry] });
+  readonly deliveries = new Counter({ name: "cinder_deliveries_total", help: "Messages handed to subscribers of a topic (one per subscriber per broadcast)", registers: [this.registry] });
+  readonly presenceDiffs = new Counter({ name: "cinder_presence_diffs_total", help: "presence_diff messages delivered to this thread's topics (one per topic per coalesced change)", registers: [this.registry] });
+  readonly nodeRequestsPending = new Gauge({
+    name: "cinder_fabric_node_requests_pending",
+    help: "Questions this node asked other nodes and still waits on (at most 32; see the node request lane)",
+    registers: [this.registry],
+  });
+  readonly nodeRequestsRefused = new Counter({
+    name: "cinder_fabric_node_requests_refused_total",
+    help: "Node questions not asked or not answered because 32 were already in flight: asked (this node asking), answered (other nodes asking)",
+    labelNames: ["side"] as const,
+    registers: [this.registry],
+  });
   readonly frameErrors = new Counter({ name: "cinder_frame_errors_total", help: "Inbound frames that could not be decoded", registers: [this.registry] });
   readonly framesRefused = new Counter({
     name: "cinder_frames_refused_total",

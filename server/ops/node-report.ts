@@ -1,4 +1,5 @@
 import type { FabricAnswer, MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
+import type { TopicCount } from "../pubsub/local-fanout.js";
 import { aggregateMetrics } from "./metrics.js";
 
 /** What /health answers. */
@@ -48,5 +49,16 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: Fa
 
 /** /metrics for a multi-worker node: every thread's registry, summed. */
 export function nodeMetricsText(own: MetricsJson, answers: FabricAnswer[]): Promise<string> {
-  return aggregateMetrics([own, ...answers.flatMap((answer) => ("metrics" in answer ? [answer.metrics] : []))]);
+  return aggregateMetrics([own, ...threadFigures(answers).metrics]);
+}
+
+/** The metrics and top lists the other threads of a node answered with. */
+export function threadFigures(answers: FabricAnswer[]): { metrics: MetricsJson[]; tops: TopicCount[][] } {
+  const metrics: MetricsJson[] = [];
+  const tops: TopicCount[][] = [];
+  for (const answer of answers) {
+    if ("metrics" in answer) metrics.push(answer.metrics);
+    if (answer.kind === "worker" && answer.top) tops.push(answer.top);
+  }
+  return { metrics, tops };
 }

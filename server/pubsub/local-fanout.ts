@@ -13,6 +13,12 @@ import { audienceKey } from "./topic-key.js";
 /** Who a delivery is for: every subscriber, or only those following presence one way. */
 export type Audience = "all" | PresenceMode;
 
+/** A topic and how many subscribers it has (on one thread, one node, or the cluster). */
+export interface TopicCount {
+  topic: string;
+  subscribers: number;
+}
+
 /** One topic's local subscribers. All of them share the handler the router chose for the topic. */
 interface TopicSubscribers {
   handler: Subscriber["handler"];
@@ -132,11 +138,13 @@ export class LocalFanout {
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
     if (intercepts(entry.handler, event)) {
       const targets = [...entry.subscribers].filter((subscriber) => audience === "all" || (subscriber.presenceMode ?? "list") === audience);
+      this.options.metrics.deliveries.inc(targets.length - (from && targets.includes(from) ? 1 : 0));
       this.options.queue.run(() => {
         for (const subscriber of targets) if (subscriber !== from) subscriber.deliverOut(event, payload);
       });
       return;
     }
+    this.countDeliveries(entry, audience, from);
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
     // Both audiences may share a serializer: encode once (the common case has one audience, no cache).
     const shared = audience === "all" && entry.countSerializers.size > 0 ? new Map<Serializer, EncodedFrame | undefined>() : undefined;
@@ -175,6 +183,7 @@ export class LocalFanout {
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
     if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
+      this.countDeliveries(entry, "all", from);
       for (const mode of AUDIENCES) {
         const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
         if (counts.size > 0) this.options.queue.publish(audienceKey(jsonSerializer, topic, mode), json, from?.socket ?? null);
@@ -207,6 +216,28 @@ export class LocalFanout {
     return topic;
   }
 
+  /** Subscribers of `topic` on this thread. */
+  subscribersOf(topic: string): number {
+    return this.topics.get(topic)?.subscribers.size ?? 0;
+  }
+
+  /**
+   * This thread's `limit` topics with the most subscribers, most first. One pass over the
+   * thread's topics, keeping a small sorted list (the dashboard asks once a second).
+   */
+  topTopics(limit: number): TopicCount[] {
+    const top: TopicCount[] = [];
+    for (const [topic, entry] of this.topics) {
+      const subscribers = entry.subscribers.size;
+      if (subscribers === 0 || (top.length === limit && subscribers <= top[top.length - 1].subscribers)) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1].subscribers < subscribers) at--;
+      top.splice(at, 0, { topic, subscribers });
+      if (top.length > limit) top.pop();
+    }
+    return top;
+  }
+
   /** Number of subscriptions on this thread (for /health and metrics). */
   get subscriptionCount(): number {
     return this.subscriptions;
@@ -214,6 +245,16 @@ export class LocalFanout {
 
   get topicCount(): number {
     return this.topics.size;
+  }
+
+  /** One delivery per subscriber reached (the sender of a broadcast_from excluded): the fast paths publish natively, so they are counted here. */
+  private countDeliveries(entry: TopicSubscribers, audience: Audience, from: Subscriber | null): void {
+    let reached = from && entry.subscribers.has(from) ? -1 : 0;
+    for (const mode of AUDIENCES) {
+      if (audience !== "all" && audience !== mode) continue;
+      for (const count of (mode === "list" ? entry.perSerializer : entry.countSerializers).values()) reached += count;
+    }
+    if (reached > 0) this.options.metrics.deliveries.inc(reached);
   }
 
   private tellListeners(entry: TopicSubscribers, event: string, payload: Payload): void {

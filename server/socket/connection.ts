@@ -100,6 +100,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
       return;
     }
+    this.services.metrics.messagesReceived.inc();
     if (frame.topic.length > limits.maxTopicLength) return this.refuse("topic_length", `topic longer than ${limits.maxTopicLength} characters`);
     if (frame.event.length > limits.maxEventLength) return this.refuse("event_length", `event longer than ${limits.maxEventLength} characters`);
     if (!this.withinFrameRate(frame)) return;

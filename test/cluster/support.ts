@@ -42,6 +42,8 @@ export interface TestFabricOptions {
   replicas?: () => readonly ReplicaId[];
   subscriptions?: RedisConnectionsOptions["subscriptions"];
   liveness?: RedisFabricOptions["liveness"];
+  /** Default: a registry of the fabric's own. */
+  metrics?: Metrics;
 }
 
 /** One node's fabric through Redis, with the test timings (its liveness is not started). */
@@ -54,7 +56,7 @@ export function testFabric(redis: { url: string }, name: string, options: TestFa
     sharded: options.sharded ?? false,
     replicas: options.replicas ?? (() => [replicaOf(name, incarnation)]),
     log: createLogger("silent", name),
-    metrics: new Metrics({ processMetrics: false }),
+    metrics: options.metrics ?? new Metrics({ processMetrics: false }),
     connections: { backoff: TEST_BACKOFF, subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS },
     liveness: options.liveness,
   });

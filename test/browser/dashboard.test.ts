@@ -1,0 +1,159 @@
+/**
+ * The live dashboard in a real browser (Debian's headless Chromium, playwright-core) against a
+ * two-node cluster: two CLI node processes sharing a real redis-server. The page asks for the
+ * key; with it, it shows both nodes, a topic 50 clients joined, a broadcast burst in the
+ * deliveries chart, and a node that drains. Every wait is for something the page shows.
+ * Needs `npm run build` (the page's bundle) and /usr/bin/chromium (`npm test` sees to both).
+ */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { NodeProcess, freePort } from "../support/node-process.js";
+import { RawClient } from "../support/raw-client.js";
+import { RedisServer } from "../support/redis-server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const KEY = "dashboard-test-key";
+const WAIT = { timeout: 15_000 };
+const SUBSCRIBERS = 50;
+const BURST = 200;
+
+let redis: RedisServer;
+const nodes = new Map<string, NodeProcess>();
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const clients: RawClient[] = [];
+const pageErrors: string[] = [];
+
+async function startNode(name: string): Promise<NodeProcess> {
+  const node = await NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, DASHBOARD: "true", BROADCAST_KEY: KEY });
+  nodes.set(name, node);
+  return node;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: sudo apt-get install -y chromium`);
+  redis = await RedisServer.start();
+  await Promise.all([startNode("dash-a"), startNode("dash-b")]);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 60_000);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+  expect(pageErrors.splice(0), "errors thrown by the page").toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all([...nodes.values()].map((node) => node.stop()));
+  await redis?.stop();
+});
+
+/** The dashboard of node `name` in a fresh tab, phone-sized. */
+async function openDashboard(name: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(`http://127.0.0.1:${nodes.get(name)!.port}/dashboard`);
+  return page;
+}
+
+async function enterKey(page: Page, key: string): Promise<void> {
+  await page.locator("#key").fill(key, WAIT);
+  await page.locator("#key-form button").click(WAIT);
+}
+
+async function unlocked(name: string): Promise<Page> {
+  const page = await openDashboard(name);
+  await enterKey(page, KEY);
+  await page.locator("#board").waitFor({ state: "visible", ...WAIT });
+  return page;
+}
+
+/** `count` sockets on node `name` joined to `topic`, outside its presence list. */
+async function join(name: string, topic: string, count: number): Promise<void> {
+  const url = `ws://127.0.0.1:${nodes.get(name)!.port}/socket/websocket?vsn=2.0.0`;
+  const joined = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const client = await RawClient.open(url);
+      clients.push(client);
+      client.send(["1", "1", topic, "phx_join", { user: `user-${i}`, presence: false }]);
+      return client.reply("1");
+    }),
+  );
+  for (const reply of joined) expect((reply[4] as { status: string }).status).toBe("ok");
+}
+
+const chartFigure = (page: Page, chart: string, figure: "peak" | "latest") =>
+  page.locator(`#chart-${chart}`).evaluate((element, name) => Number((element as HTMLElement).dataset[name] ?? "0"), figure);
+
+describe("the dashboard", () => {
+  it("refuses a wrong key, and ordinary sockets cannot join its topic without the key", async () => {
+    const page = await openDashboard("dash-a");
+    await enterKey(page, "not-the-key");
+    await expect(page.locator("#key-error").textContent(WAIT)).resolves.toContain("unauthorized");
+    expect(await page.locator("#board").isHidden()).toBe(true);
+
+    const client = await RawClient.open(`ws://127.0.0.1:${nodes.get("dash-a")!.port}/socket/websocket?vsn=2.0.0`);
+    clients.push(client);
+    client.send(["1", "1", "cinder:dashboard", "phx_join", {}]);
+    expect((await client.reply("1"))[4]).toEqual({ status: "error", response: { reason: "unauthorized" } });
+  });
+
+  it("with the right key shows both nodes of the cluster, on a phone-sized screen", async () => {
+    const page = await unlocked("dash-a");
+    for (const name of ["dash-a", "dash-b"]) await page.locator(`tr[data-node="${name}"][data-status="ok"]`).waitFor(WAIT);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  });
+
+  it("lists a topic 50 clients joined on the other node with 50 subscribers, and looks it up", async () => {
+    const page = await unlocked("dash-a");
+    const topic = `room:top-${Math.random().toString(36).slice(2, 8)}`;
+    await join("dash-b", topic, SUBSCRIBERS);
+    await page.locator(`tr[data-topic="${topic}"] td.subscribers`).filter({ hasText: new RegExp(`^${SUBSCRIBERS}$`) }).waitFor(WAIT);
+
+    await page.locator("#search-topic").fill(topic);
+    await page.locator("#search button").click();
+    await page.locator("#lookup").filter({ hasText: `dash-b: ${SUBSCRIBERS} subscribers` }).waitFor(WAIT);
+    expect(await page.locator("#lookup").textContent()).toContain("dash-a: 0 subscribers");
+  });
+
+  it("shows a broadcast burst in the deliveries chart", async () => {
+    const page = await unlocked("dash-a");
+    const topic = `room:burst-${Math.random().toString(36).slice(2, 8)}`;
+    await join("dash-b", topic, SUBSCRIBERS);
+    // A few samples first: the chart has rates once it saw the nodes twice.
+    await page.waitForFunction(() => document.querySelectorAll("#chart-deliveries .legend span").length >= 3, undefined, WAIT);
+    const floor = (BURST * SUBSCRIBERS) / 5;
+    expect(await chartFigure(page, "deliveries", "peak")).toBeLessThan(floor);
+    const port = nodes.get("dash-a")!.port;
+    for (let i = 0; i < BURST; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/api/broadcast`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ topic, event: "new_msg", payload: { user: "ops", body: `burst ${i}` } }),
+      });
+      expect(response.status).toBe(202);
+    }
+    // 10,000 deliveries on dash-b within a few seconds: a peak of at least a fifth of them per second.
+    await page.waitForFunction((min) => Number((document.querySelector("#chart-deliveries") as HTMLElement).dataset.peak) >= min, floor, WAIT);
+  });
+
+  it("shows a node stopped with SIGTERM as draining, then no more", async () => {
+    await startNode("dash-c");
+    const page = await unlocked("dash-a");
+    const row = (status: string) => page.locator(`tr[data-node="dash-c"][data-status="${status}"]`);
+    await row("ok").waitFor(WAIT);
+    const stopped = nodes.get("dash-c")!.stop("SIGTERM");
+    await row("draining").waitFor(WAIT);
+    expect(await stopped).toBe(0);
+    nodes.delete("dash-c");
+    await page.locator(`tr[data-node="dash-c"]`).waitFor({ state: "detached", ...WAIT });
+    await page.locator(`tr[data-node="dash-b"][data-status="ok"]`).waitFor(WAIT);
+  });
+});
