@@ -5,7 +5,7 @@
  * (both nodes together, % of one core) and the bytes a second the dashboard's socket receives
  * and sends, medians of the runs; then keeps a dashboard open a while and saves a screenshot.
  *   npm run bench -- dashboard [--runs 3] [--window 10] [--sockets 300] [--topics 12] [--period 100]
- *                               [--screenshot docs/dashboard.png] [--screenshot-after 90]
+ *                               [--screenshot bench/results/dashboard.png] [--screenshot-after 90]
  */
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -31,7 +31,7 @@ export async function run(args: string[]): Promise<void> {
   const f = parseFlags(args);
   const runs = f.number("runs", 3);
   const windowS = f.number("window", 10);
-  const screenshot = resolve(repoRoot(), f.string("screenshot", "docs/dashboard.png"));
+  const screenshot = resolve(repoRoot(), f.string("screenshot", "bench/results/dashboard.png"));
   const screenshotAfter = f.number("screenshot-after", 90);
   // Redis and both nodes on core 0; the load client and the browser on core 1.
   const cluster = await startLocalCluster(2, 0, true, { env: { DASHBOARD: "true", DASHBOARD_KEY: KEY } });
