@@ -6,14 +6,18 @@ interface Held {
   expiresAt: number;
 }
 
+/** Claims between two sweeps of expired leases: the sweep's cost spread thin. */
+const SWEEP_EVERY = 1000;
+
 /** Topics whose checkpoint state a node keeps in memory; past it the least recently written goes. */
 export const MEMORY_STATE_TOPICS = 10_000;
 
 /**
  * The leases of a node without Redis, kept by the one thread every claimant asks (the only
  * thread, or the node's main thread). The same rules as in Redis, on this process's clock.
- * Every map is bounded by the topics with a claimant (a local subscriber), except the state,
- * bounded by MEMORY_STATE_TOPICS.
+ * Every map is bounded by the topics with a claimant (a local subscriber; what a claimant that
+ * died left behind is swept every SWEEP_EVERY claims), except the state, bounded by
+ * MEMORY_STATE_TOPICS.
  */
 export class MemoryLeases implements Leases {
   private readonly leases = new Map<string, Held>();
@@ -21,13 +25,16 @@ export class MemoryLeases implements Leases {
   private readonly interest = new Map<string, Map<string, number>>();
   private readonly states = new Map<string, { values: Map<string, string>; expiresAt: number }>();
   private readonly freeListeners: Array<(topic: string) => void> = [];
-  /** Fencing numbers grow across all topics (so they grow per topic too), from the clock up. */
+  /** Fencing numbers grow across all topics (so they grow per topic too), from the clock (in µs) up. */
   private lastFence = 0;
+  /** Claims since the last sweep of expired leases (a holder that died never releases). */
+  private claimsSinceSweep = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   async claim(claim: LeaseClaim): Promise<LeaseView> {
     const now = this.now();
+    if (++this.claimsSinceSweep >= SWEEP_EVERY) this.sweep(now);
     const interest = this.liveInterest(claim.topic, now);
     if (claim.interested) interest.set(claim.claimant, now + claim.ttlMs);
     else interest.delete(claim.claimant);
@@ -39,7 +46,7 @@ export class MemoryLeases implements Leases {
       return view(true, held, now, interest.size);
     }
     if (held) return view(false, held, now, interest.size);
-    this.lastFence = Math.max(this.lastFence + 1, now);
+    this.lastFence = Math.max(this.lastFence + 1, now * 1000);
     const granted = { token: leaseToken(claim.claimant, this.lastFence), expiresAt: now + claim.ttlMs };
     this.leases.set(claim.topic, granted);
     return view(true, granted, now, interest.size);
@@ -87,6 +94,13 @@ export class MemoryLeases implements Leases {
 
   onFree(listener: (topic: string) => void): void {
     this.freeListeners.push(listener);
+  }
+
+  /** Forgets expired leases and interest nobody asked about again. */
+  private sweep(now: number): void {
+    this.claimsSinceSweep = 0;
+    for (const topic of this.leases.keys()) this.current(topic, now);
+    for (const topic of this.interest.keys()) if (this.liveInterest(topic, now).size === 0) this.interest.delete(topic);
   }
 
   private current(topic: string, now: number): Held | undefined {

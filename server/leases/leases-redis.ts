@@ -25,7 +25,8 @@ local interest = redis.call('ZCARD', KEYS[3])`;
  * KEYS: lease, fence, interest. ARGV: claimant, ttl, interested, token ('' to take).
  * A renewal extends the lease only while it is still the caller's token (compare-and-extend); a
  * take sets it only when absent (SET NX) with the next fencing number: one more than the last,
- * and never below Redis's clock in ms, so numbers keep growing even after the counter expired.
+ * and never below Redis's clock in µs, so numbers keep growing even after the counter was lost
+ * (expired, or Redis restarted empty: a restart takes far longer than a microsecond).
  */
 const CLAIM = `${NOW}
 local ttl = tonumber(ARGV[2])
@@ -40,7 +41,8 @@ if ARGV[4] ~= '' or lease then
   return {0, lease, redis.call('PTTL', KEYS[1]), interest}
 end
 local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-if fence < now then fence = now end
+local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if fence < micros then fence = micros end
 fence = string.format('%d', fence)
 redis.call('SET', KEYS[2], fence, 'PX', ${FENCE_KEPT_MS})
 local token = ARGV[1] .. '|' .. fence
