@@ -4,6 +4,7 @@ import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client
 import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
 import type { ChannelHandler, JoinParams } from "../channel/handler.js";
+import type { ServerConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
@@ -14,15 +15,11 @@ import { TokenBucket } from "./rate-limit.js";
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
 
-/** The limits of one socket (README, "Security"). */
-export interface SocketLimits {
-  maxPayloadDepth: number;
-  maxTopicLength: number;
-  maxEventLength: number;
-  maxFramesPerSecond: number;
-  maxJoinsPerSecond: number;
-  maxPresencePerSecond: number;
-}
+/** The limits of one socket (README, "Limits and bad input"). */
+export type SocketLimits = Pick<
+  ServerConfig,
+  "maxPayloadDepth" | "maxTopicLength" | "maxEventLength" | "maxFramesPerSecond" | "maxJoinsPerSecond" | "maxPresencePerSecond"
+>;
 
 /** What uWS keeps for each WebSocket. */
 export interface SocketUserData {
