@@ -2,6 +2,7 @@ import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
 import type { EncodedBroadcast, Fabric, HistoryLimits } from "../fabric/fabric.js";
+import { DISCONNECT_TOPIC } from "../auth/disconnect.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
@@ -28,6 +29,11 @@ export class Broadcaster {
 
   /** To every subscriber of `topic` in the cluster; `from` (a local subscriber) is skipped. */
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void {
+    // Only the disconnect lane speaks on its topic: no app or client broadcast can close sockets.
+    if (topic === DISCONNECT_TOPIC) {
+      this.log.warn({ topic }, "broadcast to a reserved topic dropped");
+      return;
+    }
     this.metrics.broadcasts.inc();
     const limits = this.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
@@ -65,6 +71,7 @@ export class Broadcaster {
   }
 
   private receive(message: EncodedBroadcast): void {
+    if (message.topic === DISCONNECT_TOPIC) return; // the disconnect lane's (auth/disconnect.ts)
     try {
       this.fanout.deliverEncoded(message);
     } catch (err) {
