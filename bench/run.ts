@@ -24,6 +24,7 @@ const SCENARIOS = [
   "history",
   "topic-workers",
   "counters",
+  "auth",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,5 +1,5 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, errors, importJWK, jwtVerify, type JWK, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { createPublicKey } from "node:crypto";
+import { createRemoteJWKSet, errors, importJWK, importSPKI, jwtVerify, type JWK, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import type { AuthOutcome } from "./identity.js";
 import { readClaims } from "./identity.js";
 
@@ -35,18 +35,14 @@ export interface JwtAuthConfig {
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
 const PUBLIC_KEY_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
-type VerifyKey = Uint8Array | KeyObject | CryptoKey | JWTVerifyGetKey;
-
 /** Verifies JWTs with jose and turns their claims into an identity. */
 export class JwtVerifier {
-  private readonly key: Promise<VerifyKey>;
+  private readonly key: JWTVerifyGetKey;
   private readonly options: JWTVerifyOptions;
 
   constructor(config: JwtAuthConfig, private readonly now: () => number = Date.now) {
     checkJwtConfig(config);
     this.key = keyOf(config);
-    // Refuse a config whose key cannot load at once, rather than at the first connect.
-    this.key.catch(() => undefined);
     this.options = {
       algorithms: config.algorithms ?? (config.secret !== undefined ? HMAC_ALGORITHMS : PUBLIC_KEY_ALGORITHMS),
       audience: config.audience,
@@ -60,11 +56,9 @@ export class JwtVerifier {
     if (!token) return { ok: false, reason: "missing", detail: "no token" };
     let payload: Record<string, unknown>;
     try {
-      const key = await this.key;
+      const key = this.key;
       const options = { ...this.options, currentDate: new Date(this.now()) };
-      // jose takes the key, or a function picking it from the header (a JWKS).
-      const result = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-      payload = result.payload;
+      payload = (await jwtVerify(token, key, options)).payload;
     } catch (err) {
       if (err instanceof errors.JWTExpired) return { ok: false, reason: "expired", detail: "exp has passed" };
       return { ok: false, reason: "invalid", detail: describe(err) };
@@ -83,6 +77,13 @@ export function checkJwtConfig(config: JwtAuthConfig): void {
     throw new TypeError("auth.jwt.secret must be a string of at least 32 characters");
   }
   if (config.jwksUrl !== undefined && !/^https?:\/\//.test(config.jwksUrl)) throw new TypeError("auth.jwt.jwksUrl must be an http(s) URL");
+  if (config.publicKey !== undefined) {
+    try {
+      createPublicKey(config.publicKey);
+    } catch {
+      throw new TypeError("auth.jwt.publicKey must be a PEM public key (-----BEGIN PUBLIC KEY-----)");
+    }
+  }
   if (config.algorithms !== undefined && (!Array.isArray(config.algorithms) || config.algorithms.length === 0)) {
     throw new TypeError("auth.jwt.algorithms must be a non-empty list");
   }
@@ -93,18 +94,52 @@ export function checkJwtConfig(config: JwtAuthConfig): void {
   if (config.clockTolerance !== undefined && !(config.clockTolerance >= 0)) throw new TypeError("auth.jwt.clockTolerance must be a number of seconds ≥ 0");
 }
 
-async function keyOf(config: JwtAuthConfig): Promise<VerifyKey> {
-  if (config.secret !== undefined) return new TextEncoder().encode(config.secret);
-  if (config.publicKey !== undefined) return createPublicKey(config.publicKey);
+/** jose's key argument: a function that picks the key for a token's header. */
+function keyOf(config: JwtAuthConfig): JWTVerifyGetKey {
+  if (config.secret !== undefined) {
+    const secret = new TextEncoder().encode(config.secret);
+    return perAlgorithm((alg) => {
+      const hash = HMAC_HASH[alg];
+      if (!hash) throw new errors.JOSEAlgNotAllowed(`${alg} is not an HMAC algorithm`);
+      return crypto.subtle.importKey("raw", secret, { name: "HMAC", hash }, false, ["verify"]);
+    });
+  }
+  if (config.publicKey !== undefined) {
+    const pem = config.publicKey;
+    return perAlgorithm((alg) => importSPKI(pem, alg));
+  }
   if (config.jwk !== undefined) {
-    const key = await importJWK(config.jwk, config.jwk.alg ?? config.algorithms?.[0]);
-    if (key instanceof Uint8Array) throw new TypeError("auth.jwt.jwk must be a public key (use secret for HS)");
-    return key;
+    const jwk = config.jwk;
+    return perAlgorithm(async (alg) => {
+      const key = await importJWK(jwk, alg);
+      if (key instanceof Uint8Array) throw new TypeError("auth.jwt.jwk must be a public key (use secret for HS)");
+      return key;
+    });
   }
   return createRemoteJWKSet(new URL(config.jwksUrl as string), {
     cacheMaxAge: config.jwksCacheMaxAge ?? 600_000,
     cooldownDuration: config.jwksCooldown ?? 30_000,
   });
+}
+
+const HMAC_HASH: Readonly<Record<string, string>> = { HS256: "SHA-256", HS384: "SHA-384", HS512: "SHA-512" };
+
+/**
+ * The static key imported into WebCrypto once per algorithm: given raw bytes, a PEM or a JWK,
+ * jose would import it at every verification, which costs more than the check itself. jose
+ * checks `algorithms` before asking for a key, so the map holds at most one key per allowed alg.
+ */
+function perAlgorithm(load: (alg: string) => Promise<CryptoKey>): JWTVerifyGetKey {
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return ({ alg }) => {
+    let key = keys.get(alg);
+    if (!key) {
+      keys.set(alg, (key = load(alg)));
+      // A key that cannot be imported for this alg refuses its tokens; try again next time.
+      key.catch(() => keys.delete(alg));
+    }
+    return key;
+  };
 }
 
 /** What went wrong, in words for the log (jose's codes name the check; the token never appears). */

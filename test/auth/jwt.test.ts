@@ -62,6 +62,7 @@ describe("JWT verification", () => {
     expect(() => new JwtVerifier({ secret: "short" })).toThrow(/32/);
     expect(() => new JwtVerifier({ secret: HS_SECRET, algorithms: ["RS256"] })).toThrow(/HS/);
     expect(() => new JwtVerifier({ jwksUrl: "file:///etc/passwd" })).toThrow(/http/);
+    expect(() => new JwtVerifier({ publicKey: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----" })).toThrow(/PEM/);
   });
 });
 
