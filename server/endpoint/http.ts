@@ -8,7 +8,7 @@ import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
 import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
-import { readBody, writeJson, writeText } from "./http-response.js";
+import { readJsonBody, writeJson, writeText } from "./http-response.js";
 
 export interface HttpEndpointOptions {
   config: ServerConfig;
@@ -105,19 +105,7 @@ function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (va
 function broadcastEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
   const refusal = checkBearer(authorization, options.config.broadcastKey);
   if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  readBody(res, MAX_BROADCAST_BODY, (body) => {
-    if (aborted) return;
-    if (body === null) return writeJson(res, 413, { error: `body larger than ${MAX_BROADCAST_BODY} bytes` });
-    let message: unknown;
-    try {
-      message = JSON.parse(body.toString("utf8"));
-    } catch {
-      return writeJson(res, 400, { error: "body is not valid JSON" });
-    }
+  readJsonBody(res, MAX_BROADCAST_BODY, (message) => {
     const problem = validateBroadcast(message);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
@@ -133,19 +121,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
 function disconnectEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
   const refusal = checkBearer(authorization, options.config.broadcastKey);
   if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  readBody(res, MAX_DISCONNECT_BODY, (body) => {
-    if (aborted) return;
-    if (body === null) return writeJson(res, 413, { error: `body larger than ${MAX_DISCONNECT_BODY} bytes` });
-    let message: unknown;
-    try {
-      message = JSON.parse(body.toString("utf8"));
-    } catch {
-      return writeJson(res, 400, { error: "body is not valid JSON" });
-    }
+  readJsonBody(res, MAX_DISCONNECT_BODY, (message) => {
     const id = isObjectPayload(message) ? message.id : undefined;
     if (typeof id !== "string" || id.length === 0 || id.length > MAX_SOCKET_ID_LENGTH) {
       return writeJson(res, 400, { error: `id must be a string of 1 to ${MAX_SOCKET_ID_LENGTH} characters` });

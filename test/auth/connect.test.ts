@@ -1,23 +1,16 @@
 import { Socket } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished as afterTest } from "vitest";
 import WebSocket from "ws";
 import { settingsFromCli } from "../../server/cli-options.js";
 import { createServer, ok, signPhoenixToken, type CinderServer, type ConnectInfo, type CreateServerOptions } from "../../server/index.js";
 import { RawClient } from "../support/raw-client.js";
 import { socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
-import { HS_SECRET, openWithToken, signHs } from "./support.js";
+import { HS_SECRET, SALT, SECRET_KEY_BASE, openWithToken, serverPerTest, signHs } from "./support.js";
 
-const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const SALT = "user socket";
-
+const servers = serverPerTest();
+const open = (token: string) => servers.open(token);
 let server: CinderServer | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.close();
-  server = undefined;
-});
 
 /** A channel that answers its join with what it sees of the socket. */
 const whoami = {
@@ -25,14 +18,8 @@ const whoami = {
 };
 
 async function start(options: CreateServerOptions): Promise<CinderServer> {
-  server = await startServer({ secretKeyBase: SECRET_KEY_BASE, channels: { "room:*": whoami, "admin:*": whoami }, ...options });
+  server = servers.current = await startServer({ secretKeyBase: SECRET_KEY_BASE, channels: { "room:*": whoami, "admin:*": whoami }, ...options });
   return server;
-}
-
-async function open(token: string, query = "vsn=2.0.0"): Promise<RawClient | number> {
-  const opened = await openWithToken(socketUrl(server as CinderServer, query), token);
-  if (typeof opened !== "number") clients.push(opened);
-  return opened;
 }
 
 function raw(opened: RawClient | number): RawClient {
@@ -61,7 +48,7 @@ describe("built-in Phoenix.Token auth", () => {
     await start({ auth: { phoenixToken: { salt: SALT } } });
     const token = signPhoenixToken(SECRET_KEY_BASE, SALT, { sub: "ada", meta: { plan: "pro" } });
     const client = await RawClient.open(socketUrl(server as CinderServer, `vsn=2.0.0&token=${encodeURIComponent(token)}`));
-    clients.push(client);
+    afterTest(() => client.close());
     expect((await client.join("room:lobby"))[4]).toEqual({ status: "ok", response: { userId: "ada", assigns: { plan: "pro" } } });
   });
 
@@ -103,7 +90,7 @@ describe("built-in Phoenix.Token auth", () => {
 describe("built-in JWT auth", () => {
   it("refuses a token for another audience, and a join outside the token's channels before the channel's join runs", async () => {
     let joins = 0;
-    server = await startServer({
+    server = servers.current = await startServer({
       auth: { jwt: { secret: HS_SECRET, audience: "cinder" } },
       channels: { "room:*": { join: () => (joins++, ok()) }, "admin:*": { join: () => (joins++, ok()) } },
     });

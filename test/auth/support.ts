@@ -1,7 +1,14 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload } from "jose";
+import { afterEach } from "vitest";
+import type { CinderServer } from "../../server/index.js";
 import { RawClient, HttpRefusal } from "../support/raw-client.js";
+import { socketUrl } from "../support/server.js";
+
+/** The Phoenix endpoint secret and salt the tests sign with (the same as the Erlang vectors'). */
+export const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+export const SALT = "user socket";
 
 /** The subprotocol phoenix.js sends its `authToken` in. */
 export function tokenProtocols(token: string): string[] {
@@ -16,6 +23,33 @@ export async function openWithToken(url: string, token: string): Promise<RawClie
     if (err instanceof HttpRefusal) return err.status;
     throw err;
   }
+}
+
+/**
+ * A test file's server and the raw sockets it opens, all closed after each test. `open` gives
+ * the client, or the HTTP status of a refused connect.
+ */
+export function serverPerTest(): { current: CinderServer | undefined; open(token: string): Promise<RawClient | number>; client(token: string): Promise<RawClient> } {
+  const clients: RawClient[] = [];
+  const state = {
+    current: undefined as CinderServer | undefined,
+    async open(token: string): Promise<RawClient | number> {
+      const opened = await openWithToken(socketUrl(state.current as CinderServer), token);
+      if (typeof opened !== "number") clients.push(opened);
+      return opened;
+    },
+    async client(token: string): Promise<RawClient> {
+      const opened = await state.open(token);
+      if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
+      return opened;
+    },
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await state.current?.close();
+    state.current = undefined;
+  });
+  return state;
 }
 
 export const HS_SECRET = "a-shared-jwt-secret-of-at-least-32-characters";

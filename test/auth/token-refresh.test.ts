@@ -1,38 +1,22 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { ok, signPhoenixToken, type CinderServer } from "../../server/index.js";
-import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
-import { openWithToken } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { ok, signPhoenixToken } from "../../server/index.js";
+import type { RawClient } from "../support/raw-client.js";
+import { startServer } from "../support/server.js";
+import { SALT, SECRET_KEY_BASE, serverPerTest } from "./support.js";
 
-const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const SALT = "user socket";
-
-let server: CinderServer | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.close();
-  server = undefined;
-});
-
-async function open(token: string): Promise<RawClient> {
-  const opened = await openWithToken(socketUrl(server as CinderServer), token);
-  if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
-  clients.push(opened);
-  return opened;
-}
+const servers = serverPerTest();
 
 describe("token expiry while connected, with a real server and real time", () => {
   it("tells every joined channel, closes an unrefreshed socket with 4401, and keeps one refreshed in-band", async () => {
     let handled = 0;
-    server = await startServer({
+    const server = (servers.current = await startServer({
       secretKeyBase: SECRET_KEY_BASE,
       // Tokens live 3 s and sockets are told 2.5 s before: room for the refresh, the whole story in about 3 s.
       auth: { phoenixToken: { salt: SALT }, expiryNoticeMs: 2500 },
       channels: { "room:*": { join: () => ok(), handleIn: () => (handled++, ok()) } },
-    });
+    }));
     const shortLived = (user: string) => signPhoenixToken(SECRET_KEY_BASE, SALT, user, { maxAge: 3 });
-    const [stays, goes] = [await open(shortLived("ada")), await open(shortLived("bob"))];
+    const [stays, goes] = [await servers.client(shortLived("ada")), await servers.client(shortLived("bob"))];
     for (const client of [stays, goes]) {
       await client.join("room:a");
       await client.join("room:b");
