@@ -1,14 +1,14 @@
 import type { EncodedBroadcast, Fabric } from "../fabric/fabric.js";
+import { DISCONNECT_TOPIC } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 
-/**
- * The reserved topic force-disconnects travel on, as Phoenix's `"users_socket:" <> id`
- * broadcasts do, except that it is one topic for all ids: every replica listens to it from the
- * start (one Redis channel per node, not one per user). Ordinary broadcasts to it are refused
- * (Broadcaster), so only this lane can say it.
+/*
+ * Force-disconnects travel on a reserved topic (DISCONNECT_TOPIC), as Phoenix's
+ * `"users_socket:" <> id` broadcasts do, except that it is one topic for all ids: every replica
+ * listens to it from the start (one Redis channel for the cluster, not one per user). Ordinary
+ * broadcasts to it are refused (Broadcaster), so only this lane can say it.
  */
-export const DISCONNECT_TOPIC = "cinder:disconnect";
 const EVENT = "disconnect";
 /** Ids are names (`user:42`), never payloads; longer ones are refused. */
 export const MAX_SOCKET_ID_LENGTH = 256;
