@@ -6,7 +6,7 @@ import { createServer, ok, signPhoenixToken, type CinderServer, type ConnectInfo
 import { RawClient } from "../support/raw-client.js";
 import { socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
-import { HS_SECRET, SALT, SECRET_KEY_BASE, openWithToken, serverPerTest, signHs } from "./support.js";
+import { HS_SECRET, SALT, SECRET_KEY_BASE, jwksServer, keyPair, openWithToken, serverPerTest, signHs } from "./support.js";
 
 const servers = serverPerTest();
 const open = (token: string) => servers.open(token);
@@ -101,6 +101,16 @@ describe("built-in JWT auth", () => {
     expect((await client.join("admin:all"))[4]).toEqual({ status: "error", response: { reason: "topic not allowed by token" } });
     expect(joins).toBe(2);
     expect((await server.metrics.joinsRefusedByToken.get()).values[0].value).toBe(1);
+  });
+
+  it("verifies against a JWKS endpoint, refusing a kid the set does not hold", async () => {
+    const [known, unknown] = await Promise.all([keyPair("ES256", "k1"), keyPair("ES256", "k9")]);
+    const jwks = await jwksServer(() => [known.jwk]);
+    afterTest(() => jwks.close());
+    server = servers.current = await startServer({ auth: { jwt: { jwksUrl: jwks.url } }, channels: { "room:*": whoami } });
+    expect(await open(await unknown.sign({ sub: "u1" }))).toBe(403);
+    const client = raw(await open(await known.sign({ sub: "u1" })));
+    expect((await client.join("room:1"))[4]).toEqual({ status: "ok", response: { userId: "u1", assigns: {} } });
   });
 
   it("checks its settings at start, and reads them from AUTH / --auth as JSON", () => {
