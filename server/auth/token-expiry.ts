@@ -34,15 +34,15 @@ export class TokenExpiry {
     this.timer = null;
   }
 
-  /** Runs `task` at `time`; timers cannot wait past 2^31−1 ms (~24.8 days), so far ones are chained. */
-  private at(time: number, task: () => void): void {
+  /** Runs `run` at `time`; timers cannot wait past 2^31−1 ms (~24.8 days), so far ones are chained. */
+  private at(time: number, run: () => void): void {
     const delay = time - Date.now();
     if (delay <= 0) {
       this.timer = null;
-      task();
+      run();
       return;
     }
-    this.timer = setTimeout(() => (delay > MAX_TIMER_MS ? this.at(time, task) : ((this.timer = null), task())), Math.min(delay, MAX_TIMER_MS));
+    this.timer = setTimeout(() => (delay > MAX_TIMER_MS ? this.at(time, run) : ((this.timer = null), run())), Math.min(delay, MAX_TIMER_MS));
   }
 }
 
