@@ -26,6 +26,7 @@ const SCENARIOS = [
   "fuzz",
   "counters",
   "dashboard",
+  "auth",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

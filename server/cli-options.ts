@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, type OriginCheck, type ServerConfig } from "./config.js";
 import type { LogLevel } from "./ops/logger.js";
 
-type Kind = "integer" | "string" | "boolean" | "origin";
+type Kind = "integer" | "string" | "boolean" | "origin" | "json";
 
 /** Every setting the CLI and env vars accept, with its type. Names follow ServerConfig. */
 const SETTINGS: Record<keyof ServerConfig, Kind> = {
@@ -13,6 +13,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   redisSharded: "boolean",
   nodeName: "string",
   secretKeyBase: "string",
+  auth: "json",
   logLevel: "string",
   checkOrigin: "origin",
   publicUrl: "string",
@@ -98,6 +99,12 @@ function convert(name: string, kind: Kind, raw: string): unknown {
       throw new ConfigError(`${name} must be true or false, got "${raw}"`);
     case "origin":
       return parseOriginCheck(raw);
+    case "json":
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        throw new ConfigError(`${name} must be JSON, e.g. '{"phoenixToken":{"salt":"user socket"}}'`);
+      }
     default:
       return name === "logLevel" ? (raw as LogLevel) : raw;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "./ops/logger.js";
+import { checkAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** Decides whether a browser Origin may open a socket. */
 export type OriginCheck = boolean | readonly string[] | ((origin: string, host: string) => boolean);
@@ -21,8 +22,10 @@ export interface ServerConfig {
   redisSharded: boolean;
   /** Unique name of this node in a cluster. */
   nodeName: string;
-  /** Secret for signing tokens; also the default key of the broadcast endpoint. */
+  /** The app secret: Phoenix.Token's key (`auth.phoenixToken`); also the default key of the backend endpoints. */
   secretKeyBase: string | undefined;
+  /** Built-in socket authentication: Phoenix.Token or JWT (README, "Security"); unset = the connect hook decides alone. */
+  auth: AuthConfig | undefined;
   logLevel: LogLevel;
   /** `true`: Origin must be publicUrl's origin (without one: a loopback host); `false`: any; list: allowed origins or `//host`. */
   checkOrigin: OriginCheck;
@@ -100,6 +103,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   redisUrl: undefined,
   redisSharded: false,
   secretKeyBase: undefined,
+  auth: undefined,
   logLevel: "info",
   checkOrigin: true,
   publicUrl: undefined,
@@ -191,6 +195,13 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
     throw new ConfigError(`publicUrl must be an http(s) origin like https://chat.example.com, got ${JSON.stringify(config.publicUrl)}`);
   }
   if (!config.nodeName || /\s/.test(config.nodeName)) throw new ConfigError("nodeName must be a non-empty word");
+  if (config.auth !== undefined) {
+    try {
+      checkAuthConfig(config.auth, config.secretKeyBase);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
   return config;
 }
 

@@ -38,6 +38,8 @@ import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { watchSlowConsumers } from "./socket/slow-consumers.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
+import { createAuthenticator } from "./auth/auth-config.js";
+import { DisconnectLane } from "./auth/disconnect.js";
 import type { TopicWorkerServices } from "./topic-workers/worker-run.js";
 
 export interface CreateServerOptions extends Partial<ServerConfig> {
@@ -83,6 +85,7 @@ export class CinderServer {
   private readonly stopSweep: () => void;
   private readonly topicWorkers: TopicWorkers;
   private readonly dashboard: DashboardFeed | undefined;
+  private readonly disconnects: DisconnectLane;
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, clock, ...settings } = options;
@@ -160,11 +163,21 @@ export class CinderServer {
     }
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
-    mountWebSocket(this.app, { config, services: this.socketServices(), connect: () => this.connectHook, connections: this.connections, idPrefix: incarnation });
+    this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
+    mountWebSocket(this.app, {
+      config,
+      services: this.socketServices(),
+      connect: () => this.connectHook,
+      connections: this.connections,
+      idPrefix: incarnation,
+      authenticator: config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined,
+      ids: this.disconnects,
+    });
     mountHttp(this.app, {
       config,
       log: this.log,
       broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
+      disconnect: (id) => this.disconnect(id),
       history: (topic, since, limit) => this.history(topic, { since, limit }),
       health: () => this.healthReport(),
       metricsText: () => this.metricsText(),
@@ -200,6 +213,16 @@ export class CinderServer {
   }
 
   /**
+   * Closes every socket whose id is `id` (the connect hook's `id`, or the token's `sub`), on
+   * every worker thread and node, as Phoenix's `Endpoint.broadcast("users_socket:" <> id,
+   * "disconnect", %{})`. The clients see close code 4403 and reconnect, meeting auth afresh.
+   * Returns how many of them were on this thread.
+   */
+  disconnect(id: string): number {
+    return this.disconnects.disconnect(id);
+  }
+
+  /**
    * What a history topic keeps after offset `since` (default 0: all of it), at most `limit`
    * messages (default 100, at most 1000), oldest first. Throws for a topic whose channel keeps
    * no history.
@@ -230,6 +253,7 @@ export class CinderServer {
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
         this.fabric.start();
+        this.disconnects.start();
         this.log.info({ host: this.config.host, port: this.boundPort, socketPath: this.config.socketPath }, "listening");
         resolve(this);
       });

@@ -32,6 +32,8 @@ export interface ChannelServices {
 /** What a channel uses of its socket. */
 export interface ChannelConnection extends SubscriberSocket {
   readonly id: string;
+  /** The token's `sub` (built-in auth). */
+  readonly userId: string | undefined;
   readonly assigns: Readonly<Record<string, unknown>>;
   /** Encodes and sends a frame; false (logged and counted) when it cannot be encoded. */
   send(frame: Frame): boolean;

@@ -23,6 +23,8 @@ export interface ChannelSocket<A extends Record<string, unknown> = Record<string
   readonly joinRef: string;
   /** The connection's id (unique per node and start); the owner of its presences. */
   readonly socketId: string;
+  /** The user the socket's token names (`sub`), with built-in auth; else undefined. */
+  readonly userId: string | undefined;
   /** Per-channel state, seeded from the assigns the connect hook returned. */
   readonly assigns: A;
   /** Push an event to this client only. */

@@ -64,6 +64,10 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
     return this.connection.id;
   }
 
+  get userId(): string | undefined {
+    return this.connection.userId;
+  }
+
   /** Read afresh after every await: the socket may close meanwhile. */
   private get isClosed(): boolean {
     return this.state === "closed";

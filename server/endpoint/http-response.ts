@@ -27,6 +27,28 @@ export function writeText(res: HttpResponse, status: number, contentType: string
     .end(body);
 }
 
+/**
+ * Collects a JSON request body up to `limit` bytes and hands it over parsed; answers 413 and
+ * 400 itself, and nothing at all when the client went away.
+ */
+export function readJsonBody(res: HttpResponse, limit: number, done: (message: unknown) => void): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  readBody(res, limit, (body) => {
+    if (aborted) return;
+    if (body === null) return writeJson(res, 413, { error: `body larger than ${limit} bytes` });
+    let message: unknown;
+    try {
+      message = JSON.parse(body.toString("utf8"));
+    } catch {
+      return writeJson(res, 400, { error: "body is not valid JSON" });
+    }
+    done(message);
+  });
+}
+
 /** Collects a request body up to `limit` bytes; `done(null)` when the client sent more. */
 export function readBody(res: HttpResponse, limit: number, done: (body: Buffer | null) => void): void {
   const chunks: Buffer[] = [];

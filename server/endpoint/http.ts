@@ -6,14 +6,17 @@ import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
+import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
 import { valueWithin } from "../socket/payload-depth.js";
-import { readBody, writeJson, writeText } from "./http-response.js";
+import { readJsonBody, writeJson, writeText } from "./http-response.js";
 import { sameSecret } from "./secret.js";
 
 export interface HttpEndpointOptions {
   config: ServerConfig;
   log: Logger;
   broadcast: (topic: string, event: string, payload: Payload) => void;
+  /** Closes every socket with this id in the cluster. */
+  disconnect: (id: string) => void;
   history: (topic: string, since: number | undefined, limit: number | undefined) => Promise<HistoryRead>;
   health: () => Promise<object>;
   metricsText: () => Promise<string>;
@@ -21,6 +24,7 @@ export interface HttpEndpointOptions {
 }
 
 const MAX_BROADCAST_BODY = 1024 * 1024;
+const MAX_DISCONNECT_BODY = 4096;
 
 /** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, the dashboard page, and JSON 404s for the rest. */
 export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void {
@@ -33,6 +37,8 @@ export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void
   );
 
   app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), options));
+
+  app.post("/api/disconnect", (res, req) => disconnectEndpoint(res, req.getHeader("authorization"), options));
 
   app.get("/api/history", (res, req) => historyEndpoint(res, req.getHeader("authorization"), new URLSearchParams(req.getQuery() ?? ""), options));
 
@@ -104,23 +110,28 @@ function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (va
 function broadcastEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
   const refusal = checkBearer(authorization, options.config.broadcastKey);
   if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  readBody(res, MAX_BROADCAST_BODY, (body) => {
-    if (aborted) return;
-    if (body === null) return writeJson(res, 413, { error: `body larger than ${MAX_BROADCAST_BODY} bytes` });
-    let message: unknown;
-    try {
-      message = JSON.parse(body.toString("utf8"));
-    } catch {
-      return writeJson(res, 400, { error: "body is not valid JSON" });
-    }
+  readJsonBody(res, MAX_BROADCAST_BODY, (message) => {
     const problem = validateBroadcast(message, options.config);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
     options.broadcast(topic, event, payload);
+    writeJson(res, 202, { ok: true });
+  });
+}
+
+/**
+ * Lets a backend close every socket of a user (Phoenix's `users_socket:<id>` "disconnect"):
+ * `POST /api/disconnect` with `Authorization: Bearer <broadcastKey>` and `{"id": "…"}`.
+ */
+function disconnectEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
+  const refusal = checkBearer(authorization, options.config.broadcastKey);
+  if (refusal) return writeJson(res, refusal.status, { error: refusal.error });
+  readJsonBody(res, MAX_DISCONNECT_BODY, (message) => {
+    const id = isObjectPayload(message) ? message.id : undefined;
+    if (typeof id !== "string" || id.length === 0 || id.length > MAX_SOCKET_ID_LENGTH) {
+      return writeJson(res, 400, { error: `id must be a string of 1 to ${MAX_SOCKET_ID_LENGTH} characters` });
+    }
+    options.disconnect(id);
     writeJson(res, 202, { ok: true });
   });
 }

@@ -3,8 +3,11 @@ import { jsonSerializer, type Serializer } from "../../client/codec/serializer.j
 import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import type { ServerConfig } from "../config.js";
 import { CLOSE } from "../socket/close-codes.js";
-import { SocketConnection, type SocketServices, type SocketUserData } from "../socket/connection.js";
-import type { ConnectHook, ConnectInfo } from "./connect-hook.js";
+import { SocketConnection, type SocketServices, type SocketSessionInit, type SocketUserData } from "../socket/connection.js";
+import type { Authenticator } from "../auth/auth-config.js";
+import type { DisconnectLane } from "../auth/disconnect.js";
+import type { AuthOutcome, Identity } from "../auth/identity.js";
+import type { ConnectHook, ConnectInfo, ConnectResult } from "./connect-hook.js";
 import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import { writeJson } from "./http-response.js";
 import { KeyedBuckets } from "../socket/rate-limit.js";
@@ -31,11 +34,15 @@ export interface WebSocketEndpointOptions {
   connections: Set<SocketConnection>;
   /** Unique per node start, so socket ids (presence owners) never repeat. */
   idPrefix: string;
+  /** Built-in auth (`auth` option): every socket needs a valid token, checked before the connect hook. */
+  authenticator: Authenticator | undefined;
+  /** Where sockets with an id are indexed for force-disconnects. */
+  ids: Pick<DisconnectLane, "add" | "remove">;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix } = options;
+  const { config, services, connections, idPrefix, authenticator, ids } = options;
   const { metrics, log } = services;
   let nextId = 0;
   const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
@@ -78,40 +85,62 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";
       const id = `${idPrefix}.${(nextId++).toString(36)}`;
-      const upgradeWith = (assigns: Record<string, unknown>) => {
-        const connection = new SocketConnection(services, id, serializer, assigns);
+      const upgradeWith = (assigns: Record<string, unknown>, session: SocketSessionInit) => {
+        const connection = new SocketConnection(services, id, serializer, assigns, session);
         res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
       };
-      const connect = options.connect();
-      if (!connect) return upgradeWith({});
-
-      const info: ConnectInfo = {
-        headers,
-        remoteAddress,
-        authToken,
-        serializer: serializer.name,
-      };
+      // No auth and no hook: nothing to wait for.
+      if (!authenticator && !options.connect()) return upgradeWith({}, {});
       let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      const decide = (result: Awaited<ReturnType<ConnectHook>>) => {
-        if (aborted) return;
-        res.cork(() => {
-          if (result === false) refuse(res, 403, "connect", "connection refused");
-          else upgradeWith(result === true ? {} : { ...(result?.assigns ?? {}) });
-        });
-      };
-      const fail = (err: unknown) => {
-        log.error({ err }, "connect hook threw");
+      const waitAsync = () => res.onAborted(() => (aborted = true));
+      const fail = (what: string, err: unknown) => {
+        log.error({ err }, `${what} threw`);
         if (!aborted) res.cork(() => refuse(res, 500, "connect_error", "connect failed"));
       };
+
+      // After built-in auth (if any): the connect hook, which sees the verified identity.
+      const connectWith = (identity: Identity | undefined) => {
+        // The token's meta seeds the assigns; its sub is the socket's id unless the hook names one.
+        const session: SocketSessionInit = identity ? { auth: { authenticator: authenticator as Authenticator, identity }, id: identity.userId } : {};
+        const base = identity ? { ...identity.meta } : {};
+        const connect = options.connect();
+        if (!connect) {
+          res.cork(() => upgradeWith(base, session));
+          return;
+        }
+        const info: ConnectInfo = { headers, remoteAddress, authToken, serializer: serializer.name, identity };
+        const decide = (result: ConnectResult) => {
+          if (aborted) return;
+          res.cork(() => {
+            if (result === false) return refuse(res, 403, "connect", "connection refused");
+            const accepted = result === true ? {} : result ?? {};
+            upgradeWith({ ...base, ...(accepted.assigns ?? {}) }, { ...session, id: accepted.id ?? session.id });
+          });
+        };
+        try {
+          const result = connect(params, info);
+          if (result instanceof Promise) result.then(decide, (err: unknown) => fail("connect hook", err));
+          else decide(result);
+        } catch (err) {
+          fail("connect hook", err);
+        }
+      };
+
+      waitAsync();
+      if (!authenticator) return connectWith(undefined);
+      const verified = (outcome: AuthOutcome) => {
+        if (aborted) return;
+        if (outcome.ok) return connectWith(outcome.identity);
+        // The reason and what was wrong go to the log; the token never does.
+        log.info({ reason: `${outcome.reason} token`, detail: outcome.detail, remoteAddress }, "websocket refused by auth");
+        res.cork(() => refuse(res, 403, `token_${outcome.reason}`, `${outcome.reason} token`));
+      };
       try {
-        const result = connect(params, info);
-        if (result instanceof Promise) result.then(decide, fail);
-        else decide(result);
+        const outcome = authenticator.verify(authToken ?? params.token);
+        if (outcome instanceof Promise) outcome.then(verified, (err: unknown) => fail("token verification", err));
+        else verified(outcome);
       } catch (err) {
-        fail(err);
+        fail("token verification", err);
       }
     },
 
@@ -119,6 +148,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const connection = ws.getUserData().connection;
       connection.opened(ws);
       connections.add(connection);
+      if (connection.disconnectId !== undefined) ids.add(connection.disconnectId, connection);
       metrics.sockets.inc();
       log.debug({ socket: connection.id }, "socket connected");
     },
@@ -139,6 +169,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       // UTF-8, before any handler sees the frame: it is counted as a frame error here.
       if (code === 1006 && Buffer.from(message).toString() === UWS_INVALID_UTF8) metrics.frameErrors.inc();
       connections.delete(connection);
+      if (connection.disconnectId !== undefined) ids.remove(connection.disconnectId, connection);
       metrics.sockets.dec();
       connection.onClose();
       log.debug({ socket: connection.id, code, reason: Buffer.from(message).toString() }, "socket closed");

@@ -13,6 +13,7 @@ import { RedisCounterStore } from "../counters/store-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
+import { clientTopicCount } from "./internal-topics.js";
 
 /** How long a join waits for Redis to confirm the subscription of its topic before going ahead. */
 export const SUBSCRIBE_WAIT_MS = 1000;
@@ -256,7 +257,7 @@ export class RedisFabric implements Fabric {
   linkStatus(): NodeLinkStatus {
     return {
       ...this.connections.status(),
-      subscribedTopics: this.interest.size,
+      subscribedTopics: clientTopicCount(this.interest.size, (topic) => this.interest.has(topic)),
       dropped: this.dropped,
       rejected: this.rejected,
       pendingSubscribes: this.topicChannels.waiterCount,

@@ -4,6 +4,7 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
+import { clientTopicCount } from "./internal-topics.js";
 import { MemoryHistory } from "../history/memory-history.js";
 import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
@@ -103,7 +104,7 @@ export class NodeHub {
 
   /** Topics with a subscriber anywhere on this node. */
   get topicCount(): number {
-    return this.interestedWorkers.size;
+    return clientTopicCount(this.interestedWorkers.size, (topic) => this.interestedWorkers.has(topic));
   }
 
   async close(): Promise<void> {

@@ -107,7 +107,28 @@ export class Metrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+  // Auth (README, "Security").
+  readonly socketIds = this.gauge(
+    "cinder_socket_ids",
+    "Distinct socket ids (from the connect hook or the token's sub) of this thread's open sockets, the index force-disconnects use (bounded by the sockets)",
+  );
+  readonly forcedDisconnects = this.counter("cinder_forced_disconnects_total", "Sockets closed by server.disconnect(id) or POST /api/disconnect");
+  readonly tokenExpiryCloses = this.counter("cinder_token_expiry_closes_total", "Sockets closed because their token expired without a fresh access_token");
+  readonly tokenRefreshes = this.counter(
+    "cinder_token_refreshes_total",
+    "In-band access_token pushes: ok (the session goes on), refused (bad, expired or another user's token; or one already being verified)",
+    ["outcome"],
+  );
+  readonly joinsRefusedByToken = this.counter("cinder_joins_refused_by_token_total", "Joins refused because the token's channels claim does not allow the topic");
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
+  }
 
   /** Process metrics (CPU, memory, event loop) are per process: collect them in one thread only. */
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {

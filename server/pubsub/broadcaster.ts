@@ -2,6 +2,7 @@ import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
 import type { EncodedBroadcast, Fabric, HistoryLimits } from "../fabric/fabric.js";
+import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
@@ -31,6 +32,11 @@ export class Broadcaster {
 
   /** To every subscriber of `topic` in the cluster; `from` (a local subscriber) is skipped. */
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void {
+    // Only Cinder speaks on its internal topics: no app or client broadcast can close sockets.
+    if (isInternalTopic(topic)) {
+      this.log.warn({ topic }, "broadcast to a reserved topic dropped");
+      return;
+    }
     this.checkDepth(payload);
     this.metrics.broadcasts.inc();
     const limits = this.historyOf(topic);
@@ -74,6 +80,7 @@ export class Broadcaster {
   }
 
   private receive(message: EncodedBroadcast): void {
+    if (isInternalTopic(message.topic)) return; // handled by their own listeners (auth/disconnect.ts)
     try {
       this.fanout.deliverEncoded(message);
     } catch (err) {

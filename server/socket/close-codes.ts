@@ -13,6 +13,10 @@ export const CLOSE = {
   tooBig: 1009,
   /** The socket fell too far behind (slow consumer): it reconnects and rejoins. */
   slowConsumer: 1013,
+  /** The token expired and no fresh one came in-band (README, "Security"). */
+  tokenExpired: 4401,
+  /** Closed by `server.disconnect(id)` / `POST /api/disconnect`. */
+  disconnected: 4403,
   /** Server draining for a restart (Phoenix uses 1012). */
   restart: 1012,
 } as const;

@@ -8,6 +8,9 @@ import type { ServerConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
+import type { Authenticator } from "../auth/auth-config.js";
+import type { Identity } from "../auth/identity.js";
+import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
 import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
 import { TokenBucket } from "./rate-limit.js";
@@ -41,6 +44,14 @@ export interface SocketServices {
   untrackOwner(owner: string): void;
 }
 
+/** What a socket is known by beyond its connection: its verified token, and its id. */
+export interface SocketSessionInit {
+  /** The token built-in auth verified, and the verifier for in-band refreshes. */
+  auth?: { authenticator: Authenticator; identity: Identity };
+  /** Phoenix's socket `id/1`: `server.disconnect(id)` closes every socket with it. */
+  id?: string;
+}
+
 /**
  * One client WebSocket: decodes frames once, routes them to its channels by topic, and is the
  * only writer of its bytes. Its own frames (replies, pushes) wait in its write queue only while
@@ -59,17 +70,29 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   /** Since when the socket has had frames refused at least once a second; null while not. */
   private overSince: number | null = null;
   private lastRefusedAt = 0;
+  /** Its token's session (built-in auth only). */
+  readonly auth: SocketAuth | undefined;
+  /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
+  readonly disconnectId: string | undefined;
 
   constructor(
     private readonly services: SocketServices,
     readonly id: string,
     readonly serializer: Serializer,
     readonly assigns: Readonly<Record<string, unknown>>,
+    session: SocketSessionInit = {},
   ) {
     const { limits } = services;
     this.frameBudget = new TokenBucket(limits.maxFramesPerSecond);
     this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
     this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
+    this.disconnectId = session.id;
+    if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
+  }
+
+  /** The token's `sub`, when built-in auth verified one. */
+  get userId(): string | undefined {
+    return this.auth?.identity.userId;
   }
 
   get isOpen(): boolean {
@@ -78,6 +101,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
 
   opened(ws: WebSocket<SocketUserData>): void {
     this.ws = ws;
+    this.auth?.start();
   }
 
   /** An inbound WebSocket message; `data` is only valid during this call. */
@@ -177,8 +201,27 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.end(CLOSE.slowConsumer, "slow consumer: too much unread data");
   }
 
+  // ── the token's session (AuthenticatedSocket) and force-disconnects ──
+
+  pushToJoined(event: string, payload: Record<string, unknown>): void {
+    for (const channel of this.channels.values()) if (channel.state === "joined") channel.push(event, payload);
+  }
+
+  closeExpired(): void {
+    if (this.closed) return;
+    this.services.metrics.tokenExpiryCloses.inc();
+    this.services.log.debug({ socket: this.id }, "closing socket: its token expired");
+    this.end(CLOSE.tokenExpired, "token expired");
+  }
+
+  /** `server.disconnect(id)` reached this socket. */
+  disconnect(): void {
+    this.end(CLOSE.disconnected, "disconnected by the server");
+  }
+
   /** uWS reports the socket closed (by either side): end every channel and drop its presences. */
   onClose(): void {
+    this.auth?.stop();
     this.closed = true;
     this.ws = null;
     this.queued = null;
@@ -251,6 +294,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     }
     // A message for an earlier membership of this topic is stale: drop it silently.
     if (frame.joinRef !== null && frame.joinRef !== channel.joinRef) return;
+    if (frame.event === ACCESS_TOKEN_EVENT && this.auth && channel.state === "joined") return this.refreshToken(this.auth, frame, channel);
     if (frame.event === EVENTS.leave) channel.leave(frame.ref);
     else channel.handleIn(frame);
   }
@@ -268,6 +312,12 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
       return;
     }
+    // The token's `channels` claim is a permission, checked before the channel's own join.
+    if (this.auth && !this.auth.mayJoin(frame.topic)) {
+      this.services.metrics.joinsRefusedByToken.inc();
+      this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed by token" });
+      return;
+    }
     if (!existing && this.channels.size >= this.services.maxChannels) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many channels joined" });
       return;
@@ -283,7 +333,28 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     const joinRef = frame.joinRef ?? frame.ref ?? "";
     const channel = new Channel(this, this.services.channels, this.services.intern(frame.topic), joinRef, handler);
     this.channels.set(frame.topic, channel);
-    channel.join(frame.payload as JoinParams, frame.ref, closeDuplicate);
+    channel.join(frame.payload as JoinParams, frame.ref, () => {
+      closeDuplicate();
+      this.auth?.joined((event, payload) => channel.push(event, payload));
+    });
+  }
+
+  /**
+   * A fresh token pushed in-band (`access_token`): verified, answered on the channel it came
+   * on, and on success the socket's session goes on with the new expiry and permissions;
+   * channels the new token no longer allows are closed.
+   */
+  private refreshToken(auth: SocketAuth, frame: Frame, channel: Channel): void {
+    auth.refresh(frame.payload).then((answer) => {
+      this.services.metrics.tokenRefreshes.inc({ outcome: answer.status === "ok" ? "ok" : "refused" });
+      this.send({ joinRef: channel.joinRef, ref: frame.ref, topic: frame.topic, event: EVENTS.reply, payload: answer });
+      if (answer.status !== "ok") return;
+      for (const joined of [...this.channels.values()]) {
+        if (auth.mayJoin(joined.topic)) continue;
+        joined.shutdown("unauthorized");
+        joined.sendClose();
+      }
+    }, (err: unknown) => this.services.log.error({ err, socket: this.id }, "token refresh failed"));
   }
 
   /** A reply that does not come from a channel (heartbeat, unmatched topic, limits). */

@@ -1,0 +1,124 @@
+import { Socket } from "phoenix";
+import { describe, expect, it, onTestFinished as afterTest } from "vitest";
+import WebSocket from "ws";
+import { settingsFromCli } from "../../server/cli-options.js";
+import { createServer, ok, signPhoenixToken, type CinderServer, type ConnectInfo, type CreateServerOptions } from "../../server/index.js";
+import { RawClient } from "../support/raw-client.js";
+import { socketUrl, startServer } from "../support/server.js";
+import { waitFor } from "../support/wait.js";
+import { HS_SECRET, SALT, SECRET_KEY_BASE, jwksServer, keyPair, openWithToken, serverPerTest, signHs } from "./support.js";
+
+const servers = serverPerTest();
+const open = (token: string) => servers.open(token);
+let server: CinderServer | undefined;
+
+/** A channel that answers its join with what it sees of the socket. */
+const whoami = {
+  join: (_topic: string, _params: unknown, socket: { userId: string | undefined; assigns: Record<string, unknown> }) => ok({ userId: socket.userId ?? null, assigns: socket.assigns }),
+};
+
+async function start(options: CreateServerOptions): Promise<CinderServer> {
+  server = servers.current = await startServer({ secretKeyBase: SECRET_KEY_BASE, channels: { "room:*": whoami, "admin:*": whoami }, ...options });
+  return server;
+}
+
+function raw(opened: RawClient | number): RawClient {
+  if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
+  return opened;
+}
+
+describe("built-in Phoenix.Token auth", () => {
+  it("accepts a token from phoenix.js's authToken and gives channels the user", async () => {
+    await start({ auth: { phoenixToken: { salt: SALT } } });
+    const socket = new Socket(`ws://127.0.0.1:${server?.port}/socket`, {
+      transport: WebSocket as unknown as typeof globalThis.WebSocket,
+      authToken: signPhoenixToken(SECRET_KEY_BASE, SALT, 42),
+    });
+    socket.connect();
+    let answer: unknown;
+    socket.channel("room:lobby", {}).join().receive("ok", (response: unknown) => (answer = response));
+    try {
+      expect(await waitFor(() => answer, "the join")).toEqual({ userId: "42", assigns: {} });
+    } finally {
+      socket.disconnect();
+    }
+  });
+
+  it("accepts a token in the token param, and puts a map token's meta in the assigns", async () => {
+    await start({ auth: { phoenixToken: { salt: SALT } } });
+    const token = signPhoenixToken(SECRET_KEY_BASE, SALT, { sub: "ada", meta: { plan: "pro" } });
+    const client = await RawClient.open(socketUrl(server as CinderServer, `vsn=2.0.0&token=${encodeURIComponent(token)}`));
+    afterTest(() => client.close());
+    expect((await client.join("room:lobby"))[4]).toEqual({ status: "ok", response: { userId: "ada", assigns: { plan: "pro" } } });
+  });
+
+  it("refuses a missing, expired, future, wrongly salted or tampered token with HTTP 403", async () => {
+    await start({ auth: { phoenixToken: { salt: SALT, maxAge: 60 } } });
+    const now = Date.now();
+    expect(await openWithToken(socketUrl(server as CinderServer), "")).toBe(403);
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now / 1000 - 61 }))).toBe(403);
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now / 1000 + 3600 }))).toBe(403);
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, "other salt", 1))).toBe(403);
+    expect(await open(signPhoenixToken(`${SECRET_KEY_BASE}x`, SALT, 1))).toBe(403);
+    expect(await open(`${signPhoenixToken(SECRET_KEY_BASE, SALT, 1)}x`)).toBe(403);
+    const rejected = await server?.metrics.connectsRejected.get();
+    const byReason = Object.fromEntries((rejected?.values ?? []).map((v) => [v.labels.reason, v.value]));
+    expect(byReason).toEqual({ token_missing: 1, token_expired: 1, token_invalid: 4 });
+    expect(raw(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1)))).toBeInstanceOf(RawClient);
+  });
+
+  it("runs the connect hook after auth, with the identity; the hook's assigns go on top of the token's meta", async () => {
+    const seen: ConnectInfo[] = [];
+    await start({
+      auth: { phoenixToken: { salt: SALT } },
+      connect: (_params, info) => {
+        seen.push(info);
+        return info.identity?.userId === "banned" ? false : { assigns: { plan: "free", role: "member" } };
+      },
+    });
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, "banned"))).toBe(403);
+    const client = raw(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, { sub: 7, meta: { plan: "pro", team: "a" } })));
+    expect((await client.join("room:1"))[4]).toEqual({ status: "ok", response: { userId: "7", assigns: { plan: "free", role: "member", team: "a" } } });
+    expect(seen.map((info) => info.identity?.userId)).toEqual(["banned", "7"]);
+    expect(seen[1].identity).toMatchObject({ scheme: "phoenixToken", claims: { sub: 7, meta: { plan: "pro", team: "a" } } });
+    // An invalid token never reaches the hook.
+    expect(await open("SFMyNTY.e30.e30")).toBe(403);
+    expect(seen).toHaveLength(2);
+  });
+});
+
+describe("built-in JWT auth", () => {
+  it("refuses a token for another audience, and a join outside the token's channels before the channel's join runs", async () => {
+    let joins = 0;
+    server = servers.current = await startServer({
+      auth: { jwt: { secret: HS_SECRET, audience: "cinder" } },
+      channels: { "room:*": { join: () => (joins++, ok()) }, "admin:*": { join: () => (joins++, ok()) } },
+    });
+    expect(await open(await signHs({ sub: "u1", aud: "elsewhere" }, { expiresIn: "1h" }))).toBe(403);
+    const client = raw(await open(await signHs({ sub: "u1", aud: "cinder", channels: ["room:*", "admin:u1"] }, { expiresIn: "1h" })));
+    expect((await client.join("room:lobby"))[4]).toEqual({ status: "ok", response: {} });
+    expect((await client.join("admin:u1"))[4]).toEqual({ status: "ok", response: {} });
+    expect((await client.join("admin:all"))[4]).toEqual({ status: "error", response: { reason: "topic not allowed by token" } });
+    expect(joins).toBe(2);
+    expect((await server.metrics.joinsRefusedByToken.get()).values[0].value).toBe(1);
+  });
+
+  it("verifies against a JWKS endpoint, refusing a kid the set does not hold", async () => {
+    const [known, unknown] = await Promise.all([keyPair("ES256", "k1"), keyPair("ES256", "k9")]);
+    const jwks = await jwksServer(() => [known.jwk]);
+    afterTest(() => jwks.close());
+    server = servers.current = await startServer({ auth: { jwt: { jwksUrl: jwks.url } }, channels: { "room:*": whoami } });
+    expect(await open(await unknown.sign({ sub: "u1" }))).toBe(403);
+    const client = raw(await open(await known.sign({ sub: "u1" })));
+    expect((await client.join("room:1"))[4]).toEqual({ status: "ok", response: { userId: "u1", assigns: {} } });
+  });
+
+  it("checks its settings at start, and reads them from AUTH / --auth as JSON", () => {
+    expect(() => createServer({ auth: { jwt: { secret: "short" } } })).toThrow(/auth\.jwt\.secret/);
+    expect(() => createServer({ auth: { phoenixToken: { salt: SALT } } })).toThrow(/secretKeyBase/);
+    expect(() => createServer({ auth: {} })).toThrow(/exactly one/);
+    const { settings } = settingsFromCli(["--auth", '{"phoenixToken":{"salt":"user socket","maxAge":600}}'], { AUTH: '{"jwt":{}}' });
+    expect(settings.auth).toEqual({ phoenixToken: { salt: "user socket", maxAge: 600 } });
+    expect(() => settingsFromCli([], { AUTH: "{salt" })).toThrow(/auth must be JSON/);
+  });
+});

@@ -1,0 +1,92 @@
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload } from "jose";
+import { afterEach } from "vitest";
+import type { CinderServer } from "../../server/index.js";
+import { RawClient, HttpRefusal } from "../support/raw-client.js";
+import { socketUrl } from "../support/server.js";
+
+/** The Phoenix endpoint secret and salt the tests sign with (the same as the Erlang vectors'). */
+export const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+export const SALT = "user socket";
+
+/** The subprotocol phoenix.js sends its `authToken` in. */
+export function tokenProtocols(token: string): string[] {
+  return ["phoenix", `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`];
+}
+
+/** Opens a raw socket with `token` as phoenix.js's authToken; resolves with the client or the HTTP status of the refusal. */
+export async function openWithToken(url: string, token: string): Promise<RawClient | number> {
+  try {
+    return await RawClient.open(url, { protocols: tokenProtocols(token) });
+  } catch (err) {
+    if (err instanceof HttpRefusal) return err.status;
+    throw err;
+  }
+}
+
+/**
+ * A test file's server and the raw sockets it opens, all closed after each test. `open` gives
+ * the client, or the HTTP status of a refused connect.
+ */
+export function serverPerTest(): { current: CinderServer | undefined; open(token: string): Promise<RawClient | number>; client(token: string): Promise<RawClient> } {
+  const clients: RawClient[] = [];
+  const state = {
+    current: undefined as CinderServer | undefined,
+    async open(token: string): Promise<RawClient | number> {
+      const opened = await openWithToken(socketUrl(state.current as CinderServer), token);
+      if (typeof opened !== "number") clients.push(opened);
+      return opened;
+    },
+    async client(token: string): Promise<RawClient> {
+      const opened = await state.open(token);
+      if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
+      return opened;
+    },
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await state.current?.close();
+    state.current = undefined;
+  });
+  return state;
+}
+
+export const HS_SECRET = "a-shared-jwt-secret-of-at-least-32-characters";
+
+export function signHs(claims: JWTPayload, options: { secret?: string; alg?: string; expiresIn?: string | number } = {}): Promise<string> {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" }).setIssuedAt();
+  if (options.expiresIn !== undefined) jwt.setExpirationTime(options.expiresIn);
+  return jwt.sign(new TextEncoder().encode(options.secret ?? HS_SECRET));
+}
+
+/** An asymmetric key pair with its public half as PEM and as a JWK (with `kid`). */
+export async function keyPair(alg: "RS256" | "ES256", kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
+  return {
+    pem: await exportSPKI(publicKey),
+    jwk,
+    sign: (claims: JWTPayload, header: { kid?: string } = { kid }) => {
+      const jwt = new SignJWT(claims).setProtectedHeader({ alg, ...header }).setIssuedAt();
+      if (claims.exp === undefined) jwt.setExpirationTime("1h");
+      return jwt.sign(privateKey);
+    },
+  };
+}
+
+/** A JWKS endpoint on loopback serving `keys`, counting its fetches. */
+export async function jwksServer(keys: () => JWK[]): Promise<{ url: string; fetches: () => number; close: () => Promise<void> }> {
+  let fetches = 0;
+  const server: Server = createHttpServer((_req, res) => {
+    fetches++;
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: keys() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    fetches: () => fetches,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
