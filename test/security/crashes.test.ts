@@ -1,29 +1,19 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encode } from "@msgpack/msgpack";
 import WebSocket from "ws";
 import { ok, type CinderServer } from "../../server/index.js";
 import { HttpRefusal, RawClient } from "../support/raw-client.js";
-import { httpUrl, socketUrl, startServer } from "../support/server.js";
+import { httpUrl, rawPerTest, socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
 // Inputs that once crashed a node, a channel or a socket, each with what it gets now.
-let server: CinderServer | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.close();
-  server = undefined;
-});
+const opened = rawPerTest();
 
 /** The JSON text of an object nested `levels` deep: {"deep":[[…"x"…]]} (written out: stringify would overflow). */
 const deepJson = (levels: number) => `{"deep":${"[".repeat(levels - 1)}"x"${"]".repeat(levels - 1)}}`;
 const deepObject = (levels: number) => JSON.parse(deepJson(levels)) as Record<string, unknown>;
 
-async function open(query = "vsn=2.0.0"): Promise<RawClient> {
-  const client = await RawClient.open(socketUrl(server as CinderServer, query));
-  clients.push(client);
-  return client;
-}
+const open = (query?: string) => opened.open(query);
 
 const echo = {
   join: () => ok({}),
@@ -34,17 +24,17 @@ const echo = {
 };
 
 function post(body: string, authorization = "Bearer key"): Promise<Response> {
-  return fetch(httpUrl(server as CinderServer, "/api/broadcast"), { method: "POST", headers: { authorization }, body });
+  return fetch(httpUrl(opened.server as CinderServer, "/api/broadcast"), { method: "POST", headers: { authorization }, body });
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(httpUrl(server as CinderServer, "/metrics"))).text();
+  const text = await (await fetch(httpUrl(opened.server as CinderServer, "/metrics"))).text();
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "gm"))].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
 describe("payloads nested too deep", () => {
   it("are refused by the HTTP API with 400, and a JSON and a msgpack subscriber still get what follows", async () => {
-    server = await startServer({ broadcastKey: "key", channels: { "room:*": echo } });
+    opened.server = await startServer({ broadcastKey: "key", channels: { "room:*": echo } });
     const json = await open();
     const packed = await open("vsn=2.0.0&serializer=msgpack");
     await json.join("room:deep");
@@ -55,14 +45,14 @@ describe("payloads nested too deep", () => {
       expect(response.status).toBe(400);
       expect(await response.json()).toEqual({ error: "payload nested deeper than 32 levels" });
     }
-    expect(() => server?.broadcast("room:deep", "e", deepObject(101))).toThrow(/nested deeper than 32 levels/);
+    expect(() => opened.server?.broadcast("room:deep", "e", deepObject(101))).toThrow(/nested deeper than 32 levels/);
     expect((await post(JSON.stringify({ topic: "room:deep", event: "fine", payload: deepObject(32) }))).status).toBe(202);
     await json.next((f) => f[3] === "fine", "the broadcast at the JSON subscriber");
     await waitFor(() => packed.messages.length === 2, "the broadcast at the msgpack subscriber");
   });
 
   it("pushed by a client close that socket with 1007 and a reason; the channel's other members are untouched", async () => {
-    server = await startServer({ channels: { "room:*": echo } });
+    opened.server = await startServer({ channels: { "room:*": echo } });
     const bystander = await open();
     await bystander.join("room:deep");
     const pusher = await open();
@@ -81,9 +71,9 @@ describe("payloads nested too deep", () => {
 
 describe("the handshake", () => {
   it("refuses serializer names that are not serializers, such as __proto__ and toString", async () => {
-    server = await startServer();
+    opened.server = await startServer();
     for (const name of ["__proto__", "toString", "constructor", "hasOwnProperty"]) {
-      const refused = await RawClient.open(socketUrl(server, `vsn=2.0.0&serializer=${name}`)).then(
+      const refused = await RawClient.open(socketUrl(opened.server as CinderServer, `vsn=2.0.0&serializer=${name}`)).then(
         (client) => (client.close(), 101),
         (err: unknown) => (err instanceof HttpRefusal ? err.status : -1),
       );
@@ -92,9 +82,9 @@ describe("the handshake", () => {
   });
 
   it("counts a text frame of invalid UTF-8 (the transport cuts it with 1006) and serves the others", async () => {
-    server = await startServer();
+    opened.server = await startServer();
     const before = await metric("cinder_frame_errors_total");
-    const ws = new WebSocket(socketUrl(server));
+    const ws = new WebSocket(socketUrl(opened.server as CinderServer));
     await new Promise((resolve) => ws.once("open", resolve));
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
     ws.send(Buffer.from([0x5b, 0xff, 0xfe, 0x5d]), { binary: false });
@@ -107,7 +97,7 @@ describe("the handshake", () => {
 
 describe("long topics and events", () => {
   it("close the socket with 1007 past the limits; an unmatched topic is answered without logging it whole", async () => {
-    server = await startServer();
+    opened.server = await startServer();
     const client = await open();
     const reply = await client.join(`nope:${"x".repeat(500)}`);
     expect((reply[4] as { response: unknown }).response).toEqual({ reason: "unmatched topic" });
@@ -121,7 +111,7 @@ describe("long topics and events", () => {
 
 describe("the bearer key", () => {
   it("accepts the scheme in any case, and refuses a wrong key", async () => {
-    server = await startServer({ broadcastKey: "key" });
+    opened.server = await startServer({ broadcastKey: "key" });
     const body = JSON.stringify({ topic: "room:x", event: "e", payload: {} });
     expect((await post(body, "bearer key")).status).toBe(202);
     expect((await post(body, "BEARER key")).status).toBe(202);

@@ -1,29 +1,19 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
 import { HttpRefusal, RawClient, type RawFrame } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { rawPerTest, socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
 // Each rate limit: hit, answered as documented, and recovered once its second has passed.
-let server: CinderServer | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server?.close();
-  server = undefined;
-});
+const opened = rawPerTest();
 
-async function open(): Promise<RawClient> {
-  const client = await RawClient.open(socketUrl(server as CinderServer));
-  clients.push(client);
-  return client;
-}
+const open = () => opened.open();
 
 const reasonOf = (frame: RawFrame) => (frame[4] as { status: string; response: { reason?: string } }).response.reason;
 
 async function limited(what: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${(server as CinderServer).port}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${(opened.server as CinderServer).port}/metrics`)).text();
   return Number(new RegExp(`^cinder_rate_limited_total\\{limit="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
 
@@ -31,7 +21,7 @@ const plain: ChannelHandler = { join: () => ok({}), handleIn: () => ok({ fine: t
 
 describe("rate limits", () => {
   it("answers pushes past maxFramesPerSecond with rate limited, and lets them through again a second later", async () => {
-    server = await startServer({ maxFramesPerSecond: 5, channels: { "room:*": plain } });
+    opened.server = await startServer({ maxFramesPerSecond: 5, channels: { "room:*": plain } });
     const client = await open();
     await client.join("room:a");
     for (let i = 0; i < 10; i++) client.send([null, `p${i}`, "room:a", "ping", {}]);
@@ -49,7 +39,7 @@ describe("rate limits", () => {
   });
 
   it("closes a socket that stays over its frame rate with 1008", async () => {
-    server = await startServer({ maxFramesPerSecond: 2, channels: { "room:*": plain } });
+    opened.server = await startServer({ maxFramesPerSecond: 2, channels: { "room:*": plain } });
     const client = await open();
     const spam = setInterval(() => client.ws.readyState === 1 && client.send([null, null, "phoenix", "heartbeat", {}]), 20);
     try {
@@ -61,7 +51,7 @@ describe("rate limits", () => {
   }, 20_000);
 
   it("refuses joins past maxJoinsPerSecond with too many joins", async () => {
-    server = await startServer({ maxJoinsPerSecond: 3, channels: { "room:*": plain } });
+    opened.server = await startServer({ maxJoinsPerSecond: 3, channels: { "room:*": plain } });
     const client = await open();
     const replies = await Promise.all(["a", "b", "c", "d", "e"].map((room) => client.join(`room:${room}`)));
     expect(replies.map(reasonOf)).toEqual([undefined, undefined, undefined, "too many joins", "too many joins"]);
@@ -78,7 +68,7 @@ describe("rate limits", () => {
         return ok({});
       },
     };
-    server = await startServer({ maxPresencePerSecond: 2, channels: { "room:*": tracker } });
+    opened.server = await startServer({ maxPresencePerSecond: 2, channels: { "room:*": tracker } });
     const client = await open();
     await client.join("room:p");
     for (const key of ["a", "b", "c"]) {
@@ -97,12 +87,12 @@ describe("rate limits", () => {
   });
 
   it("refuses upgrades past maxConnectsPerSecondPerIp with HTTP 429", async () => {
-    server = await startServer({ maxConnectsPerSecondPerIp: 2 });
+    opened.server = await startServer({ maxConnectsPerSecondPerIp: 2 });
     await open();
     await open();
-    await expect(RawClient.open(socketUrl(server))).rejects.toEqual(new HttpRefusal(429));
+    await expect(RawClient.open(socketUrl(opened.server as CinderServer))).rejects.toEqual(new HttpRefusal(429));
     expect(await limited("connects")).toBe(1);
-    await waitFor(() => RawClient.open(socketUrl(server as CinderServer)).then((c) => (clients.push(c), true), () => false), "a connect to pass again", 5000);
+    await waitFor(() => open().then(() => true, () => false), "a connect to pass again", 5000);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Socket } from "phoenix";
 import { afterEach } from "vitest";
 import { createServer, type CinderServer, type CreateServerOptions } from "../../server/index.js";
+import { RawClient } from "./raw-client.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 
 /** A real Cinder node on a free loopback port, with the demo `room:*` channel unless channels are given. */
@@ -28,6 +29,25 @@ export function perTest(): { server: CinderServer | undefined; sockets: Socket[]
   const opened: { server: CinderServer | undefined; sockets: Socket[] } = { server: undefined, sockets: [] };
   afterEach(async () => {
     for (const socket of opened.sockets.splice(0)) socket.disconnect();
+    await opened.server?.close();
+    opened.server = undefined;
+  });
+  return opened;
+}
+
+/** The server and raw sockets a test opens (`open` connects to the current server): all closed after each test. */
+export function rawPerTest(): { server: CinderServer | undefined; open(query?: string): Promise<RawClient> } {
+  const clients: RawClient[] = [];
+  const opened = {
+    server: undefined as CinderServer | undefined,
+    async open(query = "vsn=2.0.0"): Promise<RawClient> {
+      const client = await RawClient.open(socketUrl(opened.server as CinderServer, query));
+      clients.push(client);
+      return client;
+    },
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
     await opened.server?.close();
     opened.server = undefined;
   });
