@@ -40,7 +40,10 @@ export interface LeaseClaim {
   ttlMs: number;
   /** The claimant has subscribers of the topic. */
   interested: boolean;
-  /** The claimant's token when it renews a lease it holds. */
+  /**
+   * The claimant's token when it renews a lease it holds: then the lease is only extended, never
+   * taken. (A token that cannot be the lease, such as "-", thus only updates the interest.)
+   */
   token?: string;
 }
 
