@@ -17,12 +17,13 @@ export const noGossip: GossipLane = {
  */
 export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
-  readonly leases = new MemoryLeases();
+  readonly leases: MemoryLeases;
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   readonly counters: MemoryCounterStore;
 
   constructor(private readonly options: { historyMaxBytes: number; counterMaxKeys: number; now: () => number; metrics: Metrics }) {
+    this.leases = new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.counters = memoryCounters(options);
   }

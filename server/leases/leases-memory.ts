@@ -30,7 +30,11 @@ export class MemoryLeases implements Leases {
   /** Claims since the last sweep of expired leases (a holder that died never releases). */
   private claimsSinceSweep = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** Told when a topic's state is forgotten to stay within MEMORY_STATE_TOPICS (counted in metrics). */
+    private readonly onStateEvicted: () => void = () => {},
+  ) {}
 
   async claim(claim: LeaseClaim): Promise<LeaseView> {
     const now = this.now();
@@ -88,7 +92,10 @@ export class MemoryLeases implements Leases {
     // Re-inserted: the map's order is the order of last writes, oldest first.
     this.states.delete(write.topic);
     this.states.set(write.topic, state);
-    if (this.states.size > MEMORY_STATE_TOPICS) this.states.delete(this.states.keys().next().value as string);
+    if (this.states.size > MEMORY_STATE_TOPICS) {
+      this.states.delete(this.states.keys().next().value as string);
+      this.onStateEvicted();
+    }
     return true;
   }
 

@@ -80,6 +80,11 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly topicWorkerStateEvictions = new Counter({
+    name: "cinder_topic_worker_state_evictions_total",
+    help: "Topics whose topic-worker state a node without Redis forgot to keep at most 10,000 (the least recently written first)",
+    registers: [this.registry],
+  });
   readonly topicWorkerEffectsRefused = new Counter({
     name: "cinder_topic_worker_effects_refused_total",
     help: "Broadcasts and state writes of topic workers refused by fencing (the lease was no longer theirs)",

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EncodedBroadcast } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { fenceOf, type Leases } from "../../server/leases/leases.js";
-import { MemoryLeases } from "../../server/leases/leases-memory.js";
+import { MEMORY_STATE_TOPICS, MemoryLeases } from "../../server/leases/leases-memory.js";
 import { RedisCluster } from "../support/redis-cluster.js";
 import { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
@@ -167,5 +167,23 @@ describe("fencing numbers", () => {
     const second = await node.leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
     expect(second.held).toBe(true);
     expect(fenceOf(second.token)).toBeGreaterThan(fenceOf(first.token));
+  });
+});
+
+describe("checkpoint state without Redis", () => {
+  it("keeps at most MEMORY_STATE_TOPICS topics, forgetting the one written longest ago, and says so", async () => {
+    let evicted = 0;
+    const leases = new MemoryLeases(Date.now, () => evicted++);
+    const write = async (topic: string) => {
+      const { token } = await leases.claim({ topic, claimant: "A", ttlMs: 60_000, interested: true });
+      expect(await leases.writeState({ topic, token, name: "n", value: "1" })).toBe(true);
+    };
+    for (let i = 0; i < MEMORY_STATE_TOPICS; i++) await write(`t:${i}`);
+    expect(evicted).toBe(0);
+    await write("t:one-more");
+    expect(evicted).toBe(1);
+    expect(await leases.readState("t:0", "n")).toBeNull();
+    expect(await leases.readState("t:1", "n")).toBe("1");
+    expect(await leases.readState("t:one-more", "n")).toBe("1");
   });
 });
