@@ -7,7 +7,6 @@ import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
 import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
-import { valueWithin } from "../socket/payload-depth.js";
 import { readJsonBody, writeJson, writeText } from "./http-response.js";
 import { sameSecret } from "./secret.js";
 
@@ -114,7 +113,13 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     const problem = validateBroadcast(message, options.config);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
-    options.broadcast(topic, event, payload);
+    try {
+      options.broadcast(topic, event, payload);
+    } catch (err) {
+      // The broadcaster checks the payload's depth (maxPayloadDepth) once, for every way in.
+      if (err instanceof TypeError) return writeJson(res, 400, { error: err.message });
+      throw err;
+    }
     writeJson(res, 202, { ok: true });
   });
 }
@@ -167,7 +172,7 @@ function checkBearer(authorization: string, key: string | undefined): { status: 
   return null;
 }
 
-function validateBroadcast(message: unknown, limits: Pick<ServerConfig, "maxPayloadDepth" | "maxTopicLength" | "maxEventLength">): string | null {
+function validateBroadcast(message: unknown, limits: Pick<ServerConfig, "maxTopicLength" | "maxEventLength">): string | null {
   if (!isObjectPayload(message)) return "body must be a JSON object {topic, event, payload}";
   const { topic, event, payload } = message;
   if (typeof topic !== "string" || topic.length === 0) return "topic must be a non-empty string";
@@ -176,6 +181,5 @@ function validateBroadcast(message: unknown, limits: Pick<ServerConfig, "maxPayl
   if (event.length > limits.maxEventLength) return `event longer than ${limits.maxEventLength} characters`;
   if (event.startsWith("phx_")) return "events starting with phx_ are reserved";
   if (!isObjectPayload(payload)) return "payload must be a JSON object";
-  if (!valueWithin(payload, limits.maxPayloadDepth)) return `payload nested deeper than ${limits.maxPayloadDepth} levels`;
   return null;
 }

@@ -64,7 +64,7 @@ export class Broadcaster {
   }
 
   private checkDepth(payload: Payload): void {
-    if (!valueWithin(payload, this.maxDepth)) throw new TypeError(`broadcast payload nested deeper than ${this.maxDepth} levels (maxPayloadDepth)`);
+    if (!valueWithin(payload, this.maxDepth)) throw new TypeError(`payload nested deeper than ${this.maxDepth} levels`);
   }
 
   private appendHistory(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): void {

@@ -1,10 +1,9 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload } from "jose";
-import { afterEach } from "vitest";
 import type { CinderServer } from "../../server/index.js";
 import { RawClient, HttpRefusal } from "../support/raw-client.js";
-import { socketUrl } from "../support/server.js";
+import { rawPerTest, socketUrl } from "../support/server.js";
 
 /** The Phoenix endpoint secret and salt the tests sign with (the same as the Erlang vectors'). */
 export const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -30,13 +29,17 @@ export async function openWithToken(url: string, token: string): Promise<RawClie
  * the client, or the HTTP status of a refused connect.
  */
 export function serverPerTest(): { current: CinderServer | undefined; open(token: string): Promise<RawClient | number>; client(token: string): Promise<RawClient> } {
-  const clients: RawClient[] = [];
+  const raw = rawPerTest();
   const state = {
-    current: undefined as CinderServer | undefined,
+    get current(): CinderServer | undefined {
+      return raw.server;
+    },
+    set current(server: CinderServer | undefined) {
+      raw.server = server;
+    },
     async open(token: string): Promise<RawClient | number> {
-      const opened = await openWithToken(socketUrl(state.current as CinderServer), token);
-      if (typeof opened !== "number") clients.push(opened);
-      return opened;
+      const opened = await openWithToken(socketUrl(raw.server as CinderServer), token);
+      return typeof opened === "number" ? opened : raw.keep(opened);
     },
     async client(token: string): Promise<RawClient> {
       const opened = await state.open(token);
@@ -44,11 +47,6 @@ export function serverPerTest(): { current: CinderServer | undefined; open(token
       return opened;
     },
   };
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    await state.current?.close();
-    state.current = undefined;
-  });
   return state;
 }
 

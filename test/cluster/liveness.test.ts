@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LIVENESS_DEFAULTS, NodeLiveness, type LiveNode, type NodeLivenessOptions } from "../../server/cluster/liveness.js";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import { RedisServer } from "../support/redis-server.js";
-import { sleep, waitFor } from "../support/wait.js";
+import { waitFor } from "../support/wait.js";
 import { isDown, observer as outsideClient, replicaOf, testConnections, waitConnected } from "./support.js";
 
 /** Fast timings so a crash shows within a second; the stall tests use the defaults. */
@@ -173,17 +173,15 @@ async function waitForNextRefreshWithin(key: string, dueAtTtl: number, withinMs:
 /**
  * Stops `child` just before its next refresh is due, so the key ages refreshMs + the stall (the
  * worst case). A refresh that slips in between the last look and the SIGSTOP is seen (the TTL
- * went up again) and the attempt repeated. Resolves with when it was stopped, and the key's
- * remaining TTL then.
+ * went up again) and the attempt repeated. Resolves with the key's remaining TTL once stopped.
  */
-async function pauseJustBeforeRefresh(child: LivenessProcess): Promise<{ stoppedAt: number; ttl: number }> {
+async function pauseJustBeforeRefresh(child: LivenessProcess): Promise<{ ttl: number }> {
   const { ttlMs, refreshMs } = LIVENESS_DEFAULTS;
   for (let attempt = 1; ; attempt++) {
     await waitForNextRefreshWithin(child.key, ttlMs - refreshMs, 30);
     child.pause();
-    const stoppedAt = Date.now();
     const ttl = await outside.pttl(child.key);
-    if (ttl > 0 && ttl <= ttlMs - refreshMs + 50) return { stoppedAt, ttl };
+    if (ttl > 0 && ttl <= ttlMs - refreshMs + 50) return { ttl };
     child.resume();
     if (attempt === 5) throw new Error(`could not stop ${child.name} before its refresh (pttl ${ttl} after SIGSTOP)`);
   }
@@ -283,11 +281,12 @@ describe("NodeLiveness", () => {
       expect(observer.ups).toEqual([{ name: "stalled", replicas: [replicaOf("stalled")] }]);
 
       // Worst case: the stall starts just before a refresh is due, so the key ages refreshMs + stall.
-      const { stoppedAt, ttl } = await pauseJustBeforeRefresh(stalled);
+      const { ttl } = await pauseJustBeforeRefresh(stalled);
       expect(ttl).toBeLessThanOrEqual(ttlMs - refreshMs + 50);
       const refreshes = stalled.count("refreshed");
       const pollsBefore = observer.polls;
-      await sleep(STALL_MS - (Date.now() - stoppedAt)); // the stall under test
+      // The stall under test: stopped until the key has aged STALL_MS past where the stop found it.
+      await waitFor(async () => (await outside.pttl(stalled.key)) <= ttl - STALL_MS, `the key to age ${STALL_MS} ms`);
       stalled.resume();
       // The observer kept polling while the node was stopped.
       expect(observer.polls).toBeGreaterThan(pollsBefore);

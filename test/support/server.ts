@@ -35,15 +35,20 @@ export function perTest(): { server: CinderServer | undefined; sockets: Socket[]
   return opened;
 }
 
-/** The server and raw sockets a test opens (`open` connects to the current server): all closed after each test. */
-export function rawPerTest(): { server: CinderServer | undefined; open(query?: string): Promise<RawClient> } {
+/**
+ * The server and raw sockets a test opens (`open` connects to the current server; `keep` takes a
+ * socket opened otherwise): all closed after each test.
+ */
+export function rawPerTest(): { server: CinderServer | undefined; open(query?: string): Promise<RawClient>; keep(client: RawClient): RawClient } {
   const clients: RawClient[] = [];
   const opened = {
     server: undefined as CinderServer | undefined,
-    async open(query = "vsn=2.0.0"): Promise<RawClient> {
-      const client = await RawClient.open(socketUrl(opened.server as CinderServer, query));
+    keep(client: RawClient): RawClient {
       clients.push(client);
       return client;
+    },
+    async open(query = "vsn=2.0.0"): Promise<RawClient> {
+      return opened.keep(await RawClient.open(socketUrl(opened.server as CinderServer, query)));
     },
   };
   afterEach(async () => {
