@@ -1,0 +1,75 @@
+import { LongPoll, Socket, type Channel } from "phoenix";
+import WebSocket from "ws";
+
+/**
+ * phoenix.js's own LongPoll transport, sending each request to the next of `ports` in turn:
+ * what a load balancer without sticky sessions does to a LongPoll client.
+ */
+export function roundRobinLongPoll(ports: readonly number[]): typeof LongPoll {
+  let next = 0;
+  return class RoundRobinLongPoll extends LongPoll {
+    override endpointURL(): string {
+      const url = new URL(super.endpointURL());
+      url.port = String(ports[next++ % ports.length]);
+      return url.toString();
+    }
+  };
+}
+
+export interface ClientOptions {
+  params?: Record<string, string>;
+  /** Ports to spread the LongPoll requests over (default: only `port`). */
+  ports?: number[];
+  authToken?: string;
+}
+
+/** A phoenix.js socket on the LongPoll transport (or the WebSocket one), reconnecting fast. */
+export function longPollSocket(port: number, options: ClientOptions = {}): Socket {
+  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
+    transport: options.ports ? roundRobinLongPoll(options.ports) : LongPoll,
+    params: options.params ?? {},
+    authToken: options.authToken,
+    reconnectAfterMs: () => 50,
+    rejoinAfterMs: () => 50,
+    timeout: 5000,
+  } as ConstructorParameters<typeof Socket>[1]);
+  socket.connect();
+  return socket;
+}
+
+export function webSocket(port: number, params: Record<string, string> = {}): Socket {
+  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
+    transport: WebSocket as unknown as typeof globalThis.WebSocket,
+    params,
+    reconnectAfterMs: () => 50,
+    rejoinAfterMs: () => 50,
+    timeout: 5000,
+  });
+  socket.connect();
+  return socket;
+}
+
+export function joined(channel: Channel): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout")));
+  });
+}
+
+export function pushed(channel: Channel, event: string, payload: object | ArrayBuffer): Promise<{ status: string; response: unknown }> {
+  return new Promise((resolve) => {
+    const push = channel.push(event, payload as object);
+    for (const status of ["ok", "error", "timeout"] as const) push.receive(status, (response: unknown) => resolve({ status, response }));
+  });
+}
+
+/** Every `event` the channel receives, in order. */
+export function collect<T = unknown>(channel: Channel, event: string): T[] {
+  const seen: T[] = [];
+  channel.on(event, (payload: T) => void seen.push(payload));
+  return seen;
+}
+
+/** The keys of a phoenix.js Presence list kept from presence_state/presence_diff. */
+export function presenceKeys(state: Record<string, unknown>): string[] {
+  return Object.keys(state).sort();
+}
