@@ -37,7 +37,7 @@ export class LongPollRelay {
     try {
       // A POST is answered as soon as its lines are handed over; a poll may hold for the window.
       const response = await fabric.relay({ node: ref.node, worker: ref.worker }, request, windowMs + RELAY_MARGIN_MS);
-      metrics.longPollRelayed.inc({ outcome: response ? "answered" : "timeout" });
+      metrics.longPollRelayed.inc({ outcome: response ? "answered" : "unanswered" });
       return response?.body ?? statusBody(410);
     } finally {
       this.inFlight--;

@@ -139,7 +139,7 @@ export class Metrics {
   );
   readonly longPollRelayed = this.counter(
     "cinder_longpoll_relayed_total",
-    "LongPoll requests this thread received for a session another thread or node owns: answered (by the owner), timeout (no answer in time), refused (longPollMaxRelays in flight); the last two answer 410",
+    "LongPoll requests this thread received for a session another thread or node owns: answered (by the owner), unanswered (the owner could not be reached or did not answer in time), refused (longPollMaxRelays in flight); the last two answer 410",
     ["outcome"],
   );
   readonly longPollRelaysInFlight = this.gauge("cinder_longpoll_relays_in_flight", "LongPoll requests this thread relayed and still waits on (at most longPollMaxRelays)");

@@ -1,4 +1,5 @@
 import { LongPoll, Socket, type Channel } from "phoenix";
+import { request as httpRequest } from "node:http";
 import WebSocket from "ws";
 
 /**
@@ -73,3 +74,22 @@ export function collect<T = unknown>(channel: Channel, event: string): T[] {
 export function presenceKeys(state: Record<string, unknown>): string[] {
   return Object.keys(state).sort();
 }
+
+/**
+ * A `fetch` for phoenix.js that opens a new TCP connection for every request: on a node with
+ * several workers the kernel spreads connections over them (SO_REUSEPORT), so a client's polls
+ * and posts land on workers that do not own its session, as behind a load balancer.
+ */
+export const fetchOnFreshConnections: typeof fetch = (input, init = {}) =>
+  new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, key) => (headers[key] = value));
+    const req = httpRequest(String(input), { method: init.method ?? "GET", headers, agent: false, signal: init.signal ?? undefined }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0 })));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(typeof init.body === "string" ? init.body : undefined);
+  });
