@@ -133,19 +133,29 @@ function ask<T>(child: ChildProcess, command: unknown): Promise<T> {
   });
 }
 
-/** `count` broadcasts at `rate` a second, each carrying the wall-clock time it was sent. */
+/**
+ * `count` broadcasts at `rate` a second, each carrying the wall-clock time it was sent. Each
+ * POST leaves on time without waiting for the previous answer, so a slow answer never slows the
+ * rate; all are awaited at the end.
+ */
 async function publish(port: number, topic: string, count: number, rate: number): Promise<void> {
   const started = performance.now();
+  const sent: Array<Promise<void>> = [];
   for (let i = 0; i < count; i++) {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     const t = performance.timeOrigin + performance.now();
-    const response = await fetch(`http://127.0.0.1:${port}/api/broadcast`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${BROADCAST_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ topic, event: "bench", payload: { t, i } }),
-    });
-    if (response.status !== 202) throw new Error(`broadcast answered ${response.status}`);
+    sent.push(
+      fetch(`http://127.0.0.1:${port}/api/broadcast`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${BROADCAST_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ topic, event: "bench", payload: { t, i } }),
+      }).then(async (response) => {
+        await response.arrayBuffer();
+        if (response.status !== 202) throw new Error(`broadcast answered ${response.status}`);
+      }),
+    );
   }
+  await Promise.all(sent);
 }

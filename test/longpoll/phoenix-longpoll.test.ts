@@ -131,6 +131,23 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     expect((await poll(server.port, token)).body).toEqual({ status: 410 });
   });
 
+  it("ends a session on server.disconnect(id); phoenix.js learns it at its next poll (410), reconnects and rejoins", async () => {
+    const server = await serve({ connect: () => ({ id: "user:1" }) });
+    const lp = keep(longPollSocket(server.port));
+    const room = lp.channel("room:kick", { user: "kicked", presence: false });
+    await joined(room);
+    let joins = 0;
+    // phoenix.js runs a hook for a reply already received at once: only rejoins count after the reset.
+    room.joinPush.receive("ok", () => joins++);
+    joins = 0;
+    expect(server.disconnect("user:1")).toBe(1);
+    expect(await metricValue(server, "cinder_forced_disconnects_total")).toBe(1);
+    await waitFor(async () => (await metricValue(server, "cinder_longpoll_requests_total", { method: "GET", status: "410" })) >= 3, "the old session's 410 and the new handshake");
+    await waitFor(() => joins > 0, "the channel to rejoin on a new session", 10_000);
+    expect(await metricValue(server, "cinder_longpoll_sessions")).toBe(1);
+    expect(await pushed(room, "ping", {})).toEqual({ status: "ok", response: {} });
+  });
+
   it("is not served with longPoll: false", async () => {
     const server = await serve({ longPoll: false });
     const response = await fetch(`http://127.0.0.1:${server.port}/socket/longpoll?vsn=2.0.0`);
