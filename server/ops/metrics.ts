@@ -134,7 +134,7 @@ export class Metrics {
   readonly longPollSessions = this.gauge("cinder_longpoll_sessions", "Open LongPoll sessions owned by this thread");
   readonly longPollRequests = this.counter(
     "cinder_longpoll_requests_total",
-    "LongPoll requests answered by this thread, by method and the status in the body (410 = session gone or handshake)",
+    "LongPoll requests answered by this thread, by method and the status in the body (410: a handshake or a session gone); a relayed request counts on the thread the client reached and on its owner",
     ["method", "status"],
   );
   readonly longPollRelayed = this.counter(

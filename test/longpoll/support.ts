@@ -1,6 +1,8 @@
-import { LongPoll, Socket, type Channel } from "phoenix";
+import { LongPoll, Socket } from "phoenix";
 import { request as httpRequest } from "node:http";
 import WebSocket from "ws";
+
+export { collect, joined, pushed } from "../support/phoenix-channel.js";
 
 /**
  * phoenix.js's own LongPoll transport, sending each request to the next of `ports` in turn:
@@ -48,31 +50,6 @@ export function webSocket(port: number, params: Record<string, string> = {}): So
   });
   socket.connect();
   return socket;
-}
-
-export function joined(channel: Channel): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout")));
-  });
-}
-
-export function pushed(channel: Channel, event: string, payload: object | ArrayBuffer): Promise<{ status: string; response: unknown }> {
-  return new Promise((resolve) => {
-    const push = channel.push(event, payload as object);
-    for (const status of ["ok", "error", "timeout"] as const) push.receive(status, (response: unknown) => resolve({ status, response }));
-  });
-}
-
-/** Every `event` the channel receives, in order. */
-export function collect<T = unknown>(channel: Channel, event: string): T[] {
-  const seen: T[] = [];
-  channel.on(event, (payload: T) => void seen.push(payload));
-  return seen;
-}
-
-/** The keys of a phoenix.js Presence list kept from presence_state/presence_diff. */
-export function presenceKeys(state: Record<string, unknown>): string[] {
-  return Object.keys(state).sort();
 }
 
 /**
