@@ -1,7 +1,7 @@
 import { Presence, type Socket } from "phoenix";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CinderServer, CreateServerOptions } from "../../server/index.js";
-import { ok } from "../../server/index.js";
+import { ok, signPhoenixToken } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 import { startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
@@ -131,6 +131,23 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     expect((await poll(server.port, token)).body).toEqual({ status: 410 });
   });
 
+  it("verifies phoenix.js's authToken with built-in auth (the channel sees the user); a bad token is refused", async () => {
+    const secretKeyBase = "a-secret-key-base-for-longpoll-auth-tests-0123456789";
+    const whoAmI = { join: () => ok(), handleIn: (_event: string, _payload: unknown, socket: { userId: string | undefined }) => ok({ user: socket.userId ?? null }) };
+    const server = await serve({ secretKeyBase, auth: { phoenixToken: { salt: "user socket" } }, channels: { "me:*": whoAmI as never } });
+    const good = keep(longPollSocket(server.port, { authToken: signPhoenixToken(secretKeyBase, "user socket", { sub: "ada" }) }));
+    const channel = good.channel("me:1", {});
+    await joined(channel);
+    expect(await pushed(channel, "who", {})).toEqual({ status: "ok", response: { user: "ada" } });
+
+    const bad = keep(longPollSocket(server.port, { authToken: "not-a-token" }));
+    const errors: unknown[] = [];
+    bad.onError((error) => void errors.push(error));
+    await waitFor(() => errors.length > 0, "the refused socket to error");
+    expect(bad.isConnected()).toBe(false);
+    expect(await metricValue(server, "cinder_connects_rejected_total", { reason: "token_invalid" })).toBeGreaterThan(0);
+  });
+
   it("ends a session on server.disconnect(id); phoenix.js learns it at its next poll (410), reconnects and rejoins", async () => {
     const server = await serve({ connect: () => ({ id: "user:1" }) });
     const lp = keep(longPollSocket(server.port));
@@ -146,6 +163,24 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     await waitFor(() => joins > 0, "the channel to rejoin on a new session", 10_000);
     expect(await metricValue(server, "cinder_longpoll_sessions")).toBe(1);
     expect(await pushed(room, "ping", {})).toEqual({ status: "ok", response: {} });
+  });
+
+  it("numbers broadcasts on a history topic and replays what a rejoining session missed", async () => {
+    const server = await serve({ channels: { "h:*": { join: () => ok(), history: { size: 100, ttl: 60 } } as never } });
+    const first = await openSession(server.port);
+    await post(server.port, first, frame("j", "j", "h:1", "phx_join", {}));
+    const [reply] = await pollUntil(server.port, first, (message) => message[3] === "phx_reply");
+    const recovery = (reply[4] as { response: { _recovery: { o: number; e: string } } }).response._recovery;
+    for (let i = 1; i <= 5; i++) server.broadcast("h:1", "note", { i });
+    const live = await pollUntil(server.port, first, (message) => (message[4] as { i?: number }).i === 5);
+    expect(live.filter((message) => message[3] === "note").map((message) => (message[4] as { _o: number })._o)).toEqual([1, 2, 3, 4, 5]);
+
+    // A new session rejoining from offset 2 gets 3, 4 and 5 after its reply.
+    const second = await openSession(server.port);
+    await post(server.port, second, frame("k", "k", "h:1", "phx_join", { _since: { o: 2, e: recovery.e } }));
+    const replayed = await pollUntil(server.port, second, (message) => (message[4] as { i?: number }).i === 5);
+    expect(replayed.map((message) => message[3])).toEqual(["phx_reply", "note", "note", "note"]);
+    expect((replayed[0][4] as { response: { _recovery: unknown } }).response._recovery).toEqual({ recovered: true, o: 5, e: recovery.e });
   });
 
   it("is not served with longPoll: false", async () => {
