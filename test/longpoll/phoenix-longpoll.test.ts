@@ -183,6 +183,16 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     expect((replayed[0][4] as { response: { _recovery: unknown } }).response._recovery).toEqual({ recovered: true, o: 5, e: recovery.e });
   });
 
+  it("runs the channel's terminate when a session ends", async () => {
+    const ended: string[] = [];
+    const server = await serve({ longPollWindowMs: 200, channels: { "t:*": { join: () => ok(), terminate: (reason: string) => void ended.push(reason) } as never } });
+    const token = await openSession(server.port);
+    await post(server.port, token, frame("1", "1", "t:1", "phx_join", {}));
+    await pollUntil(server.port, token, (message) => message[3] === "phx_reply");
+    await waitFor(() => ended.length > 0, "terminate to run");
+    expect(ended).toEqual(["closed"]);
+  });
+
   it("is not served with longPoll: false", async () => {
     const server = await serve({ longPoll: false });
     const response = await fetch(`http://127.0.0.1:${server.port}/socket/longpoll?vsn=2.0.0`);
