@@ -21,13 +21,14 @@ interface ClientReport {
   closeCodes: Record<string, number>;
 }
 
-interface RunResult {
+export interface DrainRunResult {
   /** Most reconnects opened on the surviving node in any 100 ms, as a rate per second. */
   peakPerSecond100ms: number;
   /** Most reconnects in any 1 s. */
   peakPerSecond1s: number;
   /** From the first reconnect to the last, ms. */
   spreadMs: number;
+  reconnected: number;
   failures: number;
 }
 
@@ -84,7 +85,8 @@ function startClients(from: number, to: number, sockets: number, offset: number)
   return { ready: Promise.race([ready, exited.then((code) => Promise.reject(new Error(`drain client exited with ${code}`)))]), report, child };
 }
 
-async function runOnce(sockets: number, processes: number, drainEnv: Record<string, string>): Promise<RunResult> {
+/** One drain: N sockets on a fresh node, SIGTERM, every client reconnecting to a second node. */
+export async function measureDrain(sockets: number, processes: number, drainEnv: Record<string, string>): Promise<DrainRunResult> {
   const [portA, portB] = [await freePort(), await freePort()];
   // The draining node on core 0, the surviving one on core 1; the clients are not pinned.
   const a = startNode(portA, "0", drainEnv);
@@ -103,6 +105,7 @@ async function runOnce(sockets: number, processes: number, drainEnv: Record<stri
       peakPerSecond100ms: peak(times, 100) * 10,
       peakPerSecond1s: peak(times, 1000),
       spreadMs: times.length > 0 ? times[times.length - 1] - times[0] : 0,
+      reconnected: times.length,
       failures: reports.reduce((sum, r) => sum + r.failures, 0),
     };
   } finally {
@@ -121,10 +124,10 @@ export async function run(args: string[]): Promise<void> {
     { name: "default (drainPeriod 10 s, batches every 100 ms)", env: {} },
     { name: "all at once (drainPeriod 0)", env: { DRAIN_PERIOD: "0" } },
   ];
-  const results = new Map<string, RunResult[]>(modes.map((m) => [m.name, []]));
+  const results = new Map<string, DrainRunResult[]>(modes.map((m) => [m.name, []]));
   for (let i = 0; i < runs; i++) {
     for (const mode of modes) {
-      const result = await runOnce(sockets, processes, mode.env);
+      const result = await measureDrain(sockets, processes, mode.env);
       results.get(mode.name)?.push(result);
       console.log(`run ${i + 1} ${mode.name}: ${JSON.stringify(result)}`);
     }
@@ -133,7 +136,7 @@ export async function run(args: string[]): Promise<void> {
   console.log("| drain | peak reconnects/s (100 ms window) | peak reconnects in 1 s | first to last reconnect | failures |");
   console.log("|---|---:|---:|---:|---:|");
   for (const [name, list] of results) {
-    const m = (pick: (r: RunResult) => number) => median(list.map(pick));
+    const m = (pick: (r: DrainRunResult) => number) => median(list.map(pick));
     console.log(`| ${name} | ${m((r) => r.peakPerSecond100ms).toFixed(0)} | ${m((r) => r.peakPerSecond1s).toFixed(0)} | ${(m((r) => r.spreadMs) / 1000).toFixed(2)} s | ${m((r) => r.failures)} |`);
   }
 }

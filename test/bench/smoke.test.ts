@@ -12,6 +12,7 @@ import { startRawUwsServer } from "../../bench/servers/raw-uws.js";
 import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
+import { measureDrain } from "../../bench/scenarios/drain.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -81,4 +82,12 @@ describe("bench smoke", () => {
     stop = () => server.close();
     expectComplete(await tinyFanout(server.port, "phoenix", PHOENIX_PATH));
   });
+
+  it("drain: every socket of a drained node reconnects to the other node", async () => {
+    const settings: Array<Record<string, string>> = [{}, { DRAIN_PERIOD: "0" }];
+    for (const env of settings) {
+      const result = await measureDrain(150, 1, env);
+      expect(result).toMatchObject({ reconnected: 150, failures: 0 });
+    }
+  }, 60_000);
 });
