@@ -1,8 +1,9 @@
 /**
  * One process of the drain benchmark's clients: opens `--sockets` sockets to `--from`, each
  * joining `bench:<n>` (no presence), prints "ready", and when a socket is closed reconnects at
- * once to `--to` (as if a load balancer sent it to the surviving node). Prints one JSON line
- * with the time (epoch ms) of every reconnect that opened, then exits.
+ * to `--to` (as if a load balancer sent it to the surviving node) with phoenix.js's backoff
+ * (10 ms, then 50, 100, … after each failed attempt). Prints one JSON line with the time (epoch
+ * ms) of every reconnect that opened and how many attempts failed, then exits.
  *   node dist/bench/lib/drain-client.js --from 4001 --to 4002 --sockets 5000
  */
 import WebSocket from "ws";
@@ -19,7 +20,8 @@ const url = (port: number) => `ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0
 
 const reconnectedAt: number[] = [];
 const closeCodes: Record<string, number> = {};
-let failures = 0;
+/** Reconnect attempts that failed (refused, reset, or closed before opening) and were retried. */
+let failedAttempts = 0;
 
 function open(port: number, index: number, onOpen: () => void, onClose: (code: number) => void): void {
   const ws = new WebSocket(url(port));
@@ -32,27 +34,36 @@ function open(port: number, index: number, onOpen: () => void, onClose: (code: n
   ws.on("close", (code) => onClose(code));
 }
 
-function reconnect(index: number): void {
-  open(
-    to,
-    index,
-    () => {
-      reconnectedAt.push(Date.now());
-      if (reconnectedAt.length + failures === sockets) finish();
-    },
-    (code) => {
-      // Closed before or after opening on the surviving node: count a failure only once.
-      if (code !== 1000 && reconnectedAt.length + failures < sockets && !done) failures++;
-      if (reconnectedAt.length + failures === sockets) finish();
-    },
-  );
+/** phoenix.js's reconnectAfterMs: the delay before the n-th attempt (1-based) after a close. */
+const BACKOFF_MS = [10, 50, 100, 150, 200, 250, 500, 1000, 2000];
+const backoff = (attempt: number) => BACKOFF_MS[attempt - 1] ?? 5000;
+
+/** Reconnects to the surviving node as phoenix.js would: after its backoff, again after each failed attempt. */
+function reconnect(index: number, attempt = 1): void {
+  setTimeout(() => {
+    let opened = false;
+    open(
+      to,
+      index,
+      () => {
+        opened = true;
+        reconnectedAt.push(Date.now());
+        if (reconnectedAt.length === sockets) finish();
+      },
+      () => {
+        if (opened || done) return;
+        failedAttempts++;
+        reconnect(index, attempt + 1);
+      },
+    );
+  }, backoff(attempt));
 }
 
 let done = false;
 function finish(): void {
   if (done) return;
   done = true;
-  process.stdout.write(`${JSON.stringify({ reconnectedAt, failures, closeCodes })}\n`);
+  process.stdout.write(`${JSON.stringify({ reconnectedAt, failedAttempts, closeCodes })}\n`);
   process.exit(0);
 }
 
