@@ -276,8 +276,6 @@ export class CinderServer {
   async close(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.stopSweep();
-    this.bufferCap.stop();
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -292,6 +290,9 @@ export class CinderServer {
       // What was published for the sockets still here goes out before their turn comes.
       this.queue.flush();
     });
+    // Slow consumers and the node buffer cap stay watched while sockets wait for their batch.
+    this.stopSweep();
+    this.bufferCap.stop();
     // Stopping presence delivers the diffs still being coalesced: they join the queue first.
     this.presence.stop({ graceful: true });
     this.queue.flush();
