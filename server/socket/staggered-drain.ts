@@ -32,12 +32,10 @@ export async function drainSockets(connections: ReadonlySet<SocketConnection>, s
   const order = [...connections];
   const size = drainBatchSize(order.length, settings);
   const planned = Math.max(1, Math.ceil(order.length / size));
-  const startedAt = Date.now();
   for (let batch = 1; batch <= planned; batch++) {
-    // Each batch is due at its own time from the start, so a busy thread (closing a batch costs
-    // its presences and channels) does not stretch the drain past drainPeriod.
-    const due = startedAt + (batch - 1) * settings.drainBatchInterval;
-    if (batch > 1) await sleep(Math.max(0, due - Date.now()));
+    // A full interval after the previous batch, not at a fixed time from the start: a thread too
+    // busy to keep the schedule stretches the drain instead of firing late batches back to back.
+    if (batch > 1) await sleep(settings.drainBatchInterval);
     const chosen = batch === planned ? [...connections] : order.slice((batch - 1) * size, batch * size);
     let closed = 0;
     for (const connection of chosen) {
