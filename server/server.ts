@@ -283,12 +283,17 @@ export class CinderServer {
     if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
-    await drainSockets(this.connections, this.config, (batch) => {
-      this.metrics.drainBatches.inc();
-      this.metrics.drainCloses.inc(batch.closed);
-      this.log.info(batch, "drain batch");
-      // What was published for the sockets still here goes out before their turn comes.
-      this.queue.flush();
+    await drainSockets(this.connections, this.config, {
+      // Presence diffs still being coalesced and queued broadcasts reach a batch before it closes.
+      beforeBatch: () => {
+        this.presence.flushDiffs();
+        this.queue.flush();
+      },
+      afterBatch: (batch) => {
+        this.metrics.drainBatches.inc();
+        this.metrics.drainCloses.inc(batch.closed);
+        this.log.info(batch, "drain batch");
+      },
     });
     // Slow consumers and the node buffer cap stay watched while sockets wait for their batch.
     this.stopSweep();

@@ -28,7 +28,15 @@ export function drainBatchSize(sockets: number, settings: DrainSettings): number
  * of all in the same instant. Each socket's presences leave as it closes. Sockets that opened
  * after the drain began (a connect hook that answered late) go with the last batch.
  */
-export async function drainSockets(connections: ReadonlySet<SocketConnection>, settings: DrainSettings, onBatch: (batch: DrainBatch) => void): Promise<void> {
+export async function drainSockets(
+  connections: ReadonlySet<SocketConnection>,
+  settings: DrainSettings,
+  hooks: {
+    /** Just before a batch closes: deliver what is still waiting for its sockets. */
+    beforeBatch(): void;
+    afterBatch(batch: DrainBatch): void;
+  },
+): Promise<void> {
   const order = [...connections];
   const size = drainBatchSize(order.length, settings);
   const planned = Math.max(1, Math.ceil(order.length / size));
@@ -37,12 +45,13 @@ export async function drainSockets(connections: ReadonlySet<SocketConnection>, s
     // busy to keep the schedule stretches the drain instead of firing late batches back to back.
     if (batch > 1) await sleep(settings.drainBatchInterval);
     const chosen = batch === planned ? [...connections] : order.slice((batch - 1) * size, batch * size);
+    hooks.beforeBatch();
     let closed = 0;
     for (const connection of chosen) {
       if (!connection.isOpen) continue;
       connection.end(CLOSE.goingAway, "server shutting down");
       closed++;
     }
-    onBatch({ batch, planned, closed, remaining: connections.size });
+    hooks.afterBatch({ batch, planned, closed, remaining: connections.size });
   }
 }
