@@ -257,6 +257,13 @@ export class CinderServer {
           reject(new Error(`cannot listen on ${this.config.host}:${this.config.port}`));
           return;
         }
+        // Told to drain while still starting (a replaced worker, SIGTERM meanwhile): stop here,
+        // or the thread would serve on, with nothing left to end it.
+        if (this.draining) {
+          this.uws.us_listen_socket_close(socket);
+          resolve(this);
+          return;
+        }
         this.listenSocket = socket;
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
