@@ -28,6 +28,7 @@ const SCENARIOS = [
   "dashboard",
   "auth",
   "longpoll",
+  "drain",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

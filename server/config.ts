@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "./ops/logger.js";
+import { defaultNodeBufferCap } from "./socket/node-buffer-cap.js";
 import { checkAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** Decides whether a browser Origin may open a socket. */
@@ -56,6 +57,19 @@ export interface ServerConfig {
    * messages or growing server memory.
    */
   maxBufferedBytes: number;
+  /**
+   * Node-wide cap on the bytes of all sockets together that are queued and unread (default: a
+   * quarter of the machine's or the cgroup's memory). Above it the sockets holding the most are
+   * closed as slow consumers until the node is under it. With several workers each enforces an
+   * equal share.
+   */
+  maxNodeBufferedBytes: number;
+  /** A drain (SIGTERM, `close()`) spreads its socket closes over this long, ms (0 = all at once). */
+  drainPeriod: number;
+  /** Time between two batches of a drain, ms. */
+  drainBatchInterval: number;
+  /** Smallest batch of a drain: a node with few sockets closes them in fewer, fuller batches. */
+  drainBatchSize: number;
   /** Deepest nesting of arrays and objects a payload may have (client frames, HTTP API, server broadcasts). */
   maxPayloadDepth: number;
   /** Longest topic a client frame may name, characters. */
@@ -124,6 +138,10 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   idleTimeout: 60,
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  maxNodeBufferedBytes: defaultNodeBufferCap(),
+  drainPeriod: 10_000,
+  drainBatchInterval: 100,
+  drainBatchSize: 100,
   maxPayloadDepth: 32,
   maxTopicLength: 1024,
   maxEventLength: 256,
@@ -182,6 +200,10 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("maxPresencePerSecond", config.maxPresencePerSecond, 0, 1_000_000);
   integer("maxConnectsPerSecondPerIp", config.maxConnectsPerSecondPerIp, 0, 1_000_000);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
+  integer("maxNodeBufferedBytes", config.maxNodeBufferedBytes, 1024, Number.MAX_SAFE_INTEGER);
+  integer("drainPeriod", config.drainPeriod, 0, 3_600_000);
+  integer("drainBatchInterval", config.drainBatchInterval, 1, 60_000);
+  integer("drainBatchSize", config.drainBatchSize, 1, 10_000_000);
   integer("topicWorkerTtl", config.topicWorkerTtl, 2000, 600_000);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);

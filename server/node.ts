@@ -20,7 +20,7 @@ export interface StartNodeOptions extends Partial<ServerConfig> {
 export interface CinderNode {
   readonly port: number;
   readonly workers: number;
-  /** Graceful drain: sockets closed with 1001, presence peers told, then resolved. */
+  /** Graceful drain: sockets closed with 1001 in batches over drainPeriod, presence peers told, then resolved. */
   close(): Promise<void>;
 }
 

@@ -40,9 +40,10 @@ import { Counters } from "./counters/counters.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
-import { CLOSE } from "./socket/close-codes.js";
 import type { SocketConnection, SocketServices } from "./socket/connection.js";
+import { NodeBufferCap } from "./socket/node-buffer-cap.js";
 import { watchSlowConsumers } from "./socket/slow-consumers.js";
+import { drainSockets } from "./socket/staggered-drain.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
 import { createAuthenticator } from "./auth/auth-config.js";
@@ -92,6 +93,7 @@ export class CinderServer {
   private readonly startedAt = Date.now();
   private draining = false;
   private readonly stopSweep: () => void;
+  private readonly bufferCap: NodeBufferCap<SocketConnection>;
   private readonly topicWorkers: TopicWorkers;
   private readonly dashboard: DashboardFeed | undefined;
   private readonly disconnects: DisconnectLane;
@@ -109,6 +111,12 @@ export class CinderServer {
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
     this.metrics = new Metrics({ processMetrics: !topology });
+    this.bufferCap = new NodeBufferCap({
+      cap: config.maxNodeBufferedBytes,
+      onTotal: (bytes) => this.metrics.bufferedBytes.set(bytes),
+      onShed: (closed, freedBytes, bufferedBytes) =>
+        this.log.warn({ closed, freedBytes, bufferedBytes, cap: config.maxNodeBufferedBytes }, "node buffer cap reached: closed the slowest consumers"),
+    });
     this.app = this.uws.App();
     const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
     this.fabric = this.createFabric(replica, incarnation);
@@ -230,7 +238,7 @@ export class CinderServer {
       metricsText: () => this.metricsText(),
       metricsContentType: this.metrics.registry.contentType,
     });
-    this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes);
+    this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
   }
 
   /** Accept or refuse each socket (the same as the `connect` option). */
@@ -296,6 +304,13 @@ export class CinderServer {
           reject(new Error(`cannot listen on ${this.config.host}:${this.config.port}`));
           return;
         }
+        // Told to drain while still starting (a replaced worker, SIGTERM meanwhile): stop here,
+        // or the thread would serve on, with nothing left to end it.
+        if (this.draining) {
+          this.uws.us_listen_socket_close(socket);
+          resolve(this);
+          return;
+        }
         this.listenSocket = socket;
         this.boundPort = this.uws.us_socket_local_port(socket);
         this.presence.start();
@@ -308,14 +323,13 @@ export class CinderServer {
   }
 
   /**
-   * Graceful stop: no new connections; presences announced gone to peers and the last presence
-   * diffs delivered; everything queued flushed; then every socket closed with 1001 so clients
-   * reconnect elsewhere.
+   * Graceful stop (a drain): no new connections; sockets closed with 1001 in batches spread over
+   * drainPeriod, so clients reconnect elsewhere a batch at a time and their presences leave as
+   * they go; then presence peers told and everything still queued flushed.
    */
   async close(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.stopSweep();
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -323,10 +337,24 @@ export class CinderServer {
     if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
+    await drainSockets(this.connections, this.config, {
+      // Presence diffs still being coalesced and queued broadcasts reach a batch before it closes.
+      beforeBatch: () => {
+        this.presence.flushDiffs();
+        this.queue.flush();
+      },
+      afterBatch: (batch) => {
+        this.metrics.drainBatches.inc();
+        this.metrics.drainCloses.inc(batch.closed);
+        this.log.info(batch, "drain batch");
+      },
+    });
+    // Slow consumers and the node buffer cap stay watched while sockets wait for their batch.
+    this.stopSweep();
+    this.bufferCap.stop();
     // Stopping presence delivers the diffs still being coalesced: they join the queue first.
     this.presence.stop({ graceful: true });
     this.queue.flush();
-    for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
     this.longPoll?.closeAll();
     await this.fabric.close();
     this.log.info("stopped");
@@ -367,6 +395,7 @@ export class CinderServer {
   crash(): void {
     this.draining = true;
     this.stopSweep();
+    this.bufferCap.stop();
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -476,6 +505,7 @@ export class CinderServer {
       route: (topic) => this.router.match(topic),
       intern: (topic) => fanout.intern(topic),
       untrackOwner: (owner) => this.presence.untrackOwner(owner),
+      bufferCap: this.bufferCap,
     };
   }
 

@@ -7,7 +7,7 @@ import ws from "k6/ws";
 import { check } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
 
-import { textSummary } from "https://jslib.k6.io/k6-summary/0.0.2/index.js";
+import { textSummary } from "./lib/summary.js";
 
 import { bodySentAt, envInt, envStr, PhoenixSocket, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
 
@@ -132,6 +132,6 @@ export function handleSummary(summary) {
       : "no deliveries",
   ];
   return {
-    stdout: textSummary(summary, { indent: " ", enableColors: true }) + "\n" + lines.join("\n") + "\n",
+    stdout: textSummary(summary, { indent: " " }) + "\n" + lines.join("\n") + "\n",
     "fanout-summary.json": JSON.stringify(summary, null, 2) };
 }

@@ -7,7 +7,7 @@
 import ws from "k6/ws";
 import { check } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { textSummary } from "https://jslib.k6.io/k6-summary/0.0.2/index.js";
+import { textSummary } from "./lib/summary.js";
 
 import { envInt, envStr, PhoenixSocket, socketUrl } from "./lib/phoenix.js";
 
@@ -146,7 +146,7 @@ export function handleSummary(summary) {
     `churns ${n}: joins seen ${joins} / leaves seen ${leaves} of ~${expected} each ` +
     `(members that were still ramping miss some; compare at steady state)\n`;
   return {
-    stdout: textSummary(summary, { indent: " ", enableColors: true }) + "\n" + line,
+    stdout: textSummary(summary, { indent: " " }) + "\n" + line,
     "presence-summary.json": JSON.stringify(summary, null, 2),
   };
 }

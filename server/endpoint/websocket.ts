@@ -115,6 +115,12 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       log.debug({ socket: connection.id }, "socket connected");
     },
 
+    // Unread bytes are being written out: the node-wide cap sees them go down.
+    drain(ws) {
+      const connection = ws.getUserData().connection;
+      services.bufferCap.observe(connection, ws.getBufferedAmount());
+    },
+
     message(ws, message, isBinary) {
       const connection = ws.getUserData().connection;
       if (message.byteLength > config.maxPayloadLength) {

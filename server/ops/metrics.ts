@@ -41,6 +41,13 @@ export class Metrics {
   });
   readonly channelCrashes = new Counter({ name: "cinder_channel_crashes_total", help: "Channel handlers that threw", registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: "cinder_slow_consumer_disconnects_total", help: "Sockets closed for falling behind", registers: [this.registry] });
+  readonly bufferedBytes = this.gauge("cinder_buffered_bytes", "Outbound bytes queued for sockets that have not read them yet (maxNodeBufferedBytes caps them)");
+  readonly drainBatches = this.counter("cinder_drain_batches_total", "Batches of sockets closed by a drain (SIGTERM, close()), spread over drainPeriod");
+  readonly drainCloses = this.counter("cinder_drain_closes_total", "Sockets closed (1001) by a drain");
+  readonly nodeCapDisconnects = this.counter(
+    "cinder_slow_consumer_node_cap_disconnects_total",
+    "Sockets closed (1013) because the node held more unread bytes than maxNodeBufferedBytes, the largest holders first",
+  );
   readonly broadcasts = new Counter({ name: "cinder_broadcasts_total", help: "Broadcasts published on this node", registers: [this.registry] });
   readonly fabricSent = new Counter({ name: "cinder_fabric_node_broadcasts_sent_total", help: "Broadcasts this node handed to Redis for other nodes (failed sends are counted in /health redis.dropped)", registers: [this.registry] });
   readonly fabricReceived = new Counter({ name: "cinder_fabric_node_broadcasts_received_total", help: "Broadcasts this node received from other nodes through Redis", registers: [this.registry] });

@@ -126,6 +126,11 @@ export class PresenceService {
     this.coalescer.flushAll();
   }
 
+  /** Delivers the diffs still being coalesced now (a drain, before it closes each batch of sockets). */
+  flushDiffs(): void {
+    this.coalescer.flushAll();
+  }
+
   /** What the fabric learned about another replica outside gossip. */
   peerEvent(event: PeerEvent): void {
     if (event.kind === "gone") this.replicaGone(event.replica);

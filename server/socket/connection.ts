@@ -13,6 +13,7 @@ import type { Identity } from "../auth/identity.js";
 import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
 import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
+import type { NodeBufferCap } from "./node-buffer-cap.js";
 import { TokenBucket } from "./rate-limit.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
@@ -48,6 +49,8 @@ export interface SocketServices {
   intern(topic: string): string;
   /** The socket closed: every presence it tracked leaves. */
   untrackOwner(owner: string): void;
+  /** The thread's share of the node-wide cap on unread outbound bytes. */
+  readonly bufferCap: NodeBufferCap<SocketConnection>;
 }
 
 /** What a socket is known by beyond its connection: its verified token, and its id. */
@@ -203,6 +206,19 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.ws.close();
   }
 
+  /** Bytes queued for this socket that it has not read yet. */
+  get bufferedBytes(): number {
+    return this.ws?.getBufferedAmount() ?? 0;
+  }
+
+  /** The node holds too many unread bytes and this socket is among the largest holders: 1013 too. */
+  closeOverNodeCap(): void {
+    if (this.closed) return;
+    this.services.metrics.nodeCapDisconnects.inc();
+    this.services.log.debug({ socket: this.id }, "slow consumer disconnected: node buffer cap");
+    this.end(CLOSE.slowConsumer, "slow consumer: server buffers full");
+  }
+
   /** Over its slow-consumer limit: close it (1013) so the client reconnects and resyncs. */
   closeSlow(): void {
     if (this.closed) return;
@@ -235,6 +251,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.closed = true;
     this.ws = null;
     this.queued = null;
+    this.services.bufferCap.forget(this);
     for (const channel of [...this.channels.values()]) channel.shutdown("closed");
     this.services.untrackOwner(this.id);
   }
@@ -254,8 +271,12 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   }
 
   private writeNow(frame: EncodedFrame): void {
-    // 2 = dropped: the socket is over its slow-consumer limit.
-    if (this.ws && this.ws.send(frame.data, frame.binary) === 2) this.closeSlow();
+    if (!this.ws) return;
+    const status = this.ws.send(frame.data, frame.binary);
+    // 1 = queued behind unread bytes (the node-wide cap counts them); 2 = dropped: the socket
+    // is over its slow-consumer limit.
+    if (status === 1) this.services.bufferCap.observe(this, this.ws.getBufferedAmount());
+    else if (status === 2) this.closeSlow();
   }
 
   /** A frame past a limit that makes it unreadable for us: the socket is closed with 1007 and a reason. */

@@ -12,8 +12,8 @@ import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
 
 const ENTRY = new URL("./worker-entry.js", import.meta.url);
-/** Bound on a graceful drain: uWS gives a client that does not answer the close ~16 s. */
-const DRAIN_TIMEOUT_MS = 20_000;
+/** Bound on a graceful drain past drainPeriod: uWS gives a client that does not answer the close ~16 s. */
+const DRAIN_GRACE_MS = 20_000;
 /** A worker that crashes more often than this is not restarted again (something is broken). */
 const MAX_RESTARTS_PER_MINUTE = 10;
 
@@ -86,7 +86,7 @@ export class WorkerSupervisor {
       slot.worker.postMessage({ k: "drain" } satisfies ControlMessage);
       return slot.exited;
     });
-    await settleWithin(Promise.all(exits), DRAIN_TIMEOUT_MS);
+    await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
     await this.hub.close();
   }
 
@@ -99,7 +99,9 @@ export class WorkerSupervisor {
       incarnation,
       nodeIncarnation: this.nodeIncarnation,
       nodeSecret: this.nodeSecret,
-      settings: { ...settings, workers: 1 },
+      // Each worker enforces an equal share of the node's buffer cap (the kernel spreads sockets
+      // evenly over them), so the cap needs no counter shared between threads.
+      settings: { ...settings, workers: 1, maxNodeBufferedBytes: Math.max(1024, Math.floor(settings.maxNodeBufferedBytes / this.options.count)) },
       app,
       hubPort: workerHubPort,
     };

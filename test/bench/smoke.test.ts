@@ -13,6 +13,7 @@ import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
 import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-load.js";
+import { measureDrain } from "../../bench/scenarios/drain.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -92,6 +93,14 @@ describe("bench smoke", () => {
       expect(result).toMatchObject({ transport, deliveries: 200, expected: 200, clientErrors: 0 });
       await server.stop();
       stop = undefined;
+    }
+  }, 60_000);
+
+  it("drain: every socket of a drained node reconnects to the other node", async () => {
+    const settings: Array<Record<string, string>> = [{}, { DRAIN_PERIOD: "0" }];
+    for (const env of settings) {
+      const result = await measureDrain(150, 1, env);
+      expect(result).toMatchObject({ reconnected: 150 });
     }
   }, 60_000);
 });
