@@ -27,6 +27,7 @@ const SCENARIOS = [
   "counters",
   "dashboard",
   "auth",
+  "presence-storm",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);
