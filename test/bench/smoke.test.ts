@@ -12,6 +12,7 @@ import { startRawUwsServer } from "../../bench/servers/raw-uws.js";
 import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
+import { runStormClient } from "../../bench/lib/storm-client.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -80,5 +81,14 @@ describe("bench smoke", () => {
     await server.listen();
     stop = () => server.close();
     expectComplete(await tinyFanout(server.port, "phoenix", PHOENIX_PATH));
+  });
+
+  it("follows a presence storm until every member's list holds the whole room", async () => {
+    const server = createServer({ port: 0, host: "127.0.0.1", logLevel: "silent", channels: { "room:*": roomChannel }, maxJoinsPerSecond: 0 });
+    await server.listen();
+    stop = () => server.close();
+    const report = await runStormClient({ port: server.port, topic: "room:smoke", members: 30, joinWindowMs: 100, timeoutSeconds: 30 });
+    expect(report).toMatchObject({ members: 30, connected: 30, joinReplies: 30, joinErrors: 0, closed: 0, complete: 30 });
+    expect(report.presenceBytesPerMember).toBeGreaterThan(0);
   });
 });
