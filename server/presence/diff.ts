@@ -122,6 +122,9 @@ export class DiffCoalescer {
       foldDiff(waiting.diff, diff);
       waiting.changes++;
       this.onMerged();
+      // A full window goes out now: one frame is copied to every member in one go, so its size
+      // is what a burst can hold up the thread (and the members' buffers) for.
+      if (waiting.changes >= MAX_CHANGES_PER_DIFF) this.flush(topic);
       return;
     }
     this.open(topic, diff);
@@ -188,6 +191,9 @@ export class DiffCoalescer {
     }
   }
 }
+
+/** Changes one presence_diff merges at most; a window that fills goes out early. */
+export const MAX_CHANGES_PER_DIFF = 64;
 
 /** A topic whose last window closed longer ago than this is calm again. */
 const CHURN_MEMORY_MS = 1000;

@@ -50,6 +50,11 @@ interface Room {
 
 /** How often waiting members and states in flight are looked at while there are any, ms. */
 const POLL_MS = 10;
+/**
+ * State bytes written in one turn of the event loop at most; the rest follow in the next turns.
+ * Writing a whole budget at once would hold up every other room for as long as the copy takes.
+ */
+const BYTES_PER_TURN = 4 * 1024 * 1024;
 
 /**
  * Shared `presence_state` windows: every member of a topic that asks for its state in the same
@@ -131,6 +136,7 @@ export class PresenceStates {
     this.updateGauges();
     // Members asking in the same turn of the event loop share the first state at once.
     if (!this.soon) {
+      clearTimeout(this.timer);
       this.soon = true;
       setImmediate(() => {
         this.soon = false;
@@ -143,15 +149,23 @@ export class PresenceStates {
     clearTimeout(this.timer);
     this.timer = undefined;
     const now = Date.now();
-    let budget = this.options.budgetBytes - this.readInFlight();
+    const budget = this.options.budgetBytes - this.readInFlight();
+    let turn = Math.min(budget, BYTES_PER_TURN);
     for (const [topic, room] of this.rooms) {
-      if (budget <= 0) break;
+      if (turn <= 0) break;
       // A new encoding at most once per window; the one made already serves until a diff goes out.
       if (room.waiting.size === 0 || (now < room.nextStateAt && room.cached?.diffs !== room.diffs)) continue;
-      budget -= this.sendStates(topic, room, budget, now);
+      turn -= this.sendStates(topic, room, turn, now);
     }
     this.updateGauges();
-    if (this.waitingCount > 0 || this.inFlight.size > 0) {
+    if (turn <= 0 && budget > BYTES_PER_TURN) {
+      // More is ready within the budget: go on after whatever else this thread has to do.
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        this.poll();
+      });
+    } else if (this.waitingCount > 0 || this.inFlight.size > 0) {
       this.timer = setTimeout(() => this.poll(), POLL_MS);
       this.timer.unref?.();
     }
