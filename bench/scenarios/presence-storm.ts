@@ -113,7 +113,7 @@ async function chatter(port: number, latencies: number[]): Promise<{ start(): vo
 
 /** Bytes of the presence_state a newcomer gets once the storm is over: the room's full list (0 if none within a minute). */
 function finalStateBytes(port: number, topic: string): Promise<number> {
-  return Promise.race([newcomerState(port, topic), sleep(60_000).then(() => 0)]);
+  return Promise.race([newcomerState(port, topic), sleep(60_000, 0, { ref: false })]);
 }
 
 async function newcomerState(port: number, topic: string): Promise<number> {
