@@ -29,6 +29,7 @@ const SCENARIOS = [
   "auth",
   "longpoll",
   "drain",
+  "presence-storm",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -100,6 +100,12 @@ export interface ServerConfig {
   presencePermdownPeriod: number;
   /** Merge presence diffs of one topic over this window, ms (0 = every change goes out at once). */
   presenceDiffCoalesceMs: number;
+  /** A busy topic's window widens with its size (1 ms per 100 members) up to this, ms. */
+  presenceDiffCoalesceMaxMs: number;
+  /** A member with more unread bytes than this stops getting presence_diff and gets a fresh presence_state once it has read them. */
+  presenceResyncBytes: number;
+  /** presence_state bytes a thread may have written that clients have not read yet; more states wait their turn. */
+  presenceStateBudgetBytes: number;
   /** Send local presence changes to other replicas within this many ms (0 = at the next heartbeat). */
   presenceEagerFlushMs: number;
   /** A node sends its coalesced counter increments to Redis once per this many ms (one pipeline). */
@@ -157,6 +163,9 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceDownPeriod: 30_000,
   presencePermdownPeriod: 1_200_000,
   presenceDiffCoalesceMs: 10,
+  presenceDiffCoalesceMaxMs: 250,
+  presenceResyncBytes: 256 * 1024,
+  presenceStateBudgetBytes: 64 * 1024 * 1024,
   presenceEagerFlushMs: 20,
   counterFlushMs: 1000,
   counterMaxKeys: 100_000,
@@ -207,6 +216,9 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("topicWorkerTtl", config.topicWorkerTtl, 2000, 600_000);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
+  integer("presenceDiffCoalesceMaxMs", config.presenceDiffCoalesceMaxMs, 0, 60_000);
+  integer("presenceResyncBytes", config.presenceResyncBytes, 1024, 1024 * 1024 * 1024);
+  integer("presenceStateBudgetBytes", config.presenceStateBudgetBytes, 64 * 1024, 16 * 1024 * 1024 * 1024);
   integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);
   integer("counterFlushMs", config.counterFlushMs, 10, 60_000);
   integer("counterMaxKeys", config.counterMaxKeys, 1, 100_000_000);

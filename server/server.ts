@@ -36,6 +36,7 @@ import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
 import { PresenceService } from "./presence/presence-service.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
+import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
@@ -78,6 +79,7 @@ export class CinderServer {
   /** Sliding-window activity counters (README, "Counters"). */
   readonly counters: Counters;
   private readonly presenceCounts: PresenceCountFeed;
+  private readonly presenceStates: PresenceStates;
   private readonly now: () => number;
   private readonly router = new ChannelRouter();
   private readonly app;
@@ -138,6 +140,8 @@ export class CinderServer {
       downPeriod: config.presenceDownPeriod,
       permdownPeriod: config.presencePermdownPeriod,
       diffCoalesceMs: config.presenceDiffCoalesceMs,
+      diffCoalesceMaxMs: config.presenceDiffCoalesceMaxMs,
+      onDiffMerged: () => this.metrics.presenceDiffsMerged.inc(),
       eagerFlushMs: config.presenceEagerFlushMs,
       gossip: this.fabric.gossip,
       onError: (err) => this.log.warn({ err }, "presence gossip problem"),
@@ -146,8 +150,18 @@ export class CinderServer {
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
+    this.presenceStates = new PresenceStates({
+      snapshot: (topic) => this.presence.snapshot(topic),
+      setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
+      windowMs: (topic) => this.presence.windowOf(topic),
+      resyncBytes: config.presenceResyncBytes,
+      budgetBytes: config.presenceStateBudgetBytes,
+      metrics: this.metrics,
+    });
     this.presence.onDiff((topic, diff) => {
       if (this.fanout.subscribersOf(topic) > 0) this.metrics.presenceDiffs.inc();
+      const withheld = this.presenceStates.beforeDiff(topic);
+      if (withheld > 0) this.metrics.presenceDiffsWithheld.inc(withheld);
       this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
     });
     this.presenceCounts = new PresenceCountFeed({
@@ -411,6 +425,7 @@ export class CinderServer {
     this.dashboard?.stop();
     this.counters.stop();
     this.presenceCounts.stop();
+    this.presenceStates.stop();
   }
 
   /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
@@ -494,6 +509,7 @@ export class CinderServer {
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
       broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
       presence: this.presence,
+      presenceStates: this.presenceStates,
     };
     return {
       log: this.log,
@@ -501,6 +517,7 @@ export class CinderServer {
       queue: this.queue,
       maxChannels: this.config.maxChannelsPerSocket,
       limits: this.config,
+      maxBackpressure: this.config.maxBufferedBytes * 2,
       channels,
       route: (topic) => this.router.match(topic),
       intern: (topic) => fanout.intern(topic),

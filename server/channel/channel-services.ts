@@ -2,6 +2,7 @@ import type { Frame } from "../../client/codec/frame.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
+import type { PresenceStates, StateMemberSocket } from "../presence/presence-states.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Recovery, Since } from "../history/recovery.js";
 import type { Payload } from "./results.js";
@@ -26,11 +27,13 @@ export interface ChannelServices {
   joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
   unsubscribe(subscriber: Subscriber): void;
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
-  readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "list" | "count">;
+  readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
+  /** Shared presence_state windows (pushPresenceState). */
+  readonly presenceStates: Pick<PresenceStates, "request" | "forget">;
 }
 
 /** What a channel uses of its socket. */
-export interface ChannelConnection extends SubscriberSocket {
+export interface ChannelConnection extends SubscriberSocket, StateMemberSocket {
   readonly id: string;
   /** The token's `sub` (built-in auth). */
   readonly userId: string | undefined;

@@ -43,6 +43,14 @@ export interface ChannelSocket<A extends Record<string, unknown> = Record<string
   /** Everyone present in this topic, as Phoenix's `Presence.list` (what `presence_state` carries). */
   listPresence(): Record<string, { metas: PresenceMeta[] }>;
   /**
+   * Sends this client the topic's `presence_state`, then every later change as `presence_diff`:
+   * what `push("presence_state", listPresence())` does, built for big rooms. Members asking in
+   * the same window share one encoding; the state goes out once the client has read what it was
+   * sent before; a client that falls behind on the diffs gets a fresh state instead of the
+   * backlog (README, "Presence"). Nothing for a client following presence by count.
+   */
+  pushPresenceState(): void;
+  /**
    * How this client follows the topic's presence: `"count"` when it joined with
    * `{presence: "count"}` (it gets `presence_count` instead of `presence_state`/`presence_diff`,
    * and pushes of those two events to it are dropped), else `"list"`.

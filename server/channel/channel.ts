@@ -214,7 +214,13 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
   }
 
   listPresence() {
-    return this.services.presence.list(this.topic);
+    // Usually pushed as presence_state: the diffs that follow must agree with it.
+    return this.services.presence.snapshot(this.topic);
+  }
+
+  pushPresenceState(): void {
+    if (this.state !== "joined" || this.presenceMode !== "list") return;
+    this.services.presenceStates.request(this);
   }
 
   presenceCount(): PresenceCount {
@@ -233,6 +239,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
     const wasJoined = this.state === "joined";
     this.state = "closed";
     this.connection.forget(this);
+    this.services.presenceStates.forget(this);
     if (this.subscribed) this.services.unsubscribe(this);
     if (wasJoined) metrics.channelsJoined.dec();
     // A closing socket drops all of its presences at once (SocketConnection.onClose).

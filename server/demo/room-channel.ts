@@ -28,7 +28,7 @@ export const roomChannel: ChannelHandler<RoomAssigns> = {
   afterJoin(socket) {
     if (!socket.assigns.presence) return;
     // A client that follows the count gets presence_count from the server: no list to build.
-    if (socket.presenceMode === "list") socket.push("presence_state", socket.listPresence());
+    socket.pushPresenceState();
     socket.track(socket.assigns.user, { online_at: String(Date.now()) });
   },
 

@@ -37,6 +37,8 @@ export class LongPollSession implements SocketTransport, TopicMember {
   private waiting: WaitingPoll | null = null;
   private answerScheduled = false;
   private readonly topicKeys = new Set<string>();
+  /** The first fragment of a two-fragment frame (a shared presence_state), until its last one. */
+  private firstFragment: { text: string; binary: boolean } | null = null;
   /** When the last poll ended (or began, while one waits); the sweep ends a session idle for 1.5 windows. */
   lastPollAt = Date.now();
   /** Why it ended: a close code as a WebSocket would have had. */
@@ -140,6 +142,24 @@ export class LongPollSession implements SocketTransport, TopicMember {
     return 1;
   }
 
+  /** Nothing to batch: frames wait in the buffer until the next poll anyway. */
+  cork(writes: () => void): void {
+    writes();
+  }
+
+  /** A frame sent in two fragments is buffered as one message, as the client reads it. */
+  sendFirstFragment(message: RecognizedString, isBinary?: boolean): boolean {
+    this.firstFragment = { text: textOf(message), binary: isBinary === true };
+    return true;
+  }
+
+  sendLastFragment(message: RecognizedString): boolean {
+    const first = this.firstFragment;
+    this.firstFragment = null;
+    if (!first) return false;
+    return this.send(first.text + textOf(message), first.binary) !== 2;
+  }
+
   subscribe(topicKey: RecognizedString): boolean {
     const key = String(topicKey);
     this.topicKeys.add(key);
@@ -198,3 +218,10 @@ export class LongPollSession implements SocketTransport, TopicMember {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A fragment's text: LongPoll carries JSON text, so bytes are read as UTF-8. */
+function textOf(message: RecognizedString): string {
+  if (typeof message === "string") return message;
+  const view = ArrayBuffer.isView(message) ? message : new Uint8Array(message);
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString("utf8");
+}

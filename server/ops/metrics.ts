@@ -15,6 +15,27 @@ export class Metrics {
   readonly messagesReceived = new Counter({ name: "cinder_messages_received_total", help: "Frames received from clients and decoded (joins, pushes, heartbeats)", registers: [this.registry] });
   readonly deliveries = new Counter({ name: "cinder_deliveries_total", help: "Messages handed to subscribers of a topic (one per subscriber per broadcast)", registers: [this.registry] });
   readonly presenceDiffs = new Counter({ name: "cinder_presence_diffs_total", help: "presence_diff messages delivered to this thread's topics (one per topic per coalesced change)", registers: [this.registry] });
+  // Presence in big rooms (README, "Presence": joining storms).
+  readonly presenceDiffsMerged = this.counter("cinder_presence_diffs_merged_total", "Presence changes merged into a topic's pending presence_diff instead of going out on their own (presenceDiffCoalesceMs)");
+  readonly presenceDiffsWithheld = this.counter(
+    "cinder_presence_diffs_withheld_total",
+    "presence_diff deliveries not made because the member waits for a presence_state that covers them",
+  );
+  readonly presenceStateWaiting = this.gauge("cinder_presence_state_waiting", "Members waiting for a presence_state: just joined, or fell behind (bounded by the members)");
+  readonly presenceStateBytesInFlight = this.gauge(
+    "cinder_presence_state_bytes_in_flight",
+    "presence_state bytes written and not yet read by their clients (new states wait past presenceStateBudgetBytes)",
+  );
+  readonly presenceStateEncodings = this.counter("cinder_presence_state_encodings_total", "presence_state payloads encoded (one per topic, window and serializer, shared by the members sent it)");
+  readonly presenceStatesSent = this.counter(
+    "cinder_presence_states_sent_total",
+    "presence_state frames sent from shared windows: join (a member's first), resync (a fresh one after it fell behind)",
+    ["reason"],
+  );
+  readonly presenceFellBehind = this.counter(
+    "cinder_presence_fell_behind_total",
+    "Members taken off presence_diff because they had more than presenceResyncBytes unread; each gets a fresh presence_state",
+  );
   readonly nodeRequestsPending = new Gauge({
     name: "cinder_fabric_node_requests_pending",
     help: "Questions this node asked other nodes and still waits on (at most 32; see the node request lane)",

@@ -19,7 +19,7 @@ function appendMeta(map: PresenceMap, key: string, meta: Meta): void {
 }
 
 /** Groups entries as `{key: {metas: [...]}}`, keys in first-seen order, metas in entry order. */
-export function presenceMapOf(entries: Iterable<PresenceEntry>): PresenceMap {
+export function presenceMapOf(entries: Iterable<Pick<PresenceEntry, "key" | "meta">>): PresenceMap {
   const map = emptyPresenceMap();
   for (const entry of entries) appendMeta(map, entry.key, entry.meta as Meta);
   return map;
@@ -73,38 +73,88 @@ export function foldDiff(into: PresenceDiff, next: PresenceDiff): void {
   }
 }
 
+/** Whether folding `next` into `into` would cancel a join or a leave `into` holds. */
+function wouldCancel(into: PresenceDiff, next: PresenceDiff): boolean {
+  const holds = (map: PresenceMap, key: string, ref: unknown) => map[key]?.metas.some((meta) => meta.phx_ref === ref) === true;
+  for (const key in next.leaves) for (const meta of next.leaves[key].metas) if (holds(into.joins, key, meta.phx_ref)) return true;
+  for (const key in next.joins) for (const meta of next.joins[key].metas) if (holds(into.leaves, key, meta.phx_ref)) return true;
+  return false;
+}
+
 export function isEmptyDiff(diff: PresenceDiff): boolean {
   return isEmpty(diff.joins) && isEmpty(diff.leaves);
 }
 
+/** How long a topic's next window lasts, given what is known of it (see DiffCoalescer). */
+export type CoalesceWindow = (topic: string, changesInLastWindow: number) => number;
+
+/** A fixed window, whatever the topic. */
+export const fixedWindow =
+  (ms: number): CoalesceWindow =>
+  () =>
+    ms;
+
 /**
  * Delivers diffs per topic, either at once (window 0) or merged over a window that
  * starts with the first diff of the topic. Large rooms with churn then cost one
- * `presence_diff` per window instead of one per change.
+ * `presence_diff` per window instead of one per change. The window's length is asked per
+ * topic when it opens, told how many changes the topic's previous window merged (0 when
+ * that window closed long ago), so it can widen with a room's size and churn.
  */
 export class DiffCoalescer {
-  private readonly pending = new Map<string, { diff: PresenceDiff; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new Map<string, { diff: PresenceDiff; changes: number; marked: boolean; timer: ReturnType<typeof setTimeout> }>();
+  /** Changes merged by each topic's last window, while that window closed recently. */
+  private readonly lastWindow = new Map<string, { changes: number; closedAt: number }>();
 
   constructor(
-    private readonly windowMs: number,
+    private readonly window: CoalesceWindow,
     private readonly deliver: (topic: string, diff: PresenceDiff) => void,
+    /** Called once per diff merged into a pending one (it did not go out on its own). */
+    private readonly onMerged: () => void = () => {},
   ) {}
 
   push(topic: string, diff: PresenceDiff): void {
-    if (this.windowMs <= 0) {
-      this.deliver(topic, diff);
+    const waiting = this.pending.get(topic);
+    // A state was taken while this window was open: a change that would cancel one merged before
+    // it goes into a new window, or a client holding that state would never see it undone.
+    if (waiting?.marked && wouldCancel(waiting.diff, diff)) this.flush(topic);
+    else if (waiting) {
+      foldDiff(waiting.diff, diff);
+      waiting.changes++;
+      this.onMerged();
+      // A full window goes out now: one frame is copied to every member in one go, so its size
+      // is what a burst can hold up the thread (and the members' buffers) for.
+      if (waiting.changes >= MAX_CHANGES_PER_DIFF) this.flush(topic);
       return;
     }
+    this.open(topic, diff);
+  }
+
+  /**
+   * A `presence_state` of `topic` is being taken now, and the subscribers it goes to will get the
+   * pending diff after it: from here on, nothing merged before may be cancelled inside it.
+   */
+  mark(topic: string): void {
     const waiting = this.pending.get(topic);
-    if (waiting) {
-      foldDiff(waiting.diff, diff);
+    if (waiting) waiting.marked = true;
+  }
+
+  private open(topic: string, diff: PresenceDiff): void {
+    const windowMs = this.window(topic, this.recentChanges(topic));
+    if (windowMs <= 0) {
+      this.deliver(topic, diff);
       return;
     }
     const copy: PresenceDiff = { joins: emptyPresenceMap(), leaves: emptyPresenceMap() };
     foldDiff(copy, diff);
-    const timer = setTimeout(() => this.flush(topic), this.windowMs);
+    const timer = setTimeout(() => this.flush(topic), windowMs);
     timer.unref?.();
-    this.pending.set(topic, { diff: copy, timer });
+    this.pending.set(topic, { diff: copy, changes: 1, marked: false, timer });
+  }
+
+  /** The diff of `topic` still being merged: what its subscribers have not been sent yet. */
+  peek(topic: string): PresenceDiff | undefined {
+    return this.pending.get(topic)?.diff;
   }
 
   flush(topic: string): void {
@@ -112,10 +162,40 @@ export class DiffCoalescer {
     if (!waiting) return;
     this.pending.delete(topic);
     clearTimeout(waiting.timer);
+    this.noteClosed(topic, waiting.changes);
     if (!isEmptyDiff(waiting.diff)) this.deliver(topic, waiting.diff);
   }
 
   flushAll(): void {
     for (const topic of [...this.pending.keys()]) this.flush(topic);
   }
+
+  /** The last window's changes count while it closed less than a second ago; a calm topic starts over. */
+  private recentChanges(topic: string): number {
+    const last = this.lastWindow.get(topic);
+    if (!last) return 0;
+    if (Date.now() - last.closedAt > CHURN_MEMORY_MS) {
+      this.lastWindow.delete(topic);
+      return 0;
+    }
+    return last.changes;
+  }
+
+  private noteClosed(topic: string, changes: number): void {
+    // Only busy topics are remembered, and each only until its next window: bounded by the topics.
+    const now = Date.now();
+    if (changes > 1) this.lastWindow.set(topic, { changes, closedAt: now });
+    else this.lastWindow.delete(topic);
+    if (this.lastWindow.size > CHURN_SWEEP_AT) {
+      for (const [stale, last] of this.lastWindow) if (now - last.closedAt > CHURN_MEMORY_MS) this.lastWindow.delete(stale);
+    }
+  }
 }
+
+/** Changes one presence_diff merges at most; a window that fills goes out early. */
+export const MAX_CHANGES_PER_DIFF = 64;
+
+/** A topic whose last window closed longer ago than this is calm again. */
+const CHURN_MEMORY_MS = 1000;
+/** Past this many remembered topics, those calm again are forgotten. */
+const CHURN_SWEEP_AT = 1024;

@@ -25,6 +25,14 @@ export interface PresenceServiceOptions {
   eagerFlushMs?: number;
   /** When > 0, diffs of one topic are merged over this window before `onDiff` fires. Default 0. */
   diffCoalesceMs?: number;
+  /**
+   * The widest a busy topic's window gets (default: diffCoalesceMs, no widening). A topic whose
+   * previous window merged more than one change gets `diffCoalesceMs` plus 1 ms per
+   * MEMBERS_PER_WINDOW_MS metas, up to this.
+   */
+  diffCoalesceMaxMs?: number;
+  /** Called once per diff merged into a pending one of its topic. */
+  onDiffMerged?: () => void;
   /** The fabric's gossip lane. Default: no peers (single node). */
   gossip?: GossipLane;
   /** Malformed gossip and similar non-fatal problems. */
@@ -48,12 +56,23 @@ export class PresenceService {
   private readonly coalescer: DiffCoalescer;
   private readonly counts = new PresenceCounts();
   private readonly countListeners = new Set<(topic: string) => void>();
+  private readonly baseWindowMs: number;
+  private readonly widestWindowMs: number;
 
   constructor(options: PresenceServiceOptions) {
     this.replica = makeReplicaId(options.nodeName, options.incarnation ?? makeIncarnation(Date.now(), Math.random()));
-    this.coalescer = new DiffCoalescer(options.diffCoalesceMs ?? 0, (topic, diff) => {
-      for (const listener of [...this.listeners]) listener(topic, diff);
-    });
+    this.baseWindowMs = options.diffCoalesceMs ?? 0;
+    this.widestWindowMs = Math.max(this.baseWindowMs, options.diffCoalesceMaxMs ?? this.baseWindowMs);
+    // A calm topic keeps the short window (a lone join shows fast); a busy one widens with its
+    // size, since every frame costs one delivery per member.
+    const window = (topic: string, changesInLastWindow: number): number => (changesInLastWindow <= 1 ? this.baseWindowMs : this.windowOf(topic));
+    this.coalescer = new DiffCoalescer(
+      window,
+      (topic, diff) => {
+        for (const listener of [...this.listeners]) listener(topic, diff);
+      },
+      options.onDiffMerged,
+    );
     this.tracker = new Tracker({
       replica: this.replica,
       gossip: options.gossip,
@@ -97,6 +116,23 @@ export class PresenceService {
   /** The `presence_state` payload for `topic`, in the same order on every node. */
   list(topic: string): PresenceMap {
     return presenceMapOf(this.tracker.list(topic));
+  }
+
+  /** A busy topic's diff window: diffCoalesceMs plus 1 ms per MEMBERS_PER_WINDOW_MS metas, up to diffCoalesceMaxMs. */
+  windowOf(topic: string): number {
+    if (this.baseWindowMs <= 0) return 0;
+    return Math.min(this.widestWindowMs, Math.round(this.baseWindowMs + this.counts.of(topic).metas / MEMBERS_PER_WINDOW_MS));
+  }
+
+  /**
+   * The `presence_state` payload for a client that will get the topic's diffs from now on: the
+   * list, with the topic's pending diff marked so that no change in the list is cancelled out
+   * of the diffs that follow it (see DiffCoalescer.mark). The pending changes then reach this
+   * client a second time, which presence clients take as no change.
+   */
+  snapshot(topic: string): PresenceMap {
+    this.coalescer.mark(topic);
+    return this.list(topic);
   }
 
   /** How many keys and metas `topic` has, cluster-wide, as this replica sees it. O(1). */
@@ -162,6 +198,9 @@ export class PresenceService {
     for (const [topic, diff] of diffsByTopic(changes.joins, changes.leaves)) this.coalescer.push(topic, diff);
   }
 }
+
+/** A busy topic's diff window widens by 1 ms per this many metas (10,000 members: 100 ms). */
+export const MEMBERS_PER_WINDOW_MS = 100;
 
 function withRef(meta: Meta, dot: Dot, previousRef?: unknown): Meta {
   const result: Meta = { ...meta, phx_ref: phxRefOf(dot) };

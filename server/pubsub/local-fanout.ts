@@ -8,7 +8,7 @@ import type { Metrics } from "../ops/metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
 import type { Subscriber } from "./subscriber.js";
 import type { PresenceMode } from "./presence-mode.js";
-import { audienceKey } from "./topic-key.js";
+import { audienceKey, quietKey } from "./topic-key.js";
 
 /** Who a delivery is for: every subscriber, or only those following presence one way. */
 export type Audience = "all" | PresenceMode;
@@ -29,6 +29,9 @@ interface TopicSubscribers {
   perSerializer: Map<Serializer, number>;
   /** …and as a count (see audienceKey). */
   countSerializers: Map<Serializer, number>;
+  /** List subscribers kept off presence_diff while they wait for a presence_state (see quietKey), counted apart from perSerializer. */
+  quiet: Set<Subscriber>;
+  quietSerializers: Map<Serializer, number>;
   /** Settles once the fabric routes the topic here; null once it has. */
   routing: Promise<void> | null;
   /** On a history topic: the last frames that reached this thread (see RecentFrames). */
@@ -118,13 +121,48 @@ export class LocalFanout {
     if (!entry.subscribers.delete(subscriber)) return;
     this.subscriptions--;
     const { serializer } = subscriber.socket;
-    const mode = subscriber.presenceMode ?? "list";
-    const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
-    const left = (counts.get(serializer) ?? 1) - 1;
-    if (left === 0) counts.delete(serializer);
-    else counts.set(serializer, left);
-    subscriber.socket.unsubscribe(audienceKey(serializer, subscriber.topic, mode));
+    if (entry.quiet.delete(subscriber)) {
+      addCount(entry.quietSerializers, serializer, -1);
+      subscriber.socket.unsubscribe(quietKey(serializer, subscriber.topic));
+    } else {
+      const mode = subscriber.presenceMode ?? "list";
+      addCount(mode === "list" ? entry.perSerializer : entry.countSerializers, serializer, -1);
+      subscriber.socket.unsubscribe(audienceKey(serializer, subscriber.topic, mode));
+    }
     this.dropIfEmpty(subscriber.topic, entry);
+  }
+
+  /**
+   * Takes a list subscriber off the topic's presence_diff stream (`quiet`), or puts it back; it
+   * keeps every other broadcast either way, in order. False when it is not an attached list
+   * subscriber (nothing changes then).
+   */
+  setQuiet(subscriber: Subscriber, quiet: boolean): boolean {
+    const entry = this.topics.get(subscriber.topic);
+    if (!entry?.subscribers.has(subscriber) || (subscriber.presenceMode ?? "list") !== "list") return false;
+    if (entry.quiet.has(subscriber) === quiet) return true;
+    const { serializer } = subscriber.socket;
+    const listKey = audienceKey(serializer, subscriber.topic, "list");
+    const offKey = quietKey(serializer, subscriber.topic);
+    if (quiet) {
+      entry.quiet.add(subscriber);
+      addCount(entry.perSerializer, serializer, -1);
+      addCount(entry.quietSerializers, serializer, 1);
+      subscriber.socket.unsubscribe(listKey);
+      subscriber.socket.subscribe(offKey);
+    } else {
+      entry.quiet.delete(subscriber);
+      addCount(entry.quietSerializers, serializer, -1);
+      addCount(entry.perSerializer, serializer, 1);
+      subscriber.socket.unsubscribe(offKey);
+      subscriber.socket.subscribe(listKey);
+    }
+    return true;
+  }
+
+  /** List subscribers of `topic` on this thread kept off presence_diff right now. */
+  quietOf(topic: string): number {
+    return this.topics.get(topic)?.quiet.size ?? 0;
   }
 
   /**
@@ -137,7 +175,9 @@ export class LocalFanout {
     if (!entry) return;
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
     if (intercepts(entry.handler, event)) {
-      const targets = [...entry.subscribers].filter((subscriber) => audience === "all" || (subscriber.presenceMode ?? "list") === audience);
+      const targets = [...entry.subscribers].filter(
+        (subscriber) => audience === "all" || ((subscriber.presenceMode ?? "list") === audience && !(audience === "list" && entry.quiet.has(subscriber))),
+      );
       this.options.metrics.deliveries.inc(targets.length - (from && targets.includes(from) ? 1 : 0));
       this.options.queue.run(() => {
         for (const subscriber of targets) if (subscriber !== from) subscriber.deliverOut(event, payload);
@@ -147,7 +187,7 @@ export class LocalFanout {
     this.countDeliveries(entry, audience, from);
     const frame: Frame = { joinRef: null, ref: null, topic, event, payload };
     // Both audiences may share a serializer: encode once (the common case has one audience, no cache).
-    const shared = audience === "all" && entry.countSerializers.size > 0 ? new Map<Serializer, EncodedFrame | undefined>() : undefined;
+    const shared = audience === "all" && (entry.countSerializers.size > 0 || entry.quietSerializers.size > 0) ? new Map<Serializer, EncodedFrame | undefined>() : undefined;
     const encodedFor = (serializer: Serializer) => {
       if (serializer === jsonSerializer && json) return json;
       if (!shared) return this.encode(serializer, frame);
@@ -160,6 +200,11 @@ export class LocalFanout {
         const bytes = encodedFor(serializer);
         if (bytes) this.options.queue.publish(audienceKey(serializer, topic, mode), bytes, from?.socket ?? null);
       }
+    }
+    if (audience !== "all") return;
+    for (const serializer of entry.quietSerializers.keys()) {
+      const bytes = encodedFor(serializer);
+      if (bytes) this.options.queue.publish(quietKey(serializer, topic), bytes, from?.socket ?? null);
     }
   }
 
@@ -182,12 +227,13 @@ export class LocalFanout {
       entry.recent?.record(message.offset, message.epoch, message.frame);
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
-    if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
+    if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
       this.countDeliveries(entry, "all", from);
       for (const mode of AUDIENCES) {
         const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
         if (counts.size > 0) this.options.queue.publish(audienceKey(jsonSerializer, topic, mode), json, from?.socket ?? null);
       }
+      if (entry.quietSerializers.size > 0) this.options.queue.publish(quietKey(jsonSerializer, topic), json, from?.socket ?? null);
       return;
     }
     const { payload } = jsonSerializer.decode(json.data, "toClient");
@@ -254,6 +300,7 @@ export class LocalFanout {
       if (audience !== "all" && audience !== mode) continue;
       for (const count of (mode === "list" ? entry.perSerializer : entry.countSerializers).values()) reached += count;
     }
+    if (audience === "all") reached += entry.quiet.size;
     if (reached > 0) this.options.metrics.deliveries.inc(reached);
   }
 
@@ -282,6 +329,8 @@ export class LocalFanout {
       waiting: new Set(),
       perSerializer: new Map(),
       countSerializers: new Map(),
+      quiet: new Set(),
+      quietSerializers: new Map(),
       routing: null,
       recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
     };
@@ -321,6 +370,13 @@ export class LocalFanout {
 }
 
 const AUDIENCES: readonly PresenceMode[] = ["list", "count"];
+
+/** Adds `delta` to a serializer's count, forgetting serializers that reach 0. */
+function addCount(counts: Map<Serializer, number>, serializer: Serializer, delta: number): void {
+  const count = (counts.get(serializer) ?? 0) + delta;
+  if (count <= 0) counts.delete(serializer);
+  else counts.set(serializer, count);
+}
 
 /** No serializer but JSON in use (or none at all). */
 function onlyJson(counts: Map<Serializer, number>): boolean {

@@ -18,3 +18,12 @@ export function audienceKey(serializer: Serializer, topic: string, mode: Presenc
   if (mode === "list") return topicKey(serializer, topic);
   return serializer.name === "json" ? `J${topic}` : `M${topic}`;
 }
+
+/**
+ * A list subscriber that is waiting for a `presence_state` (its first, or a fresh one after it
+ * fell behind) sits on this uWS topic instead of the list one: it gets every broadcast but no
+ * `presence_diff`, which the coming state covers.
+ */
+export function quietKey(serializer: Serializer, topic: string): string {
+  return serializer.name === "json" ? `q${topic}` : `Q${topic}`;
+}

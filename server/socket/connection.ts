@@ -29,7 +29,13 @@ export type SocketLimits = Pick<
  * What a connection needs of the link to its client: a uWS WebSocket, or a LongPoll session's
  * outbox (server/longpoll/), which stands in for it so channels never know the transport.
  */
-export type SocketTransport = Pick<WebSocket<SocketUserData>, "send" | "subscribe" | "unsubscribe" | "publish" | "end" | "close" | "getBufferedAmount">;
+export type SocketTransport = Pick<
+  WebSocket<SocketUserData>,
+  "send" | "subscribe" | "unsubscribe" | "publish" | "end" | "close" | "getBufferedAmount" | "sendFirstFragment" | "sendLastFragment"
+> & { cork(writes: () => void): unknown };
+
+/** A frame for this socket; with a `tail`, sent as two fragments (head, then tail). */
+type OutgoingFrame = EncodedFrame & { tail?: Uint8Array };
 
 /** What uWS keeps for each WebSocket. */
 export interface SocketUserData {
@@ -43,6 +49,8 @@ export interface SocketServices {
   readonly queue: PublishQueue;
   readonly maxChannels: number;
   readonly limits: SocketLimits;
+  /** Bytes uWS holds for one socket before it drops what is sent to it (maxBufferedBytes × 2). */
+  readonly maxBackpressure: number;
   readonly channels: ChannelServices;
   route(topic: string): ChannelHandler | undefined;
   /** The fan-out's copy of a topic name, shared by its subscribers. */
@@ -72,7 +80,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   readonly channels = new Map<string, Channel>();
   private closed = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
-  private queued: EncodedFrame[] | null = null;
+  private queued: OutgoingFrame[] | null = null;
   private readonly frameBudget: TokenBucket;
   private readonly joinBudget: TokenBucket;
   private readonly presenceBudget: TokenBucket;
@@ -160,6 +168,16 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     }
     this.write(encoded);
     return true;
+  }
+
+  /** One message in two fragments: `head` (per socket) and `tail` (shared by many sockets, never copied here). */
+  sendParts(head: string | Uint8Array, tail: Uint8Array, binary: boolean): void {
+    if (this.closed) return;
+    this.write({ data: head, binary, tail });
+  }
+
+  bufferedAmount(): number {
+    return this.ws?.getBufferedAmount() ?? 0;
   }
 
   sendJsonFrame(frame: string): void {
@@ -261,7 +279,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     if (this.channels.get(channel.topic) === channel) this.channels.delete(channel.topic);
   }
 
-  private write(frame: EncodedFrame): void {
+  private write(frame: OutgoingFrame): void {
     if (this.queued === null && this.services.queue.idle) {
       this.writeNow(frame);
       return;
@@ -270,12 +288,25 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.services.queue.writeAfter(this);
   }
 
-  private writeNow(frame: EncodedFrame): void {
-    if (!this.ws) return;
-    const status = this.ws.send(frame.data, frame.binary);
+  private writeNow(frame: OutgoingFrame): void {
+    const ws = this.ws;
+    if (!ws) return;
+    if (frame.tail) {
+      const { data, tail, binary } = frame;
+      // uWS drops a message when the socket is already past its backpressure limit; half a message
+      // would break the stream, so such a socket gets neither part and is closed as slow.
+      if (ws.getBufferedAmount() > this.services.maxBackpressure) return this.closeSlow();
+      ws.cork(() => {
+        ws.sendFirstFragment(data, binary);
+        ws.sendLastFragment(tail);
+      });
+      this.services.bufferCap.observe(this, ws.getBufferedAmount());
+      return;
+    }
+    const status = ws.send(frame.data, frame.binary);
     // 1 = queued behind unread bytes (the node-wide cap counts them); 2 = dropped: the socket
     // is over its slow-consumer limit.
-    if (status === 1) this.services.bufferCap.observe(this, this.ws.getBufferedAmount());
+    if (status === 1) this.services.bufferCap.observe(this, ws.getBufferedAmount());
     else if (status === 2) this.closeSlow();
   }
 

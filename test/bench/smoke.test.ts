@@ -14,6 +14,7 @@ import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
 import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-load.js";
 import { measureDrain } from "../../bench/scenarios/drain.js";
+import { runStormClient } from "../../bench/lib/storm-client.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -103,4 +104,13 @@ describe("bench smoke", () => {
       expect(result).toMatchObject({ reconnected: 150 });
     }
   }, 60_000);
+
+  it("follows a presence storm until every member's list holds the whole room", async () => {
+    const server = createServer({ port: 0, host: "127.0.0.1", logLevel: "silent", channels: { "room:*": roomChannel }, maxJoinsPerSecond: 0 });
+    await server.listen();
+    stop = () => server.close();
+    const report = await runStormClient({ port: server.port, topic: "room:smoke", members: 30, joinWindowMs: 100, timeoutSeconds: 30 });
+    expect(report).toMatchObject({ members: 30, connected: 30, joinReplies: 30, joinErrors: 0, closed: 0, complete: 30 });
+    expect(report.presenceBytesPerMember).toBeGreaterThan(0);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { foldDiff, presenceMapOf, type PresenceDiff, type PresenceMap } from "../../server/presence/diff.js";
+import { DiffCoalescer, fixedWindow, foldDiff, presenceMapOf, type PresenceDiff, type PresenceMap } from "../../server/presence/diff.js";
 import { phxRefOf } from "../../server/presence/phx-ref.js";
 
 function map(entries: Record<string, string[]>): PresenceMap {
@@ -57,5 +57,49 @@ describe("presence maps", () => {
     expect(Object.getPrototypeOf(m)).toBeNull();
     expect(Object.keys(m)).toEqual(["b", "__proto__"]);
     expect(m.b.metas).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+});
+
+describe("diff windows and presence_state", () => {
+  it("a state taken inside a window keeps a later leave of a ref joined before it from cancelling out", () => {
+    const delivered: PresenceDiff[] = [];
+    const coalescer = new DiffCoalescer(fixedWindow(60_000), (_topic, d) => delivered.push(d));
+    coalescer.push("t", diff({ x: ["1"] }, {}));
+    // A client is sent a state holding x:1 now, then the diffs of this window.
+    coalescer.mark("t");
+    coalescer.push("t", diff({}, { x: ["1"] }));
+    coalescer.flushAll();
+    // Merged into one window, the join and the leave would cancel and the client would keep x forever.
+    expect(delivered.map((d) => [refs(d.joins), refs(d.leaves)])).toEqual([
+      [{ x: ["1"] }, {}],
+      [{}, { x: ["1"] }],
+    ]);
+  });
+
+  it("without a state in between, the same join and leave cancel", () => {
+    const delivered: PresenceDiff[] = [];
+    const coalescer = new DiffCoalescer(fixedWindow(60_000), (_topic, d) => delivered.push(d));
+    coalescer.push("t", diff({ x: ["1"] }, {}));
+    coalescer.push("t", diff({}, { x: ["1"] }));
+    coalescer.flushAll();
+    expect(delivered).toEqual([]);
+  });
+
+  it("a busy topic's next window is asked with the changes its last one merged", () => {
+    const asked: number[] = [];
+    const coalescer = new DiffCoalescer(
+      (_topic, changes) => {
+        asked.push(changes);
+        return 60_000;
+      },
+      () => {},
+    );
+    coalescer.push("t", diff({ a: ["1"] }, {}));
+    coalescer.push("t", diff({ b: ["2"] }, {}));
+    coalescer.push("t", diff({ c: ["3"] }, {}));
+    coalescer.flush("t");
+    coalescer.push("t", diff({ d: ["4"] }, {}));
+    coalescer.flushAll();
+    expect(asked).toEqual([0, 3]);
   });
 });

@@ -1,0 +1,316 @@
+/* Presence storm client: N sockets join one presence-tracking room within a window and follow
+ * its presence (presence_state, then presence_diff) the way phoenix.js does, by phx_ref-free key
+ * sets: member i joins as "u<i>". Each socket keeps a bitmap of the keys its list holds; the run
+ * ends when every list holds all N (or at the timeout). Prints one JSON report on stdout and
+ * "phase <name>" lines on stderr.
+ *
+ *   presence-storm --port P --path /socket/websocket?vsn=2.0.0 --topic room:storm --members N
+ *                  [--join-window-ms 1000] [--timeout-s 120] [--hold-ms 0] [--host 127.0.0.1]
+ * With --hold-ms the sockets stay in the room that long after the end ("phase done").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../wsframe.h"
+
+typedef struct { char *data; size_t len, cap; } buffer;
+
+typedef struct {
+    int fd;
+    int state; /* 0 connecting, 1 handshake sent, 2 open, 3 joined, -1 closed */
+    int joined_sent;
+    buffer in, frag, out;
+    uint64_t *known;      /* bitmap of keys in this member's list */
+    uint32_t count;
+    uint64_t complete_ns; /* when count reached N (0 = not yet) */
+    uint64_t presence_bytes, state_frames, diff_frames;
+} member;
+
+static int N;
+static member *members;
+static uint64_t t0;
+static int words;
+static long completed, closed_count, join_replies, joins_failed;
+static uint64_t last_reply_ns;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void append(buffer *b, const char *d, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        b->data = realloc(b->data, cap);
+        if (!b->data) { perror("realloc"); exit(2); }
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, d, n);
+    b->len += n;
+}
+
+static void flush_out(member *m) {
+    while (m->out.len > 0) {
+        ssize_t k = write(m->fd, m->out.data, m->out.len);
+        if (k <= 0) return;
+        memmove(m->out.data, m->out.data + k, m->out.len - (size_t)k);
+        m->out.len -= (size_t)k;
+    }
+}
+
+static void send_text(member *m, const char *text, size_t len) {
+    char frame[1024];
+    size_t n = ws_encode(WS_TEXT, text, len, frame);
+    append(&m->out, frame, n);
+    flush_out(m);
+}
+
+static void set_key(member *m, long k, int present) {
+    if (k < 0 || k >= N) return;
+    uint64_t bit = 1ull << (k & 63);
+    uint64_t *w = &m->known[k >> 6];
+    if (present && !(*w & bit)) {
+        *w |= bit;
+        if (++m->count == (uint32_t)N && !m->complete_ns) {
+            m->complete_ns = now_ns();
+            completed++;
+        }
+    } else if (!present && (*w & bit)) {
+        *w &= ~bit;
+        m->count--;
+    }
+}
+
+/* Every key "u<digits>" whose value opens with {"metas": in [from, to): present or not. */
+static void scan_keys(member *m, const char *from, const char *to, int present) {
+    static const char pat[] = "\":{\"metas\":";
+    const char *p = from;
+    while (p < to) {
+        const char *hit = memmem(p, (size_t)(to - p), pat, sizeof pat - 1);
+        if (!hit) break;
+        const char *q = hit - 1;
+        while (q > from && *q >= '0' && *q <= '9') q--;
+        if (q > from && *q == 'u' && q[-1] == '"') set_key(m, strtol(q + 1, NULL, 10), present);
+        p = hit + sizeof pat - 1;
+    }
+}
+
+static void on_message(member *m, const char *s, size_t len) {
+    /* ["join_ref","ref","topic","event",payload]: the event sits in the first ~200 bytes. */
+    size_t head = len < 256 ? len : 256;
+    if (memmem(s, head, "\"presence_state\"", 16)) {
+        m->presence_bytes += len;
+        m->state_frames++;
+        /* A state replaces the list: keys it lacks are gone. */
+        memset(m->known, 0, (size_t)words * 8);
+        uint32_t before_complete = m->complete_ns != 0;
+        m->count = 0;
+        if (before_complete) { m->complete_ns = 0; completed--; }
+        scan_keys(m, s, s + len, 1);
+    } else if (memmem(s, head, "\"presence_diff\"", 15)) {
+        m->presence_bytes += len;
+        m->diff_frames++;
+        const char *leaves = memmem(s, len, "\"leaves\":{", 10);
+        /* Phoenix applies joins first, then leaves. */
+        scan_keys(m, s, leaves ? leaves : s + len, 1);
+        if (leaves) scan_keys(m, leaves, s + len, 0);
+    } else if (memmem(s, head, "\"phx_reply\"", 11)) {
+        if (m->state == 2) {
+            m->state = 3;
+            join_replies++;
+            last_reply_ns = now_ns();
+            if (!memmem(s, len, "\"ok\"", 4)) joins_failed++;
+        }
+    }
+}
+
+static void close_member(member *m) {
+    if (m->fd >= 0) close(m->fd);
+    m->fd = -1;
+    if (m->state != -1) closed_count++;
+    m->state = -1;
+}
+
+static void consume(member *m) {
+    size_t off = 0;
+    if (m->state == 1) {
+        const char *end = memmem(m->in.data, m->in.len, "\r\n\r\n", 4);
+        if (!end) return;
+        if (m->in.len < 12 || memcmp(m->in.data + 9, "101", 3) != 0) { close_member(m); return; }
+        off = (size_t)(end - m->in.data) + 4;
+        m->state = 2;
+    }
+    while (off < m->in.len) {
+        ws_frame f;
+        int r = ws_decode(m->in.data + off, m->in.len - off, &f);
+        if (r == 0) break;
+        if (r < 0) { close_member(m); return; }
+        if (f.opcode == WS_TEXT || f.opcode == WS_BINARY) {
+            if (f.fin) on_message(m, f.payload, f.len);
+            else { m->frag.len = 0; append(&m->frag, f.payload, f.len); }
+        } else if (f.opcode == WS_CONT) {
+            append(&m->frag, f.payload, f.len);
+            if (f.fin) { on_message(m, m->frag.data, m->frag.len); m->frag.len = 0; }
+        } else if (f.opcode == WS_CLOSE) {
+            close_member(m);
+            return;
+        }
+        off += f.frame_len;
+    }
+    memmove(m->in.data, m->in.data + off, m->in.len - off);
+    m->in.len -= off;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    const char *host = "127.0.0.1", *path = "/socket/websocket?vsn=2.0.0", *topic = "room:storm";
+    int port = 4000, join_window_ms = 1000, timeout_s = 120, hold_ms = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--host")) host = argv[i + 1];
+        else if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--path")) path = argv[i + 1];
+        else if (!strcmp(argv[i], "--topic")) topic = argv[i + 1];
+        else if (!strcmp(argv[i], "--members")) N = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--join-window-ms")) join_window_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--timeout-s")) timeout_s = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hold-ms")) hold_ms = atoi(argv[i + 1]);
+    }
+    if (N <= 0) { fprintf(stderr, "--members N required\n"); return 2; }
+    words = (N + 63) / 64;
+    members = calloc((size_t)N, sizeof(member));
+    int ep = epoll_create1(0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    char request[2048];
+    int request_len = ws_handshake_request(request, sizeof request, host, port, path);
+
+    /* Connect everybody first (a few hundred at a time), then the storm. */
+    int next = 0, open_count = 0, pending = 0;
+    struct epoll_event events[1024];
+    static char rbuf[1 << 20];
+    while (open_count + (int)closed_count < N) {
+        while (next < N && pending < 256) {
+            member *m = &members[next];
+            m->known = calloc((size_t)words, 8);
+            m->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            int one = 1;
+            setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            connect(m->fd, (struct sockaddr *)&addr, sizeof addr);
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)next};
+            epoll_ctl(ep, EPOLL_CTL_ADD, m->fd, &ev);
+            next++;
+            pending++;
+        }
+        int n = epoll_wait(ep, events, 1024, 1000);
+        for (int i = 0; i < n; i++) {
+            member *m = &members[events[i].data.u32];
+            if (m->fd < 0) continue;
+            if (m->state == 0 && (events[i].events & EPOLLOUT)) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                if (err) { close_member(m); pending--; continue; }
+                append(&m->out, request, (size_t)request_len);
+                flush_out(m);
+                m->state = 1;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[i].data.u32};
+                epoll_ctl(ep, EPOLL_CTL_MOD, m->fd, &ev);
+            }
+            if (events[i].events & EPOLLIN) {
+                ssize_t k = read(m->fd, rbuf, sizeof rbuf);
+                if (k <= 0) { close_member(m); pending--; continue; }
+                append(&m->in, rbuf, (size_t)k);
+                consume(m);
+                if (m->state == 2) { open_count++; pending--; }
+            }
+        }
+    }
+    fprintf(stderr, "phase connected %d\n", open_count);
+
+    t0 = now_ns();
+    fprintf(stderr, "phase storm\n");
+    uint64_t deadline = t0 + (uint64_t)timeout_s * 1000000000ull;
+    uint64_t last_heartbeat = t0;
+    int joins_sent = 0;
+    char msg[512];
+    while (completed < open_count - 0 && now_ns() < deadline) {
+        uint64_t now = now_ns();
+        /* Member i joins at i/N of the window. */
+        while (joins_sent < N && (join_window_ms == 0 || (now - t0) >= (uint64_t)joins_sent * (uint64_t)join_window_ms * 1000000ull / (uint64_t)N)) {
+            member *m = &members[joins_sent];
+            if (m->state == 2) {
+                int len = snprintf(msg, sizeof msg, "[\"1\",\"1\",\"%s\",\"phx_join\",{\"user\":\"u%d\"}]", topic, joins_sent);
+                send_text(m, msg, (size_t)len);
+            }
+            joins_sent++;
+        }
+        if (now - last_heartbeat > 20000000000ull) {
+            last_heartbeat = now;
+            const char *hb = "[null,\"hb\",\"phoenix\",\"heartbeat\",{}]";
+            for (int i = 0; i < N; i++) if (members[i].state >= 2) send_text(&members[i], hb, strlen(hb));
+        }
+        int n = epoll_wait(ep, events, 1024, joins_sent < N ? 1 : 100);
+        for (int i = 0; i < n; i++) {
+            member *m = &members[events[i].data.u32];
+            if (m->fd < 0) continue;
+            ssize_t k = read(m->fd, rbuf, sizeof rbuf);
+            if (k == 0 || (k < 0 && errno != EAGAIN)) { close_member(m); continue; }
+            if (k < 0) continue;
+            append(&m->in, rbuf, (size_t)k);
+            consume(m);
+        }
+        if (closed_count > 0 && completed >= open_count - closed_count) break;
+    }
+    uint64_t end = now_ns();
+    fprintf(stderr, "phase done\n");
+    /* Stay in the room a while (reading on), so that its full list can be looked at. */
+    while (now_ns() < end + (uint64_t)hold_ms * 1000000ull) {
+        int n = epoll_wait(ep, events, 1024, 50);
+        for (int i = 0; i < n; i++) {
+            member *m = &members[events[i].data.u32];
+            if (m->fd < 0) continue;
+            ssize_t k = read(m->fd, rbuf, sizeof rbuf);
+            if (k == 0 || (k < 0 && errno != EAGAIN)) { close_member(m); continue; }
+            if (k > 0) { append(&m->in, rbuf, (size_t)k); consume(m); }
+        }
+    }
+
+    /* Report: completion times (ms since the first join), bytes. */
+    double *times = malloc(sizeof(double) * (size_t)N);
+    int nt = 0;
+    uint64_t bytes = 0, max_bytes = 0, states = 0, diffs = 0;
+    for (int i = 0; i < N; i++) {
+        member *m = &members[i];
+        if (m->complete_ns) times[nt++] = (double)(m->complete_ns - t0) / 1e6;
+        bytes += m->presence_bytes;
+        if (m->presence_bytes > max_bytes) max_bytes = m->presence_bytes;
+        states += m->state_frames;
+        diffs += m->diff_frames;
+    }
+    qsort(times, (size_t)nt, sizeof(double), by_value);
+    printf("{\"members\":%d,\"connected\":%d,\"joinReplies\":%ld,\"joinErrors\":%ld,\"closed\":%ld,\"complete\":%d,"
+           "\"lastJoinReplyMs\":%.1f,\"completeP50Ms\":%.1f,\"completeMaxMs\":%.1f,\"elapsedMs\":%.1f,"
+           "\"presenceBytesPerMember\":%.0f,\"presenceBytesMax\":%lu,\"stateFrames\":%lu,\"diffFrames\":%lu}\n",
+           N, open_count, join_replies, joins_failed, closed_count, nt,
+           last_reply_ns ? (double)(last_reply_ns - t0) / 1e6 : -1.0,
+           nt ? times[nt / 2] : -1.0, nt ? times[nt - 1] : -1.0, (double)(end - t0) / 1e6,
+           (double)bytes / N, (unsigned long)max_bytes, (unsigned long)states, (unsigned long)diffs);
+    return 0;
+}
