@@ -11,7 +11,7 @@
  * it started is stopped when a run ends or fails, or when the bench is interrupted.
  */
 import { startLocalCluster } from "../lib/cluster-processes.js";
-import { type Flags, parseFlags } from "../lib/flags.js";
+import { parseFlags } from "../lib/flags.js";
 import type { LoadReport } from "../lib/load-report.js";
 import { CLIENT_CORE, SERVER_CORE } from "../lib/measure.js";
 import { runNativeClient } from "../lib/native-client.js";
@@ -21,7 +21,7 @@ import { median } from "../lib/stats.js";
 import { BENCH_JOIN_PAYLOAD } from "../lib/targets.js";
 
 const TARGETS = ["cinder", "raw-uws"] as const;
-type TargetName = (typeof TARGETS)[number];
+export type TargetName = (typeof TARGETS)[number];
 
 /** Sockets per server process by default: under the 20,000 open files, with room for the kernel's uneven spread. */
 const SOCKETS_PER_NODE = 15_000;
@@ -33,8 +33,9 @@ interface Servers {
   stop(): Promise<void>;
 }
 
-interface RoundRow {
+export interface RoundRow {
   inflight: number;
+  deliveries: number;
   deliveries_per_s: number;
   p50_ms: number;
   p99_ms: number;
@@ -43,7 +44,7 @@ interface RoundRow {
   client_cpu_share: number;
 }
 
-interface RunResult {
+export interface RunResult {
   target: TargetName;
   connected: number;
   subscriptions: number;
@@ -69,7 +70,15 @@ export async function run(args: string[]): Promise<void> {
   try {
     for (let i = 0; i < runs; i++) {
       for (const target of targets) {
-        const result = await measureOnce(target, sockets, nodes, pin, f);
+        const result = await measureOneTopic(target, {
+          sockets,
+          nodes,
+          pin,
+          inflight: f.numbers("inflight", [1, 8]),
+          warmupSeconds: f.number("warmup", 1),
+          durationSeconds: f.number("duration", 8),
+          bodySize: f.number("body-size", 100),
+        });
         results.push(result);
         console.log(`run ${i + 1}/${runs} ${describeRun(result)}`);
       }
@@ -100,8 +109,21 @@ async function startServers(target: TargetName, nodes: number, pin: boolean): Pr
   return { port: cluster.port, pids: cluster.nodePids, stop: () => cluster.stop() };
 }
 
-async function measureOnce(target: TargetName, sockets: number, nodes: number, pin: boolean, f: Flags): Promise<RunResult> {
-  const servers = await startServers(target, nodes, pin);
+export interface OneTopicShape {
+  sockets: number;
+  /** server processes */
+  nodes: number;
+  pin: boolean;
+  inflight: number[];
+  warmupSeconds: number;
+  durationSeconds: number;
+  bodySize: number;
+}
+
+/** One run against one target: start its processes, load them, stop them (also on failure). */
+export async function measureOneTopic(target: TargetName, shape: OneTopicShape): Promise<RunResult> {
+  const { sockets, pin } = shape;
+  const servers = await startServers(target, shape.nodes, pin);
   running.add(servers);
   const rssOfServers = (): number => servers.pids.reduce((sum, pid) => sum + (trySampleProcess(pid)?.rssBytes ?? 0), 0);
   const rss = new Map<string, number>();
@@ -114,10 +136,10 @@ async function measureOnce(target: TargetName, sockets: number, nodes: number, p
         joinPayload: BENCH_JOIN_PAYLOAD,
         sockets,
         topics: 1,
-        inflight: f.numbers("inflight", [1, 8]),
-        warmupSeconds: f.number("warmup", 1),
-        durationSeconds: f.number("duration", 8),
-        bodySize: f.number("body-size", 100),
+        inflight: shape.inflight,
+        warmupSeconds: shape.warmupSeconds,
+        durationSeconds: shape.durationSeconds,
+        bodySize: shape.bodySize,
         settleSeconds: 1,
         core: pin ? CLIENT_CORE : undefined,
       },
@@ -142,6 +164,7 @@ function summarize(target: TargetName, report: LoadReport, rss: Map<string, numb
     rss_per_connection: connected > 0 ? ((rss.get("joined") ?? 0) - (rss.get("connecting") ?? 0)) / connected : 0,
     rounds: report.rounds.map((r) => ({
       inflight: r.inflight,
+      deliveries: r.deliveries,
       deliveries_per_s: r.deliveries_per_s,
       p50_ms: r.latency_us.p50 / 1000,
       p99_ms: r.latency_us.p99 / 1000,

@@ -12,6 +12,7 @@ import { startRawUwsServer } from "../../bench/servers/raw-uws.js";
 import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
+import { measureOneTopic } from "../../bench/scenarios/one-topic.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -80,5 +81,24 @@ describe("bench smoke", () => {
     await server.listen();
     stop = () => server.close();
     expectComplete(await tinyFanout(server.port, "phoenix", PHOENIX_PATH));
+  });
+
+  // The one-topic scenario at a tiny size: several processes per side on one port, through Redis.
+  it.each(["cinder", "raw-uws"] as const)("one-topic reaches every subscriber across processes through Redis (%s)", async (target) => {
+    const sockets = 200;
+    const result = await measureOneTopic(target, {
+      sockets,
+      nodes: 2,
+      pin: false,
+      inflight: [2],
+      warmupSeconds: 0.2,
+      durationSeconds: 1,
+      bodySize: 100,
+    });
+    expect(result).toMatchObject({ connected: sockets, subscriptions: sockets, failures: 0 });
+    const [round] = result.rounds;
+    expect(round.broadcasts).toBeGreaterThan(0);
+    expect(round.missing).toBe(0);
+    expect(round.deliveries).toBeGreaterThanOrEqual(sockets);
   });
 });
