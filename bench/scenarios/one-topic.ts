@@ -5,7 +5,8 @@
  *   npm run bench -- one-topic --sockets 100000 --runs 3
  * Flags: --sockets N (default 100,000); --nodes N (server processes per side, default one per
  * 15,000 sockets: a process may hold 20,000 open files); --inflight 1,8 (one round each);
- * --warmup s, --duration s (per round); --body-size B; --runs N (medians); --targets
+ * --broadcasts N (per round, default 20: a round ends when every subscriber has them all);
+ * --timeout s (bound of a round, default 120); --body-size B; --runs N (medians); --targets
  * cinder,raw-uws; --no-pin (else redis-server and the servers on core 0, the client on core 1).
  * Each run stops by itself: the client bounds connect, join and every round, and every process
  * it started is stopped when a run ends or fails, or when the bench is interrupted.
@@ -36,6 +37,7 @@ interface Servers {
 export interface RoundRow {
   inflight: number;
   deliveries: number;
+  incomplete_broadcasts: number;
   deliveries_per_s: number;
   p50_ms: number;
   p99_ms: number;
@@ -75,8 +77,8 @@ export async function run(args: string[]): Promise<void> {
           nodes,
           pin,
           inflight: f.numbers("inflight", [1, 8]),
-          warmupSeconds: f.number("warmup", 1),
-          durationSeconds: f.number("duration", 8),
+          broadcasts: f.number("broadcasts", 20),
+          timeoutSeconds: f.number("timeout", 120),
           bodySize: f.number("body-size", 100),
         });
         results.push(result);
@@ -115,8 +117,10 @@ export interface OneTopicShape {
   nodes: number;
   pin: boolean;
   inflight: number[];
-  warmupSeconds: number;
-  durationSeconds: number;
+  /** broadcasts per round: a round ends once every subscriber has all of them… */
+  broadcasts: number;
+  /** …or after this long (what is left counts as missing) */
+  timeoutSeconds: number;
   bodySize: number;
 }
 
@@ -137,8 +141,8 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
         sockets,
         topics: 1,
         inflight: shape.inflight,
-        warmupSeconds: shape.warmupSeconds,
-        durationSeconds: shape.durationSeconds,
+        messages: shape.broadcasts,
+        durationSeconds: shape.timeoutSeconds,
         bodySize: shape.bodySize,
         settleSeconds: 1,
         core: pin ? CLIENT_CORE : undefined,
@@ -165,6 +169,7 @@ function summarize(target: TargetName, report: LoadReport, rss: Map<string, numb
     rounds: report.rounds.map((r) => ({
       inflight: r.inflight,
       deliveries: r.deliveries,
+      incomplete_broadcasts: r.incomplete_broadcasts,
       deliveries_per_s: r.deliveries_per_s,
       p50_ms: r.latency_us.p50 / 1000,
       p99_ms: r.latency_us.p99 / 1000,
