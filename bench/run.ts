@@ -13,6 +13,7 @@ interface Scenario {
 const SCENARIOS = [
   "fanout",
   "subscribers",
+  "one-topic",
   "connect",
   "compare",
   "presence",

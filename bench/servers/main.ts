@@ -1,7 +1,8 @@
 /**
  * Starts one baseline server as its own process so the benchmark can pin it to
  * a core and read its CPU time and memory:
- *   node dist/bench/servers/main.js raw-uws|socketio --port 4100 --host 127.0.0.1
+ *   node dist/bench/servers/main.js raw-uws|socketio --port 4100 --host 127.0.0.1 [--redis redis://127.0.0.1:6379]
+ * (`--redis`: raw-uws only, fan out across processes through that Redis.)
  * Prints "listening <port>" once it accepts connections.
  */
 import { parseFlags } from "../lib/flags.js";
@@ -9,18 +10,18 @@ import type { BaselineServer } from "./baseline-server.js";
 import { startRawUwsServer } from "./raw-uws.js";
 import { startSocketIoServer } from "./socketio.js";
 
+const flags = parseFlags(process.argv.slice(3));
 const starters: Record<string, (port: number, host: string) => Promise<BaselineServer>> = {
-  "raw-uws": startRawUwsServer,
+  "raw-uws": (port, host) => startRawUwsServer(port, host, { redisUrl: flags.has("redis") ? flags.string("redis", "") : undefined }),
   socketio: startSocketIoServer,
 };
 
-const [name = "", ...rest] = process.argv.slice(2);
+const name = process.argv[2] ?? "";
 const start = starters[name];
 if (!start) {
   console.error(`usage: main.js <${Object.keys(starters).join("|")}> [--port N] [--host H]`);
   process.exit(2);
 }
-const flags = parseFlags(rest);
 const server = await start(flags.number("port", 4100), flags.string("host", "127.0.0.1"));
 console.log(`listening ${server.port}`);
 const stop = (): void => void server.close().finally(() => process.exit(0));

@@ -3,7 +3,14 @@
  * Phoenix V2 JSON for the load client (join → subscribe, new_msg → app.publish
  * with the same broadcast frame shape Cinder sends, heartbeat/other → ok reply).
  * No channels, no presence, no per-message routing beyond one JSON.parse.
+ *
+ * With `redisUrl`, several such processes form one pub/sub the way Cinder nodes do through
+ * Redis: a process subscribes to a topic's Redis channel when its first socket joins the topic,
+ * and a broadcast is published locally and to Redis once, tagged with its sender so the sender
+ * skips its own copy. The payload crosses Redis as the very frame the sockets get.
  */
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 import uWS from "uWebSockets.js";
 
 import type { BaselineServer } from "./baseline-server.js";
@@ -23,9 +30,51 @@ export function assertNativeUws(): void {
   if (!("getParts" in uWS)) throw new Error("uWebSockets.js loaded its JS fallback, not the native addon");
 }
 
-export async function startRawUwsServer(port: number, host: string): Promise<BaselineServer> {
+export interface RawUwsOptions {
+  /** Fan out across processes through this Redis (redis://host:port). */
+  redisUrl?: string;
+}
+
+/** Cross-process fan-out through Redis: one channel per topic, the sender's id before the frame. */
+class RedisFanout {
+  private readonly sender = randomBytes(6).toString("hex");
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly subscribed = new Set<string>();
+
+  constructor(url: string, deliver: (topic: string, frame: string) => void) {
+    this.publisher = new Redis(url, { maxRetriesPerRequest: 1 });
+    this.subscriber = new Redis(url, { maxRetriesPerRequest: 1 });
+    this.subscriber.on("message", (channel: string, message: string) => {
+      const cut = message.indexOf(" ");
+      if (message.slice(0, cut) === this.sender) return;
+      deliver(channel.slice(CHANNEL_PREFIX.length), message.slice(cut + 1));
+    });
+  }
+
+  /** Resolves once Redis routes the topic here: the join reply waits for it, as in Cinder. */
+  interest(topic: string): Promise<void> | undefined {
+    if (this.subscribed.has(topic)) return undefined;
+    this.subscribed.add(topic);
+    return this.subscriber.subscribe(CHANNEL_PREFIX + topic).then(() => undefined);
+  }
+
+  publish(topic: string, frame: string): void {
+    void this.publisher.publish(CHANNEL_PREFIX + topic, `${this.sender} ${frame}`).catch(() => {});
+  }
+
+  close(): void {
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+  }
+}
+
+const CHANNEL_PREFIX = "raw:t:";
+
+export async function startRawUwsServer(port: number, host: string, options: RawUwsOptions = {}): Promise<BaselineServer> {
   assertNativeUws();
   const app = uWS.App();
+  const fanout = options.redisUrl ? new RedisFanout(options.redisUrl, (topic, frame) => void app.publish(topic, frame)) : undefined;
   // Kept only so close() can end the open sockets; uWS has no app-wide close here.
   const open = new Set<uWS.WebSocket<SocketData>>();
   app.ws<SocketData>("/socket/websocket", {
@@ -53,11 +102,22 @@ export async function startRawUwsServer(port: number, host: string): Promise<Bas
       }
       const [, , topic, event, payload] = frame;
       if (event === "phx_join") {
-        ws.subscribe(topic);
-        reply(ws, frame);
+        const routed = fanout?.interest(topic);
+        if (!routed) {
+          ws.subscribe(topic);
+          reply(ws, frame);
+          return;
+        }
+        routed.then(() => {
+          if (!open.has(ws)) return;
+          ws.subscribe(topic);
+          reply(ws, frame);
+        }, () => ws.end(1011, "redis"));
       } else if (event === "new_msg") {
+        const broadcast = JSON.stringify([null, null, topic, "new_msg", { user: ws.getUserData().user, body: payload.body }]);
         // app.publish (not ws.publish) so the sender also receives it, as in Phoenix broadcast/3.
-        app.publish(topic, JSON.stringify([null, null, topic, "new_msg", { user: ws.getUserData().user, body: payload.body }]));
+        app.publish(topic, broadcast);
+        fanout?.publish(topic, broadcast);
         reply(ws, frame);
       } else if (event === "phx_leave") {
         ws.unsubscribe(topic);
@@ -77,6 +137,7 @@ export async function startRawUwsServer(port: number, host: string): Promise<Bas
     port: uWS.us_socket_local_port(listenSocket),
     close: async () => {
       uWS.us_listen_socket_close(listenSocket);
+      fanout?.close();
       for (const ws of [...open]) ws.close();
     },
   };

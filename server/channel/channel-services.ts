@@ -6,6 +6,7 @@ import type { PresenceStates, StateMemberSocket } from "../presence/presence-sta
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Recovery, Since } from "../history/recovery.js";
 import type { Payload } from "./results.js";
+import type { ChannelSocket } from "./channel-socket.js";
 
 /** A join on a history topic, its topic routed and its history read, waiting to be settled. */
 export interface PreparedHistoryJoin {
@@ -38,10 +39,14 @@ export interface ChannelConnection extends SubscriberSocket, StateMemberSocket {
   /** The token's `sub` (built-in auth). */
   readonly userId: string | undefined;
   readonly assigns: Readonly<Record<string, unknown>>;
+  /** The server's side of its channels (one per thread). */
+  readonly channelServices: ChannelServices;
   /** Encodes and sends a frame; false (logged and counted) when it cannot be encoded. */
   send(frame: Frame): boolean;
   /** Sends a V2 JSON frame as it is (re-encoded for a msgpack socket). */
   sendJsonFrame(frame: string): void;
+  /** A channel of this socket joined (its ok reply is out). */
+  channelJoined(channel: ChannelSocket): void;
   /** The channel of this topic ended. */
   forget(channel: { readonly topic: string }): void;
   /** One presence track or update is within the socket's rate limit (counted when it is not). */

@@ -4,7 +4,7 @@ import type { ChannelConnection, ChannelServices } from "./channel-services.js";
 import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
 import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
-import { SerialQueue, type QueueOwner } from "./serial-queue.js";
+import { SerialQueue } from "./serial-queue.js";
 import { parseSince, type Recovery, type Since } from "../history/recovery.js";
 import { presenceModeOf, type PresenceMode } from "../pubsub/presence-mode.js";
 import type { PresenceCount } from "../presence/presence-counts.js";
@@ -22,42 +22,112 @@ function withRecovery(reply: Reply, recovery: Recovery): Reply {
   return { ...reply, response: { ...response, _recovery: recovery } };
 }
 
+/**
+ * A channel's own assigns, seeded from its socket's. Built by a constructor rather than a
+ * spread: V8 then learns how many properties such objects end up with (handlers add theirs
+ * right after the join) and stops reserving room for more, which a million memberships feel.
+ * Their prototype is Object.prototype, as a literal's.
+ */
+const ChannelAssigns = function (this: Record<string, unknown>, seed: Readonly<Record<string, unknown>>) {
+  for (const key in seed) {
+    if (!Object.prototype.hasOwnProperty.call(seed, key)) continue;
+    // Defined, not assigned, as a spread would: an own "__proto__" stays a plain property.
+    if (key === "__proto__") Object.defineProperty(this, key, { value: seed[key], enumerable: true, writable: true, configurable: true });
+    else this[key] = seed[key];
+  }
+  for (const symbol of Object.getOwnPropertySymbols(seed)) {
+    if (Object.prototype.propertyIsEnumerable.call(seed, symbol)) (this as Record<symbol, unknown>)[symbol] = (seed as Record<symbol, unknown>)[symbol];
+  }
+} as unknown as new (seed: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+ChannelAssigns.prototype = Object.prototype;
+
+function seedAssigns(seed: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return new ChannelAssigns(seed);
+}
+
 type ChannelState = "joining" | "joined" | "closed";
+
+/**
+ * `flags` bits: the state (two bits), whether it was handed to the fan-out, how it follows
+ * presence, whether the fan-out delivers to it.
+ */
+const STATE_MASK = 0b11;
+const STATES: readonly ChannelState[] = ["joining", "joined", "closed"];
+const SUBSCRIBED = 0b100;
+const COUNTS_PRESENCE = 0b1000;
+const ATTACHED = 0b10000;
 
 /**
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
  * one call at a time, and turns its results into replies, closes and errors.
+ *
+ * A node holds one per subscription, a million of them at scale: it keeps only what differs
+ * per membership (its socket, topic, join ref, handler, own assigns) and packs its small state
+ * into one integer; the server's services are reached through the socket.
  */
-export class Channel implements ChannelSocket, Subscriber, QueueOwner {
-  state: ChannelState = "joining";
+export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
+  private flags = 0;
   private ownAssigns: Record<string, unknown> | null = null;
-  private readonly queue: SerialQueue;
-  /** Handed to the fan-out (it may still be waiting for the topic to be routed here). */
-  private subscribed = false;
-  presenceMode: PresenceMode = "list";
 
   constructor(
     private readonly connection: ChannelConnection,
-    private readonly services: ChannelServices,
     readonly topic: string,
     readonly joinRef: string,
     readonly handler: ChannelHandler,
   ) {
-    this.queue = new SerialQueue(this);
+    super();
   }
 
-  /** For its queue (QueueOwner): how many pushes may wait, and where a failed task is reported. */
-  get queueCapacity(): number {
+  get state(): ChannelState {
+    return STATES[this.flags & STATE_MASK];
+  }
+
+  private set state(state: ChannelState) {
+    this.flags = (this.flags & ~STATE_MASK) | STATES.indexOf(state);
+  }
+
+  /** Handed to the fan-out (it may still be waiting for the topic to be routed here). */
+  private get subscribed(): boolean {
+    return (this.flags & SUBSCRIBED) !== 0;
+  }
+
+  private set subscribed(subscribed: boolean) {
+    this.flags = subscribed ? this.flags | SUBSCRIBED : this.flags & ~SUBSCRIBED;
+  }
+
+  /** The fan-out's mark (Subscriber.attached): it delivers to this channel. */
+  get attached(): boolean {
+    return (this.flags & ATTACHED) !== 0;
+  }
+
+  set attached(attached: boolean) {
+    this.flags = attached ? this.flags | ATTACHED : this.flags & ~ATTACHED;
+  }
+
+  get presenceMode(): PresenceMode {
+    return (this.flags & COUNTS_PRESENCE) !== 0 ? "count" : "list";
+  }
+
+  private set presenceMode(mode: PresenceMode) {
+    this.flags = mode === "count" ? this.flags | COUNTS_PRESENCE : this.flags & ~COUNTS_PRESENCE;
+  }
+
+  private get services(): ChannelServices {
+    return this.connection.channelServices;
+  }
+
+  /** For its queue: how many pushes may wait, and where a failed task is reported. */
+  protected get queueCapacity(): number {
     return this.services.maxQueuedPushes;
   }
 
-  taskFailed(err: unknown): void {
+  protected taskFailed(err: unknown): void {
     this.services.log.error({ err, topic: this.topic, socket: this.socketId }, "channel task failed");
   }
 
   /** Seeded from the connection's assigns on first use: most channels never touch them. */
   get assigns(): Record<string, unknown> {
-    return (this.ownAssigns ??= { ...this.connection.assigns });
+    return (this.ownAssigns ??= seedAssigns(this.connection.assigns));
   }
 
   get socketId(): string {
@@ -80,9 +150,12 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
 
   // ── inbound ──────────────────────────────────────────────────────────────
 
-  /** Handles the join; `onJoined` runs once the ok reply is out (used to close a duplicate). */
-  join(params: JoinParams, ref: string | null, onJoined: () => void): void {
-    const { log, metrics } = this.services;
+  /**
+   * Handles the join. `replaced` is the membership of the same topic this join replaces: it gets
+   * its phx_close once the ok reply is out.
+   */
+  join(params: JoinParams, ref: string | null, replaced?: Channel): void {
+    const { log } = this.services;
     this.presenceMode = presenceModeOf(params);
     let since: Since | undefined;
     if (this.handler.history) {
@@ -97,48 +170,78 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
         return;
       }
     }
-    this.queue.run(async () => {
+    // Free of async/await: a synchronous join on a routed topic completes at once, so nothing
+    // of it outlives the frame that asked (a join storm then leaves no garbage behind in the heap).
+    this.run(() => {
       let result: unknown;
       try {
-        result = await this.handler.join(this.topic, params, this);
+        result = this.handler.join(this.topic, params, this);
       } catch (err) {
         log.error({ err, topic: this.topic, socket: this.socketId }, "join crashed");
         result = null;
       }
-      if (this.state === "closed") return; // replaced by a newer join or the socket closed meanwhile
-      if (!isReply(result) || result.status !== "ok") {
-        if (!isReply(result) && result !== null) log.error({ topic: this.topic }, "join must return ok(...) or error(...)");
-        this.sendReply(ref, isReply(result) ? result : { kind: "reply", status: "error", response: { reason: "join crashed" } });
-        this.connection.forget(this);
-        this.state = "closed";
-        return;
-      }
-      let reply: Reply = result;
-      this.subscribed = true;
-      let replay: string[] | undefined;
-      if (this.handler.history) {
-        const prepared = await this.services.joinHistory(this, since);
-        const settled = this.isClosed ? null : prepared.settle();
-        if (!settled) return; // the socket closed while the history was being read
-        replay = settled.replay;
-        reply = withRecovery(reply, settled.recovery);
-      } else {
-        const routed = this.services.subscribe(this);
-        if (routed) await routed;
-        if (this.isClosed) return; // the socket closed while the topic was being routed here
-      }
-      // An ok reply that cannot be encoded became an error reply: the client is not joined.
-      if (!this.sendReply(ref, reply)) return this.shutdown("join reply could not be encoded");
-      // What the client missed, after the reply and before anything live.
-      if (replay) for (const frame of replay) this.connection.sendJsonFrame(frame);
-      this.state = "joined";
-      if (this.presenceMode === "count") this.push("presence_count", { ...this.presenceCount() });
-      metrics.channelsJoined.inc();
-      metrics.joins.inc();
-      log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
-      onJoined();
-      if (this.handler.afterJoin) await this.guard(() => this.handler.afterJoin?.(this));
+      if (!(result instanceof Promise)) return this.joinAnswered(result, ref, since, replaced);
+      return result.then(
+        (settled: unknown) => this.joinAnswered(settled, ref, since, replaced),
+        (err: unknown) => {
+          log.error({ err, topic: this.topic, socket: this.socketId }, "join crashed");
+          return this.joinAnswered(null, ref, since, replaced);
+        },
+      );
     }, true);
+  }
+
+  /** The handler answered the join (null: it crashed): reply with an error, or subscribe. */
+  private joinAnswered(result: unknown, ref: string | null, since: Since | undefined, replaced: Channel | undefined): Promise<void> | void {
+    if (this.state === "closed") return; // replaced by a newer join or the socket closed meanwhile
+    if (!isReply(result) || result.status !== "ok") {
+      if (!isReply(result) && result !== null) this.services.log.error({ topic: this.topic }, "join must return ok(...) or error(...)");
+      this.sendReply(ref, isReply(result) ? result : { kind: "reply", status: "error", response: { reason: "join crashed" } });
+      this.connection.forget(this);
+      this.state = "closed";
+      return;
+    }
+    this.subscribed = true;
+    if (this.handler.history) return this.joinWithHistory(result, ref, since, replaced);
+    const routed = this.services.subscribe(this);
+    if (!routed) return this.joined(result, ref, undefined, replaced);
+    return routed.then(() => {
+      if (this.isClosed) return; // the socket closed while the topic was being routed here
+      return this.joined(result, ref, undefined, replaced);
+    });
+  }
+
+  private async joinWithHistory(reply: Reply, ref: string | null, since: Since | undefined, replaced: Channel | undefined): Promise<void> {
+    const prepared = await this.services.joinHistory(this, since);
+    const settled = this.isClosed ? null : prepared.settle();
+    if (!settled) return; // the socket closed while the history was being read
+    return this.joined(withRecovery(reply, settled.recovery), ref, settled.replay, replaced);
+  }
+
+  /** Subscribed: the ok reply, what the client missed, then the handler's afterJoin. */
+  private joined(reply: Reply, ref: string | null, replay: string[] | undefined, replaced: Channel | undefined): Promise<void> | void {
+    const { log, metrics } = this.services;
+    // An ok reply that cannot be encoded became an error reply: the client is not joined.
+    if (!this.sendReply(ref, reply)) return this.shutdown("join reply could not be encoded");
+    // What the client missed, after the reply and before anything live.
+    if (replay) for (const frame of replay) this.connection.sendJsonFrame(frame);
+    this.state = "joined";
+    if (this.presenceMode === "count") this.push("presence_count", { ...this.presenceCount() });
+    metrics.channelsJoined.inc();
+    metrics.joins.inc();
+    if (log.isLevelEnabled("debug")) log.debug({ topic: this.topic, socket: this.socketId }, "channel joined");
+    replaced?.sendClose();
+    this.connection.channelJoined(this);
+    const { afterJoin } = this.handler;
+    if (!afterJoin) return;
+    // Called here rather than through guard(): no closure per join.
+    let result: unknown;
+    try {
+      result = afterJoin.call(this.handler, this);
+    } catch (err) {
+      return this.crashed(err);
+    }
+    if (result instanceof Promise) return result.then(undefined, (err: unknown) => this.crashed(err));
   }
 
   handleIn(frame: Frame): void {
@@ -157,14 +260,14 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
         this.applyResult(frame.ref, result);
       });
     };
-    if (this.queue.run(task)) return;
+    if (this.run(task)) return;
     // The handler is behind by maxQueuedPushes: refuse rather than let the backlog grow.
     this.services.metrics.pushesRefused.inc();
     this.sendReply(frame.ref, { kind: "reply", status: "error", response: { reason: "too many pending pushes" } });
   }
 
   leave(ref: string | null): void {
-    this.queue.run(() => {
+    this.run(() => {
       if (this.state === "closed") return;
       this.shutdown("leave");
       this.sendReply(ref, { kind: "reply", status: "ok", response: {} });
@@ -249,7 +352,7 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
     } catch (err) {
       log.error({ err, topic: this.topic }, "terminate threw");
     }
-    log.debug({ topic: this.topic, socket: this.socketId, reason }, "channel closed");
+    if (log.isLevelEnabled("debug")) log.debug({ topic: this.topic, socket: this.socketId, reason }, "channel closed");
   }
 
   sendClose(joinRef: string = this.joinRef): void {
@@ -269,32 +372,35 @@ export class Channel implements ChannelSocket, Subscriber, QueueOwner {
 
   /** Sends a reply; one that cannot be encoded goes out as an error reply instead (and false is returned). */
   private sendReply(ref: string | null, reply: Reply): boolean {
-    const frame = { joinRef: this.joinRef, ref, topic: this.topic, event: EVENTS.reply };
-    if (this.connection.send({ ...frame, payload: { status: reply.status, response: reply.response } })) return true;
-    this.connection.send({ ...frame, payload: { status: "error", response: { reason: "reply could not be encoded" } } });
+    const { joinRef, topic } = this;
+    const payload = { status: reply.status, response: reply.response };
+    if (this.connection.send({ joinRef, ref, topic, event: EVENTS.reply, payload })) return true;
+    this.connection.send({ joinRef, ref, topic, event: EVENTS.reply, payload: { status: "error", response: { reason: "reply could not be encoded" } } });
     return false;
   }
 
   /** Runs handler code; a throw crashes this channel only (phx_error), never the socket. */
   private guard(task: () => unknown): Promise<void> | void {
-    const crash = (err: unknown) => {
-      if (this.state === "closed") return;
-      this.services.log.error({ err, topic: this.topic, socket: this.socketId }, "channel crashed");
-      this.services.metrics.channelCrashes.inc();
-      this.shutdown("crash");
-      this.connection.send({
-        joinRef: this.joinRef,
-        ref: this.joinRef,
-        topic: this.topic,
-        event: EVENTS.error,
-        payload: { reason: "channel_crash" },
-      });
-    };
     try {
       const result = task();
-      if (result instanceof Promise) return result.then(() => undefined, crash);
+      if (result instanceof Promise) return result.then(() => undefined, (err: unknown) => this.crashed(err));
     } catch (err) {
-      crash(err);
+      this.crashed(err);
     }
+  }
+
+  /** Handler code threw or rejected: this channel ends with phx_error. */
+  private crashed(err: unknown): void {
+    if (this.state === "closed") return;
+    this.services.log.error({ err, topic: this.topic, socket: this.socketId }, "channel crashed");
+    this.services.metrics.channelCrashes.inc();
+    this.shutdown("crash");
+    this.connection.send({
+      joinRef: this.joinRef,
+      ref: this.joinRef,
+      topic: this.topic,
+      event: EVENTS.error,
+      payload: { reason: "channel_crash" },
+    });
   }
 }

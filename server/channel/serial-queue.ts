@@ -1,31 +1,31 @@
 /**
  * Runs tasks one at a time: a task that returns a promise holds back the ones after it.
- * Synchronous handlers never touch a promise, and the backlog array exists only while a task
- * is pending, so an idle channel costs two fields. The backlog is bounded: past `capacity`
+ * Synchronous handlers never touch a promise. The backlog is bounded: past `queueCapacity`
  * waiting tasks, `run` refuses more (the caller answers for them). A task that throws or
- * rejects is reported, never swallowed, and the next one runs.
+ * rejects is reported to `taskFailed`, never swallowed, and the next one runs.
+ *
+ * A base class rather than a field: a million channels would otherwise hold a million queue
+ * objects. An idle queue costs one field (`pending` is null), a busy one an array that exists
+ * only while a task is pending.
  */
-/** Whoever runs tasks on a queue: its bound, and where a failure goes. (No closure per queue: a million channels hold a million queues.) */
-export interface QueueOwner {
-  readonly queueCapacity: number;
-  taskFailed(error: unknown): void;
-}
+export abstract class SerialQueue {
+  /** null = idle; an array (empty or not) = a task is pending and these wait behind it. */
+  private pending: Array<() => unknown> | null = null;
 
-export class SerialQueue {
-  private busy = false;
-  private backlog: Array<() => unknown> | null = null;
-
-  constructor(private readonly owner: QueueOwner) {}
+  /** How many tasks may wait behind a pending one. */
+  protected abstract get queueCapacity(): number;
+  /** Where a task that threw or rejected is reported. */
+  protected abstract taskFailed(error: unknown): void;
 
   /** False when the backlog is full and `task` was not taken; `force` takes it anyway (a leave). */
-  run(task: () => unknown, force = false): boolean {
-    if (!this.busy) {
+  protected run(task: () => unknown, force = false): boolean {
+    const pending = this.pending;
+    if (pending === null) {
       this.execute(task);
       return true;
     }
-    const backlog = (this.backlog ??= []);
-    if (!force && backlog.length >= this.owner.queueCapacity) return false;
-    backlog.push(task);
+    if (!force && pending.length >= this.queueCapacity) return false;
+    pending.push(task);
     return true;
   }
 
@@ -34,15 +34,15 @@ export class SerialQueue {
     try {
       result = task();
     } catch (error) {
-      this.owner.taskFailed(error);
+      this.taskFailed(error);
       return;
     }
     if (result instanceof Promise) {
-      this.busy = true;
+      this.pending = [];
       result.then(
         () => this.resume(),
         (error: unknown) => {
-          this.owner.taskFailed(error);
+          this.taskFailed(error);
           this.resume();
         },
       );
@@ -50,8 +50,15 @@ export class SerialQueue {
   }
 
   private resume(): void {
-    this.busy = false;
-    while (!this.busy && this.backlog && this.backlog.length > 0) this.execute(this.backlog.shift() as () => unknown);
-    if (!this.busy) this.backlog = null;
+    const waiting = this.pending ?? [];
+    this.pending = null;
+    // A task that returns a promise sets `pending` to a fresh array: hand it what still waits.
+    while (waiting.length > 0) {
+      if (this.pending !== null) {
+        (this.pending as Array<() => unknown>).push(...waiting);
+        return;
+      }
+      this.execute(waiting.shift() as () => unknown);
+    }
   }
 }

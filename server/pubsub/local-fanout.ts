@@ -21,8 +21,17 @@ export interface TopicCount {
 
 /** One topic's local subscribers. All of them share the handler the router chose for the topic. */
 interface TopicSubscribers {
+  /** The topic, as its first subscriber named it (see `intern`). */
+  topic: string;
   handler: Subscriber["handler"];
-  subscribers: Set<Subscriber>;
+  /** Attached subscribers. */
+  count: number;
+  /**
+   * The attached subscribers themselves, kept only where a broadcast may need them one by one:
+   * a handler that intercepts (handleOut) or a history topic (a broadcast_from names the socket
+   * it skips). Elsewhere uWS holds the memberships and a set would cost every subscription.
+   */
+  subscribers: Set<Subscriber> | null;
   /** Subscribers waiting for the fabric to route the topic here; they get nothing until then. */
   waiting: Set<Subscriber>;
   /** Subscribers per serializer, so only serializers in use are encoded: those following presence as a list… */
@@ -69,12 +78,11 @@ export class LocalFanout {
    * the reply can miss this subscriber. Returns nothing when it is attached at once.
    */
   subscribe(subscriber: Subscriber): Promise<void> | void {
-    const routed = this.prepare(subscriber);
-    if (!routed) {
-      this.attachPrepared(subscriber);
-      return;
-    }
-    return routed.then(() => void this.attachPrepared(subscriber));
+    const entry = this.entryOf(subscriber);
+    // Routed already (the common case): attached at once, without passing through `waiting`.
+    if (!entry.routing) return this.attach(entry, subscriber);
+    entry.waiting.add(subscriber);
+    return entry.routing.then(() => void this.attachPrepared(subscriber));
   }
 
   /**
@@ -118,7 +126,10 @@ export class LocalFanout {
     const entry = this.topics.get(subscriber.topic);
     if (!entry) return;
     if (entry.waiting.delete(subscriber)) return this.dropIfEmpty(subscriber.topic, entry);
-    if (!entry.subscribers.delete(subscriber)) return;
+    if (!subscriber.attached) return;
+    subscriber.attached = false;
+    entry.subscribers?.delete(subscriber);
+    entry.count--;
     this.subscriptions--;
     const { serializer } = subscriber.socket;
     if (entry.quiet.delete(subscriber)) {
@@ -139,7 +150,7 @@ export class LocalFanout {
    */
   setQuiet(subscriber: Subscriber, quiet: boolean): boolean {
     const entry = this.topics.get(subscriber.topic);
-    if (!entry?.subscribers.has(subscriber) || (subscriber.presenceMode ?? "list") !== "list") return false;
+    if (!entry || !subscriber.attached || (subscriber.presenceMode ?? "list") !== "list") return false;
     if (entry.quiet.has(subscriber) === quiet) return true;
     const { serializer } = subscriber.socket;
     const listKey = audienceKey(serializer, subscriber.topic, "list");
@@ -174,7 +185,7 @@ export class LocalFanout {
     const entry = this.topics.get(topic);
     if (!entry) return;
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
-    if (intercepts(entry.handler, event)) {
+    if (entry.subscribers && intercepts(entry.handler, event)) {
       const targets = [...entry.subscribers].filter(
         (subscriber) => audience === "all" || ((subscriber.presenceMode ?? "list") === audience && !(audience === "list" && entry.quiet.has(subscriber))),
       );
@@ -256,15 +267,12 @@ export class LocalFanout {
    * million subscriptions to a few topics should not hold a million copies of their names.
    */
   intern(topic: string): string {
-    const entry = this.topics.get(topic);
-    if (!entry) return topic;
-    for (const subscriber of entry.subscribers) return subscriber.topic;
-    return topic;
+    return this.topics.get(topic)?.topic ?? topic;
   }
 
   /** Subscribers of `topic` on this thread. */
   subscribersOf(topic: string): number {
-    return this.topics.get(topic)?.subscribers.size ?? 0;
+    return this.topics.get(topic)?.count ?? 0;
   }
 
   /**
@@ -274,7 +282,7 @@ export class LocalFanout {
   topTopics(limit: number): TopicCount[] {
     const top: TopicCount[] = [];
     for (const [topic, entry] of this.topics) {
-      const subscribers = entry.subscribers.size;
+      const subscribers = entry.count;
       if (subscribers === 0 || (top.length === limit && subscribers <= top[top.length - 1].subscribers)) continue;
       let at = top.length;
       while (at > 0 && top[at - 1].subscribers < subscribers) at--;
@@ -295,7 +303,7 @@ export class LocalFanout {
 
   /** One delivery per subscriber reached (the sender of a broadcast_from excluded): the fast paths publish natively, so they are counted here. */
   private countDeliveries(entry: TopicSubscribers, audience: Audience, from: Subscriber | null): void {
-    let reached = from && entry.subscribers.has(from) ? -1 : 0;
+    let reached = from?.attached && from.topic === entry.topic ? -1 : 0;
     for (const mode of AUDIENCES) {
       if (audience !== "all" && audience !== mode) continue;
       for (const count of (mode === "list" ? entry.perSerializer : entry.countSerializers).values()) reached += count;
@@ -323,9 +331,11 @@ export class LocalFanout {
     if (entry) return entry;
     const { history } = handler;
     const created: TopicSubscribers = {
+      topic,
       handler,
+      count: 0,
       listeners: new Set(),
-      subscribers: new Set(),
+      subscribers: handler.history || (handler.handleOut && handler.intercept?.length) ? new Set() : null,
       waiting: new Set(),
       perSerializer: new Map(),
       countSerializers: new Map(),
@@ -348,12 +358,15 @@ export class LocalFanout {
 
   /** The local subscriber on socket `socketId` (a history broadcast_from skips it). */
   private subscriberOn(entry: TopicSubscribers, socketId: string): Subscriber | null {
-    for (const subscriber of entry.subscribers) if (subscriber.socket.id === socketId) return subscriber;
+    if (entry.subscribers) for (const subscriber of entry.subscribers) if (subscriber.socket.id === socketId) return subscriber;
     return null;
   }
 
   private attach(entry: TopicSubscribers, subscriber: Subscriber): void {
-    entry.subscribers.add(subscriber);
+    if (subscriber.attached) return;
+    subscriber.attached = true;
+    entry.subscribers?.add(subscriber);
+    entry.count++;
     this.subscriptions++;
     const { serializer } = subscriber.socket;
     const mode = subscriber.presenceMode ?? "list";
@@ -363,7 +376,7 @@ export class LocalFanout {
   }
 
   private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
-    if (entry.subscribers.size > 0 || entry.waiting.size > 0 || entry.listeners.size > 0 || this.topics.get(topic) !== entry) return;
+    if (entry.count > 0 || entry.waiting.size > 0 || entry.listeners.size > 0 || this.topics.get(topic) !== entry) return;
     this.topics.delete(topic);
     this.options.onInterestChange(topic, false);
   }

@@ -24,4 +24,9 @@ export interface Subscriber {
   readonly presenceMode?: PresenceMode;
   /** An intercepted broadcast, for this subscriber's `handleOut`. */
   deliverOut(event: string, payload: Payload): void;
+  /**
+   * Set by the fan-out alone: whether it currently delivers to this subscriber. Kept on the
+   * subscriber so a topic whose broadcasts go out natively needs no set of its subscribers.
+   */
+  attached?: boolean;
 }

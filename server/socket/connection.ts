@@ -4,6 +4,7 @@ import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client
 import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
 import type { ChannelHandler, JoinParams } from "../channel/handler.js";
+import type { ChannelSocket } from "../channel/channel-socket.js";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -15,6 +16,7 @@ import { CLOSE } from "./close-codes.js";
 import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import { TokenBucket } from "./rate-limit.js";
+import { ChannelTable } from "./channel-table.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
@@ -77,7 +79,7 @@ export interface SocketSessionInit {
  */
 export class SocketConnection implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
-  readonly channels = new Map<string, Channel>();
+  private readonly channels = new ChannelTable<Channel>();
   private closed = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: OutgoingFrame[] | null = null;
@@ -105,6 +107,11 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
     this.disconnectId = session.id;
     if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
+  }
+
+  /** What its channels use of the server (each reaches it through here rather than holding it). */
+  get channelServices(): ChannelServices {
+    return this.services.channels;
   }
 
   /** The token's `sub`, when built-in auth verified one. */
@@ -248,7 +255,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   // ── the token's session (AuthenticatedSocket) and force-disconnects ──
 
   pushToJoined(event: string, payload: Record<string, unknown>): void {
-    for (const channel of this.channels.values()) if (channel.state === "joined") channel.push(event, payload);
+    for (const channel of this.channels.list()) if (channel.state === "joined") channel.push(event, payload);
   }
 
   closeExpired(): void {
@@ -270,13 +277,13 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.ws = null;
     this.queued = null;
     this.services.bufferCap.forget(this);
-    for (const channel of [...this.channels.values()]) channel.shutdown("closed");
+    for (const channel of this.channels.list()) channel.shutdown("closed");
     this.services.untrackOwner(this.id);
   }
 
   /** Called by a channel that ended. */
-  forget(channel: { readonly topic: string }): void {
-    if (this.channels.get(channel.topic) === channel) this.channels.delete(channel.topic);
+  forget(channel: Channel): void {
+    this.channels.delete(channel);
   }
 
   private write(frame: OutgoingFrame): void {
@@ -386,19 +393,18 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     }
     // A second join of the same topic replaces the first; the old membership gets phx_close
     // after the new join's reply, which phoenix.js ignores as stale (README, "Wire protocol").
-    let closeDuplicate = () => {};
     if (existing) {
       this.services.log.debug({ topic: frame.topic, socket: this.id }, "duplicate join: closing the existing channel");
       existing.shutdown("duplicate_join");
-      closeDuplicate = () => existing.sendClose();
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
-    const channel = new Channel(this, this.services.channels, this.services.intern(frame.topic), joinRef, handler);
-    this.channels.set(frame.topic, channel);
-    channel.join(frame.payload as JoinParams, frame.ref, () => {
-      closeDuplicate();
-      this.auth?.joined((event, payload) => channel.push(event, payload));
-    });
+    const channel = new Channel(this, this.services.intern(frame.topic), joinRef, handler);
+    this.channels.set(channel);
+    channel.join(frame.payload as JoinParams, frame.ref, existing);
+  }
+
+  channelJoined(channel: ChannelSocket): void {
+    this.auth?.joined((event, payload) => channel.push(event, payload));
   }
 
   /**
@@ -411,7 +417,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.services.metrics.tokenRefreshes.inc({ outcome: answer.status === "ok" ? "ok" : "refused" });
       this.send({ joinRef: channel.joinRef, ref: frame.ref, topic: frame.topic, event: EVENTS.reply, payload: answer });
       if (answer.status !== "ok") return;
-      for (const joined of [...this.channels.values()]) {
+      for (const joined of this.channels.list()) {
         if (auth.mayJoin(joined.topic)) continue;
         joined.shutdown("unauthorized");
         joined.sendClose();

@@ -15,6 +15,7 @@ import { createServer, roomChannel } from "../../server/index.js";
 import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-load.js";
 import { measureDrain } from "../../bench/scenarios/drain.js";
 import { runStormClient } from "../../bench/lib/storm-client.js";
+import { measureOneTopic } from "../../bench/scenarios/one-topic.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -112,5 +113,23 @@ describe("bench smoke", () => {
     const report = await runStormClient({ port: server.port, topic: "room:smoke", members: 30, joinWindowMs: 100, timeoutSeconds: 30 });
     expect(report).toMatchObject({ members: 30, connected: 30, joinReplies: 30, joinErrors: 0, closed: 0, complete: 30 });
     expect(report.presenceBytesPerMember).toBeGreaterThan(0);
+  });
+
+  // The one-topic scenario at a tiny size: several processes per side on one port, through Redis.
+  it.each(["cinder", "raw-uws"] as const)("one-topic reaches every subscriber across processes through Redis (%s)", async (target) => {
+    const sockets = 200;
+    const result = await measureOneTopic(target, {
+      sockets,
+      nodes: 2,
+      pin: false,
+      inflight: [2],
+      broadcasts: 10,
+      timeoutSeconds: 30,
+      bodySize: 100,
+    });
+    expect(result).toMatchObject({ connected: sockets, subscriptions: sockets, failures: 0 });
+    const [round] = result.rounds;
+    expect(round).toMatchObject({ broadcasts: 10, missing: 0, incomplete_broadcasts: 0 });
+    expect(round.deliveries).toBe(10 * sockets);
   });
 });

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { ChannelTable } from "../../server/socket/channel-table.js";
+
+const channel = (topic: string) => ({ topic });
+
+describe("a socket's channel table", () => {
+  it("finds each channel by its topic, whatever the order they joined in", () => {
+    const table = new ChannelTable<{ topic: string }>();
+    const topics = Array.from({ length: 100 }, (_, i) => `room:${(i * 37) % 100}`);
+    const channels = topics.map(channel);
+    for (const c of channels) table.set(c);
+    expect(table.size).toBe(100);
+    for (const c of channels) expect(table.get(c.topic)).toBe(c);
+    expect(table.get("room:100")).toBeUndefined();
+    expect(table.get("")).toBeUndefined();
+  });
+
+  it("replaces the channel of a topic joined again, and forgets only the current one", () => {
+    const table = new ChannelTable<{ topic: string }>();
+    const first = channel("room:1");
+    const second = channel("room:1");
+    table.set(first);
+    table.set(second);
+    expect(table.size).toBe(1);
+    expect(table.delete(first)).toBe(false);
+    expect(table.get("room:1")).toBe(second);
+    expect(table.delete(second)).toBe(true);
+    expect(table.get("room:1")).toBeUndefined();
+    expect(table.size).toBe(0);
+  });
+
+  it("lists a copy, so channels can be ended while going through it", () => {
+    const table = new ChannelTable<{ topic: string }>();
+    for (const topic of ["b", "a", "c"]) table.set(channel(topic));
+    const listed = table.list();
+    for (const c of listed) table.delete(c);
+    expect(listed.map((c) => c.topic).sort()).toEqual(["a", "b", "c"]);
+    expect(table.size).toBe(0);
+  });
+});
