@@ -50,8 +50,9 @@ export const Ajax = {
       req.ontimeout = () => finish(true);
       req.send(body);
       abort = () => req.abort();
-    } else if (http.fetch && http.AbortController) {
-      const controller = new http.AbortController();
+    } else {
+      // No XMLHttpRequest (Node, workers): fetch, which every such runtime has.
+      const controller = new http.AbortController!();
       let expired = false;
       const timer = timeout
         ? setTimeout(() => {
@@ -60,13 +61,11 @@ export const Ajax = {
           }, timeout)
         : undefined;
       http
-        .fetch(url, { method, headers, body, signal: controller.signal })
+        .fetch!(url, { method, headers, body, signal: controller.signal })
         .then((response) => response.text())
         .then((text) => finish(false, text), () => finish(expired))
         .finally(() => clearTimeout(timer));
       abort = () => controller.abort();
-    } else {
-      throw new Error("no XMLHttpRequest or fetch for LongPoll");
     }
     return {
       abort() {

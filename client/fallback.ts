@@ -31,30 +31,27 @@ export function connectWithFallback(socket: Socket, longPoll: TransportConstruct
   const store = socket.sessionStore;
   let established = false;
   let onPrimary = true;
-  const refs: string[] = [];
+  let errorRef = "";
   const fallback = (reason?: unknown): void => {
     socket.log("transport", "falling back to LongPoll", reason);
-    socket.off(refs);
+    socket.off([errorRef]);
     onPrimary = false;
     socket.replaceTransport(longPoll);
     socket.transportConnect();
   };
   if (store && store.getItem(FALLBACK_MEMORY_KEY)) return fallback("memorized");
   socket.fallbackTimer = setTimeout(fallback, thresholdMs);
-  refs.push(
-    socket.onError((reason) => {
-      if (onPrimary && !established) {
-        clearTimeout(socket.fallbackTimer);
-        fallback(reason);
-      }
-    }),
-  );
+  errorRef = socket.onError((reason) => {
+    if (onPrimary && !established) {
+      clearTimeout(socket.fallbackTimer);
+      fallback(reason);
+    }
+  });
   if (socket.fallbackRef) socket.off([socket.fallbackRef]);
   socket.fallbackRef = socket.onOpen(() => {
     established = true;
     if (!onPrimary) {
       if (store && !socket.primaryPassedHealthCheck) store.setItem(FALLBACK_MEMORY_KEY, "true");
-      socket.log("transport", "established LongPoll fallback");
       return;
     }
     // Open is not enough (some proxies accept the upgrade and pass nothing): wait for a ping's answer.

@@ -144,20 +144,23 @@ export class LongPoll {
   private ajax(method: string, headers: Record<string, string>, body: string | null, callback: (response: AjaxResponse) => void): void {
     if (this.token !== null) headers["X-Phoenix-Longpoll-Token"] = this.token;
     let answered = false;
-    const req: AjaxRequest = Ajax.request(
+    let req: AjaxRequest | undefined;
+    const settle = (): void => {
+      answered = true;
+      if (req) this.reqs.delete(req);
+    };
+    req = Ajax.request(
       method,
       this.pollEndpoint,
       headers,
       body,
       this.timeout,
       () => {
-        answered = true;
-        this.reqs.delete(req);
+        settle();
         this.ontimeout();
       },
       (response) => {
-        answered = true;
-        this.reqs.delete(req);
+        settle();
         // Connecting or open: a closed transport ignores answers that were on their way.
         if (this.readyState < SOCKET_STATES.closing) callback(response);
       },

@@ -120,6 +120,8 @@ export class Socket {
   heartbeatTimeoutTimer: ReturnType<typeof setTimeout> | undefined;
   pendingHeartbeatRef: string | null = null;
   reconnectTimer: Timer;
+  /** The channel of each message a `Push` hands to `push()`, so an outdated one can be told and dropped. */
+  pushedBy = new WeakMap<OutgoingMessage, Channel>();
   authToken: (() => string) | undefined;
   longPollFallbackMs: number | undefined;
   longpollerTimeout: number;
@@ -302,7 +304,8 @@ export class Socket {
     const protocols = this.authToken ? ["phoenix", AUTH_TOKEN_PREFIX + encodeToken(this.authToken())] : undefined;
     const transport = new this.transport(this.endPointURL(), protocols);
     (transport as Transport & TransportHandlers).binaryType = this.binaryType;
-    if (transport instanceof LongPoll) transport.timeout = this.longpollerTimeout;
+    // Only LongPoll reads it, as in phoenix.js; on a WebSocket it is an unused property.
+    (transport as { timeout?: number }).timeout = this.longpollerTimeout;
     this.connection = new Connection(this, transport);
     if (previous && previous.isOpen()) this.triggerChanError("connection_closed", previous);
   }
@@ -393,7 +396,9 @@ export class Socket {
     this.clearHeartbeats();
     const closedByUs = !!(connection && connection.closing);
     this.triggerChanError("connection_closed", connection);
-    if (this.stillUses(connection) && !closedByUs && !this.closeWasClean) this.reconnectTimer.scheduleTimeout();
+    // A normal close (1000) from the other side means "do not come back", as in phoenix.js.
+    const reconnect = !closedByUs && !this.closeWasClean && !(event && event.code === WS_CLOSE_NORMAL);
+    if (this.stillUses(connection) && reconnect) this.reconnectTimer.scheduleTimeout();
     for (const [, callback] of this.stateChangeCallbacks.close) callback(event);
   }
 
@@ -453,8 +458,13 @@ export class Socket {
     return channel;
   }
 
-  /** Sends a message now, or once connected; a buffered channel message is dropped if its join is outdated by then. */
-  push(data: OutgoingMessage, channel?: Channel): void {
+  /**
+   * Sends a message now, or once connected; a buffered channel message is dropped if its join is
+   * outdated by then. Takes the message alone, as phoenix.js's does: the channel a `Push` sends
+   * for is found in `pushedBy`.
+   */
+  push(data: OutgoingMessage): void {
+    const channel = this.pushedBy.get(data);
     // Log lines are built only when someone reads them: this runs for every message.
     if (this.logger) this.log("push", `${data.topic} ${data.event} (${data.join_ref}, ${data.ref})`, data.payload);
     if (this.isConnected()) {
@@ -470,7 +480,8 @@ export class Socket {
     const connection = this.connection!;
     if (channel && data.event === CHANNEL_EVENTS.join) connection.joins.set(channel, data.join_ref ?? null);
     this.encode(data, (result) => {
-      if (!connection.isCurrent() || !connection.isOpen()) return;
+      // An encoder that answers late must not send over a connection that was replaced or closed since.
+      if (!connection.isCurrent() || connection.transport.readyState > SOCKET_STATES.open) return;
       if (data.event !== CHANNEL_EVENTS.leave && this.isOutdated(data, channel)) return;
       connection.transport.send(result);
     });
