@@ -45,7 +45,7 @@ export const Ajax = {
       req.timeout = timeout;
       for (const name in headers) req.setRequestHeader(name, headers[name]);
       // Status 0 is no answer at all: the error or timeout event that follows says which.
-      req.onreadystatechange = () => req.readyState === 4 && req.status !== 0 && finish(false, req.responseText);
+      req.onreadystatechange = () => req.readyState === 4 && req.status && finish(false, req.responseText);
       req.onerror = () => finish(false);
       req.ontimeout = () => finish(true);
       req.send(body);

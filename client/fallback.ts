@@ -39,7 +39,7 @@ export function connectWithFallback(socket: Socket, longPoll: TransportConstruct
     socket.replaceTransport(longPoll);
     socket.transportConnect();
   };
-  if (store && store.getItem(FALLBACK_MEMORY_KEY)) return fallback("memorized");
+  if (store?.getItem(FALLBACK_MEMORY_KEY)) return fallback("memorized");
   socket.fallbackTimer = setTimeout(fallback, thresholdMs);
   errorRef = socket.onError((reason) => {
     if (onPrimary && !established) {
@@ -51,7 +51,7 @@ export function connectWithFallback(socket: Socket, longPoll: TransportConstruct
   socket.fallbackRef = socket.onOpen(() => {
     established = true;
     if (!onPrimary) {
-      if (store && !socket.primaryPassedHealthCheck) store.setItem(FALLBACK_MEMORY_KEY, "true");
+      if (!socket.primaryPassedHealthCheck) store?.setItem(FALLBACK_MEMORY_KEY, "true");
       return;
     }
     // Open is not enough (some proxies accept the upgrade and pass nothing): wait for a ping's answer.

@@ -38,8 +38,8 @@ export class LongPoll {
 
   constructor(endPoint: string, protocols?: string[] | null) {
     // The only subprotocol that matters here is the auth token, sent as a header instead.
-    const tokenProtocol = protocols && protocols[1];
-    if (tokenProtocol && tokenProtocol.startsWith(AUTH_TOKEN_PREFIX)) this.authToken = decodeToken(tokenProtocol.slice(AUTH_TOKEN_PREFIX.length));
+    const tokenProtocol = protocols?.[1];
+    if (tokenProtocol?.startsWith(AUTH_TOKEN_PREFIX)) this.authToken = decodeToken(tokenProtocol.slice(AUTH_TOKEN_PREFIX.length));
     this.pollEndpoint = endPoint.replace(/^ws/, "http").replace(/\/websocket(\?|$)/, "/longpoll$1");
     // The socket sets the handlers and the timeout right after construction: start after that.
     setTimeout(() => this.poll(), 0);

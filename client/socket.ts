@@ -396,9 +396,12 @@ export class Socket {
     this.clearHeartbeats();
     const closedByUs = !!(connection && connection.closing);
     this.triggerChanError("connection_closed", connection);
-    // A normal close (1000) from the other side means "do not come back", as in phoenix.js.
-    const reconnect = !closedByUs && !this.closeWasClean && !(event && event.code === WS_CLOSE_NORMAL);
-    if (this.stillUses(connection) && reconnect) this.reconnectTimer.scheduleTimeout();
+    if (this.stillUses(connection) && !closedByUs && !this.closeWasClean) {
+      // A normal close (1000) from the other side means "do not come back", as in phoenix.js;
+      // the connection is over, so a later connect() makes a new one.
+      if (!event || event.code !== WS_CLOSE_NORMAL) this.reconnectTimer.scheduleTimeout();
+      else if (connection) connection.ended = true;
+    }
     for (const [, callback] of this.stateChangeCallbacks.close) callback(event);
   }
 
