@@ -57,8 +57,7 @@ export function connectWithFallback(socket: Socket, longPoll: TransportConstruct
     // Open is not enough (some proxies accept the upgrade and pass nothing): wait for a ping's answer.
     clearTimeout(socket.fallbackTimer);
     socket.fallbackTimer = setTimeout(fallback, thresholdMs);
-    socket.ping((rtt) => {
-      socket.log("transport", "connected to primary after", rtt);
+    socket.ping(() => {
       socket.primaryPassedHealthCheck = true;
       clearTimeout(socket.fallbackTimer);
     });
