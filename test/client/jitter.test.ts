@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Socket, type SocketOptions } from "../../client/index.js";
 import { withFullJitter } from "../../client/jitter.js";
-import { FakeTransport } from "./fake-transport.js";
+import { FakeTransport, expectConnectAfter } from "./fake-transport.js";
 import { fakeTransport } from "./implementations.js";
 
 beforeEach(() => {
@@ -17,15 +17,6 @@ afterEach(() => {
 });
 
 const make = (opts: SocketOptions) => new Socket("ws://example.test/socket", { transport: fakeTransport, ...opts });
-
-/** Advances to just before `delay`, checks no new transport, then to `delay` and checks one. */
-function expectConnectAfter(delay: number): void {
-  const before = FakeTransport.instances.length;
-  vi.advanceTimersByTime(delay - 1);
-  expect(FakeTransport.instances.length).toBe(before);
-  vi.advanceTimersByTime(1);
-  expect(FakeTransport.instances.length).toBe(before + 1);
-}
 
 describe("withFullJitter", () => {
   it("waits random × backoff(tries), rounded down: anywhere from 0 to just under the backoff", () => {
