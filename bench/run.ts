@@ -27,6 +27,7 @@ const SCENARIOS = [
   "counters",
   "dashboard",
   "auth",
+  "longpoll",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -45,6 +45,10 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   counterFlushMs: "integer",
   counterMaxKeys: "integer",
   countIntervalMs: "integer",
+  longPoll: "boolean",
+  longPollWindowMs: "integer",
+  longPollMaxBufferedBytes: "integer",
+  longPollMaxRelays: "integer",
 };
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

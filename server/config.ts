@@ -94,6 +94,14 @@ export interface ServerConfig {
   counterMaxKeys: number;
   /** Live counts (`counter:<key>` topics, `presence_count`) go to clients at most once per this many ms, and only when changed. */
   countIntervalMs: number;
+  /** Serve the LongPoll transport at `${socketPath}/longpoll` (README, "LongPoll"). */
+  longPoll: boolean;
+  /** How long a LongPoll poll waits for messages before it is answered 204; a session with no poll for 1.5 windows ends. */
+  longPollWindowMs: number;
+  /** Bytes of frames one LongPoll session may hold between polls; past it the session ends (the client reconnects and rejoins). */
+  longPollMaxBufferedBytes: number;
+  /** LongPoll requests one thread may have relayed to their session's owner and still wait on; past it they are answered 410. */
+  longPollMaxRelays: number;
 }
 
 export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
@@ -135,6 +143,10 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   counterFlushMs: 1000,
   counterMaxKeys: 100_000,
   countIntervalMs: 1000,
+  longPoll: true,
+  longPollWindowMs: 10_000,
+  longPollMaxBufferedBytes: 1024 * 1024,
+  longPollMaxRelays: 4096,
 };
 
 export class ConfigError extends Error {
@@ -177,6 +189,10 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("counterFlushMs", config.counterFlushMs, 10, 60_000);
   integer("counterMaxKeys", config.counterMaxKeys, 1, 100_000_000);
   integer("countIntervalMs", config.countIntervalMs, 10, 60_000);
+  // phoenix.js gives up on a request after its 20 s timeout: the window must end well before.
+  integer("longPollWindowMs", config.longPollWindowMs, 100, 15_000);
+  integer("longPollMaxBufferedBytes", config.longPollMaxBufferedBytes, 1024, 1024 * 1024 * 1024);
+  integer("longPollMaxRelays", config.longPollMaxRelays, 1, 1_000_000);
   // uWS counts idle time in 4-second ticks and needs at least 8 s (0 disables it).
   if (config.idleTimeout !== 0) integer("idleTimeout", config.idleTimeout, 8, 960);
   if (config.presenceDownPeriod < 2 * config.presenceBroadcastPeriod) {

@@ -10,7 +10,14 @@ import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
-import { mountWebSocket } from "./endpoint/websocket.js";
+import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
+import { LongPollTopics } from "./longpoll/longpoll-topics.js";
+import { LongPollSessions } from "./longpoll/sessions.js";
+import { LongPollRelay } from "./longpoll/relay.js";
+import { mountLongPoll } from "./longpoll/routes.js";
+import { SessionTokens } from "./longpoll/session-token.js";
+import { KeyedBuckets } from "./socket/rate-limit.js";
+import { randomBytes } from "node:crypto";
 import type { Fabric, HistoryLimits, HistoryPage, NodeAnswer, NodeQuestion, WorkerStats } from "./fabric/fabric.js";
 import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
 import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
@@ -57,6 +64,8 @@ export interface WorkerTopology {
   incarnation: string;
   /** Ports to the sibling workers and to the node's main thread. */
   mesh: PeerMesh;
+  /** A key the node's threads share (LongPoll session tokens, when no secretKeyBase is set). */
+  nodeSecret: string;
 }
 
 /** A Cinder node (or one worker thread of one): a uWS app serving sockets, channels, presence and the HTTP endpoints. */
@@ -86,6 +95,9 @@ export class CinderServer {
   private readonly topicWorkers: TopicWorkers;
   private readonly dashboard: DashboardFeed | undefined;
   private readonly disconnects: DisconnectLane;
+  /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
+  private readonly longPoll: LongPollSessions | undefined;
+  private readonly longPollTopics = new LongPollTopics();
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, clock, ...settings } = options;
@@ -100,7 +112,7 @@ export class CinderServer {
     this.app = this.uws.App();
     const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
     this.fabric = this.createFabric(replica, incarnation);
-    this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc());
+    this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
       log: this.log,
@@ -164,15 +176,50 @@ export class CinderServer {
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
+    const socketServices = this.socketServices();
+    const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
+    const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
     mountWebSocket(this.app, {
       config,
-      services: this.socketServices(),
+      services: socketServices,
       connect: () => this.connectHook,
       connections: this.connections,
       idPrefix: incarnation,
-      authenticator: config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined,
+      authenticator,
       ids: this.disconnects,
+      connectRates,
     });
+    if (config.longPoll) {
+      // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
+      const tokens = new SessionTokens(config.secretKeyBase ?? topology?.nodeSecret ?? randomBytes(32).toString("base64"));
+      const longPoll = new LongPollSessions({
+        app: this.app,
+        services: socketServices,
+        tokens,
+        self: { node: config.nodeName, worker: topology?.index ?? 0 },
+        idPrefix: incarnation,
+        windowMs: config.longPollWindowMs,
+        maxBufferedBytes: config.longPollMaxBufferedBytes,
+        maxFrameBytes: config.maxPayloadLength,
+        ids: this.disconnects,
+        topics: this.longPollTopics,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      this.longPoll = longPoll;
+      this.fabric.answerRelays((request) => longPoll.answerRelayed(request));
+      mountLongPoll(this.app, {
+        config,
+        sessions: longPoll,
+        tokens,
+        relay: new LongPollRelay({ fabric: this.fabric, metrics: this.metrics, windowMs: config.longPollWindowMs, maxInFlight: config.longPollMaxRelays }),
+        connect: () => this.connectHook,
+        authenticator,
+        connectRates,
+        metrics: this.metrics,
+        log: this.log,
+      });
+    }
     mountHttp(this.app, {
       config,
       log: this.log,
@@ -280,6 +327,7 @@ export class CinderServer {
     this.presence.stop({ graceful: true });
     this.queue.flush();
     for (const connection of [...this.connections]) connection.end(CLOSE.goingAway, "server shutting down");
+    this.longPoll?.closeAll();
     await this.fabric.close();
     this.log.info("stopped");
   }
@@ -325,6 +373,7 @@ export class CinderServer {
     this.presence.stop();
     void this.topicWorkers.close();
     for (const connection of [...this.connections]) connection.abort();
+    this.longPoll?.closeAll();
     // Open Redis sockets would keep the dying thread alive.
     void this.fabric.close().catch(() => undefined);
   }

@@ -3,14 +3,14 @@ import { jsonSerializer, type Serializer } from "../../client/codec/serializer.j
 import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import type { ServerConfig } from "../config.js";
 import { CLOSE } from "../socket/close-codes.js";
-import { SocketConnection, type SocketServices, type SocketSessionInit, type SocketUserData } from "../socket/connection.js";
+import { SocketConnection, type SocketServices, type SocketUserData } from "../socket/connection.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
-import type { AuthOutcome, Identity } from "../auth/identity.js";
-import type { ConnectHook, ConnectInfo, ConnectResult } from "./connect-hook.js";
+import { admit, type Admitted, type Refused } from "./admission.js";
+import type { ConnectHook } from "./connect-hook.js";
 import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import { writeJson } from "./http-response.js";
-import { KeyedBuckets } from "../socket/rate-limit.js";
+import type { KeyedBuckets } from "../socket/rate-limit.js";
 
 /** A Map, not an object: `?serializer=__proto__` or `toString` must find nothing. */
 const SERIALIZERS = new Map<string, Serializer>([
@@ -38,14 +38,15 @@ export interface WebSocketEndpointOptions {
   authenticator: Authenticator | undefined;
   /** Where sockets with an id are indexed for force-disconnects. */
   ids: Pick<DisconnectLane, "add" | "remove">;
+  /** New sockets per client address (maxConnectsPerSecondPerIp), shared with the LongPoll handshake. */
+  connectRates: KeyedBuckets;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix, authenticator, ids } = options;
+  const { config, services, connections, idPrefix, authenticator, ids, connectRates } = options;
   const { metrics, log } = services;
   let nextId = 0;
-  const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
     metrics.connectsRejected.inc({ reason });
@@ -85,63 +86,24 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";
       const id = `${idPrefix}.${(nextId++).toString(36)}`;
-      const upgradeWith = (assigns: Record<string, unknown>, session: SocketSessionInit) => {
-        const connection = new SocketConnection(services, id, serializer, assigns, session);
-        res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
-      };
-      // No auth and no hook: nothing to wait for.
-      if (!authenticator && !options.connect()) return upgradeWith({}, {});
       let aborted = false;
-      const waitAsync = () => res.onAborted(() => (aborted = true));
-      const fail = (what: string, err: unknown) => {
-        log.error({ err }, `${what} threw`);
-        if (!aborted) res.cork(() => refuse(res, 500, "connect_error", "connect failed"));
-      };
-
-      // After built-in auth (if any): the connect hook, which sees the verified identity.
-      const connectWith = (identity: Identity | undefined) => {
-        // The token's meta seeds the assigns; its sub is the socket's id unless the hook names one.
-        const session: SocketSessionInit = identity ? { auth: { authenticator: authenticator as Authenticator, identity }, id: identity.userId } : {};
-        const base = identity ? { ...identity.meta } : {};
-        const connect = options.connect();
-        if (!connect) {
-          res.cork(() => upgradeWith(base, session));
-          return;
-        }
-        const info: ConnectInfo = { headers, remoteAddress, authToken, serializer: serializer.name, identity };
-        const decide = (result: ConnectResult) => {
-          if (aborted) return;
-          res.cork(() => {
-            if (result === false) return refuse(res, 403, "connect", "connection refused");
-            const accepted = result === true ? {} : result ?? {};
-            upgradeWith({ ...base, ...(accepted.assigns ?? {}) }, { ...session, id: accepted.id ?? session.id });
-          });
-        };
-        try {
-          const result = connect(params, info);
-          if (result instanceof Promise) result.then(decide, (err: unknown) => fail("connect hook", err));
-          else decide(result);
-        } catch (err) {
-          fail("connect hook", err);
-        }
-      };
-
-      waitAsync();
-      if (!authenticator) return connectWith(undefined);
-      const verified = (outcome: AuthOutcome) => {
+      let waited = false;
+      const decide = (outcome: Admitted | Refused) => {
         if (aborted) return;
-        if (outcome.ok) return connectWith(outcome.identity);
-        // The reason and what was wrong go to the log; the token never does.
-        log.info({ reason: `${outcome.reason} token`, detail: outcome.detail, remoteAddress }, "websocket refused by auth");
-        res.cork(() => refuse(res, 403, `token_${outcome.reason}`, `${outcome.reason} token`));
+        const answer = () => {
+          if (!outcome.ok) return refuse(res, outcome.status, outcome.reason, outcome.error);
+          const connection = new SocketConnection(services, id, serializer, outcome.assigns, outcome.session);
+          res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
+        };
+        // Answered later than the upgrade callback: uWS needs the writes corked.
+        if (waited) res.cork(answer);
+        else answer();
       };
-      try {
-        const outcome = authenticator.verify(authToken ?? params.token);
-        if (outcome instanceof Promise) outcome.then(verified, (err: unknown) => fail("token verification", err));
-        else verified(outcome);
-      } catch (err) {
-        fail("token verification", err);
-      }
+      const connect = options.connect();
+      // No auth and no hook: nothing to wait for.
+      if (authenticator || connect) res.onAborted(() => (aborted = true));
+      admit({ authenticator, connect, log, transport: "websocket" }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
+      waited = true;
     },
 
     open(ws) {

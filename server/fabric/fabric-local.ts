@@ -2,7 +2,7 @@ import { MemoryHistory } from "../history/memory-history.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, RelayResponse } from "./fabric.js";
 
 /** Gossip with no other replica. */
 export const noGossip: GossipLane = {
@@ -55,6 +55,13 @@ export class LocalFabric implements Fabric {
   }
 
   answerNodes(): void {}
+
+  /** Nobody else to relay to: a request for another thread finds no owner. */
+  async relay(): Promise<RelayResponse | undefined> {
+    return undefined;
+  }
+
+  answerRelays(): void {}
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }

@@ -6,7 +6,8 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { NodeRequests } from "./node-requests.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import { NodeRelays } from "./node-relays.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
 import { RedisHistory } from "../history/redis-history.js";
 import { RedisLeases } from "../leases/leases-redis.js";
 import { RedisCounterStore } from "../counters/store-redis.js";
@@ -70,6 +71,7 @@ export class RedisFabric implements Fabric {
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
   private readonly nodeRequests: NodeRequests;
+  private readonly nodeRelays: NodeRelays;
   readonly leases: RedisLeases;
   readonly counters: RedisCounterStore;
   /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
@@ -137,6 +139,7 @@ export class RedisFabric implements Fabric {
       metrics: options.metrics,
       log: this.log,
     });
+    this.nodeRelays = new NodeRelays({ connections: this.connections, nodeName: options.nodeName, sender: this.sender, metrics: options.metrics, log: this.log });
     this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
     this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
   }
@@ -254,6 +257,17 @@ export class RedisFabric implements Fabric {
     this.nodeRequests.answer(responder);
   }
 
+  // ── relay lane ──
+
+  relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    return this.nodeRelays.relay(to, request, timeoutMs);
+  }
+
+  answerRelays(responder: RelayResponder): void {
+    this.nodeRelays.answer(responder);
+  }
+
   linkStatus(): NodeLinkStatus {
     return {
       ...this.connections.status(),
@@ -272,6 +286,7 @@ export class RedisFabric implements Fabric {
     if (this.closed) return;
     this.closed = true;
     this.nodeRequests.close();
+    this.nodeRelays.close();
     await this.counters.close();
     await this.liveness.stop();
     await this.connections.close();

@@ -6,7 +6,7 @@ import { WorkerCounterStore } from "../counters/store-workers.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
@@ -48,6 +48,8 @@ export class WorkerFabric implements Fabric {
   private readonly batches: BroadcastBatches;
   private readonly acks = new PendingReplies<never>();
   private readonly requests = new PendingReplies<FabricAnswer>();
+  private readonly relays = new PendingReplies<RelayResponse | null>();
+  private relayResponder: RelayResponder | undefined;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private gossipHandler: (message: GossipMessage) => void = () => {};
@@ -93,6 +95,7 @@ export class WorkerFabric implements Fabric {
       this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
       this.requests.peerGone(peer);
+      this.relays.peerGone(peer);
       this.leases.peerGone(peer);
     });
   }
@@ -161,6 +164,19 @@ export class WorkerFabric implements Fabric {
     this.nodeResponder = responder;
   }
 
+  /** A sibling directly; a thread of another node through the main thread, which waits `timeoutMs` (this worker a little longer). */
+  async relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined> {
+    const sibling = to.node === this.options.nodeName;
+    if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return undefined;
+    const peer = sibling ? to.worker : HUB;
+    const [answer] = await this.relays.ask([peer], sibling ? timeoutMs : timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(peer, { k: "relay", id, to, request, timeoutMs }));
+    return answer ?? undefined;
+  }
+
+  answerRelays(responder: RelayResponder): void {
+    this.relayResponder = responder;
+  }
+
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }
@@ -172,6 +188,7 @@ export class WorkerFabric implements Fabric {
     this.batches.flush();
     this.acks.close();
     this.requests.close();
+    this.relays.close();
     this.leases.close();
   }
 
@@ -214,6 +231,18 @@ export class WorkerFabric implements Fabric {
       }
       case "answer":
         this.requests.reply(message.id, from, message.answer);
+        break;
+      case "relay": {
+        const { id, request, to } = message;
+        const answered = this.relayResponder ? this.relayResponder(request, to) : Promise.resolve(undefined);
+        answered.then(
+          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
+          (err: unknown) => this.options.log.warn({ err }, "could not answer a relayed request"),
+        );
+        break;
+      }
+      case "relayed":
+        this.relays.reply(message.id, from, message.response);
         break;
       case "leased":
       case "leaseFree":

@@ -125,6 +125,31 @@ export type FabricAnswer =
 export type NodeQuestion = { kind: "snapshot" } | { kind: "topic"; topic: string };
 export type NodeAnswer = { kind: "snapshot"; snapshot: NodeSnapshot } | { kind: "topic"; node: string; subscribers: number };
 
+/** One thread of the cluster: a node, and its worker's index (0 on a single-thread node). */
+export interface RelayTarget {
+  node: string;
+  worker: number;
+}
+
+/**
+ * A LongPoll request that reached a thread which does not own its session (README, "LongPoll"):
+ * handed to the owner as it came. `lines` are a POST's ndjson lines.
+ */
+export interface RelayRequest {
+  kind: "longpoll";
+  method: "GET" | "POST";
+  token: string;
+  lines?: string[];
+}
+
+/** The owner's answer: the JSON body the client gets. */
+export interface RelayResponse {
+  body: string;
+}
+
+/** How a thread answers requests relayed to it; undefined: no answer (the asker times out). */
+export type RelayResponder = (request: RelayRequest, to: RelayTarget) => Promise<RelayResponse | undefined>;
+
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
  * worker threads of this node and the other nodes (through Redis). Each lane is typed; each
@@ -186,6 +211,14 @@ export interface Fabric {
   requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]>;
   /** How this node answers other nodes (undefined: no answer). */
   answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void;
+
+  // ── relay lane ──
+  /**
+   * Hands `request` to one thread (of this node or another) and resolves with its answer, or
+   * with undefined when it did not come within `timeoutMs` (or the thread cannot be reached).
+   */
+  relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined>;
+  answerRelays(responder: RelayResponder): void;
 
   /** The link to other nodes, when this thread holds it. */
   linkStatus(): NodeLinkStatus | undefined;

@@ -2,7 +2,7 @@ import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { CounterDelta } from "../counters/counter-store.js";
-import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent } from "./fabric.js";
+import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
 export const HUB = -1;
@@ -25,6 +25,9 @@ export type MeshMessage =
   /** Request lane. */
   | { k: "request"; id: number; question: FabricQuestion }
   | { k: "answer"; id: number; answer: FabricAnswer }
+  /** Relay lane: a request for one thread (`to`), through the main thread when it is on another node; and its answer (null: none came). */
+  | { k: "relay"; id: number; to: RelayTarget; request: RelayRequest; timeoutMs: number }
+  | { k: "relayed"; id: number; response: RelayResponse | null }
   /** Lease lane, worker → main thread (which holds the node's leases), and its answer. */
   | { k: "lease"; id: number; call: LeaseCall }
   | { k: "leased"; id: number; result: LeaseResult; error?: string }

@@ -10,7 +10,7 @@ import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "./fabric-local.js";
-import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion } from "./fabric.js";
+import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
@@ -19,6 +19,11 @@ import { workerIndexOf } from "./replica-names.js";
 
 /** How long the main thread waits for its worker's answer to another node's question. */
 const NODE_ANSWER_TIMEOUT_MS = 1000;
+/**
+ * How long the main thread waits for its worker's answer to a relayed request from another
+ * node: longer than any LongPoll window (at most 15 s), which the worker's own timer ends first.
+ */
+const RELAY_ANSWER_TIMEOUT_MS = 20_000;
 
 export interface NodeHubOptions {
   nodeName: string;
@@ -53,6 +58,8 @@ export class NodeHub {
   private readonly counters: CounterStore;
   /** Other nodes' questions, handed to one worker to answer for the node. */
   private readonly requests = new PendingReplies<FabricAnswer>();
+  /** Other nodes' relayed requests, handed to the worker they name. */
+  private readonly relays = new PendingReplies<RelayResponse | null>();
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
@@ -72,6 +79,7 @@ export class NodeHub {
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
     link?.answerNodes((question) => this.askWorker(question));
+    link?.answerRelays((request, to) => this.relayToWorker(to, request));
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -94,6 +102,7 @@ export class NodeHub {
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
     this.requests.peerGone(index);
+    this.relays.peerGone(index);
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
@@ -110,6 +119,7 @@ export class NodeHub {
   async close(): Promise<void> {
     this.batches.flush();
     this.requests.close();
+    this.relays.close();
     this.mesh.close();
     await this.counters.close();
     await this.options.link?.close();
@@ -154,6 +164,18 @@ export class NodeHub {
       case "lease":
         this.runLease(from, message.id, message.call);
         break;
+      case "relay": {
+        const { id, to, request, timeoutMs } = message;
+        const answered = to.node === this.options.nodeName ? this.relayToWorker(to, request, timeoutMs) : (link?.relay(to, request, timeoutMs) ?? Promise.resolve(undefined));
+        answered.then(
+          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
+          (err: unknown) => this.options.log.warn({ err }, "could not relay a worker's request"),
+        );
+        break;
+      }
+      case "relayed":
+        this.relays.reply(message.id, from, message.response);
+        break;
       case "answer":
         this.requests.reply(message.id, from, message.answer);
         break;
@@ -193,6 +215,13 @@ export class NodeHub {
     if (worker === undefined) return undefined;
     const [answer] = await this.requests.ask([worker], NODE_ANSWER_TIMEOUT_MS, (id) => this.mesh.post(worker, { k: "request", id, question: { kind: "node", question } }));
     return answer?.kind === "nodes" ? answer.answers[0] : undefined;
+  }
+
+  /** A request another node relayed to one of this node's workers; it waits at most `timeoutMs` (a LongPoll window) for the worker. */
+  private async relayToWorker(to: RelayTarget, request: RelayRequest, timeoutMs = RELAY_ANSWER_TIMEOUT_MS): Promise<RelayResponse | undefined> {
+    if (!this.mesh.has(to.worker)) return undefined;
+    const [answer] = await this.relays.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "relay", id, to, request, timeoutMs }));
+    return answer ?? undefined;
   }
 
   private async readCounter(query: CounterQuery): Promise<FabricAnswer> {

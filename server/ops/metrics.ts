@@ -125,6 +125,27 @@ export class Metrics {
     ["outcome"],
   );
   readonly joinsRefusedByToken = this.counter("cinder_joins_refused_by_token_total", "Joins refused because the token's channels claim does not allow the topic");
+  readonly nodeRelaysRefused = this.counter(
+    "cinder_fabric_node_relays_refused_total",
+    "Relayed requests (LongPoll) not sent or not answered because 10,000 were already in flight on the node relay lane: asked (this node asking), answered (other nodes asking)",
+    ["side"],
+  );
+  // LongPoll (README, "LongPoll").
+  readonly longPollSessions = this.gauge("cinder_longpoll_sessions", "Open LongPoll sessions owned by this thread");
+  readonly longPollRequests = this.counter(
+    "cinder_longpoll_requests_total",
+    "LongPoll requests answered by this thread, by method and the status in the body (410: a handshake or a session gone); a relayed request counts on the thread the client reached and on its owner",
+    ["method", "status"],
+  );
+  readonly longPollRelayed = this.counter(
+    "cinder_longpoll_relayed_total",
+    "LongPoll requests this thread received for a session another thread or node owns: answered (by the owner), unanswered (the owner could not be reached or did not answer in time), refused (longPollMaxRelays in flight); the last two answer 410",
+    ["outcome"],
+  );
+  readonly longPollRelaysInFlight = this.gauge("cinder_longpoll_relays_in_flight", "LongPoll requests this thread relayed and still waits on (at most longPollMaxRelays)");
+  readonly longPollOverflows = this.counter("cinder_longpoll_overflows_total", "LongPoll sessions ended because their buffer between polls went over longPollMaxBufferedBytes");
+  readonly longPollTimeouts = this.counter("cinder_longpoll_timeouts_total", "LongPoll sessions ended because no poll came for 1.5 windows");
+  readonly longPollBinarySkipped = this.counter("cinder_longpoll_binary_skipped_total", "Binary frames (byte payloads) not sent to LongPoll sessions, which receive JSON text only");
   readonly sendFailures = new Counter({ name: "cinder_queued_send_failures_total", help: "Items of the publish queue that failed (the rest still went out)", registers: [this.registry] });
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

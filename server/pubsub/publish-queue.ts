@@ -33,6 +33,8 @@ export class PublishQueue {
     private readonly app: TemplatedApp,
     private readonly log: Logger,
     private readonly onItemFailed: () => void,
+    /** Subscribers uWS does not know (LongPoll sessions): every publish reaches them too. */
+    private readonly alsoPublish?: (topicKey: string, frame: EncodedFrame, from: SubscriberSocket | null) => void,
   ) {}
 
   get idle(): boolean {
@@ -75,6 +77,7 @@ export class PublishQueue {
       case "publish":
         // ws.publish skips the publishing socket itself: that is broadcast_from.
         if (!item.from?.publishFrom(item.topicKey, item.frame)) this.app.publish(item.topicKey, item.frame.data, item.frame.binary);
+        this.alsoPublish?.(item.topicKey, item.frame, item.from);
         break;
       case "run":
         item.task();

@@ -24,6 +24,12 @@ export type SocketLimits = Pick<
   "maxPayloadDepth" | "maxTopicLength" | "maxEventLength" | "maxFramesPerSecond" | "maxJoinsPerSecond" | "maxPresencePerSecond"
 >;
 
+/**
+ * What a connection needs of the link to its client: a uWS WebSocket, or a LongPoll session's
+ * outbox (server/longpoll/), which stands in for it so channels never know the transport.
+ */
+export type SocketTransport = Pick<WebSocket<SocketUserData>, "send" | "subscribe" | "unsubscribe" | "publish" | "end" | "close" | "getBufferedAmount">;
+
 /** What uWS keeps for each WebSocket. */
 export interface SocketUserData {
   connection: SocketConnection;
@@ -59,7 +65,7 @@ export interface SocketSessionInit {
  * Mirrors Phoenix.Socket's transport process (README, "Wire protocol").
  */
 export class SocketConnection implements ChannelConnection, QueuedWriter {
-  ws: WebSocket<SocketUserData> | null = null;
+  ws: SocketTransport | null = null;
   readonly channels = new Map<string, Channel>();
   private closed = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
@@ -99,15 +105,19 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     return !this.closed;
   }
 
-  opened(ws: WebSocket<SocketUserData>): void {
+  opened(ws: SocketTransport): void {
     this.ws = ws;
     this.auth?.start();
   }
 
   /** An inbound WebSocket message; `data` is only valid during this call. */
   receive(data: ArrayBuffer, isBinary: boolean): void {
+    this.receiveFrame(isBinary ? new Uint8Array(data) : Buffer.from(data).toString("utf8"));
+  }
+
+  /** An inbound frame: text, or the bytes of a binary frame. */
+  receiveFrame(raw: string | Uint8Array): void {
     const { limits } = this.services;
-    const raw = isBinary ? new Uint8Array(data) : Buffer.from(data).toString("utf8");
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
     const depthOk = typeof raw === "string" ? jsonTextWithin(raw, limits.maxPayloadDepth + 1) : this.serializer.name !== "msgpack" || msgpackWithin(raw, limits.maxPayloadDepth + 1);
     if (!depthOk) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);

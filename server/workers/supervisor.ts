@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
@@ -41,6 +42,8 @@ export class WorkerSupervisor {
   private restarts: number[] = [];
   /** One per node start, shared by its workers (and by workers restarted later). */
   private readonly nodeIncarnation = makeIncarnation(Date.now(), Math.random());
+  /** A key only this node's threads know (LongPoll session tokens, when no secretKeyBase is set). */
+  private readonly nodeSecret = randomBytes(32).toString("base64");
   private readonly hub: NodeHub;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -95,6 +98,7 @@ export class WorkerSupervisor {
       index,
       incarnation,
       nodeIncarnation: this.nodeIncarnation,
+      nodeSecret: this.nodeSecret,
       settings: { ...settings, workers: 1 },
       app,
       hubPort: workerHubPort,

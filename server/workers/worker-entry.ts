@@ -11,6 +11,8 @@ export interface WorkerBoot {
   index: number;
   incarnation: string;
   nodeIncarnation: string;
+  /** A key the node's threads share (LongPoll session tokens without secretKeyBase). */
+  nodeSecret: string;
   settings: Partial<ServerConfig>;
   app: string;
   /** This worker's end of its link to the node hub (the main thread). */
@@ -68,7 +70,7 @@ process.on("uncaughtException", crash);
 process.on("unhandledRejection", (reason) => server?.log.error({ err: reason }, "unhandled promise rejection"));
 
 try {
-  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, mesh });
+  server = new CinderServer(boot.settings, { index: boot.index, incarnation: boot.incarnation, nodeSecret: boot.nodeSecret, mesh });
   await (await loadApp(boot.app))(server);
   await server.listen();
   report({ k: "listening", port: server.port });

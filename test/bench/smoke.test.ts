@@ -12,6 +12,7 @@ import { startRawUwsServer } from "../../bench/servers/raw-uws.js";
 import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
 import { createServer, roomChannel } from "../../server/index.js";
+import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-load.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -81,4 +82,16 @@ describe("bench smoke", () => {
     stop = () => server.close();
     expectComplete(await tinyFanout(server.port, "phoenix", PHOENIX_PATH));
   });
+
+  it("delivers every broadcast to LongPoll and WebSocket clients in the longpoll scenario", async () => {
+    const options = { clients: 20, processes: 1, broadcasts: 10, rate: 50, drainSeconds: 10 };
+    for (const transport of ["longpoll", "websocket"] as const) {
+      const server = await startLongPollServer(undefined);
+      stop = () => server.stop();
+      const result = await measureTransport(server, transport, options, "room:smoke");
+      expect(result).toMatchObject({ transport, deliveries: 200, expected: 200, clientErrors: 0 });
+      await server.stop();
+      stop = undefined;
+    }
+  }, 60_000);
 });

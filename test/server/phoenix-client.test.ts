@@ -7,6 +7,7 @@ import { roomChannel } from "../../server/demo/room-channel.js";
 import { startServer } from "../support/server.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
 import { waitFor } from "../support/wait.js";
+import { joined, pushed } from "../support/phoenix-channel.js";
 
 const servers: CinderServer[] = [];
 const sockets: Socket[] = [];
@@ -32,19 +33,6 @@ function connect(port: number, params: Record<string, string> = {}): Socket {
   socket.connect();
   sockets.push(socket);
   return socket;
-}
-
-function joined(channel: Channel): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout")));
-  });
-}
-
-function pushed(channel: Channel, event: string, payload: object | ArrayBuffer): Promise<{ status: string; response: unknown }> {
-  return new Promise((resolve) => {
-    const push = channel.push(event, payload as object);
-    for (const status of ["ok", "error", "timeout"] as const) push.receive(status, (response: unknown) => resolve({ status, response }));
-  });
 }
 
 describe("the official phoenix client against Cinder", () => {
