@@ -1,6 +1,6 @@
 /**
  * cinder/client: the browser SDK, with phoenix.js's public API (`Socket`, `Channel`, `Push`,
- * `Presence`, `Serializer`). The msgpack serializer is a separate entry, `cinder/client/msgpack`.
+ * `Presence`, `Serializer`, `LongPoll`). The msgpack serializer is a separate entry, `cinder/client/msgpack`.
  */
 export { Socket } from "./socket.js";
 export type { BinaryType, ConnectionState, SocketErrorCallback, SocketOptions } from "./socket.js";
@@ -10,10 +10,12 @@ export { Push } from "./push.js";
 export type { Recovery, RecoverCallback } from "./recovery.js";
 export type { PushStatus } from "./push.js";
 export * from "./presence.js";
-export { Serializer, clientSerializer } from "./serializer.js";
+export { Serializer } from "./serializer.js";
 export type { ClientSerializer } from "./serializer.js";
 export { Timer } from "./timer.js";
-export { CHANNEL_EVENTS, CHANNEL_STATES, DEFAULT_TIMEOUT, DEFAULT_VSN, SOCKET_STATES, WS_CLOSE_NORMAL } from "./constants.js";
+export { LongPoll } from "./longpoll.js";
+export type { SessionStore } from "./fallback.js";
+export { AUTH_TOKEN_PREFIX, CHANNEL_EVENTS, CHANNEL_STATES, DEFAULT_TIMEOUT, DEFAULT_VSN, SOCKET_STATES, WS_CLOSE_NORMAL } from "./constants.js";
 export type { ChannelState } from "./constants.js";
 export type {
   Decode,

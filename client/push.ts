@@ -43,16 +43,10 @@ export class Push {
     if (this.hasReceived("timeout")) return;
     this.startTimeout();
     this.sent = true;
-    this.channel.socket.push(
-      {
-        topic: this.channel.topic,
-        event: this.event,
-        payload: this.payload(),
-        ref: this.ref,
-        join_ref: this.channel.joinRef(),
-      },
-      this.channel,
-    );
+    const { channel } = this;
+    const message = { topic: channel.topic, event: this.event, payload: this.payload(), ref: this.ref, join_ref: channel.joinRef() };
+    channel.socket.pushedBy.set(message, channel);
+    channel.socket.push(message);
   }
 
   /** Calls `callback` with the response when `status` arrives (at once if it already has). Chainable. */

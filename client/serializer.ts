@@ -1,5 +1,6 @@
-import type { Frame } from "./codec/frame.js";
-import { type Serializer as CodecSerializer, type SerializerName, jsonSerializer } from "./codec/serializer.js";
+import { decodeServerFrame, encodeClientPush } from "./codec/binary.js";
+import { CodecError, type Frame, isBinaryPayload } from "./codec/frame.js";
+import type { Serializer as CodecSerializer, SerializerName } from "./codec/serializer.js";
 import type { Decode, Encode, Message } from "./message.js";
 
 /**
@@ -35,6 +36,30 @@ export function clientSerializer(codec: CodecSerializer): ClientSerializer {
 
 /**
  * Phoenix's V2 serializer: JSON text frames, and binary frames for `ArrayBuffer` payloads.
- * The default; the same code the server runs.
+ * The default. The server's `jsonSerializer` speaks the same format; this is only the client's
+ * half of it (pushes out, server frames in), so the browser bundle carries no server code. Frames
+ * from the server are trusted to be well formed, as phoenix.js does; one that does not even
+ * parse as an array is dropped (CodecError).
  */
-export const Serializer: ClientSerializer = clientSerializer(jsonSerializer);
+export const Serializer: ClientSerializer = {
+  name: "json",
+  encode(message, callback) {
+    const { join_ref = null, ref = null, topic, event, payload } = message;
+    if (!isBinaryPayload(payload)) return callback(JSON.stringify([join_ref, ref, topic, event, payload]));
+    callback(encodeClientPush({ joinRef: join_ref, ref, topic, event, payload }));
+  },
+  decode(raw, callback) {
+    if (typeof raw !== "string") {
+      const { joinRef, ref, topic, event, payload } = decodeServerFrame(raw);
+      return callback({ join_ref: joinRef, ref, topic, event, payload });
+    }
+    let message: Message;
+    try {
+      const [join_ref, ref, topic, event, payload] = JSON.parse(raw) as [string | null, string | null, string, string, unknown];
+      message = { join_ref, ref, topic, event, payload };
+    } catch {
+      throw new CodecError("frame is not valid JSON");
+    }
+    callback(message);
+  },
+};

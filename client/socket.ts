@@ -11,6 +11,9 @@ import {
   defaultRejoinAfterMs,
 } from "./constants.js";
 import { Connection } from "./connection.js";
+import { type SessionStore, connectWithFallback, defaultSessionStore } from "./fallback.js";
+import { withFullJitter } from "./jitter.js";
+import { LongPoll } from "./longpoll.js";
 import type {
   Decode,
   Encode,
@@ -26,6 +29,7 @@ import type {
 import { followPageLifecycle, pageIsHidden } from "./page-lifecycle.js";
 import { type ClientSerializer, Serializer } from "./serializer.js";
 import { Timer } from "./timer.js";
+import { encodeToken } from "./token.js";
 import { appendParams, closure } from "./url.js";
 
 export type ConnectionState = "connecting" | "open" | "closing" | "closed";
@@ -44,10 +48,16 @@ export interface SocketOptions {
   reconnectAfterMs?: (tries: number) => number;
   /** Delay before a channel's rejoin try `tries`. Default 1000, 2000, 5000, then 10000 ms. */
   rejoinAfterMs?: (tries: number) => number;
+  /**
+   * Full jitter on the reconnect and rejoin backoff: each wait is random between 0 and what
+   * `reconnectAfterMs` / `rejoinAfterMs` give. `true` uses Math.random; a function is the random
+   * source (values in [0, 1)). Off by default.
+   */
+  jitter?: boolean | (() => number);
   logger?: Logger;
   /** Log to the console when no `logger` is given. */
   debug?: boolean;
-  /** The WebSocket class: the global one by default (pass `ws`'s in Node < 22). */
+  /** The transport class: the global WebSocket by default, else `LongPoll` (pass `ws`'s WebSocket in Node < 22). */
   transport?: TransportConstructor;
   /** The wire format, e.g. `msgpackSerializer` from `cinder/client/msgpack`. Default: Phoenix V2 JSON. */
   serializer?: ClientSerializer;
@@ -56,8 +66,15 @@ export interface SocketOptions {
   decode?: Decode;
   binaryType?: BinaryType;
   vsn?: string;
-  /** Accepted for compatibility with phoenix.js; Cinder serves WebSocket only, so it is ignored. */
+  /**
+   * Fall back to `LongPoll` when the WebSocket errors before it ever opened, or has not opened
+   * and answered a ping within this many ms. Remembered for the tab in `sessionStorage`. Off by default.
+   */
   longPollFallbackMs?: number;
+  /** How long one LongPoll request may take (ms). Default 20000. */
+  longpollerTimeout?: number;
+  /** Where the LongPoll fallback is remembered: `sessionStorage` by default, or any object with its getItem/setItem. */
+  sessionStorage?: SessionStore;
 }
 
 export type SocketErrorCallback = (error: unknown, transport: TransportConstructor, establishedConnections: number) => void;
@@ -83,9 +100,9 @@ export class Socket {
   timeout: number;
   transport: TransportConstructor;
   establishedConnections = 0;
-  encode: Encode;
-  decode: Decode;
-  serializerName: string;
+  encode!: Encode;
+  decode!: Decode;
+  serializerName!: string;
   closeWasClean = true;
   binaryType: BinaryType;
   connection: Connection | null = null;
@@ -99,25 +116,41 @@ export class Socket {
   params: () => Params;
   endPoint: string;
   vsn: string;
-  heartbeatTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  heartbeatTimeoutTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  heartbeatTimeoutTimer: ReturnType<typeof setTimeout> | undefined;
   pendingHeartbeatRef: string | null = null;
   reconnectTimer: Timer;
+  /** The channel of each message a `Push` hands to `push()`, so an outdated one can be told and dropped. */
+  pushedBy = new WeakMap<OutgoingMessage, Channel>();
   authToken: (() => string) | undefined;
+  longPollFallbackMs: number | undefined;
+  longpollerTimeout: number;
+  sessionStore: SessionStore | null;
+  fallbackTimer: ReturnType<typeof setTimeout> | undefined;
+  fallbackRef: string | undefined;
+  /** The primary transport once opened and answered a ping: a later fallback is then not remembered. */
+  primaryPassedHealthCheck: boolean | undefined;
+  /** The wire format the options asked for; LongPoll connections use Phoenix's JSON one instead. */
+  private chosenCodec: { encode: Encode; decode: Decode; name: ClientSerializer["name"] };
 
   constructor(endPoint: string, opts: SocketOptions = {}) {
     this.timeout = opts.timeout || DEFAULT_TIMEOUT;
-    const transport = opts.transport || (globalThis as { WebSocket?: TransportConstructor }).WebSocket;
-    if (!transport) throw new Error("no WebSocket available: pass one as the `transport` option (e.g. from the ws package)");
-    this.transport = transport;
+    this.transport = opts.transport || (globalThis as { WebSocket?: TransportConstructor }).WebSocket || LongPoll;
     const serializer = opts.serializer || Serializer;
-    this.encode = opts.encode || serializer.encode;
-    this.decode = opts.decode || serializer.decode;
-    this.serializerName = serializer.name;
+    this.chosenCodec = { encode: opts.encode || serializer.encode, decode: opts.decode || serializer.decode, name: serializer.name };
+    this.selectCodec();
+    this.longPollFallbackMs = opts.longPollFallbackMs;
+    this.longpollerTimeout = opts.longpollerTimeout || 20000;
+    this.sessionStore = opts.sessionStorage || defaultSessionStore();
     this.binaryType = opts.binaryType || "arraybuffer";
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs || 30000;
     this.rejoinAfterMs = opts.rejoinAfterMs || defaultRejoinAfterMs;
     this.reconnectAfterMs = opts.reconnectAfterMs || defaultReconnectAfterMs;
+    if (opts.jitter) {
+      const random = opts.jitter === true ? Math.random : opts.jitter;
+      this.rejoinAfterMs = withFullJitter(this.rejoinAfterMs, random);
+      this.reconnectAfterMs = withFullJitter(this.reconnectAfterMs, random);
+    }
     this.logger = opts.logger || (opts.debug ? (kind, msg, data) => console.log(`${kind}: ${msg}`, data) : null);
     this.params = closure(opts.params || {});
     this.endPoint = `${endPoint}/websocket`;
@@ -161,12 +194,22 @@ export class Socket {
     }
   }
 
-  /** Switches to another WebSocket class; the next `connect()` uses it. */
+  /** Phoenix's JSON over LongPoll (its server speaks nothing else), else what the options chose. */
+  private selectCodec(): void {
+    const codec = this.transport === LongPoll ? Serializer : this.chosenCodec;
+    this.encode = codec.encode;
+    this.decode = codec.decode;
+    this.serializerName = codec.name;
+  }
+
+  /** Switches to another transport class; the next `connect()` uses it. */
   replaceTransport(newTransport: TransportConstructor): number {
     const connectClock = ++this.connectClock;
     this.closeWasClean = true;
+    clearTimeout(this.fallbackTimer);
     this.reconnectTimer.reset();
     this.transport = newTransport;
+    this.selectCodec();
     const connection = this.connection;
     if (connection) {
       const wasOpen = connection.isOpen();
@@ -197,6 +240,7 @@ export class Socket {
   disconnect(callback?: () => void, code?: number, reason?: string): void {
     this.connectClock++;
     this.closeWasClean = true;
+    clearTimeout(this.fallbackTimer);
     this.reconnectTimer.reset();
     if (this.connection) this.connection.ended = true;
     this.teardown(callback, code, reason);
@@ -208,7 +252,8 @@ export class Socket {
       this.params = closure(params);
     }
     if (this.connection && !this.connection.ended) return;
-    this.transportConnect();
+    if (this.longPollFallbackMs && this.transport !== LongPoll) connectWithFallback(this, LongPoll, this.longPollFallbackMs);
+    else this.transportConnect();
   }
 
   log(kind: string, msg: string, data?: unknown): void {
@@ -256,9 +301,11 @@ export class Socket {
     this.connectClock++;
     this.closeWasClean = false;
     clearTimeout(this.reconnectTimer.timer);
-    const protocols = this.authToken ? ["phoenix", AUTH_TOKEN_PREFIX + base64url(this.authToken())] : undefined;
+    const protocols = this.authToken ? ["phoenix", AUTH_TOKEN_PREFIX + encodeToken(this.authToken())] : undefined;
     const transport = new this.transport(this.endPointURL(), protocols);
     (transport as Transport & TransportHandlers).binaryType = this.binaryType;
+    // Only LongPoll reads it, as in phoenix.js; on a WebSocket it is an unused property.
+    (transport as { timeout?: number }).timeout = this.longpollerTimeout;
     this.connection = new Connection(this, transport);
     if (previous && previous.isOpen()) this.triggerChanError("connection_closed", previous);
   }
@@ -296,6 +343,7 @@ export class Socket {
 
   resetHeartbeat(): void {
     this.clearHeartbeats();
+    if (this.conn && (this.conn as { skipHeartbeat?: boolean }).skipHeartbeat) return;
     this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
   }
 
@@ -348,7 +396,12 @@ export class Socket {
     this.clearHeartbeats();
     const closedByUs = !!(connection && connection.closing);
     this.triggerChanError("connection_closed", connection);
-    if (this.stillUses(connection) && !closedByUs && !this.closeWasClean) this.reconnectTimer.scheduleTimeout();
+    if (this.stillUses(connection) && !closedByUs && !this.closeWasClean) {
+      // A normal close (1000) from the other side means "do not come back", as in phoenix.js;
+      // the connection is over, so a later connect() makes a new one.
+      if (!event || event.code !== WS_CLOSE_NORMAL) this.reconnectTimer.scheduleTimeout();
+      else if (connection) connection.ended = true;
+    }
     for (const [, callback] of this.stateChangeCallbacks.close) callback(event);
   }
 
@@ -382,16 +435,9 @@ export class Socket {
   }
 
   connectionState(): ConnectionState {
-    switch (this.conn && this.conn.readyState) {
-      case SOCKET_STATES.connecting:
-        return "connecting";
-      case SOCKET_STATES.open:
-        return "open";
-      case SOCKET_STATES.closing:
-        return "closing";
-      default:
-        return "closed";
-    }
+    // Indexed by readyState (SOCKET_STATES); no transport, or any other state, is "closed".
+    const states: ConnectionState[] = ["connecting", "open", "closing"];
+    return (this.conn && states[this.conn.readyState]) || "closed";
   }
 
   isConnected(): boolean {
@@ -415,8 +461,13 @@ export class Socket {
     return channel;
   }
 
-  /** Sends a message now, or once connected; a buffered channel message is dropped if its join is outdated by then. */
-  push(data: OutgoingMessage, channel?: Channel): void {
+  /**
+   * Sends a message now, or once connected; a buffered channel message is dropped if its join is
+   * outdated by then. Takes the message alone, as phoenix.js's does: the channel a `Push` sends
+   * for is found in `pushedBy`.
+   */
+  push(data: OutgoingMessage): void {
+    const channel = this.pushedBy.get(data);
     // Log lines are built only when someone reads them: this runs for every message.
     if (this.logger) this.log("push", `${data.topic} ${data.event} (${data.join_ref}, ${data.ref})`, data.payload);
     if (this.isConnected()) {
@@ -432,7 +483,8 @@ export class Socket {
     const connection = this.connection!;
     if (channel && data.event === CHANNEL_EVENTS.join) connection.joins.set(channel, data.join_ref ?? null);
     this.encode(data, (result) => {
-      if (!connection.isCurrent() || !connection.isOpen()) return;
+      // An encoder that answers late must not send over a connection that was replaced or closed since.
+      if (!connection.isCurrent() || connection.transport.readyState > SOCKET_STATES.open) return;
       if (data.event !== CHANNEL_EVENTS.leave && this.isOutdated(data, channel)) return;
       connection.transport.send(result);
     });
@@ -504,11 +556,4 @@ export class Socket {
       duplicate.leave();
     }
   }
-}
-
-/** Base64url without padding, over the token's UTF-8 bytes (so any token survives). */
-function base64url(token: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(token)) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=/g, "");
 }

@@ -4,7 +4,7 @@
  * Reconnects and rejoins back off with it.
  */
 export class Timer {
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
   tries = 0;
 
   constructor(

@@ -13,11 +13,14 @@ export interface Frame<P = unknown> {
 /** Binary payloads travel as raw bytes (V2 binary frames, or msgpack bin). */
 export type BinaryPayload = ArrayBuffer | Uint8Array;
 
+/** The event of every reply; on its own so code that needs only it does not carry EVENTS along. */
+export const REPLY_EVENT = "phx_reply";
+
 /** Reserved event names (Phoenix `constants.js`). */
 export const EVENTS = {
   join: "phx_join",
   leave: "phx_leave",
-  reply: "phx_reply",
+  reply: REPLY_EVENT,
   close: "phx_close",
   error: "phx_error",
   heartbeat: "heartbeat",

@@ -1,3 +1,5 @@
+import { expect, vi } from "vitest";
+
 /**
  * A WebSocket stand-in for state-machine tests under fake timers: the test opens it, feeds it
  * server frames and closes it, and reads back what the client sent. Behaves like the browser's
@@ -94,4 +96,13 @@ export class FakeTransport {
     this.readyState = 3;
     this.onclose?.({ code, reason, wasClean: code === 1000 });
   }
+}
+
+/** Under fake timers: advances to just before `delay`, checks no transport was made, then to `delay` and checks one was. */
+export function expectConnectAfter(delay: number): void {
+  const before = FakeTransport.instances.length;
+  vi.advanceTimersByTime(delay - 1);
+  expect(FakeTransport.instances.length).toBe(before);
+  vi.advanceTimersByTime(1);
+  expect(FakeTransport.instances.length).toBe(before + 1);
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { SocketOptions } from "../../client/index.js";
-import { FakeTransport } from "./fake-transport.js";
+import { FakeTransport, expectConnectAfter } from "./fake-transport.js";
 import { type SocketClass, fakeTransport, implementations } from "./implementations.js";
 
 const RECONNECT_DELAYS = [10, 50, 100, 150, 200, 250, 500, 1000, 2000, 5000, 5000];
@@ -15,15 +15,6 @@ describe.each(implementations)("%s Socket: reconnect, heartbeat and send buffer"
   });
 
   const make = (opts: SocketOptions = {}) => new Socket("ws://example.test/socket", { transport: fakeTransport, ...opts });
-
-  /** Advances to just before `delay`, checks nothing connected, then to `delay` and checks one did. */
-  function expectConnectAfter(delay: number): void {
-    const before = FakeTransport.instances.length;
-    vi.advanceTimersByTime(delay - 1);
-    expect(FakeTransport.instances.length).toBe(before);
-    vi.advanceTimersByTime(1);
-    expect(FakeTransport.instances.length).toBe(before + 1);
-  }
 
   it("reconnects after an unclean close with the backoff table, and starts over once connected", () => {
     const socket = make();
