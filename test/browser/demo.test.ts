@@ -5,14 +5,13 @@
  * second tab counts as a second meta. Waits are bounded polls, never timing assertions.
  * Needs `npm run build` (for dist/client/cinder.min.js) and /usr/bin/chromium (`npm test` sees to both).
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
+import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../support/chromium.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
 import { startServer } from "../support/server.js";
 import demoApp from "../../server/demo/app.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const WAIT = { timeout: 10_000 };
 
 /** A running server with the demo page, and how to stop it. */
@@ -49,20 +48,7 @@ const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: sudo apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {
