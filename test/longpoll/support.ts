@@ -1,6 +1,5 @@
 import { LongPoll, Socket } from "phoenix";
 import { request as httpRequest } from "node:http";
-import WebSocket from "ws";
 
 export { collect, joined, pushed } from "../support/phoenix-channel.js";
 
@@ -40,17 +39,7 @@ export function longPollSocket(port: number, options: ClientOptions = {}): Socke
   return socket;
 }
 
-export function webSocket(port: number, params: Record<string, string> = {}): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
-    transport: WebSocket as unknown as typeof globalThis.WebSocket,
-    params,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    timeout: 5000,
-  });
-  socket.connect();
-  return socket;
-}
+export { phoenixWebSocket as webSocket } from "../support/phoenix-channel.js";
 
 /**
  * A `fetch` for phoenix.js that opens a new TCP connection for every request: on a node with

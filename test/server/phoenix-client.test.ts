@@ -1,13 +1,12 @@
 import { Socket, type Channel } from "phoenix";
 import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import type { CinderServer, CreateServerOptions } from "../../server/index.js";
 import { noReply, ok } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 import { startServer } from "../support/server.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
 import { waitFor } from "../support/wait.js";
-import { joined, pushed } from "../support/phoenix-channel.js";
+import { joined, phoenixWebSocket, pushed } from "../support/phoenix-channel.js";
 
 const servers: CinderServer[] = [];
 const sockets: Socket[] = [];
@@ -23,14 +22,7 @@ async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
 }
 
 function connect(port: number, params: Record<string, string> = {}): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
-    transport: WebSocket as unknown as typeof globalThis.WebSocket,
-    params,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    timeout: 3000,
-  });
-  socket.connect();
+  const socket = phoenixWebSocket(port, params, 3000);
   sockets.push(socket);
   return socket;
 }

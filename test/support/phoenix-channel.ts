@@ -1,4 +1,18 @@
-import type { Channel } from "phoenix";
+import { Socket, type Channel } from "phoenix";
+import WebSocket from "ws";
+
+/** The official phoenix.js client over a WebSocket (the `ws` package) to a local server, connected, retrying fast. */
+export function phoenixWebSocket(port: number, params: Record<string, string> = {}, timeout = 5000): Socket {
+  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
+    transport: WebSocket as unknown as typeof globalThis.WebSocket,
+    params,
+    reconnectAfterMs: () => 50,
+    rejoinAfterMs: () => 50,
+    timeout,
+  });
+  socket.connect();
+  return socket;
+}
 
 /** Helpers around phoenix.js channels: a join, a push and its reply, and what a channel receives, as promises and lists. */
 
