@@ -7,7 +7,7 @@ import { encodeStateBody, stateHead, type SharedStateBody } from "./state-frame.
 /** What a member's socket offers beyond a subscriber's: its unread bytes, and a frame in two fragments. */
 export interface StateMemberSocket extends SubscriberSocket {
   /** Bytes written to the socket that the kernel did not take yet (uWS's backpressure). */
-  bufferedAmount(): number;
+  readonly bufferedBytes: number;
   /** One message as two fragments, in order with everything else this socket is sent. */
   sendParts(head: string | Uint8Array, tail: Uint8Array, binary: boolean): void;
 }
@@ -107,7 +107,7 @@ export class PresenceStates {
     room.cached = null;
     for (const member of room.synced) {
       const pendingState = this.inFlight.get(member) ?? 0;
-      if (member.socket.bufferedAmount() - pendingState <= this.options.resyncBytes) continue;
+      if (member.socket.bufferedBytes - pendingState <= this.options.resyncBytes) continue;
       this.options.metrics.presenceFellBehind.inc();
       room.synced.delete(member);
       this.inFlight.delete(member);
@@ -176,7 +176,7 @@ export class PresenceStates {
     let unread = 0;
     const drained = this.drainedBytes;
     for (const [member, stateBytes] of this.inFlight) {
-      const buffered = member.socket.bufferedAmount();
+      const buffered = member.socket.bufferedBytes;
       if (buffered <= drained) this.inFlight.delete(member);
       else unread += Math.min(buffered, stateBytes + this.options.resyncBytes);
     }
@@ -196,7 +196,7 @@ export class PresenceStates {
     let sent = 0;
     for (const [member, reason] of room.waiting) {
       if (sent >= budget) break;
-      if (member.socket.bufferedAmount() > drained) continue;
+      if (member.socket.bufferedBytes > drained) continue;
       const body = this.bodyFor(topic, room, member.socket.serializer);
       member.socket.sendParts(stateHead(member.socket.serializer, member.joinRef, topic), body.bytes, body.binary);
       room.waiting.delete(member);

@@ -183,10 +183,6 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.write({ data: head, binary, tail });
   }
 
-  bufferedAmount(): number {
-    return this.ws?.getBufferedAmount() ?? 0;
-  }
-
   sendJsonFrame(frame: string): void {
     if (this.closed) return;
     if (this.serializer.name === "json") this.write({ data: frame, binary: false });
@@ -231,7 +227,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.ws.close();
   }
 
-  /** Bytes queued for this socket that it has not read yet. */
+  /** Bytes queued for this socket that it has not read yet (the node buffer cap and presence states read it). */
   get bufferedBytes(): number {
     return this.ws?.getBufferedAmount() ?? 0;
   }
