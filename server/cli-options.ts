@@ -47,7 +47,6 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   presenceDiffCoalesceMs: "integer",
   presenceDiffCoalesceMaxMs: "integer",
   presenceResyncBytes: "integer",
-  presenceStateBudgetBytes: "integer",
   presenceEagerFlushMs: "integer",
   counterFlushMs: "integer",
   counterMaxKeys: "integer",

@@ -104,8 +104,6 @@ export interface ServerConfig {
   presenceDiffCoalesceMaxMs: number;
   /** A member with more unread bytes than this stops getting presence_diff and gets a fresh presence_state once it has read them. */
   presenceResyncBytes: number;
-  /** presence_state bytes a thread may have written that clients have not read yet; more states wait their turn. */
-  presenceStateBudgetBytes: number;
   /** Send local presence changes to other replicas within this many ms (0 = at the next heartbeat). */
   presenceEagerFlushMs: number;
   /** A node sends its coalesced counter increments to Redis once per this many ms (one pipeline). */
@@ -165,7 +163,6 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceDiffCoalesceMs: 10,
   presenceDiffCoalesceMaxMs: 250,
   presenceResyncBytes: 256 * 1024,
-  presenceStateBudgetBytes: 64 * 1024 * 1024,
   presenceEagerFlushMs: 20,
   counterFlushMs: 1000,
   counterMaxKeys: 100_000,
@@ -218,7 +215,6 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
   integer("presenceDiffCoalesceMaxMs", config.presenceDiffCoalesceMaxMs, 0, 60_000);
   integer("presenceResyncBytes", config.presenceResyncBytes, 1024, 1024 * 1024 * 1024);
-  integer("presenceStateBudgetBytes", config.presenceStateBudgetBytes, 64 * 1024, 16 * 1024 * 1024 * 1024);
   integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);
   integer("counterFlushMs", config.counterFlushMs, 10, 60_000);
   integer("counterMaxKeys", config.counterMaxKeys, 1, 100_000_000);

@@ -153,14 +153,12 @@ export class CinderServer {
     this.presenceStates = new PresenceStates({
       snapshot: (topic) => this.presence.snapshot(topic),
       setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
-      windowMs: (topic) => this.presence.windowOf(topic),
       resyncBytes: config.presenceResyncBytes,
-      budgetBytes: config.presenceStateBudgetBytes,
       metrics: this.metrics,
     });
     this.presence.onDiff((topic, diff) => {
       if (this.fanout.subscribersOf(topic) > 0) this.metrics.presenceDiffs.inc();
-      const withheld = this.presenceStates.beforeDiff(topic);
+      const withheld = this.presenceStates.beforeDiff(topic, diff);
       if (withheld > 0) this.metrics.presenceDiffsWithheld.inc(withheld);
       this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
     });

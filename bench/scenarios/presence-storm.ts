@@ -111,20 +111,34 @@ async function chatter(port: number, latencies: number[]): Promise<{ start(): vo
   };
 }
 
-/** Bytes of the presence_state a newcomer gets once the storm is over: the room's full list (0 if none within a minute). */
-function finalStateBytes(port: number, topic: string): Promise<number> {
-  return Promise.race([newcomerState(port, topic), sleep(60_000, 0, { ref: false })]);
+/**
+ * Bytes of the room's full list as one presence_state frame, as a newcomer learns it once the
+ * storm is over (a big list comes in parts: a presence_state, then presence_diffs joining the
+ * rest); 0 if it has not learnt all `members` and itself within a minute.
+ */
+function finalStateBytes(port: number, topic: string, members: number): Promise<number> {
+  return Promise.race([newcomerState(port, topic, members), sleep(60_000, 0, { ref: false })]);
 }
 
-async function newcomerState(port: number, topic: string): Promise<number> {
+type PresenceList = Record<string, unknown>;
+
+async function newcomerState(port: number, topic: string, members: number): Promise<number> {
   const ws = await open(port);
   try {
     return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no presence_state for the newcomer")), 60_000);
+      const timer = setTimeout(() => reject(new Error("no full list for the newcomer")), 60_000);
+      let list: PresenceList | null = null;
       ws.on("message", (data: Buffer) => {
-        if (!data.subarray(0, 256).toString().includes('"presence_state"')) return;
+        const head = data.subarray(0, 256).toString();
+        if (head.includes('"presence_state"')) list = (JSON.parse(data.toString()) as [unknown, unknown, string, string, PresenceList])[4];
+        else if (head.includes('"presence_diff"') && list) {
+          const diff = (JSON.parse(data.toString()) as [unknown, unknown, string, string, { joins: PresenceList; leaves: PresenceList }])[4];
+          Object.assign(list, diff.joins);
+          for (const key of Object.keys(diff.leaves)) delete list[key];
+        } else return;
+        if (!list || Object.keys(list).length < members + 1) return;
         clearTimeout(timer);
-        resolve(data.length);
+        resolve(Buffer.byteLength(JSON.stringify(["1", null, topic, "presence_state", list])));
       });
       ws.send(JSON.stringify(["1", "1", topic, "phx_join", { user: "newcomer" }]));
     });
@@ -170,7 +184,7 @@ async function stormRun(dir: string, members: number, joinWindowMs: number, time
         nodeCpuMs = cpuMsOf(pid) - cpuAtStart;
         probe.stop();
         // While the members are still in the room: the size of its full list.
-        stateBytes = finalStateBytes(node.port, topic).catch(() => 0);
+        stateBytes = finalStateBytes(node.port, topic, members).catch(() => 0);
       },
     });
   } catch (err) {

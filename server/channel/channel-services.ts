@@ -30,7 +30,7 @@ export interface ChannelServices {
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
   /** Shared presence_state windows (pushPresenceState). */
-  readonly presenceStates: Pick<PresenceStates, "request" | "forget">;
+  readonly presenceStates: Pick<PresenceStates, "request" | "forget" | "drained">;
 }
 
 /** What a channel uses of its socket. */

@@ -115,10 +115,10 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       log.debug({ socket: connection.id }, "socket connected");
     },
 
-    // Unread bytes are being written out: the node-wide cap sees them go down.
+    // Unread bytes are being written out: the node-wide cap sees them go down, and presence
+    // catch-ups waiting on this socket go on.
     drain(ws) {
-      const connection = ws.getUserData().connection;
-      services.bufferCap.observe(connection, ws.getBufferedAmount());
+      ws.getUserData().connection.drained();
     },
 
     message(ws, message, isBinary) {

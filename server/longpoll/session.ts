@@ -200,10 +200,17 @@ export class LongPollSession implements SocketTransport, TopicMember {
     this.end(CLOSE.goingAway);
   }
 
+  /** Frames up to a quarter of maxBufferedBytes wait here at no cost: a presence catch-up may add more (SocketConnection.canTakeMore). */
+  get lowWaterBytes(): number {
+    return this.services.maxBufferedBytes / 4;
+  }
+
   private take(): string {
     const body = pollBody(200, this.token, this.buffer);
     this.buffer = [];
     this.bufferedBytes = 0;
+    // Taken by a poll: what waited on this session's outbox (a presence catch-up) may go on.
+    this.connection.drained();
     return body;
   }
 

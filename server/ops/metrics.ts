@@ -21,15 +21,20 @@ export class Metrics {
     "cinder_presence_diffs_withheld_total",
     "presence_diff deliveries not made because the member waits for a presence_state that covers them",
   );
-  readonly presenceStateWaiting = this.gauge("cinder_presence_state_waiting", "Members waiting for a presence_state: just joined, or fell behind (bounded by the members)");
-  readonly presenceStateBytesInFlight = this.gauge(
-    "cinder_presence_state_bytes_in_flight",
-    "presence_state bytes written and not yet read by their clients (new states wait past presenceStateBudgetBytes)",
+  readonly presenceStateWaiting = this.gauge("cinder_presence_state_waiting", "Members catching up on a topic's list: just joined, or fell behind (bounded by the members)");
+  readonly presenceStateBytesHeld = this.gauge(
+    "cinder_presence_state_bytes_held",
+    "Bytes of list snapshots and diff logs held for members catching up (per room: its live snapshots, and a log of at most max(presenceResyncBytes, 4 lists))",
   );
-  readonly presenceStateEncodings = this.counter("cinder_presence_state_encodings_total", "presence_state payloads encoded (one per topic, window and serializer, shared by the members sent it)");
+  readonly presenceStateEncodings = this.counter("cinder_presence_state_encodings_total", "Snapshots taken of a topic's list for members catching up (each shared by every member started on it)");
   readonly presenceStatesSent = this.counter(
     "cinder_presence_states_sent_total",
-    "presence_state frames sent from shared windows: join (a member's first), resync (a fresh one after it fell behind)",
+    "presence_state frames sent from shared snapshots: join (a member's first), resync (a fresh one after it fell behind)",
+    ["reason"],
+  );
+  readonly presenceStateRestarts = this.counter(
+    "cinder_presence_state_restarts_total",
+    "Members catching up that start again from a fresh snapshot: log (the room's diff log dropped diffs they needed), stalled (their client read nothing for 5 s and gave up its turn)",
     ["reason"],
   );
   readonly presenceFellBehind = this.counter(

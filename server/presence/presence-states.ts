@@ -1,18 +1,27 @@
-import type { Serializer } from "../../client/codec/serializer.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
-import type { PresenceMap } from "./diff.js";
-import { encodeStateBody, stateHead, type SharedStateBody } from "./state-frame.js";
+import type { PresenceDiff, PresenceMap } from "./diff.js";
+import { DiffLog } from "./diff-log.js";
+import { DIFF_EVENT, PART_BYTES, StateSnapshot, stateHead, type PartFrame } from "./state-parts.js";
 
-/** What a member's socket offers beyond a subscriber's: its unread bytes, and a frame in two fragments. */
-export interface StateMemberSocket extends SubscriberSocket {
-  /** Bytes written to the socket that the kernel did not take yet (uWS's backpressure). */
-  readonly bufferedBytes: number;
-  /** One message as two fragments, in order with everything else this socket is sent. */
-  sendParts(head: string | Uint8Array, tail: Uint8Array, binary: boolean): void;
+/** A frame for a member's socket; with a `head`, the head and `data` go as two fragments of one message. */
+export interface StateFrame {
+  readonly head?: string | Uint8Array;
+  readonly data: Uint8Array;
+  readonly binary: boolean;
 }
 
-/** A list subscriber that asked for its presence_state through these windows. */
+/** What a member's socket offers beyond a subscriber's. */
+export interface StateMemberSocket extends SubscriberSocket {
+  /** Bytes written to the socket that it has not taken yet (uWS's backpressure, a LongPoll outbox). */
+  readonly bufferedBytes: number;
+  /** Whether more bytes written now go out without the server holding them (see SocketConnection). */
+  readonly canTakeMore: boolean;
+  /** Writes `frames` together, in order with everything else this socket is sent. */
+  sendFrames(frames: readonly StateFrame[]): void;
+}
+
+/** A list subscriber that asked for its presence_state through these streams. */
 export interface StateMember extends Subscriber {
   readonly joinRef: string;
   readonly socket: StateMemberSocket;
@@ -23,57 +32,102 @@ export interface PresenceStatesOptions {
   snapshot(topic: string): PresenceMap;
   /** Takes a member off the topic's presence_diff stream, or puts it back (LocalFanout.setQuiet). */
   setQuiet(member: Subscriber, quiet: boolean): boolean;
-  /** How long a topic's state is reused before it is built again, ms (the wider, the fewer encodings). */
-  windowMs(topic: string): number;
   /**
-   * A member with more unread bytes than this (its pending presence_state aside) stops getting
-   * diffs and gets a fresh presence_state once it has read them (presenceResyncBytes).
+   * A synced member with more unread bytes than this stops getting diffs and catches up again
+   * from a fresh list (presenceResyncBytes). Also the least a room's diff log may hold.
    */
   resyncBytes: number;
-  /** presence_state bytes written that their clients have not read yet, all topics together; more states wait (presenceStateBudgetBytes). */
-  budgetBytes: number;
   metrics: Metrics;
 }
 
-interface Room {
-  /** Members waiting for a state: joined, or fell behind. Kept off presence_diff meanwhile. */
-  readonly waiting: Map<StateMember, "join" | "resync">;
-  /** Members that got a state and follow the diffs. */
-  readonly synced: Set<StateMember>;
-  /** The state last encoded, per serializer, while no diff went out since. */
-  cached: { diffs: number; bodies: Map<Serializer, SharedStateBody> } | null;
-  /** Diffs delivered to the topic: a cached state is good only while this has not moved. */
-  diffs: number;
-  /** Earliest time a new state may be encoded. */
-  nextStateAt: number;
+/** Where a member catching up is: the parts of its snapshot, then the diffs logged since it. */
+interface Cursor {
+  readonly reason: "join" | "resync";
+  /** The snapshot whose parts it is being sent; null before the first part and after the last. */
+  snapshot: StateSnapshot | null;
+  started: boolean;
+  part: number;
+  /** The next logged diff it gets once the parts are sent. */
+  seq: number;
+  /** When its socket last took a batch (or it started). */
+  wroteAt: number;
 }
 
-/** How often waiting members and states in flight are looked at while there are any, ms. */
-const POLL_MS = 10;
-/**
- * State bytes written in one turn of the event loop at most; the rest follow in the next turns.
- * Writing a whole budget at once would hold up every other room for as long as the copy takes.
- */
-const BYTES_PER_TURN = 4 * 1024 * 1024;
+interface Room {
+  readonly topic: string;
+  /** Members catching up, kept off the topic's presence_diff stream meanwhile. */
+  readonly catchingUp: Map<StateMember, Cursor>;
+  /** Members that caught up and follow the diffs. */
+  readonly synced: Set<StateMember>;
+  /** The snapshot members start on while the diffs since it cost less than a new one. */
+  latest: StateSnapshot | null;
+  /** The diffs delivered since the oldest position a member catching up needs. */
+  readonly log: DiffLog;
+  /** When its synced members' unread bytes were last looked at. */
+  sweptAt: number;
+}
 
 /**
- * Shared `presence_state` windows: every member of a topic that asks for its state in the same
- * window gets one encoding of it (a per-member head plus the shared body, as two fragments), and
- * is kept off the topic's presence_diff stream until then, since the state covers those diffs.
- * The state is taken with the topic's pending diff marked (PresenceService.snapshot), and the
- * members go back on the diffs right after it, so the state and the diffs after it never disagree.
+ * How often members catching up are looked at while there are any, ms: for a socket that takes
+ * more again without having said so (a socket says it through `drained`: uWS's drain, a LongPoll
+ * poll, a write queue emptied), and for streams that stalled.
+ */
+const POLL_MS = 100;
+/** A started member whose socket took nothing for this long gives up its stream to the next in line, ms. */
+export const STALL_MS = 5000;
+/**
+ * Bytes written in one turn of the event loop at most; the rest follow in the next turns, so a
+ * storm in one room never holds up the thread for longer than this takes to copy.
+ */
+const BYTES_PER_TURN = 256 * 1024;
+/** What one member is written at once: its frames then go out in a single write. */
+const BATCH_BYTES = PART_BYTES + 1024;
+/**
+ * Members being sent their catch-up at once, per thread; the others wait their turn in order.
+ * Every one of them makes its socket drain, and each drain is a write and a call into JS in
+ * the same turn of the event loop: a whole room at once would hold the thread up for as long.
+ */
+export const MAX_STREAMS = 256;
+/** How often a room's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
+const SWEEP_MS = 100;
+/** Members at the head of the line that cannot take more, passed over at most per look. */
+const MAX_PASSED_OVER = 64;
+
+/**
+ * How a member gets a topic's list (`pushPresenceState`) without the server holding it: the
+ * list is a snapshot split into parts of at most PART_BYTES (a `presence_state` with the first
+ * keys, then `presence_diff`s joining the rest), followed by the diffs the topic delivered since
+ * the snapshot, taken from the room's diff log; the member is kept off the topic's presence_diff
+ * stream meanwhile, and goes back on it in the same turn as it is sent the last logged diff. Every
+ * member of a room starts on the same snapshot until the diffs since it outweigh it, so a storm
+ * of joins costs a few encodings of the list, not one per member.
  *
- * Bounds: states are written only to members whose sockets have read what they were sent
- * before, and only while the states written and not yet read stay within `budgetBytes`; the rest
- * wait (`cinder_presence_state_waiting`). A member whose unread diffs pass `resyncBytes` is
- * taken off the diffs and waits for a fresh state instead: one state the size of the room rather
- * than a backlog that only grows.
+ * A member is written only while its socket takes more without the server holding it (nothing
+ * unread in uWS), one batch at a time and at most BYTES_PER_TURN per turn for all rooms, so the
+ * list lives in memory once per snapshot, not once per member, however slowly clients read it.
+ *
+ * Bounds: a room holds its live snapshots and a diff log of at most the larger of
+ * `resyncBytes` and four times its latest list; a member that needs diffs dropped from the log
+ * starts again from a fresh list. A synced member whose unread bytes pass `resyncBytes` is taken
+ * off the diffs and catches up again: one list rather than a backlog that only grows.
  */
 export class PresenceStates {
   private readonly rooms = new Map<string, Room>();
-  /** Members sent a state their client has not finished reading, with that state's size. */
-  private readonly inFlight = new Map<StateMember, number>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Rooms with members catching up. */
+  private readonly busy = new Set<Room>();
+  /** Rooms whose logs may hold diffs nobody needs any more. */
+  private readonly untrimmed = new Set<Room>();
+  /** Members catching up that have not started, in the order they asked. */
+  private readonly queue = new Set<StateMember>();
+  /** Members started (at most MAX_STREAMS). */
+  private streams = 0;
+  /** Started members to write to in the next pump, in turn. */
+  private readonly ready = new Set<StateMember>();
+  /** Members catching up, by socket: a drained socket makes them ready. */
+  private readonly bySocket = new Map<StateMemberSocket, Set<StateMember>>();
+  /** Snapshots members are being sent, with how many members. */
+  private readonly live = new Map<StateSnapshot, number>();
+  private timer: ReturnType<typeof setInterval> | undefined;
   private soon = false;
   private waitingCount = 0;
 
@@ -87,148 +141,296 @@ export class PresenceStates {
   /** The member left or its socket closed. */
   forget(member: StateMember): void {
     const room = this.rooms.get(member.topic);
-    this.inFlight.delete(member);
     if (!room) return;
-    if (room.waiting.delete(member)) this.waitingCount--;
+    const cursor = room.catchingUp.get(member);
+    if (cursor) this.settle(room, member, cursor);
     room.synced.delete(member);
-    this.dropIfEmpty(member.topic, room);
+    this.dropIfIdle(room);
     this.updateGauges();
   }
 
+  /** The socket took what it had unread: its members catching up may be written again (or start). */
+  drained(socket: StateMemberSocket): void {
+    const members = this.bySocket.get(socket);
+    if (!members || !socket.canTakeMore) return;
+    for (const member of members) if (!this.queue.has(member)) this.ready.add(member);
+    this.pumpSoon();
+  }
+
   /**
-   * A presence_diff of `topic` is about to go out: members whose unread bytes are over the
-   * limit are taken off it first (they get a fresh state later), and cached states expire.
-   * Returns how many members of the topic will not get this diff because they wait for a state.
+   * `diff` of `topic` is about to go out: it is logged for the members catching up, and synced
+   * members whose unread bytes are over the limit are taken off it first (they catch up again).
+   * Returns how many members of the topic will not get it because they are catching up.
    */
-  beforeDiff(topic: string): number {
+  beforeDiff(topic: string, diff: PresenceDiff): number {
     const room = this.rooms.get(topic);
     if (!room) return 0;
-    room.diffs++;
-    room.cached = null;
-    for (const member of room.synced) {
-      const pendingState = this.inFlight.get(member) ?? 0;
-      if (member.socket.bufferedBytes - pendingState <= this.options.resyncBytes) continue;
-      this.options.metrics.presenceFellBehind.inc();
-      room.synced.delete(member);
-      this.inFlight.delete(member);
-      this.enqueue(member, "resync");
+    const now = Date.now();
+    // Every member, but not at every diff: a storm sends many diffs to a big room in a second.
+    if (now - room.sweptAt >= SWEEP_MS) {
+      room.sweptAt = now;
+      for (const member of room.synced) {
+        if (member.socket.bufferedBytes <= this.options.resyncBytes) continue;
+        this.options.metrics.presenceFellBehind.inc();
+        this.enqueue(member, "resync");
+      }
     }
-    return room.waiting.size;
+    if (room.catchingUp.size > 0) {
+      room.log.append(diff);
+      this.boundLog(room);
+    }
+    return room.catchingUp.size;
   }
 
   /** Stops the timer (the server is closing). */
   stop(): void {
-    clearTimeout(this.timer);
+    clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private enqueue(member: StateMember, reason: "join" | "resync"): void {
+  private enqueue(member: StateMember, reason: Cursor["reason"]): void {
     let room = this.rooms.get(member.topic);
     if (!room) {
-      room = { waiting: new Map(), synced: new Set(), cached: null, diffs: 0, nextStateAt: 0 };
+      room = { topic: member.topic, catchingUp: new Map(), synced: new Set(), latest: null, log: new DiffLog(member.topic), sweptAt: 0 };
       this.rooms.set(member.topic, room);
     }
-    if (room.waiting.has(member)) return;
+    if (room.catchingUp.has(member)) return;
     room.synced.delete(member);
-    if (!this.options.setQuiet(member, true)) return; // not an attached list subscriber (it left meanwhile)
-    room.waiting.set(member, reason);
+    if (!this.options.setQuiet(member, true)) return this.dropIfIdle(room); // not an attached list subscriber (it left meanwhile)
+    room.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0, wroteAt: 0 });
+    this.busy.add(room);
+    let members = this.bySocket.get(member.socket);
+    if (!members) this.bySocket.set(member.socket, (members = new Set()));
+    members.add(member);
     this.waitingCount++;
     this.updateGauges();
-    // Members asking in the same turn of the event loop share the first state at once.
-    if (!this.soon) {
-      clearTimeout(this.timer);
-      this.soon = true;
-      setImmediate(() => {
-        this.soon = false;
-        this.poll();
-      });
-    }
-  }
-
-  private poll(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const now = Date.now();
-    const budget = this.options.budgetBytes - this.readInFlight();
-    let turn = Math.min(budget, BYTES_PER_TURN);
-    for (const [topic, room] of this.rooms) {
-      if (turn <= 0) break;
-      // A new encoding at most once per window; the one made already serves until a diff goes out.
-      if (room.waiting.size === 0 || (now < room.nextStateAt && room.cached?.diffs !== room.diffs)) continue;
-      turn -= this.sendStates(topic, room, turn, now);
-    }
-    this.updateGauges();
-    if (turn <= 0 && budget > BYTES_PER_TURN) {
-      // More is ready within the budget: go on after whatever else this thread has to do.
-      this.soon = true;
-      setImmediate(() => {
-        this.soon = false;
-        this.poll();
-      });
-    } else if (this.waitingCount > 0 || this.inFlight.size > 0) {
-      this.timer = setTimeout(() => this.poll(), POLL_MS);
+    this.queue.add(member);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.poll(), POLL_MS);
       this.timer.unref?.();
     }
+    this.pumpSoon();
   }
 
-  /** Sums what members in flight still have unread; forgets those that read their state. */
-  private readInFlight(): number {
-    let unread = 0;
-    const drained = this.drainedBytes;
-    for (const [member, stateBytes] of this.inFlight) {
-      const buffered = member.socket.bufferedBytes;
-      if (buffered <= drained) this.inFlight.delete(member);
-      else unread += Math.min(buffered, stateBytes + this.options.resyncBytes);
+  /** Members asking in the same turn start on the same snapshot. */
+  private pumpSoon(): void {
+    if (this.soon) return;
+    this.soon = true;
+    setImmediate(() => {
+      this.soon = false;
+      this.pump();
+    });
+  }
+
+  /** Writes to ready members in turn, a batch each, until BYTES_PER_TURN. */
+  private pump(): void {
+    let budget = BYTES_PER_TURN;
+    this.admit();
+    for (const member of this.ready) {
+      if (budget <= 0) break;
+      this.ready.delete(member);
+      const room = this.rooms.get(member.topic);
+      const cursor = room?.catchingUp.get(member);
+      if (!room || !cursor || !member.socket.canTakeMore) continue;
+      budget -= this.writeBatch(room, member, cursor);
+      // Still catching up and the socket took it all: its turn comes again after the others'.
+      if (!room.catchingUp.has(member)) this.admit();
+      else if (member.socket.canTakeMore) this.ready.add(member);
     }
-    this.options.metrics.presenceStateBytesInFlight.set(unread);
-    return unread;
+    for (const room of this.untrimmed) this.trimLog(room);
+    this.untrimmed.clear();
+    this.updateGauges();
+    this.updateHeld();
+    if (this.ready.size > 0) this.pumpSoon();
   }
 
-  /** A socket with at most this many unread bytes has read what it was sent: it may get a state. */
-  private get drainedBytes(): number {
-    return Math.floor(this.options.resyncBytes / 4);
-  }
-
-  /** Sends the topic's state to waiting members that are ready, within `budget` bytes; returns the bytes sent. */
-  private sendStates(topic: string, room: Room, budget: number, now: number): number {
-    const { metrics } = this.options;
-    const drained = this.drainedBytes;
-    let sent = 0;
-    for (const [member, reason] of room.waiting) {
-      if (sent >= budget) break;
-      if (member.socket.bufferedBytes > drained) continue;
-      const body = this.bodyFor(topic, room, member.socket.serializer);
-      member.socket.sendParts(stateHead(member.socket.serializer, member.joinRef, topic), body.bytes, body.binary);
-      room.waiting.delete(member);
-      this.waitingCount--;
-      room.synced.add(member);
-      this.inFlight.set(member, body.bytes.length);
-      // Back on the diffs: the first one it gets holds exactly what came after this state.
-      this.options.setQuiet(member, false);
-      metrics.presenceStatesSent.inc({ reason });
-      sent += body.bytes.length;
+  /** Starts members from the head of the line while there is room for more streams. */
+  private admit(): void {
+    let passedOver = 0;
+    for (const member of this.queue) {
+      if (this.streams >= MAX_STREAMS || passedOver >= MAX_PASSED_OVER) return;
+      const room = this.rooms.get(member.topic);
+      const cursor = room?.catchingUp.get(member);
+      if (!room || !cursor) {
+        this.queue.delete(member);
+        continue;
+      }
+      // Its socket has not read what it was sent before: the next in line goes first, and it
+      // goes to the back of the line so a head of stalled clients never holds up the rest.
+      if (!member.socket.canTakeMore) {
+        passedOver++;
+        this.queue.delete(member);
+        this.queue.add(member);
+        continue;
+      }
+      this.queue.delete(member);
+      this.streams++;
+      this.start(room, cursor);
+      this.ready.add(member);
     }
-    if (sent > 0) room.nextStateAt = now + this.options.windowMs(topic);
-    return sent;
   }
 
-  private bodyFor(topic: string, room: Room, serializer: Serializer): SharedStateBody {
-    if (room.cached?.diffs !== room.diffs) room.cached = { diffs: room.diffs, bodies: new Map() };
-    let body = room.cached.bodies.get(serializer);
-    if (!body) {
-      const state = this.options.snapshot(topic);
-      body = encodeStateBody(serializer, state);
-      room.cached.bodies.set(serializer, body);
+  /**
+   * Members whose sockets take more again without having said so (`drained`), and streams that
+   * stalled: those go to the back of the line and start again from a fresh snapshot when their
+   * turn comes, so clients that stopped reading never hold every stream.
+   */
+  private poll(): void {
+    if (this.waitingCount === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const room of this.busy) {
+      for (const [member, cursor] of room.catchingUp) {
+        if (!cursor.started) continue;
+        if (member.socket.canTakeMore) this.ready.add(member);
+        else if (now - cursor.wroteAt > STALL_MS) this.stall(member, cursor);
+      }
+    }
+    this.pumpSoon();
+  }
+
+  private stall(member: StateMember, cursor: Cursor): void {
+    this.options.metrics.presenceStateRestarts.inc({ reason: "stalled" });
+    this.release(cursor);
+    cursor.started = false;
+    this.streams--;
+    this.ready.delete(member);
+    this.queue.add(member);
+  }
+
+  /** Writes the member's next frames, up to BATCH_BYTES; returns the bytes written. */
+  private writeBatch(room: Room, member: StateMember, cursor: Cursor): number {
+    const { serializer } = member.socket;
+    const intercepted = member.handler.handleOut !== undefined && member.handler.intercept?.includes(DIFF_EVENT) === true;
+    // The log lost diffs it needs (boundLog): again from a snapshot, part 0 on.
+    if (!room.log.holds(cursor.seq)) this.start(room, cursor);
+    const frames: StateFrame[] = [];
+    let bytes = 0;
+    const add = (frame: PartFrame, head?: string | Uint8Array): boolean => {
+      if (frames.length > 0 && bytes + frame.bytes > BATCH_BYTES) return false;
+      frames.push(head === undefined ? frame : { head, data: frame.data, binary: frame.binary });
+      bytes += frame.bytes;
+      return true;
+    };
+    // A handler that intercepts presence_diff (handle_out) sees every diff the member is sent.
+    const out = (frame: PartFrame, payload: () => PresenceDiff): boolean => {
+      if (!intercepted) return add(frame);
+      member.socket.sendFrames(frames.splice(0));
+      const { joins, leaves } = payload();
+      member.deliverOut(DIFF_EVENT, { joins, leaves });
+      bytes += frame.bytes;
+      return true;
+    };
+    for (;;) {
+      const snapshot = cursor.snapshot;
+      if (snapshot) {
+        const index = cursor.part;
+        const frame = snapshot.part(serializer, index);
+        const taken = index === 0 ? add(frame, stateHead(serializer, member.joinRef, room.topic)) : out(frame, () => ({ joins: snapshot.parts[index], leaves: {} }));
+        if (!taken) break;
+        if (index === 0) this.options.metrics.presenceStatesSent.inc({ reason: cursor.reason });
+        if (++cursor.part === snapshot.parts.length) this.release(cursor);
+        if (bytes >= BATCH_BYTES) break;
+      } else if (cursor.seq < room.log.next) {
+        const seq = cursor.seq;
+        if (!out(room.log.frame(seq, serializer), () => room.log.diff(seq))) break;
+        cursor.seq++;
+        if (bytes >= BATCH_BYTES) break;
+      } else break;
+    }
+    member.socket.sendFrames(frames);
+    cursor.wroteAt = Date.now();
+    if (!cursor.snapshot && cursor.seq === room.log.next) this.caughtUp(room, member, cursor);
+    return bytes;
+  }
+
+  /** Puts the member on the room's latest snapshot, or a new one when the diffs since it outweigh it. */
+  private start(room: Room, cursor: Cursor): void {
+    if (cursor.started) this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
+    this.release(cursor);
+    const latest = room.latest;
+    let snapshot: StateSnapshot;
+    if (latest && room.log.holds(latest.seq) && room.log.bytesSince(latest.seq) <= latest.bytes) snapshot = latest;
+    else {
+      snapshot = new StateSnapshot(room.topic, room.log.next, this.options.snapshot(room.topic));
+      room.latest = snapshot;
       this.options.metrics.presenceStateEncodings.inc();
     }
-    return body;
+    cursor.snapshot = snapshot;
+    cursor.started = true;
+    cursor.wroteAt = Date.now();
+    cursor.part = 0;
+    cursor.seq = snapshot.seq;
+    this.live.set(snapshot, (this.live.get(snapshot) ?? 0) + 1);
   }
 
-  private dropIfEmpty(topic: string, room: Room): void {
-    if (room.waiting.size === 0 && room.synced.size === 0) this.rooms.delete(topic);
+  /** The member was sent every part of its snapshot (or no longer needs it). */
+  private release(cursor: Cursor): void {
+    const snapshot = cursor.snapshot;
+    if (!snapshot) return;
+    cursor.snapshot = null;
+    const count = (this.live.get(snapshot) ?? 1) - 1;
+    if (count > 0) this.live.set(snapshot, count);
+    else this.live.delete(snapshot);
+  }
+
+  /** Sent everything up to the last diff logged: back on the topic's diffs, in this same turn. */
+  private caughtUp(room: Room, member: StateMember, cursor: Cursor): void {
+    this.settle(room, member, cursor);
+    room.synced.add(member);
+    this.options.setQuiet(member, false);
+    // The log may lose what only this member still needed: looked at once per pump (trimLog is O(members)).
+    this.untrimmed.add(room);
+  }
+
+  /** No longer catching up: forgets its cursor. */
+  private settle(room: Room, member: StateMember, cursor: Cursor): void {
+    if (cursor.started) this.streams--;
+    else this.queue.delete(member);
+    this.release(cursor);
+    room.catchingUp.delete(member);
+    this.ready.delete(member);
+    const members = this.bySocket.get(member.socket);
+    members?.delete(member);
+    if (members?.size === 0) this.bySocket.delete(member.socket);
+    this.waitingCount--;
+    if (room.catchingUp.size === 0) {
+      this.busy.delete(room);
+      room.log.clear();
+      room.latest = null;
+    }
+  }
+
+  /** Drops the diffs no member catching up needs any more. */
+  private trimLog(room: Room): void {
+    let needed = room.latest?.seq ?? room.log.next;
+    for (const cursor of room.catchingUp.values()) if (cursor.started) needed = Math.min(needed, cursor.seq);
+    room.log.trimBefore(needed);
+  }
+
+  /** Over its bound, the log loses its oldest diffs; members that needed them start again (writeBatch). */
+  private boundLog(room: Room): void {
+    const limit = Math.max(this.options.resyncBytes, 4 * (room.latest?.bytes ?? 0));
+    if (room.log.bytes <= limit) return;
+    this.trimLog(room);
+    while (room.log.bytes > limit) room.log.trimBefore(room.log.oldest + 1);
+  }
+
+  private dropIfIdle(room: Room): void {
+    if (room.catchingUp.size === 0 && room.synced.size === 0) this.rooms.delete(room.topic);
   }
 
   private updateGauges(): void {
     this.options.metrics.presenceStateWaiting.set(this.waitingCount);
+  }
+
+  private updateHeld(): void {
+    let held = 0;
+    for (const snapshot of this.live.keys()) held += snapshot.bytes;
+    for (const room of this.busy) held += room.log.bytes + (room.latest && !this.live.has(room.latest) ? room.latest.bytes : 0);
+    this.options.metrics.presenceStateBytesHeld.set(held);
   }
 }

@@ -8,6 +8,7 @@ import type { ChannelSocket } from "../channel/channel-socket.js";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
+import type { StateFrame } from "../presence/presence-states.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { Identity } from "../auth/identity.js";
@@ -34,7 +35,14 @@ export type SocketLimits = Pick<
 export type SocketTransport = Pick<
   WebSocket<SocketUserData>,
   "send" | "subscribe" | "unsubscribe" | "publish" | "end" | "close" | "getBufferedAmount" | "sendFirstFragment" | "sendLastFragment"
-> & { cork(writes: () => void): unknown };
+> & {
+  cork(writes: () => void): unknown;
+  /**
+   * Unsent bytes below which the transport takes more without cost (see canTakeMore): 0 for a
+   * WebSocket, whose unsent bytes uWS holds in a per-socket buffer that keeps its size.
+   */
+  readonly lowWaterBytes?: number;
+};
 
 /** A frame for this socket; with a `tail`, sent as two fragments (head, then tail). */
 type OutgoingFrame = EncodedFrame & { tail?: Uint8Array };
@@ -177,10 +185,17 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     return true;
   }
 
-  /** One message in two fragments: `head` (per socket) and `tail` (shared by many sockets, never copied here). */
-  sendParts(head: string | Uint8Array, tail: Uint8Array, binary: boolean): void {
-    if (this.closed) return;
-    this.write({ data: head, binary, tail });
+  /**
+   * Frames written in one go (one write where they fit in uWS's cork buffer); a frame with a
+   * `head` is one message in two fragments, the head (per socket) then `data` (shared by many
+   * sockets, never copied here).
+   */
+  sendFrames(frames: readonly StateFrame[]): void {
+    const ws = this.ws;
+    if (this.closed || !ws || frames.length === 0) return;
+    ws.cork(() => {
+      for (const { head, data, binary } of frames) this.write(head === undefined ? { data, binary } : { data: head, binary, tail: data });
+    });
   }
 
   sendJsonFrame(frame: string): void {
@@ -213,6 +228,8 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     const frames = this.queued?.splice(0, count) ?? [];
     if (this.queued?.length === 0) this.queued = null;
     for (const frame of frames) this.writeNow(frame);
+    // A presence catch-up waits for an empty queue (canTakeMore).
+    if (this.queued === null) this.services.channels.presenceStates.drained(this);
   }
 
   /** Close with a code and a short reason (at most 123 bytes by the WebSocket spec). */
@@ -230,6 +247,24 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   /** Bytes queued for this socket that it has not read yet (the node buffer cap and presence states read it). */
   get bufferedBytes(): number {
     return this.ws?.getBufferedAmount() ?? 0;
+  }
+
+  /**
+   * Whether bytes written now go out without this server holding them: nothing waits in the
+   * write queue, and the transport's unsent bytes are under its low-water mark (for a WebSocket:
+   * none, so the kernel takes the next write whole). Presence catch-ups write only then.
+   */
+  get canTakeMore(): boolean {
+    const ws = this.ws;
+    return ws !== null && !this.closed && this.queued === null && ws.getBufferedAmount() <= (ws.lowWaterBytes ?? 0);
+  }
+
+  /** The transport wrote out unsent bytes (uWS's drain). */
+  drained(): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.services.bufferCap.observe(this, ws.getBufferedAmount());
+    this.services.channels.presenceStates.drained(this);
   }
 
   /** The node holds too many unread bytes and this socket is among the largest holders: 1013 too. */

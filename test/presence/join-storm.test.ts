@@ -102,6 +102,30 @@ describe("a whole room joining at once", () => {
     }
   });
 
+  it("never hands uWS more of a big list than one part for a member whose client stops reading", async () => {
+    const server = (opened.server = await startServer({ channels: { "room:*": fatRoom(64) }, maxPresencePerSecond: 0 }));
+    // 100 presences of 100 KB each, tracked by the server itself: a 10 MB list, far more than
+    // a socket's kernel buffers take from a client that reads nothing.
+    for (let i = 0; i < 100; i++) server.presence.track("server", "room:storm", `big${i}`, { blob: "x".repeat(100_000) });
+    const paused = await Member.open(server);
+    try {
+      paused.ws.pause();
+      paused.join("paused");
+      // The list goes out until the kernel takes no more, then waits for the client: what uWS
+      // holds for the socket is the rest of one part at most, not the rest of the list.
+      await waitFor(async () => (await metric(server, "cinder_buffered_bytes")) > 0, "the paused member's socket to fill up", 20_000);
+      expect(await metric(server, "cinder_buffered_bytes")).toBeLessThanOrEqual(200_000);
+      expect(await metric(server, "cinder_presence_state_waiting")).toBe(1);
+
+      paused.ws.resume();
+      await waitFor(() => paused.view() === serverView(server), "the paused member's list once it reads again", 20_000);
+      expect(paused.states).toBe(1);
+      expect(await metric(server, "cinder_presence_state_waiting")).toBe(0);
+    } finally {
+      for (const ws of sockets.splice(0)) ws.close();
+    }
+  });
+
   it("sends a member that stopped reading a fresh presence_state instead of its diff backlog", async () => {
     const server = (opened.server = await startServer({ channels: { "room:*": fatRoom(16 * 1024) }, maxPresencePerSecond: 0, presenceResyncBytes: 1024 }));
     const slow = await Member.open(server);

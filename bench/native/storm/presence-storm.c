@@ -144,20 +144,14 @@ static void close_member(member *m) {
     m->state = -1;
 }
 
-static void consume(member *m) {
+/* Handles the complete frames in [data, data + len); returns the bytes they took (all of it once closed). */
+static size_t decode_frames(member *m, const char *data, size_t len) {
     size_t off = 0;
-    if (m->state == 1) {
-        const char *end = memmem(m->in.data, m->in.len, "\r\n\r\n", 4);
-        if (!end) return;
-        if (m->in.len < 12 || memcmp(m->in.data + 9, "101", 3) != 0) { close_member(m); return; }
-        off = (size_t)(end - m->in.data) + 4;
-        m->state = 2;
-    }
-    while (off < m->in.len) {
+    while (off < len) {
         ws_frame f;
-        int r = ws_decode(m->in.data + off, m->in.len - off, &f);
+        int r = ws_decode(data + off, len - off, &f);
         if (r == 0) break;
-        if (r < 0) { close_member(m); return; }
+        if (r < 0) { close_member(m); return len; }
         if (f.opcode == WS_TEXT || f.opcode == WS_BINARY) {
             if (f.fin) on_message(m, f.payload, f.len);
             else { m->frag.len = 0; append(&m->frag, f.payload, f.len); }
@@ -166,12 +160,66 @@ static void consume(member *m) {
             if (f.fin) { on_message(m, m->frag.data, m->frag.len); m->frag.len = 0; }
         } else if (f.opcode == WS_CLOSE) {
             close_member(m);
-            return;
+            return len;
         }
         off += f.frame_len;
     }
-    memmove(m->in.data, m->in.data + off, m->in.len - off);
-    m->in.len -= off;
+    return off;
+}
+
+/* Bytes the frame at the start of buf still lacks (its header first, when that is short). */
+static size_t frame_missing(const char *buf, size_t avail) {
+    const uint8_t *b = (const uint8_t *)buf;
+    if (avail < 2) return 2 - avail;
+    size_t h = 2;
+    uint64_t len = b[1] & 0x7f;
+    if (len == 126) {
+        h = 4;
+        if (avail < h) return h - avail;
+        len = ((uint64_t)b[2] << 8) | b[3];
+    } else if (len == 127) {
+        h = 10;
+        if (avail < h) return h - avail;
+        len = 0;
+        for (int i = 0; i < 8; i++) len = (len << 8) | b[2 + i];
+    }
+    return h + len > avail ? (size_t)(h + len - avail) : 0;
+}
+
+/* What a read brought. Frames are decoded where they lie; only an unfinished frame is copied
+ * aside (and completed from the next read), so a member holds at most one frame, not a read. */
+static void receive(member *m, const char *data, size_t len) {
+    if (m->state == 1) {
+        append(&m->in, data, len);
+        const char *end = memmem(m->in.data, m->in.len, "\r\n\r\n", 4);
+        if (!end) return;
+        if (m->in.len < 12 || memcmp(m->in.data + 9, "101", 3) != 0) { close_member(m); return; }
+        size_t off = (size_t)(end - m->in.data) + 4;
+        m->state = 2;
+        memmove(m->in.data, m->in.data + off, m->in.len - off);
+        m->in.len -= off;
+        size_t used = decode_frames(m, m->in.data, m->in.len);
+        if (m->fd < 0) return;
+        memmove(m->in.data, m->in.data + used, m->in.len - used);
+        m->in.len -= used;
+        return;
+    }
+    while (m->in.len > 0 && len > 0) {
+        size_t take = frame_missing(m->in.data, m->in.len);
+        if (take > len) take = len;
+        append(&m->in, data, take);
+        data += take;
+        len -= take;
+        if (frame_missing(m->in.data, m->in.len) == 0) {
+            decode_frames(m, m->in.data, m->in.len);
+            if (m->fd < 0) return;
+            m->in.len = 0;
+        }
+    }
+    if (len == 0) return;
+    size_t used = decode_frames(m, data, len);
+    if (m->fd < 0) return;
+    if (used < len) append(&m->in, data + used, len - used);
 }
 
 static int by_value(const void *a, const void *b) {
@@ -236,8 +284,7 @@ int main(int argc, char **argv) {
             if (events[i].events & EPOLLIN) {
                 ssize_t k = read(m->fd, rbuf, sizeof rbuf);
                 if (k <= 0) { close_member(m); pending--; continue; }
-                append(&m->in, rbuf, (size_t)k);
-                consume(m);
+                receive(m, rbuf, (size_t)k);
                 if (m->state == 2) { open_count++; pending--; }
             }
         }
@@ -273,8 +320,7 @@ int main(int argc, char **argv) {
             ssize_t k = read(m->fd, rbuf, sizeof rbuf);
             if (k == 0 || (k < 0 && errno != EAGAIN)) { close_member(m); continue; }
             if (k < 0) continue;
-            append(&m->in, rbuf, (size_t)k);
-            consume(m);
+            receive(m, rbuf, (size_t)k);
         }
         if (closed_count > 0 && completed >= open_count - closed_count) break;
     }
@@ -288,7 +334,7 @@ int main(int argc, char **argv) {
             if (m->fd < 0) continue;
             ssize_t k = read(m->fd, rbuf, sizeof rbuf);
             if (k == 0 || (k < 0 && errno != EAGAIN)) { close_member(m); continue; }
-            if (k > 0) { append(&m->in, rbuf, (size_t)k); consume(m); }
+            if (k > 0) receive(m, rbuf, (size_t)k);
         }
     }
 
