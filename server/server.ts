@@ -45,6 +45,7 @@ import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { NodeBufferCap } from "./socket/node-buffer-cap.js";
 import { watchSlowConsumers } from "./socket/slow-consumers.js";
 import { drainSockets } from "./socket/staggered-drain.js";
+import { JoinBacklog } from "./socket/join-backlog.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
 import { createAuthenticator } from "./auth/auth-config.js";
@@ -96,6 +97,10 @@ export class CinderServer {
   private draining = false;
   private readonly stopSweep: () => void;
   private readonly bufferCap: NodeBufferCap<SocketConnection>;
+  private readonly joinBacklog = new JoinBacklog({
+    onSize: (size) => this.metrics.joinBacklog.set(size),
+    onDeferred: () => this.metrics.joinsDeferred.inc(),
+  });
   private readonly topicWorkers: TopicWorkers;
   private readonly dashboard: DashboardFeed | undefined;
   private readonly disconnects: DisconnectLane;
@@ -521,6 +526,7 @@ export class CinderServer {
       intern: (topic) => fanout.intern(topic),
       untrackOwner: (owner) => this.presence.untrackOwner(owner),
       bufferCap: this.bufferCap,
+      joinBacklog: this.joinBacklog,
     };
   }
 

@@ -12,6 +12,8 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly joins = new Counter({ name: "cinder_joins_total", help: "Channel joins accepted", registers: [this.registry] });
+  readonly joinBacklog = this.gauge("cinder_join_backlog", "Joins (and frames of their sockets behind them) waiting for their turn because the thread is busy (at most 200,000 per thread)");
+  readonly joinsDeferred = this.counter("cinder_joins_deferred_total", "Frames that waited in the join backlog instead of running at once, the thread being busy");
   readonly messagesReceived = new Counter({ name: "cinder_messages_received_total", help: "Frames received from clients and decoded (joins, pushes, heartbeats)", registers: [this.registry] });
   readonly deliveries = new Counter({ name: "cinder_deliveries_total", help: "Messages handed to subscribers of a topic (one per subscriber per broadcast)", registers: [this.registry] });
   readonly presenceDiffs = new Counter({ name: "cinder_presence_diffs_total", help: "presence_diff messages delivered to this thread's topics (one per topic per coalesced change)", registers: [this.registry] });

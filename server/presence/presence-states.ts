@@ -84,10 +84,11 @@ const BYTES_PER_TURN = 256 * 1024;
 const BATCH_BYTES = PART_BYTES + 1024;
 /**
  * Members being sent their catch-up at once, per thread; the others wait their turn in order.
- * Every one of them makes its socket drain, and each drain is a write and a call into JS in
- * the same turn of the event loop: a whole room at once would hold the thread up for as long.
+ * More at once makes no list arrive sooner (the thread's writes are the limit), but every one of
+ * them makes its socket drain, each drain a write and a call into JS in the event loop; fewer
+ * would let a few slow clients hold up the rest.
  */
-export const MAX_STREAMS = 256;
+export const MAX_STREAMS = 64;
 /** How often a room's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
 const SWEEP_MS = 100;
 /** Members at the head of the line that cannot take more, passed over at most per look. */

@@ -16,6 +16,7 @@ import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
 import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
+import type { JoinBacklog } from "./join-backlog.js";
 import { TokenBucket } from "./rate-limit.js";
 import { ChannelTable } from "./channel-table.js";
 
@@ -69,6 +70,8 @@ export interface SocketServices {
   untrackOwner(owner: string): void;
   /** The thread's share of the node-wide cap on unread outbound bytes. */
   readonly bufferCap: NodeBufferCap<SocketConnection>;
+  /** Joins that wait while the thread is busy. */
+  readonly joinBacklog: JoinBacklog;
 }
 
 /** What a socket is known by beyond its connection: its verified token, and its id. */
@@ -94,6 +97,8 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   private readonly frameBudget: TokenBucket;
   private readonly joinBudget: TokenBucket;
   private readonly presenceBudget: TokenBucket;
+  /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
+  backlogged = 0;
   /** Since when the socket has had frames refused at least once a second; null while not. */
   private overSince: number | null = null;
   private lastRefusedAt = 0;
@@ -161,6 +166,16 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     if (frame.topic.length > limits.maxTopicLength) return this.refuse("topic_length", `topic longer than ${limits.maxTopicLength} characters`);
     if (frame.event.length > limits.maxEventLength) return this.refuse("event_length", `event longer than ${limits.maxEventLength} characters`);
     if (!this.withinFrameRate(frame)) return;
+    if (this.services.joinBacklog.mustWait(this, frame.event)) {
+      // Bytes of a binary frame are only valid during this call: a frame that waits keeps a copy.
+      this.services.joinBacklog.add(this, typeof raw === "string" ? frame : this.serializer.decode(raw.slice(), "toServer"));
+      return;
+    }
+    this.dispatch(frame);
+  }
+
+  /** A frame that waited in the join backlog (see JoinBacklog). */
+  dispatchFrame(frame: Frame): void {
     this.dispatch(frame);
   }
 

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import type { Frame } from "../../client/codec/frame.js";
+import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
+import { BUSY_MS, JoinBacklog, type BackloggedSocket } from "../../server/socket/join-backlog.js";
+import { rawPerTest, socketUrl, startServer } from "../support/server.js";
+import { waitFor } from "../support/wait.js";
+
+/** A socket that records the frames the backlog hands back. */
+class RecordingSocket implements BackloggedSocket {
+  isOpen = true;
+  backlogged = 0;
+  readonly ran: string[] = [];
+  constructor(private readonly all: string[]) {}
+  dispatchFrame(frame: Frame): void {
+    this.ran.push(frame.event);
+    this.all.push(`${frame.topic}:${frame.event}`);
+  }
+}
+
+const frame = (topic: string, event: string): Frame => ({ joinRef: "1", ref: "1", topic, event, payload: {} });
+
+/** Keeps the thread busy for `ms`, as a long run of uWS callbacks does. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe("the join backlog", () => {
+  it("runs frames at once while the thread is not busy", () => {
+    const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
+    const socket = new RecordingSocket([]);
+    expect(backlog.mustWait(socket, "phx_join")).toBe(false);
+    expect(backlog.mustWait(socket, "new_msg")).toBe(false);
+  });
+
+  it("holds joins once the event loop has not come round for a while, and every later frame of their sockets, in order", async () => {
+    const order: string[] = [];
+    let deferred = 0;
+    const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => deferred++ });
+    const joiner = new RecordingSocket(order);
+    const chatter = new RecordingSocket(order);
+    const offer = (socket: RecordingSocket, f: Frame) => {
+      if (backlog.mustWait(socket, f.event)) backlog.add(socket, f);
+      else socket.dispatchFrame(f);
+    };
+    offer(joiner, frame("room:a", "heartbeat"));
+    busyFor(BUSY_MS + 5);
+    offer(joiner, frame("room:a", "phx_join"));
+    // The joiner's push comes after its join: it waits behind it.
+    offer(joiner, frame("room:a", "new_msg"));
+    // Another socket's push runs at once; its join waits, as every join does while some wait.
+    offer(chatter, frame("room:b", "new_msg"));
+    offer(chatter, frame("room:b", "phx_join"));
+    expect(order).toEqual(["room:a:heartbeat", "room:b:new_msg"]);
+    expect(deferred).toBe(3);
+    await waitFor(() => order.length === 5, "the waiting frames to run");
+    expect(order).toEqual(["room:a:heartbeat", "room:b:new_msg", "room:a:phx_join", "room:a:new_msg", "room:b:phx_join"]);
+    expect(joiner.backlogged + chatter.backlogged).toBe(0);
+  });
+
+  it("drops the waiting frames of a socket that closed", async () => {
+    const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
+    const gone = new RecordingSocket([]);
+    backlog.mustWait(gone, "heartbeat");
+    busyFor(BUSY_MS + 5);
+    expect(backlog.mustWait(gone, "phx_join")).toBe(true);
+    backlog.add(gone, frame("room:a", "phx_join"));
+    gone.isOpen = false;
+    const other = new RecordingSocket([]);
+    expect(backlog.mustWait(other, "phx_join")).toBe(true);
+    backlog.add(other, frame("room:b", "phx_join"));
+    await waitFor(() => other.ran.length === 1, "the other socket's join to run");
+    expect(gone.ran).toEqual([]);
+    expect(gone.backlogged).toBe(0);
+  });
+});
+
+describe("a join storm on a real server", () => {
+  const opened = rawPerTest();
+
+  /** A room that tracks every member: a join costs enough that a thousand keep the thread busy. */
+  const room: ChannelHandler = {
+    join: (_topic, params, socket) => {
+      socket.assigns.user = String(params.user);
+      return ok();
+    },
+    afterJoin(socket) {
+      socket.pushPresenceState();
+      socket.track(socket.assigns.user as string, { online_at: String(Date.now()) });
+    },
+    handleIn(event, payload, socket) {
+      if (event === "new_msg") socket.broadcast("new_msg", payload as Record<string, unknown>);
+      return ok({});
+    },
+  };
+
+  async function open(server: CinderServer): Promise<WebSocket> {
+    const ws = new WebSocket(socketUrl(server));
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    return ws;
+  }
+
+  async function metric(server: CinderServer, name: string): Promise<number> {
+    const found = (await server.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+    return Number(found?.values[0]?.value ?? 0);
+  }
+
+  it("answers a chat in another room before the storm's joins, and answers every join in order with what its socket sent after it", async () => {
+    const server = (opened.server = await startServer({ channels: { "room:*": room }, maxPresencePerSecond: 0, maxJoinsPerSecond: 0 }));
+    const members = await Promise.all(Array.from({ length: 1000 }, () => open(server)));
+    const chat = await open(server);
+    chat.send(JSON.stringify(["1", "1", "room:elsewhere", "phx_join", { user: "chat" }]));
+    await new Promise((resolve) => chat.once("message", resolve));
+    try {
+      /** Everything the test sees arrive, in order: a member's join reply, its push reply, the chat's broadcast. */
+      const arrivals: string[] = [];
+      const pending = members.map(
+        (ws, i) =>
+          new Promise<void>((resolve) => {
+            ws.on("message", (data) => {
+              const [, ref, , event] = JSON.parse(data.toString()) as [unknown, string, string, string];
+              if (event !== "phx_reply") return;
+              arrivals.push(`${i}:${ref}`);
+              if (ref === "push") resolve();
+            });
+          }),
+      );
+      chat.on("message", (data) => {
+        if ((JSON.parse(data.toString()) as unknown[])[3] === "new_msg") arrivals.push("chat");
+      });
+      // Every member joins, then pushes at once; the chat speaks last of all.
+      members.forEach((ws, i) => {
+        ws.send(JSON.stringify(["1", "join", "room:storm", "phx_join", { user: `u${i}` }]));
+        ws.send(JSON.stringify(["1", "push", "room:storm", "ping", {}]));
+      });
+      chat.send(JSON.stringify(["1", "2", "room:elsewhere", "new_msg", { body: "hello" }]));
+      await Promise.all(pending);
+      await waitFor(() => arrivals.includes("chat"), "the chat's broadcast");
+
+      // The chat came after every join was sent, yet most joins were answered after it.
+      const joinsAfterChat = arrivals.slice(arrivals.indexOf("chat")).filter((a) => a.endsWith(":join")).length;
+      expect(joinsAfterChat).toBeGreaterThan(members.length / 2);
+      expect(await metric(server, "cinder_joins_deferred_total")).toBeGreaterThan(0);
+      // Each member's push was answered after its join.
+      members.forEach((_, i) => expect(arrivals.indexOf(`${i}:join`)).toBeLessThan(arrivals.indexOf(`${i}:push`)));
+      expect(Object.keys(server.presence.list("room:storm"))).toHaveLength(members.length);
+      await waitFor(async () => (await metric(server, "cinder_join_backlog")) === 0, "the backlog to empty");
+    } finally {
+      for (const ws of [...members, chat]) ws.close();
+    }
+  });
+});
