@@ -87,10 +87,13 @@ export default function (data) {
       const f = JSON.parse(raw);
       const event = f[3];
       if (f[2] === data.room && event === "presence_state") {
+        // A state replaces the list (a big one comes in parts: the diffs after it join the rest).
+        for (const key of Object.keys(present)) remove(key);
         for (const key of Object.keys(f[4])) add(key);
         checkComplete();
       } else if (f[2] === data.room && event === "presence_diff") {
         diffs.add(1);
+        // Keys only (no metas): an update leaves and joins the same key, so leaves go first.
         for (const key of Object.keys(f[4].leaves || {})) remove(key);
         for (const key of Object.keys(f[4].joins || {})) add(key);
         checkComplete();
