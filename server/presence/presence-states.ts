@@ -1,6 +1,7 @@
 import type { Metrics } from "../ops/metrics.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
+import { CatchUpTurns } from "./catch-up-turns.js";
 import { DiffLog } from "./diff-log.js";
 import { DIFF_EVENT, PART_BYTES, StateSnapshot, stateHead, type PartFrame } from "./state-parts.js";
 
@@ -49,8 +50,6 @@ interface Cursor {
   part: number;
   /** The next logged diff it gets once the parts are sent. */
   seq: number;
-  /** When its socket last took a batch (or it started). */
-  wroteAt: number;
 }
 
 interface Room {
@@ -67,32 +66,10 @@ interface Room {
   sweptAt: number;
 }
 
-/**
- * How often members catching up are looked at while there are any, ms: for a socket that takes
- * more again without having said so (a socket says it through `drained`: uWS's drain, a LongPoll
- * poll, a write queue emptied), and for streams that stalled.
- */
-const POLL_MS = 100;
-/** A started member whose socket took nothing for this long gives up its stream to the next in line, ms. */
-export const STALL_MS = 5000;
-/**
- * Bytes written in one turn of the event loop at most; the rest follow in the next turns, so a
- * storm in one room never holds up the thread for longer than this takes to copy.
- */
-const BYTES_PER_TURN = 256 * 1024;
 /** What one member is written at once: its frames then go out in a single write. */
 const BATCH_BYTES = PART_BYTES + 1024;
-/**
- * Members being sent their catch-up at once, per thread; the others wait their turn in order.
- * More at once makes no list arrive sooner (the thread's writes are the limit), but every one of
- * them makes its socket drain, each drain a write and a call into JS in the event loop; fewer
- * would let a few slow clients hold up the rest.
- */
-export const MAX_STREAMS = 64;
 /** How often a room's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
 const SWEEP_MS = 100;
-/** Members at the head of the line that cannot take more, passed over at most per look. */
-const MAX_PASSED_OVER = 64;
 
 /**
  * How a member gets a topic's list (`pushPresenceState`) without the server holding it: the
@@ -104,8 +81,8 @@ const MAX_PASSED_OVER = 64;
  * of joins costs a few encodings of the list, not one per member.
  *
  * A member is written only while its socket takes more without the server holding it (nothing
- * unread in uWS), one batch at a time and at most BYTES_PER_TURN per turn for all rooms, so the
- * list lives in memory once per snapshot, not once per member, however slowly clients read it.
+ * unread in uWS), one batch at a time, when its turn comes (CatchUpTurns), so the list lives in
+ * memory once per snapshot, not once per member, however slowly clients read it.
  *
  * Bounds: a room holds its live snapshots and a diff log of at most the larger of
  * `resyncBytes` and four times its latest list; a member that needs diffs dropped from the log
@@ -118,19 +95,20 @@ export class PresenceStates {
   private readonly busy = new Set<Room>();
   /** Rooms whose logs may hold diffs nobody needs any more. */
   private readonly untrimmed = new Set<Room>();
-  /** Members catching up that have not started, in the order they asked. */
-  private readonly queue = new Set<StateMember>();
-  /** Members started (at most MAX_STREAMS). */
-  private streams = 0;
-  /** Started members to write to in the next pump, in turn. */
-  private readonly ready = new Set<StateMember>();
-  /** Members catching up, by socket: a drained socket makes them ready. */
-  private readonly bySocket = new Map<StateMemberSocket, Set<StateMember>>();
   /** Snapshots members are being sent, with how many members. */
   private readonly live = new Map<StateSnapshot, number>();
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private soon = false;
-  private waitingCount = 0;
+  /** Whose catch-up is written next. */
+  private readonly turns = new CatchUpTurns<StateMember>({
+    begin: (member) => this.withCursor(member, (room, cursor) => this.start(room, cursor)),
+    write: (member) => this.withCursor(member, (room, cursor) => this.writeBatch(room, member, cursor)) ?? 0,
+    stalled: (member) => this.withCursor(member, (_room, cursor) => this.stalled(cursor)),
+    afterRound: () => {
+      for (const room of this.untrimmed) this.trimLog(room);
+      this.untrimmed.clear();
+      this.updateGauges();
+      this.updateHeld();
+    },
+  });
 
   constructor(private readonly options: PresenceStatesOptions) {}
 
@@ -152,10 +130,7 @@ export class PresenceStates {
 
   /** The socket took what it had unread: its members catching up may be written again (or start). */
   drained(socket: StateMemberSocket): void {
-    const members = this.bySocket.get(socket);
-    if (!members || !socket.canTakeMore) return;
-    for (const member of members) if (!this.queue.has(member)) this.ready.add(member);
-    this.pumpSoon();
+    this.turns.drained(socket);
   }
 
   /**
@@ -185,8 +160,7 @@ export class PresenceStates {
 
   /** Stops the timer (the server is closing). */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.turns.stop();
   }
 
   private enqueue(member: StateMember, reason: Cursor["reason"]): void {
@@ -198,108 +172,16 @@ export class PresenceStates {
     if (room.catchingUp.has(member)) return;
     room.synced.delete(member);
     if (!this.options.setQuiet(member, true)) return this.dropIfIdle(room); // not an attached list subscriber (it left meanwhile)
-    room.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0, wroteAt: 0 });
+    room.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0 });
     this.busy.add(room);
-    let members = this.bySocket.get(member.socket);
-    if (!members) this.bySocket.set(member.socket, (members = new Set()));
-    members.add(member);
-    this.waitingCount++;
+    this.turns.add(member);
     this.updateGauges();
-    this.queue.add(member);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.poll(), POLL_MS);
-      this.timer.unref?.();
-    }
-    this.pumpSoon();
   }
 
-  /** Members asking in the same turn start on the same snapshot. */
-  private pumpSoon(): void {
-    if (this.soon) return;
-    this.soon = true;
-    setImmediate(() => {
-      this.soon = false;
-      this.pump();
-    });
-  }
-
-  /** Writes to ready members in turn, a batch each, until BYTES_PER_TURN. */
-  private pump(): void {
-    let budget = BYTES_PER_TURN;
-    this.admit();
-    for (const member of this.ready) {
-      if (budget <= 0) break;
-      this.ready.delete(member);
-      const room = this.rooms.get(member.topic);
-      const cursor = room?.catchingUp.get(member);
-      if (!room || !cursor || !member.socket.canTakeMore) continue;
-      budget -= this.writeBatch(room, member, cursor);
-      // Still catching up and the socket took it all: its turn comes again after the others'.
-      if (!room.catchingUp.has(member)) this.admit();
-      else if (member.socket.canTakeMore) this.ready.add(member);
-    }
-    for (const room of this.untrimmed) this.trimLog(room);
-    this.untrimmed.clear();
-    this.updateGauges();
-    this.updateHeld();
-    if (this.ready.size > 0) this.pumpSoon();
-  }
-
-  /** Starts members from the head of the line while there is room for more streams. */
-  private admit(): void {
-    let passedOver = 0;
-    for (const member of this.queue) {
-      if (this.streams >= MAX_STREAMS || passedOver >= MAX_PASSED_OVER) return;
-      const room = this.rooms.get(member.topic);
-      const cursor = room?.catchingUp.get(member);
-      if (!room || !cursor) {
-        this.queue.delete(member);
-        continue;
-      }
-      // Its socket has not read what it was sent before: the next in line goes first, and it
-      // goes to the back of the line so a head of stalled clients never holds up the rest.
-      if (!member.socket.canTakeMore) {
-        passedOver++;
-        this.queue.delete(member);
-        this.queue.add(member);
-        continue;
-      }
-      this.queue.delete(member);
-      this.streams++;
-      this.start(room, cursor);
-      this.ready.add(member);
-    }
-  }
-
-  /**
-   * Members whose sockets take more again without having said so (`drained`), and streams that
-   * stalled: those go to the back of the line and start again from a fresh snapshot when their
-   * turn comes, so clients that stopped reading never hold every stream.
-   */
-  private poll(): void {
-    if (this.waitingCount === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      return;
-    }
-    const now = Date.now();
-    for (const room of this.busy) {
-      for (const [member, cursor] of room.catchingUp) {
-        if (!cursor.started) continue;
-        if (member.socket.canTakeMore) this.ready.add(member);
-        else if (now - cursor.wroteAt > STALL_MS) this.stall(member, cursor);
-      }
-    }
-    this.pumpSoon();
-  }
-
-  private stall(member: StateMember, cursor: Cursor): void {
-    this.options.metrics.presenceStateRestarts.inc({ reason: "stalled" });
-    this.release(cursor);
-    cursor.started = false;
-    this.streams--;
-    this.ready.delete(member);
-    this.queue.add(member);
+  private withCursor<T>(member: StateMember, use: (room: Room, cursor: Cursor) => T): T | undefined {
+    const room = this.rooms.get(member.topic);
+    const cursor = room?.catchingUp.get(member);
+    return room && cursor ? use(room, cursor) : undefined;
   }
 
   /** Writes the member's next frames, up to BATCH_BYTES; returns the bytes written. */
@@ -343,7 +225,6 @@ export class PresenceStates {
       } else break;
     }
     member.socket.sendFrames(frames);
-    cursor.wroteAt = Date.now();
     if (!cursor.snapshot && cursor.seq === room.log.next) this.caughtUp(room, member, cursor);
     return bytes;
   }
@@ -362,10 +243,16 @@ export class PresenceStates {
     }
     cursor.snapshot = snapshot;
     cursor.started = true;
-    cursor.wroteAt = Date.now();
     cursor.part = 0;
     cursor.seq = snapshot.seq;
     this.live.set(snapshot, (this.live.get(snapshot) ?? 0) + 1);
+  }
+
+  /** Its client read nothing for a while and it gave up its turn: it starts afresh when its turn comes again. */
+  private stalled(cursor: Cursor): void {
+    this.options.metrics.presenceStateRestarts.inc({ reason: "stalled" });
+    this.release(cursor);
+    cursor.started = false;
   }
 
   /** The member was sent every part of its snapshot (or no longer needs it). */
@@ -389,15 +276,9 @@ export class PresenceStates {
 
   /** No longer catching up: forgets its cursor. */
   private settle(room: Room, member: StateMember, cursor: Cursor): void {
-    if (cursor.started) this.streams--;
-    else this.queue.delete(member);
+    this.turns.remove(member);
     this.release(cursor);
     room.catchingUp.delete(member);
-    this.ready.delete(member);
-    const members = this.bySocket.get(member.socket);
-    members?.delete(member);
-    if (members?.size === 0) this.bySocket.delete(member.socket);
-    this.waitingCount--;
     if (room.catchingUp.size === 0) {
       this.busy.delete(room);
       room.log.clear();
@@ -425,7 +306,7 @@ export class PresenceStates {
   }
 
   private updateGauges(): void {
-    this.options.metrics.presenceStateWaiting.set(this.waitingCount);
+    this.options.metrics.presenceStateWaiting.set(this.turns.size);
   }
 
   private updateHeld(): void {
