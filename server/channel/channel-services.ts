@@ -29,7 +29,7 @@ export interface ChannelServices {
   unsubscribe(subscriber: Subscriber): void;
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
-  /** Shared presence_state windows (pushPresenceState). */
+  /** How members catch up on a topic's list (pushPresenceState). */
   readonly presenceStates: Pick<PresenceStates, "request" | "forget" | "drained">;
 }
 
