@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { Presence, type Channel } from "phoenix";
 import { describe, expect, it, vi } from "vitest";
-import { jsonSerializer } from "../../client/codec/serializer.js";
+import { msgpackSerializer } from "../../client/codec/msgpack.js";
+import { jsonSerializer, type Serializer } from "../../client/codec/serializer.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { emptyPresenceMap, type Meta, type PresenceDiff, type PresenceMap } from "../../server/presence/diff.js";
 import { MAX_STREAMS, STALL_MS } from "../../server/presence/catch-up-turns.js";
@@ -19,15 +20,18 @@ const BLOB = 2000;
  * until its client reads, and feeds every frame to phoenix.js's Presence as the client would.
  */
 class FakeSocket implements StateMemberSocket {
-  readonly serializer = jsonSerializer;
   open = true;
   /** Writes it takes before it blocks by itself (its kernel buffer fills). */
   writesLeft = Infinity;
+  /** Every frame it got, as JSON text (msgpack frames decoded). */
   readonly frames: string[] = [];
   private handlers = new Map<string, (payload: unknown) => void>();
   readonly presence: Presence;
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    readonly serializer: Serializer = jsonSerializer,
+  ) {
     const channel = { on: (event: string, callback: (payload: unknown) => void) => this.handlers.set(event, callback), joinRef: () => "1" };
     this.presence = new Presence(channel as unknown as Channel);
   }
@@ -42,12 +46,16 @@ class FakeSocket implements StateMemberSocket {
 
   sendFrames(frames: readonly StateFrame[]): void {
     this.writesLeft--;
-    for (const { head, data } of frames) this.receive(`${head ?? ""}${Buffer.from(data).toString()}`);
+    for (const { head, data, binary } of frames) {
+      if (!binary) this.receive(`${(head as string | undefined) ?? ""}${Buffer.from(data).toString()}`);
+      else this.receive(Buffer.concat([(head as Uint8Array | undefined) ?? new Uint8Array(), data]));
+    }
   }
 
-  receive(text: string): void {
-    this.frames.push(text);
-    const [, , topic, event, payload] = JSON.parse(text) as [unknown, unknown, string, string, unknown];
+  /** A frame as the client reads it, in this socket's serializer. */
+  receive(raw: string | Uint8Array): void {
+    const { topic, event, payload } = this.serializer.decode(raw, "toClient");
+    this.frames.push(JSON.stringify([null, null, topic, event, payload]));
     expect(topic).toBe(TOPIC);
     this.handlers.get(event)?.(payload);
   }
@@ -68,7 +76,10 @@ class Room {
   readonly states: PresenceStates;
   private refs = 0;
 
-  constructor(resyncBytes = 256 * 1024) {
+  constructor(
+    resyncBytes = 256 * 1024,
+    private readonly serializer: Serializer = jsonSerializer,
+  ) {
     this.states = new PresenceStates({
       snapshot: () => JSON.parse(JSON.stringify(this.truth)) as PresenceMap,
       setQuiet: (member, quiet) => {
@@ -84,7 +95,7 @@ class Room {
 
   /** As a room channel does: joined (getting the diffs), asks for its state, then tracks itself. */
   join(key: string): void {
-    const socket = new FakeSocket(key);
+    const socket = new FakeSocket(key, this.serializer);
     const member: StateMember & { socket: FakeSocket } = { topic: TOPIC, handler: {}, socket, joinRef: "1", attached: true, deliverOut: () => {} };
     this.members.set(key, member);
     this.states.request(member);
@@ -133,8 +144,8 @@ class Room {
     for (const key in diff.leaves) delete this.truth[key];
     Object.assign(this.truth, diff.joins);
     this.states.beforeDiff(TOPIC, diff);
-    const frame = JSON.stringify([null, null, TOPIC, "presence_diff", diff]);
-    for (const member of this.members.values()) if (!this.quiet.has(member)) member.socket.receive(frame);
+    const frame = { joinRef: null, ref: null, topic: TOPIC, event: "presence_diff", payload: { joins: diff.joins, leaves: diff.leaves } };
+    for (const member of this.members.values()) if (!this.quiet.has(member)) member.socket.receive(member.socket.serializer.encode(frame, "toClient").data);
   }
 
   private meta(): Meta {
@@ -188,6 +199,15 @@ describe("presence catch-ups", () => {
     // The 40 who asked in the same turn shared snapshots; the late one may reuse the last.
     expect(await metric(room, "cinder_presence_state_encodings_total")).toBeLessThan(5);
     expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+  });
+
+  it("send msgpack members the same list, in msgpack parts", async () => {
+    const room = new Room(256 * 1024, msgpackSerializer);
+    for (let i = 0; i < 40; i++) room.join(`u${i}`);
+    await waitFor(() => room.converged(), "every msgpack member's list to match");
+    room.join("late");
+    await waitFor(() => room.converged(), "the late member's list to match");
+    expect(room.members.get("late")!.socket.frames.filter((frame) => frame.includes('"presence_diff"')).length).toBeGreaterThan(4);
   });
 
   it("hold every member's list to the truth, however joins, leaves, updates and blocked sockets interleave", async () => {
