@@ -66,10 +66,6 @@ export class CatchUpTurns<M extends TurnMember> {
     return this.line.size + this.begun.size;
   }
 
-  hasBegun(member: M): boolean {
-    return this.begun.has(member);
-  }
-
   /** `member` gets in line (members asking in the same turn begin on the same snapshot). */
   add(member: M): void {
     this.line.add(member);

@@ -1,4 +1,5 @@
 import type { Metrics } from "../ops/metrics.js";
+import { intercepts } from "../pubsub/local-fanout.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
 import { CatchUpTurns } from "./catch-up-turns.js";
@@ -187,9 +188,12 @@ export class PresenceStates {
   /** Writes the member's next frames, up to BATCH_BYTES; returns the bytes written. */
   private writeBatch(room: Room, member: StateMember, cursor: Cursor): number {
     const { serializer } = member.socket;
-    const intercepted = member.handler.handleOut !== undefined && member.handler.intercept?.includes(DIFF_EVENT) === true;
+    const intercepted = intercepts(member.handler, DIFF_EVENT);
     // The log lost diffs it needs (boundLog): again from a snapshot, part 0 on.
-    if (!room.log.holds(cursor.seq)) this.start(room, cursor);
+    if (!room.log.holds(cursor.seq)) {
+      this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
+      this.start(room, cursor);
+    }
     const frames: StateFrame[] = [];
     let bytes = 0;
     const add = (frame: PartFrame, head?: string | Uint8Array): boolean => {
@@ -231,7 +235,6 @@ export class PresenceStates {
 
   /** Puts the member on the room's latest snapshot, or a new one when the diffs since it outweigh it. */
   private start(room: Room, cursor: Cursor): void {
-    if (cursor.started) this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
     this.release(cursor);
     const latest = room.latest;
     let snapshot: StateSnapshot;

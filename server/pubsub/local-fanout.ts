@@ -399,6 +399,7 @@ function onlyJson(counts: Map<Serializer, number>): boolean {
 /** A thread keeps at most this many recent frames per history topic. */
 const MAX_RECENT_FRAMES = 1000;
 
-function intercepts(handler: Subscriber["handler"], event: string): boolean {
+/** Whether the handler's `handleOut` sees `event` (Phoenix's intercept). */
+export function intercepts(handler: Subscriber["handler"], event: string): boolean {
   return handler.handleOut !== undefined && handler.intercept?.includes(event) === true;
 }
