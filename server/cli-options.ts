@@ -23,6 +23,8 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   maxQueuedPushes: "integer",
   historyMaxBytes: "integer",
   historyMaxRecover: "integer",
+  historyStoreTimeoutMs: "integer",
+  historyMaxPendingStores: "integer",
   idleTimeout: "integer",
   maxPayloadLength: "integer",
   maxBufferedBytes: "integer",

@@ -47,6 +47,10 @@ export interface ServerConfig {
   historyMaxBytes: number;
   /** A rejoin on a history topic that missed more than this many messages is not recovered (the app reloads). */
   historyMaxRecover: number;
+  /** How long a stored broadcast (`broadcastStored`) waits for its history's authority to confirm it, ms; then it fails with `timeout`. */
+  historyStoreTimeoutMs: number;
+  /** Stored broadcasts one thread may wait on at once; past it they fail at once with `overloaded`. */
+  historyMaxPendingStores: number;
   /** Seconds without inbound data before a socket is closed (clients heartbeat every 30 s). */
   idleTimeout: number;
   /** Largest inbound frame in bytes; larger frames close the socket with 1009. */
@@ -139,6 +143,8 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   maxQueuedPushes: 100,
   historyMaxBytes: 64 * 1024 * 1024,
   historyMaxRecover: 300,
+  historyStoreTimeoutMs: 2000,
+  historyMaxPendingStores: 10_000,
   idleTimeout: 60,
   maxPayloadLength: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
@@ -196,6 +202,8 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("maxQueuedPushes", config.maxQueuedPushes, 1, 1_000_000);
   integer("historyMaxBytes", config.historyMaxBytes, 0, 16 * 1024 * 1024 * 1024);
   integer("historyMaxRecover", config.historyMaxRecover, 0, 100_000);
+  integer("historyStoreTimeoutMs", config.historyStoreTimeoutMs, 10, 600_000);
+  integer("historyMaxPendingStores", config.historyMaxPendingStores, 1, 10_000_000);
   integer("maxPayloadLength", config.maxPayloadLength, 64, 64 * 1024 * 1024);
   // The msgpack encoder refuses nesting past 100 levels: the limit must stay below it.
   integer("maxPayloadDepth", config.maxPayloadDepth, 1, 90);

@@ -2,6 +2,7 @@ import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
 import type { us_listen_socket } from "uWebSockets.js";
 import type { ChannelServices, PreparedHistoryJoin } from "./channel/channel-services.js";
 import { readableHistory, type HistoryRead } from "./history/history-read.js";
+import type { StoredBroadcast } from "./history/store-error.js";
 import { planRecovery, type Since } from "./history/recovery.js";
 import type { Subscriber } from "./pubsub/subscriber.js";
 import type { ChannelHandler } from "./channel/handler.js";
@@ -249,6 +250,8 @@ export class CinderServer {
       config,
       log: this.log,
       broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
+      keepsHistory: (topic) => this.router.match(topic)?.history !== undefined,
+      broadcastStored: (topic, event, payload) => this.broadcastStored(topic, event, payload),
       disconnect: (id) => this.disconnect(id),
       history: (topic, since, limit) => this.history(topic, { since, limit }),
       health: () => this.healthReport(),
@@ -279,9 +282,22 @@ export class CinderServer {
     return this;
   }
 
-  /** Broadcast to every subscriber of `topic` (app code, timers, HTTP handlers). */
+  /**
+   * Broadcast to every subscriber of `topic` (app code, timers, HTTP handlers). Fire-and-forget;
+   * on a history topic, `broadcastStored` says whether the message was kept.
+   */
   broadcast(topic: string, event: string, payload: Payload): void {
     this.broadcaster.broadcast(topic, event, payload, null);
+  }
+
+  /**
+   * Broadcast to a topic whose channel keeps history, confirmed: resolves with the message's
+   * offset and epoch once it is kept (it is then delivered, or recovered), or rejects with a
+   * StoreError within historyStoreTimeoutMs; a TypeError for a topic without history or a byte
+   * payload (README, "History and recovery").
+   */
+  broadcastStored(topic: string, event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
+    return this.broadcaster.broadcastStored(topic, event, payload, null);
   }
 
   /**
@@ -469,7 +485,8 @@ export class CinderServer {
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology, metrics, now } = this;
     const { counterMaxKeys } = config;
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, counterMaxKeys, metrics, log: this.log });
+    const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, counterMaxKeys, stores, metrics, log: this.log });
     if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, counterMaxKeys, now, metrics });
     return new RedisFabric({
       url: config.redisUrl,
@@ -482,6 +499,7 @@ export class CinderServer {
       counterFlushMs: config.counterFlushMs,
       counterMaxKeys,
       now,
+      stores,
     });
   }
 
@@ -511,6 +529,7 @@ export class CinderServer {
       joinHistory: (subscriber, since) => this.joinHistory(subscriber, since),
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
       broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
+      broadcastStored: (topic, event, payload, from) => this.broadcaster.broadcastStored(topic, event, payload, from),
       presence: this.presence,
       presenceStates: this.presenceStates,
     };

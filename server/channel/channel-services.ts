@@ -5,6 +5,7 @@ import type { PresenceService } from "../presence/presence-service.js";
 import type { PresenceStates, StateMemberSocket } from "../presence/presence-states.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Recovery, Since } from "../history/recovery.js";
+import type { StoredBroadcast } from "../history/store-error.js";
 import type { Payload } from "./results.js";
 import type { ChannelSocket } from "./channel-socket.js";
 
@@ -28,6 +29,7 @@ export interface ChannelServices {
   joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
   unsubscribe(subscriber: Subscriber): void;
   broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
+  broadcastStored(topic: string, event: string, payload: Payload, from: Subscriber | null): Promise<StoredBroadcast>;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
   /** How members catch up on a topic's list (pushPresenceState). */
   readonly presenceStates: Pick<PresenceStates, "request" | "forget" | "drained">;

@@ -1,8 +1,9 @@
 import type { Payload, Reply } from "./results.js";
 import type { PresenceMode } from "../pubsub/presence-mode.js";
 import type { PresenceCount } from "../presence/presence-counts.js";
+import type { StoredBroadcast } from "../history/store-error.js";
 
-export type { PresenceMode, PresenceCount };
+export type { PresenceMode, PresenceCount, StoredBroadcast };
 
 /** An opaque handle to answer a push later: `socket.reply(ref, ok(...))`. */
 export interface PushRef {
@@ -29,10 +30,25 @@ export interface ChannelSocket<A extends Record<string, unknown> = Record<string
   readonly assigns: A;
   /** Push an event to this client only. */
   push(event: string, payload: Payload): void;
-  /** Broadcast to every subscriber of this topic, this client included. */
+  /**
+   * Broadcast to every subscriber of this topic, this client included. Fire-and-forget: on a
+   * history topic the message goes to the topic's authority to be numbered and kept, and is lost
+   * (counted, logged) when it cannot be reached; use `broadcastStored` to know.
+   */
   broadcast(event: string, payload: Payload): void;
-  /** Broadcast to every subscriber of this topic but this client. */
+  /** Broadcast to every subscriber of this topic but this client (fire-and-forget, as `broadcast`). */
   broadcastFrom(event: string, payload: Payload): void;
+  /**
+   * `broadcast` on a topic whose channel keeps history, confirmed: resolves once the message is
+   * kept and numbered (it is then delivered to every subscriber, or recovered by their rejoin),
+   * with its offset and epoch; rejects with a StoreError (`reason`: unavailable, overloaded,
+   * failed, timeout) when that could not be confirmed within historyStoreTimeoutMs — answer the
+   * push with an error then, and the client may retry. Rejects with a TypeError on a topic
+   * without history (nothing to store it in: use `broadcast`) or for a byte payload.
+   */
+  broadcastStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast>;
+  /** `broadcastStored` to every subscriber but this client. */
+  broadcastFromStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast>;
   /** Answer a push later (after `noReply()`), with the ref `handleIn` received. */
   reply(ref: PushRef, reply: Reply): void;
   /** Track this socket's presence in this topic under `key`; untracked when it leaves or disconnects. */

@@ -1,7 +1,7 @@
 import { EVENTS, type Frame } from "../../client/codec/frame.js";
 import type { Subscriber } from "../pubsub/subscriber.js";
 import type { ChannelConnection, ChannelServices } from "./channel-services.js";
-import type { ChannelSocket, PresenceMeta } from "./channel-socket.js";
+import type { ChannelSocket, PresenceMeta, StoredBroadcast } from "./channel-socket.js";
 import type { ChannelHandler, JoinParams, PushRef } from "./handler.js";
 import { isReply, type HandleInResult, type Payload, type Reply } from "./results.js";
 import { SerialQueue } from "./serial-queue.js";
@@ -295,6 +295,14 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
 
   broadcastFrom(event: string, payload: Payload): void {
     this.services.broadcast(this.topic, event, payload, this);
+  }
+
+  broadcastStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
+    return this.services.broadcastStored(this.topic, event, payload, null);
+  }
+
+  broadcastFromStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
+    return this.services.broadcastStored(this.topic, event, payload, this);
   }
 
   reply(ref: PushRef, reply: Reply): void {

@@ -1,7 +1,9 @@
-import type { ChannelHandler } from "../channel/handler.js";
+import type { ChannelHandler, PushRef } from "../channel/handler.js";
 import type { ChannelSocket } from "../channel/channel-socket.js";
-import { error, ok, type Payload, type Reply } from "../channel/results.js";
+import { error, noReply, ok, type NoReply, type Payload, type Reply } from "../channel/results.js";
 import type { Counters } from "../counters/counters.js";
+import { CounterError } from "../counters/counter-window.js";
+import { StoreError } from "../history/store-error.js";
 
 interface RoomAssigns extends Record<string, unknown> {
   user: string;
@@ -15,6 +17,9 @@ const MAX_BODY = 4000;
  * join `room:*` with `{user}` (and `presence: false` to stay out of the presence list, or
  * `presence: "count"` to follow it as `presence_count` instead of the list);
  * `new_msg {body}` is broadcast to the room as `new_msg {user, body}`; `ping` replies `{}`.
+ * Mounted with `history` (`{...roomChannel, history: {size, ttl}}`), a `new_msg` is answered ok
+ * only once the room's history has kept it, else `{reason: "not_stored", cause}` (README,
+ * "History and recovery"): the client may send it again.
  */
 export const roomChannel: ChannelHandler<RoomAssigns> = {
   join(_topic, params, socket) {
@@ -32,18 +37,39 @@ export const roomChannel: ChannelHandler<RoomAssigns> = {
     socket.track(socket.assigns.user, { online_at: String(Date.now()) });
   },
 
-  handleIn: (event, payload, socket) => roomPush(event, payload, socket),
+  // `this` is the handler the channel was mounted with: a spread with `history` keeps its messages.
+  handleIn(event, payload, socket, ref) {
+    return roomPush(event, payload, socket, ref, this.history !== undefined);
+  },
 };
 
-/** A push to a room: `ping`, or `new_msg` broadcast to the room. */
-function roomPush(event: string, payload: Payload, socket: ChannelSocket<RoomAssigns>): Reply {
+/**
+ * A push to a room: `ping`, or `new_msg` broadcast to the room; `sent` runs for each message
+ * that went out (kept, in a room with history). In a room with history the push is answered once
+ * the message is kept: the channel goes on meanwhile (noReply), so a client's burst of messages
+ * is stored in order, one right behind the other, instead of one round trip at a time.
+ */
+function roomPush(event: string, payload: Payload, socket: ChannelSocket<RoomAssigns>, ref: PushRef, stored: boolean, sent?: () => void): Reply | NoReply {
   if (event === "ping") return ok({});
   if (event !== "new_msg") return error({ reason: `unknown event ${event}` });
   const body = (payload as { body?: unknown }).body;
   if (typeof body !== "string" || body.length === 0) return error({ reason: "body must be a non-empty string" });
   if (body.length > MAX_BODY) return error({ reason: `body longer than ${MAX_BODY} characters` });
-  socket.broadcast("new_msg", { user: socket.assigns.user, body });
-  return ok();
+  const message = { user: socket.assigns.user, body };
+  if (!stored) {
+    socket.broadcast("new_msg", message);
+    sent?.();
+    return ok();
+  }
+  socket.broadcastStored("new_msg", message).then(
+    () => {
+      socket.reply(ref, ok());
+      sent?.();
+    },
+    // Not kept (or not known to be): an error the client may send the message again on.
+    (err: unknown) => socket.reply(ref, error({ reason: "not_stored", cause: err instanceof StoreError ? err.reason : "failed" })),
+  );
+  return noReply();
 }
 
 /**
@@ -54,13 +80,16 @@ function roomPush(event: string, payload: Payload, socket: ChannelSocket<RoomAss
 export function countedRoomChannel(counters: Counters): ChannelHandler<RoomAssigns> {
   return {
     ...roomChannel,
-    handleIn(event, payload, socket) {
-      const result = roomPush(event, payload, socket);
-      if (event === "new_msg" && result.status === "ok") {
-        counters.incr(socket.topic);
-        counters.addActor(socket.topic, socket.assigns.user);
-      }
-      return result;
+    handleIn(event, payload, socket, ref) {
+      return roomPush(event, payload, socket, ref, this.history !== undefined, () => {
+        try {
+          counters.incr(socket.topic);
+          counters.addActor(socket.topic, socket.assigns.user);
+        } catch (err) {
+          // A room whose name cannot be a counter key (over 256 characters) is not counted.
+          if (!(err instanceof CounterError)) throw err;
+        }
+      });
     },
   };
 }

@@ -11,6 +11,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: "413 Payload Too Large",
   415: "415 Unsupported Media Type",
   500: "500 Internal Server Error",
+  503: "503 Service Unavailable",
 };
 
 export function writeJson(res: HttpResponse, status: number, body: unknown): void {

@@ -5,6 +5,7 @@ import { isObjectPayload } from "../../client/codec/frame.js";
 import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
+import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import type { Logger } from "../ops/logger.js";
 import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
 import { readJsonBody, writeJson, writeText } from "./http-response.js";
@@ -14,6 +15,9 @@ export interface HttpEndpointOptions {
   config: ServerConfig;
   log: Logger;
   broadcast: (topic: string, event: string, payload: Payload) => void;
+  /** On a topic that keeps history the endpoint answers once the message is kept (or could not be). */
+  keepsHistory: (topic: string) => boolean;
+  broadcastStored: (topic: string, event: string, payload: Record<string, unknown>) => Promise<StoredBroadcast>;
   /** Closes every socket with this id in the cluster. */
   disconnect: (id: string) => void;
   history: (topic: string, since: number | undefined, limit: number | undefined) => Promise<HistoryRead>;
@@ -105,6 +109,7 @@ function answerLater<T>(res: HttpResponse, produce: () => Promise<T>, write: (va
 /**
  * Lets a backend broadcast without a socket:
  * `POST /api/broadcast` with `Authorization: Bearer <broadcastKey>` and `{topic, event, payload}`.
+ * 202 once handed on; on a history topic 200 with its offset once kept, or 503 when it could not be.
  */
 function broadcastEndpoint(res: HttpResponse, authorization: string, options: HttpEndpointOptions): void {
   const refusal = checkBearer(authorization, options.config.broadcastKey);
@@ -113,6 +118,9 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     const problem = validateBroadcast(message, options.config);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
+    if (options.keepsHistory(topic)) {
+      return answerLater(res, () => storedBroadcast(options, topic, event, payload), ({ status, body }) => writeJson(res, status, body));
+    }
     try {
       options.broadcast(topic, event, payload);
     } catch (err) {
@@ -122,6 +130,18 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     }
     writeJson(res, 202, { ok: true });
   });
+}
+
+/** A stored broadcast's answer: 200 with its place once kept, 503 with the StoreError's reason, 400 for what can never be kept. */
+async function storedBroadcast(options: HttpEndpointOptions, topic: string, event: string, payload: Record<string, unknown>): Promise<{ status: number; body: object }> {
+  try {
+    const { offset, epoch } = await options.broadcastStored(topic, event, payload);
+    return { status: 200, body: { ok: true, offset, epoch } };
+  } catch (err) {
+    if (err instanceof StoreError) return { status: 503, body: { error: err.message, reason: err.reason } };
+    if (err instanceof TypeError) return { status: 400, body: { error: err.message } };
+    throw err;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { MemoryHistory } from "../history/memory-history.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
+import { storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, RelayResponse } from "./fabric.js";
 
 /** Gossip with no other replica. */
@@ -36,9 +37,17 @@ export class LocalFabric implements Fabric {
     this.broadcastHandlers.push(handler);
   }
   appendHistory(message: HistoryAppend): void {
+    this.numberAndDeliver(message);
+  }
+  /** Kept and delivered here before it resolves: nothing can fail on the way. */
+  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
+    return Promise.resolve(this.numberAndDeliver(message));
+  }
+  private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
     const numbered = this.history.append(message);
     this.options.metrics.historyBytes.set(this.history.bytes);
     for (const handler of this.broadcastHandlers) handler(numbered);
+    return storedAs(numbered);
   }
   async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
     return this.history.read(topic, since, limit, limits);

@@ -8,7 +8,11 @@ import type { GossipMessage } from "../presence/messages.js";
 import { NodeRequests } from "./node-requests.js";
 import { NodeRelays } from "./node-relays.js";
 import type { EncodedBroadcast, Fabric, FabricAnswer, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
-import { RedisHistory } from "../history/redis-history.js";
+import { ReplyError } from "ioredis";
+import { DEFAULTS } from "../config.js";
+import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
+import { RedisHistory, type Appended } from "../history/redis-history.js";
+import { StoreError, type StoredBroadcast, type StoreFailure } from "../history/store-error.js";
 import { RedisLeases } from "../leases/leases-redis.js";
 import { RedisCounterStore } from "../counters/store-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
@@ -45,6 +49,8 @@ export interface RedisFabricOptions {
   counterMaxKeys?: number;
   /** The clock counter buckets are numbered by (default Date.now). */
   now?: () => number;
+  /** Stored broadcasts in flight to Redis and how long each is waited on (default: historyMaxPendingStores, historyStoreTimeoutMs). */
+  stores?: StoreLimits;
 }
 
 /**
@@ -70,6 +76,7 @@ export class RedisFabric implements Fabric {
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
+  private readonly stores: PendingStores;
   private readonly nodeRequests: NodeRequests;
   private readonly nodeRelays: NodeRelays;
   readonly leases: RedisLeases;
@@ -114,6 +121,12 @@ export class RedisFabric implements Fabric {
       this.droppedInOutage = 0;
     });
     this.history = new RedisHistory(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
+    const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
+    this.stores = new PendingStores({
+      max: options.stores?.max ?? DEFAULTS.historyMaxPendingStores,
+      timeoutMs: options.stores?.timeoutMs ?? DEFAULTS.historyStoreTimeoutMs,
+      onSize: (size) => pending.set(size),
+    });
     this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.counters = new RedisCounterStore({
       connections: this.connections,
@@ -172,11 +185,36 @@ export class RedisFabric implements Fabric {
   appendHistory(message: HistoryAppend): void {
     if (this.closed) return;
     if (!this.connections.isReady("publisher")) return this.drop();
+    this.sendAppend(message).catch(() => undefined); // counted and logged by sendAppend
+  }
+
+  /**
+   * Resolves once the script has kept and numbered the message (when sharded, its SPUBLISH
+   * follows in order; a node that misses it refills the gap from the stream). Not sent at all
+   * while Redis is unreachable.
+   */
+  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
+    if (this.closed) return Promise.reject(new StoreError("unavailable"));
+    if (!this.connections.isReady("publisher")) {
+      this.drop();
+      return Promise.reject(new StoreError("unavailable"));
+    }
+    return this.stores.run(() =>
+      this.sendAppend(message).then(
+        ({ offset, epoch }) => ({ offset, epoch }),
+        (err: unknown) => Promise.reject(new StoreError(appendFailure(err))),
+      ),
+    );
+  }
+
+  /** One EVAL of the append script, on the publisher connection (so a publisher's appends keep their order). */
+  private sendAppend(message: HistoryAppend): Promise<Appended> {
     this.options.metrics.fabricSent.inc();
-    this.history.append(message).then(
-      (appended) => {
+    const appended = this.history.append(message);
+    appended.then(
+      (numbered) => {
         if (!this.options.sharded) return;
-        const bytes = encodeHistory(this.sender, { ...message, ...appended });
+        const bytes = encodeHistory(this.sender, { ...message, ...numbered });
         return this.connections.publisher.spublish(TOPIC_PREFIX + message.topic, asBuffer(bytes));
       },
       (err: unknown) => {
@@ -184,6 +222,7 @@ export class RedisFabric implements Fabric {
         this.log.warn({ err, topic: message.topic }, "a history broadcast could not be stored");
       },
     ).catch(() => this.drop());
+    return appended;
   }
 
   /**
@@ -408,6 +447,17 @@ interface StreamPosition {
   last: number;
   refilling: boolean;
   waiting: EncodedBroadcast[];
+}
+
+/**
+ * Why an append failed: Redis answered with an error (the script failed: nothing was kept), the
+ * command could not be written (not sent), or the connection went with the command on its way
+ * (it may have run: the outcome is not known, as after a timeout).
+ */
+function appendFailure(err: unknown): StoreFailure {
+  if (err instanceof ReplyError) return "failed";
+  if (err instanceof Error && err.message.startsWith("Stream isn't writeable")) return "unavailable";
+  return "timeout";
 }
 
 /** The event of a stored V2 JSON frame (only refills need it). */

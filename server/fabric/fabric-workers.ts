@@ -10,6 +10,8 @@ import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
+import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
+import { fromOutcome, type StoredBroadcast, type StoreOutcome } from "../history/store-error.js";
 import { workerIndexOf } from "./replica-names.js";
 
 /** How long a join waits for the other threads to confirm a new interest before going ahead. */
@@ -29,6 +31,8 @@ export interface WorkerFabricOptions {
   linked: boolean;
   /** Bound of the counter increments coalesced before they are handed to the main thread. */
   counterMaxKeys: number;
+  /** Stored broadcasts waiting on the main thread, and how long each is waited on. */
+  stores: StoreLimits;
   metrics: Metrics;
   log: Logger;
 }
@@ -49,6 +53,9 @@ export class WorkerFabric implements Fabric {
   private readonly acks = new PendingReplies<never>();
   private readonly requests = new PendingReplies<FabricAnswer>();
   private readonly relays = new PendingReplies<RelayResponse | null>();
+  /** Stored broadcasts sent to the main thread: its answers, and how many wait. */
+  private readonly storeAnswers = new PendingReplies<StoreOutcome>();
+  private readonly stores: PendingStores;
   private relayResponder: RelayResponder | undefined;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
@@ -86,6 +93,8 @@ export class WorkerFabric implements Fabric {
       maxPending: options.counterMaxKeys,
       metrics: options.metrics,
     });
+    const pending = options.metrics.historyStoresPending.labels({ on: "main_thread" });
+    this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
@@ -96,6 +105,7 @@ export class WorkerFabric implements Fabric {
       this.acks.peerGone(peer);
       this.requests.peerGone(peer);
       this.relays.peerGone(peer);
+      this.storeAnswers.peerGone(peer);
       this.leases.peerGone(peer);
     });
   }
@@ -116,6 +126,19 @@ export class WorkerFabric implements Fabric {
 
   appendHistory(message: HistoryAppend): void {
     this.mesh.post(HUB, { k: "history", message });
+  }
+
+  /**
+   * Through the main thread, on the same port as appends (so they keep their order). The main
+   * thread answers within its own historyStoreTimeoutMs; this thread waits a little longer for
+   * that answer, and its caller no longer than historyStoreTimeoutMs.
+   */
+  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
+    return this.stores.run(() =>
+      this.storeAnswers
+        .ask([HUB], this.options.stores.timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "history", message, id }))
+        .then(([outcome]) => fromOutcome(outcome)),
+    );
   }
 
   async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
@@ -189,6 +212,7 @@ export class WorkerFabric implements Fabric {
     this.acks.close();
     this.requests.close();
     this.relays.close();
+    this.storeAnswers.close();
     this.leases.close();
   }
 
@@ -243,6 +267,9 @@ export class WorkerFabric implements Fabric {
       }
       case "relayed":
         this.relays.reply(message.id, from, message.response);
+        break;
+      case "stored":
+        this.storeAnswers.reply(message.id, from, message.outcome);
         break;
       case "leased":
       case "leaseFree":

@@ -4,6 +4,7 @@ import type { GossipMessage } from "../presence/messages.js";
 import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import type { NodeSnapshot } from "../dashboard/node-snapshot.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
+import type { StoredBroadcast } from "../history/store-error.js";
 
 /**
  * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
@@ -175,6 +176,12 @@ export interface Fabric {
    * delivers it to every replica with interest — this one included — through `onBroadcast`.
    */
   appendHistory(message: HistoryAppend): void;
+  /**
+   * `appendHistory`, confirmed: resolves once the authority has numbered and kept the message,
+   * with its offset and epoch, or rejects with a StoreError (history/store-error.ts) — at the
+   * latest after historyStoreTimeoutMs. Stores and appends of one thread keep their order.
+   */
+  storeHistory(message: HistoryAppend): Promise<StoredBroadcast>;
   /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
   readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
 

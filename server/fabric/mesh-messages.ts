@@ -2,6 +2,7 @@ import type { ReplicaId } from "../../crdt/index.js";
 import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { CounterDelta } from "../counters/counter-store.js";
+import type { StoreOutcome } from "../history/store-error.js";
 import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
@@ -14,8 +15,12 @@ export type MeshMessage =
   | { k: "ack"; id: number }
   /** Broadcast lane, batched per event-loop turn. */
   | { k: "broadcasts"; items: EncodedBroadcast[] }
-  /** History lane, worker → main thread (the node's history authority, or its link to Redis). */
-  | { k: "history"; message: HistoryAppend }
+  /**
+   * History lane, worker → main thread (the node's history authority, or its link to Redis).
+   * With an `id` (a stored broadcast), the main thread answers with `stored` once it is kept.
+   */
+  | { k: "history"; message: HistoryAppend; id?: number }
+  | { k: "stored"; id: number; outcome: StoreOutcome }
   /** Counters lane, worker → main thread: coalesced increments. */
   | { k: "counts"; deltas: CounterDelta[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */

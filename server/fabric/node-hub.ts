@@ -12,6 +12,7 @@ import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "./fabric-local.js";
 import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
+import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
@@ -143,7 +144,8 @@ export class NodeHub {
         if (link) for (const item of message.items) link.publish(item);
         break;
       case "history":
-        this.appendHistory(message.message);
+        if (message.id === undefined) this.appendHistory(message.message);
+        else this.storeHistory(from, message.id, message.message);
         break;
       case "counts":
         this.counters.apply(message.deltas);
@@ -180,6 +182,7 @@ export class NodeHub {
         this.requests.reply(message.id, from, message.answer);
         break;
       case "ack":
+      case "stored":
       case "peer":
       case "leased":
       case "leaseFree":
@@ -203,10 +206,23 @@ export class NodeHub {
 
   private appendHistory(message: HistoryAppend): void {
     if (this.options.link) return this.options.link.appendHistory(message);
+    this.numberAndDeliver(message);
+  }
+
+  /** A worker's stored broadcast: kept here or by Redis, then the worker is told its offset (or why not). */
+  private storeHistory(from: number, id: number, message: HistoryAppend): void {
+    const { link } = this.options;
+    const stored = link ? link.storeHistory(message) : Promise.resolve(this.numberAndDeliver(message));
+    storeOutcome(stored).then((outcome) => this.mesh.post(from, { k: "stored", id, outcome }));
+  }
+
+  /** The node's memory history numbers and keeps it; the workers with interest get it. */
+  private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
     const numbered = (this.history as MemoryHistory).append(message);
     this.options.metrics.historyBytes.set((this.history as MemoryHistory).bytes);
     const workers = this.interestedWorkers.peersOf(message.topic);
     if (workers) for (const worker of workers) this.batches.add(worker, numbered);
+    return storedAs(numbered);
   }
 
   /** Another node's question, answered for this node by its first worker (which gathers its siblings' figures as /health does). */

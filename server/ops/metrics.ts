@@ -102,6 +102,17 @@ export class Metrics {
     help: "History broadcasts this node missed from Redis pub/sub (an outage) and read back from the topic's stream",
     registers: [this.registry],
   });
+  readonly historyStoresPending = new Gauge({
+    name: "cinder_history_stores_pending",
+    help: "Stored broadcasts (broadcastStored, POST /api/broadcast on a history topic) this thread sent on and waits on, by what it waits on: redis, or main_thread (a worker; its node's main thread then waits on Redis for it too). At most historyMaxPendingStores per thread",
+    labelNames: ["on"] as const,
+    registers: [this.registry],
+  });
+  readonly historyStoresFailed = this.counter(
+    "cinder_history_stores_failed_total",
+    "Stored broadcasts rejected with a StoreError, by reason: unavailable, overloaded, failed (not kept), timeout (no answer in time: may be kept)",
+    ["reason"],
+  );
   readonly topicWorkers = new Gauge({ name: "cinder_topic_workers", help: "Topic workers running on this node", registers: [this.registry] });
   readonly topicWorkerStarts = new Counter({
     name: "cinder_topic_worker_starts_total",

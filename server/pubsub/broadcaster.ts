@@ -1,7 +1,8 @@
 import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
-import type { EncodedBroadcast, Fabric, HistoryLimits } from "../fabric/fabric.js";
+import type { EncodedBroadcast, Fabric, HistoryAppend, HistoryLimits } from "../fabric/fabric.js";
+import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -49,6 +50,28 @@ export class Broadcaster {
   }
 
   /**
+   * A broadcast to a history topic that resolves once the topic's authority has kept and numbered
+   * it (then it is delivered, or recovered by a rejoin), with its place in the history; or rejects
+   * with a StoreError saying why it could not be confirmed. A TypeError for what can never be
+   * stored: a topic without history, a byte payload, one nested too deep or that cannot be encoded.
+   */
+  async broadcastStored(topic: string, event: string, payload: Payload, from: Subscriber | null): Promise<StoredBroadcast> {
+    if (isInternalTopic(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} is reserved`);
+    const limits = this.historyOf(topic);
+    if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history: there is nothing to store a broadcast in (see the channel's \`history\` option; use broadcast)`);
+    if (!isObjectPayload(payload)) throw new TypeError("a stored broadcast's payload must be a JSON object (byte payloads carry no offset)");
+    this.checkDepth(payload);
+    const message = this.historyAppend(topic, event, payload, limits, from);
+    this.metrics.broadcasts.inc();
+    try {
+      return await this.fabric.storeHistory(message);
+    } catch (err) {
+      if (err instanceof StoreError) this.metrics.historyStoresFailed.inc({ reason: err.reason });
+      throw err;
+    }
+  }
+
+  /**
    * A topic worker's broadcast: the lease's authority checks `token` and sends it on to the
    * other replicas in one step; only then is it delivered here. False when the lease had passed on.
    */
@@ -68,15 +91,26 @@ export class Broadcaster {
   }
 
   private appendHistory(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): void {
+    let message: HistoryAppend;
+    try {
+      message = this.historyAppend(topic, event, payload, limits, from);
+    } catch (err) {
+      this.log.warn({ err, topic, event }, "broadcast payload cannot be encoded; not kept or sent");
+      return;
+    }
+    this.fabric.appendHistory(message);
+  }
+
+  /** The payload as JSON text, for the authority to number; a TypeError (counted) when it cannot be encoded. */
+  private historyAppend(topic: string, event: string, payload: Record<string, unknown>, limits: HistoryLimits, from: Subscriber | null): HistoryAppend {
     let text: string;
     try {
       text = JSON.stringify(payload);
     } catch (err) {
       this.metrics.encodeErrors.inc({ serializer: "json" });
-      this.log.warn({ err, topic, event }, "broadcast payload cannot be encoded; not kept or sent");
-      return;
+      throw new TypeError(`payload cannot be encoded as JSON: ${(err as Error).message}`);
     }
-    this.fabric.appendHistory({ topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) });
+    return { topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) };
   }
 
   private receive(message: EncodedBroadcast): void {

@@ -62,6 +62,7 @@ export class WorkerSupervisor {
           metrics,
           counterFlushMs: settings.counterFlushMs,
           counterMaxKeys: settings.counterMaxKeys,
+          stores: { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs },
         })
       : undefined;
     this.hub = new NodeHub({

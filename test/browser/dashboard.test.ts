@@ -134,7 +134,7 @@ describe("the dashboard", () => {
         headers: { authorization: `Bearer ${KEY}` },
         body: JSON.stringify({ topic, event: "new_msg", payload: { user: "ops", body: `burst ${i}` } }),
       });
-      expect(response.status).toBe(202);
+      expect(response.status).toBe(200); // the demo's room:* keeps history: answered once stored
     }
     // 10,000 deliveries on dash-b within a few seconds: a peak of at least a fifth of them per second.
     await page.waitForFunction((min) => Number((document.querySelector("#chart-deliveries") as HTMLElement).dataset.peak) >= min, floor, WAIT);

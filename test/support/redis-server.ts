@@ -53,6 +53,18 @@ export class RedisServer {
     }
   }
 
+  /**
+   * Stalls it (SIGSTOP): connections stay open and commands are accepted, but nothing is answered
+   * until `resume()`, as on a long fork, a swapped-out host or a stuck script.
+   */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** Kills it (SIGKILL: an outage, not a shutdown) and waits until the port is closed. */
   async stop(): Promise<void> {
     const child = this.child;
