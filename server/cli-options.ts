@@ -46,6 +46,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   presenceBroadcastPeriod: "integer",
   presenceDownPeriod: "integer",
   presencePermdownPeriod: "integer",
+  presenceFirstSyncTimeout: "integer",
   presenceDiffCoalesceMs: "integer",
   presenceDiffCoalesceMaxMs: "integer",
   presenceResyncBytes: "integer",

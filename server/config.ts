@@ -102,6 +102,11 @@ export interface ServerConfig {
   presenceDownPeriod: number;
   /** A down replica is forgotten after this long, ms. */
   presencePermdownPeriod: number;
+  /**
+   * A starting replica serves presence_state once every live replica sent it its presences, or
+   * after this long at most with what came, ms (README, "Presence").
+   */
+  presenceFirstSyncTimeout: number;
   /** Merge presence diffs of one topic over this window, ms (0 = every change goes out at once). */
   presenceDiffCoalesceMs: number;
   /** A busy topic's window widens with its size (1 ms per 100 members) up to this, ms. */
@@ -166,6 +171,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceBroadcastPeriod: 1500,
   presenceDownPeriod: 30_000,
   presencePermdownPeriod: 1_200_000,
+  presenceFirstSyncTimeout: 2000,
   presenceDiffCoalesceMs: 10,
   presenceDiffCoalesceMaxMs: 250,
   presenceResyncBytes: 256 * 1024,
@@ -220,6 +226,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("drainBatchSize", config.drainBatchSize, 1, 10_000_000);
   integer("topicWorkerTtl", config.topicWorkerTtl, 2000, 600_000);
   integer("presenceBroadcastPeriod", config.presenceBroadcastPeriod, 10, 3_600_000);
+  integer("presenceFirstSyncTimeout", config.presenceFirstSyncTimeout, 1, 600_000);
   integer("presenceDiffCoalesceMs", config.presenceDiffCoalesceMs, 0, 60_000);
   integer("presenceDiffCoalesceMaxMs", config.presenceDiffCoalesceMaxMs, 0, 60_000);
   integer("presenceResyncBytes", config.presenceResyncBytes, 1024, 1024 * 1024 * 1024);

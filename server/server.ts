@@ -35,7 +35,7 @@ import { loadNativeUws } from "./native-uws.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
-import { PresenceService } from "./presence/presence-service.js";
+import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
@@ -145,6 +145,8 @@ export class CinderServer {
       broadcastPeriod: config.presenceBroadcastPeriod,
       downPeriod: config.presenceDownPeriod,
       permdownPeriod: config.presencePermdownPeriod,
+      firstSyncTimeout: config.presenceFirstSyncTimeout,
+      onFirstSync: (report) => this.firstSyncEnded(report),
       diffCoalesceMs: config.presenceDiffCoalesceMs,
       diffCoalesceMaxMs: config.presenceDiffCoalesceMaxMs,
       onDiffMerged: () => this.metrics.presenceDiffsMerged.inc(),
@@ -160,6 +162,7 @@ export class CinderServer {
       snapshot: (topic) => this.presence.snapshot(topic),
       setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
       resyncBytes: config.presenceResyncBytes,
+      firstSync: this.presence.firstSync,
       metrics: this.metrics,
     });
     this.presence.onDiff((topic, diff) => {
@@ -438,6 +441,13 @@ export class CinderServer {
     this.longPoll?.closeAll();
     // Open Redis sockets would keep the dying thread alive.
     void this.fabric.close().catch(() => undefined);
+  }
+
+  /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
+  private firstSyncEnded({ outcome, missing, ms }: FirstSyncReport): void {
+    this.metrics.presenceFirstSync.inc({ outcome });
+    if (outcome === "complete") this.log.debug({ ms }, "presence: first sync complete");
+    else this.log.warn({ ms, missing }, "presence: first sync timed out; lists are served with what came, the rest follows as diffs");
   }
 
   private stopCounts(): void {

@@ -53,6 +53,9 @@ export class NodeLiveness {
   private readonly downListeners = new Set<NodeListener>();
   private readonly upListeners = new Set<NodeListener>();
   private readonly revivedListeners = new Set<() => void>();
+  private readonly listedListeners = new Set<() => void>();
+  /** The keys were read once: every node alive then was reported up. */
+  private listedOnce = false;
   /** Set on each reconnect to Redis (not the first connect): see inGracePeriod. */
   private reconnectedAt = -Infinity;
   private refreshedOnce = false;
@@ -96,6 +99,17 @@ export class NodeLiveness {
   onRevived(listener: () => void): () => void {
     this.revivedListeners.add(listener);
     return () => this.revivedListeners.delete(listener);
+  }
+
+  /** Every node alive at the first read of the keys has been reported up (once, after that read). */
+  onListed(listener: () => void): () => void {
+    this.listedListeners.add(listener);
+    return () => this.listedListeners.delete(listener);
+  }
+
+  /** Whether the keys were read once (see onListed). */
+  get listed(): boolean {
+    return this.listedOnce;
   }
 
   /** Other nodes currently seen alive. */
@@ -175,6 +189,10 @@ export class NodeLiveness {
           if (members.includes(name)) gone.push(name);
         }
       });
+      if (!this.listedOnce) {
+        this.listedOnce = true;
+        for (const listener of [...this.listedListeners]) listener();
+      }
       // A node that is alive after all puts itself back on its next refresh.
       if (gone.length > 0) await redis.srem(this.setKey, ...gone);
     } catch (error) {

@@ -3,7 +3,7 @@ import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
 import { storedAs, type StoredBroadcast } from "../history/store-error.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, RelayResponse } from "./fabric.js";
+import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayResponse } from "./fabric.js";
 
 /** Gossip with no other replica. */
 export const noGossip: GossipLane = {
@@ -53,7 +53,10 @@ export class LocalFabric implements Fabric {
     return this.history.read(topic, since, limit, limits);
   }
   setInterest(): void {}
-  onPeerEvent(): void {}
+  /** Nobody else to list: every live replica (none) is listed at once. */
+  onPeerEvent(listener: (event: PeerEvent) => void): void {
+    listener({ kind: "listed" });
+  }
   async request(): Promise<FabricAnswer[]> {
     return [];
   }

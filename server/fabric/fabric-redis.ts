@@ -155,6 +155,7 @@ export class RedisFabric implements Fabric {
     this.nodeRelays = new NodeRelays({ connections: this.connections, nodeName: options.nodeName, sender: this.sender, metrics: options.metrics, log: this.log });
     this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
     this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
+    this.liveness.onListed(() => this.peerEvent({ kind: "listed" }));
   }
 
   // ── broadcast lane ──
@@ -275,6 +276,12 @@ export class RedisFabric implements Fabric {
 
   onPeerEvent(listener: (event: PeerEvent) => void): void {
     this.peerListeners.push(listener);
+  }
+
+  /** What a replica that starts now has missed: every live replica of the other nodes up, and whether they were listed yet. */
+  peersSoFar(): PeerEvent[] {
+    const up = this.liveness.liveNodes().flatMap((node) => node.replicas.map((replica): PeerEvent => ({ kind: "up", replica })));
+    return this.liveness.listed ? [...up, { kind: "listed" }] : up;
   }
 
   // ── request lane: this node has no other threads to ask (a multi-worker node's hub asks its workers) ──

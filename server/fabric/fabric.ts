@@ -59,12 +59,10 @@ export interface GossipLane {
 /**
  * What the fabric learns about other replicas outside gossip: `gone` (a worker crashed, or a
  * node left for good: drop its presences now), `down` (a node's liveness key expired: hide
- * them) and `up` (its key is back).
+ * them), `up` (its key is there: first seen, or back) and `listed` (every replica live when the
+ * fabric first looked has been reported `up`; at once where there is nobody to look for).
  */
-export interface PeerEvent {
-  kind: "gone" | "down" | "up";
-  replica: ReplicaId;
-}
+export type PeerEvent = { kind: "gone" | "down" | "up"; replica: ReplicaId } | { kind: "listed" };
 
 /** The figures of one worker thread, as /health shows them. */
 export interface WorkerStats {

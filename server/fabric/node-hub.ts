@@ -10,7 +10,7 @@ import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "./fabric-local.js";
-import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
 import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
@@ -28,6 +28,8 @@ const RELAY_ANSWER_TIMEOUT_MS = 20_000;
 
 export interface NodeHubOptions {
   nodeName: string;
+  /** The presence replicas of this node's workers. */
+  replicas: () => readonly ReplicaId[];
   /** The node's link to the other nodes; undefined on a node without Redis. */
   link: RedisFabric | undefined;
   metrics: Metrics;
@@ -61,6 +63,8 @@ export class NodeHub {
   private readonly requests = new PendingReplies<FabricAnswer>();
   /** Other nodes' relayed requests, handed to the worker they name. */
   private readonly relays = new PendingReplies<RelayResponse | null>();
+  /** The workers serve: a worker added from now on replaces one that crashed. */
+  private started = false;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
@@ -86,6 +90,7 @@ export class NodeHub {
   /** A worker started: this is the hub's end of its port. */
   addWorker(index: number, port: MessagePort): void {
     this.mesh.addPeer(index, port);
+    if (this.started) this.introduce(index);
   }
 
   /**
@@ -107,9 +112,15 @@ export class NodeHub {
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
-  /** Liveness starts once the workers serve (their replicas are in the node's key). */
+  /**
+   * Liveness starts once the workers serve (their replicas are in the node's key); its first
+   * look lists the other nodes' live replicas to the workers. Without a link there is nobody to
+   * list (the workers all start with nothing).
+   */
   start(): void {
-    this.options.link?.start();
+    this.started = true;
+    if (this.options.link) this.options.link.start();
+    else this.mesh.postAll({ k: "peer", event: { kind: "listed" } });
   }
 
   /** Topics with a subscriber anywhere on this node. */
@@ -188,6 +199,19 @@ export class NodeHub {
       case "leaseFree":
         break; // never asked of the hub
     }
+  }
+
+  /**
+   * A worker that replaces a crashed one starts with nobody's presences: it is told what the
+   * others were told while it was not there (its siblings and the other nodes' live replicas
+   * are up, and whether they were all listed), so its first sync asks each of them.
+   */
+  private introduce(index: number): void {
+    const { link, nodeName } = this.options;
+    const siblings = this.options.replicas().filter((replica) => workerIndexOf(replica, nodeName) !== index);
+    const events: PeerEvent[] = siblings.map((replica) => ({ kind: "up", replica }));
+    events.push(...(link ? link.peersSoFar() : [{ kind: "listed" as const }]));
+    for (const event of events) this.mesh.post(index, { k: "peer", event });
   }
 
   /** A worker's lease call; a fenced broadcast that passed goes on to the node's other workers with interest. */

@@ -23,7 +23,7 @@ export class Metrics {
     "cinder_presence_diffs_withheld_total",
     "presence_diff deliveries not made because the member waits for a presence_state that covers them",
   );
-  readonly presenceStateWaiting = this.gauge("cinder_presence_state_waiting", "Members catching up on a topic's list: just joined, or fell behind (bounded by the members)");
+  readonly presenceStateWaiting = this.gauge("cinder_presence_state_waiting", "Members catching up on a topic's list: just joined (or waiting for their replica's first sync), or fell behind (bounded by the members)");
   readonly presenceStateBytesHeld = this.gauge(
     "cinder_presence_state_bytes_held",
     "Bytes of list snapshots and diff logs held for members catching up (per room: its live snapshots, and a log of at most max(presenceResyncBytes, 4 lists))",
@@ -42,6 +42,16 @@ export class Metrics {
   readonly presenceFellBehind = this.counter(
     "cinder_presence_fell_behind_total",
     "Members taken off presence_diff because they had more than presenceResyncBytes unread; each gets a fresh presence_state",
+  );
+  // A starting replica's first sync (README, "Presence": a restarted node's lists).
+  readonly presenceFirstSync = this.counter(
+    "cinder_presence_first_sync_total",
+    "Starts of a presence replica (one per worker thread): complete (every live replica sent its state), timeout (presenceFirstSyncTimeout passed first; its lists were served with what had come)",
+    ["outcome"],
+  );
+  readonly presenceStateSyncWaits = this.counter(
+    "cinder_presence_state_sync_waits_total",
+    "presence_state requests that waited for their replica's first sync (at most presenceFirstSyncTimeout after its start)",
   );
   readonly nodeRequestsPending = new Gauge({
     name: "cinder_fabric_node_requests_pending",

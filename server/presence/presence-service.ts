@@ -1,12 +1,14 @@
 import { makeIncarnation, makeReplicaId, type Dot, type PresenceChanges, type ReplicaId } from "../../crdt/index.js";
 import { DiffCoalescer, diffsByTopic, presenceMapOf, type Meta, type PresenceDiff, type PresenceMap } from "./diff.js";
 import { phxRefOf } from "./phx-ref.js";
+import type { FirstSyncReport, FirstSyncView } from "./first-sync.js";
 import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
 import type { GossipLane, PeerEvent } from "../fabric/fabric.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
 export type { PresenceCount } from "./presence-counts.js";
+export type { FirstSyncReport, FirstSyncView } from "./first-sync.js";
 
 export interface PresenceServiceOptions {
   nodeName: string;
@@ -21,6 +23,10 @@ export interface PresenceServiceOptions {
   downPeriod?: number;
   permdownPeriod?: number;
   clockSamplePeriods?: number;
+  /** The longest a starting replica waits for the other live replicas' presences before its lists are served (see FirstSync), ms. */
+  firstSyncTimeout?: number;
+  /** The first sync ended: complete, or timed out (with the replicas whose state had not come). */
+  onFirstSync?: (report: FirstSyncReport) => void;
   /** Send local changes to peers within this many ms instead of at the next tick (0 = tick only). */
   eagerFlushMs?: number;
   /** When > 0, diffs of one topic are merged over this window before `onDiff` fires. Default 0. */
@@ -81,9 +87,11 @@ export class PresenceService {
       downPeriod: options.downPeriod,
       permdownPeriod: options.permdownPeriod,
       clockSamplePeriods: options.clockSamplePeriods,
+      firstSyncTimeout: options.firstSyncTimeout,
       eagerFlushMs: options.eagerFlushMs,
       onChanges: (changes) => this.report(changes),
       onError: options.onError,
+      onFirstSync: options.onFirstSync,
     });
   }
 
@@ -135,6 +143,14 @@ export class PresenceService {
     return this.list(topic);
   }
 
+  /**
+   * Whether this replica holds the other live replicas' presences yet: a replica that just
+   * started holds only its own until their states came (or firstSyncTimeout passed).
+   */
+  get firstSync(): FirstSyncView {
+    return this.tracker.firstSync;
+  }
+
   /** How many keys and metas `topic` has, cluster-wide, as this replica sees it. O(1). */
   count(topic: string): PresenceCount {
     return this.counts.of(topic);
@@ -167,9 +183,10 @@ export class PresenceService {
     this.coalescer.flushAll();
   }
 
-  /** What the fabric learned about another replica outside gossip. */
+  /** What the fabric learned about other replicas outside gossip. */
   peerEvent(event: PeerEvent): void {
-    if (event.kind === "gone") this.replicaGone(event.replica);
+    if (event.kind === "listed") this.tracker.peersListed();
+    else if (event.kind === "gone") this.replicaGone(event.replica);
     else if (event.kind === "down") this.markDown(event.replica);
     else this.markUp(event.replica);
   }
@@ -184,7 +201,7 @@ export class PresenceService {
     this.tracker.markDown(replica);
   }
 
-  /** A peer replica marked down is alive again. */
+  /** A peer replica is alive: marked down before, or never heard from (then asked for its state). */
   markUp(replica: ReplicaId): void {
     this.tracker.markUp(replica);
   }

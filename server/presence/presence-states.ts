@@ -4,6 +4,7 @@ import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
 import { CatchUpTurns } from "./catch-up-turns.js";
 import { DiffLog } from "./diff-log.js";
+import type { FirstSyncView } from "./first-sync.js";
 import { DIFF_EVENT, PART_BYTES, StateSnapshot, stateHead, type PartFrame } from "./state-parts.js";
 
 /** A frame for a member's socket; with a `head`, the head and `data` go as two fragments of one message. */
@@ -39,6 +40,11 @@ export interface PresenceStatesOptions {
    * from a fresh list (presenceResyncBytes). Also the least a room's diff log may hold.
    */
   resyncBytes: number;
+  /**
+   * The replica's first sync (PresenceService.firstSync): until it is over, members wait for
+   * their presence_state, which would otherwise lack the other replicas' presences. Default: over.
+   */
+  firstSync?: FirstSyncView;
   metrics: Metrics;
 }
 
@@ -59,6 +65,8 @@ interface Room {
   readonly catchingUp: Map<StateMember, Cursor>;
   /** Members that caught up and follow the diffs. */
   readonly synced: Set<StateMember>;
+  /** Members that asked before the replica's first sync was over, kept off the diffs meanwhile. */
+  readonly waitingForSync: Set<StateMember>;
   /** The snapshot members start on while the diffs since it cost less than a new one. */
   latest: StateSnapshot | null;
   /** The diffs delivered since the oldest position a member catching up needs. */
@@ -89,6 +97,10 @@ const SWEEP_MS = 100;
  * `resyncBytes` and four times its latest list; a member that needs diffs dropped from the log
  * starts again from a fresh list. A synced member whose unread bytes pass `resyncBytes` is taken
  * off the diffs and catches up again: one list rather than a backlog that only grows.
+ *
+ * A replica that just started holds only its own presences: members that ask before its first
+ * sync is over (`firstSync`) wait, off the diffs, and get in line once it is (bounded by the
+ * members, and in time by the first sync's own bound).
  */
 export class PresenceStates {
   private readonly rooms = new Map<string, Room>();
@@ -111,7 +123,12 @@ export class PresenceStates {
     },
   });
 
-  constructor(private readonly options: PresenceStatesOptions) {}
+  /** Members waiting for the first sync, in every room, in the order they asked. */
+  private readonly waitingForSync = new Set<StateMember>();
+
+  constructor(private readonly options: PresenceStatesOptions) {
+    options.firstSync?.whenDone(() => this.afterFirstSync());
+  }
 
   /** `member` wants the topic's presence_state (after its join, usually). */
   request(member: StateMember): void {
@@ -124,6 +141,8 @@ export class PresenceStates {
     if (!room) return;
     const cursor = room.catchingUp.get(member);
     if (cursor) this.settle(room, member, cursor);
+    room.waitingForSync.delete(member);
+    this.waitingForSync.delete(member);
     room.synced.delete(member);
     this.dropIfIdle(room);
     this.updateGauges();
@@ -156,7 +175,7 @@ export class PresenceStates {
       room.log.append(diff);
       this.boundLog(room);
     }
-    return room.catchingUp.size;
+    return room.catchingUp.size + room.waitingForSync.size;
   }
 
   /** Stops the timer (the server is closing). */
@@ -167,15 +186,32 @@ export class PresenceStates {
   private enqueue(member: StateMember, reason: Cursor["reason"]): void {
     let room = this.rooms.get(member.topic);
     if (!room) {
-      room = { topic: member.topic, catchingUp: new Map(), synced: new Set(), latest: null, log: new DiffLog(member.topic), sweptAt: 0 };
+      room = { topic: member.topic, catchingUp: new Map(), synced: new Set(), waitingForSync: new Set(), latest: null, log: new DiffLog(member.topic), sweptAt: 0 };
       this.rooms.set(member.topic, room);
     }
-    if (room.catchingUp.has(member)) return;
+    if (room.catchingUp.has(member) || room.waitingForSync.has(member)) return;
     room.synced.delete(member);
     if (!this.options.setQuiet(member, true)) return this.dropIfIdle(room); // not an attached list subscriber (it left meanwhile)
+    if (this.options.firstSync?.done === false) {
+      room.waitingForSync.add(member);
+      this.waitingForSync.add(member);
+      this.options.metrics.presenceStateSyncWaits.inc();
+      return this.updateGauges();
+    }
     room.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0 });
     this.busy.add(room);
     this.turns.add(member);
+    this.updateGauges();
+  }
+
+  /** The first sync is over: members waiting for it get in line, in the order they asked (a snapshot now lists every replica's presences). */
+  private afterFirstSync(): void {
+    const waiting = [...this.waitingForSync];
+    this.waitingForSync.clear();
+    for (const member of waiting) {
+      this.rooms.get(member.topic)?.waitingForSync.delete(member);
+      this.enqueue(member, "join");
+    }
     this.updateGauges();
   }
 
@@ -305,11 +341,11 @@ export class PresenceStates {
   }
 
   private dropIfIdle(room: Room): void {
-    if (room.catchingUp.size === 0 && room.synced.size === 0) this.rooms.delete(room.topic);
+    if (room.catchingUp.size === 0 && room.synced.size === 0 && room.waitingForSync.size === 0) this.rooms.delete(room.topic);
   }
 
   private updateGauges(): void {
-    this.options.metrics.presenceStateWaiting.set(this.turns.size);
+    this.options.metrics.presenceStateWaiting.set(this.turns.size + this.waitingForSync.size);
   }
 
   private updateHeld(): void {

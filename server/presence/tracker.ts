@@ -16,6 +16,7 @@ import {
   type UpdateResult,
   type VectorClock,
 } from "../../crdt/index.js";
+import { FirstSync, type FirstSyncReport, type FirstSyncView } from "./first-sync.js";
 import { parseGossipMessage, type GossipMessage, type HeartbeatMessage } from "./messages.js";
 import { ReplicaTable, isOlderIncarnation, type ReplicaInfo } from "./replica-table.js";
 import type { GossipLane } from "../fabric/fabric.js";
@@ -32,6 +33,8 @@ export interface TrackerTimings {
   permdownPeriod: number;
   /** Ticks between transfer decisions. */
   clockSamplePeriods: number;
+  /** The longest a starting replica waits for the other live replicas' state (see FirstSync), ms. */
+  firstSyncTimeout: number;
 }
 
 export const DEFAULT_TIMINGS: TrackerTimings = {
@@ -40,6 +43,7 @@ export const DEFAULT_TIMINGS: TrackerTimings = {
   downPeriod: 30_000,
   permdownPeriod: 20 * 60_000,
   clockSamplePeriods: 2,
+  firstSyncTimeout: 2000,
 };
 
 export interface TrackerOptions extends Partial<TrackerTimings> {
@@ -50,6 +54,8 @@ export interface TrackerOptions extends Partial<TrackerTimings> {
   onChanges?: (changes: PresenceChanges) => void;
   /** Malformed gossip and other non-fatal problems. */
   onError?: (error: Error) => void;
+  /** The first sync ended (see FirstSync). */
+  onFirstSync?: (report: FirstSyncReport) => void;
   /** For the first heartbeat's jitter; defaults to Math.random. */
   random?: () => number;
   /**
@@ -98,6 +104,7 @@ export class Tracker {
   /** When we asked a peer for its state after losing one of its deltas (asked again if that got lost too). */
   private readonly gapRequestedAt = new Map<ReplicaId, number>();
   private eagerFlush: ReturnType<typeof setTimeout> | undefined;
+  private readonly sync: FirstSync;
 
   constructor(options: TrackerOptions) {
     this.replica = options.replica;
@@ -109,7 +116,15 @@ export class Tracker {
     this.onError = options.onError ?? (() => {});
     this.random = options.random ?? Math.random;
     this.eagerFlushMs = options.eagerFlushMs ?? 0;
+    this.sync = new FirstSync(this.timings.firstSyncTimeout, options.onFirstSync);
+    // Without a lane there is nobody to hear from: nothing to wait for.
+    if (!options.gossip) this.sync.listed();
     this.transport.onMessage((message) => this.receive(message));
+  }
+
+  /** Whether this replica holds the other live replicas' presences yet (see FirstSync). */
+  get firstSync(): FirstSyncView {
+    return this.sync;
   }
 
   // ---- local operations ------------------------------------------------------------
@@ -163,6 +178,7 @@ export class Tracker {
    * markUp, brings its presences back.
    */
   markDown(replica: ReplicaId): void {
+    this.sync.forget(replica);
     const info = this.peers.get(replica);
     if (!info || info.status !== "up") return;
     info.status = "down";
@@ -170,13 +186,28 @@ export class Tracker {
     this.emit(this.set.replicaDown(replica));
   }
 
-  /** The detector sees `replica` alive again: up now rather than at its next (maybe idle) heartbeat. */
+  /**
+   * The detector sees `replica` alive: a replica marked down is up again now rather than at its
+   * next (maybe idle) heartbeat, and one never heard from is watched from now on and asked for
+   * its state at once rather than when it next speaks (an idle replica speaks only every
+   * maxSilentPeriods ticks). While this replica's first sync lasts, it waits for that state.
+   */
   markUp(replica: ReplicaId): void {
     const info = this.peers.get(replica);
-    if (!info || info.status !== "down") return;
-    info.status = "up";
-    info.lastHeardAt = Date.now();
-    this.emit(this.set.replicaUp(replica));
+    if (info) {
+      if (info.status === "down") {
+        info.status = "up";
+        info.lastHeardAt = Date.now();
+        this.emit(this.set.replicaUp(replica));
+      }
+    } else if (replica === this.replica || this.set.isGone(replica) || !this.admit(replica)) return;
+    const awaited = this.sync.expect(replica);
+    if ((awaited || !info) && this.running) this.askForOwnState(replica);
+  }
+
+  /** The detector has reported every replica alive when it looked: the first sync waits for no others. */
+  peersListed(): void {
+    this.sync.listed();
   }
 
   // ---- lifecycle ---------------------------------------------------------------------
@@ -184,6 +215,8 @@ export class Tracker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.sync.start();
+    for (const replica of this.sync.pending) this.askForOwnState(replica);
     // Jitter the first heartbeat so that replicas started together do not beat together.
     const delay = Math.floor(this.random() * 0.25 * this.timings.broadcastPeriod);
     this.firstTick = setTimeout(() => {
@@ -199,6 +232,7 @@ export class Tracker {
     if (!this.running) return;
     if (options.graceful) this.transport.broadcast({ type: "gracefulPermdown", from: this.replica });
     this.running = false;
+    this.sync.stop();
     clearTimeout(this.firstTick);
     clearInterval(this.interval);
     clearTimeout(this.eagerFlush);
@@ -215,6 +249,8 @@ export class Tracker {
       this.silentPeriods = 0;
     }
     if (++this.ticks % this.timings.clockSamplePeriods === 0) this.requestTransfers();
+    // A request or its answer may have been lost, or reached a replica not started yet.
+    for (const replica of this.sync.pending) this.askForOwnState(replica);
     this.detectDowns();
   }
 
@@ -278,6 +314,26 @@ export class Tracker {
         clock: clockToWire(ours),
       });
     }
+  }
+
+  /**
+   * Asks `replica` for its own presences only (the request names just it and us): asked of every
+   * live replica at a start, the answers together are the cluster's state, each presence sent
+   * once, by the replica that holds it.
+   */
+  private askForOwnState(replica: ReplicaId): void {
+    const context = this.set.causalContext();
+    this.transport.sendTo(replica, {
+      type: "transferRequest",
+      from: this.replica,
+      requestId: this.nextRequestId++,
+      clock: clockToWire(
+        new Map([
+          [this.replica, context.clockOf(this.replica)],
+          [replica, context.clockOf(replica)],
+        ]),
+      ),
+    });
   }
 
   /**
@@ -352,6 +408,7 @@ export class Tracker {
           // The state holds everything the sender had produced: no delta of it is missing now.
           this.deltasSeen.set(message.from, Math.max(this.deltasSeen.get(message.from) ?? 0, message.seq));
           this.gapRequestedAt.delete(message.from);
+          this.sync.answered(message.from);
           break;
         }
         case "gracefulPermdown":
@@ -378,6 +435,17 @@ export class Tracker {
       }
       return true;
     }
+    if (!this.admit(replica)) return false;
+    // Introduce ourselves right away so a newcomer need not wait for our next idle heartbeat.
+    this.transport.sendTo(replica, this.heartbeat(null));
+    return true;
+  }
+
+  /**
+   * A replica heard of for the first time (its heartbeat, or the detector): watched from now on.
+   * Returns false when it is an outdated incarnation, to be ignored.
+   */
+  private admit(replica: ReplicaId): boolean {
     if (parseReplicaId(replica).nodeName === parseReplicaId(this.replica).nodeName) {
       // Another incarnation of this very node: an older one is our previous life.
       if (isOlderIncarnation(replica, this.replica)) this.permdown(replica);
@@ -392,10 +460,8 @@ export class Tracker {
       }
       this.permdown(previous); // the node restarted
     }
-    this.peers.add(replica, now);
+    this.peers.add(replica, Date.now());
     this.emit(this.set.replicaUp(replica));
-    // Introduce ourselves right away so a newcomer need not wait for our next idle heartbeat.
-    this.transport.sendTo(replica, this.heartbeat(null));
     return true;
   }
 
@@ -436,6 +502,7 @@ export class Tracker {
   }
 
   private permdown(replica: ReplicaId, reason: { silent: boolean } = { silent: false }): void {
+    this.sync.forget(replica);
     if (reason.silent) this.purgedForSilence.add(replica);
     else this.purgedForSilence.delete(replica);
     this.emit(this.set.replicaPermdown(replica));

@@ -51,13 +51,14 @@ export class WorkerSupervisor {
     const { settings, log } = options;
     // The main thread is the process: it collects the process metrics, and the fabric's.
     const metrics = new Metrics({ processMetrics: true });
+    const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     const link = settings.redisUrl
       ? new RedisFabric({
           url: settings.redisUrl,
           nodeName: settings.nodeName,
           nodeIncarnation: this.nodeIncarnation,
           sharded: settings.redisSharded,
-          replicas: () => this.slots.flatMap((slot) => (slot ? [slot.replica] : [])),
+          replicas,
           log,
           metrics,
           counterFlushMs: settings.counterFlushMs,
@@ -67,6 +68,7 @@ export class WorkerSupervisor {
       : undefined;
     this.hub = new NodeHub({
       nodeName: settings.nodeName,
+      replicas,
       link,
       metrics,
       log,

@@ -16,7 +16,10 @@ interface TestNode {
   name: string;
   fabric: RedisFabric;
   presence: PresenceService;
+  /** What the fabric reported about other replicas (up, down, gone). */
   peerEvents: PeerEvent[];
+  /** How often it said every live replica was listed (once, after its first look at the liveness keys). */
+  listed: number;
   errors: Error[];
 }
 
@@ -52,9 +55,10 @@ async function startNodes(names: string[], timings: Partial<typeof TIMINGS> = TI
       gossip: fabric.gossip,
       onError: (e) => errors.push(e),
     });
-    const node: TestNode = { name, fabric, presence, peerEvents: [], errors };
+    const node: TestNode = { name, fabric, presence, peerEvents: [], listed: 0, errors };
     fabric.onPeerEvent((event) => {
-      node.peerEvents.push(event);
+      if (event.kind === "listed") node.listed++;
+      else node.peerEvents.push(event);
       presence.peerEvent(event);
     });
     return node;
@@ -224,6 +228,7 @@ describe("PresenceService over the RedisFabric gossip lane", () => {
     await waitFor(() => a.peerEvents.length === 3, "b to be reported up again");
     expect(a.peerEvents[2]).toEqual({ kind: "up", replica: replicaOf("b") });
     await converge(all, "room:1", ["bob"], "bob to be listed again");
+    expect(all.map((n) => n.listed)).toEqual([1, 1]);
     expect(all.flatMap((n) => n.errors)).toEqual([]);
   });
 });

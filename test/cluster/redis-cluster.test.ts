@@ -53,7 +53,10 @@ async function startNodes(names: string[], options: TestFabricOptions = {}): Pro
     const fabric = testFabric(cluster, name, { sharded: true, ...options });
     const node: TestNode = { name, fabric, received: [], peerEvents: [], errors: [] };
     fabric.onBroadcast((message) => node.received.push(message));
-    fabric.onPeerEvent((event) => node.peerEvents.push(event));
+    // Replica events only: "listed" (after the first look at the keys) is no replica's.
+    fabric.onPeerEvent((event) => {
+      if (event.kind !== "listed") node.peerEvents.push(event);
+    });
     return node;
   });
   nodes.push(...started);

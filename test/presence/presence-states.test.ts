@@ -8,6 +8,7 @@ import { emptyPresenceMap, type Meta, type PresenceDiff, type PresenceMap } from
 import { MAX_STREAMS, STALL_MS } from "../../server/presence/catch-up-turns.js";
 import { PresenceStates, type StateFrame, type StateMember, type StateMemberSocket } from "../../server/presence/presence-states.js";
 import { PART_BYTES } from "../../server/presence/state-parts.js";
+import { FirstSync, type FirstSyncView } from "../../server/presence/first-sync.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
 import { waitFor } from "../support/wait.js";
 
@@ -79,6 +80,7 @@ class Room {
   constructor(
     resyncBytes = 256 * 1024,
     private readonly serializer: Serializer = jsonSerializer,
+    firstSync?: FirstSyncView,
   ) {
     this.states = new PresenceStates({
       snapshot: () => JSON.parse(JSON.stringify(this.truth)) as PresenceMap,
@@ -89,6 +91,7 @@ class Room {
         return true;
       },
       resyncBytes,
+      firstSync,
       metrics: this.metrics,
     });
   }
@@ -274,6 +277,35 @@ describe("presence catch-ups", () => {
     } finally {
       room.states.stop();
       vi.useRealTimers();
+    }
+  });
+
+  it("wait for the replica's first sync, then send a list that holds what it brought", async () => {
+    const sync = new FirstSync(60_000);
+    const room = new Room(undefined, undefined, sync);
+    try {
+      room.join("first");
+      room.join("second");
+      room.join("gone");
+      room.leave("gone");
+      await nextTurn();
+      // Nothing yet, not even diffs: a list now would lack the other replicas' presences.
+      for (const member of room.members.values()) expect(member.socket.frames).toEqual([]);
+      expect(await metric(room, "cinder_presence_state_sync_waits_total")).toBe(3);
+      expect(await metric(room, "cinder_presence_state_waiting")).toBe(2);
+      // The other replicas' presences arrive, then the first sync is over.
+      for (let i = 0; i < 10; i++) room.track(`remote${i}`);
+      sync.listed();
+      await waitFor(() => room.converged(), "every waiting member's list to match");
+      // Each one's first frame is its presence_state (the parts that follow join the rest of the list).
+      for (const member of room.members.values()) expect(member.socket.frames[0].startsWith('[null,null,"room:big","presence_state"')).toBe(true);
+      expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+      // Once it is over, members are sent their list at once.
+      room.join("later");
+      await waitFor(() => room.sees("later"), "a later member's list");
+      expect(await metric(room, "cinder_presence_state_sync_waits_total")).toBe(3);
+    } finally {
+      room.states.stop();
     }
   });
 });

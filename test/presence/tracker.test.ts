@@ -156,3 +156,98 @@ describe("tracker memory of gone replicas", () => {
     }
   });
 });
+
+describe("a starting replica's first sync", () => {
+  /** A transferAck of `set`'s state restricted as the request asked. */
+  function answer(set: PresenceSet, request: GossipMessage, seq = 0): GossipMessage {
+    if (request.type !== "transferRequest") throw new Error(`not a transfer request: ${request.type}`);
+    const known = request.clock.map(([replica]) => replica);
+    return { type: "transferAck", from: set.localReplica, requestId: request.requestId, state: toWire(set.extract(known)), seq };
+  }
+  const requestsTo = (sent: Array<{ to: string; message: GossipMessage }>, to: string) => sent.filter((s) => s.to === to && s.message.type === "transferRequest").map((s) => s.message);
+  const keys = (tracker: Tracker) => [...tracker.list("room")].map((e) => e.key).sort();
+
+  it("waits until every listed replica sent its own presences, asking each for its own only", () => {
+    const net = manualGossip();
+    const reports: unknown[] = [];
+    const tracker = new Tracker({ replica: "a#2", gossip: net.gossip, random: () => 0, onFirstSync: (report) => reports.push(report) });
+    tracker.start();
+    const b = new PresenceSet("b#1");
+    const c = new PresenceSet("c#1");
+    b.join("room", "bob", "s", {});
+    c.join("room", "carol", "s", {});
+    // b also holds c's presences: c's state must still come from c.
+    b.merge(c.extract());
+    tracker.markUp("b#1");
+    tracker.markUp("c#1");
+    tracker.peersListed();
+    expect(tracker.firstSync.done).toBe(false);
+    const [toB] = requestsTo(net.sent, "b#1");
+    const [toC] = requestsTo(net.sent, "c#1");
+    expect(toB.type === "transferRequest" && toB.clock.map(([replica]) => replica).sort()).toEqual(["a#2", "b#1"]);
+    net.receive(answer(b, toB));
+    expect(keys(tracker)).toEqual(["bob"]);
+    expect(tracker.firstSync.done).toBe(false);
+    net.receive(answer(c, toC));
+    expect(tracker.firstSync.done).toBe(true);
+    expect(keys(tracker)).toEqual(["bob", "carol"]);
+    expect(reports).toEqual([{ outcome: "complete", missing: [], ms: 0 }]);
+  });
+
+  it("is not over before every live replica was listed, and waits for a replica it heard from before the listing", () => {
+    const net = manualGossip();
+    const tracker = new Tracker({ replica: "a#2", gossip: net.gossip, random: () => 0 });
+    tracker.start();
+    const b = new PresenceSet("b#1");
+    b.join("room", "bob", "s", {});
+    b.takeDelta();
+    // An idle heartbeat of b's comes first (its seq says it sent no delta we missed).
+    net.receive({ type: "heartbeat", from: "b#1", clock: clockToWire(b.clock()), delta: null, seq: 0 });
+    expect(tracker.firstSync.done).toBe(false);
+    tracker.markUp("b#1");
+    tracker.peersListed();
+    expect(tracker.firstSync.done).toBe(false);
+    const [toB] = requestsTo(net.sent, "b#1");
+    net.receive(answer(b, toB));
+    expect(tracker.firstSync.done).toBe(true);
+    expect(keys(tracker)).toEqual(["bob"]);
+  });
+
+  it("asks a silent replica again at every tick, stops waiting for one reported down, and ends after firstSyncTimeout at most", () => {
+    const net = manualGossip();
+    const reports: Array<{ outcome: string; missing: string[] }> = [];
+    const timings = { broadcastPeriod: 100, firstSyncTimeout: 1000 };
+    const tracker = new Tracker({ replica: "a#2", gossip: net.gossip, random: () => 0, ...timings, onFirstSync: (report) => reports.push(report) });
+    tracker.start();
+    tracker.markUp("b#1");
+    tracker.markUp("c#1");
+    tracker.markUp("d#1");
+    tracker.peersListed();
+    vi.advanceTimersByTime(350);
+    expect(requestsTo(net.sent, "b#1").length).toBe(5); // at once, then at the ticks at 0, 100, 200, 300 ms
+    tracker.markDown("c#1");
+    tracker.replicaGone("d#1");
+    vi.advanceTimersByTime(500);
+    expect(requestsTo(net.sent, "c#1").length).toBe(5);
+    expect(tracker.firstSync.done).toBe(false);
+    vi.advanceTimersByTime(150);
+    expect(tracker.firstSync.done).toBe(true);
+    expect(reports).toEqual([{ outcome: "timeout", missing: ["b#1"], ms: 1000 }]);
+    // Over: nobody is asked for a first sync any more.
+    const asked = requestsTo(net.sent, "b#1").length;
+    vi.advanceTimersByTime(500);
+    expect(requestsTo(net.sent, "b#1").length).toBe(asked);
+  });
+
+  it("is over at once for a replica without peers, and a replica seen later is asked for its state without being waited for", () => {
+    expect(new Tracker({ replica: "a#1" }).firstSync.done).toBe(true);
+    const net = manualGossip();
+    const tracker = new Tracker({ replica: "a#2", gossip: net.gossip, random: () => 0 });
+    tracker.start();
+    tracker.peersListed();
+    expect(tracker.firstSync.done).toBe(true);
+    tracker.markUp("b#1");
+    expect(requestsTo(net.sent, "b#1")).toHaveLength(1);
+    expect(tracker.firstSync.done).toBe(true);
+  });
+});

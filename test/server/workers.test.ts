@@ -190,6 +190,42 @@ describe("worker threads", () => {
     expect(node.output).toContain("worker crashed");
   });
 
+  it("gives a newcomer on a worker that replaced a crashed one a first presence_state with its sibling's members", async () => {
+    const node = await startWorkers();
+    const url = `ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`;
+    const members = await membersOnBothWorkers(node.port);
+    const survivorThread = members[0].thread();
+    const onSurvivor = members.filter((m) => m.thread() === survivorThread);
+    // The other worker's members go for good: nothing changes in the room from here on, so only
+    // the new worker's own start can give it the survivor's members.
+    for (const m of members) if (m.thread() !== survivorThread) m.socket.disconnect();
+    const stay = onSurvivor.map((m) => `user${members.indexOf(m)}`);
+    await waitFor(() => onSurvivor[0].users() === [...stay].sort().join(","), "the other worker's members to leave");
+    const listening = () => node.output.split("\n").filter((line) => line.includes('"msg":"listening"')).length;
+    expect(listening()).toBe(2);
+    const raw: RawClient[] = [];
+    try {
+      // A raw socket (it does not come back) on the other worker crashes it.
+      const [victim] = [...(await clientsOnBothWorkers(node.port, 1))].find(([thread]) => thread !== survivorThread)![1];
+      victim.send(["p", "c", "probe:who", "crash", {}]);
+      await waitFor(() => listening() === 3, "the new worker to listen", 15_000);
+      // A socket on the new worker, found with the probe only (no presence), then joins the room.
+      let newcomer: RawClient | undefined;
+      for (let i = 0; i < 40 && !newcomer; i++) {
+        const client = await RawClient.open(url);
+        raw.push(client);
+        const thread = ((await client.join("probe:who"))[4] as { response: { thread: number } }).response.thread;
+        if (thread !== survivorThread) newcomer = client;
+      }
+      expect(newcomer, "a socket on the new worker").toBeDefined();
+      await newcomer!.join("room:w", { user: "newcomer" });
+      const [, , , , first] = await newcomer!.next((frame) => frame[3] === "presence_state", "the newcomer's first presence_state");
+      expect(Object.keys(first as object).sort()).toEqual([...stay, "newcomer"].sort());
+    } finally {
+      for (const client of raw) client.close();
+    }
+  });
+
   it("drains on SIGTERM: clients get 1001, the process exits 0, clients reconnect to the next server", async () => {
     const port = await freePort();
     const node = await startWorkers(port);
