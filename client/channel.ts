@@ -28,10 +28,11 @@ export interface TransportErrorPayload {
  * wait in a buffer, their timeout already running.
  *
  * On a topic that keeps history, the channel recovers by itself: it remembers the offset `_o`
- * of the last message it received and the epoch of its last join reply, and every later join
- * (the rejoins after a reconnect included) sends them as `_since`, so the server replays what
- * was missed right after the reply. A `_since` in the app's own params (say, one saved before a
- * page reload) is sent as given until the channel has a position of its own. See `onRecover`.
+ * of the last message it received and the epoch `_e` that offset belongs to, and every later
+ * join (the rejoins after a reconnect included) sends them as `_since`, so the server replays
+ * what was missed right after the reply. A `_since` in the app's own params (say, one saved
+ * before a page reload) is sent as given until the channel has a position of its own. See
+ * `onRecover`.
  */
 export class Channel {
   state: ChannelState = CHANNEL_STATES.closed;
@@ -131,8 +132,8 @@ export class Channel {
    * received follow, as their original events and in order, then live ones; nothing is lost or
    * repeated. `recovered: false`: nothing is replayed (the first join, a gap longer than the
    * server keeps, or a history that started again): load the state afresh; the channel goes on
-   * from `o` in epoch `e`. Messages keep their offset under `_o` in the payloads handed to `on`
-   * callbacks. Returns the ref `offRecover` takes.
+   * from `o` in epoch `e`. Messages keep their offset under `_o` and its epoch under `_e` in the
+   * payloads handed to `on` callbacks. Returns the ref `offRecover` takes.
    */
   onRecover(callback: RecoverCallback): number {
     const ref = this.bindingRef++;

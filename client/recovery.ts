@@ -14,17 +14,24 @@ export type RecoverCallback = (recovery: Recovery) => void;
 
 /**
  * Where a channel is in its topic's history: the offset (`_o`) of the last message it handed
- * to the app, in the epoch its last join reply gave. Once an epoch is known, every join sends
- * `_since: {o, e}` so the server replays what was missed.
+ * to the app, and the epoch (`_e`) that offset belongs to — from the last join reply until a
+ * message brings its own (the history may start again while the channel stays joined). Once an
+ * epoch is known, every join sends `_since: {o, e}` so the server replays what was missed.
  */
 export class HistoryPosition {
   o = 0;
   e: string | null = null;
 
-  /** Notes the offset of an incoming payload, if it is an object with a numeric `_o`. */
+  /**
+   * Notes the offset of an incoming payload, if it is an object with a numeric `_o`, and its
+   * epoch `_e` once a join reply told one (so an app's own `_e` on a topic without history is
+   * never taken for an epoch).
+   */
   see(payload: unknown): void {
-    const o = (payload as { _o?: unknown } | null | undefined)?._o;
-    if (typeof o === "number") this.o = o;
+    const message = payload as { _o?: unknown; _e?: unknown } | null | undefined;
+    if (typeof message?._o !== "number") return;
+    this.o = message._o;
+    if (this.e && typeof message._e === "string" && message._e) this.e = message._e;
   }
 
   /**

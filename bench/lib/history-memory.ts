@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 
+import { historyFrame, newEpoch } from "../../server/history/history-frame.js";
 import type { LocalCluster } from "./cluster-processes.js";
 import { heapAfterGc, inspectFlag } from "./history-inspector.js";
 import { type HistorySetup, type Pinning, pinSelf, rssBytes, startNodes } from "./history-nodes.js";
@@ -38,7 +39,7 @@ export interface MemoryResult {
   setup: string;
   /** messages the history holds after the fill: topics × min(messages, size), read back */
   retained: number;
-  /** characters of one stored frame (`[null,null,"room:m0","new_msg",{…,"_o":1}]`) */
+  /** characters of one stored frame (`[null,null,"room:m0","new_msg",{…,"_o":1,"_e":"ijKm6HBL"}]`) */
   frameChars: number;
   rssPerMessage: number;
   heapPerMessage: number;
@@ -100,10 +101,9 @@ async function takeSample(cluster: LocalCluster, inspectorPort: number, linked: 
   return { heap, rss: rssBytes(cluster.nodePids[0]), redisUsed: linked ? await usedMemory(cluster.redis) : 0 };
 }
 
-/** The stored frame of the last message of a topic, as the server builds it (history-frame.ts). */
+/** The stored frame of the last message of a topic, as the server builds it. */
 function frameChars(topic: string, bodySize: number, offset: number): number {
-  const payload = JSON.stringify({ user: JOIN_PARAMS.user, body: "m".repeat(bodySize) }).slice(0, -1) + `,"_o":${offset}}`;
-  return `[null,null,${JSON.stringify(topic)},"new_msg",${payload}]`.length;
+  return historyFrame(topic, "new_msg", JSON.stringify({ user: JOIN_PARAMS.user, body: "m".repeat(bodySize) }), offset, newEpoch()).length;
 }
 
 /**

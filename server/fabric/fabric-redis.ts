@@ -19,9 +19,16 @@ import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encode
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
 import { clientTopicCount } from "./internal-topics.js";
+import { HistoryStreams } from "./history-streams.js";
 
 /** How long a join waits for Redis to confirm the subscription of its topic before going ahead. */
 export const SUBSCRIBE_WAIT_MS = 1000;
+/**
+ * How long a read-back of missed history broadcasts waits for the publishing connection: after an
+ * outage the two connections come back apart, by up to one reconnect step (5 s at most, jittered),
+ * and the first arrivals on the subscriber may well be the ones that show what was missed.
+ */
+const READ_BACK_WAIT_MS = 6000;
 
 const TOPIC_PREFIX = "cinder:t:";
 /** Heartbeats and permdowns, for every node. */
@@ -81,8 +88,8 @@ export class RedisFabric implements Fabric {
   private readonly nodeRelays: NodeRelays;
   readonly leases: RedisLeases;
   readonly counters: RedisCounterStore;
-  /** Per history topic with interest: the last offset delivered, to see a jump and refill it. */
-  private readonly streams = new Map<string, StreamPosition>();
+  /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
+  private readonly streams: HistoryStreams;
   /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
   private readonly markers = new Map<string, () => void>();
   private nextMarker = 0;
@@ -126,6 +133,16 @@ export class RedisFabric implements Fabric {
       max: options.stores?.max ?? DEFAULTS.historyMaxPendingStores,
       timeoutMs: options.stores?.timeoutMs ?? DEFAULTS.historyStoreTimeoutMs,
       onSize: (size) => pending.set(size),
+    });
+    this.streams = new HistoryStreams({
+      // A topic read back here has its epoch already; the TTL only matters if it vanished meanwhile.
+      read: async (topic, since, limit) => {
+        await this.publisherReady(READ_BACK_WAIT_MS);
+        return this.history.read(topic, since, limit, { size: limit, ttl: 1 });
+      },
+      deliver: (message) => this.deliver(message),
+      metrics: options.metrics,
+      log: this.log,
     });
     this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.counters = new RedisCounterStore({
@@ -228,29 +245,31 @@ export class RedisFabric implements Fabric {
 
   /**
    * Reads a topic's history. When this node receives the topic, the read also publishes a marker
-   * at its own point in the stream, and resolves once the marker is back: by then every broadcast
-   * the page holds has been delivered here too, so a joining socket attached now gets none of
-   * them twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
+   * at its own point in the stream, and resolves once the marker is back and the node's
+   * subscribers have everything up to the page's top (what pub/sub lost is read back first, see
+   * HistoryStreams.reach): a joining socket attached now gets none of the page's broadcasts
+   * twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
    */
   async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
     if (!this.interest.has(topic)) return this.history.read(topic, since, limit, limits);
     const token = `${this.nextMarker++}`;
     const back = new Promise<void>((resolve) => this.markers.set(token, resolve));
+    let page: HistoryPage;
     try {
       const marker = asBuffer(encodeMarker(this.sender, token));
       if (!this.options.sharded) {
-        const page = await this.history.read(topic, since, limit, limits, marker);
-        await settleWithin(back, SUBSCRIBE_WAIT_MS);
-        return page;
+        page = await this.history.read(topic, since, limit, limits, marker);
+      } else {
+        // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
+        page = await this.history.read(topic, since, limit, limits);
+        await this.connections.publisher.spublish(TOPIC_PREFIX + topic, marker);
       }
-      // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
-      const page = await this.history.read(topic, since, limit, limits);
-      await this.connections.publisher.spublish(TOPIC_PREFIX + topic, marker);
       await settleWithin(back, SUBSCRIBE_WAIT_MS);
-      return page;
     } finally {
       this.markers.delete(token);
     }
+    if (this.interest.has(topic)) await this.streams.reach(topic, page);
+    return page;
   }
 
   // ── interest lane ──
@@ -264,7 +283,7 @@ export class RedisFabric implements Fabric {
       return settleWithin(this.topicChannels.add(TOPIC_PREFIX + topic, this.topicListener), SUBSCRIBE_WAIT_MS);
     }
     if (this.interest.delete(topic)) this.topicChannels.remove(TOPIC_PREFIX + topic, this.topicListener);
-    this.streams.delete(topic);
+    this.streams.forget(topic);
   }
 
   // ── gossip lane ──
@@ -338,6 +357,17 @@ export class RedisFabric implements Fabric {
     await this.connections.close();
   }
 
+  /** Resolves once the publishing connection is ready, or after `ms` (what is sent then fails as it would have). */
+  private async publisherReady(ms: number): Promise<void> {
+    if (this.connections.isReady("publisher")) return;
+    let stop = () => {};
+    const ready = new Promise<void>((resolve) => {
+      stop = this.connections.onReady((role) => role === "publisher" && resolve());
+    });
+    await settleWithin(ready, ms);
+    stop();
+  }
+
   private publishGossip(channel: string, to: ReplicaId | null, message: GossipMessage): void {
     // Lost gossip is repaired by the next heartbeat and transfer, so nothing is queued while Redis is down.
     if (this.closed || !this.connections.isReady("publisher")) return;
@@ -362,58 +392,12 @@ export class RedisFabric implements Fabric {
       return;
     }
     this.options.metrics.fabricReceived.inc();
-    if (envelope.kind === "history") this.receiveHistory(envelope.broadcast);
+    if (envelope.kind === "history") this.streams.receive(envelope.broadcast);
     else this.deliver(envelope.broadcast);
   }
 
   private deliver(message: EncodedBroadcast): void {
     for (const handler of this.broadcastHandlers) handler(message);
-  }
-
-  /**
-   * History broadcasts arrive in offset order, unless Redis pub/sub lost some (a reconnect): a
-   * jump is refilled from the topic's stream once for the whole node, and what arrives meanwhile
-   * waits behind the refill. Duplicates are dropped by offset.
-   */
-  private receiveHistory(message: EncodedBroadcast): void {
-    const offset = message.offset as number;
-    const epoch = message.epoch as string;
-    const position = this.streams.get(message.topic);
-    if (position?.refilling) return void position.waiting.push(message);
-    if (!position || position.epoch !== epoch) {
-      this.streams.set(message.topic, { epoch, last: offset, refilling: false, waiting: [] });
-      return this.deliver(message);
-    }
-    if (offset <= position.last) return;
-    if (offset === position.last + 1) {
-      position.last = offset;
-      return this.deliver(message);
-    }
-    position.refilling = true;
-    position.waiting.push(message);
-    const missing = offset - position.last - 1;
-    this.history
-      .read(message.topic, position.last, missing, { size: missing, ttl: 1 })
-      .then(
-        (page) => {
-          if (page.epoch !== epoch) return;
-          for (const entry of page.entries) {
-            if (entry.offset !== position.last + 1) break;
-            position.last = entry.offset;
-            this.options.metrics.historyRefills.inc();
-            this.deliver({ topic: message.topic, event: eventOf(entry.frame), frame: entry.frame, offset: entry.offset, epoch });
-          }
-        },
-        (err: unknown) => this.log.warn({ err, topic: message.topic }, "could not refill a gap in a history topic"),
-      )
-      .finally(() => {
-        position.refilling = false;
-        const waiting = position.waiting;
-        position.waiting = [];
-        // What could not be refilled is gone for good: carry on from what arrived.
-        if (waiting.length > 0 && (waiting[0].offset as number) > position.last + 1) position.last = (waiting[0].offset as number) - 1;
-        if (this.streams.get(message.topic) === position) for (const waited of waiting) this.receiveHistory(waited);
-      });
   }
 
   private receiveGossip(bytes: Buffer): void {
@@ -449,13 +433,6 @@ export class RedisFabric implements Fabric {
   }
 }
 
-interface StreamPosition {
-  epoch: string;
-  last: number;
-  refilling: boolean;
-  waiting: EncodedBroadcast[];
-}
-
 /**
  * Why an append failed: Redis answered with an error (the script failed: nothing was kept), the
  * command could not be written (not sent), or the connection went with the command on its way
@@ -465,11 +442,6 @@ function appendFailure(err: unknown): StoreFailure {
   if (err instanceof ReplyError) return "failed";
   if (err instanceof Error && err.message.startsWith("Stream isn't writeable")) return "unavailable";
   return "timeout";
-}
-
-/** The event of a stored V2 JSON frame (only refills need it). */
-function eventOf(frame: string): string {
-  return String((JSON.parse(frame) as unknown[])[3]);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

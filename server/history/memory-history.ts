@@ -56,7 +56,7 @@ export class MemoryHistory {
     history.lastAt = now;
     history.limits = message.limits;
     const offset = ++history.top;
-    const frame = historyFrame(message.topic, message.event, message.payload, offset);
+    const frame = historyFrame(message.topic, message.event, message.payload, offset, history.epoch);
     const entry: Entry = { owner: history, offset, frame, bytes: frame.length * 2, dropped: false };
     history.entries.push(entry);
     this.fifo.push(entry);

@@ -2,14 +2,15 @@ import { hashTag } from "../cluster/hash-tag.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import { runScript } from "../cluster/scripts.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../fabric/fabric.js";
-import { framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
+import { EPOCH_KEY, framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
 
 /**
  * One publication to a history topic, atomically: the topic's epoch (a new one, and a new
- * sequence, if its history was lost), the next offset, the frame with the offset in its payload
- * (as `withOffset` builds it), XADD under the offset as the entry id (MAXLEN size), the TTLs, and
- * the PUBLISH to the topic's channel (unless sharded, where the caller SPUBLISHes: a script
- * may only publish to its own slot). Every node then sees the offsets of a topic in order.
+ * sequence, if its history was lost), the next offset, the frame with the offset and the epoch
+ * in its payload (as `withPosition` builds it), XADD under the offset as the entry id (MAXLEN
+ * size), the TTLs, and the PUBLISH to the topic's channel (unless sharded, where the caller
+ * SPUBLISHes: a script may only publish to its own slot). Every node then sees the offsets of a
+ * topic in order.
  */
 const APPEND = `
 local epoch = redis.call('GET', KEYS[2])
@@ -20,8 +21,9 @@ if not epoch then
 end
 local offset = redis.call('INCR', KEYS[1])
 local payload = ARGV[3]
+local position = '"${OFFSET_KEY}":' .. offset .. ',"${EPOCH_KEY}":"' .. epoch .. '"'
 local body
-if payload == '{}' then body = '{"${OFFSET_KEY}":' .. offset .. '}' else body = string.sub(payload, 1, -2) .. ',"${OFFSET_KEY}":' .. offset .. '}' end
+if payload == '{}' then body = '{' .. position .. '}' else body = string.sub(payload, 1, -2) .. ',' .. position .. '}' end
 local frame = ARGV[2] .. body .. ']'
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], offset .. '-0', 'f', frame)
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end

@@ -109,7 +109,12 @@ export class Metrics {
   });
   readonly historyRefills = new Counter({
     name: "cinder_history_refilled_total",
-    help: "History broadcasts this node missed from Redis pub/sub (an outage) and read back from the topic's stream",
+    help: "History broadcasts this node missed from Redis pub/sub (a reconnect; the start of a new epoch, as after Redis restarted empty) and read back from the topic's stream for its subscribers",
+    registers: [this.registry],
+  });
+  readonly historyUnrefilled = new Counter({
+    name: "cinder_history_unrefilled_total",
+    help: "History broadcasts this node missed from Redis pub/sub and could not read back (no longer in the topic's stream, or the read failed): its live subscribers never got them",
     registers: [this.registry],
   });
   readonly historyStoresPending = new Gauge({

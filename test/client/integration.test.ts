@@ -321,8 +321,9 @@ describe.each(serializers)("our client against the server, %s serializer", (name
       expect(await ping).toEqual({ status: "ok", response: {} });
       expect(await message).toEqual({ status: "ok", response: {} });
       await waitFor(() => chat.length === 1, "the buffered message's broadcast");
-      // The demo room keeps history: a broadcast carries its offset, the first of the new node's epoch.
-      expect(chat).toEqual([{ user: "ada", body: "sent while down", _o: 1 }]);
+      // The demo room keeps history: a broadcast carries its offset, the first of the new node's
+      // epoch, and that epoch.
+      expect(chat).toEqual([{ user: "ada", body: "sent while down", _o: 1, _e: expect.any(String) }]);
       expect(channel.pushBuffer).toHaveLength(0);
 
       await waitFor(() => presenceStates === 2, "a fresh presence_state after the rejoin");

@@ -66,6 +66,23 @@ describe("cinder Channel: recovery on topics with history", () => {
     expect(channel.position.o).toBe(7);
   });
 
+  it("takes each message's epoch too: when the history starts again while it is joined, it follows the new epoch", () => {
+    const channel = socket.channel("room:1");
+    channel.join();
+    transport().reply("phx_join", "ok", recovery(false, 0, "E1"));
+    broadcast(channel, { _o: 1, _e: "E1" });
+    broadcast(channel, { _o: 2, _e: "E1" });
+    broadcast(channel, { _o: 1, _e: "E2" }); // the history started again (Redis restarted empty)
+    broadcast(channel, { _o: 2, _e: "E2" });
+    expect(channel.position).toMatchObject({ o: 2, e: "E2" });
+    // A payload without an epoch (stored by an older server) keeps the channel's.
+    broadcast(channel, { _o: 3 });
+    reconnect();
+    expect(joinParams().at(-1)).toEqual({ _since: { o: 3, e: "E2" } });
+    // Saved as JSON (say, before a page reload), a position is just {o, e}.
+    expect(JSON.parse(JSON.stringify(channel.position))).toEqual({ o: 3, e: "E2" });
+  });
+
   it("rejoins with _since merged into object params, leaving the app's object as it was", () => {
     const params = { user: "ada" };
     const channel = socket.channel("room:1", params);
@@ -176,7 +193,7 @@ describe("cinder Channel: recovery on topics with history", () => {
     channel.onRecover(onRecover);
     channel.join();
     transport().reply("phx_join", "ok", { welcome: true });
-    broadcast(channel, { _o: 5 }); // an app's own key of that name
+    broadcast(channel, { _o: 5, _e: "E9" }); // an app's own keys of those names
     reconnect();
     transport().reply("phx_join", "ok", {});
     expect(onRecover).not.toHaveBeenCalled();

@@ -1,11 +1,14 @@
 import { Encoder } from "@msgpack/msgpack";
+import type { Counter } from "prom-client";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBinary, encodeBinary } from "../../client/codec/binary.js";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import type { ChannelListener } from "../../server/cluster/subscription-registry.js";
-import type { EncodedBroadcast } from "../../server/fabric/fabric.js";
+import type { EncodedBroadcast, HistoryAppend } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
+import { RedisHistory } from "../../server/history/redis-history.js";
+import { Metrics } from "../../server/ops/metrics.js";
 import { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 import {
@@ -310,5 +313,62 @@ describe("SubscriptionRegistry waiters", () => {
     expect(registry.waiterCount).toBe(0);
     for (const wait of waits) expect(await isSettled(wait)).toBe(true);
     expect(await subscribers(outside, "chan:c:left")).toBe(0);
+  });
+});
+
+describe("RedisFabric: history broadcasts that pub/sub lost", () => {
+  /** Stores history broadcasts as a node does, but publishes none of them: as if pub/sub lost them all. */
+  async function unpublished(): Promise<RedisHistory> {
+    const connections = testConnections(redis, "unpublished");
+    extraConnections.push(connections);
+    await waitConnected(connections, "the storing connection");
+    return new RedisHistory(connections, { sender: "unpublished#1", sharded: true, channelOf: (topic) => `cinder:t:${topic}` });
+  }
+  const append = (topic: string, n: number, size = 100): HistoryAppend => ({ topic, event: "msg", payload: JSON.stringify({ n }), limits: { size, ttl: 60 } });
+  const stream = (node: TestNode, topic: string) =>
+    node.received.filter((m) => m.topic === topic).map((m) => ({ o: m.offset, e: m.epoch, n: (payloadOf(m) as { n: number }).n }));
+  const count = async (counter: Counter) => (await counter.get()).values[0]?.value ?? 0;
+
+  it("reads the start of a new epoch back for its subscribers, as far as the stream still holds it, and counts the rest", async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const [a] = await startNodes(["a"]);
+    const [b] = await startNodes(["b"], { metrics });
+    await b.fabric.setInterest("h:new", true);
+    a.fabric.appendHistory(append("h:new", 0, 3));
+    await waitFor(() => b.received.length === 1, "the first epoch's message");
+    const [{ e: first }] = stream(b, "h:new");
+    // The history is lost; the new epoch's first five are stored but never reach b. With the
+    // sixth, the stream (size 3) holds the fourth to the sixth.
+    await outside.flushall();
+    const history = await unpublished();
+    for (let n = 1; n <= 5; n++) await history.append(append("h:new", n, 3));
+    a.fabric.appendHistory(append("h:new", 6, 3));
+    await waitFor(() => b.received.length === 4, "the new epoch's stored ones, then the sixth");
+    const second = stream(b, "h:new")[1].e;
+    expect(second).not.toBe(first);
+    expect(stream(b, "h:new")).toEqual([
+      { o: 1, e: first, n: 0 },
+      { o: 4, e: second, n: 4 },
+      { o: 5, e: second, n: 5 },
+      { o: 6, e: second, n: 6 },
+    ]);
+    expect(await count(metrics.historyRefills)).toBe(2);
+    expect(await count(metrics.historyUnrefilled)).toBe(3);
+  });
+
+  it("a read of a topic it receives resolves once what pub/sub lost up to the page's top is delivered; nothing comes twice", async () => {
+    const [a, b] = await startNodes(["a", "b"]);
+    await b.fabric.setInterest("h:gap", true);
+    a.fabric.appendHistory(append("h:gap", 1));
+    await waitFor(() => b.received.length === 1, "the first message");
+    const history = await unpublished();
+    for (let n = 2; n <= 4; n++) await history.append(append("h:gap", n));
+    const page = await b.fabric.readHistory("h:gap", 4, 10, { size: 100, ttl: 60 });
+    expect(page).toMatchObject({ top: 4, entries: [] });
+    // A socket attached now would be at offset 4: b's subscribers already have everything up to it.
+    expect(stream(b, "h:gap").map((m) => m.o)).toEqual([1, 2, 3, 4]);
+    a.fabric.appendHistory(append("h:gap", 5));
+    await waitFor(() => stream(b, "h:gap").length === 5, "the fifth");
+    expect(stream(b, "h:gap").map((m) => m.n)).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -4,10 +4,13 @@
  * recording `_o`, the join reply's `_recovery`). A subscriber of 1,000 broadcasts has its
  * connection cut at about 300 and is back at about 700; it reconnects and rejoins by itself and
  * must get all 1,000 exactly once, in order. Once on one in-process node (memory), once across
- * two node processes sharing a Redis (published on A, received on B). And what a client is told
- * when recovery is not possible. No sleeps: every step waits for something it can see.
+ * two node processes sharing a Redis (published on A, received on B). A client that lived
+ * through an epoch change (the history started again while it stayed connected) recovers on its
+ * next reconnect. And what a client is told when recovery is not possible. No sleeps: every step
+ * waits for something it can see.
  */
 import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
 import * as phoenix from "phoenix";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -16,6 +19,7 @@ import type { CinderServer, CreateServerOptions } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 import { outcome } from "../client/support.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
+import { observer } from "../cluster/support.js";
 import { RedisServer } from "../support/redis-server.js";
 import { startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
@@ -61,8 +65,8 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-/** A cinder/client subscriber to `TOPIC` on `url` (reconnecting through `gate`), as the README shows it. */
-function cinderSubscriber(url: string, gate: Gate): Subscriber & { channel: Channel; reloads: number } {
+/** A cinder/client subscriber to `topic` on `url` (reconnecting through `gate`), as the README shows it. */
+function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { channel: Channel; reloads: number } {
   const socket = new Socket(url, { transport: gate.transport() });
   closers.push(() => socket.disconnect());
   socket.connect();
@@ -79,7 +83,7 @@ function cinderSubscriber(url: string, gate: Gate): Subscriber & { channel: Chan
   const params = JOIN;
 
   // ── the README sample (with types) ──
-  const channel = socket.channel(TOPIC, params);
+  const channel = socket.channel(topic, params);
   channel.on("new_msg", (payload) => render(payload)); // payload._o is the message's offset
   channel.onRecover(({ recovered }) => {
     if (!recovered) reloadState(); // the first join, or more was missed than the server replays
@@ -91,8 +95,8 @@ function cinderSubscriber(url: string, gate: Gate): Subscriber & { channel: Chan
   return Object.assign(subscriber, { channel });
 }
 
-/** A phoenix.js subscriber to `TOPIC` on `url`, recovering with the README recipe. */
-function phoenixSubscriber(url: string, gate: Gate): Subscriber & { reloads: number } {
+/** A phoenix.js subscriber to `topic` on `url`, recovering with the README recipe. */
+function phoenixSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { reloads: number } {
   const socket = new phoenix.Socket(url, { transport: gate.transport() as unknown as typeof globalThis.WebSocket });
   closers.push(() => socket.disconnect());
   socket.connect();
@@ -109,10 +113,10 @@ function phoenixSubscriber(url: string, gate: Gate): Subscriber & { reloads: num
   const params = JOIN;
 
   // ── the README recipe (with types) ──
-  let last: { o: number; e: string } | null = null; // the last offset received, and the epoch
-  const channel = socket.channel(TOPIC, () => (last ? { ...params, _since: last } : params));
-  channel.onMessage = (_event: string, payload: { _o?: unknown } | null) => {
-    if (last && typeof payload?._o === "number") last = { o: payload._o, e: last.e };
+  let last: { o: number; e: string } | null = null; // the last offset received, and its epoch
+  const channel = socket.channel(topic, () => (last ? { ...params, _since: last } : params));
+  channel.onMessage = (_event: string, payload: { _o?: unknown; _e?: string } | null) => {
+    if (last && typeof payload?._o === "number") last = { o: payload._o, e: payload._e ?? last.e };
     return payload;
   };
   channel.on("new_msg", (payload) => render(payload));
@@ -254,23 +258,26 @@ describe("recovery across two nodes sharing a Redis (history in Redis Streams)",
   // The nodes of test/history/cluster.test.ts: room:* keeps 2,000, recovers up to 1,000; B runs two workers.
   const HISTORY_APP = fileURLToPath(new URL("../support/apps/history-app.mjs", import.meta.url));
   let redis: RedisServer;
+  let outside: Redis;
   let nodes: NodeProcess[] = [];
 
   beforeAll(async () => {
     redis = await RedisServer.start();
+    outside = observer(redis);
     const start = async (name: string, workers: string) =>
       NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, HISTORY_MAX_RECOVER: "1000" }, ["--app", HISTORY_APP]);
     nodes = await Promise.all([start("A", "1"), start("B", "2")]);
   }, 60_000);
 
   afterAll(async () => {
+    outside?.disconnect();
     await Promise.all(nodes.map((node) => node.stop()));
     await redis?.stop();
   }, 60_000);
 
-  it("cinder/client on B, 1,000 published on A, cut at about 300 and back at about 700: all 1,000 once, in order", async () => {
-    const [A, B] = nodes;
-    const publisherSocket = new Socket(urlOf(A.port), { transport: WebSocket });
+  /** A cinder/client publisher on `node`: `publish(first, last, prefix)` pushes `new_msg {body: "<prefix><i>"}` to `topic` and waits for the replies. */
+  async function publisherOn(node: NodeProcess, topic: string): Promise<(first: number, last: number, prefix?: string) => Promise<void>> {
+    const publisherSocket = new Socket(urlOf(node.port), { transport: WebSocket });
     closers.push(() => publisherSocket.disconnect());
     publisherSocket.connect();
     // Publish once first, and see it come back, so the nodes' Redis scripts are loaded. On a
@@ -283,14 +290,52 @@ describe("recovery across two nodes sharing a Redis (history in Redis Streams)",
     expect((await outcome(warmUp.join())).status).toBe("ok");
     warmUp.push("new_msg", { body: "warm" });
     await waitFor(() => echoed.length === 1, "the warm-up broadcast");
-    const publisher = publisherSocket.channel(TOPIC, { user: "publisher", presence: false });
+    const publisher = publisherSocket.channel(topic, { user: "publisher", presence: false });
     expect((await outcome(publisher.join())).status).toBe("ok");
-    const publish = async (first: number, last: number) => {
+    return async (first, last, prefix = "m") => {
       const pushes = [];
-      for (let i = first; i <= last; i++) pushes.push(outcome(publisher.push("new_msg", { body: `m${i}` })));
+      for (let i = first; i <= last; i++) pushes.push(outcome(publisher.push("new_msg", { body: `${prefix}${i}` })));
       expect(new Set((await Promise.all(pushes)).map((reply) => reply.status))).toEqual(new Set(["ok"]));
     };
+  }
+
+  it("cinder/client on B, 1,000 published on A, cut at about 300 and back at about 700: all 1,000 once, in order", async () => {
+    const [A, B] = nodes;
+    const publish = await publisherOn(A, TOPIC);
     const gate = new Gate();
     await thousandWithACut(cinderSubscriber(urlOf(B.port), gate), gate, publish);
+  });
+
+  it("cinder/client and phoenix.js (README recipe) that lived through an epoch change (Redis flushed) recover on their next reconnect", async () => {
+    const [A, B] = nodes;
+    const topic = "room:epochs";
+    const publish = await publisherOn(A, topic);
+    const gates = [new Gate(), new Gate()];
+    const both = [cinderSubscriber(urlOf(B.port), gates[0], topic), phoenixSubscriber(urlOf(B.port), gates[1], topic)];
+    await waitFor(() => both.every((subscriber) => subscriber.recoveries.length === 1), "both to join", 10_000);
+    const firstEpoch = both[0].recoveries[0].e;
+    await publish(1, 5, "old");
+    await waitFor(() => both.every((subscriber) => lastOffset(subscriber) === 5), "the first epoch's five");
+    // The history is lost (Redis flushed) while both stay connected: it starts again, in a new epoch.
+    await outside.flushall();
+    await publish(1, 5, "new");
+    await waitFor(() => both.every((subscriber) => subscriber.messages.length === 10), "the new epoch's first five, live");
+    for (const [i, subscriber] of both.entries()) {
+      gates[i].away = true;
+      subscriber.cut();
+    }
+    await publish(6, 8, "new");
+    await waitFor(async () => (await outside.xlen(`cinder:h:{${topic}}:s`)) === 8, "Redis to store the three missed");
+    for (const gate of gates) gate.away = false;
+    await waitFor(() => both.every((subscriber) => subscriber.recoveries.length === 2), "both to be back", 15_000);
+    for (const subscriber of both) {
+      expect(subscriber.recoveries[1]).toMatchObject({ recovered: true, o: 8 });
+      expect(subscriber.recoveries[1].e).not.toBe(firstEpoch);
+    }
+    await waitFor(() => both.every((subscriber) => subscriber.messages.length === 13), "the three missed");
+    for (const subscriber of both) {
+      expect(subscriber.messages).toEqual([...oneTo(5).map((o) => ({ o, body: `old${o}` })), ...oneTo(8).map((o) => ({ o, body: `new${o}` }))]);
+      expect(subscriber.reloads).toBe(1); // on the first join only
+    }
   });
 });

@@ -40,6 +40,9 @@ describe("history on one node (in memory)", () => {
     for (let i = 1; i <= 5; i++) server.broadcast("h:1", "msg", { i });
     await waitFor(() => offsets(first.client).length === 5, "five broadcasts");
     expect(offsets(first.client)).toEqual([1, 2, 3, 4, 5]);
+    // Each carries the epoch its offset belongs to: the one the join reply gave.
+    const epochs = first.client.frames.filter((f: RawFrame) => f[3] === "msg").map((f) => (f[4] as { _e: string })._e);
+    expect(epochs).toEqual(Array(5).fill(first.recovery.e));
 
     const again = await join("h:1", { o: 2, e: first.recovery.e });
     expect(again.recovery).toEqual({ recovered: true, o: 5, e: first.recovery.e });
