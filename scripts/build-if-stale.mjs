@@ -2,8 +2,8 @@
 // Runs `npm run build` unless dist/ is already built from the sources as they are: `npm start`
 // then starts in about a second instead of recompiling everything. The build leaves
 // dist/.build-stamp, dated when it began (a file saved during a build is newer, so it counts);
-// a source, the two pages, tsconfig.json, package.json or package-lock.json newer than the stamp
-// means dist/ is stale. A deleted source is not noticed (its old output stays, unused).
+// a source, the two pages, tsconfig.json, package.json or package-lock.json not older than the
+// stamp means dist/ is stale. A deleted source is not noticed (its old output stays, unused).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -23,14 +23,14 @@ function mtime(path) {
   }
 }
 
-/** The first input newer than `since`, or undefined. */
+/** The first input saved at or after `since`, or undefined. */
 function newerInput(since) {
-  for (const file of SETTINGS_FILES) if ((mtime(join(root, file)) ?? 0) > since) return file;
+  for (const file of SETTINGS_FILES) if ((mtime(join(root, file)) ?? 0) >= since) return file;
   for (const dir of SOURCE_DIRS) {
     for (const entry of readdirSync(join(root, dir), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !SOURCE_FILE.test(entry.name)) continue;
       const path = join(entry.parentPath ?? entry.path, entry.name);
-      if (statSync(path).mtimeMs > since) return path.slice(root.length);
+      if (statSync(path).mtimeMs >= since) return path.slice(root.length);
     }
   }
   return undefined;
