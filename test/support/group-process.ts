@@ -21,10 +21,10 @@ export class GroupProcess {
     this.child.on("close", () => (this.closed = true));
   }
 
-  waitForOutput(text: string, timeoutMs = 30_000): Promise<unknown> {
-    return waitFor(() => this.output.includes(text) || this.exit, `"${text}" in the output`, timeoutMs).then(() => {
-      if (!this.output.includes(text)) throw new Error(`exited (${JSON.stringify(this.exit)}) before "${text}":\n${this.output}`);
-    });
+  /** Waits for `text` in the output; fails if the command ends first. */
+  async waitForOutput(text: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(() => this.output.includes(text) || this.exit, `"${text}" in the output`, timeoutMs);
+    if (!this.output.includes(text)) throw new Error(`exited (${JSON.stringify(this.exit)}) before "${text}":\n${this.output}`);
   }
 
   kill(signal: NodeJS.Signals): void {
