@@ -9,6 +9,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   port: "integer",
   host: "string",
   workers: "integer",
+  reusePort: "boolean",
   redisUrl: "string",
   redisSharded: "boolean",
   nodeName: "string",

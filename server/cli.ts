@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 import { resolve } from "node:path";
-import { ConfigError } from "./config.js";
+import { ConfigError, DEFAULTS } from "./config.js";
 import { settingsFromCli, USAGE } from "./cli-options.js";
+import { ListenError } from "./endpoint/listen-error.js";
 import { NativeUwsError } from "./native-uws.js";
 import { startNode } from "./node.js";
+import { listeningLine } from "./ops/listening-line.js";
+import { sigtermWhenOrphanedUnderNpm } from "./ops/parent-watch.js";
 
 /** `npx cinder` / `npm start`: a node serving the demo chat, or the app given with --app. */
 async function main(): Promise<void> {
@@ -12,26 +15,29 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const node = await startNode({
+  const options = {
     demo: app === undefined,
     // The demo (`npm start`) shows its dashboard too; it is open there unless a key is set.
     dashboard: app === undefined,
     ...settings,
-    app: app ? resolve(app) : new URL("./demo/app.js", import.meta.url),
-  });
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    // Give the last close frames a moment to leave before the process goes.
-    node.close().then(() => setTimeout(() => process.exit(0), 100).unref());
   };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  const node = await startNode({ ...options, app: app ? resolve(app) : new URL("./demo/app.js", import.meta.url) });
+  node.drainOnSignals();
+  sigtermWhenOrphanedUnderNpm(process.env, () => process.stderr.write("cinder: npm, which started this node, has ended: draining as on SIGTERM\n"));
+  // Logs are JSON lines on stdout; this line is for the person who started the node.
+  process.stderr.write(
+    `${listeningLine({
+      host: options.host ?? DEFAULTS.host,
+      port: node.port,
+      socketPath: options.socketPath ?? DEFAULTS.socketPath,
+      demo: options.demo,
+      dashboard: options.dashboard,
+    })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof NativeUwsError) {
+  if (err instanceof ConfigError || err instanceof NativeUwsError || err instanceof ListenError) {
     process.stderr.write(`cinder: ${err.message}\n`);
   } else {
     process.stderr.write(`cinder: ${(err as Error)?.stack ?? String(err)}\n`);

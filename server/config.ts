@@ -17,6 +17,13 @@ export interface ServerConfig {
   host: string;
   /** Worker threads serving the port (startNode / the CLI; default there: the machine's cores). */
   workers: number;
+  /**
+   * Listen on a port other processes may listen on too (SO_REUSEPORT), the kernel spreading
+   * connections over them: several nodes on one machine sharing a port, each set so. Off, a port
+   * someone else listens on fails at start ("address already in use"). A node's own worker
+   * threads always share its port.
+   */
+  reusePort: boolean;
   /** Redis shared by the nodes of a cluster (`redis://…`, or `redis-cluster://h1:p1,h2:p2`); unset = one node. */
   redisUrl: string | undefined;
   /** Use Redis 7 sharded pub/sub (SSUBSCRIBE/SPUBLISH) for broadcasts, for Redis Cluster. */
@@ -135,6 +142,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   port: 4000,
   host: "127.0.0.1",
   workers: 1,
+  reusePort: false,
   redisUrl: undefined,
   redisSharded: false,
   secretKeyBase: undefined,

@@ -11,6 +11,8 @@ export type { Payload, Reply, Stop, NoReply, JoinResult, HandleInResult } from "
 export type { ConnectHook, ConnectInfo, ConnectResult } from "./endpoint/connect-hook.js";
 export { CLOSE } from "./socket/close-codes.js";
 export { NativeUwsError } from "./native-uws.js";
+export { ListenError } from "./endpoint/listen-error.js";
+export type { DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 export { roomChannel } from "./demo/room-channel.js";
 export { startNode } from "./node.js";
 export type { TopicWorkerSpec, TopicWorkerContext, TopicWorkerHandle, TopicWorkerState } from "./topic-workers/topic-worker.js";

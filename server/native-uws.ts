@@ -28,6 +28,28 @@ export function loadNativeUws(): Uws {
   return uws;
 }
 
+/**
+ * Starts listening on host:port. uSockets sets SO_REUSEPORT on every listen socket unless asked
+ * for an exclusive port; with `shared: false` a port another process listens on fails (`false`
+ * to `done`) instead of being silently split with it. `shared: true` joins the sockets already
+ * listening there with SO_REUSEPORT: the kernel then spreads connections over all of them.
+ */
+export function listenOn(
+  app: UWS.TemplatedApp,
+  host: string,
+  port: number,
+  shared: boolean,
+  done: (socket: UWS.us_listen_socket | false) => void,
+): void {
+  // The native listen takes (host, port, options, callback); the typings declare only (port, options, callback).
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: typeof done) => void;
+  listen.call(app, host, port, shared ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT, done);
+}
+
+/** uSockets' listen options (uWS's `ListenOptions`). */
+const LISTEN_DEFAULT = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+
 export class NativeUwsError extends Error {
   override readonly name = "NativeUwsError";
 }

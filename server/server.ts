@@ -31,8 +31,10 @@ import { RedisFabric } from "./fabric/fabric-redis.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
-import { loadNativeUws } from "./native-uws.js";
+import { listenOn, loadNativeUws } from "./native-uws.js";
+import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
+import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
 import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
@@ -333,11 +335,18 @@ export class CinderServer {
     return this.boundPort;
   }
 
+  /**
+   * Starts serving. Rejects with a ListenError when the port cannot be listened on, e.g. another
+   * program or node listens there (unless both share it on purpose: `reusePort`).
+   */
   listen(): Promise<this> {
+    const { host, port, reusePort } = this.config;
+    // A node's worker threads share its port; nodes share one only when told to.
+    const shared = reusePort || this.topology !== undefined;
     return new Promise((resolve, reject) => {
-      this.app.listen(this.config.host, this.config.port, (socket) => {
+      listenOn(this.app, host, port, shared, (socket) => {
         if (!socket) {
-          reject(new Error(`cannot listen on ${this.config.host}:${this.config.port}`));
+          listenError(host, port).then(reject, reject);
           return;
         }
         // Told to drain while still starting (a replaced worker, SIGTERM meanwhile): stop here,
@@ -373,7 +382,8 @@ export class CinderServer {
     if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
-    await drainSockets(this.connections, this.config, {
+    // A server that never listened has no sockets to drain (a node whose start failed).
+    if (this.boundPort !== 0) await drainSockets(this.connections, this.config, {
       // Presence diffs still being coalesced and queued broadcasts reach a batch before it closes.
       beforeBatch: () => {
         this.presence.flushDiffs();
@@ -393,7 +403,16 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.fabric.close();
-    this.log.info("stopped");
+    if (this.boundPort !== 0) this.log.info("stopped");
+  }
+
+  /**
+   * Drains on SIGTERM and SIGINT (or `options.signals`), then ends the process: what `npx
+   * cinder` does (README, "Operations"). Without it a signal ends the process at once, with no
+   * drain. Returns a function that removes the handlers.
+   */
+  drainOnSignals(options?: DrainOnSignalsOptions): () => void {
+    return drainOnSignals(() => this.close(), this.log, options);
   }
 
   /** This thread's numbers. */

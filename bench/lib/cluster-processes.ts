@@ -1,6 +1,6 @@
 /**
  * A local cluster for benchmarks: one redis-server and N Cinder nodes sharing one port
- * (SO_REUSEPORT across processes, so the kernel spreads the client's sockets over the nodes).
+ * (REUSE_PORT: SO_REUSEPORT across processes, so the kernel spreads the client's sockets over the nodes).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
@@ -110,6 +110,8 @@ async function startNode(index: number, port: number, redisPort: number, linked:
       LOG_LEVEL: "warn",
       ...UNLIMITED,
       NODE_NAME: `bench-${index}`,
+      // The nodes listen on one port on purpose; without it the second would refuse to start.
+      REUSE_PORT: "true",
       ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
       ...options.env,
     },

@@ -9,5 +9,5 @@ export type ControlMessage =
 /** Worker → main thread. */
 export type WorkerReport =
   | { k: "listening"; port: number }
-  | { k: "failed"; error: string }
+  | { k: "failed"; error: string; /** Set when the port could not be listened on (a ListenError). */ listen?: { code: string | undefined } }
   | { k: "crashed"; error: string };

@@ -6,6 +6,7 @@ import { RedisFabric } from "../fabric/fabric-redis.js";
 import { NodeHub } from "../fabric/node-hub.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
+import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
 import { Metrics } from "../ops/metrics.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
@@ -120,6 +121,7 @@ export class WorkerSupervisor {
     return new Promise((resolve, reject) => {
       worker.on("message", (report: WorkerReport) => {
         if (report.k === "listening") resolve();
+        else if (report.k === "failed" && report.listen) reject(new ListenError(report.error, report.listen.code));
         else if (report.k === "failed") reject(new Error(`worker ${index} failed to start: ${report.error}`));
         else if (report.k === "crashed") log.error({ worker: index, error: report.error }, "worker crashed");
       });

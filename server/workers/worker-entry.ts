@@ -4,6 +4,7 @@ import type { ServerConfig } from "../config.js";
 import { HUB } from "../fabric/mesh-messages.js";
 import { PeerMesh } from "../fabric/mesh.js";
 import { CinderServer } from "../server.js";
+import { ListenError } from "../endpoint/listen-error.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 
 /** What the main thread hands each worker. */
@@ -76,7 +77,8 @@ try {
   report({ k: "listening", port: server.port });
 } catch (error) {
   ending = true;
-  report({ k: "failed", error: error instanceof Error ? error.message : String(error) });
+  const listen = error instanceof ListenError ? { code: error.code } : undefined;
+  report({ k: "failed", error: error instanceof Error ? error.message : String(error), listen });
   server?.crash();
   end();
 }

@@ -25,10 +25,10 @@ export class NodeProcess {
     return node;
   }
 
-  /** Runs the CLI to completion (for startup failures). */
-  static run(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  /** Runs the CLI to completion (for startup failures); one still running after `timeoutMs` is killed. */
+  static run(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
