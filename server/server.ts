@@ -383,7 +383,7 @@ export class CinderServer {
     return {
       status: this.draining ? "draining" : link && !link.connected ? "degraded" : "ok",
       node: this.config.nodeName,
-      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      uptimeMs: Date.now() - this.startedAt,
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,

@@ -58,7 +58,8 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
     // uWS drops oversized frames without a close code; letting frames up to twice the limit
     // through lets us close with 1009 and a reason, while the hard cap still bounds memory.
     maxPayloadLength: config.maxPayloadLength * 2,
-    idleTimeout: config.idleTimeout,
+    // uWS counts in seconds: never shorter than asked.
+    idleTimeout: Math.ceil(config.idleTimeoutMs / 1000),
     // Phoenix servers never ping; clients heartbeat. Pings would also hide dead clients from the idle timer.
     sendPingsAutomatically: false,
     // See socket/slow-consumers.ts: uWS drops past twice the limit, our sweep closes past the limit.

@@ -347,7 +347,7 @@ export class RedisFabric implements Fabric {
     position.waiting.push(message);
     const missing = offset - position.last - 1;
     this.history
-      .read(message.topic, position.last, missing, { size: missing, ttl: 1 })
+      .read(message.topic, position.last, missing, { size: missing, ttlMs: 1000 })
       .then(
         (page) => {
           if (page.epoch !== epoch) return;
