@@ -11,6 +11,7 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
+import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import { LongPollSessions } from "./longpoll/sessions.js";
 import { LongPollRelay } from "./longpoll/relay.js";
@@ -204,6 +205,7 @@ export class CinderServer {
     const socketServices = this.socketServices();
     const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
     const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
+    const origins = new OriginGate(config, this.log);
     mountWebSocket(this.app, {
       config,
       services: socketServices,
@@ -213,6 +215,7 @@ export class CinderServer {
       authenticator,
       ids: this.disconnects,
       connectRates,
+      origins,
     });
     if (config.longPoll) {
       // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
@@ -241,6 +244,7 @@ export class CinderServer {
         connect: () => this.connectHook,
         authenticator,
         connectRates,
+        origins,
         metrics: this.metrics,
         log: this.log,
       });

@@ -8,7 +8,8 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import { admit, type Admitted, type Refused } from "./admission.js";
 import type { ConnectHook } from "./connect-hook.js";
-import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
+import { isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
+import type { OriginGate } from "./origin-gate.js";
 import { writeJson } from "./http-response.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
 
@@ -40,11 +41,13 @@ export interface WebSocketEndpointOptions {
   ids: Pick<DisconnectLane, "add" | "remove">;
   /** New sockets per client address (maxConnectsPerSecondPerIp), shared with the LongPoll handshake. */
   connectRates: KeyedBuckets;
+  /** checkOrigin, which logs what it refuses; shared with LongPoll. */
+  origins: OriginGate;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix, authenticator, ids, connectRates } = options;
+  const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins } = options;
   const { metrics, log } = services;
   let nextId = 0;
 
@@ -80,9 +83,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
       const serializer = SERIALIZERS.get(params.serializer ?? "json");
       if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
-      if (!isOriginAllowed(config.checkOrigin, headers.origin ?? "", headers.host ?? "", config.publicUrl)) {
-        return refuse(res, 403, "origin", "origin not allowed");
-      }
+      if (!origins.admits(headers.origin ?? "", headers.host ?? "", "websocket")) return refuse(res, 403, "origin", "origin not allowed");
       const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";

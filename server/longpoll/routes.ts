@@ -3,7 +3,8 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { ServerConfig } from "../config.js";
 import { admit } from "../endpoint/admission.js";
 import type { ConnectHook } from "../endpoint/connect-hook.js";
-import { isOriginAllowed, isSupportedVsn, parseQuery } from "../endpoint/handshake.js";
+import { isSupportedVsn, parseQuery } from "../endpoint/handshake.js";
+import type { OriginGate } from "../endpoint/origin-gate.js";
 import { readBody } from "../endpoint/http-response.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -28,6 +29,8 @@ export interface LongPollRoutesOptions {
   authenticator: Authenticator | undefined;
   /** Shared with the WebSocket endpoint: a handshake counts as a connect (maxConnectsPerSecondPerIp). */
   connectRates: KeyedBuckets;
+  /** Shared with the WebSocket endpoint: checkOrigin, which logs what it refuses. */
+  origins: OriginGate;
   metrics: Metrics;
   log: Logger;
 }
@@ -53,7 +56,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
 
   app.options(path, (res, req) => {
     const head = readHead(req);
-    if (!originAllowed(head, config)) return write(res, statusBody(403));
+    if (!originAllowed(head, options.origins)) return write(res, statusBody(403));
     res.cork(() =>
       res
         .writeStatus("200 OK")
@@ -70,7 +73,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
     const head = readHead(req);
     const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     const answered = later(res, "GET", metrics);
-    if (!originAllowed(head, config)) return refuse(answered, "origin", metrics, log);
+    if (!originAllowed(head, options.origins)) return refuse(answered, "origin", metrics, log);
     const fromHeader = head.headers[TOKEN_HEADER];
     const token = fromHeader ?? head.query.token;
     if (token !== undefined) {
@@ -89,7 +92,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
     const limit = maxPostBytes(config);
     // The body must be read (or the request aborted) whatever the answer.
     readBody(res, limit, (body) => {
-      if (!originAllowed(head, config)) return refuse(answered, "origin", metrics, log);
+      if (!originAllowed(head, options.origins)) return refuse(answered, "origin", metrics, log);
       const token = head.headers[TOKEN_HEADER] ?? head.query.token;
       const check = token === undefined ? null : options.tokens.verify(token);
       if (!check?.ok || token === undefined) return answered.send(statusBody(410));
@@ -180,8 +183,8 @@ function readHead(req: HttpRequest): RequestHead {
   return { query: parseQuery(req.getQuery() ?? ""), headers };
 }
 
-function originAllowed(head: RequestHead, config: ServerConfig): boolean {
-  return isOriginAllowed(config.checkOrigin, head.headers.origin ?? "", head.headers.host ?? "", config.publicUrl);
+function originAllowed(head: RequestHead, origins: OriginGate): boolean {
+  return origins.admits(head.headers.origin ?? "", head.headers.host ?? "", "longpoll");
 }
 
 /** Every LongPoll answer: 200, JSON, never cached, readable from any origin the origin check let through. */
