@@ -206,6 +206,7 @@ export class CinderServer {
     const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
     const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
     const origins = new OriginGate(config, this.log);
+    const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
     mountWebSocket(this.app, {
       config,
       services: socketServices,
@@ -216,6 +217,7 @@ export class CinderServer {
       ids: this.disconnects,
       connectRates,
       origins,
+      dashboard,
     });
     if (config.longPoll) {
       // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
@@ -245,6 +247,7 @@ export class CinderServer {
         authenticator,
         connectRates,
         origins,
+        dashboard,
         metrics: this.metrics,
         log: this.log,
       });

@@ -43,6 +43,8 @@ export interface WebSocketEndpointOptions {
   connectRates: KeyedBuckets;
   /** checkOrigin, which logs what it refuses; shared with LongPoll. */
   origins: OriginGate;
+  /** When the dashboard is served: its key, which admits the dashboard page's socket (see admit). */
+  dashboard: { key: string | undefined } | undefined;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
@@ -104,7 +106,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const connect = options.connect();
       // No auth and no hook: nothing to wait for.
       if (authenticator || connect) res.onAborted(() => (aborted = true));
-      admit({ authenticator, connect, log, transport: "websocket" }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
+      admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
       waited = true;
     },
 

@@ -31,6 +31,8 @@ export interface LongPollRoutesOptions {
   connectRates: KeyedBuckets;
   /** Shared with the WebSocket endpoint: checkOrigin, which logs what it refuses. */
   origins: OriginGate;
+  /** As the WebSocket endpoint's: the dashboard key admits the dashboard page's socket. */
+  dashboard: { key: string | undefined } | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -158,7 +160,7 @@ function handshake(head: RequestHead, remoteAddress: string, answered: Later, op
   if (!isSupportedVsn(head.query.vsn)) return refuse(answered, "vsn", metrics, log);
   // The connect params are the query's, vsn included, as for a WebSocket (a `token` there is the app's own).
   admit(
-    { authenticator: options.authenticator, connect: options.connect(), log, transport: "longpoll" },
+    { authenticator: options.authenticator, connect: options.connect(), log, transport: "longpoll", dashboard: options.dashboard },
     head.query,
     { headers: head.headers, remoteAddress, authToken: head.headers[AUTH_TOKEN_HEADER], serializer: "json" },
     (outcome) => {

@@ -92,7 +92,7 @@ describe("the dashboard", () => {
     const page = await openDashboard("dash-a");
     await enterKey(page, "not-the-key");
     // Waits for the error itself: the element is there (empty) before the refusal arrives.
-    await page.locator("#key-error", { hasText: "unauthorized" }).waitFor(WAIT);
+    await page.locator("#key-error", { hasText: "could not connect with this key" }).waitFor(WAIT);
     expect(await page.locator("#board").isHidden()).toBe(true);
 
     const client = await RawClient.open(`ws://127.0.0.1:${nodes.get("dash-a")!.port}/socket/websocket?vsn=2.0.0`);
