@@ -60,7 +60,7 @@ function checkRelations(config: ServerConfig): void {
   // sessions of the others as soon as a load balancer sends a poll to another node.
   if (config.redisUrl !== undefined && config.longPoll && !config.secretKeyBase) {
     throw new ConfigError(
-      "a cluster node (redisUrl) needs secretKeyBase (SECRET_KEY_BASE), the same on every node: LongPoll sessions are signed with it and move between nodes; set it, or turn LongPoll off (LONG_POLL=false)",
+      "a cluster node (redisUrl) needs secretKeyBase (SECRET_KEY_BASE), the same on every node: LongPoll sessions are signed with it and move between nodes; set it, or turn LongPoll off (longPoll: false, LONG_POLL=false)",
     );
   }
   if (config.auth !== undefined) {

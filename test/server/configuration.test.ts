@@ -94,7 +94,7 @@ describe("a cluster node without secretKeyBase", () => {
     const { code, stderr } = await NodeProcess.run({ REDIS_URL: "redis://127.0.0.1:1", PORT: "0", SECRET_KEY_BASE: "" });
     expect(code).toBe(1);
     expect(stderr).toBe(
-      "cinder: a cluster node (redisUrl) needs secretKeyBase (SECRET_KEY_BASE), the same on every node: LongPoll sessions are signed with it and move between nodes; set it, or turn LongPoll off (LONG_POLL=false)\n",
+      "cinder: a cluster node (redisUrl) needs secretKeyBase (SECRET_KEY_BASE), the same on every node: LongPoll sessions are signed with it and move between nodes; set it, or turn LongPoll off (longPoll: false, LONG_POLL=false)\n",
     );
   });
 
