@@ -4,12 +4,12 @@
  * says it needs a token instead of retrying forever, and chats with one given in `?token=`.
  * Every wait is for something the page shows. Needs `npm run build` and /usr/bin/chromium.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import demoApp from "../../server/demo/app.js";
 import { signPhoenixToken, type CinderServer } from "../../server/index.js";
 import { SALT, SECRET_KEY_BASE, openWithToken, tokenProtocols } from "../auth/support.js";
-import { launchChromium } from "../support/chromium.js";
+import { chromiumPerFile } from "../support/chromium.js";
 import { RawClient } from "../support/raw-client.js";
 import { startServer } from "../support/server.js";
 
@@ -17,10 +17,8 @@ const KEY = "dashboard-key-under-auth";
 const WAIT = { timeout: 10_000 };
 
 let server: CinderServer;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const chromium = chromiumPerFile();
 const clients: RawClient[] = [];
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
   server = await startServer({
@@ -33,28 +31,17 @@ beforeAll(async () => {
     channels: {},
   });
   demoApp(server);
-  browser = await launchChromium();
-}, 30_000);
+});
 
-afterEach(async () => {
+afterEach(() => {
   for (const client of clients.splice(0)) client.close();
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors.splice(0), "errors thrown by the page").toEqual([]);
 });
 
 afterAll(async () => {
-  await browser?.close();
   await server?.close();
 });
 
-async function open(path: string): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  await page.goto(`http://127.0.0.1:${server.port}${path}`);
-  return page;
-}
+const open = (path: string): Promise<Page> => chromium.open(`http://127.0.0.1:${server.port}${path}`);
 
 const dashboardSocket = (query = "cinder_dashboard=1&vsn=2.0.0") => `ws://127.0.0.1:${server.port}/socket/websocket?${query}`;
 const rejected = async (reason: string) => (await server.metrics.connectsRejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
