@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { resolve } from "node:path";
 import { ConfigError, DEFAULTS } from "./config.js";
-import { settingsFromCli, USAGE } from "./cli-options.js";
+import { helpText, settingsFromCli } from "./cli-options.js";
 import { ListenError } from "./endpoint/listen-error.js";
 import { NativeUwsError } from "./native-uws.js";
 import { startNode } from "./node.js";
@@ -12,7 +12,7 @@ import { sigtermWhenOrphanedUnderNpm } from "./ops/parent-watch.js";
 async function main(): Promise<void> {
   const { settings, app, help } = settingsFromCli(process.argv.slice(2), process.env);
   if (help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpText());
     return;
   }
   const options = {

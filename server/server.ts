@@ -12,6 +12,7 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
 import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
+import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import { LongPollSessions } from "./longpoll/sessions.js";
 import { LongPollRelay } from "./longpoll/relay.js";
@@ -147,7 +148,7 @@ export class CinderServer {
       broadcastPeriod: config.presenceBroadcastPeriod,
       downPeriod: config.presenceDownPeriod,
       permdownPeriod: config.presencePermdownPeriod,
-      firstSyncTimeout: config.presenceFirstSyncTimeout,
+      firstSyncTimeout: config.presenceFirstSyncTimeoutMs,
       onFirstSync: (report) => this.firstSyncEnded(report),
       diffCoalesceMs: config.presenceDiffCoalesceMs,
       diffCoalesceMaxMs: config.presenceDiffCoalesceMaxMs,
@@ -210,6 +211,8 @@ export class CinderServer {
     const socketServices = this.socketServices();
     const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
     const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
+    const origins = new OriginGate(config, this.log);
+    const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
     mountWebSocket(this.app, {
       config,
       services: socketServices,
@@ -219,6 +222,8 @@ export class CinderServer {
       authenticator,
       ids: this.disconnects,
       connectRates,
+      origins,
+      dashboard,
     });
     if (config.longPoll) {
       // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
@@ -247,6 +252,8 @@ export class CinderServer {
         connect: () => this.connectHook,
         authenticator,
         connectRates,
+        origins,
+        dashboard,
         metrics: this.metrics,
         log: this.log,
       });
@@ -421,7 +428,7 @@ export class CinderServer {
     return {
       status: this.draining ? "draining" : link && !link.connected ? "degraded" : "ok",
       node: this.config.nodeName,
-      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      uptimeMs: Date.now() - this.startedAt,
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,

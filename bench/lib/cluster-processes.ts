@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 
 import { freePort } from "./server-process.js";
-import { UNLIMITED } from "./targets.js";
+import { UNLIMITED, linkedTo } from "./targets.js";
 import { repoRoot } from "./repo-root.js";
 
 export interface LocalCluster {
@@ -112,7 +112,7 @@ async function startNode(index: number, port: number, redisPort: number, linked:
       NODE_NAME: `bench-${index}`,
       // The nodes listen on one port on purpose; without it the second would refuse to start.
       REUSE_PORT: "true",
-      ...(linked ? { REDIS_URL: `redis://127.0.0.1:${redisPort}` } : {}),
+      ...(linked ? linkedTo(`redis://127.0.0.1:${redisPort}`) : {}),
       ...options.env,
     },
     options.cpus,

@@ -42,7 +42,7 @@ export async function startDashboardLoad(port: number, sockets: number, topics: 
       void member.socket.join(member.topic, member.params).then(({ joinRef }) => (member.joinRef = joinRef));
     }
   }, 1000);
-  // As phoenix.js does: without inbound data the server closes a socket after idleTimeout (60 s).
+  // As phoenix.js does: without inbound data the server closes a socket after idleTimeoutMs (60 s).
   const heartbeats = setInterval(() => {
     for (const socket of opened) socket.push("phoenix", "", "heartbeat", {});
   }, 20_000);

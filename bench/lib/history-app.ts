@@ -6,11 +6,11 @@
 import { roomChannel } from "../../server/demo/room-channel.js";
 import type { CinderServer } from "../../server/server.js";
 
-/** The demo app's history TTL, seconds. */
-const TTL = 300;
+/** The demo app's history TTL. */
+const TTL_MS = 300_000;
 
 export default function historyBenchApp(server: CinderServer): void {
   const size = Number(process.env.BENCH_HISTORY_SIZE ?? "200");
-  server.channel("room:*", { ...roomChannel, history: { size, ttl: TTL } });
+  server.channel("room:*", { ...roomChannel, history: { size, ttlMs: TTL_MS } });
   server.channel("bench:*", roomChannel);
 }

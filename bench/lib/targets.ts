@@ -23,6 +23,9 @@ const PHOENIX_PATH = "/socket/websocket?vsn=2.0.0&user=bench";
 /** Benchmarks measure the server, not its per-client rate limits (one load client plays many users). */
 export const UNLIMITED: Record<string, string> = { MAX_FRAMES_PER_SECOND: "0", MAX_JOINS_PER_SECOND: "0", MAX_PRESENCE_PER_SECOND: "0" };
 
+/** The env of a benchmark node linked to Redis: the nodes of a cluster share their secretKeyBase (LongPoll sessions are signed with it). */
+export const linkedTo = (redisUrl: string): Record<string, string> => ({ REDIS_URL: redisUrl, SECRET_KEY_BASE: "bench-cluster-secret-key-base-0123456789" });
+
 function cinder(workers: number): Target {
   return {
     name: workers === 1 ? "cinder" : `cinder-w${workers}`,

@@ -1,5 +1,5 @@
 /**
- * What channel history costs, on the demo app's `room:*` (history: size 200, ttl 300) against
+ * What channel history costs, on the demo app's `room:*` (history: size 200, ttlMs 300,000) against
  * the same chat without history on `bench:*`:
  *   1. fan-out deliveries/s and latency with history on vs off: one node without Redis, and
  *      two nodes via Redis (WORKERS=1 each);

@@ -22,7 +22,7 @@ import { fmtBytes } from "../lib/format.js";
 import { sampleProcess } from "../lib/proc-stats.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { freePort } from "../lib/server-process.js";
-import { UNLIMITED } from "../lib/targets.js";
+import { UNLIMITED, linkedTo } from "../lib/targets.js";
 import { median } from "../lib/stats.js";
 
 const APP = join(repoRoot(), "dist", "bench", "lib", "topic-worker-app.js");
@@ -53,7 +53,7 @@ async function until<T>(check: () => T | undefined | false | Promise<T | undefin
 async function startNode(name: string, redisUrl: string, ttl: number, env: Record<string, string> = {}): Promise<Node> {
   const port = await freePort();
   const child = spawn("taskset", ["-c", "1", process.execPath, join(repoRoot(), "dist", "server", "cli.js"), "--app", APP], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "info", ...UNLIMITED, NODE_NAME: name, REDIS_URL: redisUrl, TOPIC_WORKER_TTL: String(ttl), ...env },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "info", ...UNLIMITED, NODE_NAME: name, ...linkedTo(redisUrl), TOPIC_WORKER_TTL: String(ttl), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";

@@ -9,8 +9,8 @@ export type { JwtAuthConfig };
 export interface PhoenixTokenAuthConfig {
   /** The salt the backend signs with: `Phoenix.Token.sign(endpoint, salt, data)`. */
   salt: string;
-  /** Seconds a token is valid after signing; default: the max age signed into it (Phoenix's default: 86400). */
-  maxAge?: number;
+  /** How long a token is valid after signing, ms; default: the max age signed into it (Phoenix's default: a day). */
+  maxAgeMs?: number;
 }
 
 /**
@@ -45,9 +45,11 @@ export function checkAuthConfig(auth: AuthConfig, secretKeyBase: string | undefi
     throw new TypeError("auth.expiryNoticeMs must be an integer from 0 to 86400000");
   }
   if (auth.phoenixToken) {
-    const { salt, maxAge } = auth.phoenixToken;
+    const { salt, maxAgeMs } = auth.phoenixToken;
     if (typeof salt !== "string" || salt.length === 0) throw new TypeError("auth.phoenixToken.salt must be a non-empty string");
-    if (maxAge !== undefined && !(typeof maxAge === "number" && maxAge > 0)) throw new TypeError("auth.phoenixToken.maxAge must be a positive number of seconds");
+    // It was in seconds: a value meant as seconds must not be read as milliseconds.
+    if ("maxAge" in auth.phoenixToken) throw new TypeError("auth.phoenixToken.maxAge (seconds) is now auth.phoenixToken.maxAgeMs, in milliseconds");
+    if (maxAgeMs !== undefined && !(typeof maxAgeMs === "number" && maxAgeMs > 0)) throw new TypeError("auth.phoenixToken.maxAgeMs must be a positive number of milliseconds");
     if (!secretKeyBase) throw new TypeError("auth.phoenixToken verifies with secretKeyBase (SECRET_KEY_BASE): set it to the Phoenix endpoint's");
   }
   if (auth.jwt) checkJwtConfig(auth.jwt);
@@ -60,9 +62,9 @@ export function createAuthenticator(auth: AuthConfig, secretKeyBase: string | un
     const jwt = new JwtVerifier(auth.jwt, now);
     return { expiryNoticeMs, verify: (token) => jwt.verify(token) };
   }
-  const { salt, maxAge } = auth.phoenixToken as PhoenixTokenAuthConfig;
+  const { salt, maxAgeMs } = auth.phoenixToken as PhoenixTokenAuthConfig;
   const key = secretKeyBase as string;
-  return { expiryNoticeMs, verify: (token) => phoenixTokenIdentity(verifyPhoenixToken(key, salt, token, { maxAge, now })) };
+  return { expiryNoticeMs, verify: (token) => phoenixTokenIdentity(verifyPhoenixToken(key, salt, token, { maxAgeMs, now })) };
 }
 
 /**

@@ -22,8 +22,8 @@ export interface JwtAuthConfig {
   audience?: string | string[];
   /** Required `iss` (one of them, when a list). */
   issuer?: string | string[];
-  /** Seconds of leeway for `exp` and `nbf` (default 5). */
-  clockTolerance?: number;
+  /** Leeway for `exp` and `nbf`, ms (default 5000). */
+  clockToleranceMs?: number;
   /** Refuse tokens without `exp` (default true: a socket's session must end). */
   requireExp?: boolean;
   /** How long fetched JWKS keys are kept, ms (default 600,000). */
@@ -47,7 +47,8 @@ export class JwtVerifier {
       algorithms: config.algorithms ?? (config.secret !== undefined ? HMAC_ALGORITHMS : PUBLIC_KEY_ALGORITHMS),
       audience: config.audience,
       issuer: config.issuer,
-      clockTolerance: config.clockTolerance ?? 5,
+      // jose counts in seconds.
+      clockTolerance: (config.clockToleranceMs ?? 5000) / 1000,
       requiredClaims: config.requireExp === false ? [] : ["exp"],
     };
   }
@@ -91,7 +92,9 @@ export function checkJwtConfig(config: JwtAuthConfig): void {
   const hmac = config.algorithms?.filter((alg) => alg.startsWith("HS")) ?? [];
   if (config.secret === undefined && hmac.length > 0) throw new TypeError("auth.jwt: HS algorithms need a secret");
   if (config.secret !== undefined && config.algorithms && hmac.length !== config.algorithms.length) throw new TypeError("auth.jwt: a secret verifies HS algorithms only");
-  if (config.clockTolerance !== undefined && !(config.clockTolerance >= 0)) throw new TypeError("auth.jwt.clockTolerance must be a number of seconds ≥ 0");
+  // It was in seconds: a value meant as seconds must not be read as milliseconds.
+  if ("clockTolerance" in config) throw new TypeError("auth.jwt.clockTolerance (seconds) is now auth.jwt.clockToleranceMs, in milliseconds");
+  if (config.clockToleranceMs !== undefined && !(config.clockToleranceMs >= 0)) throw new TypeError("auth.jwt.clockToleranceMs must be a number of milliseconds ≥ 0");
 }
 
 /** jose's key argument: a function that picks the key for a token's header. */

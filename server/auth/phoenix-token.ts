@@ -11,7 +11,8 @@ import { decodeErlangTerm, erlangToPlain, ErlangMap, ErlangAtom, ErlangTermError
  *   token = "SFMyNTY" . base64url(term_to_binary({data, signed_at_ms, max_age_s})) . base64url(HMAC)
  *
  * where the HMAC (SHA-256 for "SFMyNTY", the base64url of "HS256"; also SHA-384 "SFMzODQ" and
- * SHA-512 "SFM1MTI") covers the first two parts as they are written.
+ * SHA-512 "SFM1MTI") covers the first two parts as they are written. Inside the token the max
+ * age is in seconds, as Plug writes it; every time and duration of this API is in milliseconds.
  */
 
 export type PhoenixTokenDigest = "sha256" | "sha384" | "sha512";
@@ -44,19 +45,20 @@ interface KeyOptions {
 
 export interface VerifyPhoenixTokenOptions extends KeyOptions {
   /**
-   * Seconds a token stays valid after signing, overriding the max age signed into it (Plug's
-   * default: the signed one, 86400 unless the signer chose). `Infinity` never expires; 0 or less always does.
+   * How long a token stays valid after signing, ms, overriding the max age signed into it
+   * (Plug's default: the signed one, a day unless the signer chose). `Infinity` never expires;
+   * 0 or less always does.
    */
-  maxAge?: number;
+  maxAgeMs?: number;
   /** The clock, ms since the epoch (tests). */
   now?: () => number;
 }
 
 export interface SignPhoenixTokenOptions extends KeyOptions {
-  /** The signing time in seconds (Plug's `:signed_at`); default now. */
+  /** The signing time, ms since the epoch (as `Date.now()` and verifyPhoenixToken's `signedAt`); default now. */
   signedAt?: number;
-  /** The max age written into the token, seconds (default 86400). */
-  maxAge?: number;
+  /** The max age written into the token, ms (default a day); the token carries it in seconds, as Plug's. */
+  maxAgeMs?: number;
   /** The MAC's digest (default sha256, the only one Phoenix.Token signs with). */
   digest?: PhoenixTokenDigest;
   now?: () => number;
@@ -67,11 +69,21 @@ const DIGEST_OF: Record<string, PhoenixTokenDigest> = { SFMyNTY: "sha256", SFMzO
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 /** Tokens are a few hundred bytes; longer input is refused before any work. */
 const MAX_TOKEN_LENGTH = 64 * 1024;
-const DEFAULT_MAX_AGE = 86_400;
+/** Plug's default max age: a day, in the seconds a token carries. */
+const DEFAULT_MAX_AGE_SECONDS = 86_400;
+/** Before 1973-03-03 as ms; as seconds, the year 5138: a signedAt below it was meant as seconds. */
+const SECONDS_LOOK = 1e11;
 
 export function signPhoenixToken(secretKeyBase: string, salt: string, data: EncodableTerm, options: SignPhoenixTokenOptions = {}): string {
-  const signedAtMs = options.signedAt !== undefined ? Math.trunc(options.signedAt * 1000) : (options.now ?? Date.now)();
-  const payload = encodeErlangTerm(new ErlangTuple([data as ErlangTerm, signedAtMs, (options.maxAge ?? DEFAULT_MAX_AGE) as ErlangTerm])).toString("base64url");
+  refuseSecondsNames(options);
+  const { signedAt, maxAgeMs } = options;
+  if (signedAt !== undefined && !(Number.isFinite(signedAt) && signedAt >= SECONDS_LOOK)) {
+    throw new TypeError(`signedAt is ms since the epoch (as Date.now()); ${signedAt} looks like seconds: multiply it by 1000`);
+  }
+  if (maxAgeMs !== undefined && !(maxAgeMs > 0 && Number.isFinite(maxAgeMs))) throw new TypeError("maxAgeMs must be a positive number of milliseconds");
+  const signedAtMs = signedAt !== undefined ? Math.trunc(signedAt) : (options.now ?? Date.now)();
+  const maxAgeSeconds = maxAgeMs !== undefined ? maxAgeMs / 1000 : DEFAULT_MAX_AGE_SECONDS;
+  const payload = encodeErlangTerm(new ErlangTuple([data as ErlangTerm, signedAtMs, maxAgeSeconds])).toString("base64url");
   const digest = options.digest ?? "sha256";
   const plainText = `${PROTECTED[digest]}.${payload}`;
   const mac = createHmac(digest, secretKey(secretKeyBase, salt, options)).update(plainText).digest("base64url");
@@ -79,6 +91,7 @@ export function signPhoenixToken(secretKeyBase: string, salt: string, data: Enco
 }
 
 export function verifyPhoenixToken(secretKeyBase: string, salt: string, token: string | null | undefined, options: VerifyPhoenixTokenOptions = {}): PhoenixTokenResult {
+  refuseSecondsNames(options);
   if (token === null || token === undefined || token === "") return refuse("missing", "no token");
   if (token.length > MAX_TOKEN_LENGTH) return refuse("invalid", "token too long");
   const parts = token.split(".");
@@ -100,14 +113,19 @@ export function verifyPhoenixToken(secretKeyBase: string, salt: string, token: s
   }
   const content = unwrap(decoded);
   if (!content) return refuse("invalid", "payload is not {data, signed_at, max_age}");
-  const maxAge = options.maxAge ?? content.maxAge;
+  const maxAgeMs = options.maxAgeMs ?? content.maxAgeSeconds * 1000;
   const now = (options.now ?? Date.now)();
-  if (maxAge === Infinity) return { ok: true, data: erlangToPlain(content.data), term: content.data, signedAt: content.signed, expiresAt: null };
-  if (!(maxAge > 0)) return refuse("expired", "max age is not positive");
+  if (maxAgeMs === Infinity) return { ok: true, data: erlangToPlain(content.data), term: content.data, signedAt: content.signed, expiresAt: null };
+  if (!(maxAgeMs > 0)) return refuse("expired", "max age is not positive");
   if (content.signed > now) return refuse("invalid", "signed in the future");
-  const expiresAt = content.signed + Math.trunc(maxAge * 1000);
+  const expiresAt = content.signed + Math.trunc(maxAgeMs);
   if (expiresAt < now) return refuse("expired", "older than its max age");
   return { ok: true, data: erlangToPlain(content.data), term: content.data, signedAt: content.signed, expiresAt };
+}
+
+/** `maxAge` was in seconds: a value meant as seconds must not be read as milliseconds. */
+function refuseSecondsNames(options: object): void {
+  if ("maxAge" in options) throw new TypeError("maxAge (seconds) is now maxAgeMs, in milliseconds");
 }
 
 function refuse(error: PhoenixTokenError, detail: string): PhoenixTokenResult {
@@ -123,10 +141,10 @@ function isBase64Url(text: string): boolean {
  * `{data, signed}` (Plug.Crypto 1.1) and `%{data: data, signed: signed}` (early Phoenix); the
  * last two get the default max age of a day.
  */
-function unwrap(term: ErlangTerm): { data: ErlangTerm; signed: number; maxAge: number } | null {
+function unwrap(term: ErlangTerm): { data: ErlangTerm; signed: number; maxAgeSeconds: number } | null {
   let data: ErlangTerm;
   let signed: ErlangTerm;
-  let maxAge: ErlangTerm = DEFAULT_MAX_AGE;
+  let maxAge: ErlangTerm = DEFAULT_MAX_AGE_SECONDS;
   if (term instanceof ErlangTuple && (term.items.length === 3 || term.items.length === 2)) {
     [data, signed] = term.items;
     if (term.items.length === 3) maxAge = term.items[2];
@@ -140,9 +158,9 @@ function unwrap(term: ErlangTerm): { data: ErlangTerm; signed: number; maxAge: n
   }
   if (typeof signed !== "number" || !Number.isInteger(signed)) return null;
   // `:infinity` is an atom; anything else must be a number of seconds.
-  if (maxAge instanceof ErlangAtom && maxAge.name === "infinity") return { data, signed, maxAge: Infinity };
+  if (maxAge instanceof ErlangAtom && maxAge.name === "infinity") return { data, signed, maxAgeSeconds: Infinity };
   if (typeof maxAge !== "number") return null;
-  return { data, signed, maxAge };
+  return { data, signed, maxAgeSeconds: maxAge };
 }
 
 /**

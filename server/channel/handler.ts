@@ -25,7 +25,7 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
   /**
    * Keep this family's broadcasts: each gets an offset, and a client that rejoins with the last
    * offset it saw gets what it missed (README, "History and recovery"). At most `size` messages
-   * per topic; a topic's history is dropped `ttl` seconds after its last message.
+   * per topic; a topic's history is dropped `ttlMs` after its last message.
    */
   history?: HistoryLimits;
   /** Broadcast events to pass through `handleOut` per subscriber instead of the fast path. */

@@ -2,10 +2,17 @@ import type { HistoryLimits } from "../fabric/fabric.js";
 import type { ChannelHandler } from "./handler.js";
 import { TopicPatterns } from "./topic-patterns.js";
 
+/** The longest a topic's history may be kept after its last message: 30 days. */
+const MAX_HISTORY_TTL_MS = 30 * 86_400_000;
+
 function checkHistoryLimits(pattern: string, limits: HistoryLimits): void {
-  const { size, ttl } = limits;
+  const { size, ttlMs } = limits;
+  // `ttl` was in seconds: a value meant as seconds must not be read as milliseconds.
+  if ("ttl" in limits) throw new TypeError(`channel "${pattern}": history.ttl (seconds) is now history.ttlMs, in milliseconds`);
   if (!Number.isInteger(size) || size < 1 || size > 100_000) throw new TypeError(`channel "${pattern}": history.size must be an integer from 1 to 100000`);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86_400) throw new TypeError(`channel "${pattern}": history.ttl must be a whole number of seconds from 1 to 2592000`);
+  if (!Number.isInteger(ttlMs) || ttlMs < 1000 || ttlMs > MAX_HISTORY_TTL_MS) {
+    throw new TypeError(`channel "${pattern}": history.ttlMs must be an integer from 1000 to ${MAX_HISTORY_TTL_MS} (milliseconds)`);
+  }
 }
 
 /** Topics Cinder keeps for itself (the dashboard's): no app channel matches them. */

@@ -8,6 +8,9 @@ import type { TopicLookup } from "./topic-lookup.js";
 /** The dashboard's topic: reserved (see ChannelRouter), so only this channel serves it. */
 export const DASHBOARD_TOPIC = "cinder:dashboard";
 
+/** The connect param the dashboard page's socket sends, with the key as its auth token (see admission). */
+export const DASHBOARD_SOCKET_PARAM = "cinder_dashboard";
+
 export interface DashboardChannelOptions {
   /** The key a dashboard joins with; undefined = open (demo only; see resolveConfig). */
   key: string | undefined;

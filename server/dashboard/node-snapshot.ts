@@ -45,7 +45,7 @@ export interface ProcessFigures {
 export interface NodeSnapshot {
   node: string;
   status: HealthReport["status"];
-  uptime: number;
+  uptimeMs: number;
   /** When the figures were read (ms since the epoch, the node's clock). */
   at: number;
   workers: WorkerStats[];
@@ -73,7 +73,7 @@ export async function nodeSnapshot(health: HealthReport, perThread: MetricsJson[
   return {
     node: health.node,
     status: health.status,
-    uptime: health.uptime,
+    uptimeMs: health.uptimeMs,
     at: Date.now(),
     workers: health.workers ?? [{ index: 0, sockets: health.sockets, channels: health.channels, topics: health.topics }],
     ...(health.redis ? { redis: health.redis } : {}),

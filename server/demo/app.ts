@@ -11,7 +11,7 @@ import { roomStatsChannel, roomStatsWorker } from "./room-stats.js";
  * (README, "Topic workers").
  */
 export default function demoApp(server: CinderServer): void {
-  server.channel("room:*", { ...countedRoomChannel(server.counters), history: { size: 200, ttl: 300 } });
+  server.channel("room:*", { ...countedRoomChannel(server.counters), history: { size: 200, ttlMs: 300_000 } });
   server.channel("counter:*", server.counters.channel({ uniques: true, authorize: (key) => key.startsWith("room:") }));
   server.channel("bench:*", roomChannel);
   server.channel("stats:*", roomStatsChannel);

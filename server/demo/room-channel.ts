@@ -17,7 +17,7 @@ const MAX_BODY = 4000;
  * join `room:*` with `{user}` (and `presence: false` to stay out of the presence list, or
  * `presence: "count"` to follow it as `presence_count` instead of the list);
  * `new_msg {body}` is broadcast to the room as `new_msg {user, body}`; `ping` replies `{}`.
- * Mounted with `history` (`{...roomChannel, history: {size, ttl}}`), a `new_msg` is answered ok
+ * Mounted with `history` (`{...roomChannel, history: {size, ttlMs}}`), a `new_msg` is answered ok
  * only once the room's history has kept it, else `{reason: "not_stored", cause}` (README,
  * "History and recovery"): the client may send it again.
  */

@@ -1,8 +1,10 @@
 import type { Authenticator } from "../auth/auth-config.js";
+import { DASHBOARD_SOCKET_PARAM, DASHBOARD_TOPIC } from "../dashboard/dashboard-channel.js";
 import type { AuthOutcome, Identity } from "../auth/identity.js";
 import type { Logger } from "../ops/logger.js";
 import type { SocketSessionInit } from "../socket/connection.js";
 import type { ConnectHook, ConnectInfo, ConnectResult } from "./connect-hook.js";
+import { sameSecret } from "./secret.js";
 
 /** What a new socket is admitted with: the assigns its channels start from, and its session. */
 export interface Admitted {
@@ -27,6 +29,8 @@ export interface AdmissionOptions {
   log: Logger;
   /** Which transport asks, for the log ("websocket", "longpoll"). */
   transport: string;
+  /** When the dashboard is served: its key (undefined: open), which admits the dashboard's own socket. */
+  dashboard?: { key: string | undefined };
 }
 
 /**
@@ -41,6 +45,7 @@ export function admit(
   decide: (outcome: Admitted | Refused) => void,
 ): void {
   const { authenticator, connect, log, transport } = options;
+  if (options.dashboard && params[DASHBOARD_SOCKET_PARAM] !== undefined) return decide(admitDashboard(options.dashboard.key, info, log, transport));
   const fail = (what: string, err: unknown) => {
     log.error({ err }, `${what} threw`);
     decide({ ok: false, status: 500, reason: "connect_error", error: "connect failed" });
@@ -80,4 +85,19 @@ export function admit(
   } catch (err) {
     fail("token verification", err);
   }
+}
+
+/**
+ * The dashboard page's own socket (`?cinder_dashboard=1`, its key as the auth token): let in by
+ * the dashboard key alone, whatever built-in auth or the connect hook would say, since an
+ * operator's dashboard holds no user token and the app's hook knows nothing of it. It may then
+ * join the dashboard's topic and nothing else: it is no user's socket (no id, no assigns), so
+ * the key opens exactly what it opened before, the dashboard.
+ */
+function admitDashboard(key: string | undefined, info: Omit<ConnectInfo, "identity">, log: Logger, transport: string): Admitted | Refused {
+  if (key !== undefined && !sameSecret(info.authToken ?? "", key)) {
+    log.info({ remoteAddress: info.remoteAddress }, `${transport} refused: wrong dashboard key`);
+    return { ok: false, status: 403, reason: "dashboard_key", error: "wrong dashboard key" };
+  }
+  return { ok: true, assigns: {}, session: { topics: [DASHBOARD_TOPIC] } };
 }

@@ -46,7 +46,11 @@ export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void
   app.get("/api/history", (res, req) => historyEndpoint(res, req.getHeader("authorization"), new URLSearchParams(req.getQuery() ?? ""), options));
 
   if (config.demo) {
-    const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8");
+    // Under built-in auth the page asks for a token rather than retrying without one.
+    const page = readFileSync(new URL("../demo/index.html", import.meta.url), "utf8").replace(
+      '<meta name="cinder-auth" content="off">',
+      `<meta name="cinder-auth" content="${config.auth ? "on" : "off"}">`,
+    );
     app.get("/", (res) => writeText(res, 200, "text/html; charset=utf-8", page));
     serveBundle(app, "/assets/cinder.min.js", CLIENT_BUNDLES, options.log, "the demo page");
   }

@@ -8,7 +8,8 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import { admit, type Admitted, type Refused } from "./admission.js";
 import type { ConnectHook } from "./connect-hook.js";
-import { isOriginAllowed, isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
+import { isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
+import type { OriginGate } from "./origin-gate.js";
 import { writeJson } from "./http-response.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
 
@@ -40,11 +41,15 @@ export interface WebSocketEndpointOptions {
   ids: Pick<DisconnectLane, "add" | "remove">;
   /** New sockets per client address (maxConnectsPerSecondPerIp), shared with the LongPoll handshake. */
   connectRates: KeyedBuckets;
+  /** checkOrigin, which logs what it refuses; shared with LongPoll. */
+  origins: OriginGate;
+  /** When the dashboard is served: its key, which admits the dashboard page's socket (see admit). */
+  dashboard: { key: string | undefined } | undefined;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix, authenticator, ids, connectRates } = options;
+  const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins } = options;
   const { metrics, log } = services;
   let nextId = 0;
 
@@ -58,7 +63,8 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
     // uWS drops oversized frames without a close code; letting frames up to twice the limit
     // through lets us close with 1009 and a reason, while the hard cap still bounds memory.
     maxPayloadLength: config.maxPayloadLength * 2,
-    idleTimeout: config.idleTimeout,
+    // uWS counts in seconds: never shorter than asked.
+    idleTimeout: Math.ceil(config.idleTimeoutMs / 1000),
     // Phoenix servers never ping; clients heartbeat. Pings would also hide dead clients from the idle timer.
     sendPingsAutomatically: false,
     // See socket/slow-consumers.ts: uWS drops past twice the limit, our sweep closes past the limit.
@@ -79,9 +85,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
       const serializer = SERIALIZERS.get(params.serializer ?? "json");
       if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
-      if (!isOriginAllowed(config.checkOrigin, headers.origin ?? "", headers.host ?? "", config.publicUrl)) {
-        return refuse(res, 403, "origin", "origin not allowed");
-      }
+      if (!origins.admits(headers.origin ?? "", headers.host ?? "", "websocket")) return refuse(res, 403, "origin", "origin not allowed");
       const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";
@@ -102,7 +106,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const connect = options.connect();
       // No auth and no hook: nothing to wait for.
       if (authenticator || connect) res.onAborted(() => (aborted = true));
-      admit({ authenticator, connect, log, transport: "websocket" }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
+      admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
       waited = true;
     },
 

@@ -138,7 +138,7 @@ export class RedisFabric implements Fabric {
       // A topic read back here has its epoch already; the TTL only matters if it vanished meanwhile.
       read: async (topic, since, limit) => {
         await this.publisherReady(READ_BACK_WAIT_MS);
-        return this.history.read(topic, since, limit, { size: limit, ttl: 1 });
+        return this.history.read(topic, since, limit, { size: limit, ttlMs: 1000 });
       },
       deliver: (message) => this.deliver(message),
       metrics: options.metrics,

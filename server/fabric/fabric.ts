@@ -23,10 +23,10 @@ export interface EncodedBroadcast {
   except?: string;
 }
 
-/** How much history a topic keeps: at most `size` messages, dropped with its epoch `ttl` seconds after the last one. */
+/** How much history a topic keeps: at most `size` messages, dropped with its epoch `ttlMs` after the last one. */
 export interface HistoryLimits {
   size: number;
-  ttl: number;
+  ttlMs: number;
 }
 
 /** A broadcast to a history topic before it has its offset: the payload is a JSON object's text. */

@@ -15,7 +15,7 @@ interface TopicHistory {
   top: number;
   entries: Entry[];
   limits: HistoryLimits;
-  /** When the last message was kept (or the history started): it is dropped `ttl` after that. */
+  /** When the last message was kept (or the history started): it is dropped `ttlMs` after that. */
   lastAt: number;
 }
 
@@ -27,7 +27,7 @@ export interface MemoryHistoryOptions {
 
 /**
  * History kept in this process: the authority of a node without Redis. Per topic, a dense
- * offset and the last `size` frames; a topic with no new message for `ttl` seconds is dropped
+ * offset and the last `size` frames; a topic with no new message for `ttlMs` is dropped
  * whole, and its next message starts a new epoch (as does a restart). A global byte cap evicts
  * the oldest frames of any topic first: offsets go on, so a reader asking for an evicted one is
  * told it cannot recover.
@@ -92,7 +92,7 @@ export class MemoryHistory {
     let history = this.topics.get(topic);
     if (!history) {
       // A reader may come first: the epoch it is told is the one the first message will carry.
-      history = { epoch: newEpoch(), top: 0, entries: [], limits: limits ?? { size: 0, ttl: 300 }, lastAt: now };
+      history = { epoch: newEpoch(), top: 0, entries: [], limits: limits ?? { size: 0, ttlMs: 300_000 }, lastAt: now };
       this.topics.set(topic, history);
     }
     return history;
@@ -100,7 +100,7 @@ export class MemoryHistory {
 
   private dropExpired(now: number): void {
     for (const [topic, history] of this.topics) {
-      if (now - history.lastAt <= history.limits.ttl * 1000) break;
+      if (now - history.lastAt <= history.limits.ttlMs) break;
       this.topics.delete(topic);
       for (const entry of history.entries) this.drop(entry);
     }

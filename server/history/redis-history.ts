@@ -26,7 +26,7 @@ local body
 if payload == '{}' then body = '{' .. position .. '}' else body = string.sub(payload, 1, -2) .. ',' .. position .. '}' end
 local frame = ARGV[2] .. body .. ']'
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], offset .. '-0', 'f', frame)
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 if ARGV[6] ~= '' then
   redis.call('PUBLISH', ARGV[6], cmsgpack.pack({2, ARGV[7], ARGV[8], ARGV[9], frame, offset, epoch, ARGV[10]}))
 end
@@ -43,7 +43,7 @@ const READ = `
 if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
   redis.call('DEL', KEYS[1], KEYS[3])
   return {ARGV[1], 0, {}}
 end
@@ -85,7 +85,7 @@ export class RedisHistory {
       framePrefix(topic, event),
       payload,
       String(limits.size),
-      String(limits.ttl),
+      String(limits.ttlMs),
       channel,
       this.options.sender,
       topic,
@@ -98,7 +98,7 @@ export class RedisHistory {
   /** `marker`: published on the topic's channel at the point of the read (see READ). */
   async read(topic: string, since: number, limit: number, limits: HistoryLimits, marker?: Buffer): Promise<HistoryPage> {
     const channel = marker ? this.options.channelOf(topic) : "";
-    const args = [newEpoch(), String(since), String(limit), String(limits.ttl), channel];
+    const args = [newEpoch(), String(since), String(limit), String(limits.ttlMs), channel];
     const reply = (await runScript(this.connections.publisher, READ, keysOf(topic), [...args, marker ?? ""])) as [
       string,
       number,

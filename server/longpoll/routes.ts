@@ -3,7 +3,8 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { ServerConfig } from "../config.js";
 import { admit } from "../endpoint/admission.js";
 import type { ConnectHook } from "../endpoint/connect-hook.js";
-import { isOriginAllowed, isSupportedVsn, parseQuery } from "../endpoint/handshake.js";
+import { isSupportedVsn, parseQuery } from "../endpoint/handshake.js";
+import type { OriginGate } from "../endpoint/origin-gate.js";
 import { readBody } from "../endpoint/http-response.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -28,6 +29,10 @@ export interface LongPollRoutesOptions {
   authenticator: Authenticator | undefined;
   /** Shared with the WebSocket endpoint: a handshake counts as a connect (maxConnectsPerSecondPerIp). */
   connectRates: KeyedBuckets;
+  /** Shared with the WebSocket endpoint: checkOrigin, which logs what it refuses. */
+  origins: OriginGate;
+  /** As the WebSocket endpoint's: the dashboard key admits the dashboard page's socket. */
+  dashboard: { key: string | undefined } | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -53,7 +58,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
 
   app.options(path, (res, req) => {
     const head = readHead(req);
-    if (!originAllowed(head, config)) return write(res, statusBody(403));
+    if (!originAllowed(head, options.origins)) return write(res, statusBody(403));
     res.cork(() =>
       res
         .writeStatus("200 OK")
@@ -70,7 +75,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
     const head = readHead(req);
     const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     const answered = later(res, "GET", metrics);
-    if (!originAllowed(head, config)) return refuse(answered, "origin", metrics, log);
+    if (!originAllowed(head, options.origins)) return refuse(answered, "origin", metrics, log);
     const fromHeader = head.headers[TOKEN_HEADER];
     const token = fromHeader ?? head.query.token;
     if (token !== undefined) {
@@ -89,7 +94,7 @@ export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions)
     const limit = maxPostBytes(config);
     // The body must be read (or the request aborted) whatever the answer.
     readBody(res, limit, (body) => {
-      if (!originAllowed(head, config)) return refuse(answered, "origin", metrics, log);
+      if (!originAllowed(head, options.origins)) return refuse(answered, "origin", metrics, log);
       const token = head.headers[TOKEN_HEADER] ?? head.query.token;
       const check = token === undefined ? null : options.tokens.verify(token);
       if (!check?.ok || token === undefined) return answered.send(statusBody(410));
@@ -155,7 +160,7 @@ function handshake(head: RequestHead, remoteAddress: string, answered: Later, op
   if (!isSupportedVsn(head.query.vsn)) return refuse(answered, "vsn", metrics, log);
   // The connect params are the query's, vsn included, as for a WebSocket (a `token` there is the app's own).
   admit(
-    { authenticator: options.authenticator, connect: options.connect(), log, transport: "longpoll" },
+    { authenticator: options.authenticator, connect: options.connect(), log, transport: "longpoll", dashboard: options.dashboard },
     head.query,
     { headers: head.headers, remoteAddress, authToken: head.headers[AUTH_TOKEN_HEADER], serializer: "json" },
     (outcome) => {
@@ -180,8 +185,8 @@ function readHead(req: HttpRequest): RequestHead {
   return { query: parseQuery(req.getQuery() ?? ""), headers };
 }
 
-function originAllowed(head: RequestHead, config: ServerConfig): boolean {
-  return isOriginAllowed(config.checkOrigin, head.headers.origin ?? "", head.headers.host ?? "", config.publicUrl);
+function originAllowed(head: RequestHead, origins: OriginGate): boolean {
+  return origins.admits(head.headers.origin ?? "", head.headers.host ?? "", "longpoll");
 }
 
 /** Every LongPoll answer: 200, JSON, never cached, readable from any origin the origin check let through. */

@@ -46,12 +46,12 @@ export class Metrics {
   // A starting replica's first sync (README, "Presence": a restarted node's lists).
   readonly presenceFirstSync = this.counter(
     "cinder_presence_first_sync_total",
-    "Starts of a presence replica (one per worker thread): complete (every live replica sent its state), timeout (presenceFirstSyncTimeout passed first; its lists were served with what had come)",
+    "Starts of a presence replica (one per worker thread): complete (every live replica sent its state), timeout (presenceFirstSyncTimeoutMs passed first; its lists were served with what had come)",
     ["outcome"],
   );
   readonly presenceStateSyncWaits = this.counter(
     "cinder_presence_state_sync_waits_total",
-    "presence_state requests that waited for their replica's first sync (at most presenceFirstSyncTimeout after its start)",
+    "presence_state requests that waited for their replica's first sync (at most presenceFirstSyncTimeoutMs after its start)",
   );
   readonly nodeRequestsPending = new Gauge({
     name: "cinder_fabric_node_requests_pending",

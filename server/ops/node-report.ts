@@ -7,7 +7,8 @@ export interface HealthReport {
   /** "degraded": Redis is unreachable (local delivery goes on, other nodes are not reached). */
   status: "ok" | "degraded" | "draining";
   node: string;
-  uptime: number;
+  /** Since the node started, ms. */
+  uptimeMs: number;
   sockets: number;
   channels: number;
   /** Distinct topics with a subscriber on this node. */

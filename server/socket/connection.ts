@@ -80,6 +80,8 @@ export interface SocketSessionInit {
   auth?: { authenticator: Authenticator; identity: Identity };
   /** Phoenix's socket `id/1`: `server.disconnect(id)` closes every socket with it. */
   id?: string;
+  /** The only topics it may join (the dashboard page's socket: the dashboard's); unset: any the channels and the token allow. */
+  topics?: readonly string[];
 }
 
 /**
@@ -106,6 +108,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   readonly auth: SocketAuth | undefined;
   /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
   readonly disconnectId: string | undefined;
+  private readonly onlyTopics: readonly string[] | undefined;
 
   constructor(
     private readonly services: SocketServices,
@@ -119,6 +122,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
     this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
     this.disconnectId = session.id;
+    this.onlyTopics = session.topics;
     if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
   }
 
@@ -425,6 +429,10 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       // A client chooses the topic: log a bounded part of it, and only at debug.
       this.services.log.debug({ topic: frame.topic.slice(0, 100), topicLength: frame.topic.length, socket: this.id }, "ignoring unmatched topic");
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
+      return;
+    }
+    if (this.onlyTopics && !this.onlyTopics.includes(frame.topic)) {
+      this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed on this socket" });
       return;
     }
     // The token's `channels` claim is a permission, checked before the channel's own join.

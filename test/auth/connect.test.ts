@@ -53,11 +53,11 @@ describe("built-in Phoenix.Token auth", () => {
   });
 
   it("refuses a missing, expired, future, wrongly salted or tampered token with HTTP 403", async () => {
-    await start({ auth: { phoenixToken: { salt: SALT, maxAge: 60 } } });
+    await start({ auth: { phoenixToken: { salt: SALT, maxAgeMs: 60_000 } } });
     const now = Date.now();
     expect(await openWithToken(socketUrl(server as CinderServer), "")).toBe(403);
-    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now / 1000 - 61 }))).toBe(403);
-    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now / 1000 + 3600 }))).toBe(403);
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now - 61_000 }))).toBe(403);
+    expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now + 3_600_000 }))).toBe(403);
     expect(await open(signPhoenixToken(SECRET_KEY_BASE, "other salt", 1))).toBe(403);
     expect(await open(signPhoenixToken(`${SECRET_KEY_BASE}x`, SALT, 1))).toBe(403);
     expect(await open(`${signPhoenixToken(SECRET_KEY_BASE, SALT, 1)}x`)).toBe(403);
@@ -117,8 +117,14 @@ describe("built-in JWT auth", () => {
     expect(() => createServer({ auth: { jwt: { secret: "short" } } })).toThrow(/auth\.jwt\.secret/);
     expect(() => createServer({ auth: { phoenixToken: { salt: SALT } } })).toThrow(/secretKeyBase/);
     expect(() => createServer({ auth: {} })).toThrow(/exactly one/);
-    const { settings } = settingsFromCli(["--auth", '{"phoenixToken":{"salt":"user socket","maxAge":600}}'], { AUTH: '{"jwt":{}}' });
-    expect(settings.auth).toEqual({ phoenixToken: { salt: "user socket", maxAge: 600 } });
+    const { settings } = settingsFromCli(["--auth", '{"phoenixToken":{"salt":"user socket","maxAgeMs":600000}}'], { AUTH: '{"jwt":{}}' });
+    expect(settings.auth).toEqual({ phoenixToken: { salt: "user socket", maxAgeMs: 600_000 } });
     expect(() => settingsFromCli([], { AUTH: "{salt" })).toThrow(/auth must be JSON/);
+  });
+
+  it("refuses the settings that were in seconds, naming their millisecond names", () => {
+    const old = (auth: object) => () => createServer({ secretKeyBase: SECRET_KEY_BASE, auth: auth as never });
+    expect(old({ phoenixToken: { salt: SALT, maxAge: 600 } })).toThrow("auth.phoenixToken.maxAge (seconds) is now auth.phoenixToken.maxAgeMs, in milliseconds");
+    expect(old({ jwt: { secret: "s".repeat(32), clockTolerance: 5 } })).toThrow("auth.jwt.clockTolerance (seconds) is now auth.jwt.clockToleranceMs, in milliseconds");
   });
 });

@@ -14,7 +14,7 @@ describe("JWT verification", () => {
   });
 
   it("refuses expired, not-yet-valid, unsigned-for-us and tampered tokens, within the clock tolerance", async () => {
-    const verifier = new JwtVerifier({ secret: HS_SECRET, clockTolerance: 5 });
+    const verifier = new JwtVerifier({ secret: HS_SECRET, clockToleranceMs: 5000 });
     expect(await verifier.verify(await signHs({ sub: "u1", exp: now() - 60 }))).toMatchObject({ ok: false, reason: "expired" });
     expect(await verifier.verify(await signHs({ sub: "u1", exp: now() - 2 }))).toMatchObject({ ok: true });
     expect(await verifier.verify(await signHs({ sub: "u1", exp: now() + 60, nbf: now() + 60 }))).toMatchObject({ ok: false, reason: "invalid", detail: expect.stringContaining("nbf") });

@@ -56,9 +56,9 @@ describe("Phoenix.Token, against tokens signed by Erlang/OTP", () => {
   it("is expired past its max age: the signed one, or the verifier's", () => {
     expect(verifyPhoenixToken(secretKeyBase, salt, token("short_max_age"), at(signedAt + 60_000))).toMatchObject({ ok: true });
     expect(verifyPhoenixToken(secretKeyBase, salt, token("short_max_age"), at(signedAt + 60_001))).toMatchObject({ ok: false, error: "expired" });
-    expect(verifyPhoenixToken(secretKeyBase, salt, token("integer"), { ...at(signedAt + 11_000), maxAge: 10 })).toMatchObject({ ok: false, error: "expired" });
-    expect(verifyPhoenixToken(secretKeyBase, salt, token("short_max_age"), { ...at(signedAt + 120_000), maxAge: 3600 })).toMatchObject({ ok: true });
-    expect(verifyPhoenixToken(secretKeyBase, salt, token("integer"), { ...soon, maxAge: 0 })).toMatchObject({ ok: false, error: "expired" });
+    expect(verifyPhoenixToken(secretKeyBase, salt, token("integer"), { ...at(signedAt + 11_000), maxAgeMs: 10_000 })).toMatchObject({ ok: false, error: "expired" });
+    expect(verifyPhoenixToken(secretKeyBase, salt, token("short_max_age"), { ...at(signedAt + 120_000), maxAgeMs: 3_600_000 })).toMatchObject({ ok: true });
+    expect(verifyPhoenixToken(secretKeyBase, salt, token("integer"), { ...soon, maxAgeMs: 0 })).toMatchObject({ ok: false, error: "expired" });
     expect(verifyPhoenixToken(secretKeyBase, salt, token("infinity"), at(signedAt + 10 * 365 * 86_400_000))).toMatchObject({ ok: true, data: 42, expiresAt: null });
   });
 
@@ -86,19 +86,28 @@ describe("Phoenix.Token, against tokens signed by Erlang/OTP", () => {
   });
 
   it("signs the same bytes as Erlang", () => {
-    const signedAtSeconds = signedAt / 1000;
-    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt: signedAtSeconds })).toBe(token("integer"));
-    expect(signPhoenixToken(secretKeyBase, salt, "user-1", { signedAt: signedAtSeconds })).toBe(token("string"));
-    expect(signPhoenixToken(secretKeyBase, salt, { tags: ["a", "b"], role: new ErlangAtom("admin"), id: 7 }, { signedAt: signedAtSeconds })).toBe(token("map"));
-    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt: signedAtSeconds, maxAge: 60 })).toBe(token("short_max_age"));
-    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt: signedAtSeconds, digest: "sha512" })).toBe(token("sha512"));
+    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt })).toBe(token("integer"));
+    expect(signPhoenixToken(secretKeyBase, salt, "user-1", { signedAt })).toBe(token("string"));
+    expect(signPhoenixToken(secretKeyBase, salt, { tags: ["a", "b"], role: new ErlangAtom("admin"), id: 7 }, { signedAt })).toBe(token("map"));
+    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt, maxAgeMs: 60_000 })).toBe(token("short_max_age"));
+    expect(signPhoenixToken(secretKeyBase, salt, 42, { signedAt, digest: "sha512" })).toBe(token("sha512"));
     const mixed = new ErlangTuple([new ErlangAtom("user"), -5, 1.5, 5_000_000_000, 123456789012345678901234567890n, [97, 98, 99], null, true, "hé", new Uint8Array([255, 0]), []]);
-    expect(signPhoenixToken(secretKeyBase, salt, mixed, { signedAt: signedAtSeconds })).toBe(token("mixed"));
+    expect(signPhoenixToken(secretKeyBase, salt, mixed, { signedAt })).toBe(token("mixed"));
+  });
+
+  it("takes times and durations in milliseconds, and refuses a seconds value rather than misreading it", () => {
+    // signedAt is what verify returns: a token signed at verify's signedAt is the same token.
+    const verified = verifyPhoenixToken(secretKeyBase, salt, token("integer"), soon);
+    expect(verified.ok && signPhoenixToken(secretKeyBase, salt, 42, { signedAt: verified.signedAt })).toBe(token("integer"));
+    expect(() => signPhoenixToken(secretKeyBase, salt, 42, { signedAt: signedAt / 1000 })).toThrow("signedAt is ms since the epoch (as Date.now()); 1700000000 looks like seconds: multiply it by 1000");
+    const old = { maxAge: 60 } as never;
+    expect(() => signPhoenixToken(secretKeyBase, salt, 42, old)).toThrow("maxAge (seconds) is now maxAgeMs, in milliseconds");
+    expect(() => verifyPhoenixToken(secretKeyBase, salt, token("integer"), old)).toThrow("maxAge (seconds) is now maxAgeMs, in milliseconds");
   });
 
   it("round-trips what it signs", () => {
     const now = Date.now();
-    const signed = signPhoenixToken(secretKeyBase, "another salt", { user: "ada" }, { now: () => now, maxAge: 5 });
+    const signed = signPhoenixToken(secretKeyBase, "another salt", { user: "ada" }, { now: () => now, maxAgeMs: 5000 });
     expect(verifyPhoenixToken(secretKeyBase, "another salt", signed, at(now))).toMatchObject({ ok: true, data: { user: "ada" }, expiresAt: now + 5000 });
   });
 });

@@ -15,7 +15,7 @@ describe("token expiry while connected, with a real server and real time", () =>
       auth: { phoenixToken: { salt: SALT }, expiryNoticeMs: 2500 },
       channels: { "room:*": { join: () => ok(), handleIn: () => (handled++, ok()) } },
     }));
-    const shortLived = (user: string) => signPhoenixToken(SECRET_KEY_BASE, SALT, user, { maxAge: 3 });
+    const shortLived = (user: string) => signPhoenixToken(SECRET_KEY_BASE, SALT, user, { maxAgeMs: 3000 });
     const [stays, goes] = [await servers.client(shortLived("ada")), await servers.client(shortLived("bob"))];
     for (const client of [stays, goes]) {
       await client.join("room:a");
@@ -25,9 +25,9 @@ describe("token expiry while connected, with a real server and real time", () =>
     for (const client of [stays, goes]) for (const topic of ["room:a", "room:b"]) expect((await toldOn(client, topic))[4]).toEqual({ expires_in_ms: expect.any(Number) });
 
     // Someone else's token is no refresh.
-    stays.send(["j1", "r0", "room:a", "access_token", { access_token: signPhoenixToken(SECRET_KEY_BASE, SALT, "bob", { maxAge: 3600 }) }]);
+    stays.send(["j1", "r0", "room:a", "access_token", { access_token: signPhoenixToken(SECRET_KEY_BASE, SALT, "bob", { maxAgeMs: 3_600_000 }) }]);
     expect((await stays.reply("r0"))[4]).toEqual({ status: "error", response: { reason: "token is for another user" } });
-    stays.send(["j1", "r1", "room:a", "access_token", { access_token: signPhoenixToken(SECRET_KEY_BASE, SALT, "ada", { maxAge: 3600 }) }]);
+    stays.send(["j1", "r1", "room:a", "access_token", { access_token: signPhoenixToken(SECRET_KEY_BASE, SALT, "ada", { maxAgeMs: 3_600_000 }) }]);
     expect((await stays.reply("r1"))[4]).toEqual({ status: "ok", response: {} });
 
     expect(await goes.closed()).toEqual({ code: 4401, reason: "token expired" });

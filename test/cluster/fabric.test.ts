@@ -324,7 +324,7 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
     await waitConnected(connections, "the storing connection");
     return new RedisHistory(connections, { sender: "unpublished#1", sharded: true, channelOf: (topic) => `cinder:t:${topic}` });
   }
-  const append = (topic: string, n: number, size = 100): HistoryAppend => ({ topic, event: "msg", payload: JSON.stringify({ n }), limits: { size, ttl: 60 } });
+  const append = (topic: string, n: number, size = 100): HistoryAppend => ({ topic, event: "msg", payload: JSON.stringify({ n }), limits: { size, ttlMs: 60_000 } });
   const stream = (node: TestNode, topic: string) =>
     node.received.filter((m) => m.topic === topic).map((m) => ({ o: m.offset, e: m.epoch, n: (payloadOf(m) as { n: number }).n }));
   const count = async (counter: Counter) => (await counter.get()).values[0]?.value ?? 0;
@@ -363,7 +363,7 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
     await waitFor(() => b.received.length === 1, "the first message");
     const history = await unpublished();
     for (let n = 2; n <= 4; n++) await history.append(append("h:gap", n));
-    const page = await b.fabric.readHistory("h:gap", 4, 10, { size: 100, ttl: 60 });
+    const page = await b.fabric.readHistory("h:gap", 4, 10, { size: 100, ttlMs: 60_000 });
     expect(page).toMatchObject({ top: 4, entries: [] });
     // A socket attached now would be at offset 4: b's subscribers already have everything up to it.
     expect(stream(b, "h:gap").map((m) => m.o)).toEqual([1, 2, 3, 4]);

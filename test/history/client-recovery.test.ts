@@ -162,7 +162,7 @@ async function thousandWithACut(subscriber: Subscriber, gate: Gate, publish: (fi
 
 async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
   const server = await startServer({
-    channels: { "room:*": { ...roomChannel, history: { size: 2000, ttl: 300 } } },
+    channels: { "room:*": { ...roomChannel, history: { size: 2000, ttlMs: 300_000 } } },
     historyMaxRecover: 1000,
     ...options,
   });

@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
+import { hashTag } from "../../server/cluster/hash-tag.js";
+import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { RawClient, type RawFrame } from "../support/raw-client.js";
+import { startServer } from "../support/server.js";
 import { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
@@ -12,12 +14,11 @@ let redis: RedisServer;
 let A: CinderServer;
 let B: CinderServer;
 
-const history: ChannelHandler = { history: { size: 500, ttl: 60 }, join: () => ok() };
+const history: ChannelHandler = { history: { size: 500, ttlMs: 60_000 }, join: () => ok() };
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  const node = (name: string) =>
-    createServer({ port: 0, host: "127.0.0.1", logLevel: "silent", nodeName: name, redisUrl: redis.url, channels: { "h:*": history } }).listen();
+  const node = (name: string) => startServer({ nodeName: name, redisUrl: redis.url, channels: { "h:*": history } });
   [A, B] = await Promise.all([node("A"), node("B")]);
 }, 30_000);
 
@@ -102,4 +103,26 @@ describe("one publisher's broadcasts", () => {
       outside.disconnect();
     }
   }, 60_000);
+});
+
+describe("a topic's history in Redis", () => {
+  it("expires ttlMs after its last message: the channel's ttlMs is milliseconds", async () => {
+    const outside = new Redis(redis.url);
+    try {
+      const client = await RawClient.open(`ws://127.0.0.1:${B.port}/socket/websocket?vsn=2.0.0`);
+      client.send(joinFrame("h:ttl"));
+      await client.reply("j");
+      A.broadcast("h:ttl", "msg", { n: 1 });
+      await waitFor(() => offsets(client).length === 1, "the message");
+      client.close();
+      // history: {ttlMs: 60_000}: each of the topic's keys lives at most a minute from now.
+      for (const suffix of ["seq", "epoch", "s"]) {
+        const left = await outside.pttl(`cinder:h:${hashTag("h:ttl")}:${suffix}`);
+        expect(left).toBeGreaterThan(0);
+        expect(left).toBeLessThanOrEqual(60_000);
+      }
+    } finally {
+      outside.disconnect();
+    }
+  });
 });

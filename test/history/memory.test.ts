@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
+import { MemoryHistory } from "../../server/history/memory-history.js";
+import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { RawClient, type RawFrame } from "../support/raw-client.js";
 import { httpUrl, socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
@@ -11,7 +12,7 @@ afterEach(async () => {
 });
 
 const echo: ChannelHandler = {
-  history: { size: 100, ttl: 60 },
+  history: { size: 100, ttlMs: 60_000 },
   join: () => ok(),
   handleIn(event, payload, socket) {
     socket.broadcast(event, payload);
@@ -88,5 +89,24 @@ describe("history on one node (in memory)", () => {
     expect(await response.json()).toMatchObject({ top: 4, messages: [{ offset: 4, event: "msg", payload: { i: 4 } }] });
     expect((await fetch(httpUrl(server, "/api/history?topic=h:4"))).status).toBe(401);
     expect((await fetch(httpUrl(server, "/api/history?topic=nohistory:1"), { headers: { authorization: "Bearer k" } })).status).toBe(400);
+  });
+});
+
+describe("a topic's history in memory", () => {
+  it("is dropped ttlMs after its last message: the channel's ttlMs is milliseconds", () => {
+    let now = 1_000_000;
+    const history = new MemoryHistory({ maxBytes: 1 << 20, now: () => now });
+    const limits = { size: 10, ttlMs: 5000 };
+    const { epoch } = history.append({ topic: "h:t", event: "msg", payload: "{}", limits });
+    now += 5000;
+    expect(history.read("h:t", 0, 10, limits)).toMatchObject({ epoch, top: 1 });
+    now += 1;
+    history.append({ topic: "h:other", event: "msg", payload: "{}", limits });
+    expect(history.read("h:t", 0, 10, limits).top).toBe(0);
+  });
+
+  it("refuses the old history.ttl (seconds) with a line naming ttlMs", () => {
+    const old = { join: () => ok(), history: { size: 10, ttl: 60 } } as unknown as ChannelHandler;
+    expect(() => createServer({ logLevel: "silent", channels: { "h:*": old } })).toThrow('channel "h:*": history.ttl (seconds) is now history.ttlMs, in milliseconds');
   });
 });

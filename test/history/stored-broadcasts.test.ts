@@ -14,7 +14,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-const HISTORY = { size: 100, ttl: 60 };
+const HISTORY = { size: 100, ttlMs: 60_000 };
 
 /** Each push is broadcast to the others and kept; the reply says where it stands. */
 const storing: ChannelHandler = {

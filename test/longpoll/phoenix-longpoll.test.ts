@@ -166,7 +166,7 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
   });
 
   it("numbers broadcasts on a history topic and replays what a rejoining session missed", async () => {
-    const server = await serve({ channels: { "h:*": { join: () => ok(), history: { size: 100, ttl: 60 } } as never } });
+    const server = await serve({ channels: { "h:*": { join: () => ok(), history: { size: 100, ttlMs: 60_000 } } as never } });
     const first = await openSession(server.port);
     await post(server.port, first, frame("j", "j", "h:1", "phx_join", {}));
     const [reply] = await pollUntil(server.port, first, (message) => message[3] === "phx_reply");

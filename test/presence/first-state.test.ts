@@ -143,7 +143,7 @@ describe("a starting node whose peer never answers", () => {
   it("keeps a newcomer's presence_state (and nothing else) waiting until the peer is reported down", async () => {
     const removePeer = await listPeerThatNeverAnswers();
     try {
-      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT: "600000" });
+      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "600000" });
       const newcomer = member(b, "room:waits", "new");
       await waitFor(async () => (await metric(b, "cinder_presence_state_sync_waits_total")) === 1, "the newcomer's presence_state to wait");
       // Other rooms are served meanwhile.
@@ -163,10 +163,10 @@ describe("a starting node whose peer never answers", () => {
     }
   });
 
-  it("serves a newcomer's presence_state with what it has once presenceFirstSyncTimeout has passed", async () => {
+  it("serves a newcomer's presence_state with what it has once presenceFirstSyncTimeoutMs has passed", async () => {
     const removePeer = await listPeerThatNeverAnswers();
     try {
-      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT: "1000" });
+      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "1000" });
       const newcomer = member(b, "room:timeout", "new");
       await waitFor(() => newcomer.states.length > 0, "the newcomer's presence_state");
       expect(Object.keys(newcomer.states[0])).toEqual(["new"]);

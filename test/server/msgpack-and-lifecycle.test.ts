@@ -30,8 +30,8 @@ describe("msgpack serializer, chosen with ?serializer=msgpack", () => {
 });
 
 describe("socket lifecycle", () => {
-  it("closes a socket that sends nothing for idleTimeout seconds", async () => {
-    server = await startServer({ idleTimeout: 8 });
+  it("closes a socket that sends nothing for idleTimeoutMs", async () => {
+    server = await startServer({ idleTimeoutMs: 8000 });
     const quiet = await RawClient.open(socketUrl(server));
     const closed = await quiet.closed();
     expect(closed.code).not.toBe(1000);

@@ -4,6 +4,9 @@ import { waitFor } from "./wait.js";
 
 const CLI = fileURLToPath(new URL("../../dist/server/cli.js", import.meta.url));
 
+/** The secretKeyBase the nodes of a test cluster share (they sign LongPoll sessions with it). */
+export const CLUSTER_SECRET_KEY_BASE = "test-cluster-secret-key-base-0123456789abcdef";
+
 /** A Cinder node as its own process (the built CLI), for restarts, signals and crashes. */
 export class NodeProcess {
   output = "";
@@ -14,9 +17,14 @@ export class NodeProcess {
     child.on("exit", (code) => (this.exitCode = code));
   }
 
+  /**
+   * Starts the CLI on `port`. A cluster node (REDIS_URL) gets the secretKeyBase every node of the
+   * test's cluster shares, unless `env` names one (SECRET_KEY_BASE: "" for none).
+   */
   static async start(port: number, env: Record<string, string> = {}, args: string[] = []): Promise<NodeProcess> {
+    const clusterSecret = env.REDIS_URL !== undefined && env.SECRET_KEY_BASE === undefined ? { SECRET_KEY_BASE: CLUSTER_SECRET_KEY_BASE } : {};
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", WORKERS: "1", ...env },
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", WORKERS: "1", ...clusterSecret, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const node = new NodeProcess(child, port);
@@ -25,14 +33,18 @@ export class NodeProcess {
     return node;
   }
 
-  /** Runs the CLI to completion (for startup failures); one still running after `timeoutMs` is killed. */
-  static run(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+  /** Runs the CLI to completion (for startup failures and --help; `stderr` is also in `output`); one still running after `timeoutMs` is killed. */
+  static run(env: Record<string, string>, args: string[] = [], timeoutMs = 20_000): Promise<{ code: number | null; output: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
       let output = "";
+      let stderr = "";
       child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      child.on("exit", (code) => resolve({ code, output }));
+      child.stderr.on("data", (d) => {
+        output += d;
+        stderr += d;
+      });
+      child.on("exit", (code) => resolve({ code, output, stderr }));
     });
   }
 

@@ -3,14 +3,19 @@ import { afterEach } from "vitest";
 import { createServer, type CinderServer, type CreateServerOptions } from "../../server/index.js";
 import { RawClient } from "./raw-client.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
+import { CLUSTER_SECRET_KEY_BASE } from "./node-process.js";
 
-/** A real Cinder node on a free loopback port, with the demo `room:*` channel unless channels are given. */
+/**
+ * A real Cinder node on a free loopback port, with the demo `room:*` channel unless channels are
+ * given. A cluster node (redisUrl) shares the test cluster's secretKeyBase unless one is given.
+ */
 export async function startServer(options: CreateServerOptions = {}): Promise<CinderServer> {
   const server = createServer({
     port: 0,
     host: "127.0.0.1",
     logLevel: "silent",
     channels: options.channels ?? { "room:*": roomChannel },
+    ...(options.redisUrl !== undefined && !("secretKeyBase" in options) ? { secretKeyBase: CLUSTER_SECRET_KEY_BASE } : {}),
     ...options,
   });
   return server.listen();

@@ -148,7 +148,7 @@ describe("topic workers on one node", () => {
   });
 
   it("refuses to broadcast to a topic that keeps history (its broadcasts are live only)", async () => {
-    const server = await startServer({ channels: { "log:*": { join: () => ok({}), history: { size: 10, ttl: 60 } } } });
+    const server = await startServer({ channels: { "log:*": { join: () => ok({}), history: { size: 10, ttlMs: 60_000 } } } });
     servers.push(server);
     const context = new Promise<TopicWorkerContext>((resolve) => server.topicWorker("log:*", { start: (_topic, ctx) => resolve(ctx) }));
     await join(server, "log:1");

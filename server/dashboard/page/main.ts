@@ -8,6 +8,8 @@ import { count, renderLookup, renderNodes, renderProcess, renderTop, type ShownN
 /** The key is asked once and kept for this tab only. */
 const KEY_STORAGE = "cinder.dashboard.key";
 const TOPIC = "cinder:dashboard";
+/** The connect param that makes this the dashboard's socket (DASHBOARD_SOCKET_PARAM on the server). */
+const SOCKET_PARAM = "cinder_dashboard";
 /** Views a draining node stays on the page after it stopped answering. */
 const DRAINING_GRACE = 2;
 
@@ -27,19 +29,40 @@ const CHARTS: Array<{ id: string; read: (node: NodeView) => number; rate: boolea
 const charts = CHARTS.map((spec) => ({ ...spec, chart: new LineChart($(`chart-${spec.id}`), count) }));
 const rates = new Rates();
 const shown = new Map<string, ShownNode & { missed: number }>();
-const socket = new Socket("/socket");
+let key = sessionStorage.getItem(KEY_STORAGE) ?? "";
+/** Whether the socket opened with this key: until then a failed connect is taken for a refused key. */
+let keyWorked = false;
+// The page's own socket: the server lets it in with the key whatever auth the app uses, for the
+// dashboard's topic only. The key travels as the auth token (a subprotocol), never in the URL.
+const socket = new Socket("/socket", { params: { [SOCKET_PARAM]: "1" }, authToken: () => key });
 let channel: Channel | undefined;
 
-socket.onOpen(() => ($("connection").textContent = "live"));
-socket.onClose(() => ($("connection").textContent = "reconnecting"));
+socket.onOpen(() => {
+  keyWorked = true;
+  $("connection").textContent = "live";
+});
+socket.onClose(() => {
+  if (keyWorked) $("connection").textContent = "reconnecting";
+});
+socket.onError(() => {
+  if (keyWorked) return;
+  // A browser cannot read why an upgrade failed: with a key that never worked, a refusal is the
+  // likely reason. Stop retrying with it, and ask.
+  socket.disconnect();
+  askForKey(key ? "could not connect with this key: it is wrong, or the server cannot be reached" : "");
+});
 socket.connect();
-open(sessionStorage.getItem(KEY_STORAGE) ?? "");
+open();
 
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const key = $<HTMLInputElement>("key").value;
+  key = $<HTMLInputElement>("key").value;
   sessionStorage.setItem(KEY_STORAGE, key);
-  open(key);
+  keyWorked = false;
+  $("key-error").textContent = "";
+  $("connection").textContent = "connecting";
+  socket.disconnect(() => socket.connect());
+  open();
 });
 
 $("search").addEventListener("submit", (event) => {
@@ -47,7 +70,15 @@ $("search").addEventListener("submit", (event) => {
   lookUp($<HTMLInputElement>("search-topic").value.trim());
 });
 
-function open(key: string): void {
+function askForKey(problem: string): void {
+  $("connection").textContent = "key needed";
+  $("board").hidden = true;
+  $("key-form").hidden = false;
+  $("key-error").textContent = problem;
+  $<HTMLInputElement>("key").focus();
+}
+
+function open(): void {
   channel?.leave();
   const joining = socket.channel(TOPIC, { key });
   channel = joining;
@@ -65,10 +96,7 @@ function open(key: string): void {
     .receive("error", ({ reason }: { reason: string }) => {
       // A refused join would be retried with the same key: stop, and ask.
       joining.leave();
-      $("board").hidden = true;
-      $("key-form").hidden = false;
-      $("key-error").textContent = key ? `refused: ${reason}` : "";
-      $<HTMLInputElement>("key").focus();
+      askForKey(key ? `refused: ${reason}` : "");
     });
 }
 

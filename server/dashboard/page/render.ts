@@ -25,7 +25,8 @@ const row = (...cells: HTMLElement[]) => {
 export const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 export const count = (value: number) => (value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e4 ? `${(value / 1e3).toFixed(1)}k` : String(Math.round(value * 10) / 10));
 
-function duration(seconds: number): string {
+function duration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
   if (seconds < 120) return `${seconds} s`;
   if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
@@ -41,7 +42,7 @@ export function renderNodes(body: HTMLElement, nodes: ShownNode[]): void {
   body.replaceChildren(
     ...nodes.flatMap(({ view, draining }) => {
       const status = draining ? "draining" : view.status;
-      const head = row(cell(view.node, "name"), cell(status, `status ${status}`), cell(duration(view.uptime)), cell(view.workers.length), cell(redisText(view)));
+      const head = row(cell(view.node, "name"), cell(status, `status ${status}`), cell(duration(view.uptimeMs)), cell(view.workers.length), cell(redisText(view)));
       head.dataset.node = view.node;
       head.dataset.status = status;
       const workers = view.workers.map((worker) =>

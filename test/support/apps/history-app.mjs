@@ -3,5 +3,5 @@
 import { roomChannel } from "../../../dist/server/index.js";
 
 export default function setup(server) {
-  server.channel("room:*", { ...roomChannel, history: { size: 2000, ttl: 300 } });
+  server.channel("room:*", { ...roomChannel, history: { size: 2000, ttlMs: 300_000 } });
 }
