@@ -23,7 +23,7 @@
  * message of the same epoch with a lower offset than the one before it is OUT OF ORDER. A
  * message can count in several of these: they are views of the same run, not a partition.
  */
-import type { ChaosClient } from "./chaos-client.js";
+import type { ClientRecord } from "./ledger.js";
 import { clientFindings, deliveredToNoOne, type Evidence, type Finding, type LossKind } from "./expectations.js";
 
 export interface Window {
@@ -74,7 +74,7 @@ export interface WindowCounts extends Losses {
 }
 
 export interface AccountInput extends Evidence {
-  readonly clients: readonly ChaosClient[];
+  readonly clients: readonly ClientRecord[];
   /** In time order; the first starts when the traffic starts, the last ends at endAt. */
   readonly windows: readonly Window[];
 }
@@ -119,7 +119,7 @@ export function account(input: AccountInput): Accounting {
       continue;
     }
     window.acked++;
-    if (!input.watcher.stored.has(push.index)) window.ackedUnseen++;
+    if (!input.streams.stored.has(push.index)) window.ackedUnseen++;
   }
   for (const line of input.ledger.lines) windowAt(line.at)[line.level === "error" ? "errorLines" : "warnLines"]++;
   for (const crash of input.ledger.crashes) windowAt(crash.at).crashes++;
@@ -147,7 +147,7 @@ function emptyCounts(window: Window, end: number): WindowCounts {
   return { label: window.label, start: window.start, end, ...zero, errorLines: 0, warnLines: 0, crashes: 0, statsSilence: 0, ...losses };
 }
 
-function countJoins(client: ChaosClient, windowAt: (at: number) => WindowCounts): void {
+function countJoins(client: ClientRecord, windowAt: (at: number) => WindowCounts): void {
   for (const join of client.joins) {
     const window = windowAt(join.at);
     if (join.status !== "ok") window.joinFailures++;
@@ -159,7 +159,7 @@ function countJoins(client: ChaosClient, windowAt: (at: number) => WindowCounts)
 }
 
 /** The longest silence of `stats` in any room between `start` and `end`, seconds (all clients of a room together). */
-function statsSilence(clients: readonly ChaosClient[], start: number, end: number): number {
+function statsSilence(clients: readonly ClientRecord[], start: number, end: number): number {
   const byRoom = new Map<string, number[]>();
   for (const client of clients) {
     const times = byRoom.get(client.plan.room) ?? [];

@@ -7,7 +7,7 @@
  */
 import { type Channel, Presence, Socket } from "phoenix";
 
-import type { JoinRecord, Ledger, Position, PushRecord, PushStatus, Recovery, Segment } from "./ledger.js";
+import type { ClientRecord, JoinRecord, Ledger, Position, PushRecord, PushStatus, Recovery, Segment } from "./ledger.js";
 import { joinRecovering, type RecoveringChannel } from "./recovery-recipe.js";
 import { rotatingTransport } from "./rotating-transport.js";
 
@@ -27,7 +27,7 @@ interface Meta {
   phx_ref?: string;
 }
 
-export class ChaosClient {
+export class ChaosClient implements ClientRecord {
   readonly user: string;
   /** The node its current (or last) connection attempt went to. */
   node: number;

@@ -81,7 +81,7 @@ export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<C
     const { windows, findings } = account({
       ledger,
       clients: fleet.clients,
-      watcher,
+      streams: watcher,
       windows: [{ label: "before faults", start: trafficStart }, ...faults.map((f) => ({ label: f.label, start: f.at }))],
       settleMs: options.settleMs,
       endAt: Date.now(),
@@ -90,7 +90,7 @@ export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<C
     return {
       windows,
       total: totalOf(windows),
-      examples: lossExamples(findings, windows, { ledger, clients: fleet.clients, watcher, nodeNames }, options.examples ?? 3),
+      examples: lossExamples(findings, windows, { ledger, clients: fleet.clients, streams: watcher, nodeNames }, options.examples ?? 3),
       faults,
       fenced,
       logDir: cluster.logDir,

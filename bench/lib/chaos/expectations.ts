@@ -2,9 +2,7 @@
  * What one client should have received, segment by segment, against what it did: the rules
  * accounting.ts states, turned into findings.
  */
-import type { ChaosClient } from "./chaos-client.js";
-import type { Ledger, PushRecord, Segment } from "./ledger.js";
-import type { Stored, StreamWatcher } from "./stream-watcher.js";
+import type { ClientRecord, Ledger, PushRecord, Segment, Stored, StreamRecord } from "./ledger.js";
 
 /** A message by its index in the ledger, or one Redis stored whose body is unknown: `<topic> <epoch> <offset>`. */
 export type MessageKey = number | string;
@@ -24,14 +22,14 @@ export interface Finding {
 
 export interface Evidence {
   readonly ledger: Ledger;
-  readonly watcher: StreamWatcher;
+  readonly streams: StreamRecord;
   readonly settleMs: number;
   /** The end of segments still open. */
   readonly endAt: number;
 }
 
 /** Every loss of one client, and (per refused rejoin) what Redis held that it did not replay. */
-export function clientFindings(evidence: Evidence, client: ChaosClient): { findings: Finding[]; notReplayed: Array<{ at: number; count: number }> } {
+export function clientFindings(evidence: Evidence, client: ClientRecord): { findings: Finding[]; notReplayed: Array<{ at: number; count: number }> } {
   const { pushes } = evidence.ledger;
   const seen = receivedCounts(client);
   const findings: Finding[] = [];
@@ -44,7 +42,7 @@ export function clientFindings(evidence: Evidence, client: ChaosClient): { findi
     ["missingRecovered", new Map()],
   ]);
   for (const segment of client.segments) {
-    const epochs = deliveryEpochs(segment, evidence.watcher.stored);
+    const epochs = deliveryEpochs(segment, evidence.streams.stored);
     const node = segment.join.node;
     const miss = (kind: LossKind, expected: Map<MessageKey, number>) => {
       for (const [message, at] of expected) {
@@ -72,13 +70,13 @@ export function clientFindings(evidence: Evidence, client: ChaosClient): { findi
 }
 
 /** Pushes acked `ok` that no client received. */
-export function deliveredToNoOne(ledger: Ledger, clients: readonly ChaosClient[]): Finding[] {
+export function deliveredToNoOne(ledger: Ledger, clients: readonly ClientRecord[]): Finding[] {
   const delivered = new Uint8Array(ledger.pushes.length);
   for (const client of clients) for (const segment of client.segments) for (const message of segment.messages) if (message >= 0) delivered[message] = 1;
   return ledger.pushes.filter((p) => p.status === "ok" && delivered[p.index] === 0).map((p) => ({ kind: "ackedUndelivered", at: p.sentAt, message: p.index }));
 }
 
-function receivedCounts(client: ChaosClient): Map<number, number> {
+function receivedCounts(client: ClientRecord): Map<number, number> {
   const seen = new Map<number, number>();
   for (const segment of client.segments) for (const message of segment.messages) seen.set(message, (seen.get(message) ?? 0) + 1);
   return seen;
@@ -88,7 +86,7 @@ function receivedCounts(client: ChaosClient): Map<number, number> {
  * The epoch of each delivery in a segment: the payload's `_e`, else where Redis stored the
  * message, else the epoch of the delivery before it (or the join's).
  */
-export function deliveryEpochs(segment: Segment, stored: Map<number, Stored>): string[] {
+export function deliveryEpochs(segment: Segment, stored: ReadonlyMap<number, Stored>): string[] {
   let previous = segment.join.recovery?.e ?? "";
   return segment.messages.map((message, i) => (previous = segment.epochs[i] ?? stored.get(message)?.epoch ?? previous));
 }
@@ -105,8 +103,8 @@ function offsetsByEpoch(segment: Segment, epochs: readonly string[]): Map<string
 }
 
 /** The message Redis stored at `offset` of `epoch` of `topic`, or a key naming the place. */
-function storedAt(watcher: StreamWatcher, topic: string, epoch: string, offset: number): MessageKey {
-  const message = watcher.epochs.get(topic)?.find((log) => log.epoch === epoch)?.entries.get(offset);
+function storedAt(streams: StreamRecord, topic: string, epoch: string, offset: number): MessageKey {
+  const message = streams.epochs.get(topic)?.find((log) => log.epoch === epoch)?.entries.get(offset);
   return message !== undefined && message >= 0 ? message : `${topic} ${epoch} ${offset}`;
 }
 
@@ -123,7 +121,7 @@ function firstSentAfter(pushes: readonly PushRecord[], at: number): number {
 }
 
 /** Rules (a) and (b) of accounting.ts: message → when it showed, for a message whose body is unknown. */
-function expectedLive(evidence: Evidence, client: ChaosClient, segment: Segment, epochs: readonly string[]): Map<MessageKey, number> {
+function expectedLive(evidence: Evidence, client: ClientRecord, segment: Segment, epochs: readonly string[]): Map<MessageKey, number> {
   const expected = new Map<MessageKey, number>();
   const end = segment.end ?? evidence.endAt;
   const { pushes } = evidence.ledger;
@@ -134,7 +132,7 @@ function expectedLive(evidence: Evidence, client: ChaosClient, segment: Segment,
   const topic = client.plan.room;
   const joined = segment.join.recovery;
   for (const [epoch, offsets] of offsetsByEpoch(segment, epochs)) {
-    const log = evidence.watcher.epochs.get(topic)?.find((l) => l.epoch === epoch);
+    const log = evidence.streams.epochs.get(topic)?.find((l) => l.epoch === epoch);
     let from: number;
     if (epoch === joined?.e) from = joined.o;
     else if (log && log.firstSeen > segment.start) from = 0; // an epoch that began while the client was joined
@@ -142,20 +140,20 @@ function expectedLive(evidence: Evidence, client: ChaosClient, segment: Segment,
     const to = Math.max(...offsets);
     const showedAt = segment.times[segment.offsets.lastIndexOf(to)];
     for (let offset = from + 1; offset < to; offset++) {
-      if (!offsets.has(offset)) expected.set(storedAt(evidence.watcher, topic, epoch, offset), showedAt);
+      if (!offsets.has(offset)) expected.set(storedAt(evidence.streams, topic, epoch, offset), showedAt);
     }
   }
   return expected;
 }
 
 /** The replay a recovered rejoin owes: offsets p+1…q of its epoch, those not received in the segment. */
-function expectedReplay(evidence: Evidence, client: ChaosClient, segment: Segment, epochs: readonly string[]): Map<MessageKey, number> {
+function expectedReplay(evidence: Evidence, client: ClientRecord, segment: Segment, epochs: readonly string[]): Map<MessageKey, number> {
   const expected = new Map<MessageKey, number>();
   const { since, recovery } = segment.join;
   if (!since || !recovery?.recovered) return expected;
   const got = offsetsByEpoch(segment, epochs).get(recovery.e) ?? new Set<number>();
   for (let offset = since.o + 1; offset <= recovery.o; offset++) {
-    if (!got.has(offset)) expected.set(storedAt(evidence.watcher, client.plan.room, recovery.e, offset), segment.join.at);
+    if (!got.has(offset)) expected.set(storedAt(evidence.streams, client.plan.room, recovery.e, offset), segment.join.at);
   }
   return expected;
 }
@@ -168,16 +166,16 @@ function outOfOrder(segment: Segment, epochs: readonly string[]): number[] {
 }
 
 /** What Redis held in the reply's epoch past the client's real position (its last delivery) up to the reply's `o`, that it never got. */
-function heldNotReplayed(evidence: Evidence, client: ChaosClient, at: number, recovery: { o: number; e: string }, seen: Map<number, number>): number {
-  const last = lastDeliveryBefore(client, at, evidence.watcher.stored);
+function heldNotReplayed(evidence: Evidence, client: ClientRecord, at: number, recovery: { o: number; e: string }, seen: Map<number, number>): number {
+  const last = lastDeliveryBefore(client, at, evidence.streams.stored);
   if (!last || last.epoch !== recovery.e) return 0;
-  const log = evidence.watcher.epochs.get(client.plan.room)?.find((l) => l.epoch === recovery.e);
+  const log = evidence.streams.epochs.get(client.plan.room)?.find((l) => l.epoch === recovery.e);
   let count = 0;
   for (const [offset, message] of log?.entries ?? []) if (offset > last.offset && offset <= recovery.o && !seen.has(message)) count++;
   return count;
 }
 
-function lastDeliveryBefore(client: ChaosClient, at: number, stored: Map<number, Stored>): Stored | undefined {
+function lastDeliveryBefore(client: ClientRecord, at: number, stored: ReadonlyMap<number, Stored>): Stored | undefined {
   for (let s = client.segments.length - 1; s >= 0; s--) {
     const segment = client.segments[s];
     if (segment.start >= at || segment.messages.length === 0) continue;

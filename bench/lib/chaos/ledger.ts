@@ -73,6 +73,36 @@ export interface Crash {
   readonly signal: string | null;
 }
 
+/** What the accounting reads of a client: who it is and what it recorded. */
+export interface ClientRecord {
+  readonly plan: { readonly index: number; readonly room: string };
+  readonly joins: readonly JoinRecord[];
+  readonly segments: readonly Segment[];
+  /** When each `stats` push arrived. */
+  readonly statsAt: readonly number[];
+}
+
+/** One epoch of a topic's history as seen in Redis: offset → message (-1 for a body not of the run). */
+export interface EpochLog {
+  readonly epoch: string;
+  readonly firstSeen: number;
+  readonly entries: Map<number, number>;
+}
+
+/** Where Redis stored a message. */
+export interface Stored {
+  readonly epoch: string;
+  readonly offset: number;
+}
+
+/** What Redis's streams held, as the accounting reads it. */
+export interface StreamRecord {
+  /** topic → its epochs, oldest first. */
+  readonly epochs: ReadonlyMap<string, readonly EpochLog[]>;
+  /** message → where Redis stored it. */
+  readonly stored: ReadonlyMap<number, Stored>;
+}
+
 /** The run's pushes by id, and the processes' log lines and crashes. */
 export class Ledger {
   readonly pushes: PushRecord[] = [];
@@ -80,8 +110,8 @@ export class Ledger {
   readonly crashes: Crash[] = [];
   private readonly byId = new Map<string, number>();
 
-  addPush(id: string, room: string, pusher: number): PushRecord {
-    const record: PushRecord = { index: this.pushes.length, id, room, pusher, sentAt: Date.now() };
+  addPush(id: string, room: string, pusher: number, sentAt = Date.now()): PushRecord {
+    const record: PushRecord = { index: this.pushes.length, id, room, pusher, sentAt };
     this.pushes.push(record);
     this.byId.set(id, record.index);
     return record;

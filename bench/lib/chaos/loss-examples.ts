@@ -1,14 +1,12 @@
 /** A few losses of each kind per window, in words, so a count can be checked by hand against the logs. */
 import type { WindowCounts } from "./accounting.js";
-import type { ChaosClient } from "./chaos-client.js";
 import type { Finding, LossKind, MessageKey } from "./expectations.js";
-import type { Ledger } from "./ledger.js";
-import type { StreamWatcher } from "./stream-watcher.js";
+import type { ClientRecord, Ledger, StreamRecord } from "./ledger.js";
 
 export interface ExampleSources {
   readonly ledger: Ledger;
-  readonly clients: readonly ChaosClient[];
-  readonly watcher: StreamWatcher;
+  readonly clients: readonly ClientRecord[];
+  readonly streams: StreamRecord;
   readonly nodeNames: readonly string[];
 }
 
@@ -57,14 +55,14 @@ function describe(group: Finding[], sources: ExampleSources, received: Map<numbe
 function messageWords(key: MessageKey, sources: ExampleSources, received: Map<number, number>): string {
   if (typeof key === "string") return `the message Redis stored at ${key} (its body never reached a client)`;
   const push = sources.ledger.pushes[key];
-  const stored = sources.watcher.stored.get(key);
+  const stored = sources.streams.stored.get(key);
   const members = sources.clients.filter((c) => c.plan.room === push.room).length;
   const where = stored ? `stored at offset ${stored.offset} of epoch ${stored.epoch}` : "not seen in Redis";
   return `${push.id} to ${push.room}, answered ${push.status ?? "nothing"}, ${where}, received by ${received.get(key) ?? 0} of ${members} members`;
 }
 
 /** How many clients received each message. */
-function receivedBy(clients: readonly ChaosClient[]): Map<number, number> {
+function receivedBy(clients: readonly ClientRecord[]): Map<number, number> {
   const counts = new Map<number, number>();
   for (const client of clients) {
     const once = new Set<number>();

@@ -8,7 +8,7 @@
 import { Redis } from "ioredis";
 
 import { hashTag } from "../../../server/cluster/hash-tag.js";
-import type { Ledger } from "./ledger.js";
+import type { EpochLog, Ledger, Stored, StreamRecord } from "./ledger.js";
 
 /** The epoch and the entries after ARGV[2] (from the start when the epoch is not ARGV[1]). */
 const READ = `
@@ -19,22 +19,8 @@ if epoch ~= ARGV[1] then from = '0' end
 return {epoch, redis.call('XRANGE', KEYS[2], '(' .. from .. '-0', '+', 'COUNT', 5000)}
 `;
 
-/** One epoch of a topic's history as seen in Redis: offset → message (-1 for a body not of the run). */
-export interface EpochLog {
-  readonly epoch: string;
-  readonly firstSeen: number;
-  readonly entries: Map<number, number>;
-}
-
-export interface Stored {
-  readonly epoch: string;
-  readonly offset: number;
-}
-
-export class StreamWatcher {
-  /** topic → its epochs, oldest first. */
+export class StreamWatcher implements StreamRecord {
   readonly epochs = new Map<string, EpochLog[]>();
-  /** message → where Redis stored it. */
   readonly stored = new Map<number, Stored>();
   failedReads = 0;
   private readonly client: Redis;
@@ -68,11 +54,6 @@ export class StreamWatcher {
     clearInterval(this.timer);
     await this.read();
     this.client.disconnect();
-  }
-
-  /** The epoch of `topic` Redis held at `at` (the last one first seen by then). */
-  epochAt(topic: string, at: number): EpochLog | undefined {
-    return this.epochs.get(topic)?.filter((log) => log.firstSeen <= at).at(-1);
   }
 
   private async readAll(): Promise<void> {
