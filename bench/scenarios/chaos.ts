@@ -68,5 +68,5 @@ export async function run(args: string[]): Promise<void> {
   const result = await runChaos({ ...options, progress }, timedPacing(timings));
   clearTimeout(watchdog);
   const faultsOut = result.faults.map(({ label, steps, ghostSeconds }) => ({ label, steps, ghostSeconds }));
-  console.log(f.has("json") ? JSON.stringify({ windows: result.windows, total: result.total, faults: faultsOut, logDir: result.logDir }) : formatChaos(result));
+  console.log(f.has("json") ? JSON.stringify({ windows: result.windows, total: result.total, faults: faultsOut, load: result.load, logDir: result.logDir }) : formatChaos(result));
 }

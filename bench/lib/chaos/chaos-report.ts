@@ -57,6 +57,11 @@ export function formatChaos(result: ChaosResult): string {
   if (result.failedStreamReads > 0) lines.push(`- ${result.failedStreamReads} reads of Redis's streams failed (during the outage)`);
   if (result.examples.length > 0) lines.push("", "Examples:", "", ...result.examples.map((e) => `- ${e}`), "");
   for (const line of result.errorSamples) lines.push(`- error line of ${line.source}: ${line.text.slice(0, 300)}`);
+  const { load } = result;
+  lines.push(
+    `- load: the clients' event loop was late by ${load.loopDelayP99Ms.toFixed(0)} ms at p99 (${load.loopDelayMaxMs.toFixed(0)} ms at most); ` +
+      `1-minute load average ${load.loadAverage[0].toFixed(1)} at the start, ${load.loadAverage[1].toFixed(1)} at the end, on ${load.cores} cores`,
+  );
   lines.push(`- node and Redis logs: ${result.logDir}`);
   return lines.join("\n");
 }

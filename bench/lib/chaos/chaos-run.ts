@@ -3,6 +3,9 @@
  * other as the pacing says, then the traffic stopped, a last fence, and the accounting. Every
  * process is stopped at the end, whatever happened.
  */
+import { availableParallelism, loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
 import { account, totalOf, type WindowCounts } from "./accounting.js";
 import { ChaosCluster } from "./chaos-cluster.js";
 import type { NodeSpec } from "./cinder-node.js";
@@ -49,6 +52,8 @@ export interface ChaosResult {
   /** Deliveries outside any joined segment, and reads of Redis's streams that failed (outages). */
   readonly strays: number;
   readonly failedStreamReads: number;
+  /** How loaded the machine was: this process's event-loop delay (it plays every client) and the 1-minute load average at the start and the end of the traffic. */
+  readonly load: { loopDelayP99Ms: number; loopDelayMaxMs: number; loadAverage: [number, number]; cores: number };
 }
 
 export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<ChaosResult> {
@@ -64,6 +69,9 @@ export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<C
     progress(`${options.clients} clients joined ${options.rooms} rooms and their stats topics`);
     fleet.startTraffic(options.rate);
     const trafficStart = Date.now();
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const loadAtStart = loadavg()[0];
     const faults: FaultOutcome[] = [];
     const context: FaultContext = { cluster, fleet, watcher, pacing, targets: options.targets, faults };
     for (const [index, name] of options.faults.entries()) {
@@ -73,6 +81,13 @@ export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<C
     }
     await pacing.afterFaults(context, options.faults.length, trafficStart);
     fleet.stopTraffic();
+    loopDelay.disable();
+    const load = {
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+      loadAverage: [loadAtStart, loadavg()[0]] as [number, number],
+      cores: availableParallelism(),
+    };
     await fleet.repliesIn();
     const fenced = await fleet.fence();
     progress(fenced ? "traffic stopped; the last fence reached every client" : "traffic stopped; the last fence did NOT reach every client");
@@ -97,6 +112,7 @@ export async function runChaos(options: ChaosOptions, pacing: Pacing): Promise<C
       errorSamples: ledger.lines.filter((line) => line.level === "error").slice(0, 5),
       strays: fleet.clients.reduce((sum, c) => sum + c.strays, 0),
       failedStreamReads: watcher.failedReads,
+      load,
     };
   } finally {
     fleet.disconnect();

@@ -26,6 +26,9 @@ export interface NodeHealth {
   sockets: number;
 }
 
+/** How long a node may take to start or to answer again: long, since a machine shared with other work can slow a start tenfold. */
+const START_TIMEOUT_MS = 90_000;
+
 export class CinderNode {
   private child: ChildProcess | null = null;
   /** The signal the run sent last (an exit after it is no crash). */
@@ -52,7 +55,7 @@ export class CinderNode {
   }
 
   /** Starts the node and resolves once its /health says "ok" (listening, linked to Redis). */
-  async start(timeoutMs = 30_000): Promise<void> {
+  async start(timeoutMs = START_TIMEOUT_MS): Promise<void> {
     if (this.child) throw new Error(`node ${this.name} is already running`);
     const child = spawnTracked(process.execPath, [join(repoRoot(), "dist", "server", "cli.js")], {
       env: {
@@ -113,7 +116,7 @@ export class CinderNode {
   }
 
   /** Polls /health until `accept` says yes. */
-  async waitHealth(accept: (health: NodeHealth) => boolean, what: string, timeoutMs = 30_000): Promise<NodeHealth> {
+  async waitHealth(accept: (health: NodeHealth) => boolean, what: string, timeoutMs = START_TIMEOUT_MS): Promise<NodeHealth> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const health = await this.health();

@@ -31,12 +31,33 @@ export function lossExamples(findings: readonly Finding[], windows: readonly Win
         const key = kind === "refused" ? `${finding.client}` : finding.message;
         byMessage.set(key, [...(byMessage.get(key) ?? []), finding]);
       }
-      for (const group of [...byMessage.values()].slice(0, each)) {
+      for (const group of varied([...byMessage.values()], each, (group) => shapeOf(group[0], sources, received))) {
         lines.push(`${window.label} — ${KIND_WORDS[kind]}: ${describe(group, sources, received)}`);
       }
     }
   }
   return lines;
+}
+
+/** What sets a message's losses apart: stored or not, reached some client or none. */
+function shapeOf(finding: Finding, sources: ExampleSources, received: Map<number, number>): string {
+  const message = finding.message;
+  if (typeof message === "string" || message < 0) return String(typeof message);
+  return `${sources.streams.stored.has(message)} ${(received.get(message) ?? 0) > 0}`;
+}
+
+/** Up to `count` items, the first of each shape before the rest. */
+function varied<T>(items: readonly T[], count: number, shape: (item: T) => string): T[] {
+  const shapes = new Set<string>();
+  const first: T[] = [];
+  for (const item of items) {
+    const key = shape(item);
+    if (shapes.has(key)) continue;
+    shapes.add(key);
+    first.push(item);
+  }
+  const rest = items.filter((item) => !first.includes(item));
+  return [...first, ...rest].slice(0, count);
 }
 
 function describe(group: Finding[], sources: ExampleSources, received: Map<number, number>): string {
