@@ -27,8 +27,8 @@ export function lossTable(result: ChaosResult): string[] {
 }
 
 export function eventTable(result: ChaosResult): string[] {
-  const ghosts = new Map(result.faults.map((f) => [f.label, f.ghostSeconds]));
-  const row = (w: WindowCounts) => [
+  // Window 0 is the traffic before the faults; window i + 1 begins with fault i.
+  const row = (w: WindowCounts, index: number) => [
     w.label,
     String(w.pushes),
     String(w.acked),
@@ -37,14 +37,14 @@ export function eventTable(result: ChaosResult): string[] {
     `${w.rejoins} / ${w.recovered}`,
     String(w.notReplayed),
     String(w.joinFailures),
-    seconds(ghosts.get(w.label)),
+    seconds(result.faults[index - 1]?.ghostSeconds),
     `${w.statsSilence.toFixed(1)} s`,
     `${w.errorLines} / ${w.warnLines}`,
     String(w.crashes),
   ];
   return table(
     ["window", "pushes", "acked ok", "error / timeout", "ok, not seen in Redis", "rejoins / recovered", "held, not replayed (refused)", "join errors", "ghosts gone after", "longest stats silence", "node error / warn lines", "crashes"],
-    [...result.windows.map(row), row(result.total)],
+    [...result.windows.map(row), row(result.total, 0)],
   );
 }
 

@@ -44,7 +44,7 @@ export interface FaultRecord {
   at: number;
   /** Steps with their time from `at`, e.g. "exited +0.01 s", "healthy +5.62 s". */
   readonly steps: string[];
-  /** Seconds until a killed or drained node's presences left the other clients' lists (null: not within 60 s). */
+  /** Seconds until a killed or drained node's presences left the other clients' lists (null: not within 60 s; undefined: it had none). */
   ghosts?: Promise<number | null>;
 }
 
@@ -55,11 +55,11 @@ async function restart(node: CinderNode, record: FaultRecord): Promise<void> {
   record.steps.push(`${node.name} healthy again ${since(record)}`);
 }
 
-/** The node's presences as the other clients should stop listing them once it is gone. */
+/** The node's presences as the other clients should stop listing them once it is gone (nothing to watch when it had none). */
 function watchGhosts(context: FaultContext, index: number, record: FaultRecord): () => void {
   const refs = context.fleet.refsOn(index);
   return () => {
-    record.ghosts = context.fleet.ghostsGone(refs, index, record.at);
+    if (refs.length > 0) record.ghosts = context.fleet.ghostsGone(refs, index, record.at);
   };
 }
 
