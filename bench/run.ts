@@ -31,6 +31,7 @@ const SCENARIOS = [
   "longpoll",
   "drain",
   "presence-storm",
+  "chaos",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);
