@@ -7,7 +7,7 @@
  * time: a fault ends on what can be observed (a process exit, /health, every client joined
  * again, pushes answered, Redis's PING), and before each fault a fence (one message per room)
  * has reached every client. Then every loss count of the accounting (see
- * bench/lib/chaos/accounting.ts) must be 0. It runs when CINDER_CHAOS_SMOKE is set.
+ * bench/lib/chaos/accounting.ts) must be 0.
  */
 import { describe, expect, it } from "vitest";
 
@@ -49,7 +49,7 @@ const observed: Pacing = {
   },
 };
 
-describe.skipIf(!process.env.CINDER_CHAOS_SMOKE)("chaos, small: every fault of the chaos benchmark, one after the other", () => {
+describe("chaos, small: every fault of the chaos benchmark, one after the other", () => {
   it("loses nothing: Redis restarted empty, drain of the WORKERS=2 node, kill -9, SIGSTOP, pub/sub connections killed", async () => {
     const result = await runChaos(
       {

@@ -13,6 +13,7 @@ import { repoRoot } from "../repo-root.js";
 import type { Ledger } from "./ledger.js";
 import { followOutput, severityOf } from "./process-output.js";
 import { exitOf, spawnTracked } from "./tracked-processes.js";
+import { linkedTo } from "../targets.js";
 
 export interface NodeSpec {
   readonly name: string;
@@ -63,7 +64,7 @@ export class CinderNode {
         PORT: String(this.port),
         HOST: "127.0.0.1",
         WORKERS: String(this.spec.workers),
-        REDIS_URL: this.redisUrl,
+        ...linkedTo(this.redisUrl),
         NODE_NAME: this.name,
         LOG_LEVEL: "info",
         ...this.env,
