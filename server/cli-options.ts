@@ -48,6 +48,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   presenceDiffCoalesceMaxMs: "integer",
   presenceResyncBytes: "integer",
   presenceEagerFlushMs: "integer",
+  presenceCatchUpBatchBytes: "integer",
   counterFlushMs: "integer",
   counterMaxKeys: "integer",
   countIntervalMs: "integer",

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "./ops/logger.js";
 import { defaultNodeBufferCap } from "./socket/node-buffer-cap.js";
+import { CORK_FIT_BATCH_BYTES } from "./presence/catch-up-batch.js";
 import { checkAuthConfig, type AuthConfig } from "./auth/auth-config.js";
 
 /** Decides whether a browser Origin may open a socket. */
@@ -106,6 +107,11 @@ export interface ServerConfig {
   presenceResyncBytes: number;
   /** Send local presence changes to other replicas within this many ms (0 = at the next heartbeat). */
   presenceEagerFlushMs: number;
+  /**
+   * Bytes of a presence catch-up written to one member at once. Above 16,024 (what fits uWS's
+   * cork buffer) it takes effect only on a uWS build that releases a socket's send buffer.
+   */
+  presenceCatchUpBatchBytes: number;
   /** A node sends its coalesced counter increments to Redis once per this many ms (one pipeline). */
   counterFlushMs: number;
   /** Counters a thread keeps in memory (without Redis), and keys it holds waiting for the next flush. */
@@ -164,6 +170,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   presenceDiffCoalesceMaxMs: 250,
   presenceResyncBytes: 256 * 1024,
   presenceEagerFlushMs: 20,
+  presenceCatchUpBatchBytes: CORK_FIT_BATCH_BYTES,
   counterFlushMs: 1000,
   counterMaxKeys: 100_000,
   countIntervalMs: 1000,
@@ -216,6 +223,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("presenceDiffCoalesceMaxMs", config.presenceDiffCoalesceMaxMs, 0, 60_000);
   integer("presenceResyncBytes", config.presenceResyncBytes, 1024, 1024 * 1024 * 1024);
   integer("presenceEagerFlushMs", config.presenceEagerFlushMs, 0, 60_000);
+  integer("presenceCatchUpBatchBytes", config.presenceCatchUpBatchBytes, 1024, 64 * 1024 * 1024);
   integer("counterFlushMs", config.counterFlushMs, 10, 60_000);
   integer("counterMaxKeys", config.counterMaxKeys, 1, 100_000_000);
   integer("countIntervalMs", config.countIntervalMs, 10, 60_000);
