@@ -8,14 +8,13 @@ export type { Uws } from "./uws-types.js";
 const require = createRequire(import.meta.url);
 
 /** A uWebSockets.js build Cinder can run on, as package.json pins it. */
-interface UwsBuild {
+export interface UwsBuild {
   /** uWS's version. */
   readonly version: string;
-  /** The npm alias package.json installs it under, and the package it republishes. */
-  readonly alias: string;
+  /** The npm package that republishes it (package.json installs it under an alias). */
   readonly npmPackage: string;
-  /** Where its binaries are, from its main file. */
-  readonly binaries: string;
+  /** The folder of its binaries, undefined when it is not installed. */
+  binaries(): string | undefined;
   /** The newest glibc symbol version its Linux binaries need. */
   readonly glibc: string;
   /**
@@ -27,10 +26,21 @@ interface UwsBuild {
 }
 
 /** In order of preference: the maintained build wherever it loads, the older one where it alone does. */
-const BUILDS: readonly UwsBuild[] = [
-  { version: "20.57.0", alias: "uws-v20.57", npmPackage: "@btc-vision/uwebsockets.js", binaries: ".", glibc: "2.38", releasesSendBuffer: true },
-  { version: "20.30.0", alias: "uws-v20.30", npmPackage: "@trufflesuite/uws-js-unofficial", binaries: "../binaries", glibc: "2.27", releasesSendBuffer: false },
+export const UWS_BUILDS: readonly UwsBuild[] = [
+  { version: "20.57.0", npmPackage: "@btc-vision/uwebsockets.js", binaries: installed("uws-v20.57", "."), glibc: "2.38", releasesSendBuffer: true },
+  { version: "20.30.0", npmPackage: "@trufflesuite/uws-js-unofficial", binaries: installed("uws-v20.30", "../binaries"), glibc: "2.27", releasesSendBuffer: false },
 ];
+
+/** The folder `relative` to the main file of the package installed as `alias`. */
+function installed(alias: string, relative: string): () => string | undefined {
+  return () => {
+    try {
+      return join(dirname(require.resolve(alias)), relative);
+    } catch {
+      return undefined;
+    }
+  };
+}
 
 /** Node's module ABI (process.versions.modules) → its major version, for messages. */
 const NODE_OF_ABI: Readonly<Record<string, string>> = { "93": "16", "108": "18", "115": "20", "120": "21", "127": "22", "131": "23", "137": "24", "141": "25" };
@@ -46,7 +56,7 @@ export interface UwsCapabilities {
 let loaded: { uws: Uws; capabilities: UwsCapabilities } | undefined;
 
 /**
- * Loads uWebSockets.js: the first build of BUILDS whose native binary loads on this Node, OS,
+ * Loads uWebSockets.js: the first build of UWS_BUILDS whose native binary loads on this Node, OS,
  * CPU and C library. The binary is loaded by its path, never through the package's own loader,
  * which would quietly fall back to a pure-JS implementation (v20.30's does when its binary cannot
  * load): an order of magnitude slower and without native pub/sub, so Cinder refuses to run on it.
@@ -62,19 +72,22 @@ export function uwsCapabilities(): UwsCapabilities {
 }
 
 function load(): { uws: Uws; capabilities: UwsCapabilities } {
-  if (loaded) return loaded;
+  return (loaded ??= loadFirst(UWS_BUILDS));
+}
+
+/** The first of `builds` whose binary loads here (exported for its tests). */
+export function loadFirst(builds: readonly UwsBuild[]): { uws: Uws; capabilities: UwsCapabilities } {
   if (/^(1|true)$/i.test(process.env.UWS_USE_FALLBACK ?? "")) {
     throw new NativeUwsError(
       "UWS_USE_FALLBACK is set, but Cinder runs only on the native uWebSockets.js binary, never on its JavaScript fallback: unset UWS_USE_FALLBACK",
     );
   }
   const refusals: string[] = [];
-  for (const build of BUILDS) {
+  for (const build of builds) {
     const attempt = loadBuild(build);
     if ("uws" in attempt) {
       const { version, npmPackage, releasesSendBuffer } = build;
-      loaded = { uws: attempt.uws, capabilities: { version, npmPackage, releasesSendBuffer } };
-      return loaded;
+      return { uws: attempt.uws, capabilities: { version, npmPackage, releasesSendBuffer } };
     }
     refusals.push(attempt.refusal);
   }
@@ -82,9 +95,9 @@ function load(): { uws: Uws; capabilities: UwsCapabilities } {
 }
 
 function loadBuild(build: UwsBuild): { uws: Uws } | { refusal: string } {
-  const dir = binariesOf(build);
+  const dir = build.binaries();
+  if (dir === undefined) return { refusal: `uWS ${build.version} is not installed (npm ci installs it)` };
   const needs = `uWS ${build.version} needs ${needsOf(build, dir)}`;
-  if (dir === undefined) return { refusal: `${needs}, and it is not installed (npm ci)` };
   const binary = join(dir, `${binaryPrefix()}${process.versions.modules}.node`);
   if (!existsSync(binary)) return { refusal: needs };
   try {
@@ -95,23 +108,14 @@ function loadBuild(build: UwsBuild): { uws: Uws } | { refusal: string } {
   }
 }
 
-/** The folder of the build's binaries, if the build is installed. */
-function binariesOf(build: UwsBuild): string | undefined {
-  try {
-    return join(dirname(require.resolve(build.alias)), build.binaries);
-  } catch {
-    return undefined;
-  }
-}
-
 function binaryPrefix(): string {
   return `uws_${process.platform}_${process.arch}_`;
 }
 
 /** "Node 20, 22, 24, 25 (ABI 115, 127, 137, 141) on linux-x64 with glibc ≥ 2.38", from the binaries it has. */
-function needsOf(build: UwsBuild, dir: string | undefined): string {
+function needsOf(build: UwsBuild, dir: string): string {
   const prefix = binaryPrefix();
-  const abis = (dir === undefined || !existsSync(dir) ? [] : readdirSync(dir))
+  const abis = (existsSync(dir) ? readdirSync(dir) : [])
     .filter((file) => file.startsWith(prefix) && file.endsWith(".node"))
     .map((file) => file.slice(prefix.length, -".node".length))
     .sort((a, b) => Number(a) - Number(b));
