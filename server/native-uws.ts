@@ -125,10 +125,16 @@ function needsOf(build: UwsBuild, dir: string): string {
   return `Node ${nodes.join(", ")} (ABI ${abis.join(", ")}) on ${process.platform}-${process.arch}${libc}`;
 }
 
+/** The glibc this process runs on ("2.36"), undefined without glibc (musl, macOS, Windows). */
+export function glibcVersion(): string | undefined {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime;
+}
+
 /** "found Node v24.1.0 (ABI 137) on linux-x64 with glibc 2.36". */
 function platformSummary(): string {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  const libc = process.platform !== "linux" ? "" : header?.glibcVersionRuntime ? ` with glibc ${header.glibcVersionRuntime}` : " without glibc";
+  const glibc = glibcVersion();
+  const libc = process.platform !== "linux" ? "" : glibc ? ` with glibc ${glibc}` : " without glibc";
   return `found Node ${process.version} (ABI ${process.versions.modules}) on ${process.platform}-${process.arch}${libc}`;
 }
 

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
+import { glibcVersion } from "../../server/native-uws.js";
 import { repoRoot } from "./repo-root.js";
 
 /**
@@ -10,8 +11,7 @@ import { repoRoot } from "./repo-root.js";
  * this repository.
  */
 export function nativeBuildDir(): string {
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return join(repoRoot(), "bench", ".build", `glibc-${header?.glibcVersionRuntime ?? "none"}`);
+  return join(repoRoot(), "bench", ".build", `glibc-${glibcVersion() ?? "none"}`);
 }
 
 /** Compiles `sources` (.c files compiled, .h files watched) into `name` when it is missing or older than one of them. */

@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { loadFirst, NativeUwsError, UWS_BUILDS, uwsCapabilities, type UwsBuild } from "../../server/native-uws.js";
+import { glibcVersion, loadFirst, NativeUwsError, UWS_BUILDS, uwsCapabilities, type UwsBuild } from "../../server/native-uws.js";
 
 const ABI = process.versions.modules;
-const GLIBC = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime ?? "none";
+const GLIBC = glibcVersion() ?? "none";
 const scratch = mkdtempSync(join(tmpdir(), "cinder-uws-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -5,7 +5,7 @@
 #
 # CINDER_TEST_RUNTIMES picks the runs: "host,node24-root" (the default), "host" or "node24-root".
 # The root is built once and cached outside the repository; on a machine without it, it is built
-# in the background (at low priority) while the suite runs on this machine's Node.
+# in the background (at lower priority) while the suite runs on this machine's Node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,7 +26,7 @@ if [[ $runtimes == *,node24-root,* ]]; then
   root_log="$(bash "$root_script" path).build.log"
   if ! bash "$root_script" run true 2>/dev/null; then
     echo "building the Node 24 root in the background (once; log: $root_log)"
-    nice -n 19 ionice -c 3 bash "$root_script" build >"$root_log" 2>&1 &
+    nice -n 10 ionice -c 2 -n 7 bash "$root_script" build >"$root_log" 2>&1 &
     builder=$!
   fi
 fi
