@@ -105,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
   const out = f.string("out", "compare");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${out}.json`), JSON.stringify(results, null, 2) + "\n");
-  writeFileSync(join(dir, `${out}.md`), renderMarkdown(results));
+  writeFileSync(join(dir, `${out}.md`), renderMarkdown(results, `${out}.svg`));
   writeFileSync(join(dir, `${out}.svg`), renderChart(results));
-  console.log(renderMarkdown(results));
+  console.log(renderMarkdown(results, `${out}.svg`));
 }

@@ -22,6 +22,8 @@ import WebSocket from "ws";
 
 import { parseFlags } from "../lib/flags.js";
 import { machineInfo } from "../lib/machine-info.js";
+import { uwsCapabilities } from "../../server/native-uws.js";
+import { catchUpBatchBytes, CORK_FIT_BATCH_BYTES } from "../../server/presence/catch-up-batch.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { freePort } from "../lib/server-process.js";
 import { median } from "../lib/stats.js";
@@ -243,7 +245,8 @@ export async function run(args: string[]): Promise<void> {
     server: dir,
     node: process.version,
     uws: machineInfo().uws,
-    batchBytes: batchBytes > 0 ? batchBytes : "default",
+    // What the node writes at once: on a build that keeps send buffers, within the cork buffer.
+    batchBytes: catchUpBatchBytes(batchBytes > 0 ? batchBytes : CORK_FIT_BATCH_BYTES, uwsCapabilities()).bytes,
     completeRuns: complete.length,
     completeMs: complete.length === runs ? pick((r) => r.report!.completeMaxMs) : null,
     lastJoinReplyMs: pick((r) => r.report?.lastJoinReplyMs ?? NaN),
