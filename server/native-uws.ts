@@ -42,6 +42,15 @@ function installed(alias: string, relative: string): () => string | undefined {
   };
 }
 
+/**
+ * The longest request head (request line and headers) uWS accepts, bytes, as Node's own HTTP
+ * server (`http.maxHeaderSize`). uWS 20.57 refuses a longer head with 431 (and reads the limit,
+ * 4 KiB by default, from UWS_HTTP_MAX_HEADERS_SIZE when its binary loads); 20.30 refused one only
+ * when it came in several reads, so a browser with many cookies, or a long LongPoll query, would
+ * work on one build and not on the other. A UWS_HTTP_MAX_HEADERS_SIZE set by the user wins.
+ */
+const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
 /** Node's module ABI (process.versions.modules) → its major version, for messages. */
 const NODE_OF_ABI: Readonly<Record<string, string>> = { "93": "16", "108": "18", "115": "20", "120": "21", "127": "22", "131": "23", "137": "24", "141": "25" };
 
@@ -82,6 +91,7 @@ export function loadFirst(builds: readonly UwsBuild[]): { uws: Uws; capabilities
       "UWS_USE_FALLBACK is set, but Cinder runs only on the native uWebSockets.js binary, never on its JavaScript fallback: unset UWS_USE_FALLBACK",
     );
   }
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(MAX_REQUEST_HEAD_BYTES);
   const refusals: string[] = [];
   for (const build of builds) {
     const attempt = loadBuild(build);

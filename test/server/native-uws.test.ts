@@ -47,7 +47,7 @@ describe("the uWS build", () => {
 
   it("says in one line what it found and what each build needs when none loads", () => {
     const broken = fakeBuild("9.1.0", [`uws_${process.platform}_${process.arch}_${ABI}.node`]);
-    const otherAbi = fakeBuild("9.0.0", [`uws_${process.platform}_${process.arch}_137.node`, `uws_${process.platform}_${process.arch}_93.node`]);
+    const otherAbi = fakeBuild("9.0.0", [`uws_${process.platform}_${process.arch}_108.node`, `uws_${process.platform}_${process.arch}_93.node`]);
     const missing: UwsBuild = { ...otherAbi, version: "8.0.0", binaries: () => undefined };
     let error: unknown;
     try {
@@ -61,7 +61,7 @@ describe("the uWS build", () => {
     expect(message).toContain(`found Node ${process.version} (ABI ${ABI}) on ${process.platform}-${process.arch} with glibc ${GLIBC}`);
     expect(message).toContain(`uWS 9.1.0 needs Node ${process.versions.node.split(".")[0]}`);
     expect(message).toContain("with glibc ≥ 2.99, and its binary did not load (");
-    expect(message).toContain(`uWS 9.0.0 needs Node 16, 24 (ABI 93, 137) on ${process.platform}-${process.arch} with glibc ≥ 2.99;`);
+    expect(message).toContain(`uWS 9.0.0 needs Node 16, 18 (ABI 93, 108) on ${process.platform}-${process.arch} with glibc ≥ 2.99;`);
     expect(message).toContain("uWS 8.0.0 is not installed (npm ci installs it)");
   });
 });
