@@ -1,5 +1,5 @@
 import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
-import type { us_listen_socket } from "uWebSockets.js";
+import type { us_listen_socket } from "./uws-types.js";
 import type { ChannelServices, PreparedHistoryJoin } from "./channel/channel-services.js";
 import { readableHistory, type HistoryRead } from "./history/history-read.js";
 import type { StoredBroadcast } from "./history/store-error.js";
@@ -32,8 +32,9 @@ import { RedisFabric } from "./fabric/fabric-redis.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
-import { listenOn, loadNativeUws } from "./native-uws.js";
+import { listenOn, loadNativeUws, uwsCapabilities } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
+import { catchUpBatchBytes } from "./presence/catch-up-batch.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
@@ -161,11 +162,19 @@ export class CinderServer {
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     // Presence diffs are derived on each replica from the replicated state, so they are
     // delivered locally only (Phoenix does the same), never sent across the fabric.
+    const batch = catchUpBatchBytes(config.presenceCatchUpBatchBytes, uwsCapabilities());
+    if (batch.capped) {
+      this.log.warn(
+        { presenceCatchUpBatchBytes: config.presenceCatchUpBatchBytes, batchBytes: batch.bytes, uws: uwsCapabilities().version },
+        "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
+      );
+    }
     this.presenceStates = new PresenceStates({
       snapshot: (topic) => this.presence.snapshot(topic),
       setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
       resyncBytes: config.presenceResyncBytes,
       firstSync: this.presence.firstSync,
+      batchBytes: batch.bytes,
       metrics: this.metrics,
     });
     this.presence.onDiff((topic, diff) => {

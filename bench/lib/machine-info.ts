@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
-import { join } from "node:path";
 
-import { repoRoot } from "./repo-root.js";
+import { uwsCapabilities } from "../../server/native-uws.js";
 
 export interface MachineInfo {
   cpu_model: string;
@@ -13,13 +11,10 @@ export interface MachineInfo {
   uws: string;
 }
 
-function packageVersion(name: string): string {
-  try {
-    const file = join(repoRoot(), "node_modules", name, "package.json");
-    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
+/** The uWS build the servers load on this Node (the same choice in every process here). */
+function uwsBuild(): string {
+  const { version, npmPackage } = uwsCapabilities();
+  return `${version} (${npmPackage})`;
 }
 
 export function machineInfo(): MachineInfo {
@@ -30,6 +25,6 @@ export function machineInfo(): MachineInfo {
     memory_gib: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     kernel: release(),
-    uws: packageVersion("uWebSockets.js"),
+    uws: uwsBuild(),
   };
 }

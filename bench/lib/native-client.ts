@@ -2,12 +2,13 @@
  * Builds and runs the native load client. Node WebSocket clients top out near
  * 1M messages/s per core, below what uWS serves, so the load comes from C.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 import type { LoadReport } from "./load-report.js";
+import { compileNative, nativeBuildDir } from "./native-build.js";
 import { repoRoot } from "./repo-root.js";
 
 export interface LoadClientOptions {
@@ -41,22 +42,14 @@ export interface LoadClientOptions {
 export type PhaseListener = (phase: string, arg: number | undefined) => void;
 
 export function nativeClientPath(): string {
-  return join(repoRoot(), "bench", ".build", "cinder-load");
+  return join(nativeBuildDir(), "cinder-load");
 }
 
 /** Compiles bench/native/*.c with cc -O2 when the binary is missing or older than a source. */
 export function buildNativeClient(): string {
-  const root = repoRoot();
-  const srcDir = join(root, "bench", "native");
-  const out = nativeClientPath();
+  const srcDir = join(repoRoot(), "bench", "native");
   const sources = readdirSync(srcDir).filter((f) => f.endsWith(".c") || f.endsWith(".h"));
-  const newest = Math.max(...sources.map((f) => statSync(join(srcDir, f)).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
-  mkdirSync(join(root, "bench", ".build"), { recursive: true });
-  const cFiles = sources.filter((f) => f.endsWith(".c")).map((f) => join(srcDir, f));
-  const result = spawnSync("cc", ["-O2", "-Wall", "-o", out, ...cFiles], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`building the load client failed:\n${result.stderr}`);
-  return out;
+  return compileNative("cinder-load", sources.map((f) => join(srcDir, f)), "load client");
 }
 
 function clientArgs(o: LoadClientOptions): string[] {

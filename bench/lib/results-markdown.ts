@@ -2,7 +2,7 @@
 import type { CompareResults } from "./compare-results.js";
 import { fmtBytes, fmtMicros, fmtRate } from "./format.js";
 
-export function renderMarkdown(r: CompareResults): string {
+export function renderMarkdown(r: CompareResults, chart = "compare.svg"): string {
   const m = r.machine;
   const lines: string[] = [
     `# Cinder fan-out benchmark`,
@@ -62,6 +62,6 @@ export function renderMarkdown(r: CompareResults): string {
     lines.push("", "## Runs that failed", "");
     for (const e of r.errors) lines.push(`- ${e.target} at ${e.subscribers}: ${e.error.split("\n")[0]}`);
   }
-  lines.push("", "![deliveries per second](compare.svg)", "");
+  lines.push("", `![deliveries per second](${chart})`, "");
   return lines.join("\n");
 }

@@ -2,10 +2,10 @@
  * The presence storm client (bench/native/storm/presence-storm.c): N native sockets join one
  * presence-tracking room within a window and follow its presence until every list is complete.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 
+import { compileNative } from "./native-build.js";
 import { repoRoot } from "./repo-root.js";
 
 export interface StormReport {
@@ -44,13 +44,7 @@ export interface StormOptions {
 function buildStormClient(): string {
   const root = repoRoot();
   const sources = [join(root, "bench", "native", "storm", "presence-storm.c"), join(root, "bench", "native", "wsframe.c")];
-  const out = join(root, "bench", ".build", "presence-storm");
-  const newest = Math.max(...sources.map((file) => statSync(file).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
-  mkdirSync(join(root, "bench", ".build"), { recursive: true });
-  const result = spawnSync("cc", ["-O2", "-Wall", "-o", out, ...sources], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`building the storm client failed:\n${result.stderr}`);
-  return out;
+  return compileNative("presence-storm", sources, "storm client");
 }
 
 export async function runStormClient(o: StormOptions): Promise<StormReport> {

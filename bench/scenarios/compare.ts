@@ -6,6 +6,7 @@
  *   npm run bench -- compare [--targets raw-uws,socketio,cinder,cinder-w2] [--subscribers 1000,10000,19000]
  *                            [--inflight 1,32] [--runs 3] [--duration 5] [--warmup 1]
  *                            [--million-targets raw-uws,cinder] [--million-sockets 10000] [--million-topics 100]
+ *                            [--out compare]   (bench/results/<out>.{json,md,svg}: one name per runtime compared)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -101,9 +102,10 @@ export async function run(args: string[]): Promise<void> {
     results.million.push(await million(findTarget(name), millionSockets, millionTopics));
   }
   const dir = join(repoRoot(), "bench", "results");
+  const out = f.string("out", "compare");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "compare.json"), JSON.stringify(results, null, 2) + "\n");
-  writeFileSync(join(dir, "compare.md"), renderMarkdown(results));
-  writeFileSync(join(dir, "compare.svg"), renderChart(results));
-  console.log(renderMarkdown(results));
+  writeFileSync(join(dir, `${out}.json`), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(join(dir, `${out}.md`), renderMarkdown(results, `${out}.svg`));
+  writeFileSync(join(dir, `${out}.svg`), renderChart(results));
+  console.log(renderMarkdown(results, `${out}.svg`));
 }

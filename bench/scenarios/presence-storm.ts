@@ -7,9 +7,12 @@
  * and presence bytes received per member against the size of the final `presence_state`.
  *   npm run bench -- presence-storm [--members 2000] [--runs 3] [--server-dir DIR]
  *                                   [--join-window-ms 1000] [--timeout-s 120] [--max-rss-mb 8000]
+ *                                   [--batch-bytes N]
  * `--server-dir` runs another checkout's build (DIR/dist/server/cli.js) with the same client, for
  * before/after figures. The node runs on core 0; the storm client and this process on core 1.
  * A run past --timeout-s or --max-rss-mb is stopped and reported as not finished.
+ * `--batch-bytes` sets the node's presenceCatchUpBatchBytes (above the cork buffer it takes effect
+ * only on a uWS build that releases a socket's send buffer; the summary says which build ran).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -18,6 +21,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
 
 import { parseFlags } from "../lib/flags.js";
+import { machineInfo } from "../lib/machine-info.js";
+import { uwsCapabilities } from "../../server/native-uws.js";
+import { catchUpBatchBytes, CORK_FIT_BATCH_BYTES } from "../../server/presence/catch-up-batch.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { freePort } from "../lib/server-process.js";
 import { median } from "../lib/stats.js";
@@ -37,10 +43,10 @@ interface Run {
   finalStateBytes: number;
 }
 
-async function startNode(dir: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+async function startNode(dir: string, settings: Record<string, string>): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const port = await freePort();
   const child = spawn("taskset", ["-c", String(SERVER_CORE), process.execPath, join(dir, "dist", "server", "cli.js")], {
-    env: { ...process.env, ...UNLIMITED, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "warn" },
+    env: { ...process.env, ...UNLIMITED, ...settings, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -147,8 +153,8 @@ async function newcomerState(port: number, topic: string, members: number): Prom
   }
 }
 
-async function stormRun(dir: string, members: number, joinWindowMs: number, timeoutSeconds: number, maxRssBytes: number): Promise<Run> {
-  const node = await startNode(dir);
+async function stormRun(dir: string, settings: Record<string, string>, members: number, joinWindowMs: number, timeoutSeconds: number, maxRssBytes: number): Promise<Run> {
+  const node = await startNode(dir, settings);
   const pid = node.child.pid as number;
   const topic = "room:storm";
   const latencies: number[] = [];
@@ -215,11 +221,13 @@ export async function run(args: string[]): Promise<void> {
   const joinWindowMs = flags.number("join-window-ms", 1000);
   const timeoutSeconds = flags.number("timeout-s", 120);
   const maxRssBytes = flags.number("max-rss-mb", 8000) * 1024 * 1024;
+  const batchBytes = flags.number("batch-bytes", 0);
+  const settings: Record<string, string> = batchBytes > 0 ? { PRESENCE_CATCH_UP_BATCH_BYTES: String(batchBytes) } : {};
   // This process runs the probe chat: beside the storm client, away from the node.
   spawn("taskset", ["-pc", String(CLIENT_CORE), String(process.pid)], { stdio: "ignore" });
   const results: Run[] = [];
   for (let i = 0; i < runs; i++) {
-    const result = await stormRun(dir, members, joinWindowMs, timeoutSeconds, maxRssBytes);
+    const result = await stormRun(dir, settings, members, joinWindowMs, timeoutSeconds, maxRssBytes);
     results.push(result);
     const r = result.report;
     const done = r && r.complete === members && !result.killedForRss;
@@ -235,6 +243,10 @@ export async function run(args: string[]): Promise<void> {
     members,
     runs,
     server: dir,
+    node: process.version,
+    uws: machineInfo().uws,
+    // What the node writes at once: on a build that keeps send buffers, within the cork buffer.
+    batchBytes: catchUpBatchBytes(batchBytes > 0 ? batchBytes : CORK_FIT_BATCH_BYTES, uwsCapabilities()).bytes,
     completeRuns: complete.length,
     completeMs: complete.length === runs ? pick((r) => r.report!.completeMaxMs) : null,
     lastJoinReplyMs: pick((r) => r.report?.lastJoinReplyMs ?? NaN),

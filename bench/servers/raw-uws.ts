@@ -11,7 +11,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import uWS from "uWebSockets.js";
+import { loadNativeUws } from "../../server/native-uws.js";
+import type { us_listen_socket, WebSocket } from "../../server/uws-types.js";
 
 import type { BaselineServer } from "./baseline-server.js";
 
@@ -21,13 +22,8 @@ interface SocketData {
 
 type Frame = [string | null, string | null, string, string, Record<string, unknown>];
 
-function reply(ws: uWS.WebSocket<SocketData>, frame: Frame, response: Record<string, unknown> = {}): void {
+function reply(ws: WebSocket<SocketData>, frame: Frame, response: Record<string, unknown> = {}): void {
   ws.send(JSON.stringify([frame[0], frame[1], frame[2], "phx_reply", { status: "ok", response }]));
-}
-
-/** The JS fallback of the package would make the ceiling meaningless. */
-export function assertNativeUws(): void {
-  if (!("getParts" in uWS)) throw new Error("uWebSockets.js loaded its JS fallback, not the native addon");
 }
 
 export interface RawUwsOptions {
@@ -72,11 +68,13 @@ class RedisFanout {
 const CHANNEL_PREFIX = "raw:t:";
 
 export async function startRawUwsServer(port: number, host: string, options: RawUwsOptions = {}): Promise<BaselineServer> {
-  assertNativeUws();
+  // The same native build Cinder loads on this Node (never the JS fallback, which would make the
+  // ceiling meaningless), so Cinder ÷ raw uWS compares like with like on each runtime.
+  const uWS = loadNativeUws();
   const app = uWS.App();
   const fanout = options.redisUrl ? new RedisFanout(options.redisUrl, (topic, frame) => void app.publish(topic, frame)) : undefined;
   // Kept only so close() can end the open sockets; uWS has no app-wide close here.
-  const open = new Set<uWS.WebSocket<SocketData>>();
+  const open = new Set<WebSocket<SocketData>>();
   app.ws<SocketData>("/socket/websocket", {
     idleTimeout: 60,
     maxPayloadLength: 64 * 1024,
@@ -130,7 +128,7 @@ export async function startRawUwsServer(port: number, host: string, options: Raw
   app.get("/health", (res) => {
     res.writeHeader("content-type", "application/json").end('{"status":"ok"}');
   });
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
   });
   return {

@@ -1,4 +1,4 @@
-import type { HttpResponse } from "uWebSockets.js";
+import type { HttpResponse } from "../uws-types.js";
 
 const STATUS_TEXT: Record<number, string> = {
   200: "200 OK",

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type { HttpResponse, TemplatedApp } from "../uws-types.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
 import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "../uws-types.js";
 import { jsonSerializer, type Serializer } from "../../client/codec/serializer.js";
 import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import type { ServerConfig } from "../config.js";

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp } from "../uws-types.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { ServerConfig } from "../config.js";
 import { admit } from "../endpoint/admission.js";

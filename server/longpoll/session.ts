@@ -1,4 +1,4 @@
-import type { RecognizedString } from "uWebSockets.js";
+import type { RecognizedString } from "../uws-types.js";
 import type { SocketConnection, SocketTransport } from "../socket/connection.js";
 import { CLOSE } from "../socket/close-codes.js";
 import type { LongPollTopics, TopicMember } from "./longpoll-topics.js";

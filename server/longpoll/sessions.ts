@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { TemplatedApp } from "uWebSockets.js";
+import type { TemplatedApp } from "../uws-types.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import type { RelayRequest, RelayResponse } from "../fabric/fabric.js";

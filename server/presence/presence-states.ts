@@ -45,6 +45,8 @@ export interface PresenceStatesOptions {
    * their presence_state, which would otherwise lack the other replicas' presences. Default: over.
    */
   firstSync?: FirstSyncView;
+  /** Bytes one member is written at once, about: its frames then go out in a single write (catchUpBatchBytes). */
+  batchBytes: number;
   metrics: Metrics;
 }
 
@@ -75,8 +77,6 @@ interface Room {
   sweptAt: number;
 }
 
-/** What one member is written at once: its frames then go out in a single write. */
-const BATCH_BYTES = PART_BYTES + 1024;
 /** How often a room's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
 const SWEEP_MS = 100;
 
@@ -221,7 +221,7 @@ export class PresenceStates {
     return room && cursor ? use(room, cursor) : undefined;
   }
 
-  /** Writes the member's next frames, up to BATCH_BYTES; returns the bytes written. */
+  /** Writes the member's next frames, up to batchBytes; returns the bytes written. */
   private writeBatch(room: Room, member: StateMember, cursor: Cursor): number {
     const { serializer } = member.socket;
     const intercepted = intercepts(member.handler, DIFF_EVENT);
@@ -233,7 +233,7 @@ export class PresenceStates {
     const frames: StateFrame[] = [];
     let bytes = 0;
     const add = (frame: PartFrame, head?: string | Uint8Array): boolean => {
-      if (frames.length > 0 && bytes + frame.bytes > BATCH_BYTES) return false;
+      if (frames.length > 0 && bytes + frame.bytes > this.options.batchBytes) return false;
       frames.push(head === undefined ? frame : { head, data: frame.data, binary: frame.binary });
       bytes += frame.bytes;
       return true;
@@ -256,12 +256,12 @@ export class PresenceStates {
         if (!taken) break;
         if (index === 0) this.options.metrics.presenceStatesSent.inc({ reason: cursor.reason });
         if (++cursor.part === snapshot.parts.length) this.release(cursor);
-        if (bytes >= BATCH_BYTES) break;
+        if (bytes >= this.options.batchBytes) break;
       } else if (cursor.seq < room.log.next) {
         const seq = cursor.seq;
         if (!out(room.log.frame(seq, serializer), () => room.log.diff(seq))) break;
         cursor.seq++;
-        if (bytes >= BATCH_BYTES) break;
+        if (bytes >= this.options.batchBytes) break;
       } else break;
     }
     member.socket.sendFrames(frames);

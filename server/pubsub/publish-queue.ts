@@ -1,4 +1,4 @@
-import type { TemplatedApp } from "uWebSockets.js";
+import type { TemplatedApp } from "../uws-types.js";
 import type { EncodedFrame } from "../../client/codec/serializer.js";
 import type { Logger } from "../ops/logger.js";
 import type { SubscriberSocket } from "./subscriber.js";

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { AuthConfig } from "../auth/auth-config.js";
 import { LOG_LEVELS } from "../ops/logger.js";
 import { defaultNodeBufferCap } from "../socket/node-buffer-cap.js";
+import { CORK_FIT_BATCH_BYTES } from "../presence/catch-up-batch.js";
 import { choice, computed, flag, integer, json, optionalText, origins, text, type Setting } from "./setting.js";
 
 const KiB = 1024;
@@ -325,6 +326,15 @@ export const SETTINGS = {
     max: 1 * GiB,
     unit: "bytes",
     description: "A member with more unread bytes than this stops getting presence_diff and catches up from a fresh presence_state once it has read them.",
+  }),
+  presenceCatchUpBatchBytes: integer({
+    group: "Presence",
+    default: CORK_FIT_BATCH_BYTES,
+    min: 1024,
+    max: 64 * MiB,
+    unit: "bytes",
+    description:
+      "Bytes of a presence catch-up written to one member at once. Above 16,024 (what fits uWS's cork buffer) it takes effect only on a uWS build that releases a socket's send buffer.",
   }),
   presenceEagerFlushMs: integer({
     group: "Presence",

@@ -1,4 +1,4 @@
-import type { WebSocket } from "uWebSockets.js";
+import type { WebSocket } from "../uws-types.js";
 import { CodecError, EVENTS, SOCKET_TOPIC, type Frame } from "../../client/codec/frame.js";
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import { Channel } from "../channel/channel.js";

@@ -9,6 +9,7 @@ import { MAX_STREAMS, STALL_MS } from "../../server/presence/catch-up-turns.js";
 import { PresenceStates, type StateFrame, type StateMember, type StateMemberSocket } from "../../server/presence/presence-states.js";
 import { PART_BYTES } from "../../server/presence/state-parts.js";
 import { FirstSync, type FirstSyncView } from "../../server/presence/first-sync.js";
+import { CORK_FIT_BATCH_BYTES } from "../../server/presence/catch-up-batch.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
 import { waitFor } from "../support/wait.js";
 
@@ -26,6 +27,8 @@ class FakeSocket implements StateMemberSocket {
   writesLeft = Infinity;
   /** Every frame it got, as JSON text (msgpack frames decoded). */
   readonly frames: string[] = [];
+  /** Parts of the list (presence_state, and presence_diffs that only join) in each write. */
+  readonly partsPerWrite: number[] = [];
   private handlers = new Map<string, (payload: unknown) => void>();
   readonly presence: Presence;
 
@@ -47,10 +50,12 @@ class FakeSocket implements StateMemberSocket {
 
   sendFrames(frames: readonly StateFrame[]): void {
     this.writesLeft--;
+    const before = this.frames.length;
     for (const { head, data, binary } of frames) {
       if (!binary) this.receive(`${(head as string | undefined) ?? ""}${Buffer.from(data).toString()}`);
       else this.receive(Buffer.concat([(head as Uint8Array | undefined) ?? new Uint8Array(), data]));
     }
+    this.partsPerWrite.push(this.frames.slice(before).filter((frame) => frame.includes('"presence_state"') || frame.includes('"leaves":{}}]')).length);
   }
 
   /** A frame as the client reads it, in this socket's serializer. */
@@ -81,6 +86,7 @@ class Room {
     resyncBytes = 256 * 1024,
     private readonly serializer: Serializer = jsonSerializer,
     firstSync?: FirstSyncView,
+    batchBytes = CORK_FIT_BATCH_BYTES,
   ) {
     this.states = new PresenceStates({
       snapshot: () => JSON.parse(JSON.stringify(this.truth)) as PresenceMap,
@@ -92,6 +98,7 @@ class Room {
       },
       resyncBytes,
       firstSync,
+      batchBytes,
       metrics: this.metrics,
     });
   }
@@ -202,6 +209,22 @@ describe("presence catch-ups", () => {
     // The 40 who asked in the same turn shared snapshots; the late one may reuse the last.
     expect(await metric(room, "cinder_presence_state_encodings_total")).toBeLessThan(5);
     expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+  });
+
+  it("write one part at a time by default, and several at once when the batch holds them", async () => {
+    const lateParts = async (batchBytes: number): Promise<number[]> => {
+      const room = new Room(256 * 1024, jsonSerializer, undefined, batchBytes);
+      for (let i = 0; i < 40; i++) room.track(`u${i}`);
+      room.join("late");
+      await waitFor(() => room.converged(), "the late member's list to match");
+      return room.members.get("late")!.socket.partsPerWrite;
+    };
+    const byDefault = await lateParts(CORK_FIT_BATCH_BYTES);
+    expect(byDefault.length).toBeGreaterThan(4);
+    expect(Math.max(...byDefault)).toBe(1);
+    const bigger = await lateParts(4 * CORK_FIT_BATCH_BYTES);
+    expect(Math.max(...bigger)).toBeGreaterThanOrEqual(3);
+    expect(bigger.reduce((a, b) => a + b, 0)).toBe(byDefault.reduce((a, b) => a + b, 0));
   });
 
   it("send msgpack members the same list, in msgpack parts", async () => {

@@ -27,6 +27,14 @@ describe("HTTP endpoints", () => {
     expect(await res.json()).toMatchObject({ status: "ok", node: "n1", sockets: 1, channels: 1, topics: 1 });
   });
 
+  it("takes a request head of up to 16 KiB, as Node's HTTP server does, on either uWS build (a browser with many cookies)", async () => {
+    server = await startServer();
+    const cookie = `session=${"c".repeat(12 * 1024)}`;
+    const res = await fetch(httpUrl(server, "/health"), { headers: { cookie } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok" });
+  });
+
   it("serves Prometheus metrics", async () => {
     server = await startServer();
     const text = await (await fetch(httpUrl(server, "/metrics"))).text();

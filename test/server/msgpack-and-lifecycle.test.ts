@@ -38,7 +38,7 @@ describe("socket lifecycle", () => {
     expect(server.health().sockets).toBe(0);
   }, 30_000);
 
-  it("refuses to start when uWebSockets.js fell back to its JavaScript implementation", async () => {
+  it("refuses uWS's JavaScript fallback when UWS_USE_FALLBACK asks for it: it runs only on the native binary", async () => {
     const { code, output } = await NodeProcess.run({ UWS_USE_FALLBACK: "1", PORT: "0" });
     expect(code).toBe(1);
     expect(output).toContain("native uWebSockets.js");
