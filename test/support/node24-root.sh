@@ -119,7 +119,7 @@ in_root() {
   shift 2
   unshare --mount --propagation private -- bash -c '
     set -euo pipefail
-    root="$1"; dir="$2"; shift 2
+    root="$1"; dir="$2"; npm_cache="$3"; shift 3
     mounted=()
     cleanup() { local i; for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done; }
     trap cleanup EXIT INT TERM
@@ -129,13 +129,16 @@ in_root() {
     mnt --rbind /sys "$root/sys"
     mnt -t tmpfs tmpfs "$root/tmp"
     [ "$dir" = / ] || mnt --bind "$dir" "$root$dir"
+    # The host'"'"'s npm cache, so that an offline install in the root (the packed-package test) finds
+    # the tarballs `npm ci` fetched on the host.
+    [ -z "$npm_cache" ] || [ ! -d "$npm_cache" ] || mnt --bind "$npm_cache" "$root/root/.npm"
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     status=0
     chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
       TERM="${TERM:-dumb}" CI="${CI:-}" LANG=C.UTF-8 \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$dir" "$@" || status=$?
     exit "$status"
-  ' in-root "$root" "$dir" "$@"
+  ' in-root "$root" "$dir" "$(npm config get cache 2>/dev/null || true)" "$@"
 }
 
 run() {
