@@ -9,7 +9,7 @@ import { portRefusal } from "../server/endpoint/listen-error.js";
 import { GroupProcess, logLines } from "./support/group-process.js";
 import { freePort } from "./support/node-process.js";
 import { collect, joined, phoenixWebSocket, pushed } from "./support/phoenix-channel.js";
-import { installScratchApp, packCinder, readmeBlock } from "./support/scratch-app.js";
+import { installScratchApp, packCinder, docsBlock } from "./support/scratch-app.js";
 import { waitFor } from "./support/wait.js";
 
 const run = promisify(execFile);
@@ -43,7 +43,7 @@ describe("the packed package in an app", () => {
     dir = mkdtempSync(join(tmpdir(), "cinder-app-"));
     const tarball = await packCinder(dir);
     await installScratchApp(dir, tarball, ["typescript", "@types/node"]);
-    writeFileSync(join(dir, "app.mjs"), readmeBlock("// app.mjs"));
+    writeFileSync(join(dir, "app.mjs"), docsBlock("// app.mjs"));
   }, 240_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -85,8 +85,8 @@ describe("the packed package in an app", () => {
   }, 60_000);
 
   it("compiles a TypeScript app on cinder/server and cinder/client, the README's examples among it, under tsc --strict", async () => {
-    writeFileSync(join(dir, "server.ts"), readmeBlock("// server.ts"));
-    writeFileSync(join(dir, "start.ts"), readmeBlock("// start.ts"));
+    writeFileSync(join(dir, "server.ts"), docsBlock("// server.ts"));
+    writeFileSync(join(dir, "start.ts"), docsBlock("// start.ts"));
     writeFileSync(join(dir, "client.ts"), CLIENT_TS);
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(TSCONFIG));
     const compiled = await run("npx", ["tsc", "-p", "tsconfig.json"], { cwd: dir, timeout: 120_000 }).then(

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -65,11 +65,11 @@ export async function installScratchApp(dir: string, tarball: string, devTools: 
   await run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], { cwd: dir, timeout: 180_000 });
 }
 
-/** The README's code block whose first line is `firstLine` (e.g. "// app.mjs"), as written. */
-export function readmeBlock(firstLine: string): string {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const blocks = [...readme.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+/** The code block of README.md or docs/*.md whose first line is `firstLine` (e.g. "// app.mjs"), as written. */
+export function docsBlock(firstLine: string): string {
+  const pages = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => join("docs", name))];
+  const blocks = pages.flatMap((page) => [...readFileSync(join(ROOT, page), "utf8").matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((match) => match[1]));
   const found = blocks.filter((block) => block.startsWith(`${firstLine}\n`));
-  if (found.length !== 1) throw new Error(`README.md has ${found.length} code blocks starting with ${JSON.stringify(firstLine)}`);
+  if (found.length !== 1) throw new Error(`README.md and docs/ have ${found.length} code blocks starting with ${JSON.stringify(firstLine)}`);
   return found[0];
 }
