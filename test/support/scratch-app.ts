@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -63,13 +63,4 @@ export async function installScratchApp(dir: string, tarball: string, devTools: 
   writeFileSync(join(dir, "package.json"), JSON.stringify(app, null, 2));
   writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ name: app.name, lockfileVersion: 3, requires: true, packages }, null, 2));
   await run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], { cwd: dir, timeout: 180_000 });
-}
-
-/** The code block of README.md or docs/*.md whose first line is `firstLine` (e.g. "// app.mjs"), as written. */
-export function docsBlock(firstLine: string): string {
-  const pages = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => join("docs", name))];
-  const blocks = pages.flatMap((page) => [...readFileSync(join(ROOT, page), "utf8").matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((match) => match[1]));
-  const found = blocks.filter((block) => block.startsWith(`${firstLine}\n`));
-  if (found.length !== 1) throw new Error(`README.md and docs/ have ${found.length} code blocks starting with ${JSON.stringify(firstLine)}`);
-  return found[0];
 }
