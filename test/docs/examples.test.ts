@@ -43,13 +43,22 @@ const PROJECTS = {
   "tsconfig.js.json": { compilerOptions: { ...STRICT, allowJs: true, checkJs: true, noImplicitAny: false, strictNullChecks: false }, include: ["*.js", "*.d.ts"] },
 };
 
-/** What a block compiles as: its own text, or the module scripts of an HTML page. */
+/**
+ * What a block compiles as: its own text, or the module scripts of an HTML page (the rest of the
+ * page blanked, so that a line keeps its number).
+ */
 function source(block: CodeBlock): string {
   if (block.lang !== "html") return block.text;
-  const scripts = [...block.text.matchAll(/<script type="module">\n([\s\S]*?)<\/script>/g)].map((match) => match[1]);
-  if (scripts.length === 0) throw new Error(`${block.page}:${block.line}: an HTML example without a module script`);
+  let inScript = false;
+  const lines = block.text.split("\n").map((line) => {
+    if (line.trim() === "</script>") inScript = false;
+    const kept = inScript ? line : "";
+    if (line.trim() === '<script type="module">') inScript = true;
+    return kept;
+  });
+  if (!block.text.includes('<script type="module">')) throw new Error(`${block.page}:${block.line}: an HTML example without a module script`);
   // The page loads the client from where Cinder serves it; an app compiles against the package entry.
-  return scripts.join("\n").replaceAll('"/assets/cinder.min.js"', '"cinder/client"');
+  return lines.join("\n").replaceAll('"/assets/cinder.min.js"', '"cinder/client"');
 }
 
 /** A file name for a block, from its page and line: docs/channels.md:12 → docs_channels_md_12. */

@@ -1,8 +1,9 @@
 /**
  * Every relative link and #anchor in README.md and docs/*.md leads somewhere: a file or folder
- * of the repository, and a heading of the page it names.
+ * of the repository, and a heading of the page it names. So does every docs page (and section)
+ * a comment in the sources points at: `(docs/presence.md, "Joining storms")`.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, docsPages, readPage, slug } from "../support/docs-pages.js";
@@ -55,5 +56,32 @@ describe("links in README.md and docs/", () => {
       "docs/x.md:6 #nowhere: no heading makes #nowhere",
       "docs/x.md:6 images/none.png: no such file",
     ]);
+  });
+});
+
+/** Where a comment in the sources names a docs page, `docs/<page>.md` and maybe `, "<its section>"`. */
+function sourcePointers(): Array<{ file: string; page: string; section?: string }> {
+  const sources = ["server", "client", "crdt", "bench", "scripts", "test"].flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
+      .filter((name) => /\.(ts|mjs)$/.test(name))
+      .map((name) => join(dir, name))
+      .filter((file) => !file.startsWith(join("test", "docs"))), // these tests' own samples
+  );
+  return sources.flatMap((file) =>
+    [...readFileSync(join(ROOT, file), "utf8").matchAll(/\bdocs\/([a-z0-9-]+\.md)(?:,\s*(?:\*\s*)?"([^"]+)")?/g)].map((match) => ({
+      file,
+      page: `docs/${match[1]}`,
+      section: match[2]?.replace(/\s*\n\s*\*\s*/g, " "),
+    })),
+  );
+}
+
+describe("docs pages the sources point at", () => {
+  it("exist, with the section named", () => {
+    const anchorsOf = new Map(docsPages().map((page) => [page.path, page.anchors]));
+    const pointers = sourcePointers();
+    expect(pointers.length).toBeGreaterThan(30);
+    const broken = pointers.filter(({ page, section }) => !anchorsOf.has(page) || (section !== undefined && !anchorsOf.get(page)?.includes(slug(section))));
+    expect(broken).toEqual([]);
   });
 });
