@@ -1,7 +1,7 @@
 /**
  * Presence: the client-side view of who is on a channel, kept in sync from the server's
  * `presence_state` / `presence_diff` pushes. A port of phoenix.js's presence.js with the same API and
- * semantics (README, "Presence").
+ * semantics (docs/presence.md).
  */
 
 /** One meta of a presence: the user's fields plus the refs the server stamps on it. */

@@ -82,7 +82,7 @@ export class CinderServer {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly presence: PresenceService;
-  /** Sliding-window activity counters (README, "Counters"). */
+  /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
   private readonly presenceCounts: PresenceCountFeed;
   private readonly presenceStates: PresenceStates;
@@ -296,7 +296,7 @@ export class CinderServer {
 
   /**
    * Runs `spec.start` once per topic matching `pattern` ("score:lobby" or "score:*") across the
-   * whole cluster, while the topic has subscribers (README, "Topic workers").
+   * whole cluster, while the topic has subscribers (docs/topic-workers.md).
    */
   topicWorker(pattern: string, spec: TopicWorkerSpec): this {
     this.topicWorkers.add(pattern, spec);
@@ -315,7 +315,7 @@ export class CinderServer {
    * Broadcast to a topic whose channel keeps history, confirmed: resolves with the message's
    * offset and epoch once it is kept (it is then delivered, or recovered), or rejects with a
    * StoreError within historyStoreTimeoutMs; a TypeError for a topic without history or a byte
-   * payload (README, "History and recovery").
+   * payload (docs/history-and-recovery.md).
    */
   broadcastStored(topic: string, event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
     return this.broadcaster.broadcastStored(topic, event, payload, null);
@@ -424,7 +424,7 @@ export class CinderServer {
 
   /**
    * Drains on SIGTERM and SIGINT (or `options.signals`), then ends the process: what `npx
-   * cinder` does (README, "Operations"). Without it a signal ends the process at once, with no
+   * cinder` does (docs/operations.md). Without it a signal ends the process at once, with no
    * drain. Returns a function that removes the handlers.
    */
   drainOnSignals(options?: DrainOnSignalsOptions): () => void {
@@ -594,7 +594,7 @@ export class CinderServer {
     };
   }
 
-  /** See ChannelServices.joinHistory and README, "History and recovery". */
+  /** See ChannelServices.joinHistory and docs/history-and-recovery.md. */
   private async joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
     const { topic } = subscriber;
     const limits = subscriber.handler.history as HistoryLimits;

@@ -9,7 +9,8 @@ import { portRefusal } from "../server/endpoint/listen-error.js";
 import { GroupProcess, logLines } from "./support/group-process.js";
 import { freePort } from "./support/node-process.js";
 import { collect, joined, phoenixWebSocket, pushed } from "./support/phoenix-channel.js";
-import { installScratchApp, packCinder, readmeBlock } from "./support/scratch-app.js";
+import { docsBlock } from "./support/docs-pages.js";
+import { installScratchApp, packCinder } from "./support/scratch-app.js";
 import { waitFor } from "./support/wait.js";
 
 const run = promisify(execFile);
@@ -34,7 +35,8 @@ const TSCONFIG = {
 
 /**
  * What a new user does: `npm pack` Cinder, install the tarball into an app of their own, write
- * the README's app module, run it with `npx cinder`, talk to it with phoenix.js, and compile
+ * the README's app module, run it with `npx cinder`, talk to it with phoenix.js (the README's own
+ * client among it), and compile
  * TypeScript against the types the package ships.
  */
 describe("the packed package in an app", () => {
@@ -42,8 +44,8 @@ describe("the packed package in an app", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "cinder-app-"));
     const tarball = await packCinder(dir);
-    await installScratchApp(dir, tarball, ["typescript", "@types/node"]);
-    writeFileSync(join(dir, "app.mjs"), readmeBlock("// app.mjs"));
+    await installScratchApp(dir, tarball, ["typescript", "@types/node", "phoenix", "ws"]);
+    writeFileSync(join(dir, "app.mjs"), docsBlock("// app.mjs"));
   }, 240_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -84,9 +86,36 @@ describe("the packed package in an app", () => {
     }
   }, 60_000);
 
+  it("runs the README's first channel as written: `node client.mjs` joins, shouts and hears it, and a second one is heard by the first", async () => {
+    const port = await freePort();
+    // The README's client, pointed at this test's port instead of 4000.
+    writeFileSync(join(dir, "client.mjs"), docsBlock("// client.mjs").replace("127.0.0.1:4000", `127.0.0.1:${port}`));
+    const cinder = new GroupProcess("npx", ["cinder", "--app", "./app.mjs"], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", WORKERS: "1" } });
+    const clients: GroupProcess[] = [];
+    try {
+      await cinder.waitForOutput(`Cinder listening on http://127.0.0.1:${port} — sockets /socket\n`);
+      const first = new GroupProcess("node", ["client.mjs"], { cwd: dir, env: {} });
+      clients.push(first);
+      await first.waitForOutput("joined { welcome: 'room:lobby' }\nada: hello\n");
+      const second = new GroupProcess("node", ["client.mjs"], { cwd: dir, env: {} });
+      clients.push(second);
+      await second.waitForOutput("joined { welcome: 'room:lobby' }\nada: hello\n");
+      await first.waitForOutput("ada: hello\nada: hello\n");
+      expect(first.output).toBe("joined { welcome: 'room:lobby' }\nada: hello\nada: hello\n");
+      // Over WebSockets, on every Node: without a transport, Node 20 has no global WebSocket and
+      // phoenix.js would chat over LongPoll instead, as quietly.
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^cinder_sockets 2$/m);
+      expect(metrics).toMatch(/^cinder_longpoll_sessions 0$/m);
+    } finally {
+      for (const client of clients) client.stop();
+      cinder.stop();
+    }
+  }, 60_000);
+
   it("compiles a TypeScript app on cinder/server and cinder/client, the README's examples among it, under tsc --strict", async () => {
-    writeFileSync(join(dir, "server.ts"), readmeBlock("// server.ts"));
-    writeFileSync(join(dir, "start.ts"), readmeBlock("// start.ts"));
+    writeFileSync(join(dir, "server.ts"), docsBlock("// server.ts"));
+    writeFileSync(join(dir, "start.ts"), docsBlock("// start.ts"));
     writeFileSync(join(dir, "client.ts"), CLIENT_TS);
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(TSCONFIG));
     const compiled = await run("npx", ["tsc", "-p", "tsconfig.json"], { cwd: dir, timeout: 120_000 }).then(

@@ -64,5 +64,5 @@ export const fuzzFrame: fc.Arbitrary<FuzzFrame> = fc.oneof(
   { weight: 3, arbitrary: msgpackBytes.map((data): FuzzFrame => ({ serializer: "msgpack", binary: true, data })) },
 );
 
-/** The close codes a fuzzed socket may end with (README, "Security"); 1006 only for invalid UTF-8. */
+/** The close codes a fuzzed socket may end with (docs/security.md); 1006 only for invalid UTF-8. */
 export const EXPECTED_CLOSE_CODES: ReadonlySet<number> = new Set([1006, 1007, 1008, 1009]);

@@ -6,13 +6,12 @@
  * Wall-clock times include the browser's own work (page load, closing the context).
  */
 import { performance } from "node:perf_hooks";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { startNode } from "../../server/index.js";
+import { launchChromium } from "../lib/chromium.js";
 import { parseFlags } from "../lib/flags.js";
 import { median } from "../lib/stats.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"];
 
 export async function run(args: string[]): Promise<void> {
   const f = parseFlags(args);
@@ -20,7 +19,7 @@ export async function run(args: string[]): Promise<void> {
   const workers = f.number("workers", 1);
   const app = new URL("../../server/demo/app.js", import.meta.url);
   const node = await startNode({ app, port: 0, host: "127.0.0.1", logLevel: "warn", demo: true, workers });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   const appear: number[] = [];
   const leave: number[] = [];
   try {

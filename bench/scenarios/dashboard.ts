@@ -10,16 +10,15 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startLocalCluster } from "../lib/cluster-processes.js";
 import { startDashboardLoad } from "../lib/dashboard-load.js";
+import { launchChromium } from "../lib/chromium.js";
 import { parseFlags } from "../lib/flags.js";
 import { sampleProcess } from "../lib/proc-stats.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { median } from "../lib/stats.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"];
 const KEY = "bench-dashboard-key";
 
 interface Traffic {
@@ -35,7 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const screenshotAfter = f.number("screenshot-after", 90);
   // Redis and both nodes on core 0; the load client and the browser on core 1.
   const cluster = await startLocalCluster(2, 0, true, { env: { DASHBOARD: "true", DASHBOARD_KEY: KEY } });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   const load = await startDashboardLoad(cluster.port, f.number("sockets", 300), f.number("topics", 12), f.number("period", 100));
   const origin = `http://127.0.0.1:${cluster.port}`;
   const cpuOfNodes = () => cluster.nodePids.reduce((total, pid) => total + sampleProcess(pid).cpuSeconds, 0);

@@ -1,7 +1,7 @@
 import { CodecError, type Direction, type Frame, REPLY_EVENT } from "./frame.js";
 
 /**
- * V2 binary frames, used when a payload is raw bytes (README, "Wire protocol").
+ * V2 binary frames, used when a payload is raw bytes (docs/protocol.md).
  * Every header field is one unsigned byte of length, so strings are limited to 255 bytes.
  * The layout is asymmetric: a client push carries a ref, a server push does not.
  */

@@ -2,7 +2,7 @@ import type { Authenticator } from "./auth-config.js";
 import { topicAllowed, type Identity } from "./identity.js";
 import { TokenExpiry } from "./token-expiry.js";
 
-/** The event a socket's joined channels get before its token expires (README, "Security"). */
+/** The event a socket's joined channels get before its token expires (docs/security.md). */
 export const TOKEN_EXPIRING_EVENT = "token_expiring";
 /** The event a client pushes on any joined channel with a fresh token: `{access_token: "…"}` (as Supabase Realtime). */
 export const ACCESS_TOKEN_EVENT = "access_token";

@@ -63,7 +63,7 @@ export interface ChannelSocket<A extends Record<string, unknown> = Record<string
    * what `push("presence_state", listPresence())` does, built for big rooms. Members asking in
    * the same window share one encoding; the state goes out once the client has read what it was
    * sent before; a client that falls behind on the diffs gets a fresh state instead of the
-   * backlog (README, "Presence"). Nothing for a client following presence by count.
+   * backlog (docs/presence.md). Nothing for a client following presence by count.
    */
   pushPresenceState(): void;
   /**

@@ -12,7 +12,7 @@ import type { PresenceCount } from "../presence/presence-counts.js";
 /** A presence track or update past the socket's maxPresencePerSecond. */
 const RATE_LIMITED = { ok: false, reason: "rate_limited" } as const;
 
-/** What a client that follows presence by count never gets (README, "Presence counts"). */
+/** What a client that follows presence by count never gets (docs/presence.md, "Presence counts"). */
 const LIST_EVENTS: ReadonlySet<string> = new Set(["presence_state", "presence_diff"]);
 
 /** The join reply of a history topic carries the recovery outcome under `_recovery`. */

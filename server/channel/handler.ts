@@ -24,7 +24,7 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
   handleIn?(event: string, payload: Payload, socket: ChannelSocket<A>, ref: PushRef): MaybePromise<HandleInResult>;
   /**
    * Keep this family's broadcasts: each gets an offset, and a client that rejoins with the last
-   * offset it saw gets what it missed (README, "History and recovery"). At most `size` messages
+   * offset it saw gets what it missed (docs/history-and-recovery.md). At most `size` messages
    * per topic; a topic's history is dropped `ttlMs` after its last message.
    */
   history?: HistoryLimits;

@@ -27,7 +27,7 @@ export interface CountersOptions {
  * Sliding-window activity counters (`server.counters`): how many times something happened,
  * and how many distinct actors did it, over the last hours. Keys are free-form
  * (`room:lobby`, `user:42`, `post:9`). On one node they live in memory; in a cluster each node
- * coalesces its increments and flushes them to Redis about once a second (README, "Counters").
+ * coalesces its increments and flushes them to Redis about once a second (docs/counters.md).
  * Bad keys, increments and windows throw a CounterError saying what is wrong.
  */
 export class Counters {
@@ -41,7 +41,7 @@ export class Counters {
 
   /**
    * A channel handler for `counter:<key>` topics (`server.channel("counter:*", server.counters.channel())`):
-   * the join reply carries the count, then `counter` pushes follow it (README, "Counters").
+   * the join reply carries the count, then `counter` pushes follow it (docs/counters.md).
    */
   channel<A extends Record<string, unknown>>(options: CounterChannelOptions<A> = {}): ChannelHandler<A> {
     return counterChannel(this.feed, options);

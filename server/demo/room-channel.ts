@@ -18,8 +18,8 @@ const MAX_BODY = 4000;
  * `presence: "count"` to follow it as `presence_count` instead of the list);
  * `new_msg {body}` is broadcast to the room as `new_msg {user, body}`; `ping` replies `{}`.
  * Mounted with `history` (`{...roomChannel, history: {size, ttlMs}}`), a `new_msg` is answered ok
- * only once the room's history has kept it, else `{reason: "not_stored", cause}` (README,
- * "History and recovery"): the client may send it again.
+ * only once the room's history has kept it, else `{reason: "not_stored", cause}`
+ * (docs/history-and-recovery.md): the client may send it again.
  */
 export const roomChannel: ChannelHandler<RoomAssigns> = {
   join(_topic, params, socket) {

@@ -5,7 +5,7 @@ export interface ConnectInfo {
   /** Request headers, lower-case names. */
   headers: Readonly<Record<string, string>>;
   remoteAddress: string;
-  /** The token phoenix.js sends with `authToken` (README, "Wire protocol"), if any. */
+  /** The token phoenix.js sends with `authToken` (docs/protocol.md), if any. */
   authToken: string | undefined;
   /** The serializer the client chose (`?serializer=msgpack`, default "json"). */
   serializer: "json" | "msgpack";

@@ -131,7 +131,7 @@ export interface RelayTarget {
 }
 
 /**
- * A LongPoll request that reached a thread which does not own its session (README, "LongPoll"):
+ * A LongPoll request that reached a thread which does not own its session (docs/longpoll.md):
  * handed to the owner as it came. `lines` are a POST's ndjson lines.
  */
 export interface RelayRequest {

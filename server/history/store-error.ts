@@ -5,7 +5,7 @@ export interface StoredBroadcast {
 }
 
 /**
- * Why a stored broadcast was not confirmed (README, "History and recovery"):
+ * Why a stored broadcast was not confirmed (docs/history-and-recovery.md):
  * - `unavailable`: the topic's authority could not be reached (Redis unreachable, the node
  *   closing); the message was not sent, so it is neither kept nor delivered;
  * - `overloaded`: this thread already waits on `historyMaxPendingStores` stores; not sent either;

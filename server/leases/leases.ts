@@ -1,8 +1,8 @@
 import type { EncodedBroadcast } from "../fabric/fabric.js";
 
 /**
- * Leases: at most one holder per topic across the cluster, for topic workers (README, "Topic
- * workers"). A claimant is a replica (one worker thread of one node). A lease carries a fencing
+ * Leases: at most one holder per topic across the cluster, for topic workers
+ * (docs/topic-workers.md). A claimant is a replica (one worker thread of one node). A lease carries a fencing
  * number that grows with every grant, and its token (`claimant|fence`) is what fenced effects
  * present: an effect whose token is no longer the topic's lease has no effect at all.
  *
@@ -114,7 +114,7 @@ export function fenceOf(token: string): number {
   return Number.isSafeInteger(fence) ? fence : 0;
 }
 
-/** Checkpoint state limits (README, "Topic workers"): per value, per topic, and how long it is kept after its last write. */
+/** Checkpoint state limits (docs/topic-workers.md): per value, per topic, and how long it is kept after its last write. */
 export const STATE_LIMITS = {
   maxValueBytes: 64 * 1024,
   maxNames: 100,

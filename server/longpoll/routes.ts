@@ -50,7 +50,7 @@ export function maxPostBytes(config: Pick<ServerConfig, "maxPayloadLength">): nu
 
 /**
  * Mounts `${socketPath}/longpoll`, Phoenix's LongPoll transport as phoenix.js 1.8 and 1.9 speak
- * it (README, "LongPoll"): every answer is HTTP 200 with the status in its JSON body.
+ * it (docs/longpoll.md): every answer is HTTP 200 with the status in its JSON body.
  */
 export function mountLongPoll(app: TemplatedApp, options: LongPollRoutesOptions): void {
   const { config, metrics, log } = options;

@@ -14,7 +14,7 @@ export interface DrainOnSignalsOptions {
 const LINGER_MS = 100;
 
 /**
- * On the first of `signals`, drains with `close` (README, "Operations"), then ends the process
+ * On the first of `signals`, drains with `close` (docs/operations.md), then ends the process
  * with code 0 (1 if the drain or `onDrained` failed).
  * The same signal again while draining is ignored: a terminal's Ctrl-C reaches both npm and
  * the node, and npm passes it on a second time. Returns a function that removes the handlers.

@@ -17,7 +17,7 @@ export class Metrics {
   readonly messagesReceived = new Counter({ name: "cinder_messages_received_total", help: "Frames received from clients and decoded (joins, pushes, heartbeats)", registers: [this.registry] });
   readonly deliveries = new Counter({ name: "cinder_deliveries_total", help: "Messages handed to subscribers of a topic (one per subscriber per broadcast)", registers: [this.registry] });
   readonly presenceDiffs = new Counter({ name: "cinder_presence_diffs_total", help: "presence_diff messages delivered to this thread's topics (one per topic per coalesced change)", registers: [this.registry] });
-  // Presence in big rooms (README, "Presence": joining storms).
+  // Presence in big rooms (docs/presence.md, "Joining storms").
   readonly presenceDiffsMerged = this.counter("cinder_presence_diffs_merged_total", "Presence changes merged into a topic's pending presence_diff instead of going out on their own (presenceDiffCoalesceMs)");
   readonly presenceDiffsWithheld = this.counter(
     "cinder_presence_diffs_withheld_total",
@@ -43,7 +43,7 @@ export class Metrics {
     "cinder_presence_fell_behind_total",
     "Members taken off presence_diff because they had more than presenceResyncBytes unread; each gets a fresh presence_state",
   );
-  // A starting replica's first sync (README, "Presence": a restarted node's lists).
+  // A starting replica's first sync (docs/presence.md, "A starting replica's first sync").
   readonly presenceFirstSync = this.counter(
     "cinder_presence_first_sync_total",
     "Starts of a presence replica (one per worker thread): complete (every live replica sent its state), timeout (presenceFirstSyncTimeoutMs passed first; its lists were served with what had come)",
@@ -173,7 +173,7 @@ export class Metrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
-  // Auth (README, "Security").
+  // Auth (docs/security.md).
   readonly socketIds = this.gauge(
     "cinder_socket_ids",
     "Distinct socket ids (from the connect hook or the token's sub) of this thread's open sockets, the index force-disconnects use (bounded by the sockets)",
@@ -191,7 +191,7 @@ export class Metrics {
     "Relayed requests (LongPoll) not sent or not answered because 10,000 were already in flight on the node relay lane: asked (this node asking), answered (other nodes asking)",
     ["side"],
   );
-  // LongPoll (README, "LongPoll").
+  // LongPoll (docs/longpoll.md).
   readonly longPollSessions = this.gauge("cinder_longpoll_sessions", "Open LongPoll sessions owned by this thread");
   readonly longPollRequests = this.counter(
     "cinder_longpoll_requests_total",

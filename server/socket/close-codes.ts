@@ -13,7 +13,7 @@ export const CLOSE = {
   tooBig: 1009,
   /** The socket fell too far behind (slow consumer): it reconnects and rejoins. */
   slowConsumer: 1013,
-  /** The token expired and no fresh one came in-band (README, "Security"). */
+  /** The token expired and no fresh one came in-band (docs/security.md). */
   tokenExpired: 4401,
   /** Closed by `server.disconnect(id)` / `POST /api/disconnect`. */
   disconnected: 4403,

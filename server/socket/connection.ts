@@ -23,7 +23,7 @@ import { ChannelTable } from "./channel-table.js";
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
 
-/** The limits of one socket (README, "Limits and bad input"). */
+/** The limits of one socket (docs/security.md, "Limits and bad input"). */
 export type SocketLimits = Pick<
   ServerConfig,
   "maxPayloadDepth" | "maxTopicLength" | "maxEventLength" | "maxFramesPerSecond" | "maxJoinsPerSecond" | "maxPresencePerSecond"
@@ -88,7 +88,7 @@ export interface SocketSessionInit {
  * One client WebSocket: decodes frames once, routes them to its channels by topic, and is the
  * only writer of its bytes. Its own frames (replies, pushes) wait in its write queue only while
  * the thread's publish queue holds broadcasts, so it sees everything in production order.
- * Mirrors Phoenix.Socket's transport process (README, "Wire protocol").
+ * Mirrors Phoenix.Socket's transport process (docs/protocol.md).
  */
 export class SocketConnection implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
@@ -446,7 +446,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       return;
     }
     // A second join of the same topic replaces the first; the old membership gets phx_close
-    // after the new join's reply, which phoenix.js ignores as stale (README, "Wire protocol").
+    // after the new join's reply, which phoenix.js ignores as stale (docs/protocol.md).
     if (existing) {
       this.services.log.debug({ topic: frame.topic, socket: this.id }, "duplicate join: closing the existing channel");
       existing.shutdown("duplicate_join");

@@ -4,7 +4,7 @@ import type { PresenceDiff } from "../presence/diff.js";
 
 /**
  * A topic worker: server code that runs once per topic across the whole cluster while the topic
- * has subscribers (README, "Topic workers"):
+ * has subscribers (docs/topic-workers.md):
  *
  *   server.topicWorker("score:*", {
  *     linger: 30_000,

@@ -1,6 +1,6 @@
 /**
  * Clients recovering over real servers: cinder/client by itself, and the official phoenix.js
- * client with the README recipe (a join params function adding `_since`, an `onMessage` hook
+ * client with the recipe of docs/history-and-recovery.md (a join params function adding `_since`, an `onMessage` hook
  * recording `_o`, the join reply's `_recovery`). A subscriber of 1,000 broadcasts has its
  * connection cut at about 300 and is back at about 700; it reconnects and rejoins by itself and
  * must get all 1,000 exactly once, in order. Once on one in-process node (memory), once across
@@ -65,7 +65,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-/** A cinder/client subscriber to `topic` on `url` (reconnecting through `gate`), as the README shows it. */
+/** A cinder/client subscriber to `topic` on `url` (reconnecting through `gate`), as docs/history-and-recovery.md shows it. */
 function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { channel: Channel; reloads: number } {
   const socket = new Socket(url, { transport: gate.transport() });
   closers.push(() => socket.disconnect());
@@ -82,7 +82,7 @@ function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & 
   const reloadState = () => subscriber.reloads++;
   const params = JOIN;
 
-  // ── the README sample (with types) ──
+  // ── the docs sample (with types) ──
   const channel = socket.channel(topic, params);
   channel.on("new_msg", (payload) => render(payload)); // payload._o is the message's offset
   channel.onRecover(({ recovered }) => {
@@ -95,7 +95,7 @@ function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & 
   return Object.assign(subscriber, { channel });
 }
 
-/** A phoenix.js subscriber to `topic` on `url`, recovering with the README recipe. */
+/** A phoenix.js subscriber to `topic` on `url`, recovering with the docs recipe. */
 function phoenixSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { reloads: number } {
   const socket = new phoenix.Socket(url, { transport: gate.transport() as unknown as typeof globalThis.WebSocket });
   closers.push(() => socket.disconnect());
@@ -112,7 +112,7 @@ function phoenixSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber &
   const reloadState = () => subscriber.reloads++;
   const params = JOIN;
 
-  // ── the README recipe (with types) ──
+  // ── the docs recipe (with types) ──
   let last: { o: number; e: string } | null = null; // the last offset received, and its epoch
   const channel = socket.channel(topic, () => (last ? { ...params, _since: last } : params));
   channel.onMessage = (_event: string, payload: { _o?: unknown; _e?: string } | null) => {
@@ -188,7 +188,7 @@ describe("recovery over one in-process node (history in memory)", () => {
     expect(subscriber.reloads).toBe(1); // on the first join only: the rejoin recovered
   });
 
-  it("phoenix.js with the README recipe: the same, all 1,000 once, in order", async () => {
+  it("phoenix.js with the docs recipe: the same, all 1,000 once, in order", async () => {
     const server = await serve();
     const gate = new Gate();
     const subscriber = phoenixSubscriber(urlOf(server.port), gate);
@@ -306,7 +306,7 @@ describe("recovery across two nodes sharing a Redis (history in Redis Streams)",
     await thousandWithACut(cinderSubscriber(urlOf(B.port), gate), gate, publish);
   });
 
-  it("cinder/client and phoenix.js (README recipe) that lived through an epoch change (Redis flushed) recover on their next reconnect", async () => {
+  it("cinder/client and phoenix.js (the docs recipe) that lived through an epoch change (Redis flushed) recover on their next reconnect", async () => {
     const [A, B] = nodes;
     const topic = "room:epochs";
     const publish = await publisherOn(A, topic);

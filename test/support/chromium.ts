@@ -1,30 +1,8 @@
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { launchChromium } from "../../bench/lib/chromium.js";
 
-/** Debian's Chromium (`npm test` installs it). */
-export const CHROMIUM = "/usr/bin/chromium";
-
-/**
- * Headless Chromium for the browser tests. Without the background-networking flags it keeps
- * trying to reach Google's hosts, which a closed network refuses.
- */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: sudo apt-get install -y chromium`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
+export { launchChromium } from "../../bench/lib/chromium.js";
 
 /**
  * Chromium for a test file: launched before its tests, closed after them. `open` loads a page in

@@ -64,12 +64,3 @@ export async function installScratchApp(dir: string, tarball: string, devTools: 
   writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ name: app.name, lockfileVersion: 3, requires: true, packages }, null, 2));
   await run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], { cwd: dir, timeout: 180_000 });
 }
-
-/** The README's code block whose first line is `firstLine` (e.g. "// app.mjs"), as written. */
-export function readmeBlock(firstLine: string): string {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const blocks = [...readme.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
-  const found = blocks.filter((block) => block.startsWith(`${firstLine}\n`));
-  if (found.length !== 1) throw new Error(`README.md has ${found.length} code blocks starting with ${JSON.stringify(firstLine)}`);
-  return found[0];
-}
