@@ -20,8 +20,8 @@ const run = promisify(execFile);
 
 /** Languages compiled, by the file extension they are checked as. */
 const COMPILED: Record<string, "ts" | "js"> = { ts: "ts", js: "js", html: "js" };
-/** Languages shown, not compiled: shell transcripts and commands, other ecosystems' code. */
-const SHOWN = new Set(["sh", "elixir"]);
+/** Languages shown, not compiled: shell transcripts and commands, program output, other ecosystems' code. */
+const SHOWN = new Set(["sh", "text", "elixir"]);
 
 const STRICT = {
   strict: true,
