@@ -3,6 +3,16 @@ import type * as UWS from "uWebSockets.js";
 
 export type Uws = typeof UWS;
 
+declare module "uWebSockets.js" {
+  interface TemplatedApp {
+    /**
+     * Closes the app's listen sockets and every connection it holds, at once (WebSockets and
+     * HTTP, idle keep-alive ones too). The v20.30 binary has it; its typings do not say so.
+     */
+    close(): TemplatedApp;
+  }
+}
+
 const require = createRequire(import.meta.url);
 
 /**
