@@ -36,6 +36,7 @@ const SETTINGS: Record<keyof ServerConfig, Kind> = {
   maxFramesPerSecond: "integer",
   maxJoinsPerSecond: "integer",
   maxPresencePerSecond: "integer",
+  maxInboundBytesPerSecond: "integer",
   maxConnectsPerSecondPerIp: "integer",
   demo: "boolean",
   dashboard: "boolean",

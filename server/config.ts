@@ -82,6 +82,12 @@ export interface ServerConfig {
   maxJoinsPerSecond: number;
   /** Presence tracks and updates one socket may make a second (0 = no limit). */
   maxPresencePerSecond: number;
+  /**
+   * Bytes of frames one socket may send a second, each value in a frame counting 16 bytes more
+   * (what decoding it costs), in bursts up to max(this, maxPayloadLength); past it the socket is
+   * closed with 1008 before the frame is decoded (0 = no limit).
+   */
+  maxInboundBytesPerSecond: number;
   /** New sockets one client address may open a second, refused with HTTP 429 past it (0 = no limit). */
   maxConnectsPerSecondPerIp: number;
   /** Serve the demo chat (channel `room:*` and the page at `/`). */
@@ -152,6 +158,7 @@ export const DEFAULTS: Omit<ServerConfig, "nodeName"> = {
   maxFramesPerSecond: 1000,
   maxJoinsPerSecond: 100,
   maxPresencePerSecond: 20,
+  maxInboundBytesPerSecond: 1024 * 1024,
   maxConnectsPerSecondPerIp: 0,
   demo: false,
   dashboard: false,
@@ -204,6 +211,7 @@ export function resolveConfig(options: Partial<ServerConfig>): ServerConfig {
   integer("maxFramesPerSecond", config.maxFramesPerSecond, 0, 1_000_000);
   integer("maxJoinsPerSecond", config.maxJoinsPerSecond, 0, 1_000_000);
   integer("maxPresencePerSecond", config.maxPresencePerSecond, 0, 1_000_000);
+  integer("maxInboundBytesPerSecond", config.maxInboundBytesPerSecond, 0, 1024 * 1024 * 1024);
   integer("maxConnectsPerSecondPerIp", config.maxConnectsPerSecondPerIp, 0, 1_000_000);
   integer("maxBufferedBytes", config.maxBufferedBytes, 1024, 1024 * 1024 * 1024);
   integer("maxNodeBufferedBytes", config.maxNodeBufferedBytes, 1024, Number.MAX_SAFE_INTEGER);

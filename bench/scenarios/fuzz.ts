@@ -7,8 +7,9 @@
  * after, and the well-behaved client's broadcast latency (its push until its own broadcast
  * comes back) during the fuzzing.
  *   npm run bench -- fuzz [--frames 1000000] [--sockets 64] [--workers 1,2]
- * The frame rate limit is off (MAX_FRAMES_PER_SECOND=0) so that every frame is decoded; the
- * node runs on core 1, this process on core 0.
+ * The frame rate limit and the inbound byte budget are off (MAX_FRAMES_PER_SECOND=0,
+ * MAX_INBOUND_BYTES_PER_SECOND=0) so that every frame is decoded; the node runs on core 1, this
+ * process on core 0.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -40,7 +41,7 @@ interface Run {
 async function startNode(workers: number): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const port = await freePort();
   const child = spawn("taskset", ["-c", "1", process.execPath, join(repoRoot(), "dist", "server", "cli.js")], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: String(workers), LOG_LEVEL: "warn", MAX_FRAMES_PER_SECOND: "0" },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: String(workers), LOG_LEVEL: "warn", MAX_FRAMES_PER_SECOND: "0", MAX_INBOUND_BYTES_PER_SECOND: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
