@@ -13,7 +13,7 @@
  *   npm run bench -- decode-flood [--attackers 4] [--seconds 8] [--runs 3] [--before DIR] [--paced]
  * This process pins itself to core 0.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,9 +23,9 @@ import WebSocket from "ws";
 
 import { DEFAULTS } from "../../server/config.js";
 import { jsonTextCost, msgpackCost } from "../../server/socket/payload-depth.js";
+import { openV2Socket, startCliNode, type CliNode } from "../lib/cli-node.js";
 import { parseFlags } from "../lib/flags.js";
 import { repoRoot } from "../lib/repo-root.js";
-import { freePort } from "../lib/server-process.js";
 import { median } from "../lib/stats.js";
 
 const PROBE = fileURLToPath(new URL("../lib/loop-delay-probe.js", import.meta.url));
@@ -89,41 +89,16 @@ interface Outcome {
   closes: Map<string, number>;
 }
 
-async function startNode(cli: string): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
-  const port = await freePort();
-  const child = spawn("taskset", ["-c", "1", process.execPath, "--import", PROBE, cli], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "error" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => void (stderr += chunk.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`node did not start: ${stderr}`);
-    await sleep(50);
-  }
-  return { child, port, stderr: () => stderr };
-}
-
 /** The node's loop delay since the last report (SIGUSR2 to the preloaded probe). */
-async function loopDelay(child: ChildProcess, stderr: () => string): Promise<{ p50: number; p99: number; max: number }> {
-  const before = stderr().length;
-  child.kill("SIGUSR2");
+async function loopDelay(node: CliNode): Promise<{ p50: number; p99: number; max: number }> {
+  const before = node.output().length;
+  node.child.kill("SIGUSR2");
   for (let i = 0; i < 500; i++) {
-    const line = stderr().slice(before).split("\n").find((l) => l.startsWith('{"loopDelay"'));
+    const line = node.output().slice(before).split("\n").find((l) => l.startsWith('{"loopDelay"'));
     if (line) return (JSON.parse(line) as { loopDelay: { p50: number; p99: number; max: number } }).loopDelay;
     await sleep(20);
   }
   throw new Error("the node never reported its loop delay");
-}
-
-function openSocket(port: number, serializer: Shape["serializer"]): Promise<WebSocket> {
-  const query = serializer === "msgpack" ? "vsn=2.0.0&serializer=msgpack" : "vsn=2.0.0";
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket/websocket?${query}`);
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
 }
 
 /** The well-behaved client, in a worker thread (bench/lib/heartbeat-prober.ts); the returned stop gives its round trips. */
@@ -149,7 +124,7 @@ async function attack(port: number, shape: Shape, frame: Uint8Array | string, ev
   let ws: WebSocket | undefined;
   while (performance.now() < until) {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
-      ws = await openSocket(port, shape.serializer).catch(() => undefined);
+      ws = await openV2Socket(port, shape.serializer).catch(() => undefined);
       if (!ws) {
         await sleep(10);
         continue;
@@ -169,7 +144,7 @@ async function attack(port: number, shape: Shape, frame: Uint8Array | string, ev
 }
 
 async function runOnce(side: Side, shape: Shape, attackers: number, seconds: number, paced: boolean): Promise<Outcome> {
-  const node = await startNode(side.cli);
+  const node = await startCliNode({ workers: 1, cli: side.cli, nodeArgs: ["--import", PROBE], env: { LOG_LEVEL: "error" } });
   let rtts: number[] = [];
   let sent = 0;
   const outcome: Outcome = { loopP50: 0, loopP99: 0, loopMax: 0, rttP50: 0, rttP99: 0, rttMax: 0, heartbeats: 0, unanswered: 0, frames: 0, closes: new Map() };
@@ -181,10 +156,10 @@ async function runOnce(side: Side, shape: Shape, attackers: number, seconds: num
     const everyMs = paced ? (chargeOf(frame) / (0.75 * rate)) * 1000 : 0;
     const stopProbe = await prober(node.port);
     await sleep(500);
-    await loopDelay(node.child, node.stderr);
+    await loopDelay(node);
     const until = performance.now() + seconds * 1000;
     await Promise.all([sleep(seconds * 1000), ...Array.from({ length: attackers }, () => attack(node.port, shape, frame, everyMs, until, outcome))]);
-    const delay = await loopDelay(node.child, node.stderr);
+    const delay = await loopDelay(node);
     ({ rtts, sent } = await stopProbe());
     Object.assign(outcome, { loopP50: delay.p50, loopP99: delay.p99, loopMax: delay.max });
   } finally {
