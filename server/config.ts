@@ -83,9 +83,10 @@ export interface ServerConfig {
   /** Presence tracks and updates one socket may make a second (0 = no limit). */
   maxPresencePerSecond: number;
   /**
-   * Bytes of frames one socket may send a second, each value in a frame counting 16 bytes more
-   * (what decoding it costs), in bursts up to max(this, maxPayloadLength); past it the socket is
-   * closed with 1008 before the frame is decoded (0 = no limit).
+   * What one socket's frames may cost to decode a second, in bytes: a frame costs its bytes, 16
+   * more per value it holds, and 256 more per member of an object past its 16th; bursts up to
+   * max(this, maxPayloadLength). Past it the socket is closed with 1008 before the frame is
+   * decoded (0 = no limit).
    */
   maxInboundBytesPerSecond: number;
   /** New sockets one client address may open a second, refused with HTTP 429 past it (0 = no limit). */
