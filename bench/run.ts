@@ -25,6 +25,7 @@ const SCENARIOS = [
   "history",
   "topic-workers",
   "fuzz",
+  "decode-flood",
   "counters",
   "dashboard",
   "auth",

@@ -11,6 +11,7 @@ import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp } from "./endpoint/http.js";
+import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
 import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
@@ -112,6 +113,7 @@ export class CinderServer {
   /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
   private readonly longPoll: LongPollSessions | undefined;
   private readonly longPollTopics = new LongPollTopics();
+  private readonly httpInFlight = new HttpRequestsInFlight();
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, clock, ...settings } = options;
@@ -253,7 +255,7 @@ export class CinderServer {
       });
       this.longPoll = longPoll;
       this.fabric.answerRelays((request) => longPoll.answerRelayed(request));
-      mountLongPoll(this.app, {
+      mountLongPoll(this.httpInFlight.counting(this.app), {
         config,
         sessions: longPoll,
         tokens,
@@ -267,7 +269,7 @@ export class CinderServer {
         log: this.log,
       });
     }
-    mountHttp(this.app, {
+    mountHttp(this.httpInFlight.counting(this.app), {
       config,
       log: this.log,
       broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
@@ -418,6 +420,7 @@ export class CinderServer {
     this.presence.stop({ graceful: true });
     this.queue.flush();
     this.longPoll?.closeAll();
+    await this.closeHttp();
     await this.fabric.close();
     if (this.boundPort !== 0) this.log.info("stopped");
   }
@@ -429,6 +432,18 @@ export class CinderServer {
    */
   drainOnSignals(options?: DrainOnSignalsOptions): () => void {
     return drainOnSignals(() => this.close(), this.log, options);
+  }
+
+  /**
+   * The last of a drain: the HTTP requests in flight get their answers (each closing its
+   * connection), then every connection left, idle keep-alive ones (a load balancer's health
+   * checks), is closed, so nothing holds the thread open until uWS's own 10 s idle timeout.
+   */
+  private async closeHttp(): Promise<void> {
+    if (this.httpInFlight.count > 0) this.log.info({ requests: this.httpInFlight.count }, "drain: answering HTTP requests in flight");
+    // A relayed LongPoll poll waits up to a window for its answer; nothing answers later than that.
+    await this.httpInFlight.finish(this.config.longPollWindowMs + HTTP_ANSWER_MARGIN_MS);
+    this.app.close();
   }
 
   /** This thread's numbers. */
@@ -625,6 +640,8 @@ export class CinderServer {
 
 /** How long /health and /metrics wait for the other threads of the node. */
 const STATS_TIMEOUT_MS = 500;
+/** A drain's wait for HTTP answers in flight, past the longest any of them waits (a LongPoll window). */
+const HTTP_ANSWER_MARGIN_MS = 1000;
 
 export function createServer(options: CreateServerOptions = {}): CinderServer {
   return new CinderServer(options);

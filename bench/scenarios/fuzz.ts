@@ -7,21 +7,19 @@
  * after, and the well-behaved client's broadcast latency (its push until its own broadcast
  * comes back) during the fuzzing.
  *   npm run bench -- fuzz [--frames 1000000] [--sockets 64] [--workers 1,2]
- * The frame rate limit is off (MAX_FRAMES_PER_SECOND=0) so that every frame is decoded; the
- * node runs on core 1, this process on core 0.
+ * The frame rate limit and the inbound byte budget are off (MAX_FRAMES_PER_SECOND=0,
+ * MAX_INBOUND_BYTES_PER_SECOND=0) so that every frame is decoded; the node runs on core 1, this
+ * process on core 0.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import WebSocket from "ws";
 
+import { openV2Socket, startCliNode, type CliNode } from "../lib/cli-node.js";
 import { fuzzFrame, type FuzzFrame } from "../lib/fuzz-frames.js";
 import { parseFlags } from "../lib/flags.js";
 import { fmtBytes } from "../lib/format.js";
 import { sampleProcess } from "../lib/proc-stats.js";
-import { repoRoot } from "../lib/repo-root.js";
-import { freePort } from "../lib/server-process.js";
 import { median } from "../lib/stats.js";
 
 const CHUNK = 5000;
@@ -37,35 +35,13 @@ interface Run {
   latencies: number[];
 }
 
-async function startNode(workers: number): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const port = await freePort();
-  const child = spawn("taskset", ["-c", "1", process.execPath, join(repoRoot(), "dist", "server", "cli.js")], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: String(workers), LOG_LEVEL: "warn", MAX_FRAMES_PER_SECOND: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => void (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => void (output += chunk.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`node did not start: ${output}`);
-    await sleep(50);
-  }
-  return { child, port, output: () => output };
-}
-
-function openSocket(port: number, serializer: FuzzFrame["serializer"]): Promise<WebSocket> {
-  const query = serializer === "msgpack" ? "vsn=2.0.0&serializer=msgpack" : "vsn=2.0.0";
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket/websocket?${query}`);
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
+function startNode(workers: number): Promise<CliNode> {
+  return startCliNode({ workers, env: { LOG_LEVEL: "warn", MAX_FRAMES_PER_SECOND: "0", MAX_INBOUND_BYTES_PER_SECOND: "0" } });
 }
 
 /** The well-behaved user: a push every 50 ms in its own room, timed until its broadcast returns. */
 async function chatter(port: number, latencies: number[]): Promise<() => void> {
-  const ws = await openSocket(port, "json");
+  const ws = await openV2Socket(port, "json");
   const sent = new Map<string, number>();
   ws.on("message", (data: Buffer) => {
     const [, , , event, payload] = JSON.parse(data.toString()) as [unknown, unknown, string, string, { body?: string }];
@@ -108,7 +84,7 @@ async function fuzzRun(workers: number, frames: number, sockets: number, seed: n
     for (let frame = next(); frame; frame = next()) {
       let ws = open[frame.serializer];
       if (!ws || ws.readyState !== WebSocket.OPEN) {
-        ws = await openSocket(node.port, frame.serializer);
+        ws = await openV2Socket(node.port, frame.serializer);
         ws.on("close", (code) => closes.set(String(code), (closes.get(String(code)) ?? 0) + 1));
         ws.on("error", () => undefined);
         open[frame.serializer] = ws;

@@ -70,7 +70,7 @@ export class NodeHub {
     const { link } = options;
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.leases = link?.leases ?? new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
-    this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
+    void this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
     this.counters = link ? link.counters : memoryCounters({ counterMaxKeys: options.counterMaxKeys, now: Date.now, metrics: options.metrics });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {

@@ -99,8 +99,9 @@ export class MemoryLeases implements Leases {
     return true;
   }
 
-  onFree(listener: (topic: string) => void): void {
+  onFree(listener: (topic: string) => void): Promise<void> {
     this.freeListeners.push(listener);
+    return Promise.resolve();
   }
 
   /** Forgets expired leases and interest nobody asked about again. */

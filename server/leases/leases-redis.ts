@@ -96,6 +96,8 @@ export interface RedisLeasesOptions {
  */
 export class RedisLeases implements Leases {
   private readonly freeListeners: Array<(topic: string) => void> = [];
+  /** Resolved once Redis confirmed the subscription to LEASES_CHANNEL (asked for with the first listener). */
+  private announcements: Promise<void> | undefined;
   private readonly freeListener: ChannelListener = (bytes) => {
     for (const listener of this.freeListeners) listener(bytes.toString());
   };
@@ -140,9 +142,10 @@ export class RedisLeases implements Leases {
     return done === 1;
   }
 
-  onFree(listener: (topic: string) => void): void {
-    if (this.freeListeners.length === 0) void this.connections.channels.add(LEASES_CHANNEL, this.freeListener);
+  onFree(listener: (topic: string) => void): Promise<void> {
+    this.announcements ??= this.connections.channels.add(LEASES_CHANNEL, this.freeListener);
     this.freeListeners.push(listener);
+    return this.announcements;
   }
 
   private keysOf(topic: string): { lease: string; fence: string; interest: string; state: string } {

@@ -38,8 +38,10 @@ export class WorkerLeases implements Leases {
     return this.call({ op: "writeState", write }) as Promise<boolean>;
   }
 
-  onFree(listener: (topic: string) => void): void {
+  /** Resolves at once: the main thread listens for announcements from the node's start (NodeHub) and passes them on. */
+  onFree(listener: (topic: string) => void): Promise<void> {
     this.freeListeners.push(listener);
+    return Promise.resolve();
   }
 
   /** A lease message from the main thread. */

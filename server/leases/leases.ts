@@ -30,8 +30,14 @@ export interface Leases {
   readState(topic: string, name: string): Promise<string | null>;
   /** A fenced state write: stored only while `token` is the topic's lease. */
   writeState(write: StateWrite): Promise<boolean>;
-  /** A lease was released somewhere (not when one expired: claimants retry at its expiry). */
-  onFree(listener: (topic: string) => void): void;
+  /**
+   * A lease was released somewhere (not when one expired: claimants retry at its expiry).
+   * Resolves once releases announced from then on reach `listener`: with Redis, once this node's
+   * subscription to the announcements is in place. An announcement reaches only those listening
+   * when it is made; a claimant that was not (its node still subscribing, or reconnecting) finds
+   * the lease free at its next try, at most TTL/3 later.
+   */
+  onFree(listener: (topic: string) => void): Promise<void>;
 }
 
 export interface LeaseClaim {

@@ -73,7 +73,7 @@ export class Metrics {
   });
   readonly rateLimited = new Counter({
     name: "cinder_rate_limited_total",
-    help: "Actions over a rate limit: frames, joins, presence (answered with an error), connects (HTTP 429), and close (sockets closed with 1008 for staying over the frame limit)",
+    help: "Actions over a rate limit: frames, joins, presence (answered with an error), connects (HTTP 429), close (sockets closed with 1008 for staying over the frame limit), and bytes (sockets closed with 1008 over maxInboundBytesPerSecond)",
     labelNames: ["limit"] as const,
     registers: [this.registry],
   });

@@ -181,6 +181,16 @@ export const SETTINGS = {
     unit: "pushes",
     description: 'Pushes one channel may hold waiting for its (async) handler; past it a push is answered {reason: "too many pending pushes"} at once.',
   }),
+  maxInboundBytesPerSecond: integer({
+    group: "Limits",
+    default: 1 * MiB,
+    min: 0,
+    max: 1 * GiB,
+    zero: "no limit",
+    unit: "bytes",
+    description:
+      "What one socket's frames may cost to decode a second: a frame costs its bytes, 16 more per value it holds, and 256 more per member of an object past its 16th; bursts up to max(this, maxPayloadLength). Past it the socket is closed with 1008 before the frame is decoded.",
+  }),
   maxFramesPerSecond: integer({
     group: "Limits",
     default: 1000,

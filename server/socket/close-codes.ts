@@ -7,7 +7,7 @@ export const CLOSE = {
   goingAway: 1001,
   /** A frame that cannot be decoded (not JSON, wrong shape, bad binary header). */
   invalidFrame: 1007,
-  /** A client that kept sending past its frame rate limit (maxFramesPerSecond) for 5 s. */
+  /** A client that kept sending past its frame rate limit (maxFramesPerSecond) for 5 s, or past its inbound byte budget (maxInboundBytesPerSecond). */
   policy: 1008,
   /** A frame over maxPayloadLength (uWS closes with this). */
   tooBig: 1009,

@@ -14,7 +14,8 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { Identity } from "../auth/identity.js";
 import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
-import { jsonTextWithin, msgpackWithin } from "./payload-depth.js";
+import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "./payload-depth.js";
+import { InboundBudget } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
 import { TokenBucket } from "./rate-limit.js";
@@ -26,7 +27,14 @@ export const RATE_CLOSE_AFTER_MS = 5000;
 /** The limits of one socket (docs/security.md, "Limits and bad input"). */
 export type SocketLimits = Pick<
   ServerConfig,
-  "maxPayloadDepth" | "maxTopicLength" | "maxEventLength" | "maxFramesPerSecond" | "maxJoinsPerSecond" | "maxPresencePerSecond"
+  | "maxPayloadDepth"
+  | "maxTopicLength"
+  | "maxEventLength"
+  | "maxFramesPerSecond"
+  | "maxJoinsPerSecond"
+  | "maxPresencePerSecond"
+  | "maxInboundBytesPerSecond"
+  | "maxPayloadLength"
 >;
 
 /**
@@ -94,11 +102,14 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
   private readonly channels = new ChannelTable<Channel>();
   private closed = false;
+  /** This side closed it (end): frames still arriving before the close completes are ignored. */
+  private ending = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: OutgoingFrame[] | null = null;
   private readonly frameBudget: TokenBucket;
   private readonly joinBudget: TokenBucket;
   private readonly presenceBudget: TokenBucket;
+  private readonly inboundBudget: InboundBudget;
   /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
   backlogged = 0;
   /** Since when the socket has had frames refused at least once a second; null while not. */
@@ -121,6 +132,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.frameBudget = new TokenBucket(limits.maxFramesPerSecond);
     this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
     this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
+    this.inboundBudget = new InboundBudget(limits.maxInboundBytesPerSecond, limits.maxPayloadLength);
     this.disconnectId = session.id;
     this.onlyTopics = session.topics;
     if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
@@ -147,15 +159,25 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
 
   /** An inbound WebSocket message; `data` is only valid during this call. */
   receive(data: ArrayBuffer, isBinary: boolean): void {
+    if (this.ending) return;
     this.receiveFrame(isBinary ? new Uint8Array(data) : Buffer.from(data).toString("utf8"));
   }
 
   /** An inbound frame: text, or the bytes of a binary frame. */
   receiveFrame(raw: string | Uint8Array): void {
+    if (this.ending) return;
     const { limits } = this.services;
+    const now = Date.now();
+    // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond).
+    if (!this.inboundBudget.takeBytes(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
-    const depthOk = typeof raw === "string" ? jsonTextWithin(raw, limits.maxPayloadDepth + 1) : this.serializer.name !== "msgpack" || msgpackWithin(raw, limits.maxPayloadDepth + 1);
-    if (!depthOk) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
+    const depthLimit = limits.maxPayloadDepth + 1;
+    const costLimit = this.inboundBudget.left(now);
+    const cost =
+      typeof raw === "string" ? jsonTextCost(raw, depthLimit, costLimit) : this.serializer.name === "msgpack" ? msgpackCost(raw, depthLimit, costLimit) : 0;
+    if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
+    if (cost === TOO_COSTLY) return this.closeOverBudget();
+    this.inboundBudget.takeDecodeCost(cost, now);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -254,6 +276,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   /** Close with a code and a short reason (at most 123 bytes by the WebSocket spec). */
   end(code: number, reason: string): void {
     if (this.closed || !this.ws) return;
+    this.ending = true;
     this.ws.end(code, Buffer.from(reason).subarray(0, 123).toString());
   }
 
@@ -372,6 +395,16 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.services.metrics.framesRefused.inc({ limit });
     this.services.log.debug({ socket: this.id, reason }, "closing socket on a frame over a limit");
     this.end(CLOSE.invalidFrame, `invalid frame: ${reason}`);
+  }
+
+  /**
+   * Over maxInboundBytesPerSecond: the frame is not decoded, so there is nothing to answer it
+   * with, and the socket is closed with 1008 (a client that means well never gets there).
+   */
+  private closeOverBudget(): void {
+    this.services.metrics.rateLimited.inc({ limit: "bytes" });
+    this.services.log.warn({ socket: this.id }, "closing a socket over its inbound byte budget");
+    this.end(CLOSE.policy, `too much to decode: over ${this.inboundBudget.rate} bytes a second`);
   }
 
   /**

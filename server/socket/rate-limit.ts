@@ -1,6 +1,6 @@
 /**
- * A token bucket: `rate` tokens a second, holding at most `rate` (one second's worth, so a burst
- * of `rate` passes at once). A rate of 0 means no limit.
+ * A token bucket: `rate` tokens a second, holding at most `burst` (by default `rate`: one
+ * second's worth, so a burst of `rate` passes at once). A rate of 0 means no limit.
  */
 export class TokenBucket {
   private tokens: number;
@@ -9,19 +9,25 @@ export class TokenBucket {
   constructor(
     private readonly rate: number,
     now: number = Date.now(),
+    private readonly burst: number = rate,
   ) {
-    this.tokens = rate;
+    this.tokens = burst;
     this.at = now;
   }
 
-  /** Takes one token; false when there is none (the action is over the limit). */
-  take(now: number = Date.now()): boolean {
-    if (this.rate === 0) return true;
-    this.tokens = Math.min(this.rate, this.tokens + ((now - this.at) * this.rate) / 1000);
-    this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
+  /** Takes `amount` tokens (default one); false, taking none, when there are fewer (the action is over the limit). */
+  take(now: number = Date.now(), amount = 1): boolean {
+    if (this.available(now) < amount) return false;
+    this.tokens -= amount;
     return true;
+  }
+
+  /** The tokens there are now (Infinity without a limit). */
+  available(now: number = Date.now()): number {
+    if (this.rate === 0) return Infinity;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.rate) / 1000);
+    this.at = now;
+    return this.tokens;
   }
 }
 

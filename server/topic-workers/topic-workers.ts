@@ -28,7 +28,7 @@ export class TopicWorkers {
   private closed = false;
 
   constructor(private readonly options: TopicWorkersOptions) {
-    options.services.leases.onFree((topic) => this.leases.get(topic)?.wake());
+    void options.services.leases.onFree((topic) => this.leases.get(topic)?.wake());
   }
 
   add(pattern: string, spec: TopicWorkerSpec): void {
