@@ -1,8 +1,7 @@
 import { CHANNEL_EVENTS, CHANNEL_STATES, type ChannelState } from "./constants.js";
-import type { Params } from "./message.js";
-import { Push } from "./push.js";
+import type { Params, SocketErrorCallback } from "./message.js";
+import { Push, type PushChannel, type PushSocket } from "./push.js";
 import { HistoryPosition, type RecoverCallback } from "./recovery.js";
-import type { Socket } from "./socket.js";
 import { Timer } from "./timer.js";
 import { closure } from "./url.js";
 
@@ -22,6 +21,22 @@ export interface TransportErrorPayload {
 }
 
 /**
+ * The socket a Channel lives on, as far as the channel and its pushes use it (Socket is one): its
+ * defaults, whether it is connected, its open and error events, and taking the channel off it.
+ */
+export interface ChannelHost extends PushSocket<Channel> {
+  timeout: number;
+  rejoinAfterMs: (tries: number) => number;
+  isConnected(): boolean;
+  onOpen(callback: () => void): string;
+  onError(callback: SocketErrorCallback): string;
+  log(kind: string, msg: string, data?: unknown): void;
+  /** Leaves an older channel of the same topic that is still joined, as the server would. */
+  leaveOpenTopic(topic: string): void;
+  remove(channel: Channel): void;
+}
+
+/**
  * One topic joined over the socket. A channel is created `closed`, joins once, and from then
  * on keeps itself joined: on an error it rejoins with `rejoinAfterMs` backoff while the socket
  * is connected, and at once when the socket reconnects. Pushes made before the join succeeds
@@ -34,7 +49,7 @@ export interface TransportErrorPayload {
  * before a page reload) is sent as given until the channel has a position of its own. See
  * `onRecover`.
  */
-export class Channel {
+export class Channel implements PushChannel {
   state: ChannelState = CHANNEL_STATES.closed;
   params: () => Params;
   bindings: Binding[] = [];
@@ -52,7 +67,7 @@ export class Channel {
   constructor(
     public topic: string,
     params: Params | (() => Params) | undefined,
-    public socket: Socket,
+    public socket: ChannelHost,
   ) {
     this.params = closure(params || {});
     this.timeout = socket.timeout;

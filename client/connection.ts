@@ -1,7 +1,15 @@
 import type { Channel } from "./channel.js";
 import { SOCKET_STATES } from "./constants.js";
-import type { Socket } from "./socket.js";
-import type { Transport, TransportHandlers } from "./message.js";
+import type { Transport, TransportCloseEvent, TransportHandlers } from "./message.js";
+
+/** What a Connection needs from its socket (Socket is one): which connection is current, and where transport events go. */
+export interface ConnectionSocket {
+  connection: Connection | null;
+  onConnOpen(): void;
+  onConnError(error: unknown): void;
+  onConnMessage(event: { data: unknown }): void;
+  onConnClose(event: TransportCloseEvent): void;
+}
 
 /**
  * One connection of the socket over one transport instance. Everything about it (the joins
@@ -23,7 +31,7 @@ export class Connection {
   closeHandled = false;
 
   constructor(
-    public socket: Socket,
+    public socket: ConnectionSocket,
     public transport: Transport,
   ) {
     const handlers = transport as Transport & TransportHandlers;

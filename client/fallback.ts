@@ -1,5 +1,4 @@
-import type { TransportConstructor } from "./message.js";
-import type { Socket } from "./socket.js";
+import type { SocketErrorCallback, TransportConstructor } from "./message.js";
 
 /** The minimal part of the Storage API the socket uses; `sessionStorage` by default. */
 export interface SessionStore {
@@ -19,6 +18,21 @@ export function defaultSessionStore(): SessionStore | null {
   }
 }
 
+/** What the fallback needs from the socket (Socket is one); the fields are the socket's fallback state. */
+export interface FallbackSocket {
+  sessionStore: SessionStore | null;
+  fallbackTimer: ReturnType<typeof setTimeout> | undefined;
+  fallbackRef: string | undefined;
+  primaryPassedHealthCheck: boolean | undefined;
+  log(kind: string, msg: string, data?: unknown): void;
+  onOpen(callback: () => void): string;
+  onError(callback: SocketErrorCallback): string;
+  off(refs: string[]): void;
+  ping(callback: (latency: number) => void): boolean;
+  replaceTransport(newTransport: TransportConstructor): number;
+  transportConnect(): void;
+}
+
 /**
  * Connects with the socket's transport, switching to `longPoll` when that one fails
  * first (an error before it ever opened) or has not proven itself within `thresholdMs`: opened
@@ -26,7 +40,7 @@ export function defaultSessionStore(): SessionStore | null {
  * answered, is remembered in the session store for the tab, so later connects (page reloads
  * included) go straight to the fallback.
  */
-export function connectWithFallback(socket: Socket, longPoll: TransportConstructor, thresholdMs: number): void {
+export function connectWithFallback(socket: FallbackSocket, longPoll: TransportConstructor, thresholdMs: number): void {
   clearTimeout(socket.fallbackTimer);
   const store = socket.sessionStore;
   let established = false;

@@ -3,12 +3,12 @@
  * `Presence`, `Serializer`, `LongPoll`). The msgpack serializer is a separate entry, `cinder/client/msgpack`.
  */
 export { Socket } from "./socket.js";
-export type { BinaryType, ConnectionState, SocketErrorCallback, SocketOptions } from "./socket.js";
+export type { BinaryType, ConnectionState, SocketOptions } from "./socket.js";
 export { Channel } from "./channel.js";
-export type { BindingCallback, TransportErrorPayload } from "./channel.js";
+export type { BindingCallback, ChannelHost, TransportErrorPayload } from "./channel.js";
 export { Push } from "./push.js";
 export type { Recovery, RecoverCallback } from "./recovery.js";
-export type { PushStatus } from "./push.js";
+export type { PushChannel, PushSocket, PushStatus } from "./push.js";
 export * from "./presence.js";
 export { Serializer } from "./serializer.js";
 export type { ClientSerializer } from "./serializer.js";
@@ -26,6 +26,7 @@ export type {
   OutgoingMessage,
   Params,
   ReplyPayload,
+  SocketErrorCallback,
   Transport,
   TransportCloseEvent,
   TransportConstructor,

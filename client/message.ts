@@ -43,6 +43,9 @@ export interface Transport {
 
 export type TransportConstructor = new (endPoint: string, protocols?: string[]) => Transport;
 
+/** Called on a connection error with the transport class in use and how many connections had opened before. */
+export type SocketErrorCallback = (error: unknown, transport: TransportConstructor, establishedConnections: number) => void;
+
 /** The close event a transport reports. */
 export interface TransportCloseEvent {
   code: number;

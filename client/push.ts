@@ -1,8 +1,26 @@
-import type { Channel } from "./channel.js";
-import type { ReplyPayload } from "./message.js";
+import type { OutgoingMessage, ReplyPayload } from "./message.js";
 
 /** The statuses a push can receive: the server's reply status ("ok", "error", or another) or "timeout". */
 export type PushStatus = "ok" | "error" | "timeout" | (string & {});
+
+/** What a Push needs from the socket of its channel (Socket is one). */
+export interface PushSocket<C> {
+  /** The channel of each message a Push sends, so the socket can drop it once its join is outdated. */
+  pushedBy: WeakMap<OutgoingMessage, C>;
+  push(data: OutgoingMessage): void;
+  makeRef(): string;
+}
+
+/** What a Push needs from its channel (Channel is one): the topic, the join and the reply events. */
+export interface PushChannel {
+  topic: string;
+  socket: PushSocket<PushChannel>;
+  joinRef(): string | null;
+  replyEventName(ref?: string | null): string;
+  on<P>(event: string, callback: (payload: P) => void): number;
+  off(event: string, ref?: number): void;
+  trigger(event: string, payload?: unknown): void;
+}
 
 interface ReceiveHook {
   status: string;
@@ -24,7 +42,7 @@ export class Push {
   refEvent: string | null = null;
 
   constructor(
-    public channel: Channel,
+    public channel: PushChannel,
     public event: string,
     payload: (() => object) | undefined,
     public timeout: number,

@@ -1,5 +1,5 @@
 import { CodecError, SOCKET_TOPIC } from "./codec/frame.js";
-import { Channel } from "./channel.js";
+import { Channel, type ChannelHost } from "./channel.js";
 import {
   AUTH_TOKEN_PREFIX,
   CHANNEL_EVENTS,
@@ -10,8 +10,8 @@ import {
   defaultReconnectAfterMs,
   defaultRejoinAfterMs,
 } from "./constants.js";
-import { Connection } from "./connection.js";
-import { type SessionStore, connectWithFallback, defaultSessionStore } from "./fallback.js";
+import { Connection, type ConnectionSocket } from "./connection.js";
+import { type FallbackSocket, type SessionStore, connectWithFallback, defaultSessionStore } from "./fallback.js";
 import { withFullJitter } from "./jitter.js";
 import { LongPoll } from "./longpoll.js";
 import type {
@@ -21,12 +21,13 @@ import type {
   Message,
   OutgoingMessage,
   Params,
+  SocketErrorCallback,
   Transport,
   TransportCloseEvent,
   TransportConstructor,
   TransportHandlers,
 } from "./message.js";
-import { followPageLifecycle, pageIsHidden } from "./page-lifecycle.js";
+import { type LifecycleSocket, followPageLifecycle, pageIsHidden } from "./page-lifecycle.js";
 import { type ClientSerializer, Serializer } from "./serializer.js";
 import { Timer } from "./timer.js";
 import { encodeToken } from "./token.js";
@@ -77,8 +78,6 @@ export interface SocketOptions {
   sessionStorage?: SessionStore;
 }
 
-export type SocketErrorCallback = (error: unknown, transport: TransportConstructor, establishedConnections: number) => void;
-
 interface StateChangeCallbacks {
   open: [string, () => void][];
   close: [string, (event: TransportCloseEvent) => void][];
@@ -92,7 +91,7 @@ interface StateChangeCallbacks {
  * heartbeat goes unanswered as long, buffers pushes made while disconnected, and routes each
  * incoming message to the channels of its topic. Same API and behaviour as phoenix.js's Socket.
  */
-export class Socket {
+export class Socket implements ChannelHost, ConnectionSocket, FallbackSocket, LifecycleSocket {
   stateChangeCallbacks: StateChangeCallbacks = { open: [], close: [], error: [], message: [] };
   channels: Channel[] = [];
   sendBuffer: (() => void)[] = [];
