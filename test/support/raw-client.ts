@@ -55,11 +55,18 @@ export class RawClient {
     this.ws.close();
   }
 
-  /** Joins `topic` and resolves with the join reply (refs are this client's own, "j1", "j2", …). */
-  join(topic: string, payload: Record<string, unknown> = {}): Promise<RawFrame> {
-    const ref = `j${++this.refs}`;
+  /** Joins `topic` and resolves with the join reply, whatever it says; `ref` (the join_ref of the channel's later frames) defaults to this client's next own, "j1", "j2", …. */
+  join(topic: string, payload: Record<string, unknown> = {}, ref = `j${++this.refs}`): Promise<RawFrame> {
     this.send([ref, ref, topic, "phx_join", payload]);
     return this.reply(ref);
+  }
+
+  /** Joins `topic` and resolves with the join's response; fails unless the join is answered ok. */
+  async joined<T = Record<string, unknown>>(topic: string, payload: Record<string, unknown> = {}, ref?: string): Promise<T> {
+    const reply = await this.join(topic, payload, ref);
+    const { status, response } = reply[4] as { status: string; response: T };
+    if (status !== "ok") throw new Error(`join of ${topic} answered ${JSON.stringify(reply[4])}`);
+    return response;
   }
 
   leave(topic: string): void {
