@@ -1,43 +1,33 @@
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { observer, waitForSubscribers } from "../cluster/support.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
+import { waitForSubscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
+import { MEMBER } from "./support.js";
 
 // The demo app (room:* keeps history) on two real nodes, one with a single worker and one with
 // two, sharing a real redis-server that the tests kill and stall. A push to a history room is
 // answered ok only once Redis has stored it; otherwise with an error the client can retry on.
 const KEY = "stored-pushes-key";
 const STORE_TIMEOUT_MS = 500;
+const opened = perFile();
 let redis: RedisServer;
 let outside: Redis;
 const nodes: Record<string, NodeProcess> = {};
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-  const start = async (name: string, workers: string) =>
-    NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, BROADCAST_KEY: KEY, HISTORY_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS) });
-  [nodes.single, nodes.double] = await Promise.all([start("single", "1"), start("double", "2")]);
-}, 60_000);
-
-afterAll(async () => {
-  redis?.resume();
-  outside?.disconnect();
-  await Promise.all(Object.values(nodes).map((node) => node.stop()));
-  await redis?.stop();
+  redis = await opened.redis();
+  outside = opened.observer(redis);
+  const start = (name: string, workers: number) =>
+    opened.node({ name, workers, redis, env: { BROADCAST_KEY: KEY, HISTORY_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS) } });
+  [nodes.single, nodes.double] = await Promise.all([start("single", 1), start("double", 2)]);
 }, 60_000);
 
 type PushReply = { status: string; response: Record<string, unknown> };
 
-async function join(node: NodeProcess, topic: string): Promise<RawClient> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-  client.send(["j", "j", topic, "phx_join", { user: "u", presence: false }]);
-  expect(((await client.reply("j"))[4] as PushReply).status).toBe("ok");
-  return client;
-}
+const join = (node: NodeProcess, topic: string) => opened.joinedClient(node, topic, MEMBER, "j");
 
 async function push(client: RawClient, topic: string, ref: string, body: string): Promise<PushReply> {
   client.send(["j", ref, topic, "new_msg", { body }]);
