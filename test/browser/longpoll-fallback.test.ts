@@ -9,11 +9,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import demoApp from "../../server/demo/app.js";
 import type { CinderServer } from "../../server/index.js";
 import { launchChromium } from "../support/chromium.js";
-import { startServer } from "../support/server.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile } from "../support/opened.js";
 import { WebSocketBlockingProxy } from "../support/websocket-blocking-proxy.js";
 
 const WAIT = { timeout: 15_000 };
 
+const opened = perFile();
 let server: CinderServer | undefined;
 let proxy: WebSocketBlockingProxy | undefined;
 let browser: Browser | undefined;
@@ -23,9 +25,9 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   browser = await launchChromium();
   // A short poll window, so a closed page's session (no more polls) ends within 3 s.
-  server = await startServer({ demo: true, channels: {}, longPollWindowMs: 2000 });
+  server = await opened.server({ demo: true, channels: {}, longPollWindowMs: 2000 });
   demoApp(server);
-  proxy = await WebSocketBlockingProxy.start(server.port);
+  proxy = opened.keep(await WebSocketBlockingProxy.start(server.port), (p) => p.stop());
 });
 
 afterEach(async () => {
@@ -35,8 +37,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await proxy?.stop();
-  await server?.close();
 });
 
 async function openChat(origin: string, room: string, user: string): Promise<Page> {
@@ -82,8 +82,7 @@ describe("the demo chat when a proxy blocks WebSockets", () => {
     }
 
     // The server counts Ada's session as a LongPoll session.
-    const metrics = await (await fetch(`http://127.0.0.1:${server!.port}/metrics`)).text();
-    expect(metrics).toMatch(/^cinder_longpoll_sessions 1$/m);
+    expect(await metricOf(server!, "cinder_longpoll_sessions")).toBe(1);
 
     // Ada closes her page: her session gets no more polls, ends, and Grace's list drops her.
     await ada.context().close();
