@@ -1,40 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileURLToPath } from "node:url";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 // Three real node processes (A with two worker threads) sharing one real redis-server; every
 // `tw:*` topic has a worker that ticks every 100 ms with its node and fencing number.
-const APP = fileURLToPath(new URL("../support/apps/topic-worker-app.mjs", import.meta.url));
 const TTL = 2000;
 type Name = "A" | "B" | "C";
+const opened = perFile();
 let redis: RedisServer;
 const nodes = {} as Record<Name, NodeProcess>;
-const clients: RawClient[] = [];
 
-async function startNode(name: Name): Promise<NodeProcess> {
-  const node = await NodeProcess.start(await freePort(), {
-    REDIS_URL: redis.url,
-    NODE_NAME: name,
-    WORKERS: name === "A" ? "2" : "1",
-    TOPIC_WORKER_TTL: String(TTL),
-    PRESENCE_BROADCAST_PERIOD: "300",
-  }, ["--app", APP]);
-  nodes[name] = node;
-  return node;
-}
+const inCluster = (name: Name): NodeOptions => ({
+  name,
+  workers: name === "A" ? 2 : 1,
+  redis,
+  app: "topic-worker-app.mjs",
+  env: { TOPIC_WORKER_TTL: String(TTL), PRESENCE_BROADCAST_PERIOD: "300" },
+});
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  await Promise.all((["A", "B", "C"] as const).map(startNode));
-}, 60_000);
-
-afterAll(async () => {
-  for (const client of clients) client.ws.close();
-  await Promise.all(Object.values(nodes).map((node) => node.stop("SIGKILL")));
-  await redis?.stop();
+  redis = await opened.redis();
+  await Promise.all((["A", "B", "C"] as const).map(async (name) => (nodes[name] = await opened.node(inCluster(name)))));
 }, 60_000);
 
 interface Tick {
@@ -43,12 +32,7 @@ interface Tick {
   n: number;
 }
 
-async function join(name: Name, topic: string): Promise<RawClient> {
-  const client = await RawClient.open(`ws://127.0.0.1:${nodes[name].port}/socket/websocket?vsn=2.0.0`);
-  clients.push(client);
-  await client.join(topic);
-  return client;
-}
+const join = (name: Name, topic: string) => opened.joinedClient(nodes[name], topic);
 
 const ticks = (client: RawClient): Tick[] => client.frames.filter((f) => f[3] === "tick").map((f) => f[4] as Tick);
 const lastTick = (client: RawClient): Tick | undefined => ticks(client).at(-1);
@@ -92,7 +76,7 @@ describe("topic workers across three nodes", () => {
       expect(after.fence).toBeGreaterThan(before.fence);
       expect(new Set(survivors.map((c) => lastTick(c)?.fence)).size).toBe(1);
     } finally {
-      await startNode(holder);
+      nodes[holder] = await opened.node(inCluster(holder));
     }
   }, 40_000);
 
@@ -125,8 +109,8 @@ describe("topic workers across three nodes", () => {
     const first = await join("B", kept);
     await waitFor(() => lastTick(first), "the worker to start");
     first.leave(kept);
-    await join("C", kept);
-    const stays = await waitFor(() => lastTick(clients.at(-1) as RawClient), "the new subscriber to hear the same worker");
+    const second = await join("C", kept);
+    const stays = await waitFor(() => lastTick(second), "the new subscriber to hear the same worker");
     expect(startsOf(kept)).toHaveLength(1);
     expect(stays.fence).toBe((lastTick(first) as Tick).fence);
 
@@ -148,7 +132,7 @@ describe("topic workers across three nodes", () => {
       expect(logged(holder, topic, "topic worker stopped")[0].reason).toBe("drain");
       await waitFor(() => lastTick(survivor)?.node !== holder && lastTick(survivor), "another node's worker");
     } finally {
-      await startNode(holder);
+      nodes[holder] = await opened.node(inCluster(holder));
     }
   }, 40_000);
 
