@@ -4,7 +4,7 @@ import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { PresenceService } from "../../server/presence/presence-service.js";
 import { perFile } from "../support/opened.js";
-import { RedisCluster } from "../support/redis-cluster.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
 import { waitFor } from "../support/wait.js";
 import { isDown, replicaOf, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
@@ -33,7 +33,7 @@ let cluster: RedisCluster;
 let nodes: TestNode[] = [];
 
 beforeAll(async () => {
-  cluster = opened.keep(await RedisCluster.start({ masters: 3 }), (c) => c.stop());
+  cluster = await opened.redisCluster({ masters: 3 });
 });
 
 afterEach(async () => {

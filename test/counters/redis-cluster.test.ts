@@ -4,7 +4,7 @@ import { RedisCounterStore } from "../../server/counters/store-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { perFile } from "../support/opened.js";
-import { RedisCluster } from "../support/redis-cluster.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
 import { testConnections, waitConnected } from "../cluster/support.js";
 import { HOUR, ManualClock, testCounters } from "./support.js";
 import { metricOf } from "../support/metrics.js";
@@ -14,7 +14,7 @@ const opened = perFile();
 let cluster: RedisCluster;
 
 beforeAll(async () => {
-  cluster = opened.keep(await RedisCluster.start({ masters: 3 }), (c) => c.stop());
+  cluster = await opened.redisCluster({ masters: 3 });
 });
 
 describe("counters on a Redis Cluster", () => {

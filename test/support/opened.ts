@@ -5,6 +5,7 @@ import type { CinderServer, CreateServerOptions } from "../../server/index.js";
 import { NodeProcess, type NodeOptions } from "./node-process.js";
 import { phoenixWebSocket } from "./phoenix-channel.js";
 import { RawClient } from "./raw-client.js";
+import { RedisCluster } from "./redis-cluster.js";
 import { RedisServer, observer } from "./redis-server.js";
 import { socketUrl, startServer } from "./server.js";
 
@@ -36,6 +37,11 @@ export class Opened {
       redis.resume();
       return redis.stop();
     });
+  }
+
+  /** A private Redis Cluster (RedisCluster.start); stopped afterwards. */
+  async redisCluster(options?: { masters?: number }): Promise<RedisCluster> {
+    return this.keep(await RedisCluster.start(options), (cluster) => cluster.stop());
   }
 
   /** A client of the test itself looking at `redis` from outside; disconnected afterwards. */

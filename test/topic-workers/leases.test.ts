@@ -4,7 +4,7 @@ import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { fenceOf, type Leases } from "../../server/leases/leases.js";
 import { MEMORY_STATE_TOPICS, MemoryLeases } from "../../server/leases/leases-memory.js";
 import { perFile } from "../support/opened.js";
-import { RedisCluster } from "../support/redis-cluster.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
 import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 import { testFabric, waitConnected } from "../cluster/support.js";
@@ -149,7 +149,7 @@ contract("in Redis", async () => {
 
 let cluster: RedisCluster;
 contract("in a Redis Cluster with sharded pub/sub", async () => {
-  cluster = opened.keep(await RedisCluster.start({ masters: 3 }), (c) => c.stop());
+  cluster = await opened.redisCluster({ masters: 3 });
   return redisNodes(cluster, true);
 });
 
