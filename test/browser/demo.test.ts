@@ -5,9 +5,9 @@
  * second tab counts as a second meta. Waits are bounded polls, never timing assertions.
  * Needs `npm run build` (for dist/client/cinder.min.js) and /usr/bin/chromium (`npm test` sees to both).
  */
-import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../support/chromium.js";
+import type { BrowserContext, Page, WebSocketRoute } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { chromiumPerFile } from "../support/chromium.js";
 import { perFile, type Opened } from "../support/opened.js";
 import { httpUrl } from "../support/server.js";
 import demoApp from "../../server/demo/app.js";
@@ -35,38 +35,17 @@ const targets: [string, (opened: Opened) => Promise<Served>][] = [
 ];
 
 let served: Served | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  const errors = pageErrors.splice(0);
-  expect(errors, "errors thrown by the page").toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = chromiumPerFile();
 
 const url = (path: string) => `${served!.origin}${path}`;
 
 const randomRoom = () => `test-${Math.random().toString(36).slice(2, 10)}`;
 
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser!.newContext();
-  contexts.push(context);
-  return context;
-}
+const newContext = () => chromium.context();
 
 /** Opens the chat in `context` and waits until the page is online and sees itself present. */
 async function openChat(context: BrowserContext, room: string, user?: string): Promise<Page> {
   const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(`${user ?? "?"}: ${err.message}`));
   const query = new URLSearchParams({ room, ...(user ? { user } : {}) });
   await page.goto(url(`/?${query}`));
   if (user) await joined(page, user);

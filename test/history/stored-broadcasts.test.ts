@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ok, StoreError, type CinderServer, type ChannelHandler } from "../../server/index.js";
+import { ok, StoreError, type ChannelHandler } from "../../server/index.js";
 import { metricOf } from "../support/metrics.js";
 import { perFile, perTest } from "../support/opened.js";
 import type { RawClient, RawFrame } from "../support/raw-client.js";
@@ -22,7 +22,6 @@ const storing: ChannelHandler = {
 };
 const live: ChannelHandler = { join: () => ok() };
 
-const join = (server: CinderServer, topic: string) => opened.joinedClient(server, topic, {}, "j");
 
 /** The payloads of `event` a client got (their `_o` included; other history fields left out). */
 const received = (client: RawClient, event: string) =>
@@ -35,8 +34,8 @@ const received = (client: RawClient, event: string) =>
 describe("stored broadcasts on a node without Redis", () => {
   it("resolve with the offset and epoch the message was kept under, after delivering it", async () => {
     const server = await opened.server({ channels: { "h:*": storing, "live:*": live } });
-    const a = await join(server, "h:1");
-    const b = await join(server, "h:1");
+    const a = await opened.joinedClient(server, "h:1", {}, "j");
+    const b = await opened.joinedClient(server, "h:1", {}, "j");
     const first = await server.broadcastStored("h:1", "note", { n: 1 });
     const second = await server.broadcastStored("h:1", "note", { n: 2 });
     expect(first).toEqual({ offset: 1, epoch: expect.any(String) });
@@ -60,7 +59,7 @@ describe("stored broadcasts on a node without Redis", () => {
     await expect(server.broadcastStored("cinder:disconnect", "e", {})).rejects.toThrow(/reserved/);
     // A channel without history pushing through broadcastStored: its handler gets the TypeError (a crash).
     server.channel("misused:*", { ...storing, history: undefined });
-    const client = await join(server, "misused:1");
+    const client = await opened.joinedClient(server, "misused:1", {}, "j");
     client.send(["j", "p", "misused:1", "said", {}]);
     expect((await client.next((f) => f[3] === "phx_error"))[4]).toEqual({ reason: "channel_crash" });
   });

@@ -27,7 +27,6 @@ beforeAll(async () => {
 
 type PushReply = { status: string; response: Record<string, unknown> };
 
-const join = (node: NodeProcess, topic: string) => opened.joinedClient(node, topic, MEMBER, "j");
 
 async function push(client: RawClient, topic: string, ref: string, body: string): Promise<PushReply> {
   client.send(["j", ref, topic, "new_msg", { body }]);
@@ -53,8 +52,8 @@ describe.each(["single", "double"])("pushes to a history room of the demo, on a 
   it("while Redis is down a push is answered with an error, never ok; once it is back, a push is ok and delivered", async () => {
     const node = nodes[name];
     const topic = `room:down-${name}`;
-    const subscriber = await join(node, topic);
-    const publisher = await join(node, topic);
+    const subscriber = await opened.joinedClient(node, topic, MEMBER, "j");
+    const publisher = await opened.joinedClient(node, topic, MEMBER, "j");
     await waitForSubscribers(outside, `cinder:t:${topic}`, 1);
     expect(await push(publisher, topic, "before", "before")).toEqual({ status: "ok", response: {} });
     await waitFor(() => bodies(subscriber).includes("before"), "the message before the outage");
@@ -82,7 +81,7 @@ describe.each(["single", "double"])("pushes to a history room of the demo, on a 
   it("while Redis does not answer (SIGSTOP), a push is answered with an error once the store timeout passes", async () => {
     const node = nodes[name];
     const topic = `room:stalled-${name}`;
-    const publisher = await join(node, topic);
+    const publisher = await opened.joinedClient(node, topic, MEMBER, "j");
     expect((await push(publisher, topic, "before", "before")).status).toBe("ok");
     redis.pause();
     try {
@@ -102,7 +101,7 @@ describe("POST /api/broadcast on the demo", () => {
   it.each(["single", "double"])("on a node with %s worker(s): 503 while Redis is down, 200 once stored; a live topic is 202 either way", async (name) => {
     const node = nodes[name];
     const topic = `room:http-${name}`;
-    const subscriber = await join(node, topic);
+    const subscriber = await opened.joinedClient(node, topic, MEMBER, "j");
     await waitForSubscribers(outside, `cinder:t:${topic}`, 1);
     const message = (body: string) => ({ topic, event: "new_msg", payload: { user: "ops", body } });
 

@@ -14,7 +14,7 @@ const post = (url: string, body: string, key?: string) =>
 describe("HTTP endpoints", () => {
   it("reports health as JSON with sockets and channels", async () => {
     const server = await opened.server({ nodeName: "n1" });
-    const client = await opened.joinedClient(server, "room:h", { user: "a", presence: false });
+    await opened.joinedClient(server, "room:h", { user: "a", presence: false });
     const res = await fetch(httpUrl(server, "/health"));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "ok", node: "n1", sockets: 1, channels: 1, topics: 1 });

@@ -8,21 +8,13 @@ import type { Logger } from "../../server/ops/logger.js";
 import { allowHint, ORIGIN_LOG_MAX_ORIGINS, ORIGIN_LOG_WINDOW_MS, OriginGate } from "../../server/endpoint/origin-gate.js";
 import { freePort } from "../support/node-process.js";
 import { perTest } from "../support/opened.js";
-import { HttpRefusal, RawClient } from "../support/raw-client.js";
+import { RawClient } from "../support/raw-client.js";
 import { socketUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
 const opened = perTest();
 
-async function upgrade(port: number, origin: string): Promise<number> {
-  try {
-    (await RawClient.open(socketUrl({ port }), { headers: { origin } })).close();
-    return 101;
-  } catch (err) {
-    if (err instanceof HttpRefusal) return err.status;
-    throw err;
-  }
-}
+const upgrade = (port: number, origin: string) => RawClient.upgradeStatus(socketUrl({ port }), { headers: { origin } });
 
 type LogLine = { level: number; msg: string; origin?: string; transport?: string };
 const logLines = (output: string): LogLine[] =>

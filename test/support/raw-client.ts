@@ -29,6 +29,17 @@ export class RawClient {
     });
   }
 
+  /** How a server answers an upgrade to `url`: 101 when it accepts (the socket is closed at once), or the HTTP status of its refusal. */
+  static async upgradeStatus(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+    try {
+      (await RawClient.open(url, options)).close();
+      return 101;
+    } catch (err) {
+      if (err instanceof HttpRefusal) return err.status;
+      throw err;
+    }
+  }
+
   send(frame: RawFrame | string | Buffer): void {
     this.ws.send(typeof frame === "string" || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
   }

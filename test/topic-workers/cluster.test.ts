@@ -32,7 +32,6 @@ interface Tick {
   n: number;
 }
 
-const join = (name: Name, topic: string) => opened.joinedClient(nodes[name], topic);
 
 const ticks = (client: RawClient): Tick[] => client.frames.filter((f) => f[3] === "tick").map((f) => f[4] as Tick);
 const lastTick = (client: RawClient): Tick | undefined => ticks(client).at(-1);
@@ -49,7 +48,7 @@ const startsOf = (topic: string) => (["A", "B", "C"] as const).flatMap((name) =>
 /** A subscriber of `topic` on every node, once each hears the worker: and which node runs it. */
 async function watchOnEveryNode(topic: string): Promise<{ watchers: RawClient[]; holder: Name; others: RawClient[] }> {
   const names = ["A", "B", "C"] as const;
-  const watchers = await Promise.all(names.map((name) => join(name, topic)));
+  const watchers = await Promise.all(names.map((name) => opened.joinedClient(nodes[name], topic)));
   await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
   const [holder] = startsOf(topic) as Name[];
   return { watchers, holder, others: watchers.filter((_, i) => names[i] !== holder) };
@@ -58,7 +57,7 @@ async function watchOnEveryNode(topic: string): Promise<{ watchers: RawClient[];
 describe("topic workers across three nodes", () => {
   it("starts exactly one worker per topic when subscribers join on every node at once", async () => {
     const topics = Array.from({ length: 12 }, (_, i) => `tw:race-${i}`);
-    const joined = await Promise.all(topics.flatMap((topic) => (["A", "B", "C"] as const).map((name) => join(name, topic))));
+    const joined = await Promise.all(topics.flatMap((topic) => (["A", "B", "C"] as const).map((name) => opened.joinedClient(nodes[name], topic))));
     // Every subscriber hears its topic's worker for 2 s, longer than a lease renewal or retry.
     await waitFor(() => joined.every((client) => (lastTick(client)?.n ?? 0) >= 20), "every subscriber to hear 20 ticks", 20_000);
     for (const topic of topics) expect(startsOf(topic), topic).toHaveLength(1);
@@ -106,16 +105,16 @@ describe("topic workers across three nodes", () => {
 
   it("stops a worker after linger once everyone left, and keeps it if someone joins during linger", async () => {
     const kept = "long:stay";
-    const first = await join("B", kept);
+    const first = await opened.joinedClient(nodes.B, kept);
     await waitFor(() => lastTick(first), "the worker to start");
     first.leave(kept);
-    const second = await join("C", kept);
+    const second = await opened.joinedClient(nodes.C, kept);
     const stays = await waitFor(() => lastTick(second), "the new subscriber to hear the same worker");
     expect(startsOf(kept)).toHaveLength(1);
     expect(stays.fence).toBe((lastTick(first) as Tick).fence);
 
     const gone = "tw:linger";
-    const subscriber = await join("C", gone);
+    const subscriber = await opened.joinedClient(nodes.C, gone);
     await waitFor(() => startsOf(gone).length === 1, "the worker to start");
     const [holder] = startsOf(gone) as Name[];
     subscriber.leave(gone);
