@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { metricOf } from "../support/metrics.js";
 import type { NodeOptions, NodeProcess } from "../support/node-process.js";
 import { perFile, perTest } from "../support/opened.js";
+import { holdReconnects } from "../support/phoenix-channel.js";
 import { subscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
@@ -120,7 +121,7 @@ describe("a cluster of nodes sharing Redis", () => {
     const [onA, onC] = [member(nodes.A, "obs-a", "room:crash"), member(nodes.C, "obs-c", "room:crash")];
     const victim = member(nodes.B, "victim", "room:crash");
     // It would reconnect elsewhere only in a real deployment.
-    (victim.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 60_000;
+    holdReconnects(victim.socket);
     const all = "obs-a×1,obs-c×1,victim×1";
     await waitFor(() => onA.users() === all && onC.users() === all, "all present", 8000);
     nodes.B.child.kill("SIGKILL");

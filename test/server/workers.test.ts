@@ -2,6 +2,7 @@ import { Presence, type Channel } from "phoenix";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../support/node-process.js";
 import { perTest } from "../support/opened.js";
+import { holdReconnects } from "../support/phoenix-channel.js";
 import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
@@ -158,7 +159,7 @@ describe("worker threads", () => {
     await waitFor(() => survivor.users() === names(members), "everyone present");
 
     // Its clients stay away until the test has seen the leave, then come back.
-    for (const m of onVictim) (m.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 3_600_000;
+    for (const m of onVictim) holdReconnects(m.socket);
     victim.probe.push("crash", {});
     await waitFor(() => survivor.users() === names(members.filter((m) => !onVictim.includes(m))), "the crashed worker's presences to leave");
     for (const m of onVictim) m.socket.disconnect(() => m.socket.connect());

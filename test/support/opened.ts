@@ -16,7 +16,8 @@ const CLOSE_TIMEOUT_MS = 60_000;
  * What a test opens, closed for it in the reverse order of opening (clients before the servers
  * they talk to, nodes before their Redis), even when the test failed: after each test with
  * `perTest()`, after the file's last test with `perFile()`. Each method starts its part the one
- * way the tests start it (startServer, NodeProcess.start, RedisServer.start, RawClient.open).
+ * way the tests start it (startServer, NodeProcess.start, RedisServer.start, RedisCluster.start,
+ * RawClient.open).
  */
 export class Opened {
   private readonly closers: Array<() => unknown> = [];
