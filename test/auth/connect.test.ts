@@ -3,14 +3,16 @@ import { describe, expect, it, onTestFinished as afterTest } from "vitest";
 import WebSocket from "ws";
 import { settingsFromCli } from "../../server/cli-options.js";
 import { createServer, ok, signPhoenixToken, type CinderServer, type ConnectInfo, type CreateServerOptions } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
 import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
-import { HS_SECRET, SALT, SECRET_KEY_BASE, jwksServer, keyPair, openWithToken, serverPerTest, signHs } from "./support.js";
+import { HS_SECRET, SALT, SECRET_KEY_BASE, jwksServer, keyPair, openWithToken, signHs } from "./support.js";
 
-const servers = serverPerTest();
-const open = (token: string) => servers.open(token);
-let server: CinderServer | undefined;
+const opened = perTest();
+/** The test's server: the last one started. */
+let server: CinderServer;
+const open = (token: string) => openWithToken(opened, server, token);
 
 /** A channel that answers its join with what it sees of the socket. */
 const whoami = {
@@ -18,7 +20,7 @@ const whoami = {
 };
 
 async function start(options: CreateServerOptions): Promise<CinderServer> {
-  server = servers.current = await startServer({ secretKeyBase: SECRET_KEY_BASE, channels: { "room:*": whoami, "admin:*": whoami }, ...options });
+  server = await opened.server({ secretKeyBase: SECRET_KEY_BASE, channels: { "room:*": whoami, "admin:*": whoami }, ...options });
   return server;
 }
 
@@ -30,7 +32,7 @@ function raw(opened: RawClient | number): RawClient {
 describe("built-in Phoenix.Token auth", () => {
   it("accepts a token from phoenix.js's authToken and gives channels the user", async () => {
     await start({ auth: { phoenixToken: { salt: SALT } } });
-    const socket = new Socket(`ws://127.0.0.1:${server?.port}/socket`, {
+    const socket = new Socket(`ws://127.0.0.1:${server.port}/socket`, {
       transport: WebSocket as unknown as typeof globalThis.WebSocket,
       authToken: signPhoenixToken(SECRET_KEY_BASE, SALT, 42),
     });
@@ -47,23 +49,22 @@ describe("built-in Phoenix.Token auth", () => {
   it("accepts a token in the token param, and puts a map token's meta in the assigns", async () => {
     await start({ auth: { phoenixToken: { salt: SALT } } });
     const token = signPhoenixToken(SECRET_KEY_BASE, SALT, { sub: "ada", meta: { plan: "pro" } });
-    const client = await RawClient.open(socketUrl(server as CinderServer, `vsn=2.0.0&token=${encodeURIComponent(token)}`));
-    afterTest(() => client.close());
+    const client = await opened.raw(server, { query: `vsn=2.0.0&token=${encodeURIComponent(token)}` });
     expect((await client.join("room:lobby"))[4]).toEqual({ status: "ok", response: { userId: "ada", assigns: { plan: "pro" } } });
   });
 
   it("refuses a missing, expired, future, wrongly salted or tampered token with HTTP 403", async () => {
     await start({ auth: { phoenixToken: { salt: SALT, maxAgeMs: 60_000 } } });
     const now = Date.now();
-    expect(await openWithToken(socketUrl(server as CinderServer), "")).toBe(403);
+    expect(await open("")).toBe(403);
     expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now - 61_000 }))).toBe(403);
     expect(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1, { signedAt: now + 3_600_000 }))).toBe(403);
     expect(await open(signPhoenixToken(SECRET_KEY_BASE, "other salt", 1))).toBe(403);
     expect(await open(signPhoenixToken(`${SECRET_KEY_BASE}x`, SALT, 1))).toBe(403);
     expect(await open(`${signPhoenixToken(SECRET_KEY_BASE, SALT, 1)}x`)).toBe(403);
-    const rejected = await server?.metrics.connectsRejected.get();
-    const byReason = Object.fromEntries((rejected?.values ?? []).map((v) => [v.labels.reason, v.value]));
-    expect(byReason).toEqual({ token_missing: 1, token_expired: 1, token_invalid: 4 });
+    const rejected = (reason?: string) => metricOf(server, "cinder_connects_rejected_total", reason === undefined ? {} : { reason });
+    expect([await rejected("token_missing"), await rejected("token_expired"), await rejected("token_invalid")]).toEqual([1, 1, 4]);
+    expect(await rejected()).toBe(6); // and for no other reason
     expect(raw(await open(signPhoenixToken(SECRET_KEY_BASE, SALT, 1)))).toBeInstanceOf(RawClient);
   });
 
@@ -90,7 +91,7 @@ describe("built-in Phoenix.Token auth", () => {
 describe("built-in JWT auth", () => {
   it("refuses a token for another audience, and a join outside the token's channels before the channel's join runs", async () => {
     let joins = 0;
-    server = servers.current = await startServer({
+    server = await opened.server({
       auth: { jwt: { secret: HS_SECRET, audience: "cinder" } },
       channels: { "room:*": { join: () => (joins++, ok()) }, "admin:*": { join: () => (joins++, ok()) } },
     });
@@ -100,14 +101,14 @@ describe("built-in JWT auth", () => {
     expect((await client.join("admin:u1"))[4]).toEqual({ status: "ok", response: {} });
     expect((await client.join("admin:all"))[4]).toEqual({ status: "error", response: { reason: "topic not allowed by token" } });
     expect(joins).toBe(2);
-    expect((await server.metrics.joinsRefusedByToken.get()).values[0].value).toBe(1);
+    expect(await metricOf(server, "cinder_joins_refused_by_token_total")).toBe(1);
   });
 
   it("verifies against a JWKS endpoint, refusing a kid the set does not hold", async () => {
     const [known, unknown] = await Promise.all([keyPair("ES256", "k1"), keyPair("ES256", "k9")]);
     const jwks = await jwksServer(() => [known.jwk]);
     afterTest(() => jwks.close());
-    server = servers.current = await startServer({ auth: { jwt: { jwksUrl: jwks.url } }, channels: { "room:*": whoami } });
+    server = await opened.server({ auth: { jwt: { jwksUrl: jwks.url } }, channels: { "room:*": whoami } });
     expect(await open(await unknown.sign({ sub: "u1" }))).toBe(403);
     const client = raw(await open(await known.sign({ sub: "u1" })));
     expect((await client.join("room:1"))[4]).toEqual({ status: "ok", response: { userId: "u1", assigns: {} } });

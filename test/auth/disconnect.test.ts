@@ -1,28 +1,18 @@
-import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ok, signPhoenixToken, type CinderServer, type CreateServerOptions } from "../../server/index.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import { httpUrl, startServer } from "../support/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ok, signPhoenixToken, type CreateServerOptions } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
+import { httpUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
-import { SALT, SECRET_KEY_BASE, openWithToken, serverPerTest } from "./support.js";
+import { SALT, SECRET_KEY_BASE, clientWithToken, openWithToken } from "./support.js";
 
-const PROBE_APP = fileURLToPath(new URL("../support/apps/probe-app.mjs", import.meta.url));
-const AUTH_ENV = { SECRET_KEY_BASE, AUTH: JSON.stringify({ phoenixToken: { salt: SALT } }) };
+const AUTHED: NodeOptions = { app: "probe-app.mjs", env: { SECRET_KEY_BASE, AUTH: JSON.stringify({ phoenixToken: { salt: SALT } }) } };
 const token = (user: string) => signPhoenixToken(SECRET_KEY_BASE, SALT, user);
 
-const clients: RawClient[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-});
-
-async function open(port: number, user: string): Promise<RawClient> {
-  const opened = await openWithToken(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`, token(user));
-  if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
-  clients.push(opened);
-  return opened;
-}
+const opened = perTest();
+const open = (port: number, user: string) => clientWithToken(opened, { port }, token(user));
 
 function postDisconnect(port: number, body: unknown, key: string | null = SECRET_KEY_BASE): Promise<Response> {
   return fetch(`http://127.0.0.1:${port}/api/disconnect`, {
@@ -43,7 +33,7 @@ async function onEveryThread(port: number, user: string, threads: number): Promi
   const byThread = new Map<number, RawClient>();
   for (let i = 0; i < 60 && byThread.size < threads; i++) {
     const client = await open(port, user);
-    const thread = ((await client.join("probe:who"))[4] as { response: { thread: number } }).response.thread;
+    const { thread } = await client.joined<{ thread: number }>("probe:who");
     if (!byThread.has(thread)) byThread.set(thread, client);
   }
   expect(byThread.size).toBe(threads);
@@ -51,10 +41,7 @@ async function onEveryThread(port: number, user: string, threads: number): Promi
 }
 
 describe("force-disconnect on one server", () => {
-  const servers = serverPerTest();
-  const start = async (options: CreateServerOptions = {}): Promise<CinderServer> =>
-    (servers.current = await startServer({ secretKeyBase: SECRET_KEY_BASE, auth: { phoenixToken: { salt: SALT } }, ...options }));
-  const open = (_port: number, user: string) => servers.client(token(user));
+  const start = (options: CreateServerOptions = {}) => opened.server({ secretKeyBase: SECRET_KEY_BASE, auth: { phoenixToken: { salt: SALT } }, ...options });
 
   it("server.disconnect(id) closes every socket with that id (the token's sub, or the hook's id) and no other", async () => {
     const server = await start({
@@ -86,8 +73,7 @@ describe("force-disconnect on one server", () => {
     const accepted = await postDisconnect(port, { id: "ada" });
     expect([accepted.status, await accepted.json()]).toEqual([202, { ok: true }]);
     expect((await ada.closed()).code).toBe(4403);
-    const metrics = await (await fetch(httpUrl(server, "/metrics"))).text();
-    expect(metrics).toMatch(/cinder_forced_disconnects_total 1/);
+    expect(await metricOf(server, "cinder_forced_disconnects_total")).toBe(1);
   });
 
   it("a broadcast to the reserved topic closes nothing", async () => {
@@ -105,14 +91,8 @@ describe("force-disconnect on one server", () => {
 });
 
 describe("force-disconnect across worker threads", () => {
-  let node: NodeProcess | undefined;
-  afterEach(async () => {
-    await node?.stop();
-    node = undefined;
-  });
-
   it("closes the id's sockets on every worker of the node", async () => {
-    node = await NodeProcess.start(await freePort(), { ...AUTH_ENV, WORKERS: "2" }, ["--app", PROBE_APP]);
+    const node = await opened.node({ ...AUTHED, workers: 2 });
     const ada = await onEveryThread(node.port, "ada", 2);
     const bob = await open(node.port, "bob");
     expect((await postDisconnect(node.port, { id: "ada" })).status).toBe(202);
@@ -122,19 +102,13 @@ describe("force-disconnect across worker threads", () => {
 });
 
 describe("force-disconnect across nodes through Redis", () => {
-  let redis: RedisServer;
+  const file = perFile();
   let nodes: NodeProcess[] = [];
   beforeAll(async () => {
-    redis = await RedisServer.start();
+    const redis = await file.redis();
     // A runs two workers, so the disconnect also crosses threads inside a node.
-    nodes = await Promise.all(
-      [["A", "2"], ["B", "1"]].map(async ([name, workers]) =>
-        NodeProcess.start(await freePort(), { ...AUTH_ENV, REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers }, ["--app", PROBE_APP]),
-      ),
-    );
+    nodes = await Promise.all([file.node({ ...AUTHED, name: "A", workers: 2, redis }), file.node({ ...AUTHED, name: "B", redis })]);
   }, 60_000);
-  // Nodes first: they drain through Redis.
-  afterAll(() => Promise.all(nodes.map((node) => node.stop())).then(() => redis?.stop()), 60_000);
 
   it("POST /api/disconnect on one node closes the id's sockets on every node and worker", async () => {
     const [A, B] = nodes;
@@ -149,7 +123,7 @@ describe("force-disconnect across nodes through Redis", () => {
   it("logs why a connect was refused, never the token", async () => {
     const [, B] = nodes;
     const expired = signPhoenixToken(SECRET_KEY_BASE, SALT, "ada", { signedAt: Date.now() - 90_000_000 });
-    expect(await openWithToken(`ws://127.0.0.1:${B.port}/socket/websocket?vsn=2.0.0`, expired)).toBe(403);
+    expect(await openWithToken(opened, B, expired)).toBe(403);
     await waitFor(() => B.output.includes('"websocket refused by auth"'), "the refusal in the log");
     const line = B.output.split("\n").find((l) => l.includes('"websocket refused by auth"')) ?? "";
     expect(JSON.parse(line)).toMatchObject({ reason: "expired token", detail: "older than its max age" });

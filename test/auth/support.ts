@@ -1,9 +1,8 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload } from "jose";
-import type { CinderServer } from "../../server/index.js";
-import { RawClient, HttpRefusal } from "../support/raw-client.js";
-import { rawPerTest, socketUrl } from "../support/server.js";
+import type { Opened } from "../support/opened.js";
+import { HttpRefusal, type RawClient } from "../support/raw-client.js";
 
 /** The Phoenix endpoint secret and salt the tests sign with (the same as the Erlang vectors'). */
 export const SECRET_KEY_BASE = "a-secret-key-base-of-at-least-64-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -14,40 +13,24 @@ export function tokenProtocols(token: string): string[] {
   return ["phoenix", `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`];
 }
 
-/** Opens a raw socket with `token` as phoenix.js's authToken; resolves with the client or the HTTP status of the refusal. */
-export async function openWithToken(url: string, token: string): Promise<RawClient | number> {
+/**
+ * A raw socket of a server or node (or a URL) with `token` as phoenix.js's authToken, kept by
+ * `opened`; resolves with the client, or with the HTTP status of the refusal.
+ */
+export async function openWithToken(opened: Opened, target: { port: number } | string, token: string): Promise<RawClient | number> {
   try {
-    return await RawClient.open(url, { protocols: tokenProtocols(token) });
+    return await opened.raw(target, { protocols: tokenProtocols(token) });
   } catch (err) {
     if (err instanceof HttpRefusal) return err.status;
     throw err;
   }
 }
 
-/**
- * A test file's server and the raw sockets it opens, all closed after each test. `open` gives
- * the client, or the HTTP status of a refused connect.
- */
-export function serverPerTest(): { current: CinderServer | undefined; open(token: string): Promise<RawClient | number>; client(token: string): Promise<RawClient> } {
-  const raw = rawPerTest();
-  const state = {
-    get current(): CinderServer | undefined {
-      return raw.server;
-    },
-    set current(server: CinderServer | undefined) {
-      raw.server = server;
-    },
-    async open(token: string): Promise<RawClient | number> {
-      const opened = await openWithToken(socketUrl(raw.server as CinderServer), token);
-      return typeof opened === "number" ? opened : raw.keep(opened);
-    },
-    async client(token: string): Promise<RawClient> {
-      const opened = await state.open(token);
-      if (typeof opened === "number") throw new Error(`refused with HTTP ${opened}`);
-      return opened;
-    },
-  };
-  return state;
+/** `openWithToken`, failing if the connect is refused. */
+export async function clientWithToken(opened: Opened, target: { port: number } | string, token: string): Promise<RawClient> {
+  const client = await openWithToken(opened, target, token);
+  if (typeof client === "number") throw new Error(`refused with HTTP ${client}`);
+  return client;
 }
 
 export const HS_SECRET = "a-shared-jwt-secret-of-at-least-32-characters";

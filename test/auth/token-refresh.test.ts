@@ -1,22 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { ok, signPhoenixToken } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
 import type { RawClient } from "../support/raw-client.js";
-import { startServer } from "../support/server.js";
-import { SALT, SECRET_KEY_BASE, serverPerTest } from "./support.js";
+import { SALT, SECRET_KEY_BASE, clientWithToken } from "./support.js";
 
-const servers = serverPerTest();
+const opened = perTest();
 
 describe("token expiry while connected, with a real server and real time", () => {
   it("tells every joined channel, closes an unrefreshed socket with 4401, and keeps one refreshed in-band", async () => {
     let handled = 0;
-    const server = (servers.current = await startServer({
+    const server = await opened.server({
       secretKeyBase: SECRET_KEY_BASE,
       // Tokens live 3 s and sockets are told 2.5 s before: room for the refresh, the whole story in about 3 s.
       auth: { phoenixToken: { salt: SALT }, expiryNoticeMs: 2500 },
       channels: { "room:*": { join: () => ok(), handleIn: () => (handled++, ok()) } },
-    }));
+    });
     const shortLived = (user: string) => signPhoenixToken(SECRET_KEY_BASE, SALT, user, { maxAgeMs: 3000 });
-    const [stays, goes] = [await servers.client(shortLived("ada")), await servers.client(shortLived("bob"))];
+    const [stays, goes] = [await clientWithToken(opened, server, shortLived("ada")), await clientWithToken(opened, server, shortLived("bob"))];
     for (const client of [stays, goes]) {
       await client.join("room:a");
       await client.join("room:b");
@@ -36,6 +37,6 @@ describe("token expiry while connected, with a real server and real time", () =>
     expect((await stays.reply("hb"))[4]).toEqual({ status: "ok", response: {} });
     expect(stays.closeEvent).toBeNull();
     expect(handled).toBe(0); // access_token never reaches the channel's handleIn
-    expect((await server.metrics.tokenExpiryCloses.get()).values[0].value).toBe(1);
+    expect(await metricOf(server, "cinder_token_expiry_closes_total")).toBe(1);
   });
 });

@@ -3,7 +3,7 @@
  * connects, joins, publishes and sees every broadcast reach every subscriber
  * on each server it compares. Asserts completeness only, never speed.
  */
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
 import type { LoadReport } from "../../bench/lib/load-report.js";
 import { buildNativeClient, type LoadClientOptions, runNativeClient } from "../../bench/lib/native-client.js";
@@ -11,7 +11,8 @@ import type { BaselineServer } from "../../bench/servers/baseline-server.js";
 import { startRawUwsServer } from "../../bench/servers/raw-uws.js";
 import { startSocketIoServer } from "../../bench/servers/socketio.js";
 import { BENCH_JOIN_PAYLOAD } from "../../bench/lib/targets.js";
-import { createServer, roomChannel } from "../../server/index.js";
+import { roomChannel } from "../../server/index.js";
+import { perTest } from "../support/opened.js";
 import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-load.js";
 import { measureDrain } from "../../bench/scenarios/drain.js";
 import { runStormClient } from "../../bench/lib/storm-client.js";
@@ -47,22 +48,14 @@ function expectComplete(report: LoadReport): void {
 }
 
 describe("bench smoke", () => {
-  let stop: (() => Promise<void>) | undefined;
+  const opened = perTest();
 
   beforeAll(() => {
     buildNativeClient();
   });
 
-  afterEach(async () => {
-    await stop?.();
-    stop = undefined;
-  });
-
-  const baseline = async (start: (port: number, host: string) => Promise<BaselineServer>): Promise<number> => {
-    const server = await start(0, "127.0.0.1");
-    stop = () => server.close();
-    return server.port;
-  };
+  const baseline = async (start: (port: number, host: string) => Promise<BaselineServer>): Promise<number> =>
+    opened.keep(await start(0, "127.0.0.1"), (server) => server.close()).port;
 
   it("delivers every broadcast from the raw uWS baseline", async () => {
     expectComplete(await tinyFanout(await baseline(startRawUwsServer), "phoenix", PHOENIX_PATH));
@@ -74,27 +67,18 @@ describe("bench smoke", () => {
   });
 
   it("delivers every broadcast from Cinder", async () => {
-    const server = createServer({
-      port: 0,
-      host: "127.0.0.1",
-      logLevel: "silent",
-      // The load client joins bench:* topics, as the demo app serves them (chat without history).
-      channels: { "bench:*": roomChannel },
-    });
-    await server.listen();
-    stop = () => server.close();
+    // The load client joins bench:* topics, as the demo app serves them (chat without history).
+    const server = await opened.server({ channels: { "bench:*": roomChannel } });
     expectComplete(await tinyFanout(server.port, "phoenix", PHOENIX_PATH));
   });
 
   it("delivers every broadcast to LongPoll and WebSocket clients in the longpoll scenario", async () => {
     const options = { clients: 20, processes: 1, broadcasts: 10, rate: 50, drainSeconds: 10 };
     for (const transport of ["longpoll", "websocket"] as const) {
-      const server = await startLongPollServer(undefined);
-      stop = () => server.stop();
+      const server = opened.keep(await startLongPollServer(undefined), (s) => s.stop());
       const result = await measureTransport(server, transport, options, "room:smoke");
       expect(result).toMatchObject({ transport, deliveries: 200, expected: 200, clientErrors: 0 });
       await server.stop();
-      stop = undefined;
     }
   }, 60_000);
 
@@ -107,9 +91,7 @@ describe("bench smoke", () => {
   }, 60_000);
 
   it("follows a presence storm until every member's list holds the whole room", async () => {
-    const server = createServer({ port: 0, host: "127.0.0.1", logLevel: "silent", channels: { "room:*": roomChannel }, maxJoinsPerSecond: 0 });
-    await server.listen();
-    stop = () => server.close();
+    const server = await opened.server({ channels: { "room:*": roomChannel }, maxJoinsPerSecond: 0 });
     const report = await runStormClient({ port: server.port, topic: "room:smoke", members: 30, joinWindowMs: 100, timeoutSeconds: 30 });
     expect(report).toMatchObject({ members: 30, connected: 30, joinReplies: 30, joinErrors: 0, closed: 0, complete: 30 });
     expect(report.presenceBytesPerMember).toBeGreaterThan(0);

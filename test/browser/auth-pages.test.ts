@@ -5,23 +5,26 @@
  * Every wait is for something the page shows. Needs `npm run build` and /usr/bin/chromium.
  */
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import demoApp from "../../server/demo/app.js";
 import { signPhoenixToken, type CinderServer } from "../../server/index.js";
-import { SALT, SECRET_KEY_BASE, openWithToken, tokenProtocols } from "../auth/support.js";
+import { SALT, SECRET_KEY_BASE, clientWithToken, openWithToken } from "../auth/support.js";
 import { chromiumPerFile } from "../support/chromium.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile, perTest } from "../support/opened.js";
 import { RawClient } from "../support/raw-client.js";
-import { startServer } from "../support/server.js";
+import { socketUrl } from "../support/server.js";
 
 const KEY = "dashboard-key-under-auth";
 const WAIT = { timeout: 10_000 };
 
+const file = perFile();
+const opened = perTest();
 let server: CinderServer;
 const chromium = chromiumPerFile();
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer({
+  server = await file.server({
     secretKeyBase: SECRET_KEY_BASE,
     auth: { phoenixToken: { salt: SALT } },
     demo: true,
@@ -33,18 +36,10 @@ beforeAll(async () => {
   demoApp(server);
 });
 
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
 const open = (path: string): Promise<Page> => chromium.open(`http://127.0.0.1:${server.port}${path}`);
 
-const dashboardSocket = (query = "cinder_dashboard=1&vsn=2.0.0") => `ws://127.0.0.1:${server.port}/socket/websocket?${query}`;
-const rejected = async (reason: string) => (await server.metrics.connectsRejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+const dashboardSocket = () => socketUrl(server, "cinder_dashboard=1&vsn=2.0.0");
+const rejected = (reason: string) => metricOf(server, "cinder_connects_rejected_total", { reason });
 
 describe("the dashboard under auth", () => {
   it("asks for the key, refuses a wrong one, and opens with the right one", async () => {
@@ -66,12 +61,11 @@ describe("the dashboard under auth", () => {
 
   it("lets the key's socket join the dashboard's topic and nothing else; without the key it is refused", async () => {
     const before = await rejected("dashboard_key");
-    expect(await openWithToken(dashboardSocket(), "wrong")).toBe(403);
+    expect(await openWithToken(opened, dashboardSocket(), "wrong")).toBe(403);
     await expect(RawClient.open(dashboardSocket())).rejects.toMatchObject({ status: 403 });
     expect(await rejected("dashboard_key")).toBe(before + 2);
 
-    const client = await RawClient.open(dashboardSocket(), { protocols: tokenProtocols(KEY) });
-    clients.push(client);
+    const client = await clientWithToken(opened, dashboardSocket(), KEY);
     client.send(["1", "1", "cinder:dashboard", "phx_join", { key: KEY }]);
     expect((await client.reply("1"))[4]).toEqual({ status: "ok", response: {} });
     client.send(["2", "2", "room:lobby", "phx_join", { user: "intruder" }]);
@@ -79,7 +73,7 @@ describe("the dashboard under auth", () => {
     client.send(["3", "3", "counter:room:lobby", "phx_join", {}]);
     expect((await client.reply("3"))[4]).toEqual({ status: "error", response: { reason: "topic not allowed on this socket" } });
     // The dashboard key is no user token: without the dashboard's param it opens nothing.
-    expect(await openWithToken(`ws://127.0.0.1:${server.port}/socket/websocket?vsn=2.0.0`, KEY)).toBe(403);
+    expect(await openWithToken(opened, server, KEY)).toBe(403);
   });
 });
 

@@ -6,41 +6,31 @@
  * Needs `npm run build` (the page's bundle) and /usr/bin/chromium (`npm test` sees to both).
  */
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { chromiumPerFile } from "../support/chromium.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import type { RedisServer } from "../support/redis-server.js";
 
 const KEY = "dashboard-test-key";
 const WAIT = { timeout: 15_000 };
 const SUBSCRIBERS = 50;
 const BURST = 200;
 
+const file = perFile();
+const opened = perTest();
 let redis: RedisServer;
 const nodes = new Map<string, NodeProcess>();
 const chromium = chromiumPerFile();
-const clients: RawClient[] = [];
 
-async function startNode(name: string): Promise<NodeProcess> {
-  const node = await NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, DASHBOARD: "true", BROADCAST_KEY: KEY });
-  nodes.set(name, node);
-  return node;
-}
+/** A node of the cluster, named `name`, serving the dashboard. */
+const dashboardNode = (name: string): NodeOptions => ({ name, redis, env: { DASHBOARD: "true", BROADCAST_KEY: KEY } });
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  await Promise.all([startNode("dash-a"), startNode("dash-b")]);
+  redis = await file.redis();
+  const [a, b] = await Promise.all([file.node(dashboardNode("dash-a")), file.node(dashboardNode("dash-b"))]);
+  nodes.set("dash-a", a).set("dash-b", b);
 }, 60_000);
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-});
-
-afterAll(async () => {
-  await Promise.all([...nodes.values()].map((node) => node.stop()));
-  await redis?.stop();
-});
 
 /** The dashboard of node `name` in a fresh tab, phone-sized. */
 function openDashboard(name: string): Promise<Page> {
@@ -61,16 +51,7 @@ async function unlocked(name: string): Promise<Page> {
 
 /** `count` sockets on node `name` joined to `topic`, outside its presence list. */
 async function join(name: string, topic: string, count: number): Promise<void> {
-  const url = `ws://127.0.0.1:${nodes.get(name)!.port}/socket/websocket?vsn=2.0.0`;
-  const joined = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const client = await RawClient.open(url);
-      clients.push(client);
-      client.send(["1", "1", topic, "phx_join", { user: `user-${i}`, presence: false }]);
-      return client.reply("1");
-    }),
-  );
-  for (const reply of joined) expect((reply[4] as { status: string }).status).toBe("ok");
+  await Promise.all(Array.from({ length: count }, (_, i) => opened.joinedClient(nodes.get(name)!, topic, { user: `user-${i}`, presence: false })));
 }
 
 const chartFigure = (page: Page, chart: string, figure: "peak" | "latest") =>
@@ -84,10 +65,8 @@ describe("the dashboard", () => {
     await page.locator("#key-error", { hasText: "could not connect with this key" }).waitFor(WAIT);
     expect(await page.locator("#board").isHidden()).toBe(true);
 
-    const client = await RawClient.open(`ws://127.0.0.1:${nodes.get("dash-a")!.port}/socket/websocket?vsn=2.0.0`);
-    clients.push(client);
-    client.send(["1", "1", "cinder:dashboard", "phx_join", {}]);
-    expect((await client.reply("1"))[4]).toEqual({ status: "error", response: { reason: "unauthorized" } });
+    const client = await opened.raw(nodes.get("dash-a")!);
+    expect((await client.join("cinder:dashboard"))[4]).toEqual({ status: "error", response: { reason: "unauthorized" } });
   });
 
   it("with the right key shows both nodes of the cluster, on a phone-sized screen", async () => {
@@ -130,7 +109,7 @@ describe("the dashboard", () => {
   });
 
   it("shows a node stopped with SIGTERM as draining, then no more", async () => {
-    await startNode("dash-c");
+    nodes.set("dash-c", await file.node(dashboardNode("dash-c")));
     const page = await unlocked("dash-a");
     const row = (status: string) => page.locator(`tr[data-node="dash-c"][data-status="${status}"]`);
     await row("ok").waitFor(WAIT);

@@ -5,76 +5,47 @@
  * second tab counts as a second meta. Waits are bounded polls, never timing assertions.
  * Needs `npm run build` (for dist/client/cinder.min.js) and /usr/bin/chromium (`npm test` sees to both).
  */
-import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../support/chromium.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { startServer } from "../support/server.js";
+import type { BrowserContext, Page, WebSocketRoute } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { chromiumPerFile } from "../support/chromium.js";
+import { perFile, type Opened } from "../support/opened.js";
+import { httpUrl } from "../support/server.js";
 import demoApp from "../../server/demo/app.js";
 
 const WAIT = { timeout: 10_000 };
 
-/** A running server with the demo page, and how to stop it. */
+/** A running server with the demo page. */
 interface Served {
   origin: string;
-  stop(): Promise<unknown>;
 }
 
 // The page against a one-thread server in this process, and against the CLI that `npm start`
 // runs, with two worker threads (the sockets of one room may then sit on different threads).
-const targets: [string, () => Promise<Served>][] = [
+const targets: [string, (opened: Opened) => Promise<Served>][] = [
   [
     "one thread",
-    async () => {
+    async (opened) => {
       // The demo app's channels, as `npm start` serves them (room:* keeps history).
-      const server = await startServer({ demo: true, channels: {} });
+      const server = await opened.server({ demo: true, channels: {} });
       demoApp(server);
-      return { origin: `http://127.0.0.1:${server.port}`, stop: () => server.close() };
+      return { origin: httpUrl(server, "") };
     },
   ],
-  [
-    "the CLI with two worker threads",
-    async () => {
-      const port = await freePort();
-      const node = await NodeProcess.start(port, { WORKERS: "2" });
-      return { origin: `http://127.0.0.1:${port}`, stop: () => node.stop() };
-    },
-  ],
+  ["the CLI with two worker threads", async (opened) => ({ origin: httpUrl(await opened.node({ workers: 2 }), "") })],
 ];
 
 let served: Served | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  const errors = pageErrors.splice(0);
-  expect(errors, "errors thrown by the page").toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = chromiumPerFile();
 
 const url = (path: string) => `${served!.origin}${path}`;
 
 const randomRoom = () => `test-${Math.random().toString(36).slice(2, 10)}`;
 
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser!.newContext();
-  contexts.push(context);
-  return context;
-}
+const newContext = () => chromium.context();
 
 /** Opens the chat in `context` and waits until the page is online and sees itself present. */
 async function openChat(context: BrowserContext, room: string, user?: string): Promise<Page> {
   const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(`${user ?? "?"}: ${err.message}`));
   const query = new URLSearchParams({ room, ...(user ? { user } : {}) });
   await page.goto(url(`/?${query}`));
   if (user) await joined(page, user);
@@ -98,11 +69,9 @@ const message = (page: Page, user: string, body: string) =>
 const present = (page: Page, user: string) => page.locator(`#presence li[data-user="${user}"]`);
 
 describe.each(targets)("the demo chat in Chromium, served by %s", (_name, serve) => {
+  const opened = perFile();
   beforeAll(async () => {
-    served = await serve();
-  });
-  afterAll(async () => {
-    await served?.stop();
+    served = await serve(opened);
   });
 
   it("serves the page and the client bundle", async () => {

@@ -4,47 +4,31 @@
  * chats with a user on a WebSocket, and both see each other in the presence list. Waits are
  * bounded polls, never timing assertions. Needs `npm run build` and /usr/bin/chromium.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import demoApp from "../../server/demo/app.js";
 import type { CinderServer } from "../../server/index.js";
-import { launchChromium } from "../support/chromium.js";
-import { startServer } from "../support/server.js";
+import { chromiumPerFile } from "../support/chromium.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile } from "../support/opened.js";
 import { WebSocketBlockingProxy } from "../support/websocket-blocking-proxy.js";
 
 const WAIT = { timeout: 15_000 };
 
+const opened = perFile();
 let server: CinderServer | undefined;
 let proxy: WebSocketBlockingProxy | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+const chromium = chromiumPerFile();
 
 beforeAll(async () => {
-  browser = await launchChromium();
   // A short poll window, so a closed page's session (no more polls) ends within 3 s.
-  server = await startServer({ demo: true, channels: {}, longPollWindowMs: 2000 });
+  server = await opened.server({ demo: true, channels: {}, longPollWindowMs: 2000 });
   demoApp(server);
-  proxy = await WebSocketBlockingProxy.start(server.port);
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors.splice(0), "errors thrown by the page").toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await proxy?.stop();
-  await server?.close();
+  proxy = opened.keep(await WebSocketBlockingProxy.start(server.port), (p) => p.stop());
 });
 
 async function openChat(origin: string, room: string, user: string): Promise<Page> {
-  const context = await browser!.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(`${user}: ${err.message}`));
-  await page.goto(`${origin}/?${new URLSearchParams({ room, user })}`);
+  const page = await chromium.open(`${origin}/?${new URLSearchParams({ room, user })}`);
   await page.locator('#status[data-state="online"]').waitFor(WAIT);
   return page;
 }
@@ -82,8 +66,7 @@ describe("the demo chat when a proxy blocks WebSockets", () => {
     }
 
     // The server counts Ada's session as a LongPoll session.
-    const metrics = await (await fetch(`http://127.0.0.1:${server!.port}/metrics`)).text();
-    expect(metrics).toMatch(/^cinder_longpoll_sessions 1$/m);
+    expect(await metricOf(server!, "cinder_longpoll_sessions")).toBe(1);
 
     // Ada closes her page: her session gets no more polls, ends, and Grace's list drops her.
     await ada.context().close();

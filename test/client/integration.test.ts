@@ -4,61 +4,25 @@
  * server restart, and a scripted scenario compared callback-for-callback with phoenix.js.
  */
 import * as phoenix from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
-import { Presence, Socket, type Channel, type ClientSerializer, type Message, type SocketOptions, type TransportCloseEvent } from "../../client/index.js";
+import { describe, expect, it } from "vitest";
+import { Presence, Socket, type ClientSerializer, type Message, type SocketOptions, type TransportCloseEvent } from "../../client/index.js";
 import { msgpackSerializer } from "../../client/msgpack.js";
-import type { CinderServer, CreateServerOptions } from "../../server/index.js";
+import type { CreateServerOptions } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { startServer } from "../support/server.js";
+import { freePort } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
-import { bytesOf, echoChannel, outcome, serializers, wsTransport } from "./support.js";
+import { bytesOf, cinderSocket, echoChannel, joined, outcome, serializers, wsTransport } from "./support.js";
 
-interface Closable {
-  disconnect(callback?: () => void): void;
-}
-
-const sockets: Closable[] = [];
-const servers: CinderServer[] = [];
-const nodes: NodeProcess[] = [];
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const server of servers.splice(0)) await server.close();
-  for (const node of nodes.splice(0)) await node.stop("SIGKILL");
-});
-
-async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
-  const server = await startServer({ channels: { "room:*": roomChannel, "echo:*": echoChannel }, ...options });
-  servers.push(server);
-  return server;
-}
-
-function connect(port: number, serializer: ClientSerializer | undefined, opts: SocketOptions = {}): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
-    transport: wsTransport,
-    serializer,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    timeout: 5000,
-    ...opts,
-  });
-  sockets.push(socket);
-  socket.connect();
-  return socket;
-}
-
-/** Joins and resolves with the join reply's response; rejects on error or timeout. */
-async function joined(channel: Channel): Promise<unknown> {
-  const { status, response } = await outcome(channel.join());
-  if (status !== "ok") throw Object.assign(new Error(`join ${channel.topic}: ${status}`), { response });
-  return response;
-}
+const opened = perTest();
+/** The channels of these tests: the demo room and the echo channel. */
+const CHANNELS: CreateServerOptions = { channels: { "room:*": roomChannel, "echo:*": echoChannel } };
+const connect = (port: number, serializer: ClientSerializer | undefined, options: SocketOptions = {}) => opened.socket(cinderSocket(port, { serializer, ...options }));
 
 describe.each(serializers)("our client against the server, %s serializer", (name, serializer) => {
   describe("channels, pushes and replies", () => {
     it("joins ok with its params, and an error join gets the server's reason", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const socket = connect(server.port, serializer);
       const echo = socket.channel("echo:params", { user: "ada", n: 7, nested: { list: [1, "two"] } });
       expect(await joined(echo)).toEqual({ topic: "echo:params", params: { user: "ada", n: 7, nested: { list: [1, "two"] } } });
@@ -81,7 +45,8 @@ describe.each(serializers)("our client against the server, %s serializer", (name
 
     it("hands params and authToken (any text, sent base64url in the subprotocol) to the connect hook", async () => {
       const seen: { params: Record<string, string>; authToken?: string }[] = [];
-      const server = await serve({
+      const server = await opened.server({
+        ...CHANNELS,
         connect: (params, info) => {
           seen.push({ params: { ...params }, authToken: info.authToken });
           return true;
@@ -97,7 +62,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("gets ok and error replies to pushes, and a timeout when the server never replies", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const socket = connect(server.port, serializer);
       const room = socket.channel("room:push", { user: "ada", presence: false });
       await joined(room);
@@ -121,7 +86,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("delivers a broadcast to every socket in the room", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const inboxes: unknown[][] = [[], []];
       const channels = inboxes.map((inbox, i) => {
         const channel = connect(server.port, serializer).channel("room:bcast", { user: `u${i}`, presence: false });
@@ -147,7 +112,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     const bytesType = name === "json" ? ArrayBuffer : Uint8Array;
 
     it("round-trips Uint8Array payloads, sending only the bytes a view covers", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const { sender, heard } = await binaryPair(server.port);
       const view = new Uint8Array([9, 9, 10, 20, 250, 9]).subarray(2, 5);
       const reply = await outcome(sender.push("bytes", view));
@@ -160,7 +125,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("sends an ArrayBuffer push payload as bytes", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const { sender, heard } = await binaryPair(server.port);
       const reply = await outcome(sender.push("bytes", new Uint8Array([1, 2, 3, 250]).buffer));
       expect(reply.status).toBe("ok");
@@ -170,7 +135,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("receives bytes a server handler replies and broadcasts as ArrayBuffers", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const { sender, heard } = await binaryPair(server.port);
       const reply = await outcome(sender.push("buffer", new Uint8Array([1, 2, 3, 250])));
       expect(reply.status).toBe("ok");
@@ -182,7 +147,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("socket.ping reports a round-trip latency, and refuses when not connected", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const socket = connect(server.port, serializer);
       await waitFor(() => socket.isConnected(), "socket to open");
       let latency: number | undefined;
@@ -196,7 +161,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     });
 
     it("onMessage sees every decoded message: join reply, push reply, broadcast, heartbeat reply", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const socket = connect(server.port, serializer);
       const messages: Message[] = [];
       socket.onMessage((message) => messages.push(message));
@@ -242,7 +207,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
     }
 
     it("each client's Presence lists everyone; a second socket of a user adds a meta; a disconnect drops it", async () => {
-      const server = await serve();
+      const server = await opened.server(CHANNELS);
       const ada = member(server.port, "room:presence", "ada");
       await ada.joined;
       await waitFor(() => ada.users() === "ada×1", "ada to see herself");
@@ -270,8 +235,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
   describe("server restart", () => {
     it("reconnects, rejoins by itself, delivers pushes buffered during the outage, and shows presence again", async () => {
       const port = await freePort();
-      const first = await NodeProcess.start(port);
-      nodes.push(first);
+      const first = await opened.node({ port });
 
       const socket = connect(port, serializer, { timeout: 20_000 });
       let opens = 0;
@@ -312,8 +276,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
       const message = outcome(channel.push("new_msg", { body: "sent while down" }));
       expect(channel.pushBuffer).toHaveLength(2);
 
-      const second = await NodeProcess.start(port);
-      nodes.push(second);
+      await opened.node({ port });
       await waitFor(() => opens === 2, "the socket to reconnect", 10_000);
       await waitFor(() => channel.state === "joined" && joinOks === 2, "the channel to rejoin", 10_000);
       expect(channel.joinRef()).not.toBe(firstJoinRef);
@@ -336,7 +299,7 @@ describe.each(serializers)("our client against the server, %s serializer", (name
 
 describe("both serializers in one room", () => {
   it("a broadcast from a msgpack socket reaches a JSON socket and the other way round", async () => {
-    const server = await serve();
+    const server = await opened.server(CHANNELS);
     const json = connect(server.port, undefined).channel("room:mixed", { user: "j", presence: false });
     const packed = connect(server.port, msgpackSerializer).channel("room:mixed", { user: "m", presence: false });
     const heard = { json: [] as unknown[], packed: [] as unknown[] };
@@ -377,8 +340,7 @@ describe.each(serializers)("parity with phoenix.js, %s serializer", (name, seria
   async function scenario(impl: string, SocketImpl: SocketClass, port: number) {
     const log: unknown[] = [];
     const opts: SocketOptions = { transport: wsTransport, reconnectAfterMs: () => 50, rejoinAfterMs: () => 50, timeout: 5000, ...optionsFor(impl) };
-    const socket = new SocketImpl(`ws://127.0.0.1:${port}/socket`, opts);
-    sockets.push(socket);
+    const socket = opened.socket(new SocketImpl(`ws://127.0.0.1:${port}/socket`, opts));
     const url = socket.endPointURL();
     let closed = 0;
     socket.onOpen(() => log.push(["socket open", socket.isConnected()]));
@@ -409,8 +371,7 @@ describe.each(serializers)("parity with phoenix.js, %s serializer", (name, seria
     log.push(["empty body", await outcome(channel.push("new_msg", { body: "" }))]);
 
     // Another socket (same implementation) broadcasts into the room.
-    const other = new SocketImpl(`ws://127.0.0.1:${port}/socket`, opts);
-    sockets.push(other);
+    const other = opened.socket(new SocketImpl(`ws://127.0.0.1:${port}/socket`, opts));
     other.connect();
     const otherChannel = other.channel("room:parity", { user: "bob", presence: false });
     expect((await outcome(otherChannel.join())).status).toBe("ok");
@@ -431,7 +392,8 @@ describe.each(serializers)("parity with phoenix.js, %s serializer", (name, seria
 
   it("one scripted scenario gives the same callbacks, payloads, states and URL with both clients", async () => {
     const seen: Record<string, unknown>[] = [];
-    const server = await serve({
+    const server = await opened.server({
+      ...CHANNELS,
       connect: (params, info) => {
         seen.push({ ...params, serializer: info.serializer });
         return true;

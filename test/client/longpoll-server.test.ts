@@ -2,39 +2,17 @@
  * cinder/client on the LongPoll transport against a real Cinder server (its `/socket/longpoll`
  * endpoint), over real HTTP: in Node it uses fetch. A WebSocket client of ours shares the room.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { LongPoll, Presence, Socket, type Channel, type SessionStore, type SocketOptions, type TransportConstructor } from "../../client/index.js";
-import type { CinderServer } from "../../server/index.js";
+import { describe, expect, it } from "vitest";
+import { LongPoll, Presence, type Channel, type SessionStore, type SocketOptions, type TransportConstructor } from "../../client/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { startServer } from "../support/server.js";
+import { perTest } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
-import { echoChannel, outcome, wsTransport } from "./support.js";
+import { cinderSocket, echoChannel, joined, outcome, wsTransport } from "./support.js";
 
-const servers: CinderServer[] = [];
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const server of servers.splice(0)) await server.close();
-});
-
-async function serve(): Promise<CinderServer> {
-  const server = await startServer({ channels: { "room:*": roomChannel, "echo:*": echoChannel } });
-  servers.push(server);
-  return server;
-}
-
-function connect(port: number, opts: SocketOptions): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, { reconnectAfterMs: () => 50, rejoinAfterMs: () => 50, timeout: 5000, ...opts });
-  sockets.push(socket);
-  socket.connect();
-  return socket;
-}
-
-async function join(channel: Channel): Promise<unknown> {
-  const { status, response } = await outcome(channel.join());
-  expect(status).toBe("ok");
-  return response;
-}
+const opened = perTest();
+/** The channels of these tests: the demo room and the echo channel. */
+const CHANNELS = { channels: { "room:*": roomChannel, "echo:*": echoChannel } };
+const connect = (port: number, options: SocketOptions) => opened.socket(cinderSocket(port, options));
 
 /** Everything `event` brings on `channel`, in order. */
 function collect<T>(channel: Channel, event: string): T[] {
@@ -65,7 +43,7 @@ class BlockedWebSocket {
 
 describe("cinder/client over LongPoll against a Cinder server", () => {
   it("joins, pushes and gets replies, and shares broadcasts and presence with a WebSocket client both ways", async () => {
-    const server = await serve();
+    const server = await opened.server(CHANNELS);
     const lp = connect(server.port, { transport: LongPoll });
     const ws = connect(server.port, { transport: wsTransport });
     const lpRoom = lp.channel("room:mixed", { user: "lp" });
@@ -74,8 +52,8 @@ describe("cinder/client over LongPoll against a Cinder server", () => {
     const wsPresence = new Presence(wsRoom);
     const lpMessages = collect<{ user: string; body: string }>(lpRoom, "new_msg");
     const wsMessages = collect<{ user: string; body: string }>(wsRoom, "new_msg");
-    await join(wsRoom);
-    await join(lpRoom);
+    await joined(wsRoom);
+    await joined(lpRoom);
     expect(lp.conn).toBeInstanceOf(LongPoll);
 
     const users = (presence: Presence) => presence.list((key) => key).sort().join(",");
@@ -95,29 +73,29 @@ describe("cinder/client over LongPoll against a Cinder server", () => {
   });
 
   it("keeps the order of many pushes sent in one tick (one batched POST), and gets every reply", async () => {
-    const server = await serve();
+    const server = await opened.server(CHANNELS);
     const lp = connect(server.port, { transport: LongPoll });
     const channel = lp.channel("echo:batch");
-    await join(channel);
+    await joined(channel);
     const replies = await Promise.all(Array.from({ length: 150 }, (_, i) => outcome(channel.push("echo", { i }))));
     expect(replies.map((r) => r.status)).toEqual(Array(150).fill("ok"));
     expect(replies.map((r) => (r.response as { echo: { i: number } }).echo.i)).toEqual(Array.from({ length: 150 }, (_, i) => i));
   });
 
   it("a refused join is an error reply over LongPoll too", async () => {
-    const server = await serve();
+    const server = await opened.server(CHANNELS);
     const lp = connect(server.port, { transport: LongPoll });
     const { status, response } = await outcome(lp.channel("echo:no", { refuse: true }).join());
     expect({ status, response }).toEqual({ status: "error", response: { reason: "refused" } });
   });
 
   it("falls back to LongPoll when the WebSocket is blocked, remembers it, and works", async () => {
-    const server = await serve();
+    const server = await opened.server(CHANNELS);
     const items = new Map<string, string>();
     const store: SessionStore = { getItem: (key) => items.get(key) ?? null, setItem: (key, value) => void items.set(key, value) };
     const socket = connect(server.port, { transport: BlockedWebSocket as unknown as TransportConstructor, longPollFallbackMs: 2500, sessionStorage: store });
     const room = socket.channel("room:fallback", { user: "behind-a-proxy" });
-    await join(room);
+    await joined(room);
     expect(socket.conn).toBeInstanceOf(LongPoll);
     expect(items.get("phx:fallback:LongPoll")).toBe("true");
     expect(await outcome(room.push("ping", {}))).toEqual({ status: "ok", response: {} });

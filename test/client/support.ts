@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { ClientSerializer, Push, TransportConstructor } from "../../client/index.js";
+import { Socket, type Channel, type ClientSerializer, type Push, type SocketOptions, type TransportConstructor } from "../../client/index.js";
 import { msgpackSerializer } from "../../client/msgpack.js";
 import { error, noReply, ok, type ChannelHandler } from "../../server/index.js";
 
@@ -22,6 +22,20 @@ export function outcome(push: Pick<Push, "receive">, statuses: string[] = ["ok",
   return new Promise((resolve) => {
     for (const status of statuses) push.receive(status, (response: unknown) => resolve({ status, response }));
   });
+}
+
+/** Our client (cinder/client) to a server on `port`, over the `ws` WebSocket unless `options` say otherwise, connected, retrying fast. */
+export function cinderSocket(port: number, options: SocketOptions = {}): Socket {
+  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, { transport: wsTransport, reconnectAfterMs: () => 50, rejoinAfterMs: () => 50, timeout: 5000, ...options });
+  socket.connect();
+  return socket;
+}
+
+/** Joins and resolves with the join reply's response; rejects on error or timeout. */
+export async function joined(channel: Channel): Promise<unknown> {
+  const { status, response } = await outcome(channel.join());
+  if (status !== "ok") throw Object.assign(new Error(`join ${channel.topic}: ${status}`), { response });
+  return response;
 }
 
 /** Bytes of a binary payload, whichever way it arrived (ArrayBuffer in JSON V2, Uint8Array in msgpack). */

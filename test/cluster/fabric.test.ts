@@ -1,7 +1,6 @@
 import { Encoder } from "@msgpack/msgpack";
-import type { Counter } from "prom-client";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBinary, encodeBinary } from "../../client/codec/binary.js";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import type { ChannelListener } from "../../server/cluster/subscription-registry.js";
@@ -9,19 +8,11 @@ import type { EncodedBroadcast, HistoryAppend } from "../../server/fabric/fabric
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { RedisHistory } from "../../server/history/redis-history.js";
 import { Metrics } from "../../server/ops/metrics.js";
-import { RedisServer } from "../support/redis-server.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile } from "../support/opened.js";
+import { subscribers, waitForSubscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
-import {
-  isDown,
-  isSettled,
-  observer,
-  subscribers,
-  testConnections,
-  testFabric,
-  waitConnected,
-  waitForSubscribers,
-  type TestFabricOptions,
-} from "./support.js";
+import { isDown, isSettled, testConnections, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
 /** One simulated node: its fabric, and everything the fabric handed it. */
 interface TestNode {
@@ -30,19 +21,15 @@ interface TestNode {
   received: EncodedBroadcast[];
 }
 
+const opened = perFile();
 let redis: RedisServer;
 let outside: Redis;
 let nodes: TestNode[] = [];
 let extraConnections: RedisConnections[] = [];
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-});
-
-afterAll(async () => {
-  outside?.disconnect();
-  await redis?.stop();
+  redis = await opened.redis();
+  outside = opened.observer(redis);
 });
 
 afterEach(async () => {
@@ -327,7 +314,6 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
   const append = (topic: string, n: number, size = 100): HistoryAppend => ({ topic, event: "msg", payload: JSON.stringify({ n }), limits: { size, ttlMs: 60_000 } });
   const stream = (node: TestNode, topic: string) =>
     node.received.filter((m) => m.topic === topic).map((m) => ({ o: m.offset, e: m.epoch, n: (payloadOf(m) as { n: number }).n }));
-  const count = async (counter: Counter) => (await counter.get()).values[0]?.value ?? 0;
 
   it("reads the start of a new epoch back for its subscribers, as far as the stream still holds it, and counts the rest", async () => {
     const metrics = new Metrics({ processMetrics: false });
@@ -352,8 +338,8 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
       { o: 5, e: second, n: 5 },
       { o: 6, e: second, n: 6 },
     ]);
-    expect(await count(metrics.historyRefills)).toBe(2);
-    expect(await count(metrics.historyUnrefilled)).toBe(3);
+    expect(await metricOf(metrics, "cinder_history_refilled_total")).toBe(2);
+    expect(await metricOf(metrics, "cinder_history_unrefilled_total")).toBe(3);
   });
 
   it("a read of a topic it receives resolves once what pub/sub lost up to the page's top is delivered; nothing comes twice", async () => {

@@ -1,11 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ReplicaId } from "../../crdt/index.js";
 import type { PeerEvent } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import type { GossipMessage } from "../../server/presence/messages.js";
 import { PresenceService } from "../../server/presence/presence-service.js";
-import { RedisServer } from "../support/redis-server.js";
+import { perFile } from "../support/opened.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { sleep, waitFor } from "../support/wait.js";
 import { replicaOf, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
@@ -23,15 +24,12 @@ interface TestNode {
   errors: Error[];
 }
 
+const opened = perFile();
 let redis: RedisServer;
 let nodes: TestNode[] = [];
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterAll(async () => {
-  await redis?.stop();
+  redis = await opened.redis();
 });
 
 afterEach(async () => {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LIVENESS_DEFAULTS, NodeLiveness, type LiveNode, type NodeLivenessOptions } from "../../server/cluster/liveness.js";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
-import { RedisServer } from "../support/redis-server.js";
+import { perFile } from "../support/opened.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
-import { isDown, observer as outsideClient, replicaOf, testConnections, waitConnected } from "./support.js";
+import { isDown, replicaOf, testConnections, waitConnected } from "./support.js";
 
 /** Fast timings so a crash shows within a second; the stall tests use the defaults. */
 const FAST = { ttlMs: 600, refreshMs: 200, pollMs: 100 };
@@ -27,14 +28,11 @@ let outside: Redis;
 let nodes: TestNode[] = [];
 let processes: LivenessProcess[] = [];
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = outsideClient(redis);
-});
+const opened = perFile();
 
-afterAll(async () => {
-  outside?.disconnect();
-  await redis?.stop();
+beforeAll(async () => {
+  redis = await opened.redis();
+  outside = opened.observer(redis);
 });
 
 afterEach(async () => {

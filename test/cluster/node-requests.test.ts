@@ -9,6 +9,7 @@ import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { MAX_NODE_REQUESTS } from "../../server/fabric/node-requests.js";
 import { parseNodeAnswer, parseNodeQuestion } from "../../server/fabric/node-question-parse.js";
 import { Metrics } from "../../server/ops/metrics.js";
+import { metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { privateRedis, testFabric } from "./support.js";
 
@@ -49,7 +50,7 @@ describe("node request lane", () => {
     const metrics = new Metrics({ processMetrics: false });
     const asker = node("bound-a", metrics);
     node("bound-b").answerNodes(async () => undefined); // alive, never answers
-    const pending = async () => (await metrics.registry.getSingleMetric("cinder_fabric_node_requests_pending")?.get())?.values[0].value;
+    const pending = () => metricOf(metrics, "cinder_fabric_node_requests_pending");
     // Once the asker sees the other node alive, a question waits for it (it is pending).
     await waitFor(async () => {
       const asked = asker.requestNodes({ kind: "snapshot" }, 20);
@@ -58,8 +59,7 @@ describe("node request lane", () => {
       return waiting;
     }, "the asker to see the other node");
     const questions = Array.from({ length: MAX_NODE_REQUESTS + 5 }, () => asker.requestNodes({ kind: "snapshot" }, 2000));
-    const refused = (await metrics.registry.getSingleMetric("cinder_fabric_node_requests_refused_total")?.get())?.values.find((v) => v.labels.side === "asked")?.value;
-    expect(refused).toBe(5);
+    expect(await metricOf(metrics, "cinder_fabric_node_requests_refused_total", { side: "asked" })).toBe(5);
     expect(await pending()).toBe(MAX_NODE_REQUESTS);
     expect(await Promise.all(questions)).toEqual(questions.map(() => []));
     expect(await pending()).toBe(0);

@@ -1,16 +1,17 @@
-import { Presence, Socket, type Channel } from "phoenix";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
-import WebSocket from "ws";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { Presence, type Channel } from "phoenix";
+import { beforeAll, describe, expect, it } from "vitest";
+import { metricOf } from "../support/metrics.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import { holdReconnects } from "../support/phoenix-channel.js";
+import { subscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 // Three real node processes sharing one real redis-server.
+const file = perFile();
+const opened = perTest();
 let redis: RedisServer;
 let nodes: Record<"A" | "B" | "C", NodeProcess>;
-const sockets: Socket[] = [];
 
 // Heartbeat silence alone would take PRESENCE_DOWN_PERIOD (30 s, as Phoenix) to notice a dead
 // node; the tests below wait 10 s at most, so only the Redis liveness keys can pass them.
@@ -21,34 +22,16 @@ const PRESENCE = {
 };
 
 // A runs two worker threads, so cluster traffic also crosses threads inside a node.
-async function startNode(name: string, port?: number): Promise<NodeProcess> {
-  const workers = name === "A" ? "2" : "1";
-  return NodeProcess.start(port ?? (await freePort()), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, ...PRESENCE });
-}
+const inCluster = (name: "A" | "B" | "C"): NodeOptions => ({ name, workers: name === "A" ? 2 : 1, redis, env: PRESENCE });
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  const [A, B, C] = await Promise.all(["A", "B", "C"].map((name) => startNode(name)));
+  redis = await file.redis();
+  const [A, B, C] = await Promise.all((["A", "B", "C"] as const).map((name) => file.node(inCluster(name))));
   nodes = { A, B, C };
 }, 60_000);
 
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-});
-
-afterAll(async () => {
-  await Promise.all(Object.values(nodes ?? {}).map((node) => node.stop()));
-  await redis?.stop();
-}, 60_000);
-
 function member(node: NodeProcess, user: string, topic = "room:cluster") {
-  const socket = new Socket(`ws://127.0.0.1:${node.port}/socket`, {
-    transport: WebSocket as unknown as typeof globalThis.WebSocket,
-    reconnectAfterMs: () => 200,
-    rejoinAfterMs: () => 200,
-  });
-  socket.connect();
-  sockets.push(socket);
+  const socket = opened.phoenix(node.port);
   const channel: Channel = socket.channel(topic, { user });
   const presence = new Presence(channel);
   const messages: string[] = [];
@@ -61,11 +44,6 @@ function member(node: NodeProcess, user: string, topic = "room:cluster") {
   return { socket, channel, messages, users, joined: () => joined };
 }
 
-async function metric(node: NodeProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(" ")[1]) : 0;
-}
 
 describe("a cluster of nodes sharing Redis", () => {
   it("delivers a broadcast from a client on A to clients on B and C, once each", async () => {
@@ -94,14 +72,14 @@ describe("a cluster of nodes sharing Redis", () => {
   });
 
   it("does not send a topic's traffic to a node without subscribers of it", async () => {
-    const before = await metric(nodes.C, "cinder_fabric_node_broadcasts_received_total");
+    const before = await metricOf(nodes.C, "cinder_fabric_node_broadcasts_received_total");
     const [a, b] = [member(nodes.A, "a", "room:ab-only"), member(nodes.B, "b", "room:ab-only")];
     // A join is answered once Redis confirmed its topic's subscription: nothing to wait for after it.
     await waitFor(() => a.joined() && b.joined(), "joins");
     for (let i = 0; i < 20; i++) a.channel.push("new_msg", { body: `m${i}` });
     await waitFor(() => b.messages.length === 20, "B to receive all 20");
-    expect(await metric(nodes.C, "cinder_fabric_node_broadcasts_received_total")).toBe(before);
-    expect(await metric(nodes.B, "cinder_fabric_node_broadcasts_received_total")).toBeGreaterThanOrEqual(20);
+    expect(await metricOf(nodes.C, "cinder_fabric_node_broadcasts_received_total")).toBe(before);
+    expect(await metricOf(nodes.B, "cinder_fabric_node_broadcasts_received_total")).toBeGreaterThanOrEqual(20);
   });
 
   it("recovers broadcasts and presence after Redis restarts, without restarting a node", async () => {
@@ -115,12 +93,8 @@ describe("a cluster of nodes sharing Redis", () => {
     const late = member(nodes.C, "late", "room:outage");
     await waitFor(() => a.users() === "late×1,ra×1,rc×1", "a presence joined after the outage to reach A", 10_000);
     // Both nodes subscribe their topics again after the restart: wait until Redis has them.
-    const outside = new Redis(redis.url);
-    try {
-      await waitFor(async () => Number(((await outside.call("PUBSUB", "NUMSUB", "cinder:t:room:outage")) as [string, number])[1]) === 2, "A and C to subscribe again", 10_000);
-    } finally {
-      outside.disconnect();
-    }
+    const outside = opened.observer(redis);
+    await waitFor(async () => (await subscribers(outside, "cinder:t:room:outage")) === 2, "A and C to subscribe again", 10_000);
     a.channel.push("new_msg", { body: "after outage" });
     await waitFor(() => c.messages.includes("after outage") && late.messages.includes("after outage"), "broadcasts to flow again", 10_000);
   });
@@ -147,13 +121,13 @@ describe("a cluster of nodes sharing Redis", () => {
     const [onA, onC] = [member(nodes.A, "obs-a", "room:crash"), member(nodes.C, "obs-c", "room:crash")];
     const victim = member(nodes.B, "victim", "room:crash");
     // It would reconnect elsewhere only in a real deployment.
-    (victim.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 60_000;
+    holdReconnects(victim.socket);
     const all = "obs-a×1,obs-c×1,victim×1";
     await waitFor(() => onA.users() === all && onC.users() === all, "all present", 8000);
     nodes.B.child.kill("SIGKILL");
     const rest = "obs-a×1,obs-c×1";
     await waitFor(() => onA.users() === rest && onC.users() === rest, "B's presences to leave on A and C", 10_000);
     await nodes.B.stop().catch(() => undefined);
-    nodes.B = await startNode("B");
+    nodes.B = await file.node(inCluster("B"));
   });
 });

@@ -1,9 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { EncodedBroadcast, PeerEvent } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { PresenceService } from "../../server/presence/presence-service.js";
-import { RedisCluster } from "../support/redis-cluster.js";
+import { perFile } from "../support/opened.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
 import { waitFor } from "../support/wait.js";
 import { isDown, replicaOf, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
 
@@ -27,15 +28,12 @@ interface TestNode {
   errors: Error[];
 }
 
+const opened = perFile();
 let cluster: RedisCluster;
 let nodes: TestNode[] = [];
 
 beforeAll(async () => {
-  cluster = await RedisCluster.start({ masters: 3 });
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  cluster = await opened.redisCluster({ masters: 3 });
 });
 
 afterEach(async () => {

@@ -1,12 +1,13 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { RedisConnections, type RedisConnectionsOptions } from "../../server/cluster/redis-connections.js";
 import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
-import { afterAll, beforeAll } from "vitest";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll } from "vitest";
+import { perFile } from "../support/opened.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 /** Short linger and fast reconnects, so tests see subscription changes and outages end quickly. */
@@ -62,27 +63,6 @@ export function testFabric(redis: { url: string }, name: string, options: TestFa
   });
 }
 
-/** A plain client of the test itself, to look at Redis from outside. */
-export function observer(redis: { url: string }): Redis {
-  const client = new Redis(redis.url, { retryStrategy: () => 20, maxRetriesPerRequest: null });
-  client.on("error", () => {}); // refused connections during deliberate outages
-  return client;
-}
-
-/** Subscribers Redis counts on `channel` (PUBSUB NUMSUB, or SHARDNUMSUB for sharded channels). */
-export async function subscribers(client: Redis, channel: string, sharded = false): Promise<number> {
-  const reply = (await client.call("PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", channel)) as [string, number];
-  return Number(reply[1]);
-}
-
-export async function waitForSubscribers(client: Redis, channel: string, count: number, sharded = false): Promise<void> {
-  let last = -1;
-  const deadline = Date.now() + 5000;
-  while ((last = await subscribers(client, channel, sharded)) !== count) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} subscribers of ${channel} (have ${last})`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 export async function waitConnected(connections: RedisConnections, what: string, timeoutMs = 5000): Promise<void> {
   await waitFor(() => connections.status().connected, `${what} to connect to Redis`, timeoutMs);
@@ -102,14 +82,11 @@ export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
 
 /** A redis-server for the test file and a client of the test itself to look at it, both stopped after the file. */
 export function privateRedis(): { readonly redis: RedisServer; readonly outside: Redis } {
+  const opened = perFile();
   const held: { redis?: RedisServer; outside?: Redis } = {};
   beforeAll(async () => {
-    held.redis = await RedisServer.start();
-    held.outside = observer(held.redis);
-  });
-  afterAll(async () => {
-    held.outside?.disconnect();
-    await held.redis?.stop();
+    held.redis = await opened.redis();
+    held.outside = opened.observer(held.redis);
   });
   return {
     get redis() {

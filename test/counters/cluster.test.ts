@@ -1,73 +1,37 @@
-import { fileURLToPath } from "node:url";
-import { Presence, Socket, type Channel } from "phoenix";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { Presence, type Channel } from "phoenix";
+import { beforeAll, describe, expect, it } from "vitest";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RedisServer } from "../support/redis-server.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import { joined } from "../support/phoenix-channel.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
+import { ask } from "./support.js";
 
 // Three real node processes (A and B with two worker threads each) sharing one real redis-server.
-const APP = fileURLToPath(new URL("../support/apps/counter-app.mjs", import.meta.url));
+const file = perFile();
+const opened = perTest();
 let redis: RedisServer;
 let nodes: Record<"A" | "B" | "C", NodeProcess>;
-const sockets: Socket[] = [];
-const extra: NodeProcess[] = [];
 
-function startNode(name: string, workers: number, env: Record<string, string> = {}): Promise<NodeProcess> {
-  return freePort().then((port) =>
-    NodeProcess.start(port, {
-      REDIS_URL: redis.url,
-      NODE_NAME: name,
-      WORKERS: String(workers),
-      APP,
-      COUNTER_FLUSH_MS: "200",
-      COUNT_INTERVAL_MS: "100",
-      PRESENCE_BROADCAST_PERIOD: "300",
-      ...env,
-    }),
-  );
-}
+const counting = (name: string, workers: number, env: Record<string, string> = {}): NodeOptions => ({
+  name,
+  workers,
+  redis,
+  app: "counter-app.mjs",
+  env: { COUNTER_FLUSH_MS: "200", COUNT_INTERVAL_MS: "100", PRESENCE_BROADCAST_PERIOD: "300", ...env },
+});
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  const [A, B, C] = await Promise.all([startNode("A", 2), startNode("B", 2), startNode("C", 1)]);
+  redis = await file.redis();
+  const [A, B, C] = await Promise.all([file.node(counting("A", 2)), file.node(counting("B", 2)), file.node(counting("C", 1))]);
   nodes = { A, B, C };
 }, 60_000);
 
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const node of extra.splice(0)) await node.stop("SIGKILL");
-});
-
-afterAll(async () => {
-  await Promise.all(Object.values(nodes ?? {}).map((node) => node.stop()));
-  await redis?.stop();
-}, 60_000);
-
-function connect(node: NodeProcess): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${node.port}/socket`, { transport: WebSocket as unknown as typeof globalThis.WebSocket });
-  socket.connect();
-  sockets.push(socket);
-  return socket;
-}
-
-function join(channel: Channel): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    channel.join().receive("ok", resolve).receive("error", reject);
-  });
-}
-
-function ask<T = Record<string, unknown>>(channel: Channel, event: string, payload: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    channel.push(event, payload).receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("timeout")));
-  });
-}
-
 /** `count` channels on `perNode` sockets of each node: the kernel spreads a node's sockets over its workers. */
 async function counterClients(targets: NodeProcess[], perNode: number): Promise<Channel[]> {
-  const channels = targets.flatMap((node) => Array.from({ length: perNode }, () => connect(node).channel("count:x", {})));
-  await Promise.all(channels.map(join));
+  const channels = targets.flatMap((node) => Array.from({ length: perNode }, () => opened.phoenix(node.port).channel("count:x", {})));
+  await Promise.all(channels.map(joined));
   return channels;
 }
 
@@ -93,10 +57,10 @@ describe("counters across a cluster", () => {
   });
 
   it("pushes live counts on counter:<key> from any node, only when they change", async () => {
-    const watcher = connect(nodes.C).channel("counter:room:live", {});
+    const watcher = opened.phoenix(nodes.C.port).channel("counter:room:live", {});
     const pushes: number[] = [];
     watcher.on("counter", ({ value }: { value: number }) => void pushes.push(value));
-    const reply = await join(watcher);
+    const reply = await joined(watcher);
     expect(reply).toEqual({ key: "room:live", value: 0, uniques: 0 });
     const [onA, onB] = await counterClients([nodes.A, nodes.B], 1);
     await ask(onA, "incr", { key: "room:live", times: 5 });
@@ -113,16 +77,15 @@ describe("counters across a cluster", () => {
     await expect(ask(channel, "incr", { key: "room:x", by: -2 })).rejects.toEqual({ reason: "an increment must not be negative (counters only count up; the window forgets), got -2" });
     await expect(ask(channel, "incr", { key: "room:x", by: 1e300 })).rejects.toEqual({ reason: "an increment must be at most 1000000, got 1e+300" });
     await expect(ask(channel, "incr", { key: "", by: 1 })).rejects.toEqual({ reason: 'a counter key must be a non-empty string, got ""' });
-    const socket = connect(nodes.A);
-    await expect(join(socket.channel("counter:secret:1", {}))).rejects.toEqual({ reason: "unauthorized" });
-    await expect(join(socket.channel(`counter:${"k".repeat(300)}`, {}))).rejects.toEqual({ reason: "a counter key must be at most 256 characters, got 300" });
+    const socket = opened.phoenix(nodes.A.port);
+    await expect(joined(socket.channel("counter:secret:1", {}))).rejects.toEqual({ reason: "unauthorized" });
+    await expect(joined(socket.channel(`counter:${"k".repeat(300)}`, {}))).rejects.toEqual({ reason: "a counter key must be at most 256 characters, got 300" });
   });
 
   it("a node killed with increments pending loses them, and only them; a node stopped gracefully loses nothing", async () => {
     // D and E flush once a minute: within this test, all they count stays pending.
-    const D = await startNode("D", 2, { COUNTER_FLUSH_MS: "60000" });
-    const E = await startNode("E", 2, { COUNTER_FLUSH_MS: "60000" });
-    extra.push(D, E);
+    const D = await opened.node(counting("D", 2, { COUNTER_FLUSH_MS: "60000" }));
+    const E = await opened.node(counting("E", 2, { COUNTER_FLUSH_MS: "60000" }));
     const [onA, onD1, onD2, onE, onE2] = await counterClients([nodes.A, D, D, E, E], 1);
     await ask(onA, "incr", { key: "room:kill", times: 4 });
     await ask(onD1, "incr", { key: "room:kill", times: 3 });
@@ -144,25 +107,25 @@ describe("counters across a cluster", () => {
   it("presence_count matches the real list across nodes under churn", async () => {
     const topic = "room:crowd";
     // A list-mode observer on A and a count-mode one on B.
-    const listSocket = connect(nodes.A).channel(topic, { user: "observer" });
+    const listSocket = opened.phoenix(nodes.A.port).channel(topic, { user: "observer" });
     const presence = new Presence(listSocket);
-    await join(listSocket);
-    const countChannel = connect(nodes.B).channel(topic, { user: "counter", presence: "count" });
+    await joined(listSocket);
+    const countChannel = opened.phoenix(nodes.B.port).channel(topic, { user: "counter", presence: "count" });
     const counts: Array<{ keys: number; metas: number }> = [];
     const listEvents: string[] = [];
     countChannel.on("presence_count", (count: { keys: number; metas: number }) => void counts.push(count));
     countChannel.on("presence_state", () => void listEvents.push("presence_state"));
     countChannel.on("presence_diff", () => void listEvents.push("presence_diff"));
-    await join(countChannel);
+    await joined(countChannel);
     await waitFor(() => counts.length > 0, "the count on join");
 
     const members: Channel[] = [];
     const targets = [nodes.A, nodes.B, nodes.C];
     for (let round = 0; round < 4; round++) {
       // 12 joins (some users on two tabs), then a few leave.
-      const joined = Array.from({ length: 12 }, (_, i) => connect(targets[i % 3]).channel(topic, { user: `u${round}-${i % 8}` }));
-      await Promise.all(joined.map(join));
-      members.push(...joined);
+      const joining = Array.from({ length: 12 }, (_, i) => opened.phoenix(targets[i % 3].port).channel(topic, { user: `u${round}-${i % 8}` }));
+      await Promise.all(joining.map(joined));
+      members.push(...joining);
       for (const leaving of members.splice(0, 5)) leaving.leave();
     }
     const list = () => {

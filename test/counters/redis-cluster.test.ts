@@ -1,21 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
 import { RedisCounterStore } from "../../server/counters/store-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
-import { RedisCluster } from "../support/redis-cluster.js";
+import { perFile } from "../support/opened.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
 import { testConnections, waitConnected } from "../cluster/support.js";
-import { HOUR, ManualClock, metricValue, testCounters } from "./support.js";
+import { HOUR, ManualClock, testCounters } from "./support.js";
+import { metricOf } from "../support/metrics.js";
 
 // A three-master Redis Cluster: the counters of one flush live on different masters.
+const opened = perFile();
 let cluster: RedisCluster;
 
 beforeAll(async () => {
-  cluster = await RedisCluster.start({ masters: 3 });
-});
-
-afterAll(async () => {
-  await cluster?.stop();
+  cluster = await opened.redisCluster({ masters: 3 });
 });
 
 describe("counters on a Redis Cluster", () => {
@@ -39,7 +38,7 @@ describe("counters on a Redis Cluster", () => {
       counters.incr("post:0", 100);
       counters.addActor("post:0", "late-user");
       await store.flush();
-      expect(await metricValue(metrics, "cinder_counter_dropped_total")).toBe(0);
+      expect(await metricOf(metrics, "cinder_counter_dropped_total")).toBe(0);
       expect(await Promise.all(keys.map((key) => counters.read(key)))).toEqual(keys.map((_, i) => i + 1 + (i === 0 ? 100 : 0)));
       estimator.add("late-user");
       expect(await counters.uniques("post:0")).toBe(estimator.count());

@@ -7,7 +7,8 @@ import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { isDown, isSettled, privateRedis, testConnections, waitConnected } from "../cluster/support.js";
-import { HOUR, ManualClock, metricValue, testCounters } from "./support.js";
+import { HOUR, ManualClock, testCounters } from "./support.js";
+import { metricOf } from "../support/metrics.js";
 
 const local = privateRedis();
 const opened: Array<{ store: RedisCounterStore; connections: RedisConnections }> = [];
@@ -36,12 +37,12 @@ describe("counters in Redis", () => {
     const clock = new ManualClock();
     const { counters, store, metrics } = await redisCounters(clock);
     for (let i = 0; i < 10_000; i++) counters.incr(`post:${i % 100}`);
-    expect(await metricValue(metrics, "cinder_counter_pending")).toBe(100);
+    expect(await metricOf(metrics, "cinder_counter_pending")).toBe(100);
     // Nothing reaches Redis before the flush.
     expect(await counters.read("post:7")).toBe(0);
     await store.flush();
-    expect(await metricValue(metrics, "cinder_counter_flushes_total")).toBe(1);
-    expect(await metricValue(metrics, "cinder_counter_flush_commands_total")).toBe(100);
+    expect(await metricOf(metrics, "cinder_counter_flushes_total")).toBe(1);
+    expect(await metricOf(metrics, "cinder_counter_flush_commands_total")).toBe(100);
     expect(await counters.read("post:7")).toBe(100);
     expect(await local.outside.hgetall(counterKeyOf("post:7", DEFAULT_WINDOW))).toEqual({ [String(Math.floor(clock.time / DEFAULT_WINDOW.bucketMs))]: "100" });
   });
@@ -93,20 +94,20 @@ describe("counters in Redis", () => {
     expect(await isSettled(inFlight)).toBe(false);
     await local.redis.stop();
     await inFlight;
-    expect(await metricValue(metrics, "cinder_counter_dropped_total", { reason: "flush_failed" })).toBe(5);
+    expect(await metricOf(metrics, "cinder_counter_dropped_total", { reason: "flush_failed" })).toBe(5);
     await waitFor(() => isDown(connections), "the store to notice the outage");
 
     // During the outage increments are held, not flushed, not lost.
     counters.incr("room:r", 3);
     await store.flush();
-    expect(await metricValue(metrics, "cinder_counter_pending")).toBe(1);
+    expect(await metricOf(metrics, "cinder_counter_pending")).toBe(1);
 
     await local.redis.restart(); // an empty Redis: it kept nothing of before
     await waitConnected(connections, "the store to reconnect");
     await store.flush();
     // Exactly the increments of the outage: the lost flush was not resent on reconnect.
     expect(await counters.read("room:r")).toBe(3);
-    expect(await metricValue(metrics, "cinder_counter_dropped_total", { reason: "pending_full" })).toBe(0);
+    expect(await metricOf(metrics, "cinder_counter_dropped_total", { reason: "pending_full" })).toBe(0);
   });
 
   it("holds at most maxPending counters while Redis is unreachable, then drops and counts", async () => {
@@ -116,8 +117,8 @@ describe("counters in Redis", () => {
     await waitFor(() => isDown(connections), "the store to notice the outage");
     for (const key of ["a", "b", "c", "d", "e"]) counters.incr(key, 2);
     counters.incr("a", 1); // an existing counter still takes increments
-    expect(await metricValue(metrics, "cinder_counter_pending")).toBe(3);
-    expect(await metricValue(metrics, "cinder_counter_dropped_total", { reason: "pending_full" })).toBe(4);
+    expect(await metricOf(metrics, "cinder_counter_pending")).toBe(3);
+    expect(await metricOf(metrics, "cinder_counter_dropped_total", { reason: "pending_full" })).toBe(4);
     await local.redis.restart();
     await waitConnected(connections, "the store to reconnect");
     await store.flush();

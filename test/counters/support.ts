@@ -1,3 +1,4 @@
+import type { Channel } from "phoenix";
 import { Counters } from "../../server/counters/counters.js";
 import type { CounterReading } from "../../server/counters/counter-feed.js";
 import type { CounterStore } from "../../server/counters/counter-store.js";
@@ -32,11 +33,9 @@ export function testCounters(clock: ManualClock, store?: CounterStore, metrics =
   return { counters, store: counterStore, metrics, delivered };
 }
 
-/** The value of a metric in a registry (summed over its labels, or one label set). */
-export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  if (!metric) return 0;
-  return (metric.values as Array<{ value: number; labels: Record<string, string> }>)
-    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
-    .reduce((sum, v) => sum + v.value, 0);
+/** A push to a counter channel: resolves with an ok reply's response, rejects with an error's (or on timeout). */
+export function ask<T = Record<string, unknown>>(channel: Channel, event: string, payload: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    channel.push(event, payload).receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("timeout")));
+  });
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CounterError } from "../../server/counters/counter-window.js";
 import { MemoryCounterStore } from "../../server/counters/store-memory.js";
-import { HOUR, MINUTE, ManualClock, metricValue, testCounters } from "./support.js";
+import { HOUR, MINUTE, ManualClock, testCounters } from "./support.js";
+import { metricOf } from "../support/metrics.js";
 
 describe("sliding-window counters in memory, on an injected clock", () => {
   it("counts over the last 6 hours in 5-minute buckets and forgets what slid out", async () => {
@@ -77,7 +78,7 @@ describe("sliding-window counters in memory, on an injected clock", () => {
     bounded.incr("c");
     expect(store.size).toBe(2);
     expect([await bounded.read("a"), await bounded.read("b"), await bounded.read("c")]).toEqual([2, 0, 1]);
-    expect(await metricValue(metrics, "cinder_counter_evictions_total")).toBe(1);
+    expect(await metricOf(metrics, "cinder_counter_evictions_total")).toBe(1);
     expect(await counters.read("a")).toBe(0);
   });
 });

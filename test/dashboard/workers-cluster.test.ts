@@ -3,44 +3,31 @@
  * two worker threads each, sharing a real redis-server. A dashboard socket on either node gets
  * both nodes, each with both workers, and the figures are /metrics' own.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { ClusterView } from "../../server/dashboard/cluster-view.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { metricOf } from "../support/metrics.js";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
 const KEY = "workers-dashboard-key";
-let redis: RedisServer;
+const opened = perFile();
 let nodes: Record<"one" | "two", NodeProcess>;
-const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  const start = async (name: string) =>
-    NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: "2", DASHBOARD: "true", DASHBOARD_KEY: KEY });
+  const redis = await opened.redis();
+  const start = (name: string) => opened.node({ name, workers: 2, redis, env: { DASHBOARD: "true", DASHBOARD_KEY: KEY } });
   const [one, two] = await Promise.all([start("one"), start("two")]);
   nodes = { one, two };
 }, 60_000);
-
-afterAll(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(Object.values(nodes ?? {}).map((node) => node.stop()));
-  await redis?.stop();
-});
-
-async function open(node: NodeProcess, path = "/socket/websocket?vsn=2.0.0"): Promise<RawClient> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}${path}`);
-  clients.push(client);
-  return client;
-}
 
 const views = (client: RawClient) => client.frames.filter((frame) => frame[3] === "cluster").map((frame) => frame[4] as ClusterView);
 
 describe("the dashboard across workers and nodes", () => {
   for (const name of ["one", "two"] as const) {
     it(`a dashboard on node ${name} sees both nodes with both workers`, async () => {
-      const client = await open(nodes[name]);
+      const client = await opened.raw(nodes[name]);
       client.send(["1", "1", "cinder:dashboard", "phx_join", { key: KEY }]);
       expect((await client.reply("1"))[4]).toEqual({ status: "ok", response: {} });
       const view = await waitFor(
@@ -62,20 +49,18 @@ describe("the dashboard across workers and nodes", () => {
     const joined: RawClient[] = [];
     // Enough sockets that the kernel spreads them over both workers of node two.
     for (let i = 0; i < 12; i++) {
-      const client = await open(nodes.two);
+      const client = await opened.raw(nodes.two);
       client.send(["1", "1", topic, "phx_join", { user: `u${i}`, presence: false }]);
       joined.push(client);
     }
     for (const client of joined) expect(((await client.reply("1"))[4] as { status: string }).status).toBe("ok");
-    const dashboard = await open(nodes.one);
+    const dashboard = await opened.raw(nodes.one);
     dashboard.send(["1", "1", "cinder:dashboard", "phx_join", { key: KEY }]);
     await dashboard.reply("1");
     const view = await waitFor(() => views(dashboard).find((v) => v.top.some((entry) => entry.topic === topic && entry.subscribers === 12)), "the topic with 12 subscribers", 10_000);
     const two = view.nodes.find((node) => node.node === "two") as ClusterView["nodes"][number];
 
-    const metrics = await (await fetch(`http://127.0.0.1:${nodes.two.port}/metrics`)).text();
-    const total = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(metrics)?.[1]);
-    expect(total("cinder_joins_total")).toBeGreaterThanOrEqual(two.totals.joins);
+    expect(await metricOf(nodes.two, "cinder_joins_total")).toBeGreaterThanOrEqual(two.totals.joins);
     expect(two.totals.joins).toBeGreaterThanOrEqual(12);
     expect(two.totals.messagesReceived).toBeGreaterThanOrEqual(12);
 

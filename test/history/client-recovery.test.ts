@@ -9,19 +9,17 @@
  * next reconnect. And what a client is told when recovery is not possible. No sleeps: every step
  * waits for something it can see.
  */
-import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import * as phoenix from "phoenix";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Socket, type Channel, type Recovery, type TransportConstructor } from "../../client/index.js";
-import type { CinderServer, CreateServerOptions } from "../../server/index.js";
+import type { CinderServer } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
 import { outcome } from "../client/support.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { observer } from "../cluster/support.js";
-import { RedisServer } from "../support/redis-server.js";
-import { startServer } from "../support/server.js";
+import { freePort, type NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 const TOPIC = "room:thousand";
@@ -60,15 +58,11 @@ const messageOf = (payload: unknown) => {
 const lastOffset = (subscriber: Subscriber) => subscriber.messages.at(-1)?.o ?? 0;
 const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-const closers: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+const opened = perTest();
 
 /** A cinder/client subscriber to `topic` on `url` (reconnecting through `gate`), as docs/history-and-recovery.md shows it. */
 function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { channel: Channel; reloads: number } {
-  const socket = new Socket(url, { transport: gate.transport() });
-  closers.push(() => socket.disconnect());
+  const socket = opened.socket(new Socket(url, { transport: gate.transport() }));
   socket.connect();
   const subscriber = {
     messages: [] as Subscriber["messages"],
@@ -97,8 +91,7 @@ function cinderSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & 
 
 /** A phoenix.js subscriber to `topic` on `url`, recovering with the docs recipe. */
 function phoenixSubscriber(url: string, gate: Gate, topic = TOPIC): Subscriber & { reloads: number } {
-  const socket = new phoenix.Socket(url, { transport: gate.transport() as unknown as typeof globalThis.WebSocket });
-  closers.push(() => socket.disconnect());
+  const socket = opened.socket(new phoenix.Socket(url, { transport: gate.transport() as unknown as typeof globalThis.WebSocket }));
   socket.connect();
   const subscriber = {
     messages: [] as Subscriber["messages"],
@@ -160,15 +153,8 @@ async function thousandWithACut(subscriber: Subscriber, gate: Gate, publish: (fi
   expect(subscriber.recoveries).toHaveLength(2);
 }
 
-async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
-  const server = await startServer({
-    channels: { "room:*": { ...roomChannel, history: { size: 2000, ttlMs: 300_000 } } },
-    historyMaxRecover: 1000,
-    ...options,
-  });
-  closers.push(() => server.close());
-  return server;
-}
+/** The in-process node's history: the demo room keeping 2,000 and recovering up to 1,000. */
+const RECOVERING = { channels: { "room:*": { ...roomChannel, history: { size: 2000, ttlMs: 300_000 } } }, historyMaxRecover: 1000 };
 
 const urlOf = (port: number) => `ws://127.0.0.1:${port}/socket`;
 
@@ -179,7 +165,7 @@ const broadcasts = (server: CinderServer) => async (first: number, last: number)
 
 describe("recovery over one in-process node (history in memory)", () => {
   it("cinder/client: cut at about 300 of 1,000, back at about 700, gets all 1,000 once, in order; onRecover says recovered", async () => {
-    const server = await serve();
+    const server = await opened.server(RECOVERING);
     const gate = new Gate();
     const subscriber = cinderSubscriber(urlOf(server.port), gate);
     await thousandWithACut(subscriber, gate, broadcasts(server));
@@ -189,7 +175,7 @@ describe("recovery over one in-process node (history in memory)", () => {
   });
 
   it("phoenix.js with the docs recipe: the same, all 1,000 once, in order", async () => {
-    const server = await serve();
+    const server = await opened.server(RECOVERING);
     const gate = new Gate();
     const subscriber = phoenixSubscriber(urlOf(server.port), gate);
     await thousandWithACut(subscriber, gate, broadcasts(server));
@@ -215,7 +201,7 @@ describe("recovery not possible", () => {
   }
 
   it("a gap longer than historyMaxRecover: recovered false at the topic's offset, nothing replayed, live from there", async () => {
-    const server = await serve({ historyMaxRecover: 100 });
+    const server = await opened.server({ ...RECOVERING, historyMaxRecover: 100 });
     const subscriber = await cutAndBack(server, 10, 150);
     expect(subscriber.recoveries[1]).toEqual({ recovered: false, o: 160, e: subscriber.recoveries[0].e });
     // A replay would come before anything live: the live message being next shows there was none.
@@ -227,7 +213,7 @@ describe("recovery not possible", () => {
   });
 
   it("a gap of exactly historyMaxRecover is still recovered", async () => {
-    const server = await serve({ historyMaxRecover: 100 });
+    const server = await opened.server({ ...RECOVERING, historyMaxRecover: 100 });
     const subscriber = await cutAndBack(server, 10, 100);
     expect(subscriber.recoveries[1]).toEqual({ recovered: true, o: 110, e: subscriber.recoveries[0].e });
     await waitFor(() => lastOffset(subscriber) === 110, "the replay");
@@ -236,14 +222,14 @@ describe("recovery not possible", () => {
 
   it("another epoch (the node restarted, its memory history is gone): recovered false, nothing replayed", async () => {
     const port = await freePort();
-    const first = await serve({ port });
+    const first = await opened.server({ ...RECOVERING, port });
     const gate = new Gate();
     const subscriber = cinderSubscriber(urlOf(port), gate);
     await waitFor(() => subscriber.recoveries.length === 1, "the subscriber to join");
     await broadcasts(first)(1, 5);
     await waitFor(() => lastOffset(subscriber) === 5, "the first messages");
     await first.close();
-    const second = await serve({ port });
+    const second = await opened.server({ ...RECOVERING, port });
     await waitFor(() => subscriber.recoveries.length === 2, "the subscriber to be back", 10_000);
     const [before, after] = subscriber.recoveries;
     expect(after).toMatchObject({ recovered: false, o: 0 });
@@ -256,29 +242,21 @@ describe("recovery not possible", () => {
 
 describe("recovery across two nodes sharing a Redis (history in Redis Streams)", () => {
   // The nodes of test/history/cluster.test.ts: room:* keeps 2,000, recovers up to 1,000; B runs two workers.
-  const HISTORY_APP = fileURLToPath(new URL("../support/apps/history-app.mjs", import.meta.url));
+  const file = perFile();
   let redis: RedisServer;
   let outside: Redis;
   let nodes: NodeProcess[] = [];
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    outside = observer(redis);
-    const start = async (name: string, workers: string) =>
-      NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, HISTORY_MAX_RECOVER: "1000" }, ["--app", HISTORY_APP]);
-    nodes = await Promise.all([start("A", "1"), start("B", "2")]);
-  }, 60_000);
-
-  afterAll(async () => {
-    outside?.disconnect();
-    await Promise.all(nodes.map((node) => node.stop()));
-    await redis?.stop();
+    redis = await file.redis();
+    outside = file.observer(redis);
+    const start = (name: string, workers: number) => file.node({ name, workers, redis, app: "history-app.mjs", env: { HISTORY_MAX_RECOVER: "1000" } });
+    nodes = await Promise.all([start("A", 1), start("B", 2)]);
   }, 60_000);
 
   /** A cinder/client publisher on `node`: `publish(first, last, prefix)` pushes `new_msg {body: "<prefix><i>"}` to `topic` and waits for the replies. */
   async function publisherOn(node: NodeProcess, topic: string): Promise<(first: number, last: number, prefix?: string) => Promise<void>> {
-    const publisherSocket = new Socket(urlOf(node.port), { transport: WebSocket });
-    closers.push(() => publisherSocket.disconnect());
+    const publisherSocket = opened.socket(new Socket(urlOf(node.port), { transport: WebSocket }));
     publisherSocket.connect();
     // Publish once first, and see it come back, so the nodes' Redis scripts are loaded. On a
     // Redis that has not seen them yet, each EVALSHA that fails with NOSCRIPT retries as EVAL on

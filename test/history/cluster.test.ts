@@ -1,54 +1,33 @@
-import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import type { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
+import { metricOf } from "../support/metrics.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
+import { subscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
+import { joinWithRecovery, received as receivedMessages, type Since } from "./support.js";
 
 // Two real nodes sharing a real redis-server, keeping history on room:* (2,000 messages, and
 // recovery of up to 1,000). A runs one worker, B two, so history also crosses worker threads.
-const HISTORY_APP = fileURLToPath(new URL("../support/apps/history-app.mjs", import.meta.url));
+const opened = perFile();
 let redis: RedisServer;
 let outside: Redis;
 let nodes: { A: NodeProcess; B: NodeProcess };
 
-async function startNode(name: string, workers: string, port?: number): Promise<NodeProcess> {
-  const env = { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, HISTORY_MAX_RECOVER: "1000" };
-  return NodeProcess.start(port ?? (await freePort()), env, ["--app", HISTORY_APP]);
-}
+const nodeOptions = (name: string, workers: number): NodeOptions => ({ name, workers, redis, app: "history-app.mjs", env: { HISTORY_MAX_RECOVER: "1000" } });
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = new Redis(redis.url);
-  const [A, B] = await Promise.all([startNode("A", "1"), startNode("B", "2")]);
+  redis = await opened.redis();
+  outside = opened.observer(redis);
+  const [A, B] = await Promise.all([opened.node(nodeOptions("A", 1)), opened.node(nodeOptions("B", 2))]);
   nodes = { A, B };
 }, 60_000);
 
-afterAll(async () => {
-  outside?.disconnect();
-  await Promise.all(Object.values(nodes ?? {}).map((node) => node.stop()));
-  await redis?.stop();
-}, 60_000);
-
-type Recovery = { recovered: boolean; o: number; e: string };
-type Since = { o: number; e: string };
-
-async function join(node: NodeProcess, topic: string, since?: Since): Promise<{ client: RawClient; recovery: Recovery }> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-  client.send(["j", "j", topic, "phx_join", { user: "u", presence: false, ...(since ? { _since: since } : {}) }]);
-  const reply = (await client.reply("j"))[4] as { status: string; response: { _recovery: Recovery } };
-  expect(reply.status).toBe("ok");
-  return { client, recovery: reply.response._recovery };
-}
+const join = (node: NodeProcess, topic: string, since?: Since) => joinWithRecovery(opened, node, topic, since);
 
 /** The bodies of `new_msg` pushes a client got, with their offsets. */
-function received(client: RawClient): Array<{ o: number; body: string }> {
-  return client.frames.filter((f: RawFrame) => f[3] === "new_msg").map((f) => {
-    const payload = f[4] as { _o: number; body: string };
-    return { o: payload._o, body: payload.body };
-  });
-}
+const received = (client: RawClient) => receivedMessages(client).map(({ o, body }) => ({ o, body }));
 
 const lastOffset = (client: RawClient) => received(client).at(-1)?.o ?? 0;
 
@@ -89,7 +68,7 @@ describe("history across nodes (Redis Streams)", () => {
     const since = { o: 2, e: subscriber.recovery.e };
     const port = nodes.B.port;
     await nodes.B.stop();
-    nodes.B = await startNode("B", "2", port);
+    nodes.B = await opened.node({ ...nodeOptions("B", 2), port });
     const back = await join(nodes.B, topic, since);
     expect(back.recovery).toEqual({ recovered: true, o: 5, e: since.e });
     await waitFor(() => received(back.client).length === 3, "the three missed");
@@ -114,13 +93,11 @@ describe("history across nodes (Redis Streams)", () => {
     await outside.call("CLIENT", "KILL", "TYPE", "pubsub");
     for (let i = 1; i <= 50; i++) publisher.client.send(["j", `p${i}`, topic, "new_msg", { body: `m${i}` }]);
     await publisher.client.reply("p50");
-    await waitFor(async () => Number(((await outside.call("PUBSUB", "NUMSUB", `cinder:t:${topic}`)) as [string, number])[1]) === 2, "A and B to subscribe again");
+    await waitFor(async () => (await subscribers(outside, `cinder:t:${topic}`)) === 2, "A and B to subscribe again");
     publisher.client.send(["j", "p51", topic, "new_msg", { body: "m51" }]);
     await waitFor(() => lastOffset(subscriber.client) === 52, "the message after the gap", 10_000);
     expect(received(subscriber.client).map((m) => m.body)).toEqual(Array.from({ length: 52 }, (_, i) => `m${i}`));
     // The messages published while B was away came from the stream, not from pub/sub.
-    const metrics = await (await fetch(`http://127.0.0.1:${nodes.B.port}/metrics`)).text();
-    const refilled = Number(metrics.split("\n").find((line) => line.startsWith("cinder_history_refilled_total "))?.split(" ")[1]);
-    expect(refilled).toBeGreaterThan(0);
+    expect(await metricOf(nodes.B, "cinder_history_refilled_total")).toBeGreaterThan(0);
   });
 });

@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryHistory } from "../../server/history/memory-history.js";
 import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { httpUrl, socketUrl, startServer } from "../support/server.js";
+import { perTest } from "../support/opened.js";
+import type { RawFrame } from "../support/raw-client.js";
+import { httpUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
+import { joinWithRecovery, offsets as offsetsOf, type Since } from "./support.js";
 
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 const echo: ChannelHandler = {
   history: { size: 100, ttlMs: 60_000 },
@@ -20,23 +18,13 @@ const echo: ChannelHandler = {
   },
 };
 
-type Recovery = { recovered: boolean; o: number; e: string };
-
-async function join(topic: string, since?: { o: number; e: string }): Promise<{ client: RawClient; recovery: Recovery }> {
-  const client = await RawClient.open(socketUrl(server!));
-  client.send(["j", "j", topic, "phx_join", since ? { _since: since } : {}]);
-  const reply = (await client.reply("j"))[4] as { status: string; response: { _recovery: Recovery } };
-  expect(reply.status).toBe("ok");
-  return { client, recovery: reply.response._recovery };
-}
-
-const offsets = (client: RawClient, event = "msg") =>
-  client.frames.filter((f: RawFrame) => f[3] === event).map((f) => (f[4] as { _o: number })._o);
+const join = (server: CinderServer, topic: string, since?: Since) => joinWithRecovery(opened, server, topic, since, {});
+const offsets = (client: Parameters<typeof offsetsOf>[0]) => offsetsOf(client, "msg");
 
 describe("history on one node (in memory)", () => {
   it("numbers broadcasts, and replays what a rejoining client missed after its reply, then live", async () => {
-    server = await startServer({ channels: { "h:*": echo } });
-    const first = await join("h:1");
+    const server = await opened.server({ channels: { "h:*": echo } });
+    const first = await join(server, "h:1");
     expect(first.recovery).toMatchObject({ recovered: false, o: 0 });
     for (let i = 1; i <= 5; i++) server.broadcast("h:1", "msg", { i });
     await waitFor(() => offsets(first.client).length === 5, "five broadcasts");
@@ -45,7 +33,7 @@ describe("history on one node (in memory)", () => {
     const epochs = first.client.frames.filter((f: RawFrame) => f[3] === "msg").map((f) => (f[4] as { _e: string })._e);
     expect(epochs).toEqual(Array(5).fill(first.recovery.e));
 
-    const again = await join("h:1", { o: 2, e: first.recovery.e });
+    const again = await join(server, "h:1", { o: 2, e: first.recovery.e });
     expect(again.recovery).toEqual({ recovered: true, o: 5, e: first.recovery.e });
     server.broadcast("h:1", "msg", { i: 6 });
     await waitFor(() => offsets(again.client).length === 4, "the missed three and the live one");
@@ -54,20 +42,20 @@ describe("history on one node (in memory)", () => {
   });
 
   it("does not recover from another epoch, a gap past historyMaxRecover, or an offset ahead of the topic", async () => {
-    server = await startServer({ channels: { "h:*": echo }, historyMaxRecover: 3 });
-    const { recovery } = await join("h:2");
+    const server = await opened.server({ channels: { "h:*": echo }, historyMaxRecover: 3 });
+    const { recovery } = await join(server, "h:2");
     for (let i = 1; i <= 6; i++) server.broadcast("h:2", "msg", { i });
-    expect((await join("h:2", { o: 1, e: "other-epoch" })).recovery).toMatchObject({ recovered: false, o: 6 });
-    expect((await join("h:2", { o: 1, e: recovery.e })).recovery).toMatchObject({ recovered: false, o: 6 });
-    expect((await join("h:2", { o: 9, e: recovery.e })).recovery).toMatchObject({ recovered: false, o: 6 });
-    const close = await join("h:2", { o: 3, e: recovery.e });
+    expect((await join(server, "h:2", { o: 1, e: "other-epoch" })).recovery).toMatchObject({ recovered: false, o: 6 });
+    expect((await join(server, "h:2", { o: 1, e: recovery.e })).recovery).toMatchObject({ recovered: false, o: 6 });
+    expect((await join(server, "h:2", { o: 9, e: recovery.e })).recovery).toMatchObject({ recovered: false, o: 6 });
+    const close = await join(server, "h:2", { o: 3, e: recovery.e });
     expect(close.recovery).toMatchObject({ recovered: true, o: 6 });
     await waitFor(() => offsets(close.client).length === 3, "the three missed");
   });
 
   it("answers a malformed _since with a clear error and stays up", async () => {
-    server = await startServer({ channels: { "h:*": echo } });
-    const client = await RawClient.open(socketUrl(server));
+    const server = await opened.server({ channels: { "h:*": echo } });
+    const client = await opened.raw(server);
     for (const [i, bad] of [{ o: -1, e: "x" }, { o: "1", e: "x" }, { o: 1 }, [1, "x"], "since", { o: 2 ** 60, e: "x" }].entries()) {
       client.send(["j", `b${i}`, "h:3", "phx_join", { _since: bad }]);
       expect((await client.reply(`b${i}`))[4]).toMatchObject({ status: "error", response: { reason: expect.stringContaining("_since") } });
@@ -77,7 +65,7 @@ describe("history on one node (in memory)", () => {
   });
 
   it("reads a page of history from the server and over HTTP", async () => {
-    server = await startServer({ channels: { "h:*": echo }, broadcastKey: "k" });
+    const server = await opened.server({ channels: { "h:*": echo }, broadcastKey: "k" });
     for (let i = 1; i <= 4; i++) server.broadcast("h:4", "msg", { i });
     const page = await server.history("h:4", { since: 1, limit: 2 });
     expect(page.top).toBe(4);

@@ -7,55 +7,30 @@
  * made certain with SIGSTOP: the paused node resumes only once the other has published and Redis
  * has stored (XLEN).
  */
-import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { observer, subscribers } from "../cluster/support.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { metricOf } from "../support/metrics.js";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
+import { subscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
+import { joinWithRecovery, received, type Since } from "./support.js";
 
-const HISTORY_APP = fileURLToPath(new URL("../support/apps/history-app.mjs", import.meta.url));
+const opened = perFile();
 let redis: RedisServer;
 let outside: Redis;
 let nodes: { A: NodeProcess; B: NodeProcess };
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-  const start = async (name: string, workers: string) => NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers }, ["--app", HISTORY_APP]);
-  const [A, B] = await Promise.all([start("A", "1"), start("B", "2")]);
+  redis = await opened.redis();
+  outside = opened.observer(redis);
+  const start = (name: string, workers: number) => opened.node({ name, workers, redis, app: "history-app.mjs" });
+  const [A, B] = await Promise.all([start("A", 1), start("B", 2)]);
   nodes = { A, B };
 }, 60_000);
 
-afterAll(async () => {
-  for (const node of Object.values(nodes ?? {})) node.child.kill("SIGCONT");
-  outside?.disconnect();
-  await Promise.all(Object.values(nodes ?? {}).map((node) => node.stop()));
-  await redis?.stop();
-}, 60_000);
-
-type Recovery = { recovered: boolean; o: number; e: string };
-type Message = { o: number; e: string; body: string };
-
-async function join(node: NodeProcess, topic: string, since?: { o: number; e: string }): Promise<{ client: RawClient; recovery: Recovery }> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-  client.send(["j", "j", topic, "phx_join", { user: "u", presence: false, ...(since ? { _since: since } : {}) }]);
-  const reply = (await client.reply("j"))[4] as { status: string; response: { _recovery: Recovery } };
-  expect(reply.status).toBe("ok");
-  return { client, recovery: reply.response._recovery };
-}
-
-/** The `new_msg` pushes a client got: offset, epoch and body. */
-function received(client: RawClient): Message[] {
-  return client.frames
-    .filter((f: RawFrame) => f[3] === "new_msg")
-    .map((f) => {
-      const { _o, _e, body } = f[4] as { _o: number; _e: string; body: string };
-      return { o: _o, e: _e, body };
-    });
-}
+const join = (node: NodeProcess, topic: string, since?: Since) => joinWithRecovery(opened, node, topic, since);
 
 let pushes = 0;
 /** Pushes `new_msg` for each body through `client` and waits for every reply. */
@@ -127,9 +102,8 @@ describe("Redis restarted empty while clients stay connected", () => {
       ...bodies("new", 6).map((body, i) => ({ o: i + 1, e: secondEpoch, body })),
     ];
     for (const client of everyone) expect(received(client)).toEqual(expected);
-    const metrics = await (await fetch(`http://127.0.0.1:${nodes.B.port}/metrics`)).text();
-    expect(metrics).toMatch(/^cinder_history_refilled_total 5$/m);
-    expect(metrics).toMatch(/^cinder_history_unrefilled_total 0$/m);
+    expect(await metricOf(nodes.B, "cinder_history_refilled_total")).toBe(5);
+    expect(await metricOf(nodes.B, "cinder_history_unrefilled_total")).toBe(0);
   });
 
   it("a socket joining the late node before its stream switched is sent nothing twice; the others get the new epoch from its start (one-worker node late)", async () => {

@@ -1,18 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ok, StoreError, type CinderServer, type ChannelHandler } from "../../server/index.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { observer } from "../cluster/support.js";
-import { RedisServer } from "../support/redis-server.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ok, StoreError, type ChannelHandler } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile, perTest } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 // server.broadcastStored / socket.broadcastStored in one process: in memory (no Redis), and
 // against a real redis-server that the test stalls (SIGSTOP) and kills.
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 const HISTORY = { size: 100, ttlMs: 60_000 };
 
@@ -26,12 +22,6 @@ const storing: ChannelHandler = {
 };
 const live: ChannelHandler = { join: () => ok() };
 
-async function join(topic: string): Promise<RawClient> {
-  const client = await RawClient.open(socketUrl(server!));
-  client.send(["j", "j", topic, "phx_join", {}]);
-  expect(((await client.reply("j"))[4] as { status: string }).status).toBe("ok");
-  return client;
-}
 
 /** The payloads of `event` a client got (their `_o` included; other history fields left out). */
 const received = (client: RawClient, event: string) =>
@@ -40,17 +30,12 @@ const received = (client: RawClient, event: string) =>
     return payload;
   });
 
-async function metric(line: string): Promise<number | undefined> {
-  const text = await server!.metricsText();
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.split(" ")[1]);
-}
 
 describe("stored broadcasts on a node without Redis", () => {
   it("resolve with the offset and epoch the message was kept under, after delivering it", async () => {
-    server = await startServer({ channels: { "h:*": storing, "live:*": live } });
-    const a = await join("h:1");
-    const b = await join("h:1");
+    const server = await opened.server({ channels: { "h:*": storing, "live:*": live } });
+    const a = await opened.joinedClient(server, "h:1", {}, "j");
+    const b = await opened.joinedClient(server, "h:1", {}, "j");
     const first = await server.broadcastStored("h:1", "note", { n: 1 });
     const second = await server.broadcastStored("h:1", "note", { n: 2 });
     expect(first).toEqual({ offset: 1, epoch: expect.any(String) });
@@ -68,31 +53,28 @@ describe("stored broadcasts on a node without Redis", () => {
   });
 
   it("reject with a TypeError what can never be kept: a topic without history, a byte payload, a reserved topic", async () => {
-    server = await startServer({ channels: { "h:*": storing, "live:*": live } });
+    const server = await opened.server({ channels: { "h:*": storing, "live:*": live } });
     await expect(server.broadcastStored("live:1", "e", {})).rejects.toThrow(/keeps no history/);
     await expect(server.broadcastStored("h:1", "e", new Uint8Array([1]) as never)).rejects.toThrow(TypeError);
     await expect(server.broadcastStored("cinder:disconnect", "e", {})).rejects.toThrow(/reserved/);
     // A channel without history pushing through broadcastStored: its handler gets the TypeError (a crash).
     server.channel("misused:*", { ...storing, history: undefined });
-    const client = await join("misused:1");
+    const client = await opened.joinedClient(server, "misused:1", {}, "j");
     client.send(["j", "p", "misused:1", "said", {}]);
     expect((await client.next((f) => f[3] === "phx_error"))[4]).toEqual({ reason: "channel_crash" });
   });
 });
 
 describe("stored broadcasts through Redis", () => {
+  const file = perFile();
   let redis: RedisServer;
   beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    redis?.resume();
-    await redis?.stop();
+    redis = await file.redis();
   });
 
   it("wait at most historyStoreTimeoutMs, refuse past historyMaxPendingStores, and count both", async () => {
-    server = await startServer({ channels: { "h:*": storing }, redisUrl: redis.url, historyStoreTimeoutMs: 300, historyMaxPendingStores: 1 });
-    await waitFor(() => server!.health().status === "ok", "the node to connect to Redis");
+    const server = await opened.server({ channels: { "h:*": storing }, redisUrl: redis.url, historyStoreTimeoutMs: 300, historyMaxPendingStores: 1 });
+    await waitFor(() => server.health().status === "ok", "the node to connect to Redis");
     redis.pause();
     let stalled: Promise<unknown>;
     try {
@@ -103,32 +85,28 @@ describe("stored broadcasts through Redis", () => {
       const timedOut = await stalled;
       expect(timedOut).toMatchObject({ reason: "timeout", maybeStored: true });
       // Still waiting on Redis: its place stays taken, so the bound holds what is really held.
-      expect(await metric('cinder_history_stores_pending{on="redis"}')).toBe(1);
+      expect(await metricOf(server, "cinder_history_stores_pending", { on: "redis" })).toBe(1);
     } finally {
       redis.resume();
     }
-    await waitFor(async () => (await metric('cinder_history_stores_pending{on="redis"}')) === 0, "the stalled store to be answered");
+    await waitFor(async () => (await metricOf(server, "cinder_history_stores_pending", { on: "redis" })) === 0, "the stalled store to be answered");
     // The one that timed out was kept after all (a timeout says so: maybeStored); the next follows it.
     expect(await server.broadcastStored("h:stall", "e", { n: 3 })).toMatchObject({ offset: 2 });
-    expect(await metric('cinder_history_stores_failed_total{reason="overloaded"}')).toBe(1);
-    expect(await metric('cinder_history_stores_failed_total{reason="timeout"}')).toBe(1);
+    expect(await metricOf(server, "cinder_history_stores_failed_total", { reason: "overloaded" })).toBe(1);
+    expect(await metricOf(server, "cinder_history_stores_failed_total", { reason: "timeout" })).toBe(1);
   });
 
   it("reject as failed when Redis answers the append with an error, and keep nothing", async () => {
-    server = await startServer({ channels: { "h:*": storing }, redisUrl: redis.url });
-    await waitFor(() => server!.health().status === "ok", "the node to connect to Redis");
-    const outside = observer(redis);
-    try {
-      // A topic whose sequence is not a number: the script's INCR fails, before it writes anything.
-      await outside.mset("cinder:h:{h:broken}:epoch", "e1", "cinder:h:{h:broken}:seq", "not a number");
-      const err = await server.broadcastStored("h:broken", "e", { n: 1 }).catch((error: unknown) => error);
-      expect(err).toBeInstanceOf(StoreError);
-      expect(err).toMatchObject({ reason: "failed", maybeStored: false });
-      expect(await outside.exists("cinder:h:{h:broken}:s")).toBe(0);
-      expect(await metric('cinder_history_stores_failed_total{reason="failed"}')).toBe(1);
-    } finally {
-      outside.disconnect();
-    }
+    const server = await opened.server({ channels: { "h:*": storing }, redisUrl: redis.url });
+    await waitFor(() => server.health().status === "ok", "the node to connect to Redis");
+    const outside = opened.observer(redis);
+    // A topic whose sequence is not a number: the script's INCR fails, before it writes anything.
+    await outside.mset("cinder:h:{h:broken}:epoch", "e1", "cinder:h:{h:broken}:seq", "not a number");
+    const err = await server.broadcastStored("h:broken", "e", { n: 1 }).catch((error: unknown) => error);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ reason: "failed", maybeStored: false });
+    expect(await outside.exists("cinder:h:{h:broken}:s")).toBe(0);
+    expect(await metricOf(server, "cinder_history_stores_failed_total", { reason: "failed" })).toBe(1);
   });
 
   it("reject as unavailable while Redis is down, and the fire-and-forget broadcast never leaves a rejection unhandled", async () => {
@@ -136,15 +114,15 @@ describe("stored broadcasts through Redis", () => {
     const record = (reason: unknown) => void unhandled.push(reason);
     process.on("unhandledRejection", record);
     try {
-      server = await startServer({ channels: { "h:*": storing }, redisUrl: redis.url });
-      await waitFor(() => server!.health().status === "ok", "the node to connect to Redis");
+      const server = await opened.server({ channels: { "h:*": storing }, redisUrl: redis.url });
+      await waitFor(() => server.health().status === "ok", "the node to connect to Redis");
       await redis.stop();
       server.broadcast("h:down", "e", { n: 1 }); // may still find the connection open
-      await waitFor(() => server!.health().status === "degraded", "the node to notice the outage");
+      await waitFor(() => server.health().status === "degraded", "the node to notice the outage");
       server.broadcast("h:down", "e", { n: 2 });
       await expect(server.broadcastStored("h:down", "e", { n: 3 })).rejects.toMatchObject({ reason: "unavailable" });
-      expect(await metric('cinder_history_stores_failed_total{reason="unavailable"}')).toBe(1);
-      await waitFor(() => (server!.health().redis?.dropped ?? 0) >= 3, "the three broadcasts to be counted as dropped");
+      expect(await metricOf(server, "cinder_history_stores_failed_total", { reason: "unavailable" })).toBe(1);
+      await waitFor(() => (server.health().redis?.dropped ?? 0) >= 3, "the three broadcasts to be counted as dropped");
       await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).toEqual([]);
     } finally {

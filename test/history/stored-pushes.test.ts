@@ -1,43 +1,32 @@
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { observer, waitForSubscribers } from "../cluster/support.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
+import { waitForSubscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
+import { MEMBER } from "./support.js";
 
 // The demo app (room:* keeps history) on two real nodes, one with a single worker and one with
 // two, sharing a real redis-server that the tests kill and stall. A push to a history room is
 // answered ok only once Redis has stored it; otherwise with an error the client can retry on.
 const KEY = "stored-pushes-key";
 const STORE_TIMEOUT_MS = 500;
+const opened = perFile();
 let redis: RedisServer;
 let outside: Redis;
 const nodes: Record<string, NodeProcess> = {};
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  outside = observer(redis);
-  const start = async (name: string, workers: string) =>
-    NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: workers, BROADCAST_KEY: KEY, HISTORY_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS) });
-  [nodes.single, nodes.double] = await Promise.all([start("single", "1"), start("double", "2")]);
-}, 60_000);
-
-afterAll(async () => {
-  redis?.resume();
-  outside?.disconnect();
-  await Promise.all(Object.values(nodes).map((node) => node.stop()));
-  await redis?.stop();
+  redis = await opened.redis();
+  outside = opened.observer(redis);
+  const start = (name: string, workers: number) =>
+    opened.node({ name, workers, redis, env: { BROADCAST_KEY: KEY, HISTORY_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS) } });
+  [nodes.single, nodes.double] = await Promise.all([start("single", 1), start("double", 2)]);
 }, 60_000);
 
 type PushReply = { status: string; response: Record<string, unknown> };
 
-async function join(node: NodeProcess, topic: string): Promise<RawClient> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-  client.send(["j", "j", topic, "phx_join", { user: "u", presence: false }]);
-  expect(((await client.reply("j"))[4] as PushReply).status).toBe("ok");
-  return client;
-}
 
 async function push(client: RawClient, topic: string, ref: string, body: string): Promise<PushReply> {
   client.send(["j", ref, topic, "new_msg", { body }]);
@@ -63,8 +52,8 @@ describe.each(["single", "double"])("pushes to a history room of the demo, on a 
   it("while Redis is down a push is answered with an error, never ok; once it is back, a push is ok and delivered", async () => {
     const node = nodes[name];
     const topic = `room:down-${name}`;
-    const subscriber = await join(node, topic);
-    const publisher = await join(node, topic);
+    const subscriber = await opened.joinedClient(node, topic, MEMBER, "j");
+    const publisher = await opened.joinedClient(node, topic, MEMBER, "j");
     await waitForSubscribers(outside, `cinder:t:${topic}`, 1);
     expect(await push(publisher, topic, "before", "before")).toEqual({ status: "ok", response: {} });
     await waitFor(() => bodies(subscriber).includes("before"), "the message before the outage");
@@ -92,7 +81,7 @@ describe.each(["single", "double"])("pushes to a history room of the demo, on a 
   it("while Redis does not answer (SIGSTOP), a push is answered with an error once the store timeout passes", async () => {
     const node = nodes[name];
     const topic = `room:stalled-${name}`;
-    const publisher = await join(node, topic);
+    const publisher = await opened.joinedClient(node, topic, MEMBER, "j");
     expect((await push(publisher, topic, "before", "before")).status).toBe("ok");
     redis.pause();
     try {
@@ -112,7 +101,7 @@ describe("POST /api/broadcast on the demo", () => {
   it.each(["single", "double"])("on a node with %s worker(s): 503 while Redis is down, 200 once stored; a live topic is 202 either way", async (name) => {
     const node = nodes[name];
     const topic = `room:http-${name}`;
-    const subscriber = await join(node, topic);
+    const subscriber = await opened.joinedClient(node, topic, MEMBER, "j");
     await waitForSubscribers(outside, `cinder:t:${topic}`, 1);
     const message = (body: string) => ({ topic, event: "new_msg", payload: { user: "ops", body } });
 

@@ -1,32 +1,18 @@
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
+import { joinWithRecovery, offsets, type Since } from "./support.js";
 
 // One node with two workers and no Redis: its main thread keeps the history in memory.
-const HISTORY_APP = fileURLToPath(new URL("../support/apps/history-app.mjs", import.meta.url));
+const opened = perFile();
 let node: NodeProcess;
 
 beforeAll(async () => {
-  node = await NodeProcess.start(await freePort(), { WORKERS: "2" }, ["--app", HISTORY_APP]);
+  node = await opened.node({ workers: 2, app: "history-app.mjs" });
 }, 30_000);
 
-afterAll(async () => {
-  await node?.stop();
-});
-
-type Recovery = { recovered: boolean; o: number; e: string };
-
-async function join(topic: string, since?: { o: number; e: string }): Promise<{ client: RawClient; recovery: Recovery }> {
-  const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-  client.send(["j", "j", topic, "phx_join", { user: "u", presence: false, ...(since ? { _since: since } : {}) }]);
-  const reply = (await client.reply("j"))[4] as { status: string; response: { _recovery: Recovery } };
-  expect(reply.status).toBe("ok");
-  return { client, recovery: reply.response._recovery };
-}
-
-const offsets = (client: RawClient) => client.frames.filter((f: RawFrame) => f[3] === "new_msg").map((f) => (f[4] as { _o: number })._o);
+const join = (topic: string, since?: Since) => joinWithRecovery(opened, node, topic, since);
 
 describe("history on a node with several workers and no Redis", () => {
   it("numbers broadcasts from every worker in one sequence and recovers a rejoin on any worker", async () => {

@@ -1,19 +1,15 @@
-import { Presence, type Socket } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer, CreateServerOptions } from "../../server/index.js";
+import { Presence } from "phoenix";
+import { describe, expect, it } from "vitest";
+import type { CreateServerOptions } from "../../server/index.js";
 import { ok, signPhoenixToken } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { startServer } from "../support/server.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
-import { collect, joined, longPollSocket, pushed, webSocket } from "./support.js";
-import { frame, metricValue, openSession, poll, pollUntil, post } from "./raw-longpoll.js";
+import { collect, joined, longPollSocket, pushed } from "./support.js";
+import { frame, openSession, poll, pollUntil, post } from "./raw-longpoll.js";
 
-const servers: CinderServer[] = [];
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const server of servers.splice(0)) await server.close();
-});
+const opened = perTest();
 
 /** A channel answering a push with what it received: the byte count of a binary payload, or the payload; `echo_bytes` broadcasts bytes. */
 const bytesChannel = {
@@ -29,22 +25,14 @@ const bytesChannel = {
   },
 };
 
-async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
-  const server = await startServer({ channels: { "room:*": roomChannel, "bytes:*": bytesChannel as never }, ...options });
-  servers.push(server);
-  return server;
-}
-
-function keep(socket: Socket): Socket {
-  sockets.push(socket);
-  return socket;
-}
+/** The channels of these tests: the demo room and `bytes:*`. */
+const CHANNELS: CreateServerOptions = { channels: { "room:*": roomChannel, "bytes:*": bytesChannel as never } };
 
 describe("phoenix.js's LongPoll transport against Cinder", () => {
   it("joins, pushes and gets replies, and shares broadcasts and presence with a WebSocket client both ways", async () => {
-    const server = await serve();
-    const lp = keep(longPollSocket(server.port));
-    const ws = keep(webSocket(server.port));
+    const server = await opened.server(CHANNELS);
+    const lp = opened.socket(longPollSocket(server.port));
+    const ws = opened.phoenix(server.port);
     const lpRoom = lp.channel("room:mixed", { user: "lp" });
     const wsRoom = ws.channel("room:mixed", { user: "ws" });
     const lpPresence = new Presence(lpRoom);
@@ -53,7 +41,7 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     const wsMessages = collect<{ user: string; body: string }>(wsRoom, "new_msg");
     await joined(wsRoom);
     await joined(lpRoom);
-    expect(await waitFor(() => metricValue(server, "cinder_longpoll_sessions"), "the session gauge")).toBe(1);
+    expect(await waitFor(() => metricOf(server, "cinder_longpoll_sessions"), "the session gauge")).toBe(1);
 
     const users = (presence: Presence) => presence.list((key) => key).sort().join(",");
     await waitFor(() => users(lpPresence) === "lp,ws" && users(wsPresence) === "lp,ws", "both presences on both sides");
@@ -75,8 +63,8 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
   });
 
   it("hands a binary push up to the channel; byte payloads down are skipped and counted, text after them still arrives", async () => {
-    const server = await serve();
-    const lp = keep(longPollSocket(server.port));
+    const server = await opened.server(CHANNELS);
+    const lp = opened.socket(longPollSocket(server.port));
     const channel = lp.channel("bytes:1", {});
     await joined(channel);
     const bytes = new Uint8Array([7, 8, 9, 10]).buffer;
@@ -88,33 +76,34 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     await pushed(channel, "echo_bytes", {});
     await waitFor(() => text.length === 1, "the text broadcast after the bytes");
     expect(got).toEqual([]);
-    expect(await metricValue(server, "cinder_longpoll_binary_skipped_total")).toBe(1);
+    expect(await metricOf(server, "cinder_longpoll_binary_skipped_total")).toBe(1);
   });
 
   it("gives the connect hook the query params, the auth token header and the transport's headers; a refused connect does not open", async () => {
     const seen: Array<{ params: Record<string, string>; authToken: string | undefined }> = [];
-    const server = await serve({
+    const server = await opened.server({
+      ...CHANNELS,
       connect: (params, info) => {
         seen.push({ params: { ...params }, authToken: info.authToken });
         return params.token === "good" ? { assigns: { who: "ada" } } : false;
       },
     });
     // phoenix.js 1.8 puts the app's params and its session token in the same query: `token` here is the app's.
-    const accepted = keep(longPollSocket(server.port, { params: { token: "good" }, authToken: "secret-auth" }));
+    const accepted = opened.socket(longPollSocket(server.port, { params: { token: "good" }, authToken: "secret-auth" }));
     await joined(accepted.channel("room:hook", { user: "ada", presence: false }));
     expect(seen[0]).toEqual({ params: { token: "good", vsn: "2.0.0" }, authToken: "secret-auth" });
 
-    const refused = keep(longPollSocket(server.port, { params: { token: "bad" } }));
+    const refused = opened.socket(longPollSocket(server.port, { params: { token: "bad" } }));
     const errors: unknown[] = [];
     refused.onError((error) => void errors.push(error));
     await waitFor(() => errors.length > 0, "the refused socket to error");
     expect(refused.isConnected()).toBe(false);
-    expect(await metricValue(server, "cinder_connects_rejected_total", { reason: "connect" })).toBeGreaterThan(0);
+    expect(await metricOf(server, "cinder_connects_rejected_total", { reason: "connect" })).toBeGreaterThan(0);
   });
 
   it("ends a session that stops polling after 1.5 windows: its presence leaves the others' lists", async () => {
-    const server = await serve({ longPollWindowMs: 300 });
-    const ws = keep(webSocket(server.port));
+    const server = await opened.server({ ...CHANNELS, longPollWindowMs: 300 });
+    const ws = opened.phoenix(server.port);
     const wsRoom = ws.channel("room:idle", { user: "watcher" });
     const wsPresence = new Presence(wsRoom);
     await joined(wsRoom);
@@ -125,8 +114,8 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     const users = () => wsPresence.list((key) => key).sort().join(",");
     await waitFor(() => users() === "sleeper,watcher", "the longpoll presence to join");
     await waitFor(() => users() === "watcher", "the idle session's presence to leave");
-    expect(await metricValue(server, "cinder_longpoll_timeouts_total")).toBe(1);
-    expect(await metricValue(server, "cinder_longpoll_sessions")).toBe(0);
+    expect(await metricOf(server, "cinder_longpoll_timeouts_total")).toBe(1);
+    expect(await metricOf(server, "cinder_longpoll_sessions")).toBe(0);
     // Its token now names a session that is gone.
     expect((await poll(server.port, token)).body).toEqual({ status: 410 });
   });
@@ -134,23 +123,23 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
   it("verifies phoenix.js's authToken with built-in auth (the channel sees the user); a bad token is refused", async () => {
     const secretKeyBase = "a-secret-key-base-for-longpoll-auth-tests-0123456789";
     const whoAmI = { join: () => ok(), handleIn: (_event: string, _payload: unknown, socket: { userId: string | undefined }) => ok({ user: socket.userId ?? null }) };
-    const server = await serve({ secretKeyBase, auth: { phoenixToken: { salt: "user socket" } }, channels: { "me:*": whoAmI as never } });
-    const good = keep(longPollSocket(server.port, { authToken: signPhoenixToken(secretKeyBase, "user socket", { sub: "ada" }) }));
+    const server = await opened.server({ ...CHANNELS, secretKeyBase, auth: { phoenixToken: { salt: "user socket" } }, channels: { "me:*": whoAmI as never } });
+    const good = opened.socket(longPollSocket(server.port, { authToken: signPhoenixToken(secretKeyBase, "user socket", { sub: "ada" }) }));
     const channel = good.channel("me:1", {});
     await joined(channel);
     expect(await pushed(channel, "who", {})).toEqual({ status: "ok", response: { user: "ada" } });
 
-    const bad = keep(longPollSocket(server.port, { authToken: "not-a-token" }));
+    const bad = opened.socket(longPollSocket(server.port, { authToken: "not-a-token" }));
     const errors: unknown[] = [];
     bad.onError((error) => void errors.push(error));
     await waitFor(() => errors.length > 0, "the refused socket to error");
     expect(bad.isConnected()).toBe(false);
-    expect(await metricValue(server, "cinder_connects_rejected_total", { reason: "token_invalid" })).toBeGreaterThan(0);
+    expect(await metricOf(server, "cinder_connects_rejected_total", { reason: "token_invalid" })).toBeGreaterThan(0);
   });
 
   it("ends a session on server.disconnect(id); phoenix.js learns it at its next poll (410), reconnects and rejoins", async () => {
-    const server = await serve({ connect: () => ({ id: "user:1" }) });
-    const lp = keep(longPollSocket(server.port));
+    const server = await opened.server({ ...CHANNELS, connect: () => ({ id: "user:1" }) });
+    const lp = opened.socket(longPollSocket(server.port));
     const room = lp.channel("room:kick", { user: "kicked", presence: false });
     await joined(room);
     let joins = 0;
@@ -158,15 +147,15 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
     (room as unknown as { joinPush: { receive(status: string, callback: () => void): void } }).joinPush.receive("ok", () => joins++);
     joins = 0;
     expect(server.disconnect("user:1")).toBe(1);
-    expect(await metricValue(server, "cinder_forced_disconnects_total")).toBe(1);
-    await waitFor(async () => (await metricValue(server, "cinder_longpoll_requests_total", { method: "GET", status: "410" })) >= 3, "the old session's 410 and the new handshake");
+    expect(await metricOf(server, "cinder_forced_disconnects_total")).toBe(1);
+    await waitFor(async () => (await metricOf(server, "cinder_longpoll_requests_total", { method: "GET", status: "410" })) >= 3, "the old session's 410 and the new handshake");
     await waitFor(() => joins > 0, "the channel to rejoin on a new session", 10_000);
-    expect(await metricValue(server, "cinder_longpoll_sessions")).toBe(1);
+    expect(await metricOf(server, "cinder_longpoll_sessions")).toBe(1);
     expect(await pushed(room, "ping", {})).toEqual({ status: "ok", response: {} });
   });
 
   it("numbers broadcasts on a history topic and replays what a rejoining session missed", async () => {
-    const server = await serve({ channels: { "h:*": { join: () => ok(), history: { size: 100, ttlMs: 60_000 } } as never } });
+    const server = await opened.server({ ...CHANNELS, channels: { "h:*": { join: () => ok(), history: { size: 100, ttlMs: 60_000 } } as never } });
     const first = await openSession(server.port);
     await post(server.port, first, frame("j", "j", "h:1", "phx_join", {}));
     const [reply] = await pollUntil(server.port, first, (message) => message[3] === "phx_reply");
@@ -185,7 +174,7 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
 
   it("runs the channel's terminate when a session ends", async () => {
     const ended: string[] = [];
-    const server = await serve({ longPollWindowMs: 200, channels: { "t:*": { join: () => ok(), terminate: (reason: string) => void ended.push(reason) } as never } });
+    const server = await opened.server({ ...CHANNELS, longPollWindowMs: 200, channels: { "t:*": { join: () => ok(), terminate: (reason: string) => void ended.push(reason) } as never } });
     const token = await openSession(server.port);
     await post(server.port, token, frame("1", "1", "t:1", "phx_join", {}));
     await pollUntil(server.port, token, (message) => message[3] === "phx_reply");
@@ -194,7 +183,7 @@ describe("phoenix.js's LongPoll transport against Cinder", () => {
   });
 
   it("is not served with longPoll: false", async () => {
-    const server = await serve({ longPoll: false });
+    const server = await opened.server({ ...CHANNELS, longPoll: false });
     const response = await fetch(`http://127.0.0.1:${server.port}/socket/longpoll?vsn=2.0.0`);
     expect(response.status).toBe(404);
   });

@@ -56,18 +56,3 @@ export async function pollUntil(port: number, token: string, match: (frame: unkn
   throw new Error(`no matching frame in ${attempts} polls: ${JSON.stringify(seen)}`);
 }
 
-/** One sample of `name` (with exactly these labels) from a node's /metrics; 0 when absent. */
-export async function metricValue(target: { port: number }, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${target.port}/metrics`)).text();
-  const wanted = Object.entries(labels)
-    .map(([key, value]) => `${key}="${value}"`)
-    .sort()
-    .join(",");
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? "").split(",").filter(Boolean).sort().join(",");
-    if (have === wanted) return Number(match[3]);
-  }
-  return 0;
-}

@@ -39,8 +39,6 @@ export function longPollSocket(port: number, options: ClientOptions = {}): Socke
   return socket;
 }
 
-export { phoenixWebSocket as webSocket } from "../support/phoenix-channel.js";
-
 /**
  * A `fetch` for phoenix.js that opens a new TCP connection for every request: on a node with
  * several workers the kernel spreads connections over them (SO_REUSEPORT), so a client's polls

@@ -1,50 +1,37 @@
-import type { Channel, Socket } from "phoenix";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Channel } from "phoenix";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { PresenceDiff, PresenceMap } from "../../server/presence/index.js";
-import { observer } from "../cluster/support.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { collect, phoenixWebSocket } from "../support/phoenix-channel.js";
-import { RedisServer } from "../support/redis-server.js";
+import { metricOf } from "../support/metrics.js";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile, perTest } from "../support/opened.js";
+import { collect } from "../support/phoenix-channel.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 // Real node processes around one real redis-server, with the default presence timings: an idle
 // replica heartbeats only every 15 s, so nothing but what a restarted node does on its own can
 // give it the room in time.
+const file = perFile();
+const opened = perTest();
 let redis: RedisServer;
-const running: NodeProcess[] = [];
-const sockets: Socket[] = [];
 let rooms = 0;
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
+  redis = await file.redis();
 }, 30_000);
 
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  await Promise.all(running.splice(0).map((node) => node.stop("SIGKILL")));
-}, 60_000);
+/** A node of the test's cluster. */
+const inCluster = (name: string, workers: number, env: Record<string, string> = {}): NodeOptions => ({ name, workers, redis, env });
 
-afterAll(async () => {
-  await redis?.stop();
-});
-
-async function startNode(name: string, workers: number, env: Record<string, string> = {}): Promise<NodeProcess> {
-  const node = await NodeProcess.start(await freePort(), { REDIS_URL: redis.url, NODE_NAME: name, WORKERS: String(workers), ...env });
-  running.push(node);
-  return node;
-}
-
-/** Ends `node` by `signal` and starts it again under the same name: a restart. */
-async function restart(node: NodeProcess, name: string, workers: number, signal: NodeJS.Signals): Promise<NodeProcess> {
+/** Ends `node` by `signal` and starts it again under the same name (on a new port): a restart. */
+async function restart(node: NodeProcess, signal: NodeJS.Signals): Promise<NodeProcess> {
   await node.stop(signal);
-  running.splice(running.indexOf(node), 1);
-  return startNode(name, workers);
+  return opened.node({ ...node.options, port: undefined });
 }
 
 /** A phoenix.js client of the demo room `topic` on `node`, as `user`; `states` are the presence_states it got, in order. */
 function member(node: NodeProcess, topic: string, user: string) {
-  const socket = phoenixWebSocket(node.port);
-  sockets.push(socket);
+  const socket = opened.phoenix(node.port);
   const channel: Channel = socket.channel(topic, { user });
   const states = collect<PresenceMap>(channel, "presence_state");
   const diffs = collect<PresenceDiff>(channel, "presence_diff");
@@ -86,14 +73,8 @@ async function expectFirstStatesComplete(b: NodeProcess, workers: number, topic:
     for (const key of first) expect([...onA, ...joinerNames]).toContain(key);
   }
   // Every replica of B had the room from A's replica, not by luck after its wait ran out.
-  expect(await metric(b, 'cinder_presence_first_sync_total{outcome="complete"}')).toBe(workers);
-  expect(await metric(b, 'cinder_presence_first_sync_total{outcome="timeout"}')).toBe(0);
-}
-
-async function metric(node: NodeProcess, series: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
+  expect(await metricOf(b, "cinder_presence_first_sync_total", { outcome: "complete" })).toBe(workers);
+  expect(await metricOf(b, "cinder_presence_first_sync_total", { outcome: "timeout" })).toBe(0);
 }
 
 describe.each([
@@ -103,19 +84,19 @@ describe.each([
 ])("a restarted node's first presence_state (B with WORKERS=$workers)", ({ workers, joiners }) => {
   it("lists every member of the room when a client joins right after the node is up (kill -9)", async () => {
     const topic = `room:first-${rooms++}`;
-    const [a, b] = await Promise.all([startNode("A", 1), startNode("B", workers)]);
+    const [a, b] = await Promise.all([opened.node(inCluster("A", 1)), opened.node(inCluster("B", workers))]);
     const onA = await membersOnA(a, topic, 5);
-    const restarted = await restart(b, "B", workers, "SIGKILL");
+    const restarted = await restart(b, "SIGKILL");
     await expectFirstStatesComplete(restarted, workers, topic, onA, joiners);
   });
 
   it("lists every member of the room when a client joins once the nodes saw each other again (SIGTERM)", async () => {
     const topic = `room:first-${rooms++}`;
-    const [a, b] = await Promise.all([startNode("A", 1), startNode("B", workers)]);
+    const [a, b] = await Promise.all([opened.node(inCluster("A", 1)), opened.node(inCluster("B", workers))]);
     const onA = await membersOnA(a, topic, 5);
     await waitFor(() => sawPeer(a, "B") > 0, "A to see B's liveness key", 10_000);
     const seenBefore = sawPeer(a, "B");
-    const restarted = await restart(b, "B", workers, "SIGTERM");
+    const restarted = await restart(b, "SIGTERM");
     // Seconds into its life: both liveness keys seen both ways. Nothing in between sends B the room.
     await waitFor(() => sawPeer(restarted, "A") > 0 && sawPeer(a, "B") > seenBefore, "A and the restarted B to see each other's liveness keys", 10_000);
     await expectFirstStatesComplete(restarted, workers, topic, onA, joiners);
@@ -128,7 +109,7 @@ describe("a starting node whose peer never answers", () => {
 
   /** A node that Redis says is alive (its liveness key, with no expiry) but that runs nowhere. */
   async function listPeerThatNeverAnswers(): Promise<() => Promise<void>> {
-    const outside = observer(redis);
+    const outside = opened.observer(redis);
     await outside.set(`cinder:node:${PEER}`, JSON.stringify([PEER_REPLICA]));
     await outside.sadd("cinder:nodes", PEER);
     let removed: Promise<void> | undefined;
@@ -143,21 +124,21 @@ describe("a starting node whose peer never answers", () => {
   it("keeps a newcomer's presence_state (and nothing else) waiting until the peer is reported down", async () => {
     const removePeer = await listPeerThatNeverAnswers();
     try {
-      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "600000" });
+      const b = await opened.node(inCluster("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "600000" }));
       const newcomer = member(b, "room:waits", "new");
-      await waitFor(async () => (await metric(b, "cinder_presence_state_sync_waits_total")) === 1, "the newcomer's presence_state to wait");
+      await waitFor(async () => (await metricOf(b, "cinder_presence_state_sync_waits_total")) === 1, "the newcomer's presence_state to wait");
       // Other rooms are served meanwhile.
       const other = member(b, "room:busy", "other");
-      await waitFor(async () => (await metric(b, "cinder_presence_state_sync_waits_total")) === 2, "the other member's presence_state to wait too");
+      await waitFor(async () => (await metricOf(b, "cinder_presence_state_sync_waits_total")) === 2, "the other member's presence_state to wait too");
       other.channel.push("new_msg", { body: "still served" });
       await waitFor(() => other.messages().includes("still served"), "a broadcast in another room");
       expect(newcomer.states).toEqual([]);
-      expect(await metric(b, "cinder_presence_state_waiting")).toBe(2);
+      expect(await metricOf(b, "cinder_presence_state_waiting")).toBe(2);
       // The peer's key goes: the liveness poll reports it down, and nobody is left to wait for.
       await removePeer();
       await waitFor(() => newcomer.states.length > 0 && other.states.length > 0, "both presence_states once the peer is down");
       expect(Object.keys(newcomer.states[0])).toEqual(["new"]);
-      expect(await metric(b, 'cinder_presence_first_sync_total{outcome="complete"}')).toBe(1);
+      expect(await metricOf(b, "cinder_presence_first_sync_total", { outcome: "complete" })).toBe(1);
     } finally {
       await removePeer();
     }
@@ -166,11 +147,11 @@ describe("a starting node whose peer never answers", () => {
   it("serves a newcomer's presence_state with what it has once presenceFirstSyncTimeoutMs has passed", async () => {
     const removePeer = await listPeerThatNeverAnswers();
     try {
-      const b = await startNode("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "1000" });
+      const b = await opened.node(inCluster("B", 1, { PRESENCE_FIRST_SYNC_TIMEOUT_MS: "1000" }));
       const newcomer = member(b, "room:timeout", "new");
       await waitFor(() => newcomer.states.length > 0, "the newcomer's presence_state");
       expect(Object.keys(newcomer.states[0])).toEqual(["new"]);
-      expect(await metric(b, 'cinder_presence_first_sync_total{outcome="timeout"}')).toBe(1);
+      expect(await metricOf(b, "cinder_presence_first_sync_total", { outcome: "timeout" })).toBe(1);
       // The warning names the replica that did not answer (among others, when nodes of an earlier
       // test were killed so recently that their liveness keys have not expired yet).
       const warning = () => b.output.split("\n").find((line) => line.includes('"msg":"presence: first sync timed out'));

@@ -11,6 +11,7 @@ import { PART_BYTES } from "../../server/presence/state-parts.js";
 import { FirstSync, type FirstSyncView } from "../../server/presence/first-sync.js";
 import { CORK_FIT_BATCH_BYTES } from "../../server/presence/catch-up-batch.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
+import { metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 
 const TOPIC = "room:big";
@@ -179,11 +180,6 @@ function clientView(presence: Presence): string {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function metric(room: Room, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const found = (await room.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  const value = found?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
-  return Number(value?.value ?? 0);
-}
 
 type Step = { op: "join" | "leave" | "update" | "block" | "unblock"; member: number } | { op: "turn" };
 
@@ -207,8 +203,8 @@ describe("presence catch-ups", () => {
     expect(frames.length - state).toBeGreaterThan(4);
     for (const frame of frames) expect(Buffer.byteLength(frame)).toBeLessThan(PART_BYTES + 200);
     // The 40 who asked in the same turn shared snapshots; the late one may reuse the last.
-    expect(await metric(room, "cinder_presence_state_encodings_total")).toBeLessThan(5);
-    expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+    expect(await metricOf(room.metrics, "cinder_presence_state_encodings_total")).toBeLessThan(5);
+    expect(await metricOf(room.metrics, "cinder_presence_state_waiting")).toBe(0);
   });
 
   it("write one part at a time by default, and several at once when the batch holds them", async () => {
@@ -250,7 +246,7 @@ describe("presence catch-ups", () => {
         }
         for (const key of room.members.keys()) room.setOpen(key, true);
         await waitFor(() => room.converged(), "every member's list to match the truth");
-        expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+        expect(await metricOf(room.metrics, "cinder_presence_state_waiting")).toBe(0);
         room.states.stop();
       }),
       { numRuns: 40 },
@@ -270,14 +266,14 @@ describe("presence catch-ups", () => {
     await waitFor(() => socket.frames.length > 0, "the slow member's first frames");
     expect(socket.frames.some((frame) => frame.includes('"presence_state"'))).toBe(true);
     for (let n = 0; n < 200; n++) room.update(`u${n % 40}`);
-    expect(await metric(room, "cinder_presence_state_restarts_total", { reason: "log" })).toBe(0);
+    expect(await metricOf(room.metrics, "cinder_presence_state_restarts_total", { reason: "log" })).toBe(0);
     socket.writesLeft = Infinity;
     room.setOpen(slow, true);
     await waitFor(() => room.converged(), "the slow member's list to match after starting again");
-    expect(await metric(room, "cinder_presence_state_restarts_total", { reason: "log" })).toBe(1);
+    expect(await metricOf(room.metrics, "cinder_presence_state_restarts_total", { reason: "log" })).toBe(1);
     expect(socket.frames.filter((frame) => frame.includes('"presence_state"'))).toHaveLength(2);
     // Its log was bounded meanwhile: at most four lists and the snapshots being sent.
-    expect(await metric(room, "cinder_presence_state_bytes_held")).toBe(0);
+    expect(await metricOf(room.metrics, "cinder_presence_state_bytes_held")).toBe(0);
   });
 
   it("let the next member through when clients that stopped reading hold every stream", async () => {
@@ -296,7 +292,7 @@ describe("presence catch-ups", () => {
       // The stuck streams give up their turn; the late member is next in line.
       await vi.advanceTimersByTimeAsync(STALL_MS);
       expect(room.sees("late")).toBe(true);
-      expect(await metric(room, "cinder_presence_state_restarts_total", { reason: "stalled" })).toBe(MAX_STREAMS);
+      expect(await metricOf(room.metrics, "cinder_presence_state_restarts_total", { reason: "stalled" })).toBe(MAX_STREAMS);
     } finally {
       room.states.stop();
       vi.useRealTimers();
@@ -314,19 +310,19 @@ describe("presence catch-ups", () => {
       await nextTurn();
       // Nothing yet, not even diffs: a list now would lack the other replicas' presences.
       for (const member of room.members.values()) expect(member.socket.frames).toEqual([]);
-      expect(await metric(room, "cinder_presence_state_sync_waits_total")).toBe(3);
-      expect(await metric(room, "cinder_presence_state_waiting")).toBe(2);
+      expect(await metricOf(room.metrics, "cinder_presence_state_sync_waits_total")).toBe(3);
+      expect(await metricOf(room.metrics, "cinder_presence_state_waiting")).toBe(2);
       // The other replicas' presences arrive, then the first sync is over.
       for (let i = 0; i < 10; i++) room.track(`remote${i}`);
       sync.listed();
       await waitFor(() => room.converged(), "every waiting member's list to match");
       // Each one's first frame is its presence_state (the parts that follow join the rest of the list).
       for (const member of room.members.values()) expect(member.socket.frames[0].startsWith('[null,null,"room:big","presence_state"')).toBe(true);
-      expect(await metric(room, "cinder_presence_state_waiting")).toBe(0);
+      expect(await metricOf(room.metrics, "cinder_presence_state_waiting")).toBe(0);
       // Once it is over, members are sent their list at once.
       room.join("later");
       await waitFor(() => room.sees("later"), "a later member's list");
-      expect(await metric(room, "cinder_presence_state_sync_waits_total")).toBe(3);
+      expect(await metricOf(room.metrics, "cinder_presence_state_sync_waits_total")).toBe(3);
     } finally {
       room.states.stop();
     }

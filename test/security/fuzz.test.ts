@@ -1,19 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { decode, encode } from "@msgpack/msgpack";
 import fc from "fast-check";
 import WebSocket from "ws";
 import { EXPECTED_CLOSE_CODES, fuzzFrame, type FuzzFrame } from "../../bench/lib/fuzz-frames.js";
 import type { CinderServer } from "../../server/index.js";
 import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { perFile } from "../support/opened.js";
+import { socketUrl } from "../support/server.js";
 
 // Property: whatever a client sends, its socket either keeps serving (a heartbeat after the
 // frame is answered) or is closed with a documented code, and the server serves everyone else.
+const opened = perFile();
 let server: CinderServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await opened.server();
 });
-afterAll(() => server.close());
 
 const HEARTBEAT = "hb-fuzz";
 const heartbeat = (serializer: FuzzFrame["serializer"]) =>

@@ -1,11 +1,12 @@
 import { encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
-import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
+import { ok, type ChannelHandler } from "../../server/index.js";
 import { CROWDED_MEMBER_BYTES, jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP, VALUE_BYTES } from "../../server/socket/payload-depth.js";
 import type { RawFrame } from "../support/raw-client.js";
-import { rawPerTest, startServer } from "../support/server.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
 
-const opened = rawPerTest();
+const opened = perTest();
 
 /** Answers a push `shout` by broadcasting it to the topic. */
 const shouting: ChannelHandler = {
@@ -16,25 +17,19 @@ const shouting: ChannelHandler = {
   },
 };
 
-async function metric(name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${(opened.server as CinderServer).port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
-  return Number(line?.split(" ")[1] ?? 0);
-}
-
 /** A frame of about 1 MB that is cheap to send and was costly to decode: an array of empty msgpack maps. */
 const emptyMaps = (): Buffer => Buffer.from(encode(["1", "1", "room:flood", "new_msg", { a: Array.from({ length: 1_000_000 - 40 }, () => ({})) }]));
 
 describe("the inbound byte budget (maxInboundBytesPerSecond)", () => {
   it("closes sockets flooding frames costly to decode with 1008, none decoded, while another socket's heartbeats and broadcasts are answered in order", async () => {
-    opened.server = await startServer({ channels: { "room:*": shouting } });
-    const probe = await opened.open();
+    const server = await opened.server({ channels: { "room:*": shouting } });
+    const probe = await opened.raw(server);
     await probe.join("room:probe");
     const flood = emptyMaps();
     expect(flood.byteLength).toBeLessThanOrEqual(1024 * 1024);
     const closes: Array<{ code: number; reason: string }> = [];
     for (let round = 0; round < 3; round++) {
-      const attacker = await opened.open("vsn=2.0.0&serializer=msgpack");
+      const attacker = await opened.raw(server, { query: "vsn=2.0.0&serializer=msgpack" });
       for (let i = 0; i < 3; i++) attacker.send(flood);
       // While the attacker's frames arrive: a heartbeat and a broadcast, each answered in turn.
       probe.send([null, `h${round}`, "phoenix", "heartbeat", {}]);
@@ -43,16 +38,16 @@ describe("the inbound byte budget (maxInboundBytesPerSecond)", () => {
       closes.push(await attacker.closed());
     }
     expect(closes).toEqual(Array(3).fill({ code: 1008, reason: "too much to decode: over 1048576 bytes a second" }));
-    const seen = probe.frames.filter((f) => f[1]?.startsWith("h") || f[3] === "shout").map((f: RawFrame) => (f[3] === "shout" ? `shout ${JSON.stringify(f[4])}` : f[1]));
+    const seen = probe.frames.filter((f: RawFrame) => f[1]?.startsWith("h") || f[3] === "shout").map((f: RawFrame) => (f[3] === "shout" ? `shout ${JSON.stringify(f[4])}` : f[1]));
     expect(seen).toEqual(["h0", 'shout {"round":0}', "h1", 'shout {"round":1}', "h2", 'shout {"round":2}']);
-    expect(await metric("cinder_rate_limited_total", '{limit="bytes"}')).toBe(3);
+    expect(await metricOf(server, "cinder_rate_limited_total", { limit: "bytes" })).toBe(3);
     // Refused before decoding: only the probe's frames (a join, three heartbeats, three shouts) were ever decoded.
-    expect(await metric("cinder_messages_received_total")).toBe(7);
+    expect(await metricOf(server, "cinder_messages_received_total")).toBe(7);
   }, 30_000);
 
   it("lets one frame of maxPayloadLength through on a fresh socket, and closes one that keeps sending past its rate", async () => {
-    opened.server = await startServer({ channels: { "room:*": shouting }, maxInboundBytesPerSecond: 1000, maxPayloadLength: 64 * 1024 });
-    const client = await opened.open();
+    const server = await opened.server({ channels: { "room:*": shouting }, maxInboundBytesPerSecond: 1000, maxPayloadLength: 64 * 1024 });
+    const client = await opened.raw(server);
     await client.join("room:big");
     const text = "x".repeat(60_000);
     client.send([null, "big1", "room:big", "note", { text }]);
@@ -60,7 +55,7 @@ describe("the inbound byte budget (maxInboundBytesPerSecond)", () => {
     client.send([null, "big2", "room:big", "note", { text }]);
     expect(await client.closed()).toEqual({ code: 1008, reason: "too much to decode: over 1000 bytes a second" });
     expect(client.frames.some((f) => f[1] === "big2")).toBe(false);
-    expect(await metric("cinder_rate_limited_total", '{limit="bytes"}')).toBe(1);
+    expect(await metricOf(server, "cinder_rate_limited_total", { limit: "bytes" })).toBe(1);
   });
 });
 

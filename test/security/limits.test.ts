@@ -1,34 +1,30 @@
 import { describe, expect, it } from "vitest";
 import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
 import { HttpRefusal, RawClient, type RawFrame } from "../support/raw-client.js";
-import { rawPerTest, socketUrl, startServer } from "../support/server.js";
+import { socketUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
 // Each rate limit: hit, answered as documented, and recovered once its second has passed.
-const opened = rawPerTest();
-
-const open = () => opened.open();
+const opened = perTest();
 
 const reasonOf = (frame: RawFrame) => (frame[4] as { status: string; response: { reason?: string } }).response.reason;
 
-async function limited(what: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${(opened.server as CinderServer).port}/metrics`)).text();
-  return Number(new RegExp(`^cinder_rate_limited_total\\{limit="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-}
+const limited = (server: CinderServer, limit: string) => metricOf(server, "cinder_rate_limited_total", { limit });
 
 const plain: ChannelHandler = { join: () => ok({}), handleIn: () => ok({ fine: true }) };
 
 describe("rate limits", () => {
   it("answers pushes past maxFramesPerSecond with rate limited, and lets them through again a second later", async () => {
-    opened.server = await startServer({ maxFramesPerSecond: 5, channels: { "room:*": plain } });
-    const client = await open();
+    const server = await opened.server({ maxFramesPerSecond: 5, channels: { "room:*": plain } });
+    const client = await opened.raw(server);
     await client.join("room:a");
     for (let i = 0; i < 10; i++) client.send([null, `p${i}`, "room:a", "ping", {}]);
     const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => client.reply(`p${i}`)));
     const reasons = replies.map(reasonOf);
     expect(reasons.filter((r) => r === "rate limited").length).toBeGreaterThanOrEqual(5);
-    expect(await limited("frames")).toBeGreaterThanOrEqual(5);
+    expect(await limited(server, "frames")).toBeGreaterThanOrEqual(5);
     // Once tokens are back, a push is handled again.
     let n = 0;
     await waitFor(async () => {
@@ -39,20 +35,20 @@ describe("rate limits", () => {
   });
 
   it("closes a socket that stays over its frame rate with 1008", async () => {
-    opened.server = await startServer({ maxFramesPerSecond: 2, channels: { "room:*": plain } });
-    const client = await open();
+    const server = await opened.server({ maxFramesPerSecond: 2, channels: { "room:*": plain } });
+    const client = await opened.raw(server);
     const spam = setInterval(() => client.ws.readyState === 1 && client.send([null, null, "phoenix", "heartbeat", {}]), 20);
     try {
       expect(await client.closed()).toEqual({ code: 1008, reason: "too many frames: over 2 a second" });
     } finally {
       clearInterval(spam);
     }
-    expect(await limited("close")).toBe(1);
+    expect(await limited(server, "close")).toBe(1);
   }, 20_000);
 
   it("refuses joins past maxJoinsPerSecond with too many joins", async () => {
-    opened.server = await startServer({ maxJoinsPerSecond: 3, channels: { "room:*": plain } });
-    const client = await open();
+    const server = await opened.server({ maxJoinsPerSecond: 3, channels: { "room:*": plain } });
+    const client = await opened.raw(server);
     const replies = await Promise.all(["a", "b", "c", "d", "e"].map((room) => client.join(`room:${room}`)));
     expect(replies.map(reasonOf)).toEqual([undefined, undefined, undefined, "too many joins", "too many joins"]);
     await waitFor(async () => reasonOf(await client.join("room:f")) === undefined, "a join to pass again", 5000);
@@ -68,15 +64,15 @@ describe("rate limits", () => {
         return ok({});
       },
     };
-    opened.server = await startServer({ maxPresencePerSecond: 2, channels: { "room:*": tracker } });
-    const client = await open();
+    const server = await opened.server({ maxPresencePerSecond: 2, channels: { "room:*": tracker } });
+    const client = await opened.raw(server);
     await client.join("room:p");
     for (const key of ["a", "b", "c"]) {
       client.send([null, key, "room:p", "track", { key }]);
       await client.reply(key);
     }
     expect(results).toEqual(["ok", "ok", "rate_limited"]);
-    expect(await limited("presence")).toBe(1);
+    expect(await limited(server, "presence")).toBe(1);
     let n = 0;
     await waitFor(async () => {
       const key = `later${n++}`;
@@ -87,28 +83,24 @@ describe("rate limits", () => {
   });
 
   it("refuses upgrades past maxConnectsPerSecondPerIp with HTTP 429", async () => {
-    opened.server = await startServer({ maxConnectsPerSecondPerIp: 2 });
-    await open();
-    await open();
-    await expect(RawClient.open(socketUrl(opened.server as CinderServer))).rejects.toEqual(new HttpRefusal(429));
-    expect(await limited("connects")).toBe(1);
-    await waitFor(() => open().then(() => true, () => false), "a connect to pass again", 5000);
+    const server = await opened.server({ maxConnectsPerSecondPerIp: 2 });
+    await opened.raw(server);
+    await opened.raw(server);
+    await expect(RawClient.open(socketUrl(server))).rejects.toEqual(new HttpRefusal(429));
+    expect(await limited(server, "connects")).toBe(1);
+    await waitFor(() => opened.raw(server).then(() => true, () => false), "a connect to pass again", 5000);
   });
 });
 
 describe("logs of client-chosen topics", () => {
   it("never carry a whole unmatched topic, and never at warn", async () => {
-    const node = await NodeProcess.start(await freePort(), { LOG_LEVEL: "debug" });
-    try {
-      const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-      const topic = `nope:${"x".repeat(900)}`;
-      await client.join(topic);
-      client.close();
-      await waitFor(() => node.output.includes('"msg":"ignoring unmatched topic"'), "the debug line");
-      const line = node.output.split("\n").find((l) => l.includes("ignoring unmatched topic")) as string;
-      expect(JSON.parse(line)).toMatchObject({ level: 20, topicLength: topic.length, topic: topic.slice(0, 100) });
-    } finally {
-      await node.stop();
-    }
+    const node = await opened.node({ env: { LOG_LEVEL: "debug" } });
+    const client = await opened.raw(node);
+    const topic = `nope:${"x".repeat(900)}`;
+    await client.join(topic);
+    client.close();
+    await waitFor(() => node.output.includes('"msg":"ignoring unmatched topic"'), "the debug line");
+    const line = node.output.split("\n").find((l) => l.includes("ignoring unmatched topic")) as string;
+    expect(JSON.parse(line)).toMatchObject({ level: 20, topicLength: topic.length, topic: topic.slice(0, 100) });
   });
 });

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, NodeProcess } from "../support/node-process.js";
+import { NodeProcess } from "../support/node-process.js";
 import { waitFor } from "../support/wait.js";
 
 /** A keep-alive HTTP/1.1 connection read by hand, so what the server does with it is seen as it happens. */
@@ -58,8 +58,8 @@ afterEach(async () => {
 
 describe("a drain and HTTP keep-alive connections", () => {
   it("a two-worker node closes an idle keep-alive connection as its drain ends, then exits 0", async () => {
-    const port = await freePort();
-    const node = await NodeProcess.start(port, { WORKERS: "2" });
+    const node = await NodeProcess.start({ workers: 2 });
+    const port = node.port;
     nodes.push(node);
     const balancer = await KeptAlive.open(port);
     connections.push(balancer);
@@ -87,8 +87,8 @@ describe("a drain and HTTP keep-alive connections", () => {
   }, 40_000);
 
   it("a request in flight when the drain ends gets its answer, which closes its connection", async () => {
-    const port = await freePort();
-    const node = await NodeProcess.start(port, { WORKERS: "2", BROADCAST_KEY: "k" });
+    const node = await NodeProcess.start({ workers: 2, env: { BROADCAST_KEY: "k" } });
+    const port = node.port;
     nodes.push(node);
     const backend = await KeptAlive.open(port);
     connections.push(backend);

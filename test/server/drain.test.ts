@@ -1,21 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CLOSE, type CinderServer } from "../../server/index.js";
-import { freePort, NodeProcess } from "../support/node-process.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CLOSE } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perFile, perTest, type Opened } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 type Presences = Record<string, unknown>;
 
-/** Opens `count` sockets that each join `topic` with presence as `m<i>`. */
-async function members(url: string, topic: string, count: number): Promise<RawClient[]> {
+/** Opens `count` sockets on `target` that each join `topic` with presence as `m<i>`. */
+async function members(opened: Opened, target: { port: number }, topic: string, count: number): Promise<RawClient[]> {
   const clients: RawClient[] = [];
-  for (let i = 0; i < count; i++) {
-    const client = await RawClient.open(url);
-    await client.join(topic, { user: `m${i}` });
-    clients.push(client);
-  }
+  for (let i = 0; i < count; i++) clients.push(await opened.joinedClient(target, topic, { user: `m${i}` }));
   return clients;
 }
 
@@ -28,27 +24,18 @@ function loggedBatches(output: string): Array<{ batch: number; planned: number; 
 }
 
 describe("staggered drain", () => {
+  const file = perFile();
+  const opened = perTest();
   let redis: RedisServer;
-  const servers: CinderServer[] = [];
-  const clients: RawClient[] = [];
   beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.ws.terminate();
-    for (const server of servers.splice(0)) await server.close();
+    redis = await file.redis();
   });
 
   it("closes a node's sockets in batches, and their presences leave another node's list a batch at a time", async () => {
     // 30 sockets, 3 intervals in the period: batches of 10.
-    const draining = await startServer({ redisUrl: redis.url, nodeName: "drained", drainPeriod: 3000, drainBatchInterval: 1000, drainBatchSize: 1 });
-    const staying = await startServer({ redisUrl: redis.url, nodeName: "staying" });
-    servers.push(draining, staying);
-    const observer = await RawClient.open(socketUrl(staying));
-    clients.push(observer);
+    const draining = await opened.server({ redisUrl: redis.url, nodeName: "drained", drainPeriod: 3000, drainBatchInterval: 1000, drainBatchSize: 1 });
+    const staying = await opened.server({ redisUrl: redis.url, nodeName: "staying" });
+    const observer = await opened.raw(staying);
     const present = new Set<string>();
     const events: Array<"close" | "leave"> = [];
     observer.ws.on("message", (data) => {
@@ -64,8 +51,7 @@ describe("staggered drain", () => {
       }
     });
     await observer.join("room:drain", { user: "observer" });
-    const drained = await members(socketUrl(draining), "room:drain", 30);
-    clients.push(...drained);
+    const drained = await members(opened, draining, "room:drain", 30);
     for (const client of drained) client.ws.on("close", () => events.push("close"));
     await waitFor(() => present.size === 31, "every member in the other node's list");
 
@@ -73,8 +59,7 @@ describe("staggered drain", () => {
     await waitFor(() => present.size === 1, "every drained member gone from the other node's list");
 
     for (const client of drained) expect(await client.closed()).toMatchObject({ code: CLOSE.goingAway });
-    const batches = (await draining.metrics.registry.getSingleMetric("cinder_drain_batches_total")?.get())?.values[0]?.value;
-    expect(batches).toBe(3);
+    expect(await metricOf(draining, "cinder_drain_batches_total")).toBe(3);
     // The other node saw the first batch leave before the second was closed, and the second
     // before the third: the leaves went out as the sockets closed, not all at the end.
     const leavesBefore = (closeNumber: number) => {
@@ -92,20 +77,14 @@ describe("staggered drain", () => {
   }, 30_000);
 
   it.each([1, 2])("SIGTERM drains a node with %i worker(s) in logged batches, then it exits 0", async (workers) => {
-    const port = await freePort();
-    const node = await NodeProcess.start(port, { WORKERS: String(workers), DRAIN_PERIOD: "2000", DRAIN_BATCH_INTERVAL: "500", DRAIN_BATCH_SIZE: "1" });
-    try {
-      const sockets = await members(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`, "room:sigterm", 12);
-      clients.push(...sockets);
-      expect(await node.stop("SIGTERM")).toBe(0);
-      for (const client of sockets) expect(await client.closed()).toMatchObject({ code: CLOSE.goingAway });
-      const batches = loggedBatches(node.output);
-      expect(batches.reduce((sum, batch) => sum + batch.closed, 0)).toBe(12);
-      // One worker: 4 intervals in the period, 12 sockets, so 4 batches of 3.
-      if (workers === 1) expect(batches.map((batch) => batch.closed)).toEqual([3, 3, 3, 3]);
-      else expect(batches.length).toBeGreaterThan(2);
-    } finally {
-      if (node.exitCode === undefined) await node.stop("SIGKILL");
-    }
+    const node = await opened.node({ workers, env: { DRAIN_PERIOD: "2000", DRAIN_BATCH_INTERVAL: "500", DRAIN_BATCH_SIZE: "1" } });
+    const sockets = await members(opened, node, "room:sigterm", 12);
+    expect(await node.stop("SIGTERM")).toBe(0);
+    for (const client of sockets) expect(await client.closed()).toMatchObject({ code: CLOSE.goingAway });
+    const batches = loggedBatches(node.output);
+    expect(batches.reduce((sum, batch) => sum + batch.closed, 0)).toBe(12);
+    // One worker: 4 intervals in the period, 12 sockets, so 4 batches of 3.
+    if (workers === 1) expect(batches.map((batch) => batch.closed)).toEqual([3, 3, 3, 3]);
+    else expect(batches.length).toBeGreaterThan(2);
   }, 40_000);
 });

@@ -3,6 +3,7 @@ import { jsonSerializer, type EncodedFrame } from "../../client/codec/serializer
 import { loadNativeUws } from "../../server/native-uws.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
+import { metricOf } from "../support/metrics.js";
 import { LocalFanout } from "../../server/pubsub/local-fanout.js";
 import { PublishQueue } from "../../server/pubsub/publish-queue.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
@@ -99,6 +100,6 @@ describe("PublishQueue", () => {
     queue.run(() => ran.push("after"));
     queue.flush();
     expect(ran).toEqual(["before", "after"]);
-    expect((await metrics.sendFailures.get()).values[0].value).toBe(1);
+    expect(await metricOf(metrics, "cinder_queued_send_failures_total")).toBe(1);
   });
 });

@@ -1,53 +1,41 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer, ConnectInfo } from "../../server/index.js";
+import { describe, expect, it } from "vitest";
+import type { ConnectInfo } from "../../server/index.js";
 import { ok } from "../../server/index.js";
 import { isOriginAllowed } from "../../server/endpoint/handshake.js";
-import { HttpRefusal, RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { RawClient } from "../support/raw-client.js";
+import { perTest } from "../support/opened.js";
+import { socketUrl } from "../support/server.js";
 
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
-async function refusal(url: string, options?: Parameters<typeof RawClient.open>[1]): Promise<number> {
-  try {
-    const client = await RawClient.open(url, options);
-    client.close();
-    return 101;
-  } catch (err) {
-    if (err instanceof HttpRefusal) return err.status;
-    throw err;
-  }
-}
 
 describe("WebSocket handshake", () => {
   it("refuses a missing, unknown or invalid vsn with 403", async () => {
-    server = await startServer();
-    expect(await refusal(socketUrl(server, ""))).toBe(403);
-    expect(await refusal(socketUrl(server, "vsn=1.0.0"))).toBe(403);
-    expect(await refusal(socketUrl(server, "vsn=123.1.1"))).toBe(403);
-    expect(await refusal(socketUrl(server, "vsn=2.0.0"))).toBe(101);
+    const server = await opened.server();
+    expect(await RawClient.upgradeStatus(socketUrl(server, ""))).toBe(403);
+    expect(await RawClient.upgradeStatus(socketUrl(server, "vsn=1.0.0"))).toBe(403);
+    expect(await RawClient.upgradeStatus(socketUrl(server, "vsn=123.1.1"))).toBe(403);
+    expect(await RawClient.upgradeStatus(socketUrl(server, "vsn=2.0.0"))).toBe(101);
   });
 
   it("refuses an unknown serializer with 403", async () => {
-    server = await startServer();
-    expect(await refusal(socketUrl(server, "vsn=2.0.0&serializer=xml"))).toBe(403);
+    const server = await opened.server();
+    expect(await RawClient.upgradeStatus(socketUrl(server, "vsn=2.0.0&serializer=xml"))).toBe(403);
   });
 
   it("hands query params, headers, address and the subprotocol token to connect, and seeds assigns", async () => {
     let seen: { params: Record<string, string>; info: ConnectInfo } | undefined;
-    server = await startServer({
+    const server = await opened.server({
       connect: async (params, info) => {
         seen = { params: { ...params }, info };
         return params.token === "good" ? { assigns: { userId: 7 } } : false;
       },
       channels: { "me:*": { join: (_t, _p, socket) => ok({ userId: socket.assigns.userId as number }) } },
     });
-    expect(await refusal(socketUrl(server, "token=bad&vsn=2.0.0"))).toBe(403);
+    expect(await RawClient.upgradeStatus(socketUrl(server, "token=bad&vsn=2.0.0"))).toBe(403);
     const token = Buffer.from("s3cret token").toString("base64").replace(/=+$/, "");
-    const client = await RawClient.open(socketUrl(server, "token=good&vsn=2.0.0"), {
+    const client = await opened.raw(server, {
+      query: "token=good&vsn=2.0.0",
       protocols: ["phoenix", `base64url.bearer.phx.${token}`],
       headers: { "x-trace": "abc" },
     });
@@ -61,26 +49,26 @@ describe("WebSocket handshake", () => {
   });
 
   it("answers 500 when the connect hook throws, and keeps serving", async () => {
-    server = await startServer({
+    const server = await opened.server({
       connect: (params) => {
         if (params.crash) throw new Error("bug");
         return true;
       },
     });
-    expect(await refusal(socketUrl(server, "crash=1&vsn=2.0.0"))).toBe(500);
-    expect(await refusal(socketUrl(server))).toBe(101);
+    expect(await RawClient.upgradeStatus(socketUrl(server, "crash=1&vsn=2.0.0"))).toBe(500);
+    expect(await RawClient.upgradeStatus(socketUrl(server))).toBe(101);
   });
 
   it("checks Origin: same host by default, or an explicit list", async () => {
-    server = await startServer();
+    let server = await opened.server();
     const host = `127.0.0.1:${server.port}`;
-    expect(await refusal(socketUrl(server), { headers: { origin: "https://evil.example" } })).toBe(403);
-    expect(await refusal(socketUrl(server), { headers: { origin: `http://${host}` } })).toBe(101);
+    expect(await RawClient.upgradeStatus(socketUrl(server), { headers: { origin: "https://evil.example" } })).toBe(403);
+    expect(await RawClient.upgradeStatus(socketUrl(server), { headers: { origin: `http://${host}` } })).toBe(101);
     await server.close();
-    server = await startServer({ checkOrigin: ["https://app.example.com", "//*.trusted.org"] });
-    expect(await refusal(socketUrl(server), { headers: { origin: "https://app.example.com" } })).toBe(101);
-    expect(await refusal(socketUrl(server), { headers: { origin: "https://eu.trusted.org" } })).toBe(101);
-    expect(await refusal(socketUrl(server), { headers: { origin: "https://app.example.com.evil.io" } })).toBe(403);
+    server = await opened.server({ checkOrigin: ["https://app.example.com", "//*.trusted.org"] });
+    expect(await RawClient.upgradeStatus(socketUrl(server), { headers: { origin: "https://app.example.com" } })).toBe(101);
+    expect(await RawClient.upgradeStatus(socketUrl(server), { headers: { origin: "https://eu.trusted.org" } })).toBe(101);
+    expect(await RawClient.upgradeStatus(socketUrl(server), { headers: { origin: "https://app.example.com.evil.io" } })).toBe(403);
   });
 });
 

@@ -1,13 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer } from "../../server/index.js";
-import { RawClient } from "../support/raw-client.js";
-import { httpUrl, socketUrl, startServer } from "../support/server.js";
+import { describe, expect, it } from "vitest";
+import { perTest } from "../support/opened.js";
+import { httpUrl } from "../support/server.js";
 
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 const post = (url: string, body: string, key?: string) =>
   fetch(url, {
@@ -18,17 +13,15 @@ const post = (url: string, body: string, key?: string) =>
 
 describe("HTTP endpoints", () => {
   it("reports health as JSON with sockets and channels", async () => {
-    server = await startServer({ nodeName: "n1" });
-    const client = await RawClient.open(socketUrl(server));
-    client.send(["1", "1", "room:h", "phx_join", { user: "a", presence: false }]);
-    await client.reply("1");
+    const server = await opened.server({ nodeName: "n1" });
+    await opened.joinedClient(server, "room:h", { user: "a", presence: false });
     const res = await fetch(httpUrl(server, "/health"));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "ok", node: "n1", sockets: 1, channels: 1, topics: 1 });
   });
 
   it("takes a request head of up to 16 KiB, as Node's HTTP server does, on either uWS build (a browser with many cookies)", async () => {
-    server = await startServer();
+    const server = await opened.server();
     const cookie = `session=${"c".repeat(12 * 1024)}`;
     const res = await fetch(httpUrl(server, "/health"), { headers: { cookie } });
     expect(res.status).toBe(200);
@@ -36,32 +29,30 @@ describe("HTTP endpoints", () => {
   });
 
   it("serves Prometheus metrics", async () => {
-    server = await startServer();
+    const server = await opened.server();
     const text = await (await fetch(httpUrl(server, "/metrics"))).text();
     expect(text).toContain("# TYPE cinder_sockets gauge");
     expect(text).toContain("cinder_channels");
   });
 
   it("answers unknown paths with a JSON 404", async () => {
-    server = await startServer();
+    const server = await opened.server();
     const res = await fetch(httpUrl(server, "/nope"));
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: "not found" });
   });
 
   it("keeps the broadcast endpoint closed until a key is configured", async () => {
-    server = await startServer();
+    const server = await opened.server();
     const res = await post(httpUrl(server, "/api/broadcast"), "{}");
     expect(res.status).toBe(403);
     expect((await res.json()).error).toContain("BROADCAST_KEY");
   });
 
   it("broadcasts from a backend with the key, and rejects bad requests with 4xx and a JSON error", async () => {
-    server = await startServer({ broadcastKey: "k3y" });
+    const server = await opened.server({ broadcastKey: "k3y" });
     const url = httpUrl(server, "/api/broadcast");
-    const client = await RawClient.open(socketUrl(server));
-    client.send(["1", "1", "room:api", "phx_join", { user: "a", presence: false }]);
-    await client.reply("1");
+    const client = await opened.joinedClient(server, "room:api", { user: "a", presence: false });
 
     const cases: Array<[string, string | undefined, number, string]> = [
       ['{"topic":"room:api","event":"e","payload":{}}', undefined, 401, "bearer"],
@@ -84,7 +75,7 @@ describe("HTTP endpoints", () => {
   });
 
   it("serves the demo page at / when the demo is on", async () => {
-    server = await startServer({ demo: true });
+    const server = await opened.server({ demo: true });
     const res = await fetch(httpUrl(server, "/"));
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("Cinder chat");

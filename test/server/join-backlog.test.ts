@@ -3,7 +3,9 @@ import WebSocket from "ws";
 import type { Frame } from "../../client/codec/frame.js";
 import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
 import { BUSY_MS, JoinBacklog, type BackloggedSocket } from "../../server/socket/join-backlog.js";
-import { rawPerTest, socketUrl, startServer } from "../support/server.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
+import { socketUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
 /** A socket that records the frames the backlog hands back. */
@@ -77,7 +79,7 @@ describe("the join backlog", () => {
 });
 
 describe("a join storm on a real server", () => {
-  const opened = rawPerTest();
+  const opened = perTest();
 
   /** A room that tracks every member: a join costs enough that a thousand keep the thread busy. */
   const room: ChannelHandler = {
@@ -101,13 +103,8 @@ describe("a join storm on a real server", () => {
     return ws;
   }
 
-  async function metric(server: CinderServer, name: string): Promise<number> {
-    const found = (await server.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-    return Number(found?.values[0]?.value ?? 0);
-  }
-
   it("answers a chat in another room before the storm's joins, and answers every join in order with what its socket sent after it", async () => {
-    const server = (opened.server = await startServer({ channels: { "room:*": room }, maxPresencePerSecond: 0, maxJoinsPerSecond: 0 }));
+    const server = await opened.server({ channels: { "room:*": room }, maxPresencePerSecond: 0, maxJoinsPerSecond: 0 });
     const members = await Promise.all(Array.from({ length: 1000 }, () => open(server)));
     const chat = await open(server);
     chat.send(JSON.stringify(["1", "1", "room:elsewhere", "phx_join", { user: "chat" }]));
@@ -141,11 +138,11 @@ describe("a join storm on a real server", () => {
       // The chat came after every join was sent, yet most joins were answered after it.
       const joinsAfterChat = arrivals.slice(arrivals.indexOf("chat")).filter((a) => a.endsWith(":join")).length;
       expect(joinsAfterChat).toBeGreaterThan(members.length / 2);
-      expect(await metric(server, "cinder_joins_deferred_total")).toBeGreaterThan(0);
+      expect(await metricOf(server, "cinder_joins_deferred_total")).toBeGreaterThan(0);
       // Each member's push was answered after its join.
       members.forEach((_, i) => expect(arrivals.indexOf(`${i}:join`)).toBeLessThan(arrivals.indexOf(`${i}:push`)));
       expect(Object.keys(server.presence.list("room:storm"))).toHaveLength(members.length);
-      await waitFor(async () => (await metric(server, "cinder_join_backlog")) === 0, "the backlog to empty");
+      await waitFor(async () => (await metricOf(server, "cinder_join_backlog")) === 0, "the backlog to empty");
     } finally {
       for (const ws of [...members, chat]) ws.close();
     }

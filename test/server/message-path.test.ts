@@ -1,37 +1,30 @@
 import { decode, encode } from "@msgpack/msgpack";
-import { afterEach, describe, expect, it } from "vitest";
-import { noReply, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
-import { RawClient, type RawFrame } from "../support/raw-client.js";
-import { httpUrl, socketUrl, startServer } from "../support/server.js";
+import { describe, expect, it } from "vitest";
+import { noReply, ok, type ChannelHandler } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
+import type { RawClient, RawFrame } from "../support/raw-client.js";
+import { httpUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 /** Msgpack frames a client received, decoded. */
 function msgpackFrames(client: RawClient): RawFrame[] {
   return client.messages.filter((m): m is Buffer => Buffer.isBuffer(m)).map((m) => decode(m) as RawFrame);
 }
 
-async function joined(url: string, topic: string, ref = "j"): Promise<RawClient> {
-  const client = await RawClient.open(url);
-  client.send([ref, ref, topic, "phx_join", { user: "u", presence: false }]);
-  await client.reply(ref);
-  return client;
-}
+const member = { user: "u", presence: false };
 
 describe("order on one socket", () => {
   it("a broadcast queued before a socket's join never reaches it ahead of its join reply", async () => {
     // The join handler broadcasts to its own topic before answering: that broadcast is queued
     // when the socket subscribes, so it belongs to the time before the join.
-    server = await startServer({
+    const server = await opened.server({
       channels: {
         "order:*": {
           join(topic) {
-            server!.broadcast(topic, "before_join", {});
+            server.broadcast(topic, "before_join", {});
             return ok();
           },
           handleIn: () => ok(),
@@ -39,8 +32,8 @@ describe("order on one socket", () => {
       },
     });
     // Someone already there, so the topic exists and the broadcast is really queued.
-    const watcher = await joined(socketUrl(server), "order:a");
-    const client = await RawClient.open(socketUrl(server));
+    const watcher = await opened.joinedClient(server, "order:a", member, "j");
+    const client = await opened.raw(server);
     client.send(["1", "1", "order:a", "phx_join", {}]);
     await client.reply("1");
     await watcher.next((f) => f[3] === "before_join", "the watcher to get the broadcast made during the join");
@@ -52,15 +45,14 @@ describe("order on one socket", () => {
 
   it("on shutdown, the presence diffs still being coalesced reach the sockets before they close", async () => {
     // A long coalescing window: without the fix the last diff would still be waiting when the sockets close.
-    server = await startServer({ presenceDiffCoalesceMs: 60_000 });
-    const watcher = await RawClient.open(socketUrl(server));
+    const server = await opened.server({ presenceDiffCoalesceMs: 60_000 });
+    const watcher = await opened.raw(server);
     watcher.send(["1", "1", "room:bye", "phx_join", { user: "watcher" }]);
     await watcher.next((f) => f[3] === "presence_state", "the watcher's presence_state");
-    const late = await RawClient.open(socketUrl(server));
+    const late = await opened.raw(server);
     late.send(["1", "1", "room:bye", "phx_join", { user: "late" }]);
     await late.next((f) => f[3] === "presence_state", "the late joiner's presence_state");
     await server.close();
-    server = undefined;
     expect((await watcher.closed()).code).toBe(1001);
     const diffs = watcher.frames.filter((f) => f[3] === "presence_diff").map((f) => Object.keys((f[4] as { joins: object }).joins));
     expect(diffs.flat()).toContain("late");
@@ -77,9 +69,9 @@ describe("a payload one serializer cannot encode", () => {
         return ok();
       },
     };
-    server = await startServer({ channels: { "echo:*": echo } });
-    const json = await joined(socketUrl(server), "echo:fn");
-    const msgpack = await RawClient.open(socketUrl(server, "vsn=2.0.0&serializer=msgpack"));
+    const server = await opened.server({ channels: { "echo:*": echo } });
+    const json = await opened.joinedClient(server, "echo:fn", member, "j");
+    const msgpack = await opened.raw(server, { query: "vsn=2.0.0&serializer=msgpack" });
     msgpack.send(Buffer.from(encode(["m", "m", "echo:fn", "phx_join", {}])));
     await waitFor(() => msgpackFrames(msgpack).some((f) => f[1] === "m"), "the msgpack join reply");
     json.send(["j", "p", "echo:fn", "shout", { body: "hi" }]);
@@ -90,13 +82,12 @@ describe("a payload one serializer cannot encode", () => {
     expect(msgpackFrames(msgpack).some((f) => f[3] === "shout")).toBe(false);
     expect(json.closeEvent).toBeNull();
     expect(msgpack.closeEvent).toBeNull();
-    const metrics = await (await fetch(httpUrl(server, "/metrics"))).text();
-    expect(metrics).toContain('cinder_encode_errors_total{serializer="msgpack"} 1');
+    expect(await metricOf(server, "cinder_encode_errors_total", { serializer: "msgpack" })).toBe(1);
   });
 
   it("a broadcast over HTTP too deep for any encoder is refused at the door (400), not by the process", async () => {
-    server = await startServer({ broadcastKey: "k" });
-    const client = await joined(socketUrl(server), "room:http");
+    const server = await opened.server({ broadcastKey: "k" });
+    const client = await opened.joinedClient(server, "room:http", member, "j");
     // Written by hand: JSON.stringify itself cannot go this deep.
     const payload = '{"a":'.repeat(5000) + "{}" + "}".repeat(5000);
     const body = `{"topic":"room:http","event":"deep","payload":${payload}}`;
@@ -110,10 +101,10 @@ describe("a payload one serializer cannot encode", () => {
 
 describe("errors are answered, never swallowed", () => {
   it("a join whose ok reply cannot be encoded is answered with an error reply, and the socket is not joined", async () => {
-    server = await startServer({
+    const server = await opened.server({
       channels: { "big:*": { join: () => ok({ n: 10n as unknown as number }), handleIn: () => ok() } },
     });
-    const client = await RawClient.open(socketUrl(server));
+    const client = await opened.raw(server);
     client.send(["1", "1", "big:a", "phx_join", {}]);
     expect((await client.reply("1"))[4]).toEqual({ status: "error", response: { reason: "reply could not be encoded" } });
     client.send(["1", "2", "big:a", "ping", {}]);
@@ -123,8 +114,8 @@ describe("errors are answered, never swallowed", () => {
   });
 
   it("a handler reply that cannot be encoded becomes an error reply", async () => {
-    server = await startServer({ channels: { "big:*": { join: () => ok(), handleIn: () => ok({ n: 10n as unknown as number }) } } });
-    const client = await joined(socketUrl(server), "big:b");
+    const server = await opened.server({ channels: { "big:*": { join: () => ok(), handleIn: () => ok({ n: 10n as unknown as number }) } } });
+    const client = await opened.joinedClient(server, "big:b", member, "j");
     client.send(["j", "2", "big:b", "ping", {}]);
     expect((await client.reply("2"))[4]).toEqual({ status: "error", response: { reason: "reply could not be encoded" } });
   });
@@ -143,8 +134,8 @@ describe("a channel's handler backlog is bounded", () => {
         });
       },
     };
-    server = await startServer({ maxQueuedPushes: 3, channels: { "slow:*": slow } });
-    const client = await joined(socketUrl(server), "slow:a");
+    const server = await opened.server({ maxQueuedPushes: 3, channels: { "slow:*": slow } });
+    const client = await opened.joinedClient(server, "slow:a", member, "j");
     // One running, three waiting, and two more that do not fit.
     for (let i = 0; i < 6; i++) client.send(["j", `p${i}`, "slow:a", "work", {}]);
     expect((await client.reply("p4"))[4]).toEqual({ status: "error", response: { reason: "too many pending pushes" } });
@@ -155,8 +146,7 @@ describe("a channel's handler backlog is bounded", () => {
       release[i]();
       expect((await client.reply(`p${i}`))[4]).toMatchObject({ status: "ok" });
     }
-    const metrics = await (await fetch(httpUrl(server, "/metrics"))).text();
-    expect(metrics).toContain("cinder_pushes_refused_total 2");
+    expect(await metricOf(server, "cinder_pushes_refused_total")).toBe(2);
     expect(client.closeEvent).toBeNull();
   });
 });

@@ -1,22 +1,16 @@
 import { decode, encode } from "@msgpack/msgpack";
-import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer } from "../../server/index.js";
-import { RawClient } from "../support/raw-client.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { describe, expect, it } from "vitest";
+import { NodeProcess } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
 
-let server: CinderServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 describe("msgpack serializer, chosen with ?serializer=msgpack", () => {
   it("speaks msgpack frames and shares broadcasts with JSON sockets", async () => {
-    server = await startServer();
-    const packed = await RawClient.open(socketUrl(server, "vsn=2.0.0&serializer=msgpack"));
-    const json = await RawClient.open(socketUrl(server));
+    const server = await opened.server();
+    const packed = await opened.raw(server, { query: "vsn=2.0.0&serializer=msgpack" });
+    const json = await opened.raw(server);
     packed.send(Buffer.from(encode(["1", "1", "room:m", "phx_join", { user: "mp", presence: false }])));
     json.send(["1", "1", "room:m", "phx_join", { user: "js", presence: false }]);
     await json.reply("1");
@@ -31,8 +25,8 @@ describe("msgpack serializer, chosen with ?serializer=msgpack", () => {
 
 describe("socket lifecycle", () => {
   it("closes a socket that sends nothing for idleTimeoutMs", async () => {
-    server = await startServer({ idleTimeoutMs: 8000 });
-    const quiet = await RawClient.open(socketUrl(server));
+    const server = await opened.server({ idleTimeoutMs: 8000 });
+    const quiet = await opened.raw(server);
     const closed = await quiet.closed();
     expect(closed.code).not.toBe(1000);
     expect(server.health().sockets).toBe(0);
@@ -51,8 +45,8 @@ describe("socket lifecycle", () => {
   });
 
   it("drains on SIGTERM: clients get 1001 (so they reconnect) and the process exits 0", async () => {
-    const node = await NodeProcess.start(await freePort());
-    const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
+    const node = await opened.node();
+    const client = await opened.raw(node);
     expect(await node.stop("SIGTERM")).toBe(0);
     const closed = await client.closed();
     expect(closed.code).toBe(1001);

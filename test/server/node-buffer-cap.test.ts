@@ -1,43 +1,31 @@
 import type { Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLOSE, type CinderServer } from "../../server/index.js";
-import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
 const MiB = 1024 * 1024;
 const CAP = 16 * MiB;
 const BODY = "x".repeat(64 * 1024);
 
-let server: CinderServer | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
 const tcp = (client: RawClient) => (client.ws as unknown as { _socket: Socket })._socket;
 
-async function member(topic: string): Promise<RawClient> {
-  const client = await RawClient.open(socketUrl(server as CinderServer));
-  clients.push(client);
+async function member(server: CinderServer, topic: string): Promise<RawClient> {
+  const client = await opened.raw(server);
   await client.join(topic, { user: "u", presence: false });
   return client;
-}
-
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${(server as CinderServer).port}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  return match ? Number(match[1]) : Number.NaN;
 }
 
 describe("node-wide cap on unread outbound bytes", () => {
   it("closes the sockets holding the most (1013) until the node is under its cap; the others survive", async () => {
     // The per-socket limit is far above the cap: only the node-wide cap can close anyone here.
-    server = await startServer({ maxBufferedBytes: 256 * MiB, maxNodeBufferedBytes: CAP });
-    const small = [await member("room:small"), await member("room:small")];
-    const big = [await member("room:big"), await member("room:big")];
+    const server = await opened.server({ maxBufferedBytes: 256 * MiB, maxNodeBufferedBytes: CAP });
+    const small = [await member(server, "room:small"), await member(server, "room:small")];
+    const big = [await member(server, "room:big"), await member(server, "room:big")];
     // None of them reads any more: the kernel's buffers fill, then uWS's.
     for (const client of [...small, ...big]) tcp(client).pause();
 
@@ -46,23 +34,28 @@ describe("node-wide cap on unread outbound bytes", () => {
       server.broadcast("room:small", "bulk", { i, body: BODY });
       await new Promise((r) => setImmediate(r));
     }
-    // The big ones get more and more until the cap closes them (at most 160 MiB each, well
-    // under their own 256 MiB limit).
+    // The big ones get more and more, 2 MiB a round, until the cap closes them (at most 160 MiB
+    // each, well under their own 256 MiB limit).
     let maxGauge = 0;
-    for (let i = 0; i < 2560 && server.health().sockets > 2; i++) {
-      server.broadcast("room:big", "bulk", { i, body: BODY });
-      if (i % 32 === 31) {
-        maxGauge = Math.max(maxGauge, await metric("cinder_buffered_bytes"));
-        await new Promise((r) => setTimeout(r, 20));
-      } else {
-        await new Promise((r) => setImmediate(r));
-      }
-    }
+    let i = 0;
+    await waitFor(
+      async () => {
+        if (i >= 2560) throw new Error("the big sockets got 160 MiB each and are still open");
+        for (const end = i + 32; i < end; i++) {
+          server.broadcast("room:big", "bulk", { i, body: BODY });
+          await new Promise((r) => setImmediate(r));
+        }
+        maxGauge = Math.max(maxGauge, await metricOf(server, "cinder_buffered_bytes"));
+        return server.health().sockets <= 2;
+      },
+      "the node cap to close the big sockets",
+      50_000,
+    );
     expect(server.health().sockets).toBe(2);
-    expect(await metric("cinder_slow_consumer_node_cap_disconnects_total")).toBe(2);
-    expect(await metric("cinder_slow_consumer_disconnects_total")).toBe(0);
+    expect(await metricOf(server, "cinder_slow_consumer_node_cap_disconnects_total")).toBe(2);
+    expect(await metricOf(server, "cinder_slow_consumer_disconnects_total")).toBe(0);
     expect(maxGauge).toBeGreaterThan(0);
-    expect(await metric("cinder_buffered_bytes")).toBeLessThanOrEqual(CAP);
+    expect(await metricOf(server, "cinder_buffered_bytes")).toBeLessThanOrEqual(CAP);
 
     // The big ones read again: everything queued, then the close with the slow-consumer code.
     for (const client of big) tcp(client).resume();

@@ -3,28 +3,18 @@
  * read: the node says in its log which origin it refused and which setting would allow it,
  * without letting clients flood the log.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Logger } from "../../server/ops/logger.js";
 import { allowHint, ORIGIN_LOG_MAX_ORIGINS, ORIGIN_LOG_WINDOW_MS, OriginGate } from "../../server/endpoint/origin-gate.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { HttpRefusal, RawClient } from "../support/raw-client.js";
+import { freePort } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
+import { RawClient } from "../support/raw-client.js";
+import { socketUrl } from "../support/server.js";
 import { waitFor } from "../support/wait.js";
 
-let node: NodeProcess | undefined;
-afterEach(async () => {
-  await node?.stop();
-  node = undefined;
-});
+const opened = perTest();
 
-async function upgrade(port: number, origin: string): Promise<number> {
-  try {
-    (await RawClient.open(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`, { headers: { origin } })).close();
-    return 101;
-  } catch (err) {
-    if (err instanceof HttpRefusal) return err.status;
-    throw err;
-  }
-}
+const upgrade = (port: number, origin: string) => RawClient.upgradeStatus(socketUrl({ port }), { headers: { origin } });
 
 type LogLine = { level: number; msg: string; origin?: string; transport?: string };
 const logLines = (output: string): LogLine[] =>
@@ -37,9 +27,9 @@ describe("a refused origin", () => {
   it("is logged with the setting that would allow it, and that setting does", async () => {
     const port = await freePort();
     const page = "http://localhost:5173";
-    node = await NodeProcess.start(port);
+    let node = await opened.node({ port });
     expect(await upgrade(port, page)).toBe(403);
-    const refusal = await waitFor(() => logLines(node!.output).find((line) => line.origin === page), "the refusal in the log");
+    const refusal = await waitFor(() => logLines(node.output).find((line) => line.origin === page), "the refusal in the log");
     expect(refusal).toMatchObject({ level: 40, transport: "websocket" });
     expect(refusal.msg).toContain(`refused a websocket from origin ${page}`);
     const setting = /CHECK_ORIGIN=(\S+)/.exec(refusal.msg)?.[1];
@@ -47,11 +37,11 @@ describe("a refused origin", () => {
 
     const longPoll = await fetch(`http://127.0.0.1:${port}/socket/longpoll?vsn=2.0.0`, { headers: { origin: "https://app.example.com" } });
     expect(await longPoll.json()).toEqual({ status: 403 });
-    const polled = await waitFor(() => logLines(node!.output).find((line) => line.origin === "https://app.example.com"), "the LongPoll refusal in the log");
+    const polled = await waitFor(() => logLines(node.output).find((line) => line.origin === "https://app.example.com"), "the LongPoll refusal in the log");
     expect(polled).toMatchObject({ transport: "longpoll", msg: expect.stringContaining("PUBLIC_URL=https://app.example.com") });
 
     await node.stop();
-    node = await NodeProcess.start(port, { CHECK_ORIGIN: setting as string });
+    node = await opened.node({ port, env: { CHECK_ORIGIN: setting as string } });
     expect(await upgrade(port, page)).toBe(101);
   });
 });

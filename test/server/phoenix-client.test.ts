@@ -1,54 +1,36 @@
-import { Socket, type Channel } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer, CreateServerOptions } from "../../server/index.js";
+import type { Channel } from "phoenix";
+import { describe, expect, it } from "vitest";
 import { noReply, ok } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { startServer } from "../support/server.js";
-import { NodeProcess, freePort } from "../support/node-process.js";
+import { freePort } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
 import { waitFor } from "../support/wait.js";
-import { joined, phoenixWebSocket, pushed } from "../support/phoenix-channel.js";
+import { joined, pushed } from "../support/phoenix-channel.js";
 
-const servers: CinderServer[] = [];
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const server of servers.splice(0)) await server.close();
-});
-
-async function serve(options: CreateServerOptions = {}): Promise<CinderServer> {
-  const server = await startServer(options);
-  servers.push(server);
-  return server;
-}
-
-function connect(port: number, params: Record<string, string> = {}): Socket {
-  const socket = phoenixWebSocket(port, params, 3000);
-  sockets.push(socket);
-  return socket;
-}
+const opened = perTest();
 
 describe("the official phoenix client against Cinder", () => {
   it("connects with params the connect hook accepts, and is refused otherwise", async () => {
-    const server = await serve({ connect: (params) => params.token === "ok" });
-    const good = connect(server.port, { token: "ok" });
+    const server = await opened.server({ connect: (params) => params.token === "ok" });
+    const good = opened.phoenix(server.port, { token: "ok" });
     await waitFor(() => good.isConnected(), "accepted socket to open");
     const errors: unknown[] = [];
-    const bad = connect(server.port, { token: "no" });
+    const bad = opened.phoenix(server.port, { token: "no" });
     bad.onError((e) => void errors.push(e));
     await waitFor(() => errors.length > 0, "refused socket to error");
     expect(bad.isConnected()).toBe(false);
   });
 
   it("joins ok and sees join errors with their reason", async () => {
-    const server = await serve();
-    const socket = connect(server.port);
+    const server = await opened.server();
+    const socket = opened.phoenix(server.port);
     await joined(socket.channel("room:lobby", { user: "ada", presence: false }));
     await expect(joined(socket.channel("room:other", {}))).rejects.toMatchObject({ reason: expect.stringContaining("user") });
     await expect(joined(socket.channel("elsewhere:1", {}))).rejects.toEqual({ reason: "unmatched topic" });
   });
 
   it("pushes and gets replies, and receives server pushes and broadcasts", async () => {
-    const server = await serve({
+    const server = await opened.server({
       channels: {
         "room:*": roomChannel,
         "clock:*": {
@@ -64,7 +46,7 @@ describe("the official phoenix client against Cinder", () => {
         },
       },
     });
-    const socket = connect(server.port);
+    const socket = opened.phoenix(server.port);
     const clock = socket.channel("clock:1", {});
     const ticks: unknown[] = [];
     clock.on("tick", (p) => void ticks.push(p));
@@ -76,12 +58,12 @@ describe("the official phoenix client against Cinder", () => {
   });
 
   it("broadcasts one message to many sockets", async () => {
-    const server = await serve();
+    const server = await opened.server();
     const count = 40;
     const received: unknown[][] = [];
     const channels: Channel[] = [];
     for (let i = 0; i < count; i++) {
-      const socket = connect(server.port);
+      const socket = opened.phoenix(server.port);
       const channel = socket.channel("room:many", { user: `u${i}`, presence: false });
       const inbox: unknown[] = [];
       received.push(inbox);
@@ -96,8 +78,8 @@ describe("the official phoenix client against Cinder", () => {
 
   it("leaves: the channel closes and the server terminates it", async () => {
     const reasons: string[] = [];
-    const server = await serve({ channels: { "room:*": { ...roomChannel, terminate: (reason) => void reasons.push(reason) } } });
-    const socket = connect(server.port);
+    const server = await opened.server({ channels: { "room:*": { ...roomChannel, terminate: (reason) => void reasons.push(reason) } } });
+    const socket = opened.phoenix(server.port);
     const channel = socket.channel("room:bye", { user: "a", presence: false });
     await joined(channel);
     let closed = false;
@@ -111,15 +93,15 @@ describe("the official phoenix client against Cinder", () => {
   });
 
   it("heartbeats: socket.ping measures a round trip", async () => {
-    const server = await serve();
-    const socket = connect(server.port);
+    const server = await opened.server();
+    const socket = opened.phoenix(server.port);
     await waitFor(() => socket.isConnected(), "socket open");
     const rtt = await new Promise<number>((resolve) => socket.ping(resolve));
     expect(rtt).toBeGreaterThanOrEqual(0);
   });
 
   it("carries binary payloads both ways as V2 binary frames", async () => {
-    const server = await serve({
+    const server = await opened.server({
       channels: {
         "bin:*": {
           join: () => ok(),
@@ -131,7 +113,7 @@ describe("the official phoenix client against Cinder", () => {
         },
       },
     });
-    const socket = connect(server.port);
+    const socket = opened.phoenix(server.port);
     const channel = socket.channel("bin:1", {});
     const broadcasts: ArrayBuffer[] = [];
     channel.on("bytes", (p) => void broadcasts.push(p as ArrayBuffer));
@@ -145,20 +127,16 @@ describe("the official phoenix client against Cinder", () => {
 
   it("reconnects and rejoins by itself after the server process restarts", async () => {
     const port = await freePort();
-    let node = await NodeProcess.start(port);
-    try {
-      const socket = connect(port);
-      const channel = socket.channel("room:phoenix", { user: "a", presence: false });
-      let joins = 0;
-      channel.join().receive("ok", () => joins++);
-      await waitFor(() => joins === 1, "first join");
-      expect(await node.stop("SIGTERM")).toBe(0);
-      await waitFor(() => !socket.isConnected(), "client to see the close");
-      node = await NodeProcess.start(port);
-      await waitFor(() => joins === 2, "rejoin after restart", 10_000);
-      expect((await pushed(channel, "ping", {})).status).toBe("ok");
-    } finally {
-      await node.stop();
-    }
+    const node = await opened.node({ port });
+    const socket = opened.phoenix(port);
+    const channel = socket.channel("room:phoenix", { user: "a", presence: false });
+    let joins = 0;
+    channel.join().receive("ok", () => joins++);
+    await waitFor(() => joins === 1, "first join");
+    expect(await node.stop("SIGTERM")).toBe(0);
+    await waitFor(() => !socket.isConnected(), "client to see the close");
+    await opened.node({ port });
+    await waitFor(() => joins === 2, "rejoin after restart", 10_000);
+    expect((await pushed(channel, "ping", {})).status).toBe("ok");
   });
 });

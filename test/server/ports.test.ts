@@ -1,27 +1,14 @@
-import { createServer as createNetServer, type Server } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { createServer, ListenError, type CinderServer } from "../../server/index.js";
+import { createServer as createNetServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { createServer, ListenError } from "../../server/index.js";
 import { NodeProcess, freePort } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
 
-const nodes: NodeProcess[] = [];
-const servers: CinderServer[] = [];
-const programs: Server[] = [];
-afterEach(async () => {
-  for (const node of nodes.splice(0)) await node.stop("SIGKILL");
-  for (const server of servers.splice(0)) await server.close();
-  for (const program of programs.splice(0)) await new Promise((resolve) => program.close(resolve));
-});
-
-async function startNode(port: number, env: Record<string, string> = {}): Promise<NodeProcess> {
-  const node = await NodeProcess.start(port, env);
-  nodes.push(node);
-  return node;
-}
+const opened = perTest();
 
 /** Another program listening on `port` (a plain Node server: no SO_REUSEPORT). */
 async function otherProgram(port: number): Promise<void> {
-  const program = createNetServer();
-  programs.push(program);
+  const program = opened.keep(createNetServer(), (p) => new Promise((resolve) => p.close(resolve)));
   await new Promise<void>((resolve) => program.listen(port, "127.0.0.1", resolve));
 }
 
@@ -47,14 +34,14 @@ async function namesAnswering(port: number, attempts: number): Promise<Set<strin
 describe("a port already in use", () => {
   it.each(["1", "2"])("a second node (WORKERS=%s) on a port a node serves refuses to start, in one line", async (workers) => {
     const port = await freePort();
-    await startNode(port, { NODE_NAME: "first" });
+    await opened.node({ port, name: "first" });
     expectRefused(await NodeProcess.run({ PORT: String(port), HOST: "127.0.0.1", WORKERS: workers, NODE_NAME: "second" }), port);
     expect(await namesAnswering(port, 8)).toEqual(new Set(["first"]));
   });
 
   it("a node with several workers holds its port against a second one", async () => {
     const port = await freePort();
-    await startNode(port, { WORKERS: "2" });
+    await opened.node({ port, workers: 2 });
     expectRefused(await NodeProcess.run({ PORT: String(port), HOST: "127.0.0.1", WORKERS: "1" }), port);
   });
 
@@ -67,8 +54,8 @@ describe("a port already in use", () => {
   it("listen() rejects with a ListenError saying why", async () => {
     const port = await freePort();
     await otherProgram(port);
-    const server = createServer({ port, host: "127.0.0.1", logLevel: "silent" });
-    servers.push(server);
+    // createServer by hand: this test is about listen() itself.
+    const server = opened.keep(createServer({ port, host: "127.0.0.1", logLevel: "silent" }), (s) => s.close());
     const refusal = await server.listen().catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(ListenError);
     expect(refusal).toMatchObject({ code: "EADDRINUSE", message: expect.stringContaining(`cannot listen on 127.0.0.1:${port}: address already in use`) });
@@ -78,15 +65,15 @@ describe("a port already in use", () => {
 describe("sharing a port on purpose (reusePort)", () => {
   it("two nodes that both set REUSE_PORT serve one port together", async () => {
     const port = await freePort();
-    await startNode(port, { NODE_NAME: "first", REUSE_PORT: "true" });
-    await startNode(port, { NODE_NAME: "second", REUSE_PORT: "true", WORKERS: "2" });
+    await opened.node({ port, name: "first", env: { REUSE_PORT: "true" } });
+    await opened.node({ port, name: "second", workers: 2, env: { REUSE_PORT: "true" } });
     // The kernel spreads new connections over both: 64 in a row to one of them would be a 2^-63 chance.
     expect(await namesAnswering(port, 64)).toEqual(new Set(["first", "second"]));
   });
 
   it("a node that sets it still cannot join one that did not", async () => {
     const port = await freePort();
-    await startNode(port);
+    await opened.node({ port });
     expectRefused(await NodeProcess.run({ PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", REUSE_PORT: "true" }), port);
   });
 
@@ -94,8 +81,7 @@ describe("sharing a port on purpose (reusePort)", () => {
     // An explicit port: the kernel lets no one join a port it picked for `port: 0`.
     const port = await freePort();
     for (let i = 0; i < 2; i++) {
-      const server = createServer({ port, host: "127.0.0.1", logLevel: "silent", reusePort: true });
-      servers.push(server);
+      const server = opened.keep(createServer({ port, host: "127.0.0.1", logLevel: "silent", reusePort: true }), (s) => s.close());
       await server.listen();
       expect(server.port).toBe(port);
     }

@@ -1,29 +1,17 @@
-import { Presence, Socket, type Channel } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { Presence, type Channel } from "phoenix";
+import { describe, expect, it } from "vitest";
 import type { CinderServer } from "../../server/index.js";
 import { ok } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { perTest } from "../support/opened.js";
+import { joined as joinedChannel } from "../support/phoenix-channel.js";
 import { waitFor } from "../support/wait.js";
 
-let server: CinderServer | undefined;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  await server?.close();
-  server = undefined;
-});
+const opened = perTest();
 
-/** A phoenix.js client in a room, with its Presence and what its callbacks saw. */
-function member(user: string) {
-  const socket = new Socket(`ws://127.0.0.1:${server!.port}/socket`, {
-    transport: WebSocket as unknown as typeof globalThis.WebSocket,
-    reconnectAfterMs: () => 50,
-  });
-  socket.connect();
-  sockets.push(socket);
+/** A phoenix.js client of `server` in a room, with its Presence and what its callbacks saw. */
+function member(server: CinderServer, user: string) {
+  const socket = opened.phoenix(server.port);
   const channel: Channel = socket.channel("room:presence", { user });
   const presence = new Presence(channel);
   const seen = { joins: [] as string[], leaves: [] as string[], syncs: 0 };
@@ -34,7 +22,7 @@ function member(user: string) {
     if ((current as { metas: unknown[] }).metas.length === 0) seen.leaves.push(key as string);
   });
   presence.onSync(() => void seen.syncs++);
-  const joined = new Promise((resolve) => channel.join().receive("ok", resolve));
+  const joined = joinedChannel(channel);
   const users = () =>
     presence
       .list((key, p) => `${key}×${(p as { metas: unknown[] }).metas.length}`)
@@ -45,16 +33,16 @@ function member(user: string) {
 
 describe("presence over a real socket, seen through phoenix.js Presence", () => {
   it("shows exactly who is present as clients join, open a second tab, leave and disconnect", async () => {
-    server = await startServer();
-    const ada = member("ada");
+    const server = await opened.server();
+    const ada = member(server, "ada");
     await ada.joined;
     await waitFor(() => ada.users() === "ada×1", "ada to see herself");
 
-    const bob = member("bob");
+    const bob = member(server, "bob");
     await bob.joined;
     await waitFor(() => ada.users() === "ada×1,bob×1" && bob.users() === "ada×1,bob×1", "both to see both");
 
-    const adaTab2 = member("ada");
+    const adaTab2 = member(server, "ada");
     await adaTab2.joined;
     await waitFor(() => bob.users() === "ada×2,bob×1", "a second tab to add a meta");
     // For bob, ada joined once (in his presence_state); her second tab is not a new join.
@@ -70,10 +58,10 @@ describe("presence over a real socket, seen through phoenix.js Presence", () => 
   });
 
   it("sends presence_state after the join reply, metas carrying phx_ref", async () => {
-    server = await startServer();
-    const first = member("first");
+    const server = await opened.server();
+    const first = member(server, "first");
     await first.joined;
-    const raw = await RawClient.open(socketUrl(server));
+    const raw = await opened.raw(server);
     raw.send(["7", "7", "room:presence", "phx_join", { user: "raw" }]);
     const state = await raw.next((f) => f[3] === "presence_state");
     const replyIndex = raw.frames.findIndex((f) => f[3] === "phx_reply");
@@ -91,7 +79,7 @@ describe("presence over a real socket, seen through phoenix.js Presence", () => 
   });
 
   it("reports an update as one diff: the new meta joins, the old one leaves, with phx_ref_prev", async () => {
-    server = await startServer({
+    const server = await opened.server({
       channels: {
         "room:*": {
           ...roomChannel,
@@ -103,10 +91,8 @@ describe("presence over a real socket, seen through phoenix.js Presence", () => 
         },
       },
     });
-    const watcher = await RawClient.open(socketUrl(server));
-    watcher.send(["1", "1", "room:presence", "phx_join", { user: "watcher" }]);
-    await watcher.reply("1");
-    const ada = member("ada");
+    const watcher = await opened.joinedClient(server, "room:presence", { user: "watcher" });
+    const ada = member(server, "ada");
     await ada.joined;
     const joinDiff = await watcher.next((f) => f[3] === "presence_diff" && "ada" in (f[4] as { joins: object }).joins);
     const firstRef = (joinDiff[4] as { joins: { ada: { metas: Array<{ phx_ref: string }> } } }).joins.ada.metas[0].phx_ref;
@@ -123,10 +109,8 @@ describe("presence over a real socket, seen through phoenix.js Presence", () => 
   });
 
   it("stays out of presence with {presence: false}", async () => {
-    server = await startServer();
-    const client = await RawClient.open(socketUrl(server));
-    client.send(["1", "1", "room:quiet", "phx_join", { user: "ghost", presence: false }]);
-    await client.reply("1");
+    const server = await opened.server();
+    await opened.joinedClient(server, "room:quiet", { user: "ghost", presence: false });
     expect(server.presence.list("room:quiet")).toEqual({});
   });
 });

@@ -1,10 +1,10 @@
-import { Presence, Socket, type Channel } from "phoenix";
+import { Presence, type Channel } from "phoenix";
 import { describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import type { ChannelHandler } from "../../server/index.js";
+import type { ChannelHandler, CinderServer } from "../../server/index.js";
 import { ok } from "../../server/index.js";
 import { roomChannel } from "../../server/demo/room-channel.js";
-import { perTest, startServer } from "../support/server.js";
+import { perTest } from "../support/opened.js";
+import { joined } from "../support/phoenix-channel.js";
 import { waitFor } from "../support/wait.js";
 
 const opened = perTest();
@@ -20,16 +20,7 @@ const room: ChannelHandler = {
   },
 };
 
-function open(): Socket {
-  const socket = new Socket(`ws://127.0.0.1:${opened.server!.port}/socket`, { transport: WebSocket as unknown as typeof globalThis.WebSocket });
-  socket.connect();
-  opened.sockets.push(socket);
-  return socket;
-}
-
-function join(channel: Channel): Promise<unknown> {
-  return new Promise((resolve, reject) => channel.join().receive("ok", resolve).receive("error", reject));
-}
+const open = (server: CinderServer) => opened.phoenix(server.port);
 
 function countOf(list: Record<string, { metas: unknown[] }>): Count {
   const keys = Object.keys(list);
@@ -38,10 +29,10 @@ function countOf(list: Record<string, { metas: unknown[] }>): Count {
 
 describe("presence counts", () => {
   it("count-mode clients get presence_count matching the real list under churn, only when it changed, and never the list", async () => {
-    const server = (opened.server = await startServer({ countIntervalMs: 20, channels: { "room:*": room } }));
+    const server = await opened.server({ countIntervalMs: 20, channels: { "room:*": room } });
     const topic = "room:big";
     const watchers = Array.from({ length: 3 }, (_, i) => {
-      const channel = open().channel(topic, { user: `watcher-${i}`, presence: "count" });
+      const channel = open(server).channel(topic, { user: `watcher-${i}`, presence: "count" });
       const counts: Count[] = [];
       const listEvents: string[] = [];
       channel.on("presence_count", (count: Count) => void counts.push(count));
@@ -49,17 +40,17 @@ describe("presence counts", () => {
       channel.on("presence_diff", () => void listEvents.push("presence_diff"));
       return { channel, counts, listEvents };
     });
-    await Promise.all(watchers.map((w) => join(w.channel)));
-    const listChannel = open().channel(topic, { user: "lister" });
+    await Promise.all(watchers.map((w) => joined(w.channel)));
+    const listChannel = open(server).channel(topic, { user: "lister" });
     const presence = new Presence(listChannel);
-    await join(listChannel);
+    await joined(listChannel);
 
     // Churn: 90 joins over 30 users (several tabs each), a leave after every third join.
     const members: Channel[] = [];
     for (let i = 0; i < 90; i++) {
-      const channel = open().channel(topic, { user: `user-${i % 30}` });
+      const channel = open(server).channel(topic, { user: `user-${i % 30}` });
       members.push(channel);
-      void join(channel);
+      void joined(channel);
       if (i % 3 === 2) members.splice((i * 7) % members.length, 1)[0].leave();
     }
     const truth = () => countOf(server.presence.list(topic) as Record<string, { metas: unknown[] }>);
@@ -81,14 +72,14 @@ describe("presence counts", () => {
   });
 
   it("a join in count mode is answered with the count at once, before any change", async () => {
-    const server = (opened.server = await startServer({ countIntervalMs: 60_000, channels: { "room:*": room } }));
-    const a = open().channel("room:q", { user: "ada" });
-    await join(a);
+    const server = await opened.server({ countIntervalMs: 60_000, channels: { "room:*": room } });
+    const a = open(server).channel("room:q", { user: "ada" });
+    await joined(a);
     await waitFor(() => countOf(server.presence.list("room:q") as Record<string, { metas: unknown[] }>).keys === 1, "ada tracked");
-    const counted = open().channel("room:q", { user: "bob", presence: "count" });
+    const counted = open(server).channel("room:q", { user: "bob", presence: "count" });
     const counts: Count[] = [];
     counted.on("presence_count", (count: Count) => void counts.push(count));
-    await join(counted);
+    await joined(counted);
     await waitFor(() => counts.length === 1, "the count after the join reply");
     expect(counts[0]).toEqual({ keys: 1, metas: 1 });
   });

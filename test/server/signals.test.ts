@@ -1,36 +1,25 @@
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLOSE } from "../../server/index.js";
 import { portRefusal } from "../../server/endpoint/listen-error.js";
 import { GroupProcess, logLines } from "../support/group-process.js";
 import { freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
+import { perTest } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DRAIN_APP = fileURLToPath(new URL("../support/apps/drain-on-signals.mjs", import.meta.url));
 
-const started: GroupProcess[] = [];
-const clients: RawClient[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  for (const command of started.splice(0)) command.stop();
-});
+const opened = perTest();
 
 function run(command: string, args: string[], env: Record<string, string>): GroupProcess {
-  const group = new GroupProcess(command, args, { cwd: ROOT, env: { HOST: "127.0.0.1", LOG_LEVEL: "info", ...env } });
-  started.push(group);
-  return group;
+  return opened.keep(new GroupProcess(command, args, { cwd: ROOT, env: { HOST: "127.0.0.1", LOG_LEVEL: "info", ...env } }), (group) => group.stop());
 }
 
 /** `count` sockets joined to a demo room on `port`. */
 async function members(port: number, count: number): Promise<RawClient[]> {
   const joined: RawClient[] = [];
-  for (let i = 0; i < count; i++) {
-    const client = await RawClient.open(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`);
-    clients.push(client);
-    await client.join("room:signals", { user: `m${i}` });
-    joined.push(client);
-  }
+  for (let i = 0; i < count; i++) joined.push(await opened.joinedClient({ port }, "room:signals", { user: `m${i}` }));
   return joined;
 }
 

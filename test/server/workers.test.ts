@@ -1,32 +1,20 @@
-import { fileURLToPath } from "node:url";
-import { Presence, Socket, type Channel } from "phoenix";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
+import { Presence, type Channel } from "phoenix";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../support/node-process.js";
+import { perTest } from "../support/opened.js";
+import { holdReconnects } from "../support/phoenix-channel.js";
+import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
-const PROBE_APP = fileURLToPath(new URL("../support/apps/probe-app.mjs", import.meta.url));
-const nodes: NodeProcess[] = [];
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-  for (const node of nodes.splice(0)) await node.stop();
-});
-
-async function startWorkers(port?: number): Promise<NodeProcess> {
-  const node = await NodeProcess.start(port ?? (await freePort()), { WORKERS: "2" }, ["--app", PROBE_APP]);
-  nodes.push(node);
-  return node;
-}
+const opened = perTest();
+const PROBE = { workers: 2, app: "probe-app.mjs" };
 
 /** Opens raw sockets until both worker threads hold at least one; returns them by thread. */
 async function clientsOnBothWorkers(port: number, perWorker = 2): Promise<Map<number, RawClient[]>> {
   const byThread = new Map<number, RawClient[]>();
   for (let i = 0; i < 60 && ![...byThread.values()].every((c) => c.length >= perWorker) || byThread.size < 2; i++) {
-    const client = await RawClient.open(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0`);
-    client.send(["p", "p", "probe:who", "phx_join", {}]);
-    const thread = ((await client.reply("p"))[4] as { response: { thread: number } }).response.thread;
+    const client = await opened.raw({ port });
+    const { thread } = await client.joined<{ thread: number }>("probe:who", {}, "p");
     const list = byThread.get(thread) ?? [];
     list.push(client);
     byThread.set(thread, list);
@@ -36,13 +24,7 @@ async function clientsOnBothWorkers(port: number, perWorker = 2): Promise<Map<nu
 }
 
 function phoenixMember(port: number, user: string) {
-  const socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
-    transport: WebSocket as unknown as typeof globalThis.WebSocket,
-    reconnectAfterMs: () => 100,
-    rejoinAfterMs: () => 100,
-  });
-  socket.connect();
-  sockets.push(socket);
+  const socket = opened.phoenix(port);
   const room: Channel = socket.channel("room:w", { user });
   const presence = new Presence(room);
   const probe = socket.channel("probe:who", {});
@@ -67,7 +49,7 @@ async function membersOnBothWorkers(port: number): Promise<Array<ReturnType<type
 
 describe("worker threads", () => {
   it("spreads sockets over the workers and reports each in /health", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const byThread = await clientsOnBothWorkers(node.port, 1);
     const health = await (await fetch(`http://127.0.0.1:${node.port}/health`)).json();
     const total = [...byThread.values()].reduce((n, list) => n + list.length, 0);
@@ -77,7 +59,7 @@ describe("worker threads", () => {
   });
 
   it("delivers a broadcast from a client on each worker to every client, once", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const byThread = await clientsOnBothWorkers(node.port);
     const all = [...byThread.values()].flat();
     for (const [i, client] of all.entries()) {
@@ -95,7 +77,7 @@ describe("worker threads", () => {
   });
 
   it("reports the node's distinct topics in /health, not one worker's count", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const byThread = await clientsOnBothWorkers(node.port, 1);
     const [a, b] = [...byThread.values()].map((list) => list[0]);
     // Both workers: room:both; worker a only: room:a1, room:a2; worker b only: room:b1. Plus probe:who on both.
@@ -118,12 +100,9 @@ describe("worker threads", () => {
   });
 
   it("logs an unhandled rejection and goes on serving, with one worker and with two", async () => {
-    for (const workers of ["1", "2"]) {
-      const node = await NodeProcess.start(await freePort(), { WORKERS: workers }, ["--app", PROBE_APP]);
-      nodes.push(node);
-      const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-      client.send(["p", "p", "probe:who", "phx_join", {}]);
-      await client.reply("p");
+    for (const workers of [1, 2]) {
+      const node = await opened.node({ workers, app: "probe-app.mjs" });
+      const client = await opened.joinedClient(node, "probe:who", {}, "p");
       client.send(["p", "r", "probe:who", "reject", {}]);
       await client.reply("r");
       await waitFor(() => node.output.includes("unhandled promise rejection"), "the rejection to be logged");
@@ -135,7 +114,7 @@ describe("worker threads", () => {
   });
 
   it("routes each newly joined topic to its worker, through join/leave churn", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const byThread = await clientsOnBothWorkers(node.port, 1);
     const [a, b] = [...byThread.values()].map((list) => list[0]);
     for (let i = 0; i < 15; i++) {
@@ -158,7 +137,7 @@ describe("worker threads", () => {
   });
 
   it("shows presence tracked on one worker to clients on the other, and its leave", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const members = await membersOnBothWorkers(node.port);
     const [a, b] = [members[0], members.find((m) => m.thread() !== members[0].thread())!];
     expect(a.thread()).not.toBe(b.thread());
@@ -170,7 +149,7 @@ describe("worker threads", () => {
   });
 
   it("replaces a crashed worker: its presences leave, its clients come back", async () => {
-    const node = await startWorkers();
+    const node = await opened.node(PROBE);
     const members = await membersOnBothWorkers(node.port);
     const victim = members[members.length - 1];
     const survivor = members.find((m) => m.thread() !== victim.thread())!;
@@ -180,7 +159,7 @@ describe("worker threads", () => {
     await waitFor(() => survivor.users() === names(members), "everyone present");
 
     // Its clients stay away until the test has seen the leave, then come back.
-    for (const m of onVictim) (m.socket as unknown as { reconnectAfterMs: () => number }).reconnectAfterMs = () => 3_600_000;
+    for (const m of onVictim) holdReconnects(m.socket);
     victim.probe.push("crash", {});
     await waitFor(() => survivor.users() === names(members.filter((m) => !onVictim.includes(m))), "the crashed worker's presences to leave");
     for (const m of onVictim) m.socket.disconnect(() => m.socket.connect());
@@ -191,8 +170,7 @@ describe("worker threads", () => {
   });
 
   it("gives a newcomer on a worker that replaced a crashed one a first presence_state with its sibling's members", async () => {
-    const node = await startWorkers();
-    const url = `ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`;
+    const node = await opened.node(PROBE);
     const members = await membersOnBothWorkers(node.port);
     const survivorThread = members[0].thread();
     const onSurvivor = members.filter((m) => m.thread() === survivorThread);
@@ -203,39 +181,32 @@ describe("worker threads", () => {
     await waitFor(() => onSurvivor[0].users() === [...stay].sort().join(","), "the other worker's members to leave");
     const listening = () => node.output.split("\n").filter((line) => line.includes('"msg":"listening"')).length;
     expect(listening()).toBe(2);
-    const raw: RawClient[] = [];
-    try {
-      // A raw socket (it does not come back) on the other worker crashes it.
-      const [victim] = [...(await clientsOnBothWorkers(node.port, 1))].find(([thread]) => thread !== survivorThread)![1];
-      victim.send(["p", "c", "probe:who", "crash", {}]);
-      await waitFor(() => listening() === 3, "the new worker to listen", 15_000);
-      // A socket on the new worker, found with the probe only (no presence), then joins the room.
-      let newcomer: RawClient | undefined;
-      for (let i = 0; i < 40 && !newcomer; i++) {
-        const client = await RawClient.open(url);
-        raw.push(client);
-        const thread = ((await client.join("probe:who"))[4] as { response: { thread: number } }).response.thread;
-        if (thread !== survivorThread) newcomer = client;
-      }
-      expect(newcomer, "a socket on the new worker").toBeDefined();
-      await newcomer!.join("room:w", { user: "newcomer" });
-      const [, , , , first] = await newcomer!.next((frame) => frame[3] === "presence_state", "the newcomer's first presence_state");
-      expect(Object.keys(first as object).sort()).toEqual([...stay, "newcomer"].sort());
-    } finally {
-      for (const client of raw) client.close();
+    // A raw socket (it does not come back) on the other worker crashes it.
+    const [victim] = [...(await clientsOnBothWorkers(node.port, 1))].find(([thread]) => thread !== survivorThread)![1];
+    victim.send(["p", "c", "probe:who", "crash", {}]);
+    await waitFor(() => listening() === 3, "the new worker to listen", 15_000);
+    // A socket on the new worker, found with the probe only (no presence), then joins the room.
+    let newcomer: RawClient | undefined;
+    for (let i = 0; i < 40 && !newcomer; i++) {
+      const client = await opened.raw(node);
+      const { thread } = await client.joined<{ thread: number }>("probe:who");
+      if (thread !== survivorThread) newcomer = client;
     }
+    expect(newcomer, "a socket on the new worker").toBeDefined();
+    await newcomer!.join("room:w", { user: "newcomer" });
+    const [, , , , first] = await newcomer!.next((frame) => frame[3] === "presence_state", "the newcomer's first presence_state");
+    expect(Object.keys(first as object).sort()).toEqual([...stay, "newcomer"].sort());
   });
 
   it("drains on SIGTERM: clients get 1001, the process exits 0, clients reconnect to the next server", async () => {
     const port = await freePort();
-    const node = await startWorkers(port);
+    const node = await opened.node({ ...PROBE, port });
     const byThread = await clientsOnBothWorkers(port, 1);
     const member = phoenixMember(port, "stays");
     await waitFor(() => member.joins() === 1, "join");
-    nodes.splice(nodes.indexOf(node), 1);
     expect(await node.stop("SIGTERM")).toBe(0);
     for (const client of [...byThread.values()].flat()) expect((await client.closed()).code).toBe(1001);
-    await startWorkers(port);
+    await opened.node({ ...PROBE, port });
     await waitFor(() => member.joins() === 2, "rejoin on the new server", 10_000);
   });
 });

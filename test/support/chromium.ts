@@ -5,10 +5,11 @@ import { launchChromium } from "../../bench/lib/chromium.js";
 export { launchChromium } from "../../bench/lib/chromium.js";
 
 /**
- * Chromium for a test file: launched before its tests, closed after them. `open` loads a page in
- * a tab of its own; the tabs close after each test, which then fails if a page threw.
+ * Chromium for a test file: launched before its tests, closed after them. `context` is a browser
+ * of its own (cookies, storage), `open` loads a page in a tab of its own context; the contexts
+ * close after each test, which then fails if one of their pages threw.
  */
-export function chromiumPerFile(): { open(url: string, options?: BrowserContextOptions): Promise<Page> } {
+export function chromiumPerFile(): { context(options?: BrowserContextOptions): Promise<BrowserContext>; open(url: string, options?: BrowserContextOptions): Promise<Page> } {
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   const pageErrors: string[] = [];
@@ -22,14 +23,18 @@ export function chromiumPerFile(): { open(url: string, options?: BrowserContextO
   afterAll(async () => {
     await browser?.close();
   });
-  return {
-    async open(url, options) {
+  const chromium = {
+    async context(options?: BrowserContextOptions) {
       const context = await (browser as Browser).newContext(options);
       contexts.push(context);
-      const page = await context.newPage();
-      page.on("pageerror", (error) => pageErrors.push(error.message));
+      context.on("page", (page) => page.on("pageerror", (error) => pageErrors.push(`${page.url()}: ${error.message}`)));
+      return context;
+    },
+    async open(url: string, options?: BrowserContextOptions) {
+      const page = await (await chromium.context(options)).newPage();
       await page.goto(url);
       return page;
     },
   };
+  return chromium;
 }

@@ -14,6 +14,15 @@ export function phoenixWebSocket(port: number, params: Record<string, string> = 
   return socket;
 }
 
+/**
+ * Holds `socket`'s reconnects off (for an hour) until the test reconnects it itself. Setting
+ * `reconnectAfterMs` on a live socket changes nothing: phoenix.js reads it once, into its
+ * reconnect timer, which is what this sets.
+ */
+export function holdReconnects(socket: Socket): void {
+  (socket as unknown as { reconnectTimer: { timerCalc: () => number } }).reconnectTimer.timerCalc = () => 3_600_000;
+}
+
 /** Helpers around phoenix.js channels: a join, a push and its reply, and what a channel receives, as promises and lists. */
 
 export function joined(channel: Channel): Promise<unknown> {

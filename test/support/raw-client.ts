@@ -29,6 +29,17 @@ export class RawClient {
     });
   }
 
+  /** How a server answers an upgrade to `url`: 101 when it accepts (the socket is closed at once), or the HTTP status of its refusal. */
+  static async upgradeStatus(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<number> {
+    try {
+      (await RawClient.open(url, options)).close();
+      return 101;
+    } catch (err) {
+      if (err instanceof HttpRefusal) return err.status;
+      throw err;
+    }
+  }
+
   send(frame: RawFrame | string | Buffer): void {
     this.ws.send(typeof frame === "string" || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
   }
@@ -55,11 +66,18 @@ export class RawClient {
     this.ws.close();
   }
 
-  /** Joins `topic` and resolves with the join reply (refs are this client's own, "j1", "j2", …). */
-  join(topic: string, payload: Record<string, unknown> = {}): Promise<RawFrame> {
-    const ref = `j${++this.refs}`;
+  /** Joins `topic` and resolves with the join reply, whatever it says; `ref` (the join_ref of the channel's later frames) defaults to this client's next own, "j1", "j2", …. */
+  join(topic: string, payload: Record<string, unknown> = {}, ref = `j${++this.refs}`): Promise<RawFrame> {
     this.send([ref, ref, topic, "phx_join", payload]);
     return this.reply(ref);
+  }
+
+  /** Joins `topic` and resolves with the join's response; fails unless the join is answered ok. */
+  async joined<T = Record<string, unknown>>(topic: string, payload: Record<string, unknown> = {}, ref?: string): Promise<T> {
+    const reply = await this.join(topic, payload, ref);
+    const { status, response } = reply[4] as { status: string; response: T };
+    if (status !== "ok") throw new Error(`join of ${topic} answered ${JSON.stringify(reply[4])}`);
+    return response;
   }
 
   leave(topic: string): void {

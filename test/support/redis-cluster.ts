@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./node-process.js";
+import { waitFor } from "./wait.js";
 
 const SERVER = "redis-server";
 const CLI = "redis-cli";
@@ -157,22 +158,21 @@ export class RedisCluster {
 
   /** Every node says `cluster_state:ok` and knows all the others (gossip has settled). */
   private async waitUntilConverged(): Promise<void> {
-    const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
     let last: string[] = [];
-    for (;;) {
-      last = await Promise.all(this.ports.map((port) => this.command(port, "CLUSTER", "INFO").then(String, (e: Error) => `error: ${e.message}`)));
-      const ready = last.every(
-        (info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${this.members.length}\\r?$`, "m").test(info),
-      );
-      if (ready) return;
-      const dead = this.members.find((member) => member.hasExited);
-      if (dead) throw new Error(`redis-server on port ${dead.port} exited:\n${dead.output}`);
-      if (Date.now() > deadline) {
-        const states = last.map((info, i) => `${this.ports[i]}: ${/cluster_state:\w+/.exec(info)?.[0] ?? info}`);
-        throw new Error(`Redis Cluster did not reach cluster_state:ok within ${CONVERGE_TIMEOUT_MS} ms (${states.join("; ")})`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const states = () => last.map((info, i) => `${this.ports[i]}: ${/cluster_state:\w+/.exec(info)?.[0] ?? info}`).join("; ");
+    await waitFor(
+      async () => {
+        last = await Promise.all(this.ports.map((port) => this.command(port, "CLUSTER", "INFO").then(String, (e: Error) => `error: ${e.message}`)));
+        const ready = last.every(
+          (info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${this.members.length}\\r?$`, "m").test(info),
+        );
+        const dead = this.members.find((member) => member.hasExited);
+        if (!ready && dead) throw new Error(`redis-server on port ${dead.port} exited:\n${dead.output}`);
+        return ready;
+      },
+      () => `the Redis Cluster to reach cluster_state:ok (${states()})`,
+      CONVERGE_TIMEOUT_MS,
+    );
   }
 
   private serverOutput(): string {
@@ -212,16 +212,15 @@ function spawnMember(dir: string, port: number, busPort: number): ClusterMember 
 }
 
 async function waitForPing(member: ClusterMember): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const reply = await sendCommand(member.port, ["PING"]).catch(() => undefined);
-    if (reply === "PONG") return;
-    if (member.hasExited || Date.now() > deadline) {
-      const why = member.hasExited ? "exited" : `did not answer PING within ${START_TIMEOUT_MS} ms`;
-      throw new Error(`redis-server on port ${member.port} ${why}:\n${member.output}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(
+    async () => {
+      const reply = await sendCommand(member.port, ["PING"]).catch(() => undefined);
+      if (reply !== "PONG" && member.hasExited) throw new Error(`redis-server on port ${member.port} exited:\n${member.output}`);
+      return reply === "PONG";
+    },
+    () => `redis-server on port ${member.port} to answer PING:\n${member.output}`,
+    START_TIMEOUT_MS,
+  );
 }
 
 async function distinctFreePorts(count: number): Promise<number[]> {

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
+import { Redis } from "ioredis";
 import { freePort } from "./node-process.js";
+import { waitFor } from "./wait.js";
 
 const BINARY = "redis-server";
 
@@ -43,14 +45,16 @@ export class RedisServer {
     this.exited = new Promise((resolve) => child.once("exit", () => ((exitedEarly = true), resolve())));
     this.child = child;
     killOnExit.add(child);
-    const deadline = Date.now() + 5000;
-    while (!(await answersPing(this.port))) {
-      if (exitedEarly || Date.now() > deadline) {
-        await this.stop();
-        throw new Error(`redis-server did not start on port ${this.port}:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      async () => {
+        if (exitedEarly) throw new Error(`redis-server exited on port ${this.port}:\n${output}`);
+        return answersPing(this.port);
+      },
+      () => `redis-server to answer PING on port ${this.port}:\n${output}`,
+    ).catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
   }
 
   /**
@@ -74,6 +78,24 @@ export class RedisServer {
     child.kill("SIGKILL");
     await this.exited;
   }
+}
+
+/** A plain client of the test itself, to look at a Redis from outside (it rides out deliberate outages). */
+export function observer(redis: { url: string }): Redis {
+  const client = new Redis(redis.url, { retryStrategy: () => 20, maxRetriesPerRequest: null });
+  client.on("error", () => {}); // refused connections during deliberate outages
+  return client;
+}
+
+/** Subscribers Redis counts on `channel` (PUBSUB NUMSUB, or SHARDNUMSUB for sharded channels). */
+export async function subscribers(client: Redis, channel: string, sharded = false): Promise<number> {
+  const reply = (await client.call("PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", channel)) as [string, number];
+  return Number(reply[1]);
+}
+
+export async function waitForSubscribers(client: Redis, channel: string, count: number, sharded = false, timeoutMs = 5000): Promise<void> {
+  let last = -1;
+  await waitFor(async () => (last = await subscribers(client, channel, sharded)) === count, () => `${count} subscribers of ${channel} (have ${last})`, timeoutMs);
 }
 
 function assertInstalled(): void {

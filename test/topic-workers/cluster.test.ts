@@ -1,40 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileURLToPath } from "node:url";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
-import { RedisServer } from "../support/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeOptions, NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 
 // Three real node processes (A with two worker threads) sharing one real redis-server; every
 // `tw:*` topic has a worker that ticks every 100 ms with its node and fencing number.
-const APP = fileURLToPath(new URL("../support/apps/topic-worker-app.mjs", import.meta.url));
 const TTL = 2000;
 type Name = "A" | "B" | "C";
+const opened = perFile();
 let redis: RedisServer;
 const nodes = {} as Record<Name, NodeProcess>;
-const clients: RawClient[] = [];
 
-async function startNode(name: Name): Promise<NodeProcess> {
-  const node = await NodeProcess.start(await freePort(), {
-    REDIS_URL: redis.url,
-    NODE_NAME: name,
-    WORKERS: name === "A" ? "2" : "1",
-    TOPIC_WORKER_TTL: String(TTL),
-    PRESENCE_BROADCAST_PERIOD: "300",
-  }, ["--app", APP]);
-  nodes[name] = node;
-  return node;
-}
+const inCluster = (name: Name): NodeOptions => ({
+  name,
+  workers: name === "A" ? 2 : 1,
+  redis,
+  app: "topic-worker-app.mjs",
+  env: { TOPIC_WORKER_TTL: String(TTL), PRESENCE_BROADCAST_PERIOD: "300" },
+});
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  await Promise.all((["A", "B", "C"] as const).map(startNode));
-}, 60_000);
-
-afterAll(async () => {
-  for (const client of clients) client.ws.close();
-  await Promise.all(Object.values(nodes).map((node) => node.stop("SIGKILL")));
-  await redis?.stop();
+  redis = await opened.redis();
+  await Promise.all((["A", "B", "C"] as const).map(async (name) => (nodes[name] = await opened.node(inCluster(name)))));
 }, 60_000);
 
 interface Tick {
@@ -43,12 +32,6 @@ interface Tick {
   n: number;
 }
 
-async function join(name: Name, topic: string): Promise<RawClient> {
-  const client = await RawClient.open(`ws://127.0.0.1:${nodes[name].port}/socket/websocket?vsn=2.0.0`);
-  clients.push(client);
-  await client.join(topic);
-  return client;
-}
 
 const ticks = (client: RawClient): Tick[] => client.frames.filter((f) => f[3] === "tick").map((f) => f[4] as Tick);
 const lastTick = (client: RawClient): Tick | undefined => ticks(client).at(-1);
@@ -65,7 +48,7 @@ const startsOf = (topic: string) => (["A", "B", "C"] as const).flatMap((name) =>
 /** A subscriber of `topic` on every node, once each hears the worker: and which node runs it. */
 async function watchOnEveryNode(topic: string): Promise<{ watchers: RawClient[]; holder: Name; others: RawClient[] }> {
   const names = ["A", "B", "C"] as const;
-  const watchers = await Promise.all(names.map((name) => join(name, topic)));
+  const watchers = await Promise.all(names.map((name) => opened.joinedClient(nodes[name], topic)));
   await waitFor(() => watchers.every((c) => lastTick(c)), "every subscriber to hear the worker");
   const [holder] = startsOf(topic) as Name[];
   return { watchers, holder, others: watchers.filter((_, i) => names[i] !== holder) };
@@ -74,7 +57,7 @@ async function watchOnEveryNode(topic: string): Promise<{ watchers: RawClient[];
 describe("topic workers across three nodes", () => {
   it("starts exactly one worker per topic when subscribers join on every node at once", async () => {
     const topics = Array.from({ length: 12 }, (_, i) => `tw:race-${i}`);
-    const joined = await Promise.all(topics.flatMap((topic) => (["A", "B", "C"] as const).map((name) => join(name, topic))));
+    const joined = await Promise.all(topics.flatMap((topic) => (["A", "B", "C"] as const).map((name) => opened.joinedClient(nodes[name], topic))));
     // Every subscriber hears its topic's worker for 2 s, longer than a lease renewal or retry.
     await waitFor(() => joined.every((client) => (lastTick(client)?.n ?? 0) >= 20), "every subscriber to hear 20 ticks", 20_000);
     for (const topic of topics) expect(startsOf(topic), topic).toHaveLength(1);
@@ -92,7 +75,7 @@ describe("topic workers across three nodes", () => {
       expect(after.fence).toBeGreaterThan(before.fence);
       expect(new Set(survivors.map((c) => lastTick(c)?.fence)).size).toBe(1);
     } finally {
-      await startNode(holder);
+      nodes[holder] = await opened.node(inCluster(holder));
     }
   }, 40_000);
 
@@ -122,16 +105,16 @@ describe("topic workers across three nodes", () => {
 
   it("stops a worker after linger once everyone left, and keeps it if someone joins during linger", async () => {
     const kept = "long:stay";
-    const first = await join("B", kept);
+    const first = await opened.joinedClient(nodes.B, kept);
     await waitFor(() => lastTick(first), "the worker to start");
     first.leave(kept);
-    await join("C", kept);
-    const stays = await waitFor(() => lastTick(clients.at(-1) as RawClient), "the new subscriber to hear the same worker");
+    const second = await opened.joinedClient(nodes.C, kept);
+    const stays = await waitFor(() => lastTick(second), "the new subscriber to hear the same worker");
     expect(startsOf(kept)).toHaveLength(1);
     expect(stays.fence).toBe((lastTick(first) as Tick).fence);
 
     const gone = "tw:linger";
-    const subscriber = await join("C", gone);
+    const subscriber = await opened.joinedClient(nodes.C, gone);
     await waitFor(() => startsOf(gone).length === 1, "the worker to start");
     const [holder] = startsOf(gone) as Name[];
     subscriber.leave(gone);
@@ -148,7 +131,7 @@ describe("topic workers across three nodes", () => {
       expect(logged(holder, topic, "topic worker stopped")[0].reason).toBe("drain");
       await waitFor(() => lastTick(survivor)?.node !== holder && lastTick(survivor), "another node's worker");
     } finally {
-      await startNode(holder);
+      nodes[holder] = await opened.node(inCluster(holder));
     }
   }, 40_000);
 

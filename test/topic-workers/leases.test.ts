@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { EncodedBroadcast } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { fenceOf, type Leases } from "../../server/leases/leases.js";
 import { MEMORY_STATE_TOPICS, MemoryLeases } from "../../server/leases/leases-memory.js";
-import { RedisCluster } from "../support/redis-cluster.js";
-import { RedisServer } from "../support/redis-server.js";
+import { perFile } from "../support/opened.js";
+import type { RedisCluster } from "../support/redis-cluster.js";
+import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
 import { testFabric, waitConnected } from "../cluster/support.js";
 
@@ -133,14 +134,15 @@ contract("in memory", async () => {
   };
 });
 
+const opened = perFile();
+const fabric = (url: { url: string }, name: string, sharded = false): RedisFabric => opened.keep(testFabric(url, name, { sharded }), (f) => f.close());
+
 let redis: RedisServer;
-const fabrics: RedisFabric[] = [];
 async function redisNodes(url: { url: string }, sharded: boolean): Promise<Medium> {
-  const A = testFabric(url, "A", { sharded });
+  const A = fabric(url, "A", sharded);
   // B asks Redis for new subscriptions in batches 250 ms apart: whatever is published before one
   // is in place is missed every time, not now and then, so no case can lean on a race.
-  const B = testFabric(url, "B", { sharded, subscriptions: { batchMs: 250, lingerMs: 50 } });
-  fabrics.push(A, B);
+  const B = opened.keep(testFabric(url, "B", { sharded, subscriptions: { batchMs: 250, lingerMs: 50 } }), (f) => f.close());
   for (const fabric of [A, B]) await waitConnected(fabric.connections, "node", 10_000);
   const receivedByB: EncodedBroadcast[] = [];
   B.onBroadcast((message) => receivedByB.push(message));
@@ -149,26 +151,19 @@ async function redisNodes(url: { url: string }, sharded: boolean): Promise<Mediu
 }
 
 contract("in Redis", async () => {
-  redis = await RedisServer.start();
+  redis = await opened.redis();
   return redisNodes(redis, false);
 });
 
 let cluster: RedisCluster;
 contract("in a Redis Cluster with sharded pub/sub", async () => {
-  cluster = await RedisCluster.start({ masters: 3 });
+  cluster = await opened.redisCluster({ masters: 3 });
   return redisNodes(cluster, true);
-});
-
-afterAll(async () => {
-  await Promise.all(fabrics.map((fabric) => fabric.close()));
-  await redis?.stop();
-  await cluster?.stop();
 });
 
 describe("fencing numbers", () => {
   it("keep growing after the counter was lost (Redis restarted empty)", async () => {
-    const [node] = [testFabric(redis, "F")];
-    fabrics.push(node);
+    const node = fabric(redis, "F");
     await waitConnected(node.connections, "F");
     const first = await node.leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
     await node.connections.publisher.flushall();

@@ -1,33 +1,16 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { ok, type CinderServer, type TopicWorkerContext } from "../../server/index.js";
-import { RawClient } from "../support/raw-client.js";
-import { socketUrl, startServer } from "../support/server.js";
+import { describe, expect, it } from "vitest";
+import { ok, type TopicWorkerContext } from "../../server/index.js";
+import { metricOf } from "../support/metrics.js";
+import { perTest } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
 // One node without Redis: the same API, leases kept in memory.
-const servers: CinderServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.close();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const opened = perTest();
 
 const plain = { join: () => ok({}) };
+const SCORES = { channels: { "score:*": plain, "room:*": plain } };
 
-async function serve(setup: (server: CinderServer) => void): Promise<CinderServer> {
-  const server = await startServer({ channels: { "score:*": plain, "room:*": plain } });
-  servers.push(server);
-  setup(server);
-  return server;
-}
-
-async function join(server: CinderServer, topic: string): Promise<RawClient> {
-  const client = await RawClient.open(socketUrl(server));
-  clients.push(client);
-  await client.join(topic);
-  return client;
-}
 
 /** A worker that says "started" on its topic, and records its life. */
 function recorder(linger: number) {
@@ -51,12 +34,12 @@ function recorder(linger: number) {
 describe("topic workers on one node", () => {
   it("starts with the first subscriber, broadcasts to it, and runs once for many subscribers", async () => {
     const worker = recorder(60_000);
-    const server = await serve((s) => s.topicWorker("score:*", worker.spec));
-    const first = await join(server, "score:1");
+    const server = (await opened.server(SCORES)).topicWorker("score:*", worker.spec);
+    const first = await opened.joinedClient(server, "score:1");
     const started = await first.next((f) => f[3] === "started", "the worker's broadcast");
     expect((started[4] as { fence: number }).fence).toBeGreaterThan(0);
-    await join(server, "score:1");
-    await join(server, "score:2");
+    await opened.joinedClient(server, "score:1");
+    await opened.joinedClient(server, "score:2");
     await waitFor(() => worker.life.length === 2, "the second topic's worker");
     expect(worker.life.sort()).toEqual(["start score:1", "start score:2"]);
     expect(worker.contexts[0].presenceCount()).toBe(0);
@@ -64,18 +47,18 @@ describe("topic workers on one node", () => {
 
   it("stops after linger once the last subscriber left, and keeps running if one joins during linger", async () => {
     const worker = recorder(400);
-    const server = await serve((s) => s.topicWorker("score:*", worker.spec));
-    const a = await join(server, "score:linger");
+    const server = (await opened.server(SCORES)).topicWorker("score:*", worker.spec);
+    const a = await opened.joinedClient(server, "score:linger");
     await waitFor(() => worker.life.includes("start score:linger"), "the worker");
     a.leave("score:linger");
     // Back during the linger: the same worker carries on.
-    const b = await join(server, "score:linger");
+    const b = await opened.joinedClient(server, "score:linger");
     b.leave("score:linger");
     await waitFor(() => worker.life.includes("stop score:linger"), "the worker to stop after linger");
     expect(worker.life).toEqual(["start score:linger", "stop score:linger"]);
     expect(worker.contexts[0].signal.aborted).toBe(true);
     // A later subscriber starts a new worker, with a larger fencing number.
-    await join(server, "score:linger");
+    await opened.joinedClient(server, "score:linger");
     await waitFor(() => worker.life.length === 3, "a new worker");
     expect(worker.contexts[1].fence).toBeGreaterThan(worker.contexts[0].fence);
   });
@@ -83,22 +66,20 @@ describe("topic workers on one node", () => {
   it("keeps checkpoint state for the next holder", async () => {
     const contexts = new Map<string, TopicWorkerContext>();
     const worker = (_client: RawClient) => contexts.get("score:state") as TopicWorkerContext;
-    const server = await serve((s) =>
-      s.topicWorker("score:*", {
-        linger: 0,
-        async start(topic, ctx) {
-          const seen = (await ctx.state.get<number>("runs")) ?? 0;
-          expect(await ctx.state.set("runs", seen + 1)).toBe(true);
-          contexts.set(topic, ctx);
-          await ctx.broadcast("runs", { seen });
-        },
-      }),
-    );
-    const a = await join(server, "score:state");
+    const server = (await opened.server(SCORES)).topicWorker("score:*", {
+      linger: 0,
+      async start(topic, ctx) {
+        const seen = (await ctx.state.get<number>("runs")) ?? 0;
+        expect(await ctx.state.set("runs", seen + 1)).toBe(true);
+        contexts.set(topic, ctx);
+        await ctx.broadcast("runs", { seen });
+      },
+    });
+    const a = await opened.joinedClient(server, "score:state");
     await a.next((f) => f[3] === "runs", "the first run");
     a.leave("score:state");
-    await waitFor(() => server.metrics.topicWorkerStops.get().then((m) => m.values.some((v) => v.labels.reason === "linger" && v.value === 1)), "the worker to stop");
-    const b = await join(server, "score:state");
+    await waitFor(async () => (await metricOf(server, "cinder_topic_worker_stops_total", { reason: "linger" })) === 1, "the worker to stop");
+    const b = await opened.joinedClient(server, "score:state");
     const second = await b.next((f) => f[3] === "runs", "the second run");
     expect(second[4]).toEqual({ seen: 1 });
     expect(await worker(b).state.set("other", 1)).toBe(true);
@@ -108,38 +89,34 @@ describe("topic workers on one node", () => {
 
   it("logs a start that throws, retries it with backoff, and keeps serving", async () => {
     let attempts = 0;
-    const server = await serve((s) =>
-      s.topicWorker("score:*", {
-        start(topic, ctx) {
-          attempts++;
-          if (attempts === 1) throw new Error("no score feed yet");
-          if (attempts === 2) return Promise.reject(new Error("still no score feed"));
-          void ctx.broadcast("live", { attempts });
-        },
-      }),
-    );
-    const client = await join(server, "score:flaky");
+    const server = (await opened.server(SCORES)).topicWorker("score:*", {
+      start(topic, ctx) {
+        attempts++;
+        if (attempts === 1) throw new Error("no score feed yet");
+        if (attempts === 2) return Promise.reject(new Error("still no score feed"));
+        void ctx.broadcast("live", { attempts });
+      },
+    });
+    const client = await opened.joinedClient(server, "score:flaky");
     const live = await waitFor(() => client.frames.find((f) => f[3] === "live"), "the third attempt", 10_000);
     expect(live[4]).toEqual({ attempts: 3 });
-    const starts = await server.metrics.topicWorkerStarts.get();
-    expect(Object.fromEntries(starts.values.map((v) => [v.labels.outcome, v.value]))).toEqual({ failed: 2, ok: 1 });
+    const starts = (outcome?: string) => metricOf(server, "cinder_topic_worker_starts_total", outcome === undefined ? {} : { outcome });
+    expect([await starts("failed"), await starts("ok"), await starts()]).toEqual([2, 1, 3]);
     // The node still serves other joins.
-    await join(server, "room:other");
+    await opened.joinedClient(server, "room:other");
   }, 15_000);
 
   it("lets a worker follow another topic's broadcasts and presence", async () => {
     const seen: string[] = [];
-    const server = await serve((s) =>
-      s.topicWorker("score:*", {
-        start(topic, ctx) {
-          ctx.subscribe("room:feed", (event, payload) => {
-            seen.push(`${event}:${JSON.stringify(payload)}`);
-            void ctx.broadcast("relayed", { event, count: ctx.presenceCount("room:feed") });
-          });
-        },
-      }),
-    );
-    const watcher = await join(server, "score:relay");
+    const server = (await opened.server(SCORES)).topicWorker("score:*", {
+      start(topic, ctx) {
+        ctx.subscribe("room:feed", (event, payload) => {
+          seen.push(`${event}:${JSON.stringify(payload)}`);
+          void ctx.broadcast("relayed", { event, count: ctx.presenceCount("room:feed") });
+        });
+      },
+    });
+    const watcher = await opened.joinedClient(server, "score:relay");
     await waitFor(() => server.health().topics === 2, "the worker to subscribe to room:feed");
     server.broadcast("room:feed", "goal", { minute: 90 });
     const relayed = await watcher.next((f) => f[3] === "relayed", "the relayed broadcast");
@@ -148,15 +125,14 @@ describe("topic workers on one node", () => {
   });
 
   it("refuses to broadcast to a topic that keeps history (its broadcasts are live only)", async () => {
-    const server = await startServer({ channels: { "log:*": { join: () => ok({}), history: { size: 10, ttlMs: 60_000 } } } });
-    servers.push(server);
+    const server = await opened.server({ channels: { "log:*": { join: () => ok({}), history: { size: 10, ttlMs: 60_000 } } } });
     const context = new Promise<TopicWorkerContext>((resolve) => server.topicWorker("log:*", { start: (_topic, ctx) => resolve(ctx) }));
-    await join(server, "log:1");
+    await opened.joinedClient(server, "log:1");
     await expect((await context).broadcast("line", { text: "x" })).rejects.toThrow(/keeps history: a topic worker's broadcasts are live only/);
   });
 
   it("refuses bad declarations with a clear error", async () => {
-    const server = await serve(() => {});
+    const server = await opened.server(SCORES);
     expect(() => server.topicWorker("a*b", { start() {} })).toThrow(/"\*" is only allowed at the end/);
     expect(() => server.topicWorker("x:*", {} as never)).toThrow(/needs a start function/);
     expect(() => server.topicWorker("x:*", { start() {}, linger: -1 })).toThrow(/linger must be/);

@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileURLToPath } from "node:url";
-import { NodeProcess, freePort } from "../support/node-process.js";
-import { RawClient } from "../support/raw-client.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NodeProcess } from "../support/node-process.js";
+import { perFile } from "../support/opened.js";
+import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
 
 // One node with two worker threads and no Redis: the node's main thread keeps the leases, so a
 // topic's worker runs in one thread only, and its broadcasts reach the other thread's sockets.
-const APP = fileURLToPath(new URL("../support/apps/topic-worker-app.mjs", import.meta.url));
+const opened = perFile();
 let node: NodeProcess;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  node = await NodeProcess.start(await freePort(), { NODE_NAME: "W", WORKERS: "2" }, ["--app", APP]);
+  node = await opened.node({ name: "W", workers: 2, app: "topic-worker-app.mjs" });
 }, 30_000);
-
-afterAll(async () => {
-  for (const client of clients) client.ws.close();
-  await node?.stop();
-});
 
 interface Tick {
   fence: number;
@@ -28,9 +23,7 @@ describe("topic workers on a multi-worker node without Redis", () => {
   it("runs one worker for subscribers spread over both threads", async () => {
     const topic = "tw:threads";
     for (let i = 0; i < 16; i++) {
-      const client = await RawClient.open(`ws://127.0.0.1:${node.port}/socket/websocket?vsn=2.0.0`);
-      clients.push(client);
-      await client.join(topic);
+      clients.push(await opened.joinedClient(node, topic));
     }
     const health = (await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()) as { workers: Array<{ sockets: number }> };
     // The kernel spreads sockets over the threads (SO_REUSEPORT): both have some.
