@@ -1,0 +1,89 @@
+// Many sockets in one VU, on k6's event-loop WebSocket API (k6/experimental/websockets, k6
+// v0.43+). `k6/ws` blocks its VU in ws.connect for the life of one socket, so a socket costs a
+// whole VU (a JS runtime, megabytes); here a VU holds hundreds and only pays per socket for the
+// connection itself. One timer per VU (not per socket: every k6 timer is a goroutine) paces the
+// connects, spreads the heartbeats and ends the VU.
+import { WebSocket } from "k6/experimental/websockets";
+import { clearInterval, setInterval } from "k6/experimental/timers";
+import { Counter } from "k6/metrics";
+
+import { PhoenixSocket } from "./phoenix.js";
+
+const TICK_MS = 50;
+
+/**
+ * The counters of a pool: `<prefix>_planned`, `_opened`, `_failed` (no upgrade), `_closed_early`
+ * (closed before the end, by the server or the network). Create them in the init context.
+ */
+export function poolCounters(prefix) {
+  return {
+    planned: new Counter(`${prefix}_planned`),
+    opened: new Counter(`${prefix}_opened`),
+    failed: new Counter(`${prefix}_failed`),
+    closedEarly: new Counter(`${prefix}_closed_early`),
+  };
+}
+
+const SOCKETS = poolCounters("sockets");
+
+/**
+ * Runs one VU's sockets and returns at once; the VU's iteration lasts until every socket is closed.
+ *   indices      socket numbers in the whole test (they pick the URL and whatever the caller derives)
+ *   openAt(i)    epoch ms when socket i connects
+ *   closeAt      epoch ms when every socket is closed
+ *   url(i)       its URL
+ *   heartbeatMs  each open socket sends a Phoenix heartbeat this often
+ *   onOpen(phx, i)             after the upgrade (join here)
+ *   onMessage(phx, i, data)    every text frame
+ *   onTick(now)                every TICK_MS, and once more after the last socket is closed
+ *   counters     poolCounters(…) to count in; default sockets_*
+ */
+export function runSocketPool(o) {
+  const { planned, opened, failed, closedEarly } = o.counters || SOCKETS;
+  // Every opened socket, for heartbeats and the close. `open` is kept here: the WebSocket's own
+  // readyState is a Go value that only compares loosely (== 1, not === 1).
+  const live = []; // {phx, upgraded, open}
+  let next = 0; // next index of o.indices to open
+  let beat = 0; // round-robin heartbeat position in `live`
+  let closing = false;
+  const beatsPerTick = () => Math.ceil((live.length * TICK_MS) / o.heartbeatMs);
+  planned.add(o.indices.length);
+
+  const open = (i) => {
+    const ws = new WebSocket(o.url(i));
+    const socket = { phx: new PhoenixSocket(ws), upgraded: false, open: false };
+    ws.onopen = () => {
+      socket.upgraded = true;
+      opened.add(1);
+      if (closing) return ws.close(); // connected after the end: only counted
+      socket.open = true;
+      live.push(socket);
+      o.onOpen(socket.phx, i);
+    };
+    ws.onmessage = (e) => o.onMessage(socket.phx, i, e.data);
+    ws.onerror = () => {
+      if (!socket.upgraded) failed.add(1);
+    };
+    ws.onclose = () => {
+      if (socket.open && !closing) closedEarly.add(1);
+      socket.open = false;
+    };
+  };
+
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now >= o.closeAt) {
+      closing = true;
+      clearInterval(timer);
+      for (const socket of live) if (socket.open) socket.phx.socket.close();
+      o.onTick(now);
+      return;
+    }
+    while (next < o.indices.length && o.openAt(o.indices[next]) <= now) open(o.indices[next++]);
+    for (let n = Math.min(beatsPerTick(), live.length); n > 0; n--) {
+      beat = (beat + 1) % live.length;
+      if (live[beat].open) live[beat].phx.heartbeat();
+    }
+    o.onTick(now);
+  }, TICK_MS);
+}
