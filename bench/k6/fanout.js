@@ -9,7 +9,7 @@
 import { Counter, Rate, Trend } from "k6/metrics";
 
 import { LatencyHistogram } from "./lib/latency-histogram.js";
-import { envInt, envStr, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
+import { envInt, envNum, envStr, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
 import { durationMs, msUntilStart, segmentOfThisProcess, sharedStart, socketsOfThisVu, vusFor } from "./lib/segment.js";
 import { poolCounters, runSocketPool } from "./lib/socket-pool.js";
 import { summaryOutputs } from "./lib/summary.js";
@@ -18,7 +18,7 @@ const SOCKETS = envInt("SOCKETS", 1000);
 const SOCKETS_PER_VU = envInt("SOCKETS_PER_VU", 100);
 const TOPICS = envInt("TOPICS", 1);
 const PUBLISHERS = envInt("PUBLISHERS", 1);
-const RATE = envInt("RATE", 10); // broadcasts per second per publisher
+const RATE = envNum("RATE", 10); // broadcasts per second per publisher; 0.1 = one every 10 s
 const BODY_SIZE = envInt("BODY_SIZE", 100);
 const RAMP = envStr("RAMP", "20s");
 const SETTLE = envStr("SETTLE", "5s"); // after the ramp, before the first broadcast
@@ -157,10 +157,11 @@ export function publisher(data) {
       const f = JSON.parse(raw);
       if (f[3] === "phx_reply") socket.handleReply({ ref: f[1], event: f[3], payload: f[4] });
     },
-    // RATE a second from publishAt to stopAt, caught up tick by tick (ticks are 50 ms apart).
+    // Broadcast k at publishAt + k/RATE, for every such time before stopAt; caught up tick by
+    // tick (ticks are 50 ms apart).
     onTick(now) {
       if (phx === null || now < data.publishAt || now >= data.closeAt) return;
-      const due = Math.floor((Math.min(now, data.stopAt) - data.publishAt) * RATE / 1000);
+      const due = Math.floor(((Math.min(now, data.stopAt - 1) - data.publishAt) * RATE) / 1000) + 1;
       for (; pushes < due; pushes++) {
         const topic = topicName(pushes % TOPICS);
         phx.push(refs[topic], topic, "new_msg", { body: timestampedBody(BODY_SIZE) }, (status) => {

@@ -6,6 +6,11 @@ export function envInt(name, fallback) {
   return raw === undefined || raw === "" ? fallback : parseInt(raw, 10);
 }
 
+export function envNum(name, fallback) {
+  const raw = __ENV[name];
+  return raw === undefined || raw === "" ? fallback : parseFloat(raw);
+}
+
 export function envStr(name, fallback) {
   const raw = __ENV[name];
   return raw === undefined || raw === "" ? fallback : raw;

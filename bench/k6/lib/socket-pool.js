@@ -44,9 +44,13 @@ export function runSocketPool(o) {
   // readyState is a Go value that only compares loosely (== 1, not === 1).
   const live = []; // {phx, upgraded, open}
   let next = 0; // next index of o.indices to open
-  let beat = 0; // round-robin heartbeat position in `live`
+  // Sockets in the order of their next heartbeat: one opens or beats, it goes to the back with
+  // a due time heartbeatMs later, which no socket ahead of it has passed — so the queue stays in
+  // order and a late tick (a busy event loop) beats everything it owes.
+  let beats = []; // {socket, due}
+  let beatsHead = 0;
   let closing = false;
-  const beatsPerTick = () => Math.ceil((live.length * TICK_MS) / o.heartbeatMs);
+  let failures = 0;
   planned.add(o.indices.length);
 
   const open = (i) => {
@@ -58,11 +62,15 @@ export function runSocketPool(o) {
       if (closing) return ws.close(); // connected after the end: only counted
       socket.open = true;
       live.push(socket);
+      beats.push({ socket, due: Date.now() + o.heartbeatMs });
       o.onOpen(socket.phx, i);
     };
     ws.onmessage = (e) => o.onMessage(socket.phx, i, e.data);
-    ws.onerror = () => {
-      if (!socket.upgraded) failed.add(1);
+    ws.onerror = (e) => {
+      if (socket.upgraded) return;
+      failed.add(1);
+      // Why sockets fail ("too many open files", "connection refused" …) says where a run stopped.
+      if (failures++ === 0) console.warn(`socket ${i}: ${e.error} (first failure of this VU)`);
     };
     ws.onclose = () => {
       if (socket.open && !closing) closedEarly.add(1);
@@ -80,9 +88,16 @@ export function runSocketPool(o) {
       return;
     }
     while (next < o.indices.length && o.openAt(o.indices[next]) <= now) open(o.indices[next++]);
-    for (let n = Math.min(beatsPerTick(), live.length); n > 0; n--) {
-      beat = (beat + 1) % live.length;
-      if (live[beat].open) live[beat].phx.heartbeat();
+    while (beatsHead < beats.length && beats[beatsHead].due <= now) {
+      const due = beats[beatsHead++];
+      if (!due.socket.open) continue;
+      due.socket.phx.heartbeat();
+      due.due = now + o.heartbeatMs;
+      beats.push(due);
+    }
+    if (beatsHead > 1024 && beatsHead * 2 > beats.length) {
+      beats = beats.slice(beatsHead);
+      beatsHead = 0;
     }
     o.onTick(now);
   }, TICK_MS);
