@@ -207,8 +207,15 @@ function show(v, contains) {
   return Number.isInteger(v) ? String(v) : v.toFixed(4).replace(/\.?0+$/, "");
 }
 
+/** count, avg, min, med, max, then percentiles in rising order (k6's own summary order). */
+function statOrder(stat) {
+  const p = /^p\((.+)\)$/.exec(stat);
+  return p ? 10 + parseFloat(p[1]) : ["count", "rate", "passes", "fails", "value", "avg", "min", "med", "max"].indexOf(stat);
+}
+
 function line(name, m) {
-  const stats = Object.entries(m.stats).map(([stat, r]) => {
+  const ordered = Object.entries(m.stats).sort(([a], [b]) => statOrder(a) - statOrder(b));
+  const stats = ordered.map(([stat, r]) => {
     const contains = stat === "count" || m.type !== "trend" ? "default" : m.contains;
     return r.lo === r.hi ? `${stat}=${show(r.lo, contains)}` : `${stat}=${show(r.lo, contains)}…${show(r.hi, contains)}`;
   });

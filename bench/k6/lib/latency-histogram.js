@@ -2,7 +2,7 @@
 // be merged (the median of medians is not the median); bucket counts can. Each VU counts into
 // its own buckets and adds them to one k6 Counter per bucket now and then (`flush`), so the
 // cost per sample is an array increment, not a metric sample. combine.mjs sums the counters of
-// every process and reads percentiles off the sum, to within one bucket (≤ 26 % wide).
+// every process and reads percentiles off the sum, to within one bucket (at most 28 % wide).
 import { Counter } from "k6/metrics";
 
 import { BOUNDS_US, bucketIndex, bucketMetricName } from "./buckets.js";
@@ -19,7 +19,7 @@ export class LatencyHistogram {
     this.counts[bucketIndex(ms)]++;
   }
 
-  /** Hand the counts since the last flush to k6 (call every few seconds and before the VU ends). */
+  /** Hand the counts since the last flush to k6 (call now and then, and before the VU ends). */
   flush() {
     for (let i = 0; i < this.counts.length; i++) {
       if (this.counts[i] > 0) {

@@ -1,8 +1,8 @@
 // Many sockets in one VU, on k6's event-loop WebSocket API (k6/experimental/websockets, k6
 // v0.43+). `k6/ws` blocks its VU in ws.connect for the life of one socket, so a socket costs a
-// whole VU (a JS runtime, megabytes); here a VU holds hundreds and only pays per socket for the
-// connection itself. One timer per VU (not per socket: every k6 timer is a goroutine) paces the
-// connects, spreads the heartbeats and ends the VU.
+// whole VU and its JS runtime (about 150 KiB of k6 memory a socket, against about 57 KiB here:
+// bench/k6/README.md); here a VU holds hundreds. One timer per VU (not per socket: every k6
+// timer is a goroutine) paces the connects, sends the heartbeats and ends the VU.
 import { WebSocket } from "k6/experimental/websockets";
 import { clearInterval, setInterval } from "k6/experimental/timers";
 import { Counter } from "k6/metrics";
@@ -51,16 +51,19 @@ export function runSocketPool(o) {
   let beatsHead = 0;
   let closing = false;
   let failures = 0;
+  let earlyCloses = 0;
   planned.add(o.indices.length);
 
   const open = (i) => {
     const ws = new WebSocket(o.url(i));
-    const socket = { phx: new PhoenixSocket(ws), upgraded: false, open: false };
+    // lastSent: when it last sent a frame (join or heartbeat), to tell an idle timeout from other closes.
+    const socket = { phx: new PhoenixSocket(ws), upgraded: false, open: false, openedAt: 0, lastSent: 0 };
     ws.onopen = () => {
       socket.upgraded = true;
       opened.add(1);
       if (closing) return ws.close(); // connected after the end: only counted
       socket.open = true;
+      socket.openedAt = socket.lastSent = Date.now();
       live.push(socket);
       beats.push({ socket, due: Date.now() + o.heartbeatMs });
       o.onOpen(socket.phx, i);
@@ -73,7 +76,14 @@ export function runSocketPool(o) {
       if (failures++ === 0) console.warn(`socket ${i}: ${e.error} (first failure of this VU)`);
     };
     ws.onclose = () => {
-      if (socket.open && !closing) closedEarly.add(1);
+      if (socket.open && !closing) {
+        closedEarly.add(1);
+        const now = Date.now();
+        if (earlyCloses++ === 0) {
+          console.warn(`socket ${i}: closed by the other end ${now - socket.openedAt} ms after it opened, ` +
+            `${now - socket.lastSent} ms after it last sent (first early close of this VU)`);
+        }
+      }
       socket.open = false;
     };
   };
@@ -92,6 +102,7 @@ export function runSocketPool(o) {
       const due = beats[beatsHead++];
       if (!due.socket.open) continue;
       due.socket.phx.heartbeat();
+      due.socket.lastSent = now;
       due.due = now + o.heartbeatMs;
       beats.push(due);
     }
