@@ -21,7 +21,13 @@ import { BUCKET_METRIC, countsFrom, quantileRange } from "./lib/buckets.js";
 
 /** One input in the handleSummary shape: {metrics: {name: {type, contains, values, thresholds}}, cinder?}. */
 function load(file) {
-  const raw = JSON.parse(readFileSync(file, "utf8"));
+  let raw;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    console.error(`cannot read ${file}: ${error.message}`);
+    process.exit(2);
+  }
   if (!raw.metrics) throw new Error(`${file}: not a k6 summary (no "metrics")`);
   const metrics = {};
   for (const [name, m] of Object.entries(raw.metrics)) metrics[name] = m.values ? m : fromSummaryExport(m);

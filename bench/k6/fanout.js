@@ -11,7 +11,7 @@ import { Counter, Rate, Trend } from "k6/metrics";
 import { LatencyHistogram } from "./lib/latency-histogram.js";
 import { envInt, envNum, envStr, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
 import { durationMs, msUntilStart, segmentOfThisProcess, sharedStart, socketsOfThisVu, vusFor } from "./lib/segment.js";
-import { poolCounters, runSocketPool } from "./lib/socket-pool.js";
+import { poolCounters, rampedShare, runSocketPool } from "./lib/socket-pool.js";
 import { summaryOutputs } from "./lib/summary.js";
 
 const SOCKETS = envInt("SOCKETS", 1000);
@@ -92,12 +92,9 @@ function sentAtOf(raw) {
 export function subscriber(data) {
   const counted = {}; // socket number → true once joined before the first broadcast
   let deliveries = 0;
-  const step = durationMs(RAMP) / SOCKETS;
-  runSocketPool({
-    indices: socketsOfThisVu(SOCKETS, VUS),
-    openAt: (i) => data.startAt + i * step,
+  // Object.assign: k6's script compiler has no object spread.
+  runSocketPool(Object.assign(rampedShare(SOCKETS, VUS, data.startAt, durationMs(RAMP), (i) => `k6-fan-${i}`), {
     closeAt: data.closeAt,
-    url: (i) => socketUrl(`k6-fan-${i}`, i),
     heartbeatMs: HEARTBEAT_MS,
     onOpen(phx, i) {
       joinAll(phx, `k6-fan-${i}`, i, () => {
@@ -128,7 +125,7 @@ export function subscriber(data) {
       if (deliveries > 0) received.add(deliveries);
       deliveries = 0;
     },
-  });
+  }));
 }
 
 export function publisher(data) {

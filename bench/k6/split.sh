@@ -19,6 +19,7 @@ shift 3
 K6=${K6:-k6}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
+rm -f "$OUT"/part-*.json "$OUT"/part-*.log "$OUT/combined.json" # an earlier run's parts must not count
 
 # 0,1/K,2/K,...,1 and segment i = (i-1)/K:i/K
 SEQUENCE=0
@@ -51,4 +52,12 @@ failed=0
 for pid in $PIDS; do wait "$pid" || failed=$((failed + 1)); done
 trap - INT TERM
 echo "k6 processes: $K, exited non-zero: $failed (thresholds of a part may fail alone; the combined ones below decide)"
+i=1
+while [ "$i" -le "$K" ]; do
+  if [ ! -f "$OUT/part-$i.json" ]; then
+    echo "process $i wrote no summary: see $OUT/part-$i.log" >&2
+    exit 1
+  fi
+  i=$((i + 1))
+done
 exec node "$HERE/combine.mjs" --json "$OUT/combined.json" "$OUT"/part-*.json

@@ -6,9 +6,9 @@
 //          -e RAMP=60s -e HOLD=120s bench/k6/subscribers.js
 import { Counter, Rate, Trend } from "k6/metrics";
 
-import { envInt, envStr, socketUrl, topicName } from "./lib/phoenix.js";
-import { durationMs, msUntilStart, sharedStart, socketsOfThisVu, vusFor } from "./lib/segment.js";
-import { runSocketPool } from "./lib/socket-pool.js";
+import { envInt, envStr, topicName } from "./lib/phoenix.js";
+import { durationMs, msUntilStart, sharedStart, vusFor } from "./lib/segment.js";
+import { rampedShare, runSocketPool } from "./lib/socket-pool.js";
 import { summaryOutputs } from "./lib/summary.js";
 
 const SOCKETS = envInt("SOCKETS", 1000);
@@ -53,12 +53,9 @@ export function setup() {
 }
 
 export default function (data) {
-  const step = durationMs(RAMP) / SOCKETS;
-  runSocketPool({
-    indices: socketsOfThisVu(SOCKETS, VUS),
-    openAt: (i) => data.startAt + i * step,
+  // Object.assign: k6's script compiler has no object spread.
+  runSocketPool(Object.assign(rampedShare(SOCKETS, VUS, data.startAt, durationMs(RAMP), (i) => `k6-sub-${i}`), {
     closeAt: data.closeAt,
-    url: (i) => socketUrl(`k6-sub-${i}`, i),
     heartbeatMs: HEARTBEAT_MS,
     onOpen(phx, i) {
       let ok = 0;
@@ -76,7 +73,7 @@ export default function (data) {
       if (Array.isArray(f)) phx.handleReply({ ref: f[1], event: f[3], payload: f[4] });
     },
     onTick() {},
-  });
+  }));
 }
 
 export function handleSummary(summary) {

@@ -7,7 +7,8 @@ import { WebSocket } from "k6/experimental/websockets";
 import { clearInterval, setInterval } from "k6/experimental/timers";
 import { Counter } from "k6/metrics";
 
-import { PhoenixSocket } from "./phoenix.js";
+import { PhoenixSocket, socketUrl } from "./phoenix.js";
+import { socketsOfThisVu } from "./segment.js";
 
 const TICK_MS = 50;
 
@@ -42,7 +43,7 @@ export function runSocketPool(o) {
   const { planned, opened, failed, closedEarly } = o.counters || SOCKETS;
   // Every opened socket, for heartbeats and the close. `open` is kept here: the WebSocket's own
   // readyState is a Go value that only compares loosely (== 1, not === 1).
-  const live = []; // {phx, upgraded, open}
+  const live = []; // the `socket` records of open() below
   let next = 0; // next index of o.indices to open
   // Sockets in the order of their next heartbeat: one opens or beats, it goes to the back with
   // a due time heartbeatMs later, which no socket ahead of it has passed — so the queue stays in
@@ -56,8 +57,8 @@ export function runSocketPool(o) {
 
   const open = (i) => {
     const ws = new WebSocket(o.url(i));
-    // lastSent: when it last sent a frame (join or heartbeat), to tell an idle timeout from other closes.
-    const socket = { phx: new PhoenixSocket(ws), upgraded: false, open: false, openedAt: 0, lastSent: 0 };
+    // lastSent (its last join or heartbeat) and error tell an idle timeout from other closes.
+    const socket = { phx: new PhoenixSocket(ws), upgraded: false, open: false, openedAt: 0, lastSent: 0, error: "" };
     ws.onopen = () => {
       socket.upgraded = true;
       opened.add(1);
@@ -70,6 +71,7 @@ export function runSocketPool(o) {
     };
     ws.onmessage = (e) => o.onMessage(socket.phx, i, e.data);
     ws.onerror = (e) => {
+      socket.error = String(e.error);
       if (socket.upgraded) return;
       failed.add(1);
       // Why sockets fail ("too many open files", "connection refused" …) says where a run stopped.
@@ -80,8 +82,8 @@ export function runSocketPool(o) {
         closedEarly.add(1);
         const now = Date.now();
         if (earlyCloses++ === 0) {
-          console.warn(`socket ${i}: closed by the other end ${now - socket.openedAt} ms after it opened, ` +
-            `${now - socket.lastSent} ms after it last sent (first early close of this VU)`);
+          console.warn(`socket ${i}: closed ${now - socket.openedAt} ms after it opened, ${now - socket.lastSent} ms ` +
+            `after it last sent, ${socket.error || "with a close frame"} (first early close of this VU)`);
         }
       }
       socket.open = false;
@@ -112,4 +114,13 @@ export function runSocketPool(o) {
     }
     o.onTick(now);
   }, TICK_MS);
+}
+
+/**
+ * This VU's share of `total` sockets that open evenly over `rampMs` from `startAt`, socket i as
+ * user `userOf(i)`: the `indices`, `openAt` and `url` of runSocketPool.
+ */
+export function rampedShare(total, vus, startAt, rampMs, userOf) {
+  const step = rampMs / total;
+  return { indices: socketsOfThisVu(total, vus), openAt: (i) => startAt + i * step, url: (i) => socketUrl(userOf(i), i) };
 }
