@@ -7,6 +7,8 @@ import { check } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
 
 import { bodySentAt, envInt, envStr, PhoenixSocket, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
+import { durationMs, vuInTest } from "./lib/segment.js";
+import { summaryOutputs } from "./lib/summary.js";
 
 const SOCKETS = envInt("SOCKETS", 500);
 const ROOMS = envInt("ROOMS", 10);
@@ -22,11 +24,6 @@ const pushOk = new Rate("chat_push_ok");
 const joinOk = new Rate("join_ok");
 const sentMessages = new Counter("chat_messages_sent");
 const receivedMessages = new Counter("chat_messages_received");
-
-function seconds(d) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  return parseFloat(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
-}
 
 export const options = {
   scenarios: {
@@ -49,13 +46,14 @@ export const options = {
 };
 
 export function setup() {
-  return { endsAt: Date.now() + (seconds(RAMP) + seconds(DURATION)) * 1000 };
+  return { endsAt: Date.now() + durationMs(RAMP) + durationMs(DURATION) };
 }
 
 export default function (data) {
-  const user = `chat.${__VU}`;
-  const room = topicName(__VU % ROOMS);
-  const res = ws.connect(socketUrl(user), {}, (socket) => {
+  // Numbered test-wide: split over k6 processes, the rooms fill as in one.
+  const user = `chat.${vuInTest()}`;
+  const room = topicName(vuInTest() % ROOMS);
+  const res = ws.connect(socketUrl(user, vuInTest()), {}, (socket) => {
     const phx = new PhoenixSocket(socket);
     socket.on("open", () => {
       const joinRef = phx.join(room, { user, presence: false }, (status) => {
@@ -87,4 +85,8 @@ export default function (data) {
     });
   });
   check(res, { "upgraded (101)": (r) => r && r.status === 101 });
+}
+
+export function handleSummary(summary) {
+  return summaryOutputs(summary, "chat", { SOCKETS, ROOMS, INTERVAL_MS, BODY_SIZE, RAMP, DURATION }, []);
 }

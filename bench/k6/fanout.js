@@ -1,137 +1,191 @@
-// Fan-out: SOCKETS subscribers joined to TOPICS topics; PUBLISHERS sockets broadcast RATE
-// messages/s each (round-robin over the topics) with the send time in the body; every
-// subscriber records publish→receive latency. "broadcast_complete" in the summary is the
-// slowest subscriber, i.e. the time until every subscriber had the broadcast (same k6 host clock).
+// Fan-out: SOCKETS subscribers, opened evenly over RAMP, each joined to all TOPICS topics; after
+// SETTLE, PUBLISHERS sockets broadcast RATE messages/s each for DURATION (round-robin over the
+// topics) with the send time in the body; subscribers stay DRAIN longer. Every subscriber
+// records publish→receive latency, and every broadcast should reach every subscriber that had
+// joined before the first one: deliveries = broadcasts × subscribers, missing ones counted.
+// SOCKETS_PER_VU subscribers share one VU (k6's event-loop WebSocket API); several k6
+// processes split one test with --execution-segment (README, "Split over several k6 processes").
 //   k6 run -e URL=ws://127.0.0.1:4000/socket/websocket -e SOCKETS=5000 -e RATE=20 -e DURATION=60s bench/k6/fanout.js
-import ws from "k6/ws";
-import { check } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
 
-import { textSummary } from "./lib/summary.js";
-
-import { bodySentAt, envInt, envStr, PhoenixSocket, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
+import { LatencyHistogram } from "./lib/latency-histogram.js";
+import { envInt, envNum, envStr, socketUrl, timestampedBody, topicName } from "./lib/phoenix.js";
+import { durationMs, msUntilStart, segmentOfThisProcess, sharedStart, socketsOfThisVu, vusFor } from "./lib/segment.js";
+import { poolCounters, rampedShare, runSocketPool } from "./lib/socket-pool.js";
+import { summaryOutputs } from "./lib/summary.js";
 
 const SOCKETS = envInt("SOCKETS", 1000);
+const SOCKETS_PER_VU = envInt("SOCKETS_PER_VU", 100);
 const TOPICS = envInt("TOPICS", 1);
 const PUBLISHERS = envInt("PUBLISHERS", 1);
-const RATE = envInt("RATE", 10); // broadcasts per second per publisher
+const RATE = envNum("RATE", 10); // broadcasts per second per publisher; 0.1 = one every 10 s
 const BODY_SIZE = envInt("BODY_SIZE", 100);
 const RAMP = envStr("RAMP", "20s");
+const SETTLE = envStr("SETTLE", "5s"); // after the ramp, before the first broadcast
 const DURATION = envStr("DURATION", "60s");
+const DRAIN = envStr("DRAIN", "5s"); // after the last broadcast, before the subscribers close
 const HEARTBEAT_MS = envInt("HEARTBEAT_MS", 30000);
+const VUS = vusFor(SOCKETS, SOCKETS_PER_VU);
+/** From setup() to the first connect: every process of a split run is past its own setup. */
+const START_DELAY_MS = 2000;
 
 const latency = new Trend("broadcast_latency", true);
+const histogram = new LatencyHistogram("broadcast_latency");
 const received = new Counter("broadcasts_received");
 const sent = new Counter("broadcasts_sent");
 const pushOk = new Rate("push_ok");
 const joinOk = new Rate("join_ok");
+const joined = new Counter("subscribers_joined");
+const joinedLate = new Counter("subscribers_joined_late");
+const publisherSockets = poolCounters("publisher_sockets");
 
-function seconds(d) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  return parseFloat(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
+const totalMs = START_DELAY_MS + [RAMP, SETTLE, DURATION, DRAIN].map(durationMs).reduce((a, b) => a + b, 0);
+const maxDuration = `${Math.ceil((msUntilStart() + totalMs) / 1000) + 30}s`;
+
+const scenarios = {
+  subscribers: { executor: "per-vu-iterations", exec: "subscriber", vus: VUS, iterations: 1, maxDuration, gracefulStop: "10s" },
+};
+if (PUBLISHERS > 0) {
+  scenarios.publishers = { executor: "per-vu-iterations", exec: "publisher", vus: PUBLISHERS, iterations: 1, maxDuration, gracefulStop: "10s" };
 }
 
 export const options = {
-  scenarios: {
-    subscribers: {
-      executor: "ramping-vus",
-      exec: "subscriber",
-      stages: [
-        { duration: RAMP, target: SOCKETS },
-        { duration: DURATION, target: SOCKETS },
-      ],
-      gracefulRampDown: "5s",
-    },
-    publishers: {
-      executor: "constant-vus",
-      exec: "publisher",
-      vus: PUBLISHERS,
-      startTime: RAMP, // publish once the subscribers are in
-      duration: DURATION,
-      gracefulStop: "5s",
-    },
-  },
-  summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  scenarios,
+  summaryTrendStats: ["count", "avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
   thresholds: {
     broadcast_latency: ["p(50)<50", "p(99)<500"],
     push_ok: ["rate>0.999"],
     join_ok: ["rate>0.999"],
+    sockets_failed: ["count<1"],
+    sockets_closed_early: ["count<1"],
+    publisher_sockets_failed: ["count<1"],
+    publisher_sockets_closed_early: ["count<1"],
   },
 };
 
 export function setup() {
-  return { endsAt: Date.now() + (seconds(RAMP) + seconds(DURATION)) * 1000 };
+  const startAt = sharedStart(START_DELAY_MS);
+  const publishAt = startAt + durationMs(RAMP) + durationMs(SETTLE);
+  const stopAt = publishAt + durationMs(DURATION);
+  return { startAt, publishAt, stopAt, closeAt: stopAt + durationMs(DRAIN) };
 }
 
-function joinAll(phx, user, first) {
+function joinAll(phx, user, first, onJoined) {
   const refs = {};
+  let ok = 0;
   for (let j = 0; j < TOPICS; j++) {
     const topic = topicName((first + j) % TOPICS);
-    refs[topic] = phx.join(topic, { user, presence: false }, (status) => joinOk.add(status === "ok"));
+    refs[topic] = phx.join(topic, { user, presence: false }, (status) => {
+      joinOk.add(status === "ok");
+      if (status === "ok" && ++ok === TOPICS && onJoined) onJoined();
+    });
   }
   return refs;
 }
 
+/** Send time from a new_msg frame without parsing it: the body starts "t=<ms>;". */
+function sentAtOf(raw) {
+  const at = raw.indexOf('"t=');
+  return at < 0 ? NaN : parseInt(raw.slice(at + 3, at + 20), 10);
+}
+
 export function subscriber(data) {
-  const user = `k6-fan-${__VU}`;
-  ws.connect(socketUrl(user), {}, (socket) => {
-    const phx = new PhoenixSocket(socket);
-    socket.on("open", () => {
-      joinAll(phx, user, __VU);
-      phx.startHeartbeat(HEARTBEAT_MS);
-      socket.setTimeout(() => socket.close(), Math.max(1000, data.endsAt - Date.now() + 3000));
-    });
-    socket.on("message", (raw) => {
-      const f = JSON.parse(raw);
-      if (f[3] === "new_msg") {
-        const at = bodySentAt(f[4].body);
-        if (!isNaN(at)) latency.add(Date.now() - at);
-        received.add(1);
-      } else if (f[3] === "phx_reply") {
+  const counted = {}; // socket number → true once joined before the first broadcast
+  let deliveries = 0;
+  // Object.assign: k6's script compiler has no object spread.
+  runSocketPool(Object.assign(rampedShare(SOCKETS, VUS, data.startAt, durationMs(RAMP), (i) => `k6-fan-${i}`), {
+    closeAt: data.closeAt,
+    heartbeatMs: HEARTBEAT_MS,
+    onOpen(phx, i) {
+      joinAll(phx, `k6-fan-${i}`, i, () => {
+        if (Date.now() < data.publishAt) {
+          counted[i] = true;
+          joined.add(1);
+        } else {
+          joinedLate.add(1);
+        }
+      });
+    },
+    onMessage(phx, i, raw) {
+      if (raw.indexOf('"new_msg"') >= 0) {
+        if (!counted[i]) return;
+        const ms = Date.now() - sentAtOf(raw);
+        latency.add(ms);
+        histogram.add(ms);
+        deliveries++;
+      } else {
+        const f = JSON.parse(raw);
         phx.handleReply({ ref: f[1], event: f[3], payload: f[4] });
       }
-    });
-  });
+    },
+    // Counts and buckets go to k6 once a tick, not once a message: a VU that k6 interrupts at
+    // maxDuration loses at most one tick of them.
+    onTick() {
+      histogram.flush();
+      if (deliveries > 0) received.add(deliveries);
+      deliveries = 0;
+    },
+  }));
 }
 
 export function publisher(data) {
-  const user = `k6-pub-${__VU}`;
-  ws.connect(socketUrl(user), {}, (socket) => {
-    const phx = new PhoenixSocket(socket);
-    let refs = {};
-    let n = 0;
-    socket.on("open", () => {
-      refs = joinAll(phx, user, 0);
-      phx.startHeartbeat(HEARTBEAT_MS);
-      socket.setInterval(() => {
-        const topic = topicName(n++ % TOPICS);
-        phx.push(refs[topic], topic, "new_msg", { body: timestampedBody(BODY_SIZE) }, (status) => pushOk.add(status === "ok"));
-        sent.add(1);
-      }, 1000 / RATE);
-      socket.setTimeout(() => socket.close(), Math.max(1000, data.endsAt - Date.now()));
-    });
-    socket.on("message", (raw) => {
+  let phx = null;
+  let refs = {};
+  let pushes = 0;
+  runSocketPool({
+    indices: socketsOfThisVu(PUBLISHERS, PUBLISHERS),
+    openAt: () => data.startAt,
+    closeAt: data.closeAt,
+    url: (p) => socketUrl(`k6-pub-${p}`, p),
+    heartbeatMs: HEARTBEAT_MS,
+    counters: publisherSockets,
+    onOpen(socket, p) {
+      phx = socket;
+      refs = joinAll(phx, `k6-pub-${p}`, 0);
+    },
+    onMessage(socket, p, raw) {
       const f = JSON.parse(raw);
-      if (f[3] === "phx_reply") phx.handleReply({ ref: f[1], event: f[3], payload: f[4] });
-    });
+      if (f[3] === "phx_reply") socket.handleReply({ ref: f[1], event: f[3], payload: f[4] });
+    },
+    // Broadcast k at publishAt + k/RATE, for every such time before stopAt; caught up tick by
+    // tick (ticks are 50 ms apart).
+    onTick(now) {
+      if (phx === null || now < data.publishAt || now >= data.closeAt) return;
+      const due = Math.floor(((Math.min(now, data.stopAt - 1) - data.publishAt) * RATE) / 1000) + 1;
+      for (; pushes < due; pushes++) {
+        const topic = topicName(pushes % TOPICS);
+        phx.push(refs[topic], topic, "new_msg", { body: timestampedBody(BODY_SIZE) }, (status) => {
+          pushOk.add(status === "ok");
+          if (status === "ok") sent.add(1);
+        });
+      }
+    },
   });
 }
 
-// Every subscriber socket should see every broadcast of its topics (plus publishers see their own).
+// Every subscriber joins every topic, so each broadcast should reach every subscriber that had
+// joined before the first one.
 export function handleSummary(summary) {
   const m = summary.metrics;
-  const sentCount = m.broadcasts_sent ? m.broadcasts_sent.values.count : 0;
-  const got = m.broadcasts_received ? m.broadcasts_received.values.count : 0;
-  const perTopic = SOCKETS; // each subscriber joins every topic when TOPICS is the topic space
-  const expected = sentCount * perTopic;
+  const count = (name) => (m[name] ? m[name].values.count : 0);
+  const got = count("broadcasts_received");
   const lines = [
-    `broadcasts sent ${sentCount}, deliveries ${got} of ~${expected} expected (${expected ? ((100 * got) / expected).toFixed(2) : 0}%)`,
-    m.broadcast_latency
-      ? `latency p50 ${m.broadcast_latency.values["med"].toFixed(1)} ms, p99 ${(m.broadcast_latency.values["p(99)"] || 0).toFixed(1)} ms, ` +
-        `max (≈ broadcast complete) ${m.broadcast_latency.values.max.toFixed(1)} ms`
-      : "no deliveries",
+    `subscribers: ${count("sockets_planned")} planned here (${SOCKETS} in the whole test), ${count("subscribers_joined")} joined before ` +
+      `the first broadcast, ${count("subscribers_joined_late")} later, ${count("sockets_failed")} failed to connect, ` +
+      `${count("sockets_closed_early")} closed early`,
   ];
-  return {
-    stdout: textSummary(summary, { indent: " " }) + "\n" + lines.join("\n") + "\n",
-    "fanout-summary.json": JSON.stringify(summary, null, 2) };
+  if (segmentOfThisProcess() === null) {
+    const expected = count("broadcasts_sent") * count("subscribers_joined");
+    lines.push(
+      `broadcasts sent ${count("broadcasts_sent")}, deliveries ${got} of ${expected} expected, missing ${expected - got}` +
+        (expected ? ` (${((100 * got) / expected).toFixed(3)} % delivered)` : ""),
+    );
+  } else {
+    lines.push(
+      `this process: broadcasts sent ${count("broadcasts_sent")}, deliveries ${got}; expected deliveries need every ` +
+        `process's counts: node bench/k6/combine.mjs <the summaries>`,
+    );
+  }
+  const params = { SOCKETS, SOCKETS_PER_VU, TOPICS, PUBLISHERS, RATE, BODY_SIZE, RAMP, SETTLE, DURATION, DRAIN };
+  return summaryOutputs(summary, "fanout", params, lines);
 }

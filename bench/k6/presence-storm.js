@@ -8,7 +8,8 @@ import { check, sleep } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
 
 import { envInt, envStr, PhoenixSocket, socketUrl } from "./lib/phoenix.js";
-import { textSummary } from "./lib/summary.js";
+import { msUntilStart, segmentOfThisProcess, sharedStart, vuInTest } from "./lib/segment.js";
+import { summaryOutputs } from "./lib/summary.js";
 
 const MEMBERS = envInt("MEMBERS", 500);
 const STORM = envInt("STORM", 5); // seconds over which the joins are spread
@@ -30,7 +31,7 @@ export const options = {
       executor: "per-vu-iterations",
       vus: MEMBERS,
       iterations: 1,
-      maxDuration: `${START_DELAY_MS / 1000 + STORM + HOLD + 30}s`,
+      maxDuration: `${Math.ceil((msUntilStart() + START_DELAY_MS) / 1000) + STORM + HOLD + 30}s`,
     },
   },
   setupTimeout: "30s",
@@ -45,17 +46,21 @@ export const options = {
 };
 
 export function setup() {
-  const startAt = Date.now() + START_DELAY_MS;
+  // Split over k6 processes, all must agree on the start (it names the room and times the joins).
+  if (segmentOfThisProcess() !== null && envInt("START_AT", 0) <= 0) throw new Error("a split storm needs START_AT (epoch ms) on every process");
+  const startAt = sharedStart(START_DELAY_MS);
   // A fresh room per run: members of an earlier run still leaving cannot count.
   return { startAt, room: `${ROOM}-${startAt}` };
 }
 
 export default function (data) {
-  const user = `storm.${__VU}`;
-  const joinAt = data.startAt + Math.floor(((__VU - 1) * STORM * 1000) / MEMBERS);
+  // idInTest is 1 … MEMBERS over all processes of a split run: the joins keep one schedule.
+  const member = vuInTest();
+  const user = `storm.${member}`;
+  const joinAt = data.startAt + Math.floor(((member - 1) * STORM * 1000) / MEMBERS);
   const endsAt = data.startAt + (STORM + HOLD) * 1000;
   sleep(Math.max(0, joinAt - Date.now()) / 1000);
-  const res = ws.connect(socketUrl(user), {}, (socket) => {
+  const res = ws.connect(socketUrl(user, member), {}, (socket) => {
     const phx = new PhoenixSocket(socket);
     const present = {};
     let count = 0;
@@ -108,12 +113,10 @@ export default function (data) {
 export function handleSummary(summary) {
   const m = summary.metrics;
   const completed = m.storm_list_completed ? m.storm_list_completed.values.passes : 0;
+  const here = segmentOfThisProcess() === null ? "" : " of this process";
   const line = m.storm_list_complete
-    ? `${completed} of ${MEMBERS} members saw the full list; the last one ${m.storm_list_complete.values.max.toFixed(0)} ms ` +
-      `after the first join (joins spread over ${STORM * 1000} ms)\n`
-    : `no member saw the full list of ${MEMBERS}\n`;
-  return {
-    stdout: textSummary(summary, { indent: " " }) + "\n" + line,
-    "presence-storm-summary.json": JSON.stringify(summary, null, 2),
-  };
+    ? `${completed} members${here} (${MEMBERS} in the whole test) saw the full list; the last one ` +
+      `${m.storm_list_complete.values.max.toFixed(0)} ms after the first join (joins spread over ${STORM * 1000} ms)`
+    : `no member${here} saw the full list of ${MEMBERS}`;
+  return summaryOutputs(summary, "presence-storm", { MEMBERS, STORM, HOLD, ROOM }, [line]);
 }

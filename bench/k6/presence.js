@@ -7,9 +7,9 @@
 import ws from "k6/ws";
 import { check } from "k6";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { textSummary } from "./lib/summary.js";
-
 import { envInt, envStr, PhoenixSocket, socketUrl } from "./lib/phoenix.js";
+import { durationMs, iterationInTest, segmentOfThisProcess, vuInTest } from "./lib/segment.js";
+import { summaryOutputs } from "./lib/summary.js";
 
 const MEMBERS = envInt("MEMBERS", 500);
 const CHURN_RATE = envInt("CHURN_RATE", 10); // joins per second (each followed by a leave)
@@ -26,11 +26,6 @@ const leavesSeen = new Counter("presence_leaves_seen");
 const churns = new Counter("presence_churns");
 const joinOk = new Rate("join_ok");
 const stateReceived = new Rate("presence_state_received");
-
-function seconds(d) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  return parseFloat(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
-}
 
 export const options = {
   scenarios: {
@@ -64,10 +59,11 @@ export const options = {
 };
 
 export function setup() {
-  return { endsAt: Date.now() + (seconds(RAMP) + seconds(DURATION)) * 1000 };
+  return { endsAt: Date.now() + durationMs(RAMP) + durationMs(DURATION) };
 }
 
-// Churner keys carry their own timeline: churn.<joinSentMs>.<stayMs>.<vu>.<iter>
+// Churner keys carry their own timeline: churn.<joinSentMs>.<stayMs>.<vu>.<iter> (numbered
+// test-wide, so the keys of several k6 processes never meet).
 function churnTimes(key) {
   const p = key.split(".");
   if (p[0] !== "churn" || p.length < 3) return null;
@@ -76,8 +72,8 @@ function churnTimes(key) {
 }
 
 export function member(data) {
-  const user = `member.${__VU}`;
-  ws.connect(socketUrl(user), {}, (socket) => {
+  const user = `member.${vuInTest()}`;
+  ws.connect(socketUrl(user, vuInTest()), {}, (socket) => {
     const phx = new PhoenixSocket(socket);
     let gotState = false;
     socket.on("open", () => {
@@ -118,8 +114,8 @@ export function member(data) {
 
 export function churner() {
   const joinAt = Date.now();
-  const user = `churn.${joinAt}.${STAY_MS}.${__VU}.${__ITER}`;
-  const res = ws.connect(socketUrl(user), {}, (socket) => {
+  const user = `churn.${joinAt}.${STAY_MS}.${vuInTest()}.${iterationInTest()}`;
+  const res = ws.connect(socketUrl(user, vuInTest()), {}, (socket) => {
     const phx = new PhoenixSocket(socket);
     socket.on("open", () => {
       const joinRef = phx.join(ROOM, { user }, (status) => joinOk.add(status === "ok"));
@@ -141,12 +137,12 @@ export function handleSummary(summary) {
   const n = m.presence_churns ? m.presence_churns.values.count : 0;
   const joins = m.presence_joins_seen ? m.presence_joins_seen.values.count : 0;
   const leaves = m.presence_leaves_seen ? m.presence_leaves_seen.values.count : 0;
-  const expected = n * MEMBERS;
+  // Split over processes, the local churns reach every process's members: only the sum says.
   const line =
-    `churns ${n}: joins seen ${joins} / leaves seen ${leaves} of ~${expected} each ` +
-    `(members that were still ramping miss some; compare at steady state)\n`;
-  return {
-    stdout: textSummary(summary, { indent: " " }) + "\n" + line,
-    "presence-summary.json": JSON.stringify(summary, null, 2),
-  };
+    segmentOfThisProcess() === null
+      ? `churns ${n}: joins seen ${joins} / leaves seen ${leaves} of ~${n * MEMBERS} each ` +
+        `(members that were still ramping miss some; compare at steady state)`
+      : `this process: churns ${n}, joins seen ${joins}, leaves seen ${leaves}; the whole test: node bench/k6/combine.mjs <the summaries>`;
+  const params = { MEMBERS, CHURN_RATE, STAY_MS, ROOM, RAMP, DURATION };
+  return summaryOutputs(summary, "presence", params, [line]);
 }

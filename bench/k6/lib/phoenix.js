@@ -6,17 +6,31 @@ export function envInt(name, fallback) {
   return raw === undefined || raw === "" ? fallback : parseInt(raw, 10);
 }
 
+export function envNum(name, fallback) {
+  const raw = __ENV[name];
+  return raw === undefined || raw === "" ? fallback : parseFloat(raw);
+}
+
 export function envStr(name, fallback) {
   const raw = __ENV[name];
   return raw === undefined || raw === "" ? fallback : raw;
 }
 
-/** URL of the socket endpoint, e.g. ws://127.0.0.1:4000/socket/websocket */
-export const BASE_URL = envStr("URL", "ws://127.0.0.1:4000/socket/websocket");
+/**
+ * URL of the socket endpoint, e.g. ws://127.0.0.1:4000/socket/websocket, or several separated by
+ * commas: socket number i connects to the (i mod n)-th. Several server addresses let one client
+ * machine open more sockets than one (source, destination) address pair has ephemeral ports.
+ */
+export const BASE_URLS = envStr("URL", "ws://127.0.0.1:4000/socket/websocket")
+  .split(",")
+  .map((u) => u.trim())
+  .filter((u) => u !== "");
 
-export function socketUrl(user) {
-  const sep = BASE_URL.includes("?") ? "&" : "?";
-  return `${BASE_URL}${sep}user=${encodeURIComponent(user)}&vsn=2.0.0`;
+/** `index` picks one of the URLs (any integer; the socket's number in the whole test spreads them evenly). */
+export function socketUrl(user, index) {
+  const base = BASE_URLS[(index || 0) % BASE_URLS.length];
+  const sep = base.includes("?") ? "&" : "?";
+  return `${base}${sep}user=${encodeURIComponent(user)}&vsn=2.0.0`;
 }
 
 export function topicName(index) {
@@ -63,7 +77,10 @@ export function bodySentAt(body) {
   return parseInt(body.slice(2), 10);
 }
 
-/** Joins, heartbeats and refs for one socket. */
+/**
+ * Joins, heartbeats and refs for one socket: a `k6/ws` socket, or a `k6/experimental/websockets`
+ * WebSocket (same `send`); `startHeartbeat` needs the former's `setInterval`.
+ */
 export class PhoenixSocket {
   constructor(socket) {
     this.socket = socket;
@@ -93,9 +110,13 @@ export class PhoenixSocket {
     this.socket.send(leaveFrame(joinRef, this.ref(), topic));
   }
 
+  heartbeat() {
+    this.socket.send(heartbeatFrame(this.ref()));
+  }
+
   /** Phoenix closes sockets after 60 s without inbound data; the official client beats every 30 s. */
   startHeartbeat(intervalMs) {
-    this.socket.setInterval(() => this.socket.send(heartbeatFrame(this.ref())), intervalMs);
+    this.socket.setInterval(() => this.heartbeat(), intervalMs);
   }
 
   /** Resolves a reply to its request; returns true when the frame was a reply we were waiting for. */

@@ -1,6 +1,8 @@
 // The end-of-test summary as text, for handleSummary: every metric with its values and every
 // threshold marked ✓ or ✗, like k6's own summary. Local, so scripts run on hosts without
 // internet access (a remote import fails already at `k6 inspect`).
+import { BUCKET_METRIC, countsFrom, quantileRange } from "./buckets.js";
+import { segmentOfThisProcess } from "./segment.js";
 
 function number(value, contains) {
   if (typeof value !== "number" || !isFinite(value)) return String(value);
@@ -20,7 +22,7 @@ function values(metric) {
       return `${number(v.value, metric.contains)}  min=${number(v.min, metric.contains)}  max=${number(v.max, metric.contains)}`;
     default:
       return Object.keys(v)
-        .map((stat) => `${stat}=${number(v[stat], metric.contains)}`)
+        .map((stat) => `${stat}=${number(v[stat], stat === "count" ? "default" : metric.contains)}`)
         .join("  ");
   }
 }
@@ -42,7 +44,10 @@ export function textSummary(summary, options) {
   const out = [];
   checkLines(summary.root_group || {}, indent, out);
   if (out.length > 0) out.push("");
-  const names = Object.keys(summary.metrics).sort();
+  // Histogram buckets are for combine.mjs; they show as one line of percentiles below.
+  const names = Object.keys(summary.metrics)
+    .filter((name) => !BUCKET_METRIC.test(name))
+    .sort();
   const width = names.reduce((w, name) => Math.max(w, name.length), 0) + 2;
   for (const name of names) {
     const metric = summary.metrics[name];
@@ -53,4 +58,36 @@ export function textSummary(summary, options) {
     for (const t of Object.keys(thresholds)) out.push(`${indent}    ${thresholds[t].ok ? "✓" : "✗"} ${t}`);
   }
   return out.join("\n") + "\n";
+}
+
+function histogramLines(metrics, indent) {
+  const counterValues = {};
+  const histograms = new Set();
+  for (const name of Object.keys(metrics)) {
+    const m = BUCKET_METRIC.exec(name);
+    if (!m) continue;
+    histograms.add(m[1] || m[3]);
+    counterValues[name] = metrics[name].values.count;
+  }
+  const ms = (v) => (v === Infinity ? "∞" : `${v}ms`);
+  return [...histograms].sort().map((name) => {
+    const counts = countsFrom(name, counterValues);
+    const parts = [0.5, 0.9, 0.99, 1].map((q) => {
+      const r = quantileRange(counts, q);
+      return `${q === 1 ? "max" : `p(${q * 100})`} ${ms(r.above)}…${ms(r.atMost)}`;
+    });
+    return `${indent}  ${name} (buckets, mergeable): ${parts.join("  ")}`;
+  });
+}
+
+/**
+ * handleSummary's outputs: the text summary and `lines` on stdout, and the whole summary as JSON
+ * in SUMMARY (default `<script>-summary.json`), tagged with the script, its parameters and this
+ * process's execution segment so that combine.mjs can add up the processes of a split run.
+ */
+export function summaryOutputs(summary, script, params, lines) {
+  const file = __ENV.SUMMARY || `${script}-summary.json`;
+  const tagged = Object.assign({}, summary, { cinder: { script, params, split: segmentOfThisProcess() } });
+  const text = textSummary(summary, { indent: " " }) + histogramLines(summary.metrics, " ").concat(lines).join("\n") + "\n";
+  return { stdout: text, [file]: JSON.stringify(tagged, null, 2) };
 }
