@@ -494,10 +494,10 @@ export class CinderServer {
   }
 
   /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
-  private firstSyncEnded({ outcome, missing, ms }: FirstSyncReport): void {
+  private firstSyncEnded({ outcome, missing, listed, ms }: FirstSyncReport): void {
     this.metrics.presenceFirstSync.inc({ outcome });
     if (outcome === "complete") this.log.debug({ ms }, "presence: first sync complete");
-    else this.log.warn({ ms, missing }, "presence: first sync timed out; lists are served with what came, the rest follows as diffs");
+    else this.log.warn({ ms, missing, listed }, "presence: first sync timed out; lists are served with what came, the rest follows as diffs");
   }
 
   private stopCounts(): void {

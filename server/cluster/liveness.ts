@@ -79,7 +79,9 @@ export class NodeLiveness {
     this.stopReadyWatch = options.connections.onReady((role, reconnect) => {
       if (role !== "publisher") return;
       if (reconnect) this.reconnectedAt = Date.now();
-      void this.refresh();
+      // Started before the connection was ready, the first read of the keys would otherwise
+      // wait a whole poll period, and a starting replica's first sync with it.
+      void this.refresh().then(() => (this.listedOnce ? undefined : this.poll()));
     });
   }
 

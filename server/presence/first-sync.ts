@@ -8,6 +8,8 @@ export interface FirstSyncReport {
   outcome: FirstSyncOutcome;
   /** Live replicas whose state had not come (empty when complete). */
   missing: ReplicaId[];
+  /** Whether the live replicas had been listed by then (false: Redis did not answer in time, so `missing` is unknown). */
+  listed: boolean;
   /** From the replica's start, ms. */
   ms: number;
 }
@@ -109,7 +111,7 @@ export class FirstSync implements FirstSyncView {
     const missing = [...this.awaited];
     this.awaited.clear();
     this.answers.clear();
-    this.onDone({ outcome, missing, ms: this.startedAt === undefined ? 0 : Date.now() - this.startedAt });
+    this.onDone({ outcome, missing, listed: this.listedYet, ms: this.startedAt === undefined ? 0 : Date.now() - this.startedAt });
     for (const listener of this.listeners.splice(0)) listener();
   }
 }

@@ -237,6 +237,24 @@ describe("NodeLiveness", () => {
     expect(observer.liveness.liveNodes()).toEqual([{ name: "multi", replicas: [w0, "multi/w1#2"] }]);
   });
 
+  it("lists the live nodes as soon as its Redis connection is ready, when started before it was", async () => {
+    await startNode("peer", [replicaOf("peer")]);
+    await waitFor(async () => (await outside.exists("cinder:node:peer")) === 1, "the peer's liveness key");
+    // Started while still connecting; the next poll is a long period away, so only the
+    // connection's readiness can bring the first read of the keys.
+    const connections = testConnections(redis, "late");
+    const liveness = new NodeLiveness({ connections, nodeName: "late", replicas: () => [replicaOf("late")], ...FAST, pollMs: 600_000 });
+    const late: TestNode = { name: "late", connections, liveness, downs: [], ups: [], revived: 0, polls: 0 };
+    nodes.push(late);
+    let listed = false;
+    liveness.onListed(() => (listed = true));
+    liveness.onNodeUp((n) => late.ups.push(n));
+    expect(connections.isReady("publisher")).toBe(false);
+    liveness.start();
+    await waitFor(() => listed, "the first read of the keys once connected");
+    expect(late.ups).toEqual([{ name: "peer", replicas: [replicaOf("peer")] }]);
+  });
+
   it("reports a graceful stop on the next poll, without waiting for the TTL", async () => {
     const slowTtl = { ttlMs: 10_000, refreshMs: 200, pollMs: 100 };
     const observer = await startNode("observer", [replicaOf("observer")], slowTtl);

@@ -191,7 +191,7 @@ describe("a starting replica's first sync", () => {
     net.receive(answer(c, toC));
     expect(tracker.firstSync.done).toBe(true);
     expect(keys(tracker)).toEqual(["bob", "carol"]);
-    expect(reports).toEqual([{ outcome: "complete", missing: [], ms: 0 }]);
+    expect(reports).toEqual([{ outcome: "complete", missing: [], listed: true, ms: 0 }]);
   });
 
   it("is not over before every live replica was listed, and waits for a replica it heard from before the listing", () => {
@@ -232,7 +232,7 @@ describe("a starting replica's first sync", () => {
     expect(tracker.firstSync.done).toBe(false);
     vi.advanceTimersByTime(150);
     expect(tracker.firstSync.done).toBe(true);
-    expect(reports).toEqual([{ outcome: "timeout", missing: ["b#1"], ms: 1000 }]);
+    expect(reports).toEqual([{ outcome: "timeout", missing: ["b#1"], listed: true, ms: 1000 }]);
     // Over: nobody is asked for a first sync any more.
     const asked = requestsTo(net.sent, "b#1").length;
     vi.advanceTimersByTime(500);
