@@ -3,7 +3,10 @@ import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
 import { storedAs, type StoredBroadcast } from "../history/store-error.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayResponse } from "./fabric.js";
+import type { Fabric, FabricAnswer, NodeAnswer, GossipLane, PeerEvent, RelayResponse } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
+import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
+import type { NodeLinkStatus } from "./link-status.js";
 
 /** Gossip with no other replica. */
 export const noGossip: GossipLane = {

@@ -5,45 +5,9 @@ import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
 import type { NodeSnapshot } from "../dashboard/node-snapshot.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 import type { StoredBroadcast } from "../history/store-error.js";
-
-/**
- * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
- * the payload is bytes), encoded once by the publisher. JSON subscribers anywhere get these
- * bytes as they are; the payload is decoded again only where msgpack subscribers or
- * `handleOut` need it.
- */
-export interface EncodedBroadcast {
-  topic: string;
-  event: string;
-  frame: string | Uint8Array;
-  /** On a history topic: the broadcast's place in the topic's stream (also in the payload as `_o`). */
-  offset?: number;
-  epoch?: string;
-  /** On a history topic: the socket id not to deliver to (broadcast_from). */
-  except?: string;
-}
-
-/** How much history a topic keeps: at most `size` messages, dropped with its epoch `ttlMs` after the last one. */
-export interface HistoryLimits {
-  size: number;
-  ttlMs: number;
-}
-
-/** A broadcast to a history topic before it has its offset: the payload is a JSON object's text. */
-export interface HistoryAppend {
-  topic: string;
-  event: string;
-  payload: string;
-  limits: HistoryLimits;
-  except?: string;
-}
-
-/** What a topic's history holds after `since`: its epoch, its top offset, and the frames (V2 JSON, `_o` in the payload) after `since`, oldest first. */
-export interface HistoryPage {
-  epoch: string;
-  top: number;
-  entries: Array<{ offset: number; frame: string }>;
-}
+import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
+import type { NodeLinkStatus } from "./link-status.js";
 
 /**
  * The presence gossip lane: what a tracker needs to reach the other replicas. Delivery may be
@@ -70,21 +34,6 @@ export interface WorkerStats {
   sockets: number;
   channels: number;
   topics: number;
-}
-
-/** The link to the other nodes, as /health shows it. */
-export interface NodeLinkStatus {
-  connected: boolean;
-  /** Topics this node receives from other nodes (topics with a subscriber on this node). */
-  subscribedTopics: number;
-  reconnects: number;
-  lastError?: string;
-  /** Broadcasts not sent to other nodes because Redis was unreachable. */
-  dropped: number;
-  /** Messages from Redis that were not valid envelopes. */
-  rejected: number;
-  /** Joins waiting for Redis to confirm their topic's subscription. */
-  pendingSubscribes: number;
 }
 
 /** prom-client's `getMetricsAsJSON()` of one registry, summed across threads for /metrics. */

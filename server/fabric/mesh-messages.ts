@@ -3,7 +3,9 @@ import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { CounterDelta } from "../counters/counter-store.js";
 import type { StoreOutcome } from "../history/store-error.js";
-import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { FabricAnswer, FabricQuestion, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
+import type { HistoryAppend } from "../history/history.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
 export const HUB = -1;

@@ -2,7 +2,8 @@ import { Encoder } from "@msgpack/msgpack";
 import { isReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { msgpackDecoder } from "../../client/codec/msgpack.js";
 import { parseGossipMessage, type GossipMessage } from "../presence/messages.js";
-import type { EncodedBroadcast, NodeAnswer, NodeQuestion } from "./fabric.js";
+import type { NodeAnswer, NodeQuestion } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import { parseNodeAnswer, parseNodeQuestion } from "./node-question-parse.js";
 
 export const ENVELOPE_VERSION = 2;

@@ -1,4 +1,4 @@
-import type { EncodedBroadcast } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { HUB, type MeshMessage } from "../fabric/mesh-messages.js";
 import type { PeerMesh } from "../fabric/mesh.js";
 import { PendingReplies } from "../fabric/pending-replies.js";

@@ -1,4 +1,5 @@
-import type { FabricAnswer, MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
+import type { FabricAnswer, MetricsJson, WorkerStats } from "../fabric/fabric.js";
+import type { NodeLinkStatus } from "../fabric/link-status.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 import { aggregateMetrics } from "./metrics.js";
 

@@ -1,7 +1,9 @@
 import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
-import type { EncodedBroadcast, Fabric, HistoryAppend, HistoryLimits } from "../fabric/fabric.js";
+import type { Fabric } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
+import type { HistoryAppend, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EncodedBroadcast } from "../../server/fabric/fabric.js";
+import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { fenceOf, type Leases } from "../../server/leases/leases.js";
 import { MEMORY_STATE_TOPICS, MemoryLeases } from "../../server/leases/leases-memory.js";
