@@ -17,11 +17,14 @@ import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import { LongPollSessions } from "./longpoll/sessions.js";
 import { LongPollRelay } from "./longpoll/relay.js";
+import { serveRelays } from "./longpoll/relay-lane.js";
 import { mountLongPoll } from "./longpoll/routes.js";
 import { SessionTokens } from "./longpoll/session-token.js";
 import { KeyedBuckets } from "./socket/rate-limit.js";
 import { randomBytes } from "node:crypto";
-import type { Fabric, NodeAnswer, NodeQuestion, WorkerStats } from "./fabric/fabric.js";
+import type { Fabric } from "./fabric/fabric.js";
+import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
+import type { WorkerStats } from "./ops/node-report.js";
 import type { HistoryLimits, HistoryPage } from "./history/history.js";
 import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
 import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
@@ -40,7 +43,7 @@ import { catchUpBatchBytes } from "./presence/catch-up-batch.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
+import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./ops/node-report.js";
 import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { PresenceStates } from "./presence/presence-states.js";
@@ -201,16 +204,17 @@ export class CinderServer {
       deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
       intervalMs: config.countIntervalMs,
     });
-    this.fabric.answer(async (question) => {
-      if (question.kind === "topic") return { kind: "topic", subscribers: this.fanout.subscribersOf(question.topic) };
-      const top = question.kind === "stats" && question.top ? { top: this.fanout.topTopics(question.top) } : {};
-      return { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...top };
+    this.fabric.serve(STATS_LANE, async (question) => {
+      const { top } = question as StatsQuestion;
+      const answer: StatsAnswer = { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...(top ? { top: this.fanout.topTopics(top) } : {}) };
+      return answer;
     });
-    this.fabric.answerNodes((question) => this.answerNode(question));
+    this.fabric.serve(SUBSCRIBERS_LANE, async (topic) => this.fanout.subscribersOf(topic as string));
+    serveNodes(this.fabric, (question) => this.answerNode(question));
     if (config.dashboard) {
       this.dashboard = new DashboardFeed({
         own: () => this.nodeSnapshot(),
-        others: async () => (await this.fabric.requestNodes({ kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
+        others: async () => (await askNodes(this.fabric, { kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
         presence: (topic) => this.presence.count(topic),
         deliver: (view) => this.fanout.deliver(DASHBOARD_TOPIC, "cluster", { ...view }),
         log: this.log,
@@ -255,7 +259,7 @@ export class CinderServer {
         log: this.log,
       });
       this.longPoll = longPoll;
-      this.fabric.answerRelays((request) => longPoll.answerRelayed(request));
+      serveRelays(this.fabric, (request) => longPoll.answerRelayed(request));
       mountLongPoll(this.httpInFlight.counting(this.app), {
         config,
         sessions: longPoll,
@@ -464,13 +468,13 @@ export class CinderServer {
   /** The node's numbers: this thread's, gathered with every other thread's when there are several. */
   async healthReport(): Promise<HealthReport> {
     if (!this.topology) return this.health();
-    return nodeHealth(this.health(), this.workerStats(), await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS));
+    return nodeHealth(this.health(), this.workerStats(), await this.askThreads({}));
   }
 
   /** Prometheus text for the whole node (threads are summed). */
   async metricsText(): Promise<string> {
     if (!this.topology) return this.metrics.registry.metrics();
-    const answers = await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS);
+    const answers = await this.askThreads({});
     return nodeMetricsText(await this.metrics.registry.getMetricsAsJSON(), answers);
   }
 
@@ -513,15 +517,20 @@ export class CinderServer {
     const own = await this.metrics.registry.getMetricsAsJSON();
     const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
     if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
-    const answers = await this.fabric.request({ kind: "stats", top: TOP_PER_THREAD }, STATS_TIMEOUT_MS);
+    const answers = await this.askThreads({ top: TOP_PER_THREAD });
     const { metrics, tops } = threadFigures(answers);
     return nodeSnapshot(nodeHealth(this.health(), this.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
   }
 
+  /** What the node's other threads answer on the stats lane. */
+  private async askThreads(question: StatsQuestion): Promise<StatsAnswer[]> {
+    return (await this.fabric.ask(STATS_LANE, "threads", question, STATS_TIMEOUT_MS)) as StatsAnswer[];
+  }
+
   /** Subscribers of `topic` on this node, summed over its threads. */
   private async nodeSubscribers(topic: string): Promise<number> {
-    const answers = this.topology ? await this.fabric.request({ kind: "topic", topic }, STATS_TIMEOUT_MS) : [];
-    return answers.reduce((total, answer) => total + (answer.kind === "topic" ? answer.subscribers : 0), this.fanout.subscribersOf(topic));
+    const answers = this.topology ? await this.fabric.ask(SUBSCRIBERS_LANE, "threads", topic, STATS_TIMEOUT_MS) : [];
+    return answers.reduce<number>((total, answer) => total + (typeof answer === "number" ? answer : 0), this.fanout.subscribersOf(topic));
   }
 
   /** Another node's question on the node request lane (the dashboard's). */
@@ -534,7 +543,7 @@ export class CinderServer {
   private lookUpTopic(topic: string): Promise<TopicLookup> {
     return lookUpTopic(topic, {
       subscribers: async (topic) => {
-        const [own, others] = await Promise.all([this.nodeSubscribers(topic), this.fabric.requestNodes({ kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
+        const [own, others] = await Promise.all([this.nodeSubscribers(topic), askNodes(this.fabric, { kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
         const nodes = others.flatMap((answer) => (answer.kind === "topic" ? [{ node: answer.node, subscribers: answer.subscribers }] : []));
         return [{ node: this.config.nodeName, subscribers: own }, ...nodes];
       },

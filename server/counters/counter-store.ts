@@ -13,6 +13,9 @@ export interface CounterDelta {
 }
 
 /** One read: the sum (`count`) or the distinct actors (`uniques`) of buckets `from`..`to` of `key`. */
+/** The lane a worker reads a counter on, from its node's main thread (answered with the value, or null when it could not be read). */
+export const COUNTER_READ_LANE = "counter";
+
 export interface CounterQuery {
   key: string;
   window: CounterWindow;

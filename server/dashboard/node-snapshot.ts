@@ -1,5 +1,5 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import type { MetricsJson, WorkerStats } from "../fabric/fabric.js";
+import type { MetricsJson, WorkerStats } from "../ops/node-report.js";
 import type { NodeLinkStatus } from "../fabric/link-status.js";
 import type { HealthReport } from "../ops/node-report.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";

@@ -3,7 +3,7 @@ import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { MemoryCounterStore } from "../counters/store-memory.js";
 import { storedAs, type StoredBroadcast } from "../history/store-error.js";
-import type { Fabric, FabricAnswer, NodeAnswer, GossipLane, PeerEvent, RelayResponse } from "./fabric.js";
+import type { Fabric, GossipLane, PeerEvent } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { NodeLinkStatus } from "./link-status.js";
@@ -60,23 +60,11 @@ export class LocalFabric implements Fabric {
   onPeerEvent(listener: (event: PeerEvent) => void): void {
     listener({ kind: "listed" });
   }
-  async request(): Promise<FabricAnswer[]> {
+  /** Nobody else to ask: a question finds no answer. */
+  async ask(): Promise<unknown[]> {
     return [];
   }
-  answer(): void {}
-
-  async requestNodes(): Promise<NodeAnswer[]> {
-    return [];
-  }
-
-  answerNodes(): void {}
-
-  /** Nobody else to relay to: a request for another thread finds no owner. */
-  async relay(): Promise<RelayResponse | undefined> {
-    return undefined;
-  }
-
-  answerRelays(): void {}
+  serve(): void {}
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }

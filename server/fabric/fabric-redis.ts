@@ -5,9 +5,8 @@ import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscript
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { GossipMessage } from "../presence/messages.js";
-import { NodeRequests } from "./node-requests.js";
-import { NodeRelays } from "./node-relays.js";
-import type { Fabric, FabricAnswer, GossipLane, NodeAnswer, NodeQuestion, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
+import { NodeQuestions, type NodeResponder } from "./node-questions.js";
+import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { NodeLinkStatus } from "./link-status.js";
@@ -87,8 +86,9 @@ export class RedisFabric implements Fabric {
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly history: RedisHistory;
   private readonly stores: PendingStores;
-  private readonly nodeRequests: NodeRequests;
-  private readonly nodeRelays: NodeRelays;
+  private readonly questions: NodeQuestions;
+  /** How this thread answers other nodes' questions, by lane (a multi-worker node's main thread hands them to its workers instead). */
+  private readonly responders = new Map<string, Responder>();
   readonly leases: RedisLeases;
   readonly counters: RedisCounterStore;
   /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
@@ -164,7 +164,7 @@ export class RedisFabric implements Fabric {
       logger: options.log,
       ...options.liveness,
     });
-    this.nodeRequests = new NodeRequests({
+    this.questions = new NodeQuestions({
       connections: this.connections,
       nodeName: options.nodeName,
       sender: this.sender,
@@ -172,7 +172,7 @@ export class RedisFabric implements Fabric {
       metrics: options.metrics,
       log: this.log,
     });
-    this.nodeRelays = new NodeRelays({ connections: this.connections, nodeName: options.nodeName, sender: this.sender, metrics: options.metrics, log: this.log });
+    this.questions.answer(async (lane, question) => this.responders.get(lane)?.(question));
     this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
     this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
     this.liveness.onListed(() => this.peerEvent({ kind: "listed" }));
@@ -306,34 +306,23 @@ export class RedisFabric implements Fabric {
     return this.liveness.listed ? [...up, { kind: "listed" }] : up;
   }
 
-  // ── request lane: this node has no other threads to ask (a multi-worker node's hub asks its workers) ──
+  // ── request lane ──
 
-  async request(): Promise<FabricAnswer[]> {
-    return [];
+  /** Other nodes through Redis; this node has no other threads to ask (a multi-worker node's main thread asks its workers). */
+  ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]> {
+    if (this.closed || to === "threads" || to === "main") return Promise.resolve([]);
+    if (to === "nodes") return this.questions.ask(lane, undefined, question, timeoutMs);
+    if (to.node === this.options.nodeName) return Promise.resolve([]);
+    return this.questions.ask(lane, to, question, timeoutMs);
   }
 
-  answer(): void {}
-
-  // ── node request lane ──
-
-  requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]> {
-    if (this.closed) return Promise.resolve([]);
-    return this.nodeRequests.ask(question, timeoutMs);
+  serve(lane: string, responder: Responder): void {
+    this.responders.set(lane, responder);
   }
 
-  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void {
-    this.nodeRequests.answer(responder);
-  }
-
-  // ── relay lane ──
-
-  relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
-    return this.nodeRelays.relay(to, request, timeoutMs);
-  }
-
-  answerRelays(responder: RelayResponder): void {
-    this.nodeRelays.answer(responder);
+  /** Every lane's questions from other nodes, to one responder: a multi-worker node's main thread, which hands them to its workers. */
+  serveNode(responder: NodeResponder): void {
+    this.questions.answer(responder);
   }
 
   linkStatus(): NodeLinkStatus {
@@ -353,8 +342,7 @@ export class RedisFabric implements Fabric {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.nodeRequests.close();
-    this.nodeRelays.close();
+    this.questions.close();
     await this.counters.close();
     await this.liveness.stop();
     await this.connections.close();

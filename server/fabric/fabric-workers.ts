@@ -3,12 +3,13 @@ import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { WorkerCounterStore } from "../counters/store-workers.js";
+import { COUNTER_READ_LANE } from "../counters/counter-store.js";
 import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeAnswer, NodeQuestion, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
+import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
+import { HISTORY_READ_LANE, type HistoryAppend, type HistoryLimits, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import type { NodeLinkStatus } from "./link-status.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
@@ -54,17 +55,15 @@ export class WorkerFabric implements Fabric {
   private readonly localTopics = new Set<string>();
   private readonly batches: BroadcastBatches;
   private readonly acks = new PendingReplies<never>();
-  private readonly requests = new PendingReplies<FabricAnswer>();
-  private readonly relays = new PendingReplies<RelayResponse | null>();
+  /** Questions asked of other threads, and their answers. */
+  private readonly questions = new PendingReplies<unknown>();
   /** Stored broadcasts sent to the main thread: its answers, and how many wait. */
   private readonly storeAnswers = new PendingReplies<StoreOutcome>();
   private readonly stores: PendingStores;
-  private relayResponder: RelayResponder | undefined;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private gossipHandler: (message: GossipMessage) => void = () => {};
-  private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
-  private nodeResponder: ((question: NodeQuestion) => Promise<NodeAnswer | undefined>) | undefined;
+  private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
   readonly leases: WorkerLeases;
   readonly counters: WorkerCounterStore;
@@ -90,8 +89,8 @@ export class WorkerFabric implements Fabric {
     this.counters = new WorkerCounterStore({
       handOff: (deltas) => this.mesh.post(HUB, { k: "counts", deltas }),
       ask: async (query) => {
-        const [answer] = await this.requests.ask([HUB], COUNTER_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: { kind: "counter", query } }));
-        return answer?.kind === "counter" ? answer.value : null;
+        const [value] = await this.ask(COUNTER_READ_LANE, "main", query, COUNTER_READ_TIMEOUT_MS);
+        return typeof value === "number" ? value : null;
       },
       maxPending: options.counterMaxKeys,
       metrics: options.metrics,
@@ -106,8 +105,7 @@ export class WorkerFabric implements Fabric {
     this.mesh.onPeerDown((peer) => {
       this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
-      this.requests.peerGone(peer);
-      this.relays.peerGone(peer);
+      this.questions.peerGone(peer);
       this.storeAnswers.peerGone(peer);
       this.leases.peerGone(peer);
     });
@@ -145,10 +143,10 @@ export class WorkerFabric implements Fabric {
   }
 
   async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    const question: FabricQuestion = { kind: "history", topic, since, limit, limits };
-    const [answer] = await this.requests.ask([HUB], HISTORY_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question }));
-    if (answer?.kind !== "history" || !answer.page) throw new Error(`the history of ${topic} could not be read`);
-    return answer.page;
+    const question: HistoryReadQuestion = { topic, since, limit, limits };
+    const [page] = await this.ask(HISTORY_READ_LANE, "main", question, HISTORY_READ_TIMEOUT_MS);
+    if (!page) throw new Error(`the history of ${topic} could not be read`);
+    return page as HistoryPage;
   }
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
@@ -169,38 +167,26 @@ export class WorkerFabric implements Fabric {
     this.peerListeners.push(listener);
   }
 
-  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]> {
-    return this.requests.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "request", id, question }));
-  }
-
-  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void {
-    this.responder = responder;
-  }
-
-  /** Through the main thread, which holds the node's link (it waits `timeoutMs` for the other nodes; this worker a little longer for it). */
-  async requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]> {
-    if (!this.options.linked) return [];
-    const ask: FabricQuestion = { kind: "nodes", question, timeoutMs };
-    const [answer] = await this.requests.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: ask }));
-    return answer?.kind === "nodes" ? answer.answers : [];
-  }
-
-  /** The main thread hands other nodes' questions to one worker, which answers for the node. */
-  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void {
-    this.nodeResponder = responder;
-  }
-
-  /** A sibling directly; a thread of another node through the main thread, which waits `timeoutMs` (this worker a little longer). */
-  async relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined> {
+  /**
+   * Siblings directly (and the main thread, for `threads`); other nodes through the main thread,
+   * which holds the node's link and waits `timeoutMs` for them (this worker a little longer).
+   */
+  async ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]> {
+    if (to === "threads") return this.questions.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "ask", id, lane, question }));
+    if (to === "main") return this.questions.ask([HUB], timeoutMs, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question }));
+    if (to === "nodes") {
+      if (!this.options.linked) return [];
+      const [answers] = await this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
+      return Array.isArray(answers) ? answers : [];
+    }
     const sibling = to.node === this.options.nodeName;
-    if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return undefined;
-    const peer = sibling ? to.worker : HUB;
-    const [answer] = await this.relays.ask([peer], sibling ? timeoutMs : timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(peer, { k: "relay", id, to, request, timeoutMs }));
-    return answer ?? undefined;
+    if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return [];
+    if (sibling) return this.questions.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "ask", id, lane, question }));
+    return this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
   }
 
-  answerRelays(responder: RelayResponder): void {
-    this.relayResponder = responder;
+  serve(lane: string, responder: Responder): void {
+    this.responders.set(lane, responder);
   }
 
   linkStatus(): NodeLinkStatus | undefined {
@@ -213,8 +199,7 @@ export class WorkerFabric implements Fabric {
     await this.counters.close();
     this.batches.flush();
     this.acks.close();
-    this.requests.close();
-    this.relays.close();
+    this.questions.close();
     this.storeAnswers.close();
     this.leases.close();
   }
@@ -223,6 +208,19 @@ export class WorkerFabric implements Fabric {
     for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
   }
 
+
+  /** A question from another thread of this node (or passed on by the main thread from another node): answered, null when this thread has none. */
+  private answer(from: number, id: number, lane: string, question: unknown): void {
+    const responder = this.responders.get(lane);
+    const answered = responder ? responder(question) : Promise.resolve(undefined);
+    answered.then(
+      (answer) => this.mesh.post(from, { k: "answer", id, answer: answer ?? null }),
+      (err: unknown) => {
+        this.mesh.post(from, { k: "answer", id, answer: null });
+        this.options.log.warn({ err, lane }, "could not answer a question on the fabric");
+      },
+    );
+  }
 
   private receive(from: number, message: MeshMessage): void {
     switch (message.k) {
@@ -242,34 +240,11 @@ export class WorkerFabric implements Fabric {
       case "peer":
         for (const listener of this.peerListeners) listener(message.event);
         break;
-      case "request": {
-        const { id, question } = message;
-        const nodeResponder = this.nodeResponder;
-        const responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined =
-          question.kind === "node"
-            ? nodeResponder && (async () => ({ kind: "nodes", answers: await nodeResponder(question.question).then((answer) => (answer ? [answer] : [])) }))
-            : this.responder;
-        if (!responder) break;
-        responder(question).then(
-          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a fabric request"),
-        );
+      case "ask":
+        this.answer(from, message.id, message.lane, message.question);
         break;
-      }
       case "answer":
-        this.requests.reply(message.id, from, message.answer);
-        break;
-      case "relay": {
-        const { id, request, to } = message;
-        const answered = this.relayResponder ? this.relayResponder(request, to) : Promise.resolve(undefined);
-        answered.then(
-          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a relayed request"),
-        );
-        break;
-      }
-      case "relayed":
-        this.relays.reply(message.id, from, message.response);
+        this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
       case "stored":
         this.storeAnswers.reply(message.id, from, message.outcome);

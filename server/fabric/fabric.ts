@@ -1,9 +1,7 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Leases } from "../leases/leases.js";
 import type { GossipMessage } from "../presence/messages.js";
-import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
-import type { NodeSnapshot } from "../dashboard/node-snapshot.js";
-import type { TopicCount } from "../pubsub/local-fanout.js";
+import type { CounterStore } from "../counters/counter-store.js";
 import type { StoredBroadcast } from "../history/store-error.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -28,75 +26,22 @@ export interface GossipLane {
  */
 export type PeerEvent = { kind: "gone" | "down" | "up"; replica: ReplicaId } | { kind: "listed" };
 
-/** The figures of one worker thread, as /health shows them. */
-export interface WorkerStats {
-  index: number;
-  sockets: number;
-  channels: number;
-  topics: number;
-}
-
-/** prom-client's `getMetricsAsJSON()` of one registry, summed across threads for /metrics. */
-export type MetricsJson = unknown[];
-
-/**
- * The request lane: a question to every other thread of this node, and what each answers.
- * A worker answers with its own figures; the node's main thread with its link to other nodes
- * and the node-wide topic count.
- */
-export type FabricQuestion =
-  /** `top`: also the thread's this many topics with the most subscribers (the dashboard). */
-  | { kind: "stats"; top?: number }
-  | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits }
-  | { kind: "counter"; query: CounterQuery }
-  /** Subscribers of one topic on the thread. */
-  | { kind: "topic"; topic: string }
-  /** Worker → main thread: ask the other nodes (the main thread holds the node's link). */
-  | { kind: "nodes"; question: NodeQuestion; timeoutMs: number }
-  /** Main thread → one worker: answer another node's question for this whole node. */
-  | { kind: "node"; question: NodeQuestion };
-export type FabricAnswer =
-  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson; top?: TopicCount[] }
-  | { kind: "topic"; subscribers: number }
-  | { kind: "nodes"; answers: NodeAnswer[] }
-  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson }
-  /** null: the authority could not be read (Redis unreachable). */
-  | { kind: "history"; page: HistoryPage | null }
-  /** null: the counter could not be read (Redis unreachable). */
-  | { kind: "counter"; value: number | null };
-
-/**
- * The node request lane: a question to every other node of the cluster, each answering for
- * itself as a whole (all its threads). The dashboard's lane: a node's snapshot, and one topic's
- * subscribers on it.
- */
-export type NodeQuestion = { kind: "snapshot" } | { kind: "topic"; topic: string };
-export type NodeAnswer = { kind: "snapshot"; snapshot: NodeSnapshot } | { kind: "topic"; node: string; subscribers: number };
-
 /** One thread of the cluster: a node, and its worker's index (0 on a single-thread node). */
-export interface RelayTarget {
+export interface ThreadAddress {
   node: string;
   worker: number;
 }
 
 /**
- * A LongPoll request that reached a thread which does not own its session (docs/longpoll.md):
- * handed to the owner as it came. `lines` are a POST's ndjson lines.
+ * Who a question goes to: `threads`, every other thread of this node; `main`, this node's main
+ * thread (a worker's way to what the node keeps once: its link, its history, its counters);
+ * `nodes`, every other node, each answering for itself as a whole (one of its workers answers);
+ * or one thread of the cluster, on this node or another.
  */
-export interface RelayRequest {
-  kind: "longpoll";
-  method: "GET" | "POST";
-  token: string;
-  lines?: string[];
-}
+export type Audience = "threads" | "main" | "nodes" | ThreadAddress;
 
-/** The owner's answer: the JSON body the client gets. */
-export interface RelayResponse {
-  body: string;
-}
-
-/** How a thread answers requests relayed to it; undefined: no answer (the asker times out). */
-export type RelayResponder = (request: RelayRequest, to: RelayTarget) => Promise<RelayResponse | undefined>;
+/** How a replica answers a lane's questions; undefined: no answer (the asker's wait ends without it). */
+export type Responder = (question: unknown) => Promise<unknown>;
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
@@ -156,23 +101,14 @@ export interface Fabric {
   readonly leases: Leases;
 
   // ── request lane ──
-  /** Asks every other thread of this node; resolves with the answers that came within `timeoutMs`. */
-  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]>;
-  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void;
-
-  // ── node request lane ──
-  /** Asks every other node; resolves with the answers that came within `timeoutMs` ([] without other nodes). */
-  requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]>;
-  /** How this node answers other nodes (undefined: no answer). */
-  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void;
-
-  // ── relay lane ──
   /**
-   * Hands `request` to one thread (of this node or another) and resolves with its answer, or
-   * with undefined when it did not come within `timeoutMs` (or the thread cannot be reached).
+   * Asks `to` a question on `lane` (a feature names its lane; the fabric carries what it is
+   * given, and a question from another node is the answering feature's to check). Resolves with
+   * the answers that came within `timeoutMs`: [] when nobody is there to ask.
    */
-  relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined>;
-  answerRelays(responder: RelayResponder): void;
+  ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]>;
+  /** How this thread answers `lane`'s questions, from any thread of the cluster. */
+  serve(lane: string, responder: Responder): void;
 
   /** The link to other nodes, when this thread holds it. */
   linkStatus(): NodeLinkStatus | undefined;

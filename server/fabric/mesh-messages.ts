@@ -3,7 +3,7 @@ import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { CounterDelta } from "../counters/counter-store.js";
 import type { StoreOutcome } from "../history/store-error.js";
-import type { FabricAnswer, FabricQuestion, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { PeerEvent, ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { HistoryAppend } from "../history/history.js";
 
@@ -29,12 +29,14 @@ export type MeshMessage =
   | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
   | { k: "peer"; event: PeerEvent }
-  /** Request lane. */
-  | { k: "request"; id: number; question: FabricQuestion }
-  | { k: "answer"; id: number; answer: FabricAnswer }
-  /** Relay lane: a request for one thread (`to`), through the main thread when it is on another node; and its answer (null: none came). */
-  | { k: "relay"; id: number; to: RelayTarget; request: RelayRequest; timeoutMs: number }
-  | { k: "relayed"; id: number; response: RelayResponse | null }
+  /**
+   * Request lane: a question on a feature's `lane`. Without `to` it is for the thread that
+   * receives it; with one, the main thread passes it on (to every other node, or to one thread)
+   * and waits at most `timeoutMs` for it.
+   */
+  | { k: "ask"; id: number; lane: string; question: unknown; to?: "nodes" | ThreadAddress; timeoutMs?: number }
+  /** Its answer: null for none; to a question passed on to `nodes`, the list of their answers. */
+  | { k: "answer"; id: number; answer: unknown }
   /** Lease lane, worker → main thread (which holds the node's leases), and its answer. */
   | { k: "lease"; id: number; call: LeaseCall }
   | { k: "leased"; id: number; result: LeaseResult; error?: string }

@@ -8,10 +8,10 @@ import { clientTopicCount } from "./internal-topics.js";
 import { MemoryHistory } from "../history/memory-history.js";
 import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
-import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
+import { COUNTER_READ_LANE, type CounterQuery, type CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "./fabric-local.js";
-import type { FabricAnswer, FabricQuestion, NodeAnswer, NodeQuestion, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
-import type { HistoryAppend, HistoryPage } from "../history/history.js";
+import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
+import { HISTORY_READ_LANE, type HistoryAppend, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import { PendingReplies } from "./pending-replies.js";
 import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
@@ -19,13 +19,13 @@ import type { MeshMessage } from "./mesh-messages.js";
 import { PeerMesh } from "./mesh.js";
 import { workerIndexOf } from "./replica-names.js";
 
-/** How long the main thread waits for its worker's answer to another node's question. */
+/** How long the main thread waits for its worker's answer to another node's question to every node. */
 const NODE_ANSWER_TIMEOUT_MS = 1000;
 /**
- * How long the main thread waits for its worker's answer to a relayed request from another
- * node: longer than any LongPoll window (at most 15 s), which the worker's own timer ends first.
+ * How long the main thread waits for its worker's answer to another node's question to that one
+ * thread: longer than any LongPoll window (at most 15 s), which the worker's own timer ends first.
  */
-const RELAY_ANSWER_TIMEOUT_MS = 20_000;
+const THREAD_ANSWER_TIMEOUT_MS = 20_000;
 
 export interface NodeHubOptions {
   nodeName: string;
@@ -60,10 +60,10 @@ export class NodeHub {
   private readonly leases: Leases;
   /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
   private readonly counters: CounterStore;
-  /** Other nodes' questions, handed to one worker to answer for the node. */
-  private readonly requests = new PendingReplies<FabricAnswer>();
-  /** Other nodes' relayed requests, handed to the worker they name. */
-  private readonly relays = new PendingReplies<RelayResponse | null>();
+  /** Other nodes' questions, handed to the worker that answers them. */
+  private readonly questions = new PendingReplies<unknown>();
+  /** How the main thread answers its workers' questions, by lane. */
+  private readonly responders = new Map<string, Responder>();
   /** The workers serve: a worker added from now on replaces one that crashed. */
   private started = false;
 
@@ -84,8 +84,14 @@ export class NodeHub {
       if (worker !== undefined) this.mesh.post(worker, { k: "gossip", to, message });
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
-    link?.answerNodes((question) => this.askWorker(question));
-    link?.answerRelays((request, to) => this.relayToWorker(to, request));
+    link?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
+    this.serve(COUNTER_READ_LANE, (query) => this.readCounter(query as CounterQuery));
+    this.serve(HISTORY_READ_LANE, (question) => this.readHistory(question as HistoryReadQuestion));
+  }
+
+  /** How the main thread answers its workers' questions on `lane` (the node's figures, for one). */
+  serve(lane: string, responder: Responder): void {
+    this.responders.set(lane, responder);
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -108,8 +114,7 @@ export class NodeHub {
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
-    this.requests.peerGone(index);
-    this.relays.peerGone(index);
+    this.questions.peerGone(index);
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
@@ -131,8 +136,7 @@ export class NodeHub {
 
   async close(): Promise<void> {
     this.batches.flush();
-    this.requests.close();
-    this.relays.close();
+    this.questions.close();
     this.mesh.close();
     await this.counters.close();
     await this.options.link?.close();
@@ -167,31 +171,14 @@ export class NodeHub {
         if (message.to === null) link.gossip.broadcast(message.message);
         else link.gossip.sendTo(message.to, message.message);
         break;
-      case "request": {
-        const { id } = message;
-        this.answer(message.question).then(
-          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a worker's request"),
-        );
+      case "ask":
+        this.answer(from, message.id, message.lane, message.question, message.to, message.timeoutMs ?? 0);
         break;
-      }
       case "lease":
         this.runLease(from, message.id, message.call);
         break;
-      case "relay": {
-        const { id, to, request, timeoutMs } = message;
-        const answered = to.node === this.options.nodeName ? this.relayToWorker(to, request, timeoutMs) : (link?.relay(to, request, timeoutMs) ?? Promise.resolve(undefined));
-        answered.then(
-          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
-          (err: unknown) => this.options.log.warn({ err }, "could not relay a worker's request"),
-        );
-        break;
-      }
-      case "relayed":
-        this.relays.reply(message.id, from, message.response);
-        break;
       case "answer":
-        this.requests.reply(message.id, from, message.answer);
+        this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
       case "ack":
       case "stored":
@@ -250,40 +237,51 @@ export class NodeHub {
     return storedAs(numbered);
   }
 
-  /** Another node's question, answered for this node by its first worker (which gathers its siblings' figures as /health does). */
-  private async askWorker(question: NodeQuestion): Promise<NodeAnswer | undefined> {
+  /**
+   * A worker's question: answered here (null when the main thread does not serve its lane), or
+   * passed on to the other nodes or to the thread it names.
+   */
+  private answer(from: number, id: number, lane: string, question: unknown, to: "nodes" | ThreadAddress | undefined, timeoutMs: number): void {
+    const { link, nodeName } = this.options;
+    let answered: Promise<unknown>;
+    if (to === undefined) answered = this.responders.get(lane)?.(question) ?? Promise.resolve(undefined);
+    else if (to === "nodes") answered = link ? link.ask(lane, to, question, timeoutMs) : Promise.resolve([]);
+    else if (to.node === nodeName) answered = this.askWorker(to.worker, lane, question, timeoutMs);
+    else answered = link ? link.ask(lane, to, question, timeoutMs).then(([answer]) => answer) : Promise.resolve(undefined);
+    answered.then(
+      (answer) => this.mesh.post(from, { k: "answer", id, answer: answer ?? null }),
+      (err: unknown) => {
+        this.mesh.post(from, { k: "answer", id, answer: null });
+        this.options.log.warn({ err, lane }, "could not answer a worker's question");
+      },
+    );
+  }
+
+  /** Another node's question to every node, answered for this node by its first worker (which gathers its siblings' figures as /health does). */
+  private askFirstWorker(lane: string, question: unknown): Promise<unknown> {
     const [worker] = [...this.mesh.peers()].sort((a, b) => a - b);
-    if (worker === undefined) return undefined;
-    const [answer] = await this.requests.ask([worker], NODE_ANSWER_TIMEOUT_MS, (id) => this.mesh.post(worker, { k: "request", id, question: { kind: "node", question } }));
-    return answer?.kind === "nodes" ? answer.answers[0] : undefined;
+    if (worker === undefined) return Promise.resolve(undefined);
+    return this.askWorker(worker, lane, question, NODE_ANSWER_TIMEOUT_MS);
   }
 
-  /** A request another node relayed to one of this node's workers; it waits at most `timeoutMs` (a LongPoll window) for the worker. */
-  private async relayToWorker(to: RelayTarget, request: RelayRequest, timeoutMs = RELAY_ANSWER_TIMEOUT_MS): Promise<RelayResponse | undefined> {
-    if (!this.mesh.has(to.worker)) return undefined;
-    const [answer] = await this.relays.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "relay", id, to, request, timeoutMs }));
-    return answer ?? undefined;
+  /** A question for one of this node's workers; it waits at most `timeoutMs` (a LongPoll window, for one). */
+  private async askWorker(worker: number, lane: string, question: unknown, timeoutMs: number): Promise<unknown> {
+    if (!this.mesh.has(worker)) return undefined;
+    const [answer] = await this.questions.ask([worker], timeoutMs, (id) => this.mesh.post(worker, { k: "ask", id, lane, question }));
+    return answer;
   }
 
-  private async readCounter(query: CounterQuery): Promise<FabricAnswer> {
+  private async readCounter(query: CounterQuery): Promise<number | null> {
     try {
-      return { kind: "counter", value: await this.counters.read(query) };
+      return await this.counters.read(query);
     } catch (err) {
       this.options.log.warn({ err, key: query.key }, "could not read a counter");
-      return { kind: "counter", value: null };
+      return null;
     }
   }
 
-  private async answer(question: FabricQuestion): Promise<FabricAnswer> {
-    const { link, metrics, log } = this.options;
-    if (question.kind === "stats") {
-      return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
-    }
-    if (question.kind === "counter") return this.readCounter(question.query);
-    // The main thread holds no sockets; it asks other nodes for its workers.
-    if (question.kind === "topic" || question.kind === "node") return { kind: "topic", subscribers: 0 };
-    if (question.kind === "nodes") return { kind: "nodes", answers: link ? await link.requestNodes(question.question, question.timeoutMs) : [] };
-    const { topic, since, limit, limits } = question;
+  private async readHistory({ topic, since, limit, limits }: HistoryReadQuestion): Promise<HistoryPage | null> {
+    const { link, log } = this.options;
     let page: HistoryPage | null;
     try {
       page = link ? await link.readHistory(topic, since, limit, limits) : (this.history as MemoryHistory).read(topic, since, limit, limits);
@@ -293,6 +291,6 @@ export class NodeHub {
     }
     // The page must not overtake broadcasts already on their way to the asking worker.
     this.batches.flush();
-    return { kind: "history", page };
+    return page;
   }
 }

@@ -19,3 +19,14 @@ export interface HistoryPage {
   top: number;
   entries: Array<{ offset: number; frame: string }>;
 }
+
+/** The lane a worker reads a topic's history on, from its node's main thread (which may ask Redis). */
+export const HISTORY_READ_LANE = "history";
+
+/** A question on the history read lane; its answer is a HistoryPage, or null when the authority could not be read. */
+export interface HistoryReadQuestion {
+  topic: string;
+  since: number;
+  limit: number;
+  limits: HistoryLimits;
+}

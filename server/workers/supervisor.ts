@@ -9,6 +9,7 @@ import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
 import { Metrics } from "../ops/metrics.js";
+import { STATS_LANE, type StatsAnswer } from "../ops/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
 
@@ -76,6 +77,8 @@ export class WorkerSupervisor {
       historyMaxBytes: settings.historyMaxBytes,
       counterMaxKeys: settings.counterMaxKeys,
     });
+    // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
+    this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
 
   async start(): Promise<void> {
