@@ -45,6 +45,7 @@ import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signa
 import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./ops/node-report.js";
 import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
+import { parseGossipMessage } from "./presence/messages.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
@@ -564,6 +565,7 @@ export class CinderServer {
       nodeIncarnation: incarnation,
       sharded: config.redisSharded,
       replicas: () => [replica],
+      checkGossip: parseGossipMessage,
       log: this.log,
       metrics: this.metrics,
       counterFlushMs: config.counterFlushMs,

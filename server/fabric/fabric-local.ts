@@ -9,7 +9,7 @@ import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/histo
 import type { NodeLinkStatus } from "./link-status.js";
 
 /** Gossip with no other replica. */
-export const noGossip: GossipLane = {
+const noGossip: GossipLane = {
   broadcast() {},
   sendTo() {},
   onMessage() {},

@@ -4,7 +4,6 @@ import { RedisConnections, type RedisConnectionsOptions } from "../cluster/redis
 import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
-import type { GossipMessage } from "../presence/messages.js";
 import { NodeQuestions, type NodeResponder } from "./node-questions.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -45,6 +44,8 @@ export interface RedisFabricOptions {
   nodeIncarnation: string;
   /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
   sharded: boolean;
+  /** Checks a gossip message from another node (presence's check; throws on anything else): a bad one is dropped and counted as rejected. */
+  checkGossip: (message: unknown) => unknown;
   /** This node's presence replicas, kept in its liveness key. */
   replicas: () => readonly ReplicaId[];
   log: Logger;
@@ -80,7 +81,7 @@ export class RedisFabric implements Fabric {
   private readonly liveness: NodeLiveness;
   private readonly interest = new Set<string>();
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
-  private readonly gossipHandlers: Array<(message: GossipMessage, to: ReplicaId | null) => void> = [];
+  private readonly gossipHandlers: Array<(message: unknown, to: ReplicaId | null) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
@@ -292,7 +293,7 @@ export class RedisFabric implements Fabric {
   // ── gossip lane ──
 
   /** Gossip for this node's replicas, with the replica it is addressed to (null: all). */
-  onGossip(handler: (message: GossipMessage, to: ReplicaId | null) => void): void {
+  onGossip(handler: (message: unknown, to: ReplicaId | null) => void): void {
     this.gossipHandlers.push(handler);
   }
 
@@ -359,7 +360,7 @@ export class RedisFabric implements Fabric {
     stop();
   }
 
-  private publishGossip(channel: string, to: ReplicaId | null, message: GossipMessage): void {
+  private publishGossip(channel: string, to: ReplicaId | null, message: unknown): void {
     // Lost gossip is repaired by the next heartbeat and transfer, so nothing is queued while Redis is down.
     if (this.closed || !this.connections.isReady("publisher")) return;
     this.connections.publisher.publish(channel, asBuffer(encodeGossip(this.sender, to, message))).catch(() => {});
@@ -396,7 +397,13 @@ export class RedisFabric implements Fabric {
     const envelope = this.decode(bytes, GOSSIP_CHANNEL);
     if (!envelope) return;
     if (envelope.kind !== "gossip") return this.reject(GOSSIP_CHANNEL, "a gossip channel carried something else");
-    for (const handler of this.gossipHandlers) handler(envelope.message, envelope.to);
+    let message: unknown;
+    try {
+      message = this.options.checkGossip(envelope.message);
+    } catch (error) {
+      return this.reject(GOSSIP_CHANNEL, error instanceof Error ? error.message : String(error));
+    }
+    for (const handler of this.gossipHandlers) handler(message, envelope.to);
   }
 
   private decode(bytes: Buffer, channel: string) {

@@ -4,7 +4,6 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { WorkerCounterStore } from "../counters/store-workers.js";
 import { COUNTER_READ_LANE } from "../counters/counter-store.js";
-import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
@@ -62,7 +61,7 @@ export class WorkerFabric implements Fabric {
   private readonly stores: PendingStores;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
-  private gossipHandler: (message: GossipMessage) => void = () => {};
+  private gossipHandler: (message: unknown) => void = () => {};
   private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
   readonly leases: WorkerLeases;

@@ -1,6 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Leases } from "../leases/leases.js";
-import type { GossipMessage } from "../presence/messages.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import type { StoredBroadcast } from "../history/store-error.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
@@ -8,14 +7,15 @@ import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { NodeLinkStatus } from "./link-status.js";
 
 /**
- * The presence gossip lane: what a tracker needs to reach the other replicas. Delivery may be
- * lossy, duplicated or reordered; the tracker copes with all three.
+ * The gossip lane: messages to every other replica or to one, carried as they are (presence's
+ * tracker is its user, and checks what it gets). Delivery may be lossy, duplicated or
+ * reordered; the user copes with all three.
  */
 export interface GossipLane {
   /** To every other replica. */
-  broadcast(message: GossipMessage): void;
-  sendTo(replica: ReplicaId, message: GossipMessage): void;
-  onMessage(handler: (message: GossipMessage) => void): void;
+  broadcast(message: unknown): void;
+  sendTo(replica: ReplicaId, message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { GossipMessage } from "../presence/messages.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { CounterDelta } from "../counters/counter-store.js";
 import type { StoreOutcome } from "../history/store-error.js";
@@ -26,7 +25,7 @@ export type MeshMessage =
   /** Counters lane, worker → main thread: coalesced increments. */
   | { k: "counts"; deltas: CounterDelta[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
-  | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
+  | { k: "gossip"; to: ReplicaId | null; message: unknown }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
   | { k: "peer"; event: PeerEvent }
   /**

@@ -1,7 +1,6 @@
 import { Encoder } from "@msgpack/msgpack";
 import { isReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { msgpackDecoder } from "../../client/codec/msgpack.js";
-import { parseGossipMessage, type GossipMessage } from "../presence/messages.js";
 import type { ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 
@@ -25,7 +24,8 @@ export type Envelope =
   | { kind: "marker"; sender: string; token: string }
   | { kind: "question"; sender: string; id: number; to: ThreadAddress | null; lane: string; question: unknown }
   | { kind: "answer"; sender: string; id: number; to: string; answer: unknown }
-  | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
+  /** The gossip message as it came: its user checks it. */
+  | { kind: "gossip"; sender: string; to: ReplicaId | null; message: unknown };
 
 /** The first byte of a live broadcast's envelope (a msgpack array of 5): the only kind a node drops as its own echo. */
 export const BROADCAST_HEADER = 0x95;
@@ -54,7 +54,7 @@ export function encodeAnswer(sender: string, id: number, to: string, answer: unk
   return encoder.encode([ENVELOPE_VERSION, sender, "a", id, to, answer]);
 }
 
-export function encodeGossip(sender: string, to: ReplicaId | null, message: GossipMessage): Uint8Array {
+export function encodeGossip(sender: string, to: ReplicaId | null, message: unknown): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, to, message]);
 }
 
@@ -128,11 +128,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (value.length === 4) {
     const [, , to, message] = value as unknown[];
     if (to !== null && !isReplicaId(to)) throw new EnvelopeError("gossip `to` must be a replica id or nil");
-    try {
-      return { kind: "gossip", sender, to, message: parseGossipMessage(message) };
-    } catch (error) {
-      throw new EnvelopeError(error instanceof Error ? error.message : String(error));
-    }
+    return { kind: "gossip", sender, to, message };
   }
   throw new EnvelopeError(`an array of ${value.length} items is neither a broadcast nor gossip`);
 }

@@ -9,6 +9,7 @@ import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
 import { Metrics } from "../ops/metrics.js";
+import { parseGossipMessage } from "../presence/messages.js";
 import { STATS_LANE, type StatsAnswer } from "../ops/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
@@ -61,6 +62,7 @@ export class WorkerSupervisor {
           nodeIncarnation: this.nodeIncarnation,
           sharded: settings.redisSharded,
           replicas,
+          checkGossip: parseGossipMessage,
           log,
           metrics,
           counterFlushMs: settings.counterFlushMs,
