@@ -49,6 +49,10 @@ import { parseGossipMessage } from "./presence/messages.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
+import type { CounterStore } from "./counters/counter-store.js";
+import { memoryCounters } from "./counters/store-memory.js";
+import { RedisCounterStore } from "./counters/store-redis.js";
+import { WorkerCounterStore } from "./counters/store-workers.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
@@ -96,6 +100,7 @@ export class CinderServer {
   private readonly router = new ChannelRouter();
   private readonly app;
   private readonly fabric: Fabric;
+  private readonly counterStore: CounterStore;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -139,6 +144,7 @@ export class CinderServer {
     this.app = this.uws.App();
     const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
     this.fabric = this.createFabric(replica, incarnation);
+    this.counterStore = this.createCounterStore();
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
@@ -198,7 +204,7 @@ export class CinderServer {
       metrics: this.metrics,
     });
     this.counters = new Counters({
-      store: this.fabric.counters,
+      store: this.counterStore,
       now: this.now,
       metrics: this.metrics,
       log: this.log,
@@ -427,6 +433,8 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.closeHttp();
+    // Pending counter increments go out before the link closes.
+    await this.counterStore.close();
     await this.fabric.close();
     if (this.boundPort !== 0) this.log.info("stopped");
   }
@@ -496,7 +504,10 @@ export class CinderServer {
     for (const connection of [...this.connections]) connection.abort();
     this.longPoll?.closeAll();
     // Open Redis sockets would keep the dying thread alive.
-    void this.fabric.close().catch(() => undefined);
+    void this.counterStore
+      .close()
+      .then(() => this.fabric.close())
+      .catch(() => undefined);
   }
 
   /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
@@ -555,10 +566,9 @@ export class CinderServer {
 
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology, metrics, now } = this;
-    const { counterMaxKeys } = config;
     const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, counterMaxKeys, stores, metrics, log: this.log });
-    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, counterMaxKeys, now, metrics });
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, stores, metrics, log: this.log });
+    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, metrics });
     return new RedisFabric({
       url: config.redisUrl,
       nodeName: config.nodeName,
@@ -568,10 +578,24 @@ export class CinderServer {
       checkGossip: parseGossipMessage,
       log: this.log,
       metrics: this.metrics,
-      counterFlushMs: config.counterFlushMs,
-      counterMaxKeys,
-      now,
       stores,
+    });
+  }
+
+  /** Where this thread's counter increments go and its reads come from: the main thread's (a worker), Redis (a node in a cluster), or memory. */
+  private createCounterStore(): CounterStore {
+    const { config, topology, metrics, now, fabric } = this;
+    if (topology) return new WorkerCounterStore({ fabric, maxPending: config.counterMaxKeys, metrics });
+    if (!(fabric instanceof RedisFabric)) return memoryCounters({ counterMaxKeys: config.counterMaxKeys, now, metrics });
+    const { connections } = fabric;
+    return new RedisCounterStore({
+      connections,
+      cluster: connections.cluster,
+      flushMs: config.counterFlushMs,
+      maxPending: config.counterMaxKeys,
+      now,
+      metrics,
+      log: this.log.child({ component: "counters" }),
     });
   }
 

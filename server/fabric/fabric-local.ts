@@ -1,7 +1,6 @@
 import { MemoryHistory } from "../history/memory-history.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
-import { MemoryCounterStore } from "../counters/store-memory.js";
 import { storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { Fabric, GossipLane, PeerEvent } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -24,12 +23,10 @@ export class LocalFabric implements Fabric {
   readonly leases: MemoryLeases;
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
-  readonly counters: MemoryCounterStore;
 
-  constructor(private readonly options: { historyMaxBytes: number; counterMaxKeys: number; now: () => number; metrics: Metrics }) {
+  constructor(private readonly options: { historyMaxBytes: number; metrics: Metrics }) {
     this.leases = new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
-    this.counters = memoryCounters(options);
   }
 
   publish(): void {}
@@ -70,15 +67,4 @@ export class LocalFabric implements Fabric {
   }
   start(): void {}
   async close(): Promise<void> {}
-}
-
-/** The counters of a node without Redis, reporting to its metrics. */
-export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
-  const { metrics } = options;
-  return new MemoryCounterStore({
-    maxKeys: options.counterMaxKeys,
-    now: options.now,
-    onSize: (size) => metrics.counterKeys.set(size),
-    onEvict: () => metrics.counterEvictions.inc(),
-  });
 }

@@ -15,7 +15,6 @@ import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
 import { RedisHistory, type Appended } from "../history/redis-history.js";
 import { StoreError, type StoredBroadcast, type StoreFailure } from "../history/store-error.js";
 import { RedisLeases } from "../leases/leases-redis.js";
-import { RedisCounterStore } from "../counters/store-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
@@ -53,12 +52,6 @@ export interface RedisFabricOptions {
   /** Reconnect backoff and subscription batching (tests shorten them). */
   connections?: Pick<RedisConnectionsOptions, "backoff" | "subscriptions">;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
-  /** Counter increments go to Redis once per this many ms (default 1000). */
-  counterFlushMs?: number;
-  /** Bound of the coalesced increments (default 100,000 counters and actor ids). */
-  counterMaxKeys?: number;
-  /** The clock counter buckets are numbered by (default Date.now). */
-  now?: () => number;
   /** Stored broadcasts in flight to Redis and how long each is waited on (default: historyMaxPendingStores, historyStoreTimeoutMs). */
   stores?: StoreLimits;
 }
@@ -91,7 +84,6 @@ export class RedisFabric implements Fabric {
   /** How this thread answers other nodes' questions, by lane (a multi-worker node's main thread hands them to its workers instead). */
   private readonly responders = new Map<string, Responder>();
   readonly leases: RedisLeases;
-  readonly counters: RedisCounterStore;
   /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
   private readonly streams: HistoryStreams;
   /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
@@ -149,15 +141,6 @@ export class RedisFabric implements Fabric {
       log: this.log,
     });
     this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
-    this.counters = new RedisCounterStore({
-      connections: this.connections,
-      cluster: this.connections.cluster,
-      flushMs: options.counterFlushMs ?? 1000,
-      maxPending: options.counterMaxKeys ?? 100_000,
-      now: options.now ?? Date.now,
-      metrics: options.metrics,
-      log: this.log,
-    });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,
@@ -344,7 +327,6 @@ export class RedisFabric implements Fabric {
     if (this.closed) return;
     this.closed = true;
     this.questions.close();
-    await this.counters.close();
     await this.liveness.stop();
     await this.connections.close();
   }

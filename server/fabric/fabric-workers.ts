@@ -2,8 +2,6 @@ import type { ReplicaId } from "../../crdt/index.js";
 import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
-import { WorkerCounterStore } from "../counters/store-workers.js";
-import { COUNTER_READ_LANE } from "../counters/counter-store.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
@@ -21,8 +19,6 @@ import { workerIndexOf } from "./replica-names.js";
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
 /** How long a join waits for its topic's history from the main thread (which may ask Redis). */
 const HISTORY_READ_TIMEOUT_MS = 5000;
-/** How long a counter read waits for the main thread (which may ask Redis). */
-const COUNTER_READ_TIMEOUT_MS = 5000;
 /** How much longer than the other nodes' timeout a worker waits for the main thread's answer. */
 const HUB_MARGIN_MS = 200;
 
@@ -32,8 +28,6 @@ export interface WorkerFabricOptions {
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
   linked: boolean;
-  /** Bound of the counter increments coalesced before they are handed to the main thread. */
-  counterMaxKeys: number;
   /** Stored broadcasts waiting on the main thread, and how long each is waited on. */
   stores: StoreLimits;
   metrics: Metrics;
@@ -65,7 +59,6 @@ export class WorkerFabric implements Fabric {
   private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
   readonly leases: WorkerLeases;
-  readonly counters: WorkerCounterStore;
 
   readonly gossip: GossipLane = {
     broadcast: (message) => {
@@ -85,15 +78,6 @@ export class WorkerFabric implements Fabric {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
     this.leases = new WorkerLeases(this.mesh);
-    this.counters = new WorkerCounterStore({
-      handOff: (deltas) => this.mesh.post(HUB, { k: "counts", deltas }),
-      ask: async (query) => {
-        const [value] = await this.ask(COUNTER_READ_LANE, "main", query, COUNTER_READ_TIMEOUT_MS);
-        return typeof value === "number" ? value : null;
-      },
-      maxPending: options.counterMaxKeys,
-      metrics: options.metrics,
-    });
     const pending = options.metrics.historyStoresPending.labels({ on: "main_thread" });
     this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.mesh.onMessage((from, message) => this.receive(from, message));
@@ -195,7 +179,6 @@ export class WorkerFabric implements Fabric {
   start(): void {}
 
   async close(): Promise<void> {
-    await this.counters.close();
     this.batches.flush();
     this.acks.close();
     this.questions.close();
@@ -254,8 +237,7 @@ export class WorkerFabric implements Fabric {
         break;
       case "history":
       case "lease":
-      case "counts":
-        break; // only the main thread keeps history, leases and counters
+        break; // only the main thread keeps history and leases
     }
   }
 }

@@ -1,6 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Leases } from "../leases/leases.js";
-import type { CounterStore } from "../counters/counter-store.js";
 import type { StoredBroadcast } from "../history/store-error.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -76,13 +75,6 @@ export interface Fabric {
   storeHistory(message: HistoryAppend): Promise<StoredBroadcast>;
   /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
   readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
-
-  // ── counters lane ──
-  /**
-   * Where this thread's counter increments go and its reads come from: memory on a node without
-   * Redis (the main thread's, for a worker), Redis in a cluster, coalesced on the way.
-   */
-  readonly counters: CounterStore;
 
   // ── interest lane ──
   /**

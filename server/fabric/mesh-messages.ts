@@ -1,6 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { LeaseCall, LeaseResult } from "../leases/leases.js";
-import type { CounterDelta } from "../counters/counter-store.js";
 import type { StoreOutcome } from "../history/store-error.js";
 import type { PeerEvent, ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -22,8 +21,6 @@ export type MeshMessage =
    */
   | { k: "history"; message: HistoryAppend; id?: number }
   | { k: "stored"; id: number; outcome: StoreOutcome }
-  /** Counters lane, worker → main thread: coalesced increments. */
-  | { k: "counts"; deltas: CounterDelta[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
   | { k: "gossip"; to: ReplicaId | null; message: unknown }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */

@@ -8,8 +8,6 @@ import { clientTopicCount } from "./internal-topics.js";
 import { MemoryHistory } from "../history/memory-history.js";
 import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
-import { COUNTER_READ_LANE, type CounterQuery, type CounterStore } from "../counters/counter-store.js";
-import { memoryCounters } from "./fabric-local.js";
 import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
 import { HISTORY_READ_LANE, type HistoryAppend, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import { PendingReplies } from "./pending-replies.js";
@@ -37,8 +35,6 @@ export interface NodeHubOptions {
   log: Logger;
   /** Byte cap of the node's history when it keeps it in memory (no Redis). */
   historyMaxBytes: number;
-  /** Counters kept in memory (no Redis). */
-  counterMaxKeys: number;
 }
 
 /**
@@ -58,8 +54,6 @@ export class NodeHub {
   private readonly history: MemoryHistory | undefined;
   /** The node's leases: through Redis, or in memory here. */
   private readonly leases: Leases;
-  /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
-  private readonly counters: CounterStore;
   /** Other nodes' questions, handed to the worker that answers them. */
   private readonly questions = new PendingReplies<unknown>();
   /** How the main thread answers its workers' questions, by lane. */
@@ -72,7 +66,6 @@ export class NodeHub {
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.leases = link?.leases ?? new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
     void this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
-    this.counters = link ? link.counters : memoryCounters({ counterMaxKeys: options.counterMaxKeys, now: Date.now, metrics: options.metrics });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.interestedWorkers.peersOf(message.topic);
@@ -85,7 +78,6 @@ export class NodeHub {
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
     link?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
-    this.serve(COUNTER_READ_LANE, (query) => this.readCounter(query as CounterQuery));
     this.serve(HISTORY_READ_LANE, (question) => this.readHistory(question as HistoryReadQuestion));
   }
 
@@ -138,7 +130,6 @@ export class NodeHub {
     this.batches.flush();
     this.questions.close();
     this.mesh.close();
-    await this.counters.close();
     await this.options.link?.close();
   }
 
@@ -162,9 +153,6 @@ export class NodeHub {
       case "history":
         if (message.id === undefined) this.appendHistory(message.message);
         else this.storeHistory(from, message.id, message.message);
-        break;
-      case "counts":
-        this.counters.apply(message.deltas);
         break;
       case "gossip":
         if (!link) break;
@@ -269,15 +257,6 @@ export class NodeHub {
     if (!this.mesh.has(worker)) return undefined;
     const [answer] = await this.questions.ask([worker], timeoutMs, (id) => this.mesh.post(worker, { k: "ask", id, lane, question }));
     return answer;
-  }
-
-  private async readCounter(query: CounterQuery): Promise<number | null> {
-    try {
-      return await this.counters.read(query);
-    } catch (err) {
-      this.options.log.warn({ err, key: query.key }, "could not read a counter");
-      return null;
-    }
   }
 
   private async readHistory({ topic, since, limit, limits }: HistoryReadQuestion): Promise<HistoryPage | null> {

@@ -9,6 +9,10 @@ import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
 import { Metrics } from "../ops/metrics.js";
+import type { CounterStore } from "../counters/counter-store.js";
+import { memoryCounters } from "../counters/store-memory.js";
+import { RedisCounterStore } from "../counters/store-redis.js";
+import { serveWorkerCounters } from "../counters/store-workers.js";
 import { parseGossipMessage } from "../presence/messages.js";
 import { STATS_LANE, type StatsAnswer } from "../ops/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
@@ -48,6 +52,7 @@ export class WorkerSupervisor {
   /** A key only this node's threads know (LongPoll session tokens, when no secretKeyBase is set). */
   private readonly nodeSecret = randomBytes(32).toString("base64");
   private readonly hub: NodeHub;
+  private readonly counters: CounterStore;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = new Array(options.count).fill(undefined);
@@ -65,8 +70,6 @@ export class WorkerSupervisor {
           checkGossip: parseGossipMessage,
           log,
           metrics,
-          counterFlushMs: settings.counterFlushMs,
-          counterMaxKeys: settings.counterMaxKeys,
           stores: { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs },
         })
       : undefined;
@@ -77,8 +80,20 @@ export class WorkerSupervisor {
       metrics,
       log,
       historyMaxBytes: settings.historyMaxBytes,
-      counterMaxKeys: settings.counterMaxKeys,
     });
+    // The node's counters: in memory, or coalesced into one flush to Redis per node.
+    this.counters = link
+      ? new RedisCounterStore({
+          connections: link.connections,
+          cluster: link.connections.cluster,
+          flushMs: settings.counterFlushMs,
+          maxPending: settings.counterMaxKeys,
+          now: Date.now,
+          metrics,
+          log: log.child({ component: "counters" }),
+        })
+      : memoryCounters({ counterMaxKeys: settings.counterMaxKeys, now: Date.now, metrics });
+    serveWorkerCounters(this.hub, this.counters, log);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
@@ -96,6 +111,8 @@ export class WorkerSupervisor {
       return slot.exited;
     });
     await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
+    // Pending counter increments go out before the link closes.
+    await this.counters.close();
     await this.hub.close();
   }
 
