@@ -33,7 +33,11 @@ import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
 
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
-import { RedisFabric } from "./fabric/fabric-redis.js";
+import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
+import type { Leases } from "./leases/leases.js";
+import { MemoryLeases } from "./leases/leases-memory.js";
+import { RedisLeases } from "./leases/leases-redis.js";
+import { WorkerLeases } from "./leases/leases-workers.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
@@ -101,6 +105,8 @@ export class CinderServer {
   private readonly app;
   private readonly fabric: Fabric;
   private readonly counterStore: CounterStore;
+  /** One holder per topic across the cluster, with fencing (topic workers; see leases/leases.ts). */
+  private readonly leases: Leases;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -145,6 +151,7 @@ export class CinderServer {
     const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
     this.fabric = this.createFabric(replica, incarnation);
     this.counterStore = this.createCounterStore();
+    this.leases = this.createLeases();
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
@@ -155,7 +162,7 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.presence = new PresenceService({
       nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
@@ -582,6 +589,14 @@ export class CinderServer {
     });
   }
 
+  /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
+  private createLeases(): Leases {
+    const { config, topology, fabric, metrics } = this;
+    if (topology) return new WorkerLeases({ fabric, worker: topology.index });
+    if (!(fabric instanceof RedisFabric)) return new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
+    return new RedisLeases(fabric.connections, { sender: fabric.sender, sharded: config.redisSharded, channelOf: topicChannel });
+  }
+
   /** Where this thread's counter increments go and its reads come from: the main thread's (a worker), Redis (a node in a cluster), or memory. */
   private createCounterStore(): CounterStore {
     const { config, topology, metrics, now, fabric } = this;
@@ -601,7 +616,7 @@ export class CinderServer {
 
   private topicWorkerServices(): TopicWorkerServices {
     return {
-      leases: this.fabric.leases,
+      leases: this.leases,
       broadcast: (token, topic, event, payload) => this.broadcaster.broadcastFenced(token, topic, event, payload),
       presenceCount: (topic) => {
         const keys = new Set<string>();

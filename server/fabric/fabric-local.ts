@@ -1,5 +1,4 @@
 import { MemoryHistory } from "../history/memory-history.js";
-import { MemoryLeases } from "../leases/leases-memory.js";
 import type { Metrics } from "../ops/metrics.js";
 import { storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { Fabric, GossipLane, PeerEvent } from "./fabric.js";
@@ -20,12 +19,10 @@ const noGossip: GossipLane = {
  */
 export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
-  readonly leases: MemoryLeases;
   private readonly history: MemoryHistory;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
 
   constructor(private readonly options: { historyMaxBytes: number; metrics: Metrics }) {
-    this.leases = new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
     this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
   }
 

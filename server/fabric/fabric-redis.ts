@@ -14,7 +14,6 @@ import { DEFAULTS } from "../config.js";
 import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
 import { RedisHistory, type Appended } from "../history/redis-history.js";
 import { StoreError, type StoredBroadcast, type StoreFailure } from "../history/store-error.js";
-import { RedisLeases } from "../leases/leases-redis.js";
 import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
@@ -31,6 +30,8 @@ export const SUBSCRIBE_WAIT_MS = 1000;
 const READ_BACK_WAIT_MS = 6000;
 
 const TOPIC_PREFIX = "cinder:t:";
+/** The Redis channel of a topic's broadcasts (fenced broadcasts go out on it too). */
+export const topicChannel = (topic: string): string => TOPIC_PREFIX + topic;
 /** Heartbeats and permdowns, for every node. */
 const GOSSIP_CHANNEL = "cinder:presence";
 /** Transfer requests and replies, for the replicas of one node. */
@@ -83,7 +84,6 @@ export class RedisFabric implements Fabric {
   private readonly questions: NodeQuestions;
   /** How this thread answers other nodes' questions, by lane (a multi-worker node's main thread hands them to its workers instead). */
   private readonly responders = new Map<string, Responder>();
-  readonly leases: RedisLeases;
   /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
   private readonly streams: HistoryStreams;
   /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
@@ -140,7 +140,6 @@ export class RedisFabric implements Fabric {
       metrics: options.metrics,
       log: this.log,
     });
-    this.leases = new RedisLeases(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,

@@ -1,5 +1,4 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
@@ -58,7 +57,6 @@ export class WorkerFabric implements Fabric {
   private gossipHandler: (message: unknown) => void = () => {};
   private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
-  readonly leases: WorkerLeases;
 
   readonly gossip: GossipLane = {
     broadcast: (message) => {
@@ -77,7 +75,6 @@ export class WorkerFabric implements Fabric {
   constructor(private readonly options: WorkerFabricOptions) {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
-    this.leases = new WorkerLeases(this.mesh);
     const pending = options.metrics.historyStoresPending.labels({ on: "main_thread" });
     this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.mesh.onMessage((from, message) => this.receive(from, message));
@@ -90,7 +87,6 @@ export class WorkerFabric implements Fabric {
       this.acks.peerGone(peer);
       this.questions.peerGone(peer);
       this.storeAnswers.peerGone(peer);
-      this.leases.peerGone(peer);
     });
   }
 
@@ -183,7 +179,6 @@ export class WorkerFabric implements Fabric {
     this.acks.close();
     this.questions.close();
     this.storeAnswers.close();
-    this.leases.close();
   }
 
   private *gossipPeers(): Iterable<number> {
@@ -231,13 +226,8 @@ export class WorkerFabric implements Fabric {
       case "stored":
         this.storeAnswers.reply(message.id, from, message.outcome);
         break;
-      case "leased":
-      case "leaseFree":
-        this.leases.receive(message);
-        break;
       case "history":
-      case "lease":
-        break; // only the main thread keeps history and leases
+        break; // only the main thread keeps history
     }
   }
 }

@@ -1,5 +1,4 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { Leases } from "../leases/leases.js";
 import type { StoredBroadcast } from "../history/store-error.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -87,10 +86,6 @@ export interface Fabric {
   // ── presence gossip lane ──
   readonly gossip: GossipLane;
   onPeerEvent(listener: (event: PeerEvent) => void): void;
-
-  // ── lease lane ──
-  /** One holder per topic across the cluster, with fencing (topic workers; see leases.ts). */
-  readonly leases: Leases;
 
   // ── request lane ──
   /**

@@ -1,5 +1,4 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { LeaseCall, LeaseResult } from "../leases/leases.js";
 import type { StoreOutcome } from "../history/store-error.js";
 import type { PeerEvent, ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -32,9 +31,4 @@ export type MeshMessage =
    */
   | { k: "ask"; id: number; lane: string; question: unknown; to?: "nodes" | ThreadAddress; timeoutMs?: number }
   /** Its answer: null for none; to a question passed on to `nodes`, the list of their answers. */
-  | { k: "answer"; id: number; answer: unknown }
-  /** Lease lane, worker → main thread (which holds the node's leases), and its answer. */
-  | { k: "lease"; id: number; call: LeaseCall }
-  | { k: "leased"; id: number; result: LeaseResult; error?: string }
-  /** A lease was released somewhere: claimants of the topic may take it now. */
-  | { k: "leaseFree"; topic: string };
+  | { k: "answer"; id: number; answer: unknown };

@@ -6,14 +6,13 @@ import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { clientTopicCount } from "./internal-topics.js";
 import { MemoryHistory } from "../history/memory-history.js";
-import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
-import { MemoryLeases } from "../leases/leases-memory.js";
 import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
 import { HISTORY_READ_LANE, type HistoryAppend, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import { PendingReplies } from "./pending-replies.js";
 import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import { PeerMesh } from "./mesh.js";
 import { workerIndexOf } from "./replica-names.js";
 
@@ -52,8 +51,6 @@ export class NodeHub {
   private readonly batches = new BroadcastBatches(this.mesh);
   /** The node's history when it has no Redis. */
   private readonly history: MemoryHistory | undefined;
-  /** The node's leases: through Redis, or in memory here. */
-  private readonly leases: Leases;
   /** Other nodes' questions, handed to the worker that answers them. */
   private readonly questions = new PendingReplies<unknown>();
   /** How the main thread answers its workers' questions, by lane. */
@@ -64,8 +61,6 @@ export class NodeHub {
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
     this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
-    this.leases = link?.leases ?? new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
-    void this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.interestedWorkers.peersOf(message.topic);
@@ -84,6 +79,17 @@ export class NodeHub {
   /** How the main thread answers its workers' questions on `lane` (the node's figures, for one). */
   serve(lane: string, responder: Responder): void {
     this.responders.set(lane, responder);
+  }
+
+  /** Asks every worker of the node (the main thread's side of a lane that tells them something). */
+  ask(lane: string, to: "threads", question: unknown, timeoutMs: number): Promise<unknown[]> {
+    return this.questions.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "ask", id, lane, question }));
+  }
+
+  /** Hands a broadcast to the node's workers with interest in its topic, but `except` (which has it). */
+  deliver(message: EncodedBroadcast, except: number): void {
+    const workers = this.interestedWorkers.peersOf(message.topic);
+    if (workers) for (const worker of workers) if (worker !== except) this.batches.add(worker, message);
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -162,17 +168,12 @@ export class NodeHub {
       case "ask":
         this.answer(from, message.id, message.lane, message.question, message.to, message.timeoutMs ?? 0);
         break;
-      case "lease":
-        this.runLease(from, message.id, message.call);
-        break;
       case "answer":
         this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
       case "ack":
       case "stored":
       case "peer":
-      case "leased":
-      case "leaseFree":
         break; // never asked of the hub
     }
   }
@@ -188,20 +189,6 @@ export class NodeHub {
     const events: PeerEvent[] = siblings.map((replica) => ({ kind: "up", replica }));
     events.push(...(link ? link.peersSoFar() : [{ kind: "listed" as const }]));
     for (const event of events) this.mesh.post(index, { k: "peer", event });
-  }
-
-  /** A worker's lease call; a fenced broadcast that passed goes on to the node's other workers with interest. */
-  private runLease(from: number, id: number, call: LeaseCall): void {
-    runLeaseCall(this.leases, call).then(
-      (result) => {
-        if (call.op === "publish" && result === true) {
-          const workers = this.interestedWorkers.peersOf(call.message.topic);
-          if (workers) for (const worker of workers) if (worker !== from) this.batches.add(worker, call.message);
-        }
-        this.mesh.post(from, { k: "leased", id, result });
-      },
-      (err: unknown) => this.mesh.post(from, { k: "leased", id, result: null, error: err instanceof Error ? err.message : String(err) }),
-    );
   }
 
   private appendHistory(message: HistoryAppend): void {

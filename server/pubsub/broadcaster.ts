@@ -2,6 +2,7 @@ import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { Payload } from "../channel/results.js";
 import type { Fabric } from "../fabric/fabric.js";
+import type { Leases } from "../leases/leases.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { HistoryAppend, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
@@ -23,6 +24,8 @@ export class Broadcaster {
   constructor(
     private readonly fanout: LocalFanout,
     private readonly fabric: Fabric,
+    /** Where a topic worker's fenced broadcasts are checked and sent on. */
+    private readonly leases: Pick<Leases, "publish">,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     /** The history a topic keeps, from its channel's declaration. */
@@ -82,7 +85,7 @@ export class Broadcaster {
     this.checkDepth(payload);
     const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
     if (!json) return false;
-    if (!(await this.fabric.leases.publish(token, { topic, event, frame: json.data }))) return false;
+    if (!(await this.leases.publish(token, { topic, event, frame: json.data }))) return false;
     this.metrics.broadcasts.inc();
     this.fanout.deliver(topic, event, payload, null, json);
     return true;

@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
-import { RedisFabric } from "../fabric/fabric-redis.js";
+import { RedisFabric, topicChannel } from "../fabric/fabric-redis.js";
+import { MemoryLeases } from "../leases/leases-memory.js";
+import { RedisLeases } from "../leases/leases-redis.js";
+import { serveWorkerLeases } from "../leases/leases-workers.js";
 import { NodeHub } from "../fabric/node-hub.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
@@ -94,6 +97,11 @@ export class WorkerSupervisor {
         })
       : memoryCounters({ counterMaxKeys: settings.counterMaxKeys, now: Date.now, metrics });
     serveWorkerCounters(this.hub, this.counters, log);
+    // The node's leases: through Redis, or in memory here.
+    const leases = link
+      ? new RedisLeases(link.connections, { sender: link.sender, sharded: settings.redisSharded, channelOf: topicChannel })
+      : new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
+    serveWorkerLeases(this.hub, leases);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
