@@ -25,7 +25,10 @@ import { randomBytes } from "node:crypto";
 import type { Fabric } from "./fabric/fabric.js";
 import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
 import type { WorkerStats } from "./ops/node-report.js";
-import type { HistoryLimits, HistoryPage } from "./history/history.js";
+import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
+import { MemoryHistoryAuthority } from "./history/history-memory.js";
+import { RedisHistoryAuthority } from "./history/history-redis.js";
+import { WorkerHistoryAuthority } from "./history/history-workers.js";
 import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
 import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
 import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
@@ -107,6 +110,7 @@ export class CinderServer {
   private readonly counterStore: CounterStore;
   /** One holder per topic across the cluster, with fencing (topic workers; see leases/leases.ts). */
   private readonly leases: Leases;
+  private readonly historyAuthority: HistoryAuthority;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -152,6 +156,7 @@ export class CinderServer {
     this.fabric = this.createFabric(replica, incarnation);
     this.counterStore = this.createCounterStore();
     this.leases = this.createLeases();
+    this.historyAuthority = this.createHistoryAuthority();
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
@@ -162,7 +167,7 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.presence = new PresenceService({
       nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
@@ -364,7 +369,7 @@ export class CinderServer {
     const limit = Math.min(options.limit ?? 100, 1000);
     if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
     if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
-    return readableHistory(await this.fabric.readHistory(topic, since, limit, limits));
+    return readableHistory(await this.historyAuthority.read(topic, since, limit, limits));
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -573,9 +578,8 @@ export class CinderServer {
 
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology, metrics, now } = this;
-    const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, stores, metrics, log: this.log });
-    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, metrics });
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, metrics, log: this.log });
+    if (!config.redisUrl) return new LocalFabric();
     return new RedisFabric({
       url: config.redisUrl,
       nodeName: config.nodeName,
@@ -585,8 +589,17 @@ export class CinderServer {
       checkGossip: parseGossipMessage,
       log: this.log,
       metrics: this.metrics,
-      stores,
     });
+  }
+
+  /** The authority of this thread's history topics: the main thread (a worker), Redis (a node in a cluster), or this thread, in memory. */
+  private createHistoryAuthority(): HistoryAuthority {
+    const { config, topology, fabric, metrics } = this;
+    const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
+    if (topology) return new WorkerHistoryAuthority({ fabric, stores, metrics });
+    if (fabric instanceof RedisFabric) return new RedisHistoryAuthority(fabric, { sharded: config.redisSharded, stores, metrics, log: this.log.child({ component: "history" }) });
+    // Numbered here, delivered to this thread's subscribers (there is no other replica).
+    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, deliver: (message) => this.broadcaster.receive(message) });
   }
 
   /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
@@ -669,7 +682,7 @@ export class CinderServer {
     if (routed) await routed;
     let page: HistoryPage;
     try {
-      page = await this.fabric.readHistory(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
+      page = await this.historyAuthority.read(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
     } catch (err) {
       this.log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
       page = { epoch: "", top: 0, entries: [] };

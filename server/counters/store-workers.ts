@@ -9,12 +9,12 @@ import { PendingCounts } from "./pending-counts.js";
 export const WORKER_HANDOFF_MS = 100;
 /** How long a counter read waits for the main thread (which may ask Redis). */
 const COUNTER_READ_TIMEOUT_MS = 5000;
-/** The lane a worker hands its coalesced increments to the main thread on (answered once they are applied). */
+/** The lane a worker hands its coalesced increments to the main thread on (one-way). */
 export const COUNTS_LANE = "counts";
 
 export interface WorkerCounterStoreOptions {
   /** The worker's fabric: increments and reads go to the node's main thread (in order with everything else it posts there). */
-  fabric: Pick<Fabric, "ask">;
+  fabric: Pick<Fabric, "ask" | "tell">;
   maxPending: number;
   metrics: Metrics;
 }
@@ -60,7 +60,7 @@ export class WorkerCounterStore implements CounterStore {
   /** Hands everything pending to the main thread now. */
   handOff(): void {
     if (this.pending.size === 0) return;
-    void this.options.fabric.ask(COUNTS_LANE, "main", this.pending.take(), COUNTER_READ_TIMEOUT_MS);
+    this.options.fabric.tell(COUNTS_LANE, "main", this.pending.take());
     this.options.metrics.counterPending.set(0);
   }
 
@@ -87,7 +87,6 @@ export class WorkerCounterStore implements CounterStore {
 export function serveWorkerCounters(main: { serve(lane: string, responder: Responder): void }, store: CounterStore, log: Logger): void {
   main.serve(COUNTS_LANE, async (deltas) => {
     store.apply(deltas as CounterDelta[]);
-    return true;
   });
   main.serve(COUNTER_READ_LANE, async (query) => {
     try {

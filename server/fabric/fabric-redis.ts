@@ -7,28 +7,14 @@ import type { Metrics } from "../ops/metrics.js";
 import { NodeQuestions, type NodeResponder } from "./node-questions.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { NodeLinkStatus } from "./link-status.js";
-import { ReplyError } from "ioredis";
-import { DEFAULTS } from "../config.js";
-import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
-import { RedisHistory, type Appended } from "../history/redis-history.js";
-import { StoreError, type StoredBroadcast, type StoreFailure } from "../history/store-error.js";
-import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, encodeHistory, encodeMarker, isFrom, senderPrefix } from "./redis-envelope.js";
+import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
 import { clientTopicCount } from "./internal-topics.js";
-import { HistoryStreams } from "./history-streams.js";
 
 /** How long a join waits for Redis to confirm the subscription of its topic before going ahead. */
 export const SUBSCRIBE_WAIT_MS = 1000;
-/**
- * How long a read-back of missed history broadcasts waits for the publishing connection: after an
- * outage the two connections come back apart, by up to one reconnect step (5 s at most, jittered),
- * and the first arrivals on the subscriber may well be the ones that show what was missed.
- */
-const READ_BACK_WAIT_MS = 6000;
-
 const TOPIC_PREFIX = "cinder:t:";
 /** The Redis channel of a topic's broadcasts (fenced broadcasts go out on it too). */
 export const topicChannel = (topic: string): string => TOPIC_PREFIX + topic;
@@ -53,8 +39,6 @@ export interface RedisFabricOptions {
   /** Reconnect backoff and subscription batching (tests shorten them). */
   connections?: Pick<RedisConnectionsOptions, "backoff" | "subscriptions">;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
-  /** Stored broadcasts in flight to Redis and how long each is waited on (default: historyMaxPendingStores, historyStoreTimeoutMs). */
-  stores?: StoreLimits;
 }
 
 /**
@@ -79,20 +63,17 @@ export class RedisFabric implements Fabric {
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
-  private readonly history: RedisHistory;
-  private readonly stores: PendingStores;
   private readonly questions: NodeQuestions;
   /** How this thread answers other nodes' questions, by lane (a multi-worker node's main thread hands them to its workers instead). */
   private readonly responders = new Map<string, Responder>();
-  /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
-  private readonly streams: HistoryStreams;
-  /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
-  private readonly markers = new Map<string, () => void>();
-  private nextMarker = 0;
+  /** Numbered broadcasts (kept in a topic's history) go here: history-redis.ts refills their gaps before delivering them. */
+  private numberedHandler: (message: EncodedBroadcast) => void = (message) => this.deliver(message);
+  private markerHandler: (token: string) => void = () => {};
+  private readonly interestLostListeners: Array<(topic: string) => void> = [];
   private dropped = 0;
   private droppedInOutage = 0;
   private rejected = 0;
-  private closed = false;
+  private isClosed = false;
   private readonly log: Logger;
 
   readonly gossip: GossipLane = {
@@ -123,23 +104,6 @@ export class RedisFabric implements Fabric {
       this.log.warn({ dropped: this.droppedInOutage }, "cross-node broadcasts dropped while Redis was unreachable");
       this.droppedInOutage = 0;
     });
-    this.history = new RedisHistory(this.connections, { sender: this.sender, sharded: options.sharded, channelOf: (topic) => TOPIC_PREFIX + topic });
-    const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
-    this.stores = new PendingStores({
-      max: options.stores?.max ?? DEFAULTS.historyMaxPendingStores,
-      timeoutMs: options.stores?.timeoutMs ?? DEFAULTS.historyStoreTimeoutMs,
-      onSize: (size) => pending.set(size),
-    });
-    this.streams = new HistoryStreams({
-      // A topic read back here has its epoch already; the TTL only matters if it vanished meanwhile.
-      read: async (topic, since, limit) => {
-        await this.publisherReady(READ_BACK_WAIT_MS);
-        return this.history.read(topic, since, limit, { size: limit, ttlMs: 1000 });
-      },
-      deliver: (message) => this.deliver(message),
-      metrics: options.metrics,
-      log: this.log,
-    });
     this.liveness = new NodeLiveness({
       connections: this.connections,
       nodeName: options.nodeName,
@@ -164,7 +128,7 @@ export class RedisFabric implements Fabric {
   // ── broadcast lane ──
 
   publish(message: EncodedBroadcast): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     if (!this.connections.isReady("publisher")) return this.drop();
     const bytes = encodeBroadcast(this.sender, message);
     const channel = TOPIC_PREFIX + message.topic;
@@ -184,84 +148,10 @@ export class RedisFabric implements Fabric {
     this.broadcastHandlers.push(handler);
   }
 
-  // ── history lane ──
-
-  appendHistory(message: HistoryAppend): void {
-    if (this.closed) return;
-    if (!this.connections.isReady("publisher")) return this.drop();
-    this.sendAppend(message).catch(() => undefined); // counted and logged by sendAppend
-  }
-
-  /**
-   * Resolves once the script has kept and numbered the message (when sharded, its SPUBLISH
-   * follows in order; a node that misses it refills the gap from the stream). Not sent at all
-   * while Redis is unreachable.
-   */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
-    if (this.closed) return Promise.reject(new StoreError("unavailable"));
-    if (!this.connections.isReady("publisher")) {
-      this.drop();
-      return Promise.reject(new StoreError("unavailable"));
-    }
-    return this.stores.run(() =>
-      this.sendAppend(message).then(
-        ({ offset, epoch }) => ({ offset, epoch }),
-        (err: unknown) => Promise.reject(new StoreError(appendFailure(err))),
-      ),
-    );
-  }
-
-  /** One EVAL of the append script, on the publisher connection (so a publisher's appends keep their order). */
-  private sendAppend(message: HistoryAppend): Promise<Appended> {
-    this.options.metrics.fabricSent.inc();
-    const appended = this.history.append(message);
-    appended.then(
-      (numbered) => {
-        if (!this.options.sharded) return;
-        const bytes = encodeHistory(this.sender, { ...message, ...numbered });
-        return this.connections.publisher.spublish(TOPIC_PREFIX + message.topic, asBuffer(bytes));
-      },
-      (err: unknown) => {
-        this.drop();
-        this.log.warn({ err, topic: message.topic }, "a history broadcast could not be stored");
-      },
-    ).catch(() => this.drop());
-    return appended;
-  }
-
-  /**
-   * Reads a topic's history. When this node receives the topic, the read also publishes a marker
-   * at its own point in the stream, and resolves once the marker is back and the node's
-   * subscribers have everything up to the page's top (what pub/sub lost is read back first, see
-   * HistoryStreams.reach): a joining socket attached now gets none of the page's broadcasts
-   * twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
-   */
-  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    if (!this.interest.has(topic)) return this.history.read(topic, since, limit, limits);
-    const token = `${this.nextMarker++}`;
-    const back = new Promise<void>((resolve) => this.markers.set(token, resolve));
-    let page: HistoryPage;
-    try {
-      const marker = asBuffer(encodeMarker(this.sender, token));
-      if (!this.options.sharded) {
-        page = await this.history.read(topic, since, limit, limits, marker);
-      } else {
-        // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
-        page = await this.history.read(topic, since, limit, limits);
-        await this.connections.publisher.spublish(TOPIC_PREFIX + topic, marker);
-      }
-      await settleWithin(back, SUBSCRIBE_WAIT_MS);
-    } finally {
-      this.markers.delete(token);
-    }
-    if (this.interest.has(topic)) await this.streams.reach(topic, page);
-    return page;
-  }
-
   // ── interest lane ──
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     if (interested) {
       this.interest.add(topic);
       // Every caller waits for the confirmation, not only the first (it resolves at once once
@@ -269,7 +159,32 @@ export class RedisFabric implements Fabric {
       return settleWithin(this.topicChannels.add(TOPIC_PREFIX + topic, this.topicListener), SUBSCRIBE_WAIT_MS);
     }
     if (this.interest.delete(topic)) this.topicChannels.remove(TOPIC_PREFIX + topic, this.topicListener);
-    this.streams.forget(topic);
+    for (const listener of this.interestLostListeners) listener(topic);
+  }
+
+  /** Whether this node receives `topic` (it has a subscriber of it). */
+  hasInterest(topic: string): boolean {
+    return this.interest.has(topic);
+  }
+
+  /** `topic` lost this node's interest (or never had it). */
+  onInterestLost(listener: (topic: string) => void): void {
+    this.interestLostListeners.push(listener);
+  }
+
+  /** Numbered broadcasts from the topic channels (a history's), instead of delivering them as they come. */
+  onNumbered(handler: (message: EncodedBroadcast) => void): void {
+    this.numberedHandler = handler;
+  }
+
+  /** This node's own markers, back from a topic channel: where a read stands in the topic's stream. */
+  onMarker(handler: (token: string) => void): void {
+    this.markerHandler = handler;
+  }
+
+  /** True once closed: nothing more is sent. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   // ── gossip lane ──
@@ -293,7 +208,7 @@ export class RedisFabric implements Fabric {
 
   /** Other nodes through Redis; this node has no other threads to ask (a multi-worker node's main thread asks its workers). */
   ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]> {
-    if (this.closed || to === "threads" || to === "main") return Promise.resolve([]);
+    if (this.isClosed || to === "threads" || to === "main") return Promise.resolve([]);
     if (to === "nodes") return this.questions.ask(lane, undefined, question, timeoutMs);
     if (to.node === this.options.nodeName) return Promise.resolve([]);
     return this.questions.ask(lane, to, question, timeoutMs);
@@ -302,6 +217,9 @@ export class RedisFabric implements Fabric {
   serve(lane: string, responder: Responder): void {
     this.responders.set(lane, responder);
   }
+
+  /** This node has no other threads (a multi-worker node's main thread tells its workers). */
+  tell(): void {}
 
   /** Every lane's questions from other nodes, to one responder: a multi-worker node's main thread, which hands them to its workers. */
   serveNode(responder: NodeResponder): void {
@@ -323,27 +241,16 @@ export class RedisFabric implements Fabric {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.questions.close();
     await this.liveness.stop();
     await this.connections.close();
   }
 
-  /** Resolves once the publishing connection is ready, or after `ms` (what is sent then fails as it would have). */
-  private async publisherReady(ms: number): Promise<void> {
-    if (this.connections.isReady("publisher")) return;
-    let stop = () => {};
-    const ready = new Promise<void>((resolve) => {
-      stop = this.connections.onReady((role) => role === "publisher" && resolve());
-    });
-    await settleWithin(ready, ms);
-    stop();
-  }
-
   private publishGossip(channel: string, to: ReplicaId | null, message: unknown): void {
     // Lost gossip is repaired by the next heartbeat and transfer, so nothing is queued while Redis is down.
-    if (this.closed || !this.connections.isReady("publisher")) return;
+    if (this.isClosed || !this.connections.isReady("publisher")) return;
     this.connections.publisher.publish(channel, asBuffer(encodeGossip(this.sender, to, message))).catch(() => {});
   }
 
@@ -357,7 +264,7 @@ export class RedisFabric implements Fabric {
     const envelope = this.decode(bytes, channel);
     if (!envelope) return;
     if (envelope.kind === "marker") {
-      if (envelope.sender === this.sender) this.markers.get(envelope.token)?.();
+      if (envelope.sender === this.sender) this.markerHandler(envelope.token);
       return;
     }
     if ((envelope.kind !== "broadcast" && envelope.kind !== "history") || envelope.broadcast.topic !== topic) {
@@ -365,11 +272,12 @@ export class RedisFabric implements Fabric {
       return;
     }
     this.options.metrics.fabricReceived.inc();
-    if (envelope.kind === "history") this.streams.receive(envelope.broadcast);
+    if (envelope.kind === "history") this.numberedHandler(envelope.broadcast);
     else this.deliver(envelope.broadcast);
   }
 
-  private deliver(message: EncodedBroadcast): void {
+  /** Hands `message` to this node's broadcast handlers, as if it came from another node. */
+  deliver(message: EncodedBroadcast): void {
     for (const handler of this.broadcastHandlers) handler(message);
   }
 
@@ -405,22 +313,12 @@ export class RedisFabric implements Fabric {
     for (const listener of this.peerListeners) listener(event);
   }
 
-  private drop(): void {
+  /** A message to other nodes was not sent (Redis unreachable): counted in linkStatus().dropped, and logged once per outage. */
+  drop(): void {
     if (this.droppedInOutage === 0) this.log.warn("Redis unreachable: broadcasts to other nodes are being dropped");
     this.dropped++;
     this.droppedInOutage++;
   }
-}
-
-/**
- * Why an append failed: Redis answered with an error (the script failed: nothing was kept), the
- * command could not be written (not sent), or the connection went with the command on its way
- * (it may have run: the outcome is not known, as after a timeout).
- */
-function appendFailure(err: unknown): StoreFailure {
-  if (err instanceof ReplyError) return "failed";
-  if (err instanceof Error && err.message.startsWith("Stream isn't writeable")) return "unavailable";
-  return "timeout";
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -5,19 +5,14 @@ import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import { HISTORY_READ_LANE, type HistoryAppend, type HistoryLimits, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import type { NodeLinkStatus } from "./link-status.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
-import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
-import { fromOutcome, type StoredBroadcast, type StoreOutcome } from "../history/store-error.js";
 import { workerIndexOf } from "./replica-names.js";
 
 /** How long a join waits for the other threads to confirm a new interest before going ahead. */
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
-/** How long a join waits for its topic's history from the main thread (which may ask Redis). */
-const HISTORY_READ_TIMEOUT_MS = 5000;
 /** How much longer than the other nodes' timeout a worker waits for the main thread's answer. */
 const HUB_MARGIN_MS = 200;
 
@@ -27,8 +22,6 @@ export interface WorkerFabricOptions {
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
   linked: boolean;
-  /** Stored broadcasts waiting on the main thread, and how long each is waited on. */
-  stores: StoreLimits;
   metrics: Metrics;
   log: Logger;
 }
@@ -49,9 +42,6 @@ export class WorkerFabric implements Fabric {
   private readonly acks = new PendingReplies<never>();
   /** Questions asked of other threads, and their answers. */
   private readonly questions = new PendingReplies<unknown>();
-  /** Stored broadcasts sent to the main thread: its answers, and how many wait. */
-  private readonly storeAnswers = new PendingReplies<StoreOutcome>();
-  private readonly stores: PendingStores;
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
   private gossipHandler: (message: unknown) => void = () => {};
@@ -75,8 +65,6 @@ export class WorkerFabric implements Fabric {
   constructor(private readonly options: WorkerFabricOptions) {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
-    const pending = options.metrics.historyStoresPending.labels({ on: "main_thread" });
-    this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
@@ -86,7 +74,6 @@ export class WorkerFabric implements Fabric {
       this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
       this.questions.peerGone(peer);
-      this.storeAnswers.peerGone(peer);
     });
   }
 
@@ -102,30 +89,6 @@ export class WorkerFabric implements Fabric {
 
   onBroadcast(handler: (message: EncodedBroadcast) => void): void {
     this.broadcastHandlers.push(handler);
-  }
-
-  appendHistory(message: HistoryAppend): void {
-    this.mesh.post(HUB, { k: "history", message });
-  }
-
-  /**
-   * Through the main thread, on the same port as appends (so they keep their order). The main
-   * thread answers within its own historyStoreTimeoutMs; this thread waits a little longer for
-   * that answer, and its caller no longer than historyStoreTimeoutMs.
-   */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
-    return this.stores.run(() =>
-      this.storeAnswers
-        .ask([HUB], this.options.stores.timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "history", message, id }))
-        .then(([outcome]) => fromOutcome(outcome)),
-    );
-  }
-
-  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    const question: HistoryReadQuestion = { topic, since, limit, limits };
-    const [page] = await this.ask(HISTORY_READ_LANE, "main", question, HISTORY_READ_TIMEOUT_MS);
-    if (!page) throw new Error(`the history of ${topic} could not be read`);
-    return page as HistoryPage;
   }
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
@@ -168,6 +131,11 @@ export class WorkerFabric implements Fabric {
     this.responders.set(lane, responder);
   }
 
+  tell(lane: string, to: "main" | "threads", message: unknown): void {
+    if (to === "main") this.mesh.post(HUB, { k: "tell", lane, message });
+    else this.mesh.postAll({ k: "tell", lane, message });
+  }
+
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }
@@ -178,13 +146,11 @@ export class WorkerFabric implements Fabric {
     this.batches.flush();
     this.acks.close();
     this.questions.close();
-    this.storeAnswers.close();
   }
 
   private *gossipPeers(): Iterable<number> {
     for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
   }
-
 
   /** A question from another thread of this node (or passed on by the main thread from another node): answered, null when this thread has none. */
   private answer(from: number, id: number, lane: string, question: unknown): void {
@@ -223,11 +189,9 @@ export class WorkerFabric implements Fabric {
       case "answer":
         this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
-      case "stored":
-        this.storeAnswers.reply(message.id, from, message.outcome);
+      case "tell":
+        this.responders.get(message.lane)?.(message.message).catch((err: unknown) => this.options.log.warn({ err, lane: message.lane }, "could not take a message on the fabric"));
         break;
-      case "history":
-        break; // only the main thread keeps history
     }
   }
 }

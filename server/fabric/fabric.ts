@@ -1,6 +1,4 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { StoredBroadcast } from "../history/store-error.js";
-import type { HistoryAppend, HistoryLimits, HistoryPage } from "../history/history.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { NodeLinkStatus } from "./link-status.js";
 
@@ -59,22 +57,6 @@ export interface Fabric {
   /** Broadcasts from other replicas, for local delivery. */
   onBroadcast(handler: (message: EncodedBroadcast) => void): void;
 
-  // ── history lane ──
-  /**
-   * A broadcast to a history topic: the topic's one authority (this thread on a single-thread
-   * node, the node's main thread, or Redis in a cluster) gives it the next offset, keeps it, and
-   * delivers it to every replica with interest — this one included — through `onBroadcast`.
-   */
-  appendHistory(message: HistoryAppend): void;
-  /**
-   * `appendHistory`, confirmed: resolves once the authority has numbered and kept the message,
-   * with its offset and epoch, or rejects with a StoreError (history/store-error.ts) — at the
-   * latest after historyStoreTimeoutMs. Stores and appends of one thread keep their order.
-   */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast>;
-  /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
-  readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
-
   // ── interest lane ──
   /**
    * This replica gained its first (true) or lost its last (false) subscriber of `topic`. Gaining
@@ -96,6 +78,12 @@ export interface Fabric {
   ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]>;
   /** How this thread answers `lane`'s questions, from any thread of the cluster. */
   serve(lane: string, responder: Responder): void;
+  /**
+   * One-way, within this node: hands `message` to `lane`'s responder on the main thread or on
+   * every other thread, in order with everything else this thread sends there; no answer comes
+   * back (a worker's history appends, its counter increments).
+   */
+  tell(lane: string, to: "main" | "threads", message: unknown): void;
 
   /** The link to other nodes, when this thread holds it. */
   linkStatus(): NodeLinkStatus | undefined;

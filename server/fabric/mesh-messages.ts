@@ -1,8 +1,6 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { StoreOutcome } from "../history/store-error.js";
 import type { PeerEvent, ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import type { HistoryAppend } from "../history/history.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
 export const HUB = -1;
@@ -14,12 +12,6 @@ export type MeshMessage =
   | { k: "ack"; id: number }
   /** Broadcast lane, batched per event-loop turn. */
   | { k: "broadcasts"; items: EncodedBroadcast[] }
-  /**
-   * History lane, worker → main thread (the node's history authority, or its link to Redis).
-   * With an `id` (a stored broadcast), the main thread answers with `stored` once it is kept.
-   */
-  | { k: "history"; message: HistoryAppend; id?: number }
-  | { k: "stored"; id: number; outcome: StoreOutcome }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
   | { k: "gossip"; to: ReplicaId | null; message: unknown }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
@@ -31,4 +23,6 @@ export type MeshMessage =
    */
   | { k: "ask"; id: number; lane: string; question: unknown; to?: "nodes" | ThreadAddress; timeoutMs?: number }
   /** Its answer: null for none; to a question passed on to `nodes`, the list of their answers. */
-  | { k: "answer"; id: number; answer: unknown };
+  | { k: "answer"; id: number; answer: unknown }
+  /** One-way, for the thread that receives it: no answer. */
+  | { k: "tell"; lane: string; message: unknown };

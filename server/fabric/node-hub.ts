@@ -5,11 +5,8 @@ import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { clientTopicCount } from "./internal-topics.js";
-import { MemoryHistory } from "../history/memory-history.js";
 import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
-import { HISTORY_READ_LANE, type HistoryAppend, type HistoryPage, type HistoryReadQuestion } from "../history/history.js";
 import { PendingReplies } from "./pending-replies.js";
-import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -32,8 +29,6 @@ export interface NodeHubOptions {
   link: RedisFabric | undefined;
   metrics: Metrics;
   log: Logger;
-  /** Byte cap of the node's history when it keeps it in memory (no Redis). */
-  historyMaxBytes: number;
 }
 
 /**
@@ -49,8 +44,6 @@ export class NodeHub {
   /** Workers with at least one subscriber, by topic. */
   private readonly interestedWorkers = new InterestMap();
   private readonly batches = new BroadcastBatches(this.mesh);
-  /** The node's history when it has no Redis. */
-  private readonly history: MemoryHistory | undefined;
   /** Other nodes' questions, handed to the worker that answers them. */
   private readonly questions = new PendingReplies<unknown>();
   /** How the main thread answers its workers' questions, by lane. */
@@ -60,7 +53,6 @@ export class NodeHub {
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
-    this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.interestedWorkers.peersOf(message.topic);
@@ -73,7 +65,6 @@ export class NodeHub {
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
     link?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
-    this.serve(HISTORY_READ_LANE, (question) => this.readHistory(question as HistoryReadQuestion));
   }
 
   /** How the main thread answers its workers' questions on `lane` (the node's figures, for one). */
@@ -81,15 +72,20 @@ export class NodeHub {
     this.responders.set(lane, responder);
   }
 
-  /** Asks every worker of the node (the main thread's side of a lane that tells them something). */
-  ask(lane: string, to: "threads", question: unknown, timeoutMs: number): Promise<unknown[]> {
-    return this.questions.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "ask", id, lane, question }));
+  /** One-way, to every worker of the node. */
+  tell(lane: string, to: "threads", message: unknown): void {
+    this.mesh.postAll({ k: "tell", lane, message });
   }
 
-  /** Hands a broadcast to the node's workers with interest in its topic, but `except` (which has it). */
-  deliver(message: EncodedBroadcast, except: number): void {
+  /** Hands a broadcast to the node's workers with interest in its topic (but `except`, which has it). */
+  deliver(message: EncodedBroadcast, except?: number): void {
     const workers = this.interestedWorkers.peersOf(message.topic);
     if (workers) for (const worker of workers) if (worker !== except) this.batches.add(worker, message);
+  }
+
+  /** Sends the broadcasts batched for the workers now (what is answered next must not overtake them). */
+  flush(): void {
+    this.batches.flush();
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -156,9 +152,8 @@ export class NodeHub {
       case "broadcasts":
         if (link) for (const item of message.items) link.publish(item);
         break;
-      case "history":
-        if (message.id === undefined) this.appendHistory(message.message);
-        else this.storeHistory(from, message.id, message.message);
+      case "tell":
+        this.responders.get(message.lane)?.(message.message).catch((err: unknown) => this.options.log.warn({ err, lane: message.lane }, "could not take a worker's message"));
         break;
       case "gossip":
         if (!link) break;
@@ -172,7 +167,6 @@ export class NodeHub {
         this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
       case "ack":
-      case "stored":
       case "peer":
         break; // never asked of the hub
     }
@@ -189,27 +183,6 @@ export class NodeHub {
     const events: PeerEvent[] = siblings.map((replica) => ({ kind: "up", replica }));
     events.push(...(link ? link.peersSoFar() : [{ kind: "listed" as const }]));
     for (const event of events) this.mesh.post(index, { k: "peer", event });
-  }
-
-  private appendHistory(message: HistoryAppend): void {
-    if (this.options.link) return this.options.link.appendHistory(message);
-    this.numberAndDeliver(message);
-  }
-
-  /** A worker's stored broadcast: kept here or by Redis, then the worker is told its offset (or why not). */
-  private storeHistory(from: number, id: number, message: HistoryAppend): void {
-    const { link } = this.options;
-    const stored = link ? link.storeHistory(message) : Promise.resolve(this.numberAndDeliver(message));
-    storeOutcome(stored).then((outcome) => this.mesh.post(from, { k: "stored", id, outcome }));
-  }
-
-  /** The node's memory history numbers and keeps it; the workers with interest get it. */
-  private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
-    const numbered = (this.history as MemoryHistory).append(message);
-    this.options.metrics.historyBytes.set((this.history as MemoryHistory).bytes);
-    const workers = this.interestedWorkers.peersOf(message.topic);
-    if (workers) for (const worker of workers) this.batches.add(worker, numbered);
-    return storedAs(numbered);
   }
 
   /**
@@ -244,19 +217,5 @@ export class NodeHub {
     if (!this.mesh.has(worker)) return undefined;
     const [answer] = await this.questions.ask([worker], timeoutMs, (id) => this.mesh.post(worker, { k: "ask", id, lane, question }));
     return answer;
-  }
-
-  private async readHistory({ topic, since, limit, limits }: HistoryReadQuestion): Promise<HistoryPage | null> {
-    const { link, log } = this.options;
-    let page: HistoryPage | null;
-    try {
-      page = link ? await link.readHistory(topic, since, limit, limits) : (this.history as MemoryHistory).read(topic, since, limit, limits);
-    } catch (err) {
-      log.warn({ err, topic }, "could not read a topic's history from Redis");
-      page = null;
-    }
-    // The page must not overtake broadcasts already on their way to the asking worker.
-    this.batches.flush();
-    return page;
   }
 }

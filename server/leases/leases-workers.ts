@@ -36,7 +36,6 @@ export class WorkerLeases implements Leases {
   constructor(private readonly options: WorkerLeasesOptions) {
     options.fabric.serve(LEASE_FREE_LANE, async (topic) => {
       for (const listener of this.freeListeners) listener(topic as string);
-      return true;
     });
   }
 
@@ -78,8 +77,8 @@ export class WorkerLeases implements Leases {
 /** What serveWorkerLeases needs of the node's main thread. */
 export interface LeasesMainThread {
   serve(lane: string, responder: Responder): void;
-  /** Asks every worker of the node. */
-  ask(lane: string, to: "threads", question: unknown, timeoutMs: number): Promise<unknown[]>;
+  /** One-way, to every worker of the node. */
+  tell(lane: string, to: "threads", message: unknown): void;
   /** Hands a broadcast to the node's workers with interest in its topic, but `except`. */
   deliver(message: EncodedBroadcast, except: number): void;
 }
@@ -90,7 +89,7 @@ export interface LeasesMainThread {
  * with interest; a release anywhere is announced to every worker.
  */
 export function serveWorkerLeases(main: LeasesMainThread, leases: Leases): void {
-  void leases.onFree((topic) => void main.ask(LEASE_FREE_LANE, "threads", topic, LEASE_CALL_TIMEOUT_MS));
+  void leases.onFree((topic) => main.tell(LEASE_FREE_LANE, "threads", topic));
   main.serve(LEASE_LANE, async (question) => {
     const { call, from } = question as WorkerLeaseCall;
     try {

@@ -4,7 +4,7 @@ import type { Payload } from "../channel/results.js";
 import type { Fabric } from "../fabric/fabric.js";
 import type { Leases } from "../leases/leases.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
-import type { HistoryAppend, HistoryLimits } from "../history/history.js";
+import type { HistoryAppend, HistoryAuthority, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
@@ -26,6 +26,8 @@ export class Broadcaster {
     private readonly fabric: Fabric,
     /** Where a topic worker's fenced broadcasts are checked and sent on. */
     private readonly leases: Pick<Leases, "publish">,
+    /** The authority of history topics, which numbers their broadcasts and delivers them. */
+    private readonly history: HistoryAuthority,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     /** The history a topic keeps, from its channel's declaration. */
@@ -69,7 +71,7 @@ export class Broadcaster {
     const message = this.historyAppend(topic, event, payload, limits, from);
     this.metrics.broadcasts.inc();
     try {
-      return await this.fabric.storeHistory(message);
+      return await this.history.store(message);
     } catch (err) {
       if (err instanceof StoreError) this.metrics.historyStoresFailed.inc({ reason: err.reason });
       throw err;
@@ -103,7 +105,7 @@ export class Broadcaster {
       this.log.warn({ err, topic, event }, "broadcast payload cannot be encoded; not kept or sent");
       return;
     }
-    this.fabric.appendHistory(message);
+    this.history.append(message);
   }
 
   /** The payload as JSON text, for the authority to number; a TypeError (counted) when it cannot be encoded. */
@@ -118,7 +120,8 @@ export class Broadcaster {
     return { topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) };
   }
 
-  private receive(message: EncodedBroadcast): void {
+  /** A broadcast from another replica, or numbered by the history authority: delivered to this thread's subscribers. */
+  receive(message: EncodedBroadcast): void {
     if (isInternalTopic(message.topic)) return; // handled by their own listeners (auth/disconnect.ts)
     try {
       this.fanout.deliverEncoded(message);

@@ -6,6 +6,9 @@ import { RedisFabric, topicChannel } from "../fabric/fabric-redis.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import { RedisLeases } from "../leases/leases-redis.js";
 import { serveWorkerLeases } from "../leases/leases-workers.js";
+import { MemoryHistoryAuthority } from "../history/history-memory.js";
+import { RedisHistoryAuthority } from "../history/history-redis.js";
+import { serveWorkerHistory } from "../history/history-workers.js";
 import { NodeHub } from "../fabric/node-hub.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
@@ -73,7 +76,6 @@ export class WorkerSupervisor {
           checkGossip: parseGossipMessage,
           log,
           metrics,
-          stores: { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs },
         })
       : undefined;
     this.hub = new NodeHub({
@@ -82,7 +84,6 @@ export class WorkerSupervisor {
       link,
       metrics,
       log,
-      historyMaxBytes: settings.historyMaxBytes,
     });
     // The node's counters: in memory, or coalesced into one flush to Redis per node.
     this.counters = link
@@ -102,6 +103,12 @@ export class WorkerSupervisor {
       ? new RedisLeases(link.connections, { sender: link.sender, sharded: settings.redisSharded, channelOf: topicChannel })
       : new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
     serveWorkerLeases(this.hub, leases);
+    // The node's history: in Redis, or in memory here (delivered to the workers with interest).
+    const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
+    const history = link
+      ? new RedisHistoryAuthority(link, { sharded: settings.redisSharded, stores, metrics, log: log.child({ component: "history" }) })
+      : new MemoryHistoryAuthority({ maxBytes: settings.historyMaxBytes, metrics, deliver: (message) => this.hub.deliver(message) });
+    serveWorkerHistory(this.hub, history, log);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
