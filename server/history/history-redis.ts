@@ -1,5 +1,4 @@
 import { ReplyError } from "ioredis";
-import { DEFAULTS } from "../config.js";
 import { SUBSCRIBE_WAIT_MS, topicChannel, type RedisFabric } from "../fabric/fabric-redis.js";
 import { encodeHistory, encodeMarker } from "../fabric/redis-envelope.js";
 import { settleWithin } from "../fabric/settle-within.js";
@@ -21,8 +20,8 @@ const READ_BACK_WAIT_MS = 6000;
 export interface RedisHistoryAuthorityOptions {
   /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
   sharded: boolean;
-  /** Stored broadcasts in flight to Redis and how long each is waited on (default: historyMaxPendingStores, historyStoreTimeoutMs). */
-  stores?: StoreLimits;
+  /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
+  stores: StoreLimits;
   metrics: Metrics;
   log: Logger;
 }
@@ -50,11 +49,7 @@ export class RedisHistoryAuthority implements HistoryAuthority {
   ) {
     this.history = new RedisHistory(link.connections, { sender: link.sender, sharded: options.sharded, channelOf: topicChannel });
     const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
-    this.stores = new PendingStores({
-      max: options.stores?.max ?? DEFAULTS.historyMaxPendingStores,
-      timeoutMs: options.stores?.timeoutMs ?? DEFAULTS.historyStoreTimeoutMs,
-      onSize: (size) => pending.set(size),
-    });
+    this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.streams = new HistoryStreams({
       // A topic read back here has its epoch already; the TTL only matters if it vanished meanwhile.
       read: async (topic, since, limit) => {

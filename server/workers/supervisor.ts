@@ -20,7 +20,7 @@ import { memoryCounters } from "../counters/store-memory.js";
 import { RedisCounterStore } from "../counters/store-redis.js";
 import { serveWorkerCounters } from "../counters/store-workers.js";
 import { parseGossipMessage } from "../presence/messages.js";
-import { STATS_LANE, type StatsAnswer } from "../ops/node-report.js";
+import { STATS_LANE, type StatsAnswer } from "../stats/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
 

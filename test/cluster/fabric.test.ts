@@ -10,6 +10,7 @@ import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { RedisHistory } from "../../server/history/redis-history.js";
 import { RedisHistoryAuthority } from "../../server/history/history-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
+import { DEFAULTS } from "../../server/config.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { metricOf } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
@@ -49,7 +50,7 @@ afterEach(async () => {
 async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
     const fabric = testFabric(redis, name, options);
-    const history = new RedisHistoryAuthority(fabric, { sharded: options.sharded ?? false, metrics: options.metrics ?? new Metrics({ processMetrics: false }), log: createLogger("silent", name) });
+    const history = new RedisHistoryAuthority(fabric, { sharded: options.sharded ?? false, stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? new Metrics({ processMetrics: false }), log: createLogger("silent", name) });
     const node: TestNode = { name, fabric, history, received: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     return node;

@@ -1,6 +1,6 @@
 import type { NodeLinkStatus } from "../fabric/link-status.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
-import { aggregateMetrics } from "./metrics.js";
+import { aggregateMetrics } from "../ops/metrics.js";
 
 /** The figures of one worker thread, as /health shows them. */
 export interface WorkerStats {
