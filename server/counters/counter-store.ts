@@ -27,9 +27,9 @@ export interface CounterQuery {
 /**
  * Where a thread's counter increments go and where its reads come from; one implementation
  * per medium, beside this file, as the fabric has:
- *   store-memory.ts  — this process's memory (a node without Redis; the main thread of a multi-worker one)
- *   store-workers.ts — a worker thread: increments coalesced and handed to the node's main thread
- *   store-redis.ts   — a node in a cluster: increments coalesced and flushed to Redis in one pipeline
+ *   counter-store-memory.ts  — this process's memory (a node without Redis; the main thread of a multi-worker one)
+ *   counter-store-workers.ts — a worker thread: increments coalesced and handed to the node's main thread
+ *   counter-store-redis.ts   — a node in a cluster: increments coalesced and flushed to Redis in one pipeline
  */
 export interface CounterStore {
   incr(key: string, window: CounterWindow, bucket: number, by: number): void;
