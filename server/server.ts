@@ -37,6 +37,7 @@ import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
 import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
+import { RedisConnections } from "./cluster/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
 import { MemoryLeases } from "./leases/leases-memory.js";
 import { RedisLeases } from "./leases/leases-redis.js";
@@ -581,7 +582,7 @@ export class CinderServer {
     if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, metrics, log: this.log });
     if (!config.redisUrl) return new LocalFabric();
     return new RedisFabric({
-      url: config.redisUrl,
+      connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,
       sharded: config.redisSharded,

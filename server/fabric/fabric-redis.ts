@@ -1,6 +1,6 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import { NodeLiveness, type NodeLivenessOptions } from "../cluster/liveness.js";
-import { RedisConnections, type RedisConnectionsOptions } from "../cluster/redis-connections.js";
+import type { RedisConnections } from "../cluster/redis-connections.js";
 import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -24,7 +24,11 @@ const GOSSIP_CHANNEL = "cinder:presence";
 const nodeGossipChannel = (node: string) => `${GOSSIP_CHANNEL}:${node}`;
 
 export interface RedisFabricOptions {
-  url: string;
+  /**
+   * The node's two Redis connections, built by the wiring (which hands them to the node's other
+   * Redis lanes too: leases, counters, history). The fabric closes them when it closes, last.
+   */
+  connections: RedisConnections;
   nodeName: string;
   /** One per node start: tells this node's messages from those of its previous lives. */
   nodeIncarnation: string;
@@ -36,8 +40,6 @@ export interface RedisFabricOptions {
   replicas: () => readonly ReplicaId[];
   log: Logger;
   metrics: Metrics;
-  /** Reconnect backoff and subscription batching (tests shorten them). */
-  connections?: Pick<RedisConnectionsOptions, "backoff" | "subscriptions">;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
 }
 
@@ -53,7 +55,7 @@ export class RedisFabric implements Fabric {
   /** `nodeName#incarnation`, at the head of every envelope this node sends. */
   readonly sender: string;
   private readonly ownPrefix: Uint8Array;
-  /** The node's two Redis connections (exposed for tests and tools). */
+  /** The node's two Redis connections (given by the wiring). */
   readonly connections: RedisConnections;
   private readonly topicChannels: SubscriptionRegistry;
   private readonly liveness: NodeLiveness;
@@ -89,13 +91,7 @@ export class RedisFabric implements Fabric {
     this.sender = `${options.nodeName}#${options.nodeIncarnation}`;
     this.ownPrefix = senderPrefix(this.sender);
     this.log = options.log.child({ component: "fabric" });
-    this.connections = new RedisConnections({
-      url: options.url,
-      nodeName: options.nodeName,
-      sharded: options.sharded,
-      logger: options.log,
-      ...options.connections,
-    });
+    this.connections = options.connections;
     this.topicChannels = options.sharded ? this.connections.shardChannels : this.connections.channels;
     this.connections.channels.add(GOSSIP_CHANNEL, this.gossipListener);
     this.connections.channels.add(nodeGossipChannel(options.nodeName), this.gossipListener);

@@ -3,6 +3,7 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
 import { RedisFabric, topicChannel } from "../fabric/fabric-redis.js";
+import { RedisConnections } from "../cluster/redis-connections.js";
 import { MemoryLeases } from "../leases/leases-memory.js";
 import { RedisLeases } from "../leases/leases-redis.js";
 import { serveWorkerLeases } from "../leases/leases-workers.js";
@@ -68,7 +69,7 @@ export class WorkerSupervisor {
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     const link = settings.redisUrl
       ? new RedisFabric({
-          url: settings.redisUrl,
+          connections: new RedisConnections({ url: settings.redisUrl, nodeName: settings.nodeName, sharded: settings.redisSharded, logger: log }),
           nodeName: settings.nodeName,
           nodeIncarnation: this.nodeIncarnation,
           sharded: settings.redisSharded,

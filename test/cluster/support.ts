@@ -52,7 +52,14 @@ export interface TestFabricOptions {
 export function testFabric(redis: { url: string }, name: string, options: TestFabricOptions = {}): RedisFabric {
   const incarnation = options.incarnation ?? "1";
   return new RedisFabric({
-    url: redis.url,
+    connections: new RedisConnections({
+      url: redis.url,
+      nodeName: name,
+      sharded: options.sharded ?? false,
+      logger: createLogger("silent", name),
+      backoff: TEST_BACKOFF,
+      subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS,
+    }),
     nodeName: name,
     nodeIncarnation: incarnation,
     sharded: options.sharded ?? false,
@@ -60,7 +67,6 @@ export function testFabric(redis: { url: string }, name: string, options: TestFa
     checkGossip: parseGossipMessage,
     log: createLogger("silent", name),
     metrics: options.metrics ?? new Metrics({ processMetrics: false }),
-    connections: { backoff: TEST_BACKOFF, subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS },
     liveness: options.liveness,
   });
 }
