@@ -578,8 +578,8 @@ export class CinderServer {
   }
 
   private createFabric(replica: string, incarnation: string): Fabric {
-    const { config, topology, metrics, now } = this;
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, metrics, log: this.log });
+    const { config, topology, metrics } = this;
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
     if (!config.redisUrl) return new LocalFabric();
     return new RedisFabric({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
@@ -589,7 +589,7 @@ export class CinderServer {
       replicas: () => [replica],
       checkGossip: parseGossipMessage,
       log: this.log,
-      metrics: this.metrics,
+      metrics,
     });
   }
 

@@ -1,6 +1,5 @@
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
@@ -22,7 +21,6 @@ export interface WorkerFabricOptions {
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
   linked: boolean;
-  metrics: Metrics;
   log: Logger;
 }
 

@@ -41,8 +41,9 @@ export type Responder = (question: unknown) => Promise<unknown>;
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
- * worker threads of this node and the other nodes (through Redis). Each lane is typed; each
- * medium is one implementation beside this file:
+ * worker threads of this node and the other nodes (through Redis). It carries broadcasts,
+ * interest, gossip and peer events, and every feature's questions on one request primitive
+ * (ask, serve, tell); it knows no feature. Each medium is one implementation beside this file:
  *   fabric-local.ts   — nobody else (one thread, no Redis)
  *   fabric-workers.ts — a worker thread: its siblings and the node's main thread
  *   fabric-redis.ts   — a node: the other nodes, through one Redis subscriber per node
@@ -65,7 +66,7 @@ export interface Fabric {
    */
   setInterest(topic: string, interested: boolean): Promise<void> | void;
 
-  // ── presence gossip lane ──
+  // ── gossip lane ──
   readonly gossip: GossipLane;
   onPeerEvent(listener: (event: PeerEvent) => void): void;
 

@@ -1,7 +1,6 @@
 import type { MessagePort } from "node:worker_threads";
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { clientTopicCount } from "./internal-topics.js";
@@ -27,7 +26,6 @@ export interface NodeHubOptions {
   replicas: () => readonly ReplicaId[];
   /** The node's link to the other nodes; undefined on a node without Redis. */
   link: RedisFabric | undefined;
-  metrics: Metrics;
   log: Logger;
 }
 
@@ -36,8 +34,9 @@ export interface NodeHubOptions {
  * It holds the node's one link to Redis and joins the two media: what a worker publishes or
  * gossips goes out once per node, and what comes in from Redis is decoded once and handed only
  * to the workers with interest in its topic (gossip to every worker, or to the one addressed).
- * It also knows the node's topics (the union of the workers' interest) for /health, and is the
- * authority of the node's history topics: it keeps them in memory, or hands them to Redis.
+ * It also knows the node's topics (the union of the workers' interest) for /health, passes the
+ * workers' questions on to other nodes (and theirs to its workers), and answers the lanes the
+ * wiring serves here (the node's history, leases and counters: workers/supervisor.ts).
  */
 export class NodeHub {
   private readonly mesh = new PeerMesh();

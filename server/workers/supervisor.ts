@@ -83,7 +83,6 @@ export class WorkerSupervisor {
       nodeName: settings.nodeName,
       replicas,
       link,
-      metrics,
       log,
     });
     // The node's counters: in memory, or coalesced into one flush to Redis per node.
