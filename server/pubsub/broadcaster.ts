@@ -1,6 +1,6 @@
 import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
-import type { Payload } from "../channel/results.js";
+import type { Payload } from "./payload.js";
 import type { Fabric } from "../fabric/fabric.js";
 import type { Leases } from "../leases/leases.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
@@ -11,7 +11,7 @@ import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
 import type { Subscriber } from "./subscriber.js";
-import { valueWithin } from "../socket/payload-depth.js";
+import { valueWithin } from "./payload-depth.js";
 
 /**
  * Where every broadcast starts and every broadcast from another replica arrives: local
