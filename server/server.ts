@@ -17,11 +17,18 @@ import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import { LongPollSessions } from "./longpoll/sessions.js";
 import { LongPollRelay } from "./longpoll/relay.js";
+import { serveRelays } from "./longpoll/relay-lane.js";
 import { mountLongPoll } from "./longpoll/routes.js";
 import { SessionTokens } from "./longpoll/session-token.js";
 import { KeyedBuckets } from "./socket/rate-limit.js";
 import { randomBytes } from "node:crypto";
-import type { Fabric, HistoryLimits, HistoryPage, NodeAnswer, NodeQuestion, WorkerStats } from "./fabric/fabric.js";
+import type { Fabric } from "./fabric/fabric.js";
+import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
+import type { WorkerStats } from "./stats/node-report.js";
+import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
+import { MemoryHistoryAuthority } from "./history/history-memory.js";
+import { RedisHistoryAuthority } from "./history/history-redis.js";
+import { WorkerHistoryAuthority } from "./history/history-workers.js";
 import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
 import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
 import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
@@ -29,7 +36,12 @@ import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
 
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
-import { RedisFabric } from "./fabric/fabric-redis.js";
+import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
+import { RedisConnections } from "./cluster/redis-connections.js";
+import type { Leases } from "./leases/leases.js";
+import { MemoryLeases } from "./leases/leases-memory.js";
+import { RedisLeases } from "./leases/leases-redis.js";
+import { WorkerLeases } from "./leases/leases-workers.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
@@ -39,11 +51,16 @@ import { catchUpBatchBytes } from "./presence/catch-up-batch.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, threadFigures, type HealthReport } from "./ops/node-report.js";
+import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./stats/node-report.js";
 import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
+import { parseGossipMessage } from "./presence/messages.js";
 import { PresenceCountFeed } from "./presence/presence-count-feed.js";
 import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
+import type { CounterStore } from "./counters/counter-store.js";
+import { memoryCounters } from "./counters/counter-store-memory.js";
+import { RedisCounterStore } from "./counters/counter-store-redis.js";
+import { WorkerCounterStore } from "./counters/counter-store-workers.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
@@ -91,6 +108,10 @@ export class CinderServer {
   private readonly router = new ChannelRouter();
   private readonly app;
   private readonly fabric: Fabric;
+  private readonly counterStore: CounterStore;
+  /** One holder per topic across the cluster, with fencing (topic workers; see leases/leases.ts). */
+  private readonly leases: Leases;
+  private readonly historyAuthority: HistoryAuthority;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -134,6 +155,9 @@ export class CinderServer {
     this.app = this.uws.App();
     const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
     this.fabric = this.createFabric(replica, incarnation);
+    this.counterStore = this.createCounterStore();
+    this.leases = this.createLeases();
+    this.historyAuthority = this.createHistoryAuthority();
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
@@ -144,7 +168,7 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.presence = new PresenceService({
       nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
@@ -193,23 +217,24 @@ export class CinderServer {
       metrics: this.metrics,
     });
     this.counters = new Counters({
-      store: this.fabric.counters,
+      store: this.counterStore,
       now: this.now,
       metrics: this.metrics,
       log: this.log,
       deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
       intervalMs: config.countIntervalMs,
     });
-    this.fabric.answer(async (question) => {
-      if (question.kind === "topic") return { kind: "topic", subscribers: this.fanout.subscribersOf(question.topic) };
-      const top = question.kind === "stats" && question.top ? { top: this.fanout.topTopics(question.top) } : {};
-      return { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...top };
+    this.fabric.serve(STATS_LANE, async (question) => {
+      const { top } = question as StatsQuestion;
+      const answer: StatsAnswer = { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...(top ? { top: this.fanout.topTopics(top) } : {}) };
+      return answer;
     });
-    this.fabric.answerNodes((question) => this.answerNode(question));
+    this.fabric.serve(SUBSCRIBERS_LANE, async (topic) => this.fanout.subscribersOf(topic as string));
+    serveNodes(this.fabric, (question) => this.answerNode(question));
     if (config.dashboard) {
       this.dashboard = new DashboardFeed({
         own: () => this.nodeSnapshot(),
-        others: async () => (await this.fabric.requestNodes({ kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
+        others: async () => (await askNodes(this.fabric, { kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
         presence: (topic) => this.presence.count(topic),
         deliver: (view) => this.fanout.deliver(DASHBOARD_TOPIC, "cluster", { ...view }),
         log: this.log,
@@ -254,7 +279,7 @@ export class CinderServer {
         log: this.log,
       });
       this.longPoll = longPoll;
-      this.fabric.answerRelays((request) => longPoll.answerRelayed(request));
+      serveRelays(this.fabric, (request) => longPoll.answerRelayed(request));
       mountLongPoll(this.httpInFlight.counting(this.app), {
         config,
         sessions: longPoll,
@@ -345,7 +370,7 @@ export class CinderServer {
     const limit = Math.min(options.limit ?? 100, 1000);
     if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
     if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
-    return readableHistory(await this.fabric.readHistory(topic, since, limit, limits));
+    return readableHistory(await this.historyAuthority.read(topic, since, limit, limits));
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -421,6 +446,8 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.closeHttp();
+    // Pending counter increments go out before the link closes.
+    await this.counterStore.close();
     await this.fabric.close();
     if (this.boundPort !== 0) this.log.info("stopped");
   }
@@ -463,13 +490,13 @@ export class CinderServer {
   /** The node's numbers: this thread's, gathered with every other thread's when there are several. */
   async healthReport(): Promise<HealthReport> {
     if (!this.topology) return this.health();
-    return nodeHealth(this.health(), this.workerStats(), await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS));
+    return nodeHealth(this.health(), this.workerStats(), await this.askThreads({}));
   }
 
   /** Prometheus text for the whole node (threads are summed). */
   async metricsText(): Promise<string> {
     if (!this.topology) return this.metrics.registry.metrics();
-    const answers = await this.fabric.request({ kind: "stats" }, STATS_TIMEOUT_MS);
+    const answers = await this.askThreads({});
     return nodeMetricsText(await this.metrics.registry.getMetricsAsJSON(), answers);
   }
 
@@ -490,7 +517,10 @@ export class CinderServer {
     for (const connection of [...this.connections]) connection.abort();
     this.longPoll?.closeAll();
     // Open Redis sockets would keep the dying thread alive.
-    void this.fabric.close().catch(() => undefined);
+    void this.counterStore
+      .close()
+      .then(() => this.fabric.close())
+      .catch(() => undefined);
   }
 
   /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
@@ -512,15 +542,20 @@ export class CinderServer {
     const own = await this.metrics.registry.getMetricsAsJSON();
     const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
     if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
-    const answers = await this.fabric.request({ kind: "stats", top: TOP_PER_THREAD }, STATS_TIMEOUT_MS);
+    const answers = await this.askThreads({ top: TOP_PER_THREAD });
     const { metrics, tops } = threadFigures(answers);
     return nodeSnapshot(nodeHealth(this.health(), this.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
   }
 
+  /** What the node's other threads answer on the stats lane. */
+  private async askThreads(question: StatsQuestion): Promise<StatsAnswer[]> {
+    return (await this.fabric.ask(STATS_LANE, "threads", question, STATS_TIMEOUT_MS)) as StatsAnswer[];
+  }
+
   /** Subscribers of `topic` on this node, summed over its threads. */
   private async nodeSubscribers(topic: string): Promise<number> {
-    const answers = this.topology ? await this.fabric.request({ kind: "topic", topic }, STATS_TIMEOUT_MS) : [];
-    return answers.reduce((total, answer) => total + (answer.kind === "topic" ? answer.subscribers : 0), this.fanout.subscribersOf(topic));
+    const answers = this.topology ? await this.fabric.ask(SUBSCRIBERS_LANE, "threads", topic, STATS_TIMEOUT_MS) : [];
+    return answers.reduce<number>((total, answer) => total + (typeof answer === "number" ? answer : 0), this.fanout.subscribersOf(topic));
   }
 
   /** Another node's question on the node request lane (the dashboard's). */
@@ -533,7 +568,7 @@ export class CinderServer {
   private lookUpTopic(topic: string): Promise<TopicLookup> {
     return lookUpTopic(topic, {
       subscribers: async (topic) => {
-        const [own, others] = await Promise.all([this.nodeSubscribers(topic), this.fabric.requestNodes({ kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
+        const [own, others] = await Promise.all([this.nodeSubscribers(topic), askNodes(this.fabric, { kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
         const nodes = others.flatMap((answer) => (answer.kind === "topic" ? [{ node: answer.node, subscribers: answer.subscribers }] : []));
         return [{ node: this.config.nodeName, subscribers: own }, ...nodes];
       },
@@ -543,29 +578,59 @@ export class CinderServer {
   }
 
   private createFabric(replica: string, incarnation: string): Fabric {
-    const { config, topology, metrics, now } = this;
-    const { counterMaxKeys } = config;
-    const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, counterMaxKeys, stores, metrics, log: this.log });
-    if (!config.redisUrl) return new LocalFabric({ historyMaxBytes: config.historyMaxBytes, counterMaxKeys, now, metrics });
+    const { config, topology, metrics } = this;
+    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
+    if (!config.redisUrl) return new LocalFabric();
     return new RedisFabric({
-      url: config.redisUrl,
+      connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,
       sharded: config.redisSharded,
       replicas: () => [replica],
+      checkGossip: parseGossipMessage,
       log: this.log,
-      metrics: this.metrics,
-      counterFlushMs: config.counterFlushMs,
-      counterMaxKeys,
+      metrics,
+    });
+  }
+
+  /** The authority of this thread's history topics: the main thread (a worker), Redis (a node in a cluster), or this thread, in memory. */
+  private createHistoryAuthority(): HistoryAuthority {
+    const { config, topology, fabric, metrics } = this;
+    const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
+    if (topology) return new WorkerHistoryAuthority({ fabric, stores, metrics });
+    if (fabric instanceof RedisFabric) return new RedisHistoryAuthority(fabric, { sharded: config.redisSharded, stores, metrics, log: this.log.child({ component: "history" }) });
+    // Numbered here, delivered to this thread's subscribers (there is no other replica).
+    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, deliver: (message) => this.broadcaster.receive(message) });
+  }
+
+  /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
+  private createLeases(): Leases {
+    const { config, topology, fabric, metrics } = this;
+    if (topology) return new WorkerLeases({ fabric, worker: topology.index });
+    if (!(fabric instanceof RedisFabric)) return new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
+    return new RedisLeases(fabric.connections, { sender: fabric.sender, sharded: config.redisSharded, channelOf: topicChannel });
+  }
+
+  /** Where this thread's counter increments go and its reads come from: the main thread's (a worker), Redis (a node in a cluster), or memory. */
+  private createCounterStore(): CounterStore {
+    const { config, topology, metrics, now, fabric } = this;
+    if (topology) return new WorkerCounterStore({ fabric, maxPending: config.counterMaxKeys, metrics });
+    if (!(fabric instanceof RedisFabric)) return memoryCounters({ counterMaxKeys: config.counterMaxKeys, now, metrics });
+    const { connections } = fabric;
+    return new RedisCounterStore({
+      connections,
+      cluster: connections.cluster,
+      flushMs: config.counterFlushMs,
+      maxPending: config.counterMaxKeys,
       now,
-      stores,
+      metrics,
+      log: this.log.child({ component: "counters" }),
     });
   }
 
   private topicWorkerServices(): TopicWorkerServices {
     return {
-      leases: this.fabric.leases,
+      leases: this.leases,
       broadcast: (token, topic, event, payload) => this.broadcaster.broadcastFenced(token, topic, event, payload),
       presenceCount: (topic) => {
         const keys = new Set<string>();
@@ -618,7 +683,7 @@ export class CinderServer {
     if (routed) await routed;
     let page: HistoryPage;
     try {
-      page = await this.fabric.readHistory(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
+      page = await this.historyAuthority.read(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
     } catch (err) {
       this.log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
       page = { epoch: "", top: 0, entries: [] };

@@ -5,8 +5,8 @@
 import { RedisConnections } from "../../server/cluster/redis-connections.js";
 import { Counters } from "../../server/counters/counters.js";
 import type { CounterStore } from "../../server/counters/counter-store.js";
-import { MemoryCounterStore } from "../../server/counters/store-memory.js";
-import { RedisCounterStore } from "../../server/counters/store-redis.js";
+import { MemoryCounterStore } from "../../server/counters/counter-store-memory.js";
+import { RedisCounterStore } from "../../server/counters/counter-store-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
 

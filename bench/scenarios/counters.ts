@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { startLocalCluster } from "../lib/cluster-processes.js";
-import { counterKeyOf } from "../../server/counters/store-redis.js";
+import { counterKeyOf } from "../../server/counters/counter-store-redis.js";
 import { DEFAULT_WINDOW } from "../../server/counters/counter-window.js";
 import { memoryRig, redisRig, type CounterRig } from "../lib/counter-rig.js";
 import { fmtBytes, fmtMicros, fmtRate } from "../lib/format.js";

@@ -22,7 +22,7 @@ import { encode } from "@msgpack/msgpack";
 import WebSocket from "ws";
 
 import { DEFAULTS } from "../../server/config.js";
-import { jsonTextCost, msgpackCost } from "../../server/socket/payload-depth.js";
+import { jsonTextCost, msgpackCost } from "../../server/pubsub/payload-depth.js";
 import { openV2Socket, startCliNode, type CliNode } from "../lib/cli-node.js";
 import { parseFlags } from "../lib/flags.js";
 import { repoRoot } from "../lib/repo-root.js";

@@ -1,4 +1,5 @@
-import type { EncodedBroadcast, Fabric } from "../fabric/fabric.js";
+import type { Fabric } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { DISCONNECT_TOPIC } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";

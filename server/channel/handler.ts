@@ -1,7 +1,7 @@
 import type { ChannelSocket, PushRef } from "./channel-socket.js";
 
 export type { PushRef };
-import type { HistoryLimits } from "../fabric/fabric.js";
+import type { HistoryLimits } from "../history/history.js";
 import type { HandleInResult, JoinResult, Payload } from "./results.js";
 
 /** Join params as the client sent them (`channel(topic, params)` in phoenix.js). */

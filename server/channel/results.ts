@@ -1,5 +1,6 @@
-/** A payload a channel sends or receives: a JSON object, or raw bytes (V2 binary / msgpack bin). */
-export type Payload = Record<string, unknown> | ArrayBuffer | Uint8Array;
+import type { Payload } from "../pubsub/payload.js";
+
+export type { Payload };
 
 /** A `phx_reply` to a join or a push: status "ok", "error", or any other word. */
 export interface Reply {

@@ -1,4 +1,4 @@
-import type { HistoryLimits } from "../fabric/fabric.js";
+import type { HistoryLimits } from "../history/history.js";
 import type { ChannelHandler } from "./handler.js";
 import { TopicPatterns } from "./topic-patterns.js";
 

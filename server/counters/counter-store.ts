@@ -13,6 +13,9 @@ export interface CounterDelta {
 }
 
 /** One read: the sum (`count`) or the distinct actors (`uniques`) of buckets `from`..`to` of `key`. */
+/** The lane a worker reads a counter on, from its node's main thread (answered with the value, or null when it could not be read). */
+export const COUNTER_READ_LANE = "counter";
+
 export interface CounterQuery {
   key: string;
   window: CounterWindow;
@@ -24,9 +27,9 @@ export interface CounterQuery {
 /**
  * Where a thread's counter increments go and where its reads come from; one implementation
  * per medium, beside this file, as the fabric has:
- *   store-memory.ts  — this process's memory (a node without Redis; the main thread of a multi-worker one)
- *   store-workers.ts — a worker thread: increments coalesced and handed to the node's main thread
- *   store-redis.ts   — a node in a cluster: increments coalesced and flushed to Redis in one pipeline
+ *   counter-store-memory.ts  — this process's memory (a node without Redis; the main thread of a multi-worker one)
+ *   counter-store-workers.ts — a worker thread: increments coalesced and handed to the node's main thread
+ *   counter-store-redis.ts   — a node in a cluster: increments coalesced and flushed to Redis in one pipeline
  */
 export interface CounterStore {
   incr(key: string, window: CounterWindow, bucket: number, by: number): void;

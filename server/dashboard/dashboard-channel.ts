@@ -1,7 +1,7 @@
 import type { ChannelHandler } from "../channel/handler.js";
 import { error, ok, type Payload } from "../channel/results.js";
-import { sameSecret } from "../endpoint/secret.js";
-import { MAX_QUESTION_TOPIC } from "../fabric/node-question-parse.js";
+import { sameSecret } from "../auth/secret.js";
+import { MAX_QUESTION_TOPIC } from "./node-lane.js";
 import type { DashboardFeed } from "./dashboard-feed.js";
 import type { TopicLookup } from "./topic-lookup.js";
 

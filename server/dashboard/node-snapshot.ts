@@ -1,6 +1,7 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import type { MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
-import type { HealthReport } from "../ops/node-report.js";
+import type { MetricsJson, WorkerStats } from "../stats/node-report.js";
+import type { NodeLinkStatus } from "../fabric/link-status.js";
+import type { HealthReport } from "../stats/node-report.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 
 /**

@@ -4,7 +4,7 @@ import type { AuthOutcome, Identity } from "../auth/identity.js";
 import type { Logger } from "../ops/logger.js";
 import type { SocketSessionInit } from "../socket/connection.js";
 import type { ConnectHook, ConnectInfo, ConnectResult } from "./connect-hook.js";
-import { sameSecret } from "./secret.js";
+import { sameSecret } from "../auth/secret.js";
 
 /** What a new socket is admitted with: the assigns its channels start from, and its session. */
 export interface Admitted {

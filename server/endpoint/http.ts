@@ -9,7 +9,7 @@ import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import type { Logger } from "../ops/logger.js";
 import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
 import { readJsonBody, writeJson, writeText } from "./http-response.js";
-import { sameSecret } from "./secret.js";
+import { sameSecret } from "../auth/secret.js";
 
 export interface HttpEndpointOptions {
   config: ServerConfig;

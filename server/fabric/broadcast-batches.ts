@@ -1,4 +1,4 @@
-import type { EncodedBroadcast } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { PeerMesh } from "./mesh.js";
 
 /**

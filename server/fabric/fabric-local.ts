@@ -1,93 +1,37 @@
-import { MemoryHistory } from "../history/memory-history.js";
-import { MemoryLeases } from "../leases/leases-memory.js";
-import type { Metrics } from "../ops/metrics.js";
-import { MemoryCounterStore } from "../counters/store-memory.js";
-import { storedAs, type StoredBroadcast } from "../history/store-error.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, NodeAnswer, GossipLane, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayResponse } from "./fabric.js";
+import type { Fabric, GossipLane, PeerEvent } from "./fabric.js";
+import type { NodeLinkStatus } from "./link-status.js";
 
 /** Gossip with no other replica. */
-export const noGossip: GossipLane = {
+const noGossip: GossipLane = {
   broadcast() {},
   sendTo() {},
   onMessage() {},
 };
 
-/**
- * A single-thread node without Redis: there is no other replica to reach, and this thread is
- * the authority of its history topics (kept in memory, within `historyMaxBytes`).
- */
+/** A single-thread node without Redis: there is no other replica to reach. */
 export class LocalFabric implements Fabric {
   readonly gossip = noGossip;
-  readonly leases: MemoryLeases;
-  private readonly history: MemoryHistory;
-  private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
-  readonly counters: MemoryCounterStore;
-
-  constructor(private readonly options: { historyMaxBytes: number; counterMaxKeys: number; now: () => number; metrics: Metrics }) {
-    this.leases = new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
-    this.history = new MemoryHistory({ maxBytes: options.historyMaxBytes });
-    this.counters = memoryCounters(options);
-  }
 
   publish(): void {}
   reaches(): boolean {
     return false;
   }
-  onBroadcast(handler: (message: EncodedBroadcast) => void): void {
-    this.broadcastHandlers.push(handler);
-  }
-  appendHistory(message: HistoryAppend): void {
-    this.numberAndDeliver(message);
-  }
-  /** Kept and delivered here before it resolves: nothing can fail on the way. */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
-    return Promise.resolve(this.numberAndDeliver(message));
-  }
-  private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
-    const numbered = this.history.append(message);
-    this.options.metrics.historyBytes.set(this.history.bytes);
-    for (const handler of this.broadcastHandlers) handler(numbered);
-    return storedAs(numbered);
-  }
-  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    return this.history.read(topic, since, limit, limits);
-  }
+  /** Nothing comes from elsewhere. */
+  onBroadcast(): void {}
   setInterest(): void {}
   /** Nobody else to list: every live replica (none) is listed at once. */
   onPeerEvent(listener: (event: PeerEvent) => void): void {
     listener({ kind: "listed" });
   }
-  async request(): Promise<FabricAnswer[]> {
+  /** Nobody else to ask: a question finds no answer. */
+  async ask(): Promise<unknown[]> {
     return [];
   }
-  answer(): void {}
-
-  async requestNodes(): Promise<NodeAnswer[]> {
-    return [];
-  }
-
-  answerNodes(): void {}
-
-  /** Nobody else to relay to: a request for another thread finds no owner. */
-  async relay(): Promise<RelayResponse | undefined> {
-    return undefined;
-  }
-
-  answerRelays(): void {}
+  serve(): void {}
+  tell(): void {}
   linkStatus(): NodeLinkStatus | undefined {
     return undefined;
   }
   start(): void {}
   async close(): Promise<void> {}
-}
-
-/** The counters of a node without Redis, reporting to its metrics. */
-export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
-  const { metrics } = options;
-  return new MemoryCounterStore({
-    maxKeys: options.counterMaxKeys,
-    now: options.now,
-    onSize: (size) => metrics.counterKeys.set(size),
-    onEvict: () => metrics.counterEvictions.inc(),
-  });
 }

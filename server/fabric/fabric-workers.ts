@@ -1,25 +1,17 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import { WorkerLeases } from "../leases/leases-workers.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
-import { WorkerCounterStore } from "../counters/store-workers.js";
-import type { GossipMessage } from "../presence/messages.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { EncodedBroadcast, Fabric, FabricAnswer, FabricQuestion, GossipLane, NodeAnswer, NodeQuestion, HistoryAppend, HistoryLimits, HistoryPage, NodeLinkStatus, PeerEvent, RelayRequest, RelayResponder, RelayResponse, RelayTarget } from "./fabric.js";
+import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
+import type { NodeLinkStatus } from "./link-status.js";
 import { HUB, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
-import { PendingStores, type StoreLimits } from "../history/pending-stores.js";
-import { fromOutcome, type StoredBroadcast, type StoreOutcome } from "../history/store-error.js";
 import { workerIndexOf } from "./replica-names.js";
 
 /** How long a join waits for the other threads to confirm a new interest before going ahead. */
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
-/** How long a join waits for its topic's history from the main thread (which may ask Redis). */
-const HISTORY_READ_TIMEOUT_MS = 5000;
-/** How long a counter read waits for the main thread (which may ask Redis). */
-const COUNTER_READ_TIMEOUT_MS = 5000;
 /** How much longer than the other nodes' timeout a worker waits for the main thread's answer. */
 const HUB_MARGIN_MS = 200;
 
@@ -29,11 +21,6 @@ export interface WorkerFabricOptions {
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
   linked: boolean;
-  /** Bound of the counter increments coalesced before they are handed to the main thread. */
-  counterMaxKeys: number;
-  /** Stored broadcasts waiting on the main thread, and how long each is waited on. */
-  stores: StoreLimits;
-  metrics: Metrics;
   log: Logger;
 }
 
@@ -51,20 +38,13 @@ export class WorkerFabric implements Fabric {
   private readonly localTopics = new Set<string>();
   private readonly batches: BroadcastBatches;
   private readonly acks = new PendingReplies<never>();
-  private readonly requests = new PendingReplies<FabricAnswer>();
-  private readonly relays = new PendingReplies<RelayResponse | null>();
-  /** Stored broadcasts sent to the main thread: its answers, and how many wait. */
-  private readonly storeAnswers = new PendingReplies<StoreOutcome>();
-  private readonly stores: PendingStores;
-  private relayResponder: RelayResponder | undefined;
+  /** Questions asked of other threads, and their answers. */
+  private readonly questions = new PendingReplies<unknown>();
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
-  private gossipHandler: (message: GossipMessage) => void = () => {};
-  private responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined;
-  private nodeResponder: ((question: NodeQuestion) => Promise<NodeAnswer | undefined>) | undefined;
+  private gossipHandler: (message: unknown) => void = () => {};
+  private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
-  readonly leases: WorkerLeases;
-  readonly counters: WorkerCounterStore;
 
   readonly gossip: GossipLane = {
     broadcast: (message) => {
@@ -83,18 +63,6 @@ export class WorkerFabric implements Fabric {
   constructor(private readonly options: WorkerFabricOptions) {
     this.mesh = options.mesh;
     this.batches = new BroadcastBatches(this.mesh);
-    this.leases = new WorkerLeases(this.mesh);
-    this.counters = new WorkerCounterStore({
-      handOff: (deltas) => this.mesh.post(HUB, { k: "counts", deltas }),
-      ask: async (query) => {
-        const [answer] = await this.requests.ask([HUB], COUNTER_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: { kind: "counter", query } }));
-        return answer?.kind === "counter" ? answer.value : null;
-      },
-      maxPending: options.counterMaxKeys,
-      metrics: options.metrics,
-    });
-    const pending = options.metrics.historyStoresPending.labels({ on: "main_thread" });
-    this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     this.mesh.onPeerUp((peer) => {
       // A new or restarted peer learns everything we subscribe to.
@@ -103,10 +71,7 @@ export class WorkerFabric implements Fabric {
     this.mesh.onPeerDown((peer) => {
       this.siblingInterest.removePeer(peer);
       this.acks.peerGone(peer);
-      this.requests.peerGone(peer);
-      this.relays.peerGone(peer);
-      this.storeAnswers.peerGone(peer);
-      this.leases.peerGone(peer);
+      this.questions.peerGone(peer);
     });
   }
 
@@ -122,30 +87,6 @@ export class WorkerFabric implements Fabric {
 
   onBroadcast(handler: (message: EncodedBroadcast) => void): void {
     this.broadcastHandlers.push(handler);
-  }
-
-  appendHistory(message: HistoryAppend): void {
-    this.mesh.post(HUB, { k: "history", message });
-  }
-
-  /**
-   * Through the main thread, on the same port as appends (so they keep their order). The main
-   * thread answers within its own historyStoreTimeoutMs; this thread waits a little longer for
-   * that answer, and its caller no longer than historyStoreTimeoutMs.
-   */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast> {
-    return this.stores.run(() =>
-      this.storeAnswers
-        .ask([HUB], this.options.stores.timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "history", message, id }))
-        .then(([outcome]) => fromOutcome(outcome)),
-    );
-  }
-
-  async readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    const question: FabricQuestion = { kind: "history", topic, since, limit, limits };
-    const [answer] = await this.requests.ask([HUB], HISTORY_READ_TIMEOUT_MS, (id) => this.mesh.post(HUB, { k: "request", id, question }));
-    if (answer?.kind !== "history" || !answer.page) throw new Error(`the history of ${topic} could not be read`);
-    return answer.page;
   }
 
   setInterest(topic: string, interested: boolean): Promise<void> | void {
@@ -166,38 +107,31 @@ export class WorkerFabric implements Fabric {
     this.peerListeners.push(listener);
   }
 
-  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]> {
-    return this.requests.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "request", id, question }));
-  }
-
-  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void {
-    this.responder = responder;
-  }
-
-  /** Through the main thread, which holds the node's link (it waits `timeoutMs` for the other nodes; this worker a little longer for it). */
-  async requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]> {
-    if (!this.options.linked) return [];
-    const ask: FabricQuestion = { kind: "nodes", question, timeoutMs };
-    const [answer] = await this.requests.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "request", id, question: ask }));
-    return answer?.kind === "nodes" ? answer.answers : [];
-  }
-
-  /** The main thread hands other nodes' questions to one worker, which answers for the node. */
-  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void {
-    this.nodeResponder = responder;
-  }
-
-  /** A sibling directly; a thread of another node through the main thread, which waits `timeoutMs` (this worker a little longer). */
-  async relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined> {
+  /**
+   * Siblings directly (and the main thread, for `threads`); other nodes through the main thread,
+   * which holds the node's link and waits `timeoutMs` for them (this worker a little longer).
+   */
+  async ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]> {
+    if (to === "threads") return this.questions.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "ask", id, lane, question }));
+    if (to === "main") return this.questions.ask([HUB], timeoutMs, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question }));
+    if (to === "nodes") {
+      if (!this.options.linked) return [];
+      const [answers] = await this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
+      return Array.isArray(answers) ? answers : [];
+    }
     const sibling = to.node === this.options.nodeName;
-    if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return undefined;
-    const peer = sibling ? to.worker : HUB;
-    const [answer] = await this.relays.ask([peer], sibling ? timeoutMs : timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(peer, { k: "relay", id, to, request, timeoutMs }));
-    return answer ?? undefined;
+    if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return [];
+    if (sibling) return this.questions.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "ask", id, lane, question }));
+    return this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
   }
 
-  answerRelays(responder: RelayResponder): void {
-    this.relayResponder = responder;
+  serve(lane: string, responder: Responder): void {
+    this.responders.set(lane, responder);
+  }
+
+  tell(lane: string, to: "main" | "threads", message: unknown): void {
+    if (to === "main") this.mesh.post(HUB, { k: "tell", lane, message });
+    else this.mesh.postAll({ k: "tell", lane, message });
   }
 
   linkStatus(): NodeLinkStatus | undefined {
@@ -207,19 +141,27 @@ export class WorkerFabric implements Fabric {
   start(): void {}
 
   async close(): Promise<void> {
-    await this.counters.close();
     this.batches.flush();
     this.acks.close();
-    this.requests.close();
-    this.relays.close();
-    this.storeAnswers.close();
-    this.leases.close();
+    this.questions.close();
   }
 
   private *gossipPeers(): Iterable<number> {
     for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
   }
 
+  /** A question from another thread of this node (or passed on by the main thread from another node): answered, null when this thread has none. */
+  private answer(from: number, id: number, lane: string, question: unknown): void {
+    const responder = this.responders.get(lane);
+    const answered = responder ? responder(question) : Promise.resolve(undefined);
+    answered.then(
+      (answer) => this.mesh.post(from, { k: "answer", id, answer: answer ?? null }),
+      (err: unknown) => {
+        this.mesh.post(from, { k: "answer", id, answer: null });
+        this.options.log.warn({ err, lane }, "could not answer a question on the fabric");
+      },
+    );
+  }
 
   private receive(from: number, message: MeshMessage): void {
     switch (message.k) {
@@ -239,46 +181,15 @@ export class WorkerFabric implements Fabric {
       case "peer":
         for (const listener of this.peerListeners) listener(message.event);
         break;
-      case "request": {
-        const { id, question } = message;
-        const nodeResponder = this.nodeResponder;
-        const responder: ((question: FabricQuestion) => Promise<FabricAnswer>) | undefined =
-          question.kind === "node"
-            ? nodeResponder && (async () => ({ kind: "nodes", answers: await nodeResponder(question.question).then((answer) => (answer ? [answer] : [])) }))
-            : this.responder;
-        if (!responder) break;
-        responder(question).then(
-          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a fabric request"),
-        );
+      case "ask":
+        this.answer(from, message.id, message.lane, message.question);
         break;
-      }
       case "answer":
-        this.requests.reply(message.id, from, message.answer);
+        this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
-      case "relay": {
-        const { id, request, to } = message;
-        const answered = this.relayResponder ? this.relayResponder(request, to) : Promise.resolve(undefined);
-        answered.then(
-          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a relayed request"),
-        );
+      case "tell":
+        this.responders.get(message.lane)?.(message.message).catch((err: unknown) => this.options.log.warn({ err, lane: message.lane }, "could not take a message on the fabric"));
         break;
-      }
-      case "relayed":
-        this.relays.reply(message.id, from, message.response);
-        break;
-      case "stored":
-        this.storeAnswers.reply(message.id, from, message.outcome);
-        break;
-      case "leased":
-      case "leaseFree":
-        this.leases.receive(message);
-        break;
-      case "history":
-      case "lease":
-      case "counts":
-        break; // only the main thread keeps history, leases and counters
     }
   }
 }

@@ -1,59 +1,17 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { Leases } from "../leases/leases.js";
-import type { GossipMessage } from "../presence/messages.js";
-import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
-import type { NodeSnapshot } from "../dashboard/node-snapshot.js";
-import type { TopicCount } from "../pubsub/local-fanout.js";
-import type { StoredBroadcast } from "../history/store-error.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
+import type { NodeLinkStatus } from "./link-status.js";
 
 /**
- * A broadcast on its way to other replicas: the V2 JSON frame (text, or a V2 binary frame when
- * the payload is bytes), encoded once by the publisher. JSON subscribers anywhere get these
- * bytes as they are; the payload is decoded again only where msgpack subscribers or
- * `handleOut` need it.
- */
-export interface EncodedBroadcast {
-  topic: string;
-  event: string;
-  frame: string | Uint8Array;
-  /** On a history topic: the broadcast's place in the topic's stream (also in the payload as `_o`). */
-  offset?: number;
-  epoch?: string;
-  /** On a history topic: the socket id not to deliver to (broadcast_from). */
-  except?: string;
-}
-
-/** How much history a topic keeps: at most `size` messages, dropped with its epoch `ttlMs` after the last one. */
-export interface HistoryLimits {
-  size: number;
-  ttlMs: number;
-}
-
-/** A broadcast to a history topic before it has its offset: the payload is a JSON object's text. */
-export interface HistoryAppend {
-  topic: string;
-  event: string;
-  payload: string;
-  limits: HistoryLimits;
-  except?: string;
-}
-
-/** What a topic's history holds after `since`: its epoch, its top offset, and the frames (V2 JSON, `_o` in the payload) after `since`, oldest first. */
-export interface HistoryPage {
-  epoch: string;
-  top: number;
-  entries: Array<{ offset: number; frame: string }>;
-}
-
-/**
- * The presence gossip lane: what a tracker needs to reach the other replicas. Delivery may be
- * lossy, duplicated or reordered; the tracker copes with all three.
+ * The gossip lane: messages to every other replica or to one, carried as they are (presence's
+ * tracker is its user, and checks what it gets). Delivery may be lossy, duplicated or
+ * reordered; the user copes with all three.
  */
 export interface GossipLane {
   /** To every other replica. */
-  broadcast(message: GossipMessage): void;
-  sendTo(replica: ReplicaId, message: GossipMessage): void;
-  onMessage(handler: (message: GossipMessage) => void): void;
+  broadcast(message: unknown): void;
+  sendTo(replica: ReplicaId, message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
 }
 
 /**
@@ -64,95 +22,28 @@ export interface GossipLane {
  */
 export type PeerEvent = { kind: "gone" | "down" | "up"; replica: ReplicaId } | { kind: "listed" };
 
-/** The figures of one worker thread, as /health shows them. */
-export interface WorkerStats {
-  index: number;
-  sockets: number;
-  channels: number;
-  topics: number;
-}
-
-/** The link to the other nodes, as /health shows it. */
-export interface NodeLinkStatus {
-  connected: boolean;
-  /** Topics this node receives from other nodes (topics with a subscriber on this node). */
-  subscribedTopics: number;
-  reconnects: number;
-  lastError?: string;
-  /** Broadcasts not sent to other nodes because Redis was unreachable. */
-  dropped: number;
-  /** Messages from Redis that were not valid envelopes. */
-  rejected: number;
-  /** Joins waiting for Redis to confirm their topic's subscription. */
-  pendingSubscribes: number;
-}
-
-/** prom-client's `getMetricsAsJSON()` of one registry, summed across threads for /metrics. */
-export type MetricsJson = unknown[];
-
-/**
- * The request lane: a question to every other thread of this node, and what each answers.
- * A worker answers with its own figures; the node's main thread with its link to other nodes
- * and the node-wide topic count.
- */
-export type FabricQuestion =
-  /** `top`: also the thread's this many topics with the most subscribers (the dashboard). */
-  | { kind: "stats"; top?: number }
-  | { kind: "history"; topic: string; since: number; limit: number; limits: HistoryLimits }
-  | { kind: "counter"; query: CounterQuery }
-  /** Subscribers of one topic on the thread. */
-  | { kind: "topic"; topic: string }
-  /** Worker → main thread: ask the other nodes (the main thread holds the node's link). */
-  | { kind: "nodes"; question: NodeQuestion; timeoutMs: number }
-  /** Main thread → one worker: answer another node's question for this whole node. */
-  | { kind: "node"; question: NodeQuestion };
-export type FabricAnswer =
-  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson; top?: TopicCount[] }
-  | { kind: "topic"; subscribers: number }
-  | { kind: "nodes"; answers: NodeAnswer[] }
-  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson }
-  /** null: the authority could not be read (Redis unreachable). */
-  | { kind: "history"; page: HistoryPage | null }
-  /** null: the counter could not be read (Redis unreachable). */
-  | { kind: "counter"; value: number | null };
-
-/**
- * The node request lane: a question to every other node of the cluster, each answering for
- * itself as a whole (all its threads). The dashboard's lane: a node's snapshot, and one topic's
- * subscribers on it.
- */
-export type NodeQuestion = { kind: "snapshot" } | { kind: "topic"; topic: string };
-export type NodeAnswer = { kind: "snapshot"; snapshot: NodeSnapshot } | { kind: "topic"; node: string; subscribers: number };
-
 /** One thread of the cluster: a node, and its worker's index (0 on a single-thread node). */
-export interface RelayTarget {
+export interface ThreadAddress {
   node: string;
   worker: number;
 }
 
 /**
- * A LongPoll request that reached a thread which does not own its session (docs/longpoll.md):
- * handed to the owner as it came. `lines` are a POST's ndjson lines.
+ * Who a question goes to: `threads`, every other thread of this node; `main`, this node's main
+ * thread (a worker's way to what the node keeps once: its link, its history, its counters);
+ * `nodes`, every other node, each answering for itself as a whole (one of its workers answers);
+ * or one thread of the cluster, on this node or another.
  */
-export interface RelayRequest {
-  kind: "longpoll";
-  method: "GET" | "POST";
-  token: string;
-  lines?: string[];
-}
+export type Audience = "threads" | "main" | "nodes" | ThreadAddress;
 
-/** The owner's answer: the JSON body the client gets. */
-export interface RelayResponse {
-  body: string;
-}
-
-/** How a thread answers requests relayed to it; undefined: no answer (the asker times out). */
-export type RelayResponder = (request: RelayRequest, to: RelayTarget) => Promise<RelayResponse | undefined>;
+/** How a replica answers a lane's questions; undefined: no answer (the asker's wait ends without it). */
+export type Responder = (question: unknown) => Promise<unknown>;
 
 /**
  * The fabric: the one way to reach the other replicas of the cluster, that is the other
- * worker threads of this node and the other nodes (through Redis). Each lane is typed; each
- * medium is one implementation beside this file:
+ * worker threads of this node and the other nodes (through Redis). It carries broadcasts,
+ * interest, gossip and peer events, and every feature's questions on one request primitive
+ * (ask, serve, tell); it knows no feature. Each medium is one implementation beside this file:
  *   fabric-local.ts   — nobody else (one thread, no Redis)
  *   fabric-workers.ts — a worker thread: its siblings and the node's main thread
  *   fabric-redis.ts   — a node: the other nodes, through one Redis subscriber per node
@@ -167,29 +58,6 @@ export interface Fabric {
   /** Broadcasts from other replicas, for local delivery. */
   onBroadcast(handler: (message: EncodedBroadcast) => void): void;
 
-  // ── history lane ──
-  /**
-   * A broadcast to a history topic: the topic's one authority (this thread on a single-thread
-   * node, the node's main thread, or Redis in a cluster) gives it the next offset, keeps it, and
-   * delivers it to every replica with interest — this one included — through `onBroadcast`.
-   */
-  appendHistory(message: HistoryAppend): void;
-  /**
-   * `appendHistory`, confirmed: resolves once the authority has numbered and kept the message,
-   * with its offset and epoch, or rejects with a StoreError (history/store-error.ts) — at the
-   * latest after historyStoreTimeoutMs. Stores and appends of one thread keep their order.
-   */
-  storeHistory(message: HistoryAppend): Promise<StoredBroadcast>;
-  /** What the authority holds of `topic` after offset `since` (at most `limit` entries). */
-  readHistory(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage>;
-
-  // ── counters lane ──
-  /**
-   * Where this thread's counter increments go and its reads come from: memory on a node without
-   * Redis (the main thread's, for a worker), Redis in a cluster, coalesced on the way.
-   */
-  readonly counters: CounterStore;
-
   // ── interest lane ──
   /**
    * This replica gained its first (true) or lost its last (false) subscriber of `topic`. Gaining
@@ -198,32 +66,25 @@ export interface Fabric {
    */
   setInterest(topic: string, interested: boolean): Promise<void> | void;
 
-  // ── presence gossip lane ──
+  // ── gossip lane ──
   readonly gossip: GossipLane;
   onPeerEvent(listener: (event: PeerEvent) => void): void;
 
-  // ── lease lane ──
-  /** One holder per topic across the cluster, with fencing (topic workers; see leases.ts). */
-  readonly leases: Leases;
-
   // ── request lane ──
-  /** Asks every other thread of this node; resolves with the answers that came within `timeoutMs`. */
-  request(question: FabricQuestion, timeoutMs: number): Promise<FabricAnswer[]>;
-  answer(responder: (question: FabricQuestion) => Promise<FabricAnswer>): void;
-
-  // ── node request lane ──
-  /** Asks every other node; resolves with the answers that came within `timeoutMs` ([] without other nodes). */
-  requestNodes(question: NodeQuestion, timeoutMs: number): Promise<NodeAnswer[]>;
-  /** How this node answers other nodes (undefined: no answer). */
-  answerNodes(responder: (question: NodeQuestion) => Promise<NodeAnswer | undefined>): void;
-
-  // ── relay lane ──
   /**
-   * Hands `request` to one thread (of this node or another) and resolves with its answer, or
-   * with undefined when it did not come within `timeoutMs` (or the thread cannot be reached).
+   * Asks `to` a question on `lane` (a feature names its lane; the fabric carries what it is
+   * given, and a question from another node is the answering feature's to check). Resolves with
+   * the answers that came within `timeoutMs`: [] when nobody is there to ask.
    */
-  relay(to: RelayTarget, request: RelayRequest, timeoutMs: number): Promise<RelayResponse | undefined>;
-  answerRelays(responder: RelayResponder): void;
+  ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]>;
+  /** How this thread answers `lane`'s questions, from any thread of the cluster. */
+  serve(lane: string, responder: Responder): void;
+  /**
+   * One-way, within this node: hands `message` to `lane`'s responder on the main thread or on
+   * every other thread, in order with everything else this thread sends there; no answer comes
+   * back (a worker's history appends, its counter increments).
+   */
+  tell(lane: string, to: "main" | "threads", message: unknown): void;
 
   /** The link to other nodes, when this thread holds it. */
   linkStatus(): NodeLinkStatus | undefined;

@@ -1,9 +1,6 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { GossipMessage } from "../presence/messages.js";
-import type { LeaseCall, LeaseResult } from "../leases/leases.js";
-import type { CounterDelta } from "../counters/counter-store.js";
-import type { StoreOutcome } from "../history/store-error.js";
-import type { EncodedBroadcast, FabricAnswer, FabricQuestion, HistoryAppend, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { PeerEvent, ThreadAddress } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
 export const HUB = -1;
@@ -15,26 +12,17 @@ export type MeshMessage =
   | { k: "ack"; id: number }
   /** Broadcast lane, batched per event-loop turn. */
   | { k: "broadcasts"; items: EncodedBroadcast[] }
-  /**
-   * History lane, worker → main thread (the node's history authority, or its link to Redis).
-   * With an `id` (a stored broadcast), the main thread answers with `stored` once it is kept.
-   */
-  | { k: "history"; message: HistoryAppend; id?: number }
-  | { k: "stored"; id: number; outcome: StoreOutcome }
-  /** Counters lane, worker → main thread: coalesced increments. */
-  | { k: "counts"; deltas: CounterDelta[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
-  | { k: "gossip"; to: ReplicaId | null; message: GossipMessage }
+  | { k: "gossip"; to: ReplicaId | null; message: unknown }
   /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
   | { k: "peer"; event: PeerEvent }
-  /** Request lane. */
-  | { k: "request"; id: number; question: FabricQuestion }
-  | { k: "answer"; id: number; answer: FabricAnswer }
-  /** Relay lane: a request for one thread (`to`), through the main thread when it is on another node; and its answer (null: none came). */
-  | { k: "relay"; id: number; to: RelayTarget; request: RelayRequest; timeoutMs: number }
-  | { k: "relayed"; id: number; response: RelayResponse | null }
-  /** Lease lane, worker → main thread (which holds the node's leases), and its answer. */
-  | { k: "lease"; id: number; call: LeaseCall }
-  | { k: "leased"; id: number; result: LeaseResult; error?: string }
-  /** A lease was released somewhere: claimants of the topic may take it now. */
-  | { k: "leaseFree"; topic: string };
+  /**
+   * Request lane: a question on a feature's `lane`. Without `to` it is for the thread that
+   * receives it; with one, the main thread passes it on (to every other node, or to one thread)
+   * and waits at most `timeoutMs` for it.
+   */
+  | { k: "ask"; id: number; lane: string; question: unknown; to?: "nodes" | ThreadAddress; timeoutMs?: number }
+  /** Its answer: null for none; to a question passed on to `nodes`, the list of their answers. */
+  | { k: "answer"; id: number; answer: unknown }
+  /** One-way, for the thread that receives it: no answer. */
+  | { k: "tell"; lane: string; message: unknown };

@@ -1,30 +1,24 @@
 import type { MessagePort } from "node:worker_threads";
 import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { clientTopicCount } from "./internal-topics.js";
-import { MemoryHistory } from "../history/memory-history.js";
-import { runLeaseCall, type LeaseCall, type Leases } from "../leases/leases.js";
-import { MemoryLeases } from "../leases/leases-memory.js";
-import type { CounterQuery, CounterStore } from "../counters/counter-store.js";
-import { memoryCounters } from "./fabric-local.js";
-import type { FabricAnswer, FabricQuestion, HistoryAppend, HistoryPage, NodeAnswer, NodeQuestion, PeerEvent, RelayRequest, RelayResponse, RelayTarget } from "./fabric.js";
+import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
-import { storeOutcome, storedAs, type StoredBroadcast } from "../history/store-error.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import { PeerMesh } from "./mesh.js";
 import { workerIndexOf } from "./replica-names.js";
 
-/** How long the main thread waits for its worker's answer to another node's question. */
+/** How long the main thread waits for its worker's answer to another node's question to every node. */
 const NODE_ANSWER_TIMEOUT_MS = 1000;
 /**
- * How long the main thread waits for its worker's answer to a relayed request from another
- * node: longer than any LongPoll window (at most 15 s), which the worker's own timer ends first.
+ * How long the main thread waits for its worker's answer to another node's question to that one
+ * thread: longer than any LongPoll window (at most 15 s), which the worker's own timer ends first.
  */
-const RELAY_ANSWER_TIMEOUT_MS = 20_000;
+const THREAD_ANSWER_TIMEOUT_MS = 20_000;
 
 export interface NodeHubOptions {
   nodeName: string;
@@ -32,12 +26,7 @@ export interface NodeHubOptions {
   replicas: () => readonly ReplicaId[];
   /** The node's link to the other nodes; undefined on a node without Redis. */
   link: RedisFabric | undefined;
-  metrics: Metrics;
   log: Logger;
-  /** Byte cap of the node's history when it keeps it in memory (no Redis). */
-  historyMaxBytes: number;
-  /** Counters kept in memory (no Redis). */
-  counterMaxKeys: number;
 }
 
 /**
@@ -45,33 +34,24 @@ export interface NodeHubOptions {
  * It holds the node's one link to Redis and joins the two media: what a worker publishes or
  * gossips goes out once per node, and what comes in from Redis is decoded once and handed only
  * to the workers with interest in its topic (gossip to every worker, or to the one addressed).
- * It also knows the node's topics (the union of the workers' interest) for /health, and is the
- * authority of the node's history topics: it keeps them in memory, or hands them to Redis.
+ * It also knows the node's topics (the union of the workers' interest) for /health, passes the
+ * workers' questions on to other nodes (and theirs to its workers), and answers the lanes the
+ * wiring serves here (the node's history, leases and counters: workers/supervisor.ts).
  */
 export class NodeHub {
   private readonly mesh = new PeerMesh();
   /** Workers with at least one subscriber, by topic. */
   private readonly interestedWorkers = new InterestMap();
   private readonly batches = new BroadcastBatches(this.mesh);
-  /** The node's history when it has no Redis. */
-  private readonly history: MemoryHistory | undefined;
-  /** The node's leases: through Redis, or in memory here. */
-  private readonly leases: Leases;
-  /** The node's counters: in memory, or the link's (coalesced into one flush to Redis per node). */
-  private readonly counters: CounterStore;
-  /** Other nodes' questions, handed to one worker to answer for the node. */
-  private readonly requests = new PendingReplies<FabricAnswer>();
-  /** Other nodes' relayed requests, handed to the worker they name. */
-  private readonly relays = new PendingReplies<RelayResponse | null>();
+  /** Other nodes' questions, handed to the worker that answers them. */
+  private readonly questions = new PendingReplies<unknown>();
+  /** How the main thread answers its workers' questions, by lane. */
+  private readonly responders = new Map<string, Responder>();
   /** The workers serve: a worker added from now on replaces one that crashed. */
   private started = false;
 
   constructor(private readonly options: NodeHubOptions) {
     const { link } = options;
-    this.history = link ? undefined : new MemoryHistory({ maxBytes: options.historyMaxBytes });
-    this.leases = link?.leases ?? new MemoryLeases(Date.now, () => options.metrics.topicWorkerStateEvictions.inc());
-    void this.leases.onFree((topic) => this.mesh.postAll({ k: "leaseFree", topic }));
-    this.counters = link ? link.counters : memoryCounters({ counterMaxKeys: options.counterMaxKeys, now: Date.now, metrics: options.metrics });
     this.mesh.onMessage((from, message) => this.receive(from, message));
     link?.onBroadcast((message) => {
       const workers = this.interestedWorkers.peersOf(message.topic);
@@ -83,8 +63,28 @@ export class NodeHub {
       if (worker !== undefined) this.mesh.post(worker, { k: "gossip", to, message });
     });
     link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
-    link?.answerNodes((question) => this.askWorker(question));
-    link?.answerRelays((request, to) => this.relayToWorker(to, request));
+    link?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
+  }
+
+  /** How the main thread answers its workers' questions on `lane` (the node's figures, for one). */
+  serve(lane: string, responder: Responder): void {
+    this.responders.set(lane, responder);
+  }
+
+  /** One-way, to every worker of the node. */
+  tell(lane: string, to: "threads", message: unknown): void {
+    this.mesh.postAll({ k: "tell", lane, message });
+  }
+
+  /** Hands a broadcast to the node's workers with interest in its topic (but `except`, which has it). */
+  deliver(message: EncodedBroadcast, except?: number): void {
+    const workers = this.interestedWorkers.peersOf(message.topic);
+    if (workers) for (const worker of workers) if (worker !== except) this.batches.add(worker, message);
+  }
+
+  /** Sends the broadcasts batched for the workers now (what is answered next must not overtake them). */
+  flush(): void {
+    this.batches.flush();
   }
 
   /** A worker started: this is the hub's end of its port. */
@@ -107,8 +107,7 @@ export class NodeHub {
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
-    this.requests.peerGone(index);
-    this.relays.peerGone(index);
+    this.questions.peerGone(index);
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
   }
 
@@ -130,10 +129,8 @@ export class NodeHub {
 
   async close(): Promise<void> {
     this.batches.flush();
-    this.requests.close();
-    this.relays.close();
+    this.questions.close();
     this.mesh.close();
-    await this.counters.close();
     await this.options.link?.close();
   }
 
@@ -154,49 +151,22 @@ export class NodeHub {
       case "broadcasts":
         if (link) for (const item of message.items) link.publish(item);
         break;
-      case "history":
-        if (message.id === undefined) this.appendHistory(message.message);
-        else this.storeHistory(from, message.id, message.message);
-        break;
-      case "counts":
-        this.counters.apply(message.deltas);
+      case "tell":
+        this.responders.get(message.lane)?.(message.message).catch((err: unknown) => this.options.log.warn({ err, lane: message.lane }, "could not take a worker's message"));
         break;
       case "gossip":
         if (!link) break;
         if (message.to === null) link.gossip.broadcast(message.message);
         else link.gossip.sendTo(message.to, message.message);
         break;
-      case "request": {
-        const { id } = message;
-        this.answer(message.question).then(
-          (answer) => this.mesh.post(from, { k: "answer", id, answer }),
-          (err: unknown) => this.options.log.warn({ err }, "could not answer a worker's request"),
-        );
-        break;
-      }
-      case "lease":
-        this.runLease(from, message.id, message.call);
-        break;
-      case "relay": {
-        const { id, to, request, timeoutMs } = message;
-        const answered = to.node === this.options.nodeName ? this.relayToWorker(to, request, timeoutMs) : (link?.relay(to, request, timeoutMs) ?? Promise.resolve(undefined));
-        answered.then(
-          (response) => this.mesh.post(from, { k: "relayed", id, response: response ?? null }),
-          (err: unknown) => this.options.log.warn({ err }, "could not relay a worker's request"),
-        );
-        break;
-      }
-      case "relayed":
-        this.relays.reply(message.id, from, message.response);
+      case "ask":
+        this.answer(from, message.id, message.lane, message.question, message.to, message.timeoutMs ?? 0);
         break;
       case "answer":
-        this.requests.reply(message.id, from, message.answer);
+        this.questions.reply(message.id, from, message.answer ?? undefined);
         break;
       case "ack":
-      case "stored":
       case "peer":
-      case "leased":
-      case "leaseFree":
         break; // never asked of the hub
     }
   }
@@ -214,84 +184,37 @@ export class NodeHub {
     for (const event of events) this.mesh.post(index, { k: "peer", event });
   }
 
-  /** A worker's lease call; a fenced broadcast that passed goes on to the node's other workers with interest. */
-  private runLease(from: number, id: number, call: LeaseCall): void {
-    runLeaseCall(this.leases, call).then(
-      (result) => {
-        if (call.op === "publish" && result === true) {
-          const workers = this.interestedWorkers.peersOf(call.message.topic);
-          if (workers) for (const worker of workers) if (worker !== from) this.batches.add(worker, call.message);
-        }
-        this.mesh.post(from, { k: "leased", id, result });
+  /**
+   * A worker's question: answered here (null when the main thread does not serve its lane), or
+   * passed on to the other nodes or to the thread it names.
+   */
+  private answer(from: number, id: number, lane: string, question: unknown, to: "nodes" | ThreadAddress | undefined, timeoutMs: number): void {
+    const { link, nodeName } = this.options;
+    let answered: Promise<unknown>;
+    if (to === undefined) answered = this.responders.get(lane)?.(question) ?? Promise.resolve(undefined);
+    else if (to === "nodes") answered = link ? link.ask(lane, to, question, timeoutMs) : Promise.resolve([]);
+    else if (to.node === nodeName) answered = this.askWorker(to.worker, lane, question, timeoutMs);
+    else answered = link ? link.ask(lane, to, question, timeoutMs).then(([answer]) => answer) : Promise.resolve(undefined);
+    answered.then(
+      (answer) => this.mesh.post(from, { k: "answer", id, answer: answer ?? null }),
+      (err: unknown) => {
+        this.mesh.post(from, { k: "answer", id, answer: null });
+        this.options.log.warn({ err, lane }, "could not answer a worker's question");
       },
-      (err: unknown) => this.mesh.post(from, { k: "leased", id, result: null, error: err instanceof Error ? err.message : String(err) }),
     );
   }
 
-  private appendHistory(message: HistoryAppend): void {
-    if (this.options.link) return this.options.link.appendHistory(message);
-    this.numberAndDeliver(message);
-  }
-
-  /** A worker's stored broadcast: kept here or by Redis, then the worker is told its offset (or why not). */
-  private storeHistory(from: number, id: number, message: HistoryAppend): void {
-    const { link } = this.options;
-    const stored = link ? link.storeHistory(message) : Promise.resolve(this.numberAndDeliver(message));
-    storeOutcome(stored).then((outcome) => this.mesh.post(from, { k: "stored", id, outcome }));
-  }
-
-  /** The node's memory history numbers and keeps it; the workers with interest get it. */
-  private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
-    const numbered = (this.history as MemoryHistory).append(message);
-    this.options.metrics.historyBytes.set((this.history as MemoryHistory).bytes);
-    const workers = this.interestedWorkers.peersOf(message.topic);
-    if (workers) for (const worker of workers) this.batches.add(worker, numbered);
-    return storedAs(numbered);
-  }
-
-  /** Another node's question, answered for this node by its first worker (which gathers its siblings' figures as /health does). */
-  private async askWorker(question: NodeQuestion): Promise<NodeAnswer | undefined> {
+  /** Another node's question to every node, answered for this node by its first worker (which gathers its siblings' figures as /health does). */
+  private askFirstWorker(lane: string, question: unknown): Promise<unknown> {
     const [worker] = [...this.mesh.peers()].sort((a, b) => a - b);
-    if (worker === undefined) return undefined;
-    const [answer] = await this.requests.ask([worker], NODE_ANSWER_TIMEOUT_MS, (id) => this.mesh.post(worker, { k: "request", id, question: { kind: "node", question } }));
-    return answer?.kind === "nodes" ? answer.answers[0] : undefined;
+    if (worker === undefined) return Promise.resolve(undefined);
+    return this.askWorker(worker, lane, question, NODE_ANSWER_TIMEOUT_MS);
   }
 
-  /** A request another node relayed to one of this node's workers; it waits at most `timeoutMs` (a LongPoll window) for the worker. */
-  private async relayToWorker(to: RelayTarget, request: RelayRequest, timeoutMs = RELAY_ANSWER_TIMEOUT_MS): Promise<RelayResponse | undefined> {
-    if (!this.mesh.has(to.worker)) return undefined;
-    const [answer] = await this.relays.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "relay", id, to, request, timeoutMs }));
-    return answer ?? undefined;
-  }
-
-  private async readCounter(query: CounterQuery): Promise<FabricAnswer> {
-    try {
-      return { kind: "counter", value: await this.counters.read(query) };
-    } catch (err) {
-      this.options.log.warn({ err, key: query.key }, "could not read a counter");
-      return { kind: "counter", value: null };
-    }
-  }
-
-  private async answer(question: FabricQuestion): Promise<FabricAnswer> {
-    const { link, metrics, log } = this.options;
-    if (question.kind === "stats") {
-      return { kind: "node", topics: this.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() };
-    }
-    if (question.kind === "counter") return this.readCounter(question.query);
-    // The main thread holds no sockets; it asks other nodes for its workers.
-    if (question.kind === "topic" || question.kind === "node") return { kind: "topic", subscribers: 0 };
-    if (question.kind === "nodes") return { kind: "nodes", answers: link ? await link.requestNodes(question.question, question.timeoutMs) : [] };
-    const { topic, since, limit, limits } = question;
-    let page: HistoryPage | null;
-    try {
-      page = link ? await link.readHistory(topic, since, limit, limits) : (this.history as MemoryHistory).read(topic, since, limit, limits);
-    } catch (err) {
-      log.warn({ err, topic }, "could not read a topic's history from Redis");
-      page = null;
-    }
-    // The page must not overtake broadcasts already on their way to the asking worker.
-    this.batches.flush();
-    return { kind: "history", page };
+  /** A question for one of this node's workers; it waits at most `timeoutMs` (a LongPoll window, for one). */
+  private async askWorker(worker: number, lane: string, question: unknown, timeoutMs: number): Promise<unknown> {
+    if (!this.mesh.has(worker)) return undefined;
+    const [answer] = await this.questions.ask([worker], timeoutMs, (id) => this.mesh.post(worker, { k: "ask", id, lane, question }));
+    return answer;
   }
 }

@@ -1,9 +1,8 @@
 import { Encoder } from "@msgpack/msgpack";
 import { isReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { msgpackDecoder } from "../../client/codec/msgpack.js";
-import { parseGossipMessage, type GossipMessage } from "../presence/messages.js";
-import type { EncodedBroadcast, NodeAnswer, NodeQuestion } from "./fabric.js";
-import { parseNodeAnswer, parseNodeQuestion } from "./node-question-parse.js";
+import type { ThreadAddress } from "./fabric.js";
+import type { EncodedBroadcast } from "./encoded-broadcast.js";
 
 export const ENVELOPE_VERSION = 2;
 
@@ -15,7 +14,7 @@ export const ENVELOPE_VERSION = 2;
  *   gossip:    [2, sender, to, message]           to = a replica id, or nil for every replica
  *   history:   [2, sender, topic, event, frame, offset, epoch, except]   built by the history script
  *   marker:    [2, sender, token]                 a history read's place in a topic's stream
- *   question:  [2, sender, "q", id, nil, question]   the node request lane, to every node
+ *   question:  [2, sender, "q", id, to, lane, question]   the request lane: to = nil (every node) or [node, worker]
  *   answer:    [2, sender, "a", id, to, answer]      its answer, to the asking node (to = its sender)
  * Carrying the publisher's encoded frame means a node decodes only this small array, and its
  * JSON subscribers get the bytes as they are.
@@ -23,9 +22,10 @@ export const ENVELOPE_VERSION = 2;
 export type Envelope =
   | { kind: "broadcast" | "history"; sender: string; broadcast: EncodedBroadcast }
   | { kind: "marker"; sender: string; token: string }
-  | { kind: "question"; sender: string; id: number; question: NodeQuestion }
-  | { kind: "answer"; sender: string; id: number; to: string; answer: NodeAnswer }
-  | { kind: "gossip"; sender: string; to: ReplicaId | null; message: GossipMessage };
+  | { kind: "question"; sender: string; id: number; to: ThreadAddress | null; lane: string; question: unknown }
+  | { kind: "answer"; sender: string; id: number; to: string; answer: unknown }
+  /** The gossip message as it came: its user checks it. */
+  | { kind: "gossip"; sender: string; to: ReplicaId | null; message: unknown };
 
 /** The first byte of a live broadcast's envelope (a msgpack array of 5): the only kind a node drops as its own echo. */
 export const BROADCAST_HEADER = 0x95;
@@ -46,15 +46,15 @@ export function encodeMarker(sender: string, token: string): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, token]);
 }
 
-export function encodeQuestion(sender: string, id: number, question: NodeQuestion): Uint8Array {
-  return encoder.encode([ENVELOPE_VERSION, sender, "q", id, null, question]);
+export function encodeQuestion(sender: string, id: number, to: ThreadAddress | null, lane: string, question: unknown): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, "q", id, to && [to.node, to.worker], lane, question]);
 }
 
-export function encodeAnswer(sender: string, id: number, to: string, answer: NodeAnswer): Uint8Array {
+export function encodeAnswer(sender: string, id: number, to: string, answer: unknown): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, "a", id, to, answer]);
 }
 
-export function encodeGossip(sender: string, to: ReplicaId | null, message: GossipMessage): Uint8Array {
+export function encodeGossip(sender: string, to: ReplicaId | null, message: unknown): Uint8Array {
   return encoder.encode([ENVELOPE_VERSION, sender, to, message]);
 }
 
@@ -111,25 +111,24 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     if (typeof epoch !== "string" || typeof except !== "string") throw new EnvelopeError("epoch and except must be strings");
     return { kind: "history", sender, broadcast: { topic, event, frame, offset, epoch, ...(except ? { except } : {}) } };
   }
+  if (value.length === 7) {
+    const [, , kind, id, to, lane, question] = value as unknown[];
+    if (kind !== "q" || typeof id !== "number" || !Number.isSafeInteger(id)) throw new EnvelopeError("a question is q with an integer id");
+    if (typeof lane !== "string") throw new EnvelopeError("a question's lane must be a string");
+    if (to === null) return { kind: "question", sender, id, to, lane, question };
+    if (!Array.isArray(to) || typeof to[0] !== "string" || !Number.isInteger(to[1])) throw new EnvelopeError("a question's `to` must be nil or [node, worker]");
+    return { kind: "question", sender, id, to: { node: to[0], worker: to[1] as number }, lane, question };
+  }
   if (value.length === 6) {
-    const [, , kind, id, to, body] = value as unknown[];
-    if (typeof id !== "number" || !Number.isSafeInteger(id)) throw new EnvelopeError("a request id must be an integer");
-    try {
-      if (kind === "q") return { kind: "question", sender, id, question: parseNodeQuestion(body) };
-      if (kind === "a" && typeof to === "string") return { kind: "answer", sender, id, to, answer: parseNodeAnswer(body) };
-    } catch (error) {
-      throw new EnvelopeError(error instanceof Error ? error.message : String(error));
-    }
-    throw new EnvelopeError("a request is a question (q) or an answer (a) to a sender");
+    const [, , kind, id, to, answer] = value as unknown[];
+    if (kind !== "a" || typeof id !== "number" || !Number.isSafeInteger(id)) throw new EnvelopeError("an answer is a with an integer id");
+    if (typeof to !== "string") throw new EnvelopeError("an answer's `to` must be the asker");
+    return { kind: "answer", sender, id, to, answer };
   }
   if (value.length === 4) {
     const [, , to, message] = value as unknown[];
     if (to !== null && !isReplicaId(to)) throw new EnvelopeError("gossip `to` must be a replica id or nil");
-    try {
-      return { kind: "gossip", sender, to, message: parseGossipMessage(message) };
-    } catch (error) {
-      throw new EnvelopeError(error instanceof Error ? error.message : String(error));
-    }
+    return { kind: "gossip", sender, to, message };
   }
   throw new EnvelopeError(`an array of ${value.length} items is neither a broadcast nor gossip`);
 }

@@ -1,4 +1,4 @@
-import type { HistoryPage } from "../fabric/fabric.js";
+import type { HistoryPage } from "./history.js";
 import { EPOCH_KEY, OFFSET_KEY } from "./history-frame.js";
 
 /** A page of a topic's history as `server.history()` and `GET /api/history` give it. */

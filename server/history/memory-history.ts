@@ -1,4 +1,5 @@
-import type { EncodedBroadcast, HistoryAppend, HistoryLimits, HistoryPage } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
+import type { HistoryAppend, HistoryLimits, HistoryPage } from "./history.js";
 import { historyFrame, newEpoch } from "./history-frame.js";
 
 interface Entry {

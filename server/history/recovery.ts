@@ -1,4 +1,4 @@
-import type { HistoryPage } from "../fabric/fabric.js";
+import type { HistoryPage } from "./history.js";
 import type { RecentFrames } from "./recent-frames.js";
 
 /** Where a client says it stopped: the last offset it saw, in which epoch. */

@@ -1,7 +1,7 @@
 import { hashTag } from "../cluster/hash-tag.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import { runScript } from "../cluster/scripts.js";
-import type { HistoryAppend, HistoryLimits, HistoryPage } from "../fabric/fabric.js";
+import type { HistoryAppend, HistoryLimits, HistoryPage } from "./history.js";
 import { EPOCH_KEY, framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
 
 /**

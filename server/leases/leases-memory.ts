@@ -1,4 +1,4 @@
-import type { EncodedBroadcast } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { leaseToken, STATE_LIMITS, type LeaseClaim, type LeaseRelease, type Leases, type LeaseView, type ReleaseOutcome, type StateWrite } from "./leases.js";
 
 interface Held {

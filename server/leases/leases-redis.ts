@@ -1,6 +1,6 @@
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import type { ChannelListener } from "../cluster/subscription-registry.js";
-import type { EncodedBroadcast } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { encodeBroadcast } from "../fabric/redis-envelope.js";
 import { STATE_LIMITS, type LeaseClaim, type LeaseRelease, type Leases, type LeaseView, type ReleaseOutcome, type StateWrite } from "./leases.js";
 

@@ -1,4 +1,4 @@
-import type { EncodedBroadcast } from "../fabric/fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 
 /**
  * Leases: at most one holder per topic across the cluster, for topic workers

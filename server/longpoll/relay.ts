@@ -1,4 +1,5 @@
-import type { Fabric, RelayRequest } from "../fabric/fabric.js";
+import type { Fabric } from "../fabric/fabric.js";
+import { relayTo, type RelayRequest } from "./relay-lane.js";
 import type { Metrics } from "../ops/metrics.js";
 import { statusBody } from "./answers.js";
 import type { SessionRef } from "./session-token.js";
@@ -7,7 +8,7 @@ import type { SessionRef } from "./session-token.js";
 export const RELAY_MARGIN_MS = 2000;
 
 export interface LongPollRelayOptions {
-  fabric: Pick<Fabric, "relay">;
+  fabric: Pick<Fabric, "ask">;
   metrics: Metrics;
   windowMs: number;
   /** Relays one thread may have in flight (longPollMaxRelays). */
@@ -15,8 +16,8 @@ export interface LongPollRelayOptions {
 }
 
 /**
- * Requests for a session another thread or node owns, handed to the owner over the fabric's
- * relay lane (as Phoenix's LongPoll reaches its session over PubSub), so no load balancer needs
+ * Requests for a session another thread or node owns, handed to the owner over their lane on
+ * the fabric (as Phoenix's LongPoll reaches its session over PubSub), so no load balancer needs
  * sticky sessions. A poll holds on the owner for its window, so the lane waits a little longer;
  * past `maxInFlight` relays, or without an answer in time, the client is told its session is
  * gone (410): it reconnects and rejoins, and the owner's session ends when its polls stop.
@@ -36,7 +37,7 @@ export class LongPollRelay {
     metrics.longPollRelaysInFlight.set(this.inFlight);
     try {
       // A POST is answered as soon as its lines are handed over; a poll may hold for the window.
-      const response = await fabric.relay({ node: ref.node, worker: ref.worker }, request, windowMs + RELAY_MARGIN_MS);
+      const response = await relayTo(fabric, { node: ref.node, worker: ref.worker }, request, windowMs + RELAY_MARGIN_MS);
       metrics.longPollRelayed.inc({ outcome: response ? "answered" : "unanswered" });
       return response?.body ?? statusBody(410);
     } finally {

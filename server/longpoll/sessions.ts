@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { TemplatedApp } from "../uws-types.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
-import type { RelayRequest, RelayResponse } from "../fabric/fabric.js";
+import type { RelayRequest, RelayResponse } from "./relay-lane.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { SocketConnection, type SocketServices, type SocketSessionInit } from "../socket/connection.js";

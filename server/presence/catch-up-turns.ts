@@ -1,4 +1,4 @@
-import type { StateMemberSocket } from "./presence-states.js";
+import type { StateMemberSocket } from "./state-member-socket.js";
 
 /** What the turns need of a member catching up: its socket. */
 export interface TurnMember {

@@ -10,7 +10,7 @@ export type {
 } from "./presence-service.js";
 export { Tracker, DEFAULT_TIMINGS } from "./tracker.js";
 export type { TrackerOptions, TrackerTimings } from "./tracker.js";
-export type { GossipLane } from "../fabric/fabric.js";
+export type { GossipLane } from "./gossip-lane.js";
 export { parseGossipMessage } from "./messages.js";
 export type {
   GossipMessage,

@@ -4,7 +4,8 @@ import { phxRefOf } from "./phx-ref.js";
 import type { FirstSyncReport, FirstSyncView } from "./first-sync.js";
 import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
-import type { GossipLane, PeerEvent } from "../fabric/fabric.js";
+import type { PeerEvent } from "../fabric/fabric.js";
+import type { GossipLane } from "./gossip-lane.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
 export type { PresenceCount } from "./presence-counts.js";

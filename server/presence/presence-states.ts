@@ -1,28 +1,14 @@
 import type { Metrics } from "../ops/metrics.js";
 import { intercepts } from "../pubsub/local-fanout.js";
-import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
+import type { Subscriber } from "../pubsub/subscriber.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
 import { CatchUpTurns } from "./catch-up-turns.js";
 import { DiffLog } from "./diff-log.js";
 import type { FirstSyncView } from "./first-sync.js";
+import type { StateFrame, StateMemberSocket } from "./state-member-socket.js";
 import { DIFF_EVENT, PART_BYTES, StateSnapshot, stateHead, type PartFrame } from "./state-parts.js";
 
-/** A frame for a member's socket; with a `head`, the head and `data` go as two fragments of one message. */
-export interface StateFrame {
-  readonly head?: string | Uint8Array;
-  readonly data: Uint8Array;
-  readonly binary: boolean;
-}
-
-/** What a member's socket offers beyond a subscriber's. */
-export interface StateMemberSocket extends SubscriberSocket {
-  /** Bytes written to the socket that it has not taken yet (uWS's backpressure, a LongPoll outbox). */
-  readonly bufferedBytes: number;
-  /** Whether more bytes written now go out without the server holding them (see SocketConnection). */
-  readonly canTakeMore: boolean;
-  /** Writes `frames` together, in order with everything else this socket is sent. */
-  sendFrames(frames: readonly StateFrame[]): void;
-}
+export type { StateFrame, StateMemberSocket } from "./state-member-socket.js";
 
 /** A list subscriber that asked for its presence_state through these streams. */
 export interface StateMember extends Subscriber {

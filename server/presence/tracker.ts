@@ -19,8 +19,7 @@ import {
 import { FirstSync, type FirstSyncReport, type FirstSyncView } from "./first-sync.js";
 import { parseGossipMessage, type GossipMessage, type HeartbeatMessage } from "./messages.js";
 import { ReplicaTable, isOlderIncarnation, type ReplicaInfo } from "./replica-table.js";
-import type { GossipLane } from "../fabric/fabric.js";
-import { noGossip } from "../fabric/fabric-local.js";
+import { noGossip, type GossipLane } from "./gossip-lane.js";
 
 export interface TrackerTimings {
   /** Heartbeat tick, ms. */
@@ -370,7 +369,7 @@ export class Tracker {
 
   // ---- receiving ---------------------------------------------------------------------
 
-  private receive(raw: GossipMessage): void {
+  private receive(raw: unknown): void {
     if (!this.running) return;
     try {
       const message = parseGossipMessage(raw);

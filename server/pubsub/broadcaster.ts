@@ -1,14 +1,17 @@
 import { isObjectPayload } from "../../client/codec/frame.js";
 import { jsonSerializer } from "../../client/codec/serializer.js";
-import type { Payload } from "../channel/results.js";
-import type { EncodedBroadcast, Fabric, HistoryAppend, HistoryLimits } from "../fabric/fabric.js";
+import type { Payload } from "./payload.js";
+import type { Fabric } from "../fabric/fabric.js";
+import type { Leases } from "../leases/leases.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
+import type { HistoryAppend, HistoryAuthority, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
 import type { Subscriber } from "./subscriber.js";
-import { valueWithin } from "../socket/payload-depth.js";
+import { valueWithin } from "./payload-depth.js";
 
 /**
  * Where every broadcast starts and every broadcast from another replica arrives: local
@@ -21,6 +24,10 @@ export class Broadcaster {
   constructor(
     private readonly fanout: LocalFanout,
     private readonly fabric: Fabric,
+    /** Where a topic worker's fenced broadcasts are checked and sent on. */
+    private readonly leases: Pick<Leases, "publish">,
+    /** The authority of history topics, which numbers their broadcasts and delivers them. */
+    private readonly history: HistoryAuthority,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     /** The history a topic keeps, from its channel's declaration. */
@@ -64,7 +71,7 @@ export class Broadcaster {
     const message = this.historyAppend(topic, event, payload, limits, from);
     this.metrics.broadcasts.inc();
     try {
-      return await this.fabric.storeHistory(message);
+      return await this.history.store(message);
     } catch (err) {
       if (err instanceof StoreError) this.metrics.historyStoresFailed.inc({ reason: err.reason });
       throw err;
@@ -80,7 +87,7 @@ export class Broadcaster {
     this.checkDepth(payload);
     const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
     if (!json) return false;
-    if (!(await this.fabric.leases.publish(token, { topic, event, frame: json.data }))) return false;
+    if (!(await this.leases.publish(token, { topic, event, frame: json.data }))) return false;
     this.metrics.broadcasts.inc();
     this.fanout.deliver(topic, event, payload, null, json);
     return true;
@@ -98,7 +105,7 @@ export class Broadcaster {
       this.log.warn({ err, topic, event }, "broadcast payload cannot be encoded; not kept or sent");
       return;
     }
-    this.fabric.appendHistory(message);
+    this.history.append(message);
   }
 
   /** The payload as JSON text, for the authority to number; a TypeError (counted) when it cannot be encoded. */
@@ -113,7 +120,8 @@ export class Broadcaster {
     return { topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) };
   }
 
-  private receive(message: EncodedBroadcast): void {
+  /** A broadcast from another replica, or numbered by the history authority: delivered to this thread's subscribers. */
+  receive(message: EncodedBroadcast): void {
     if (isInternalTopic(message.topic)) return; // handled by their own listeners (auth/disconnect.ts)
     try {
       this.fanout.deliverEncoded(message);

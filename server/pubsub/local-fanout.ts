@@ -1,7 +1,7 @@
 import type { Frame } from "../../client/codec/frame.js";
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
-import type { Payload } from "../channel/results.js";
-import type { EncodedBroadcast } from "../fabric/fabric.js";
+import type { Payload } from "./payload.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";

@@ -1,6 +1,6 @@
 import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
-import type { ChannelHandler } from "../channel/handler.js";
-import type { Payload } from "../channel/results.js";
+import type { HistoryLimits } from "../history/history.js";
+import type { Payload } from "./payload.js";
 import type { PresenceMode } from "./presence-mode.js";
 
 /** What the fan-out needs of a socket: its serializer and its uWS topic memberships. */
@@ -15,10 +15,18 @@ export interface SubscriberSocket {
   publishFrom(topicKey: string, frame: EncodedFrame): boolean;
 }
 
+/** What the fan-out reads of a subscription's channel handler (channel/handler.ts): which events it intercepts, and the history its topic keeps. */
+export interface SubscriptionHandler {
+  readonly intercept?: readonly string[];
+  /** Whether the handler has one: the fan-out calls it through the subscriber's `deliverOut`. */
+  readonly handleOut?: (...args: never[]) => void;
+  readonly history?: HistoryLimits;
+}
+
 /** One subscription as the fan-out sees it: a topic, the handler's interception, and its socket. */
 export interface Subscriber {
   readonly topic: string;
-  readonly handler: Pick<ChannelHandler, "intercept" | "handleOut" | "history">;
+  readonly handler: SubscriptionHandler;
   readonly socket: SubscriberSocket;
   /** How it follows the topic's presence (default list). */
   readonly presenceMode?: PresenceMode;

@@ -14,7 +14,7 @@ import type { Authenticator } from "../auth/auth-config.js";
 import type { Identity } from "../auth/identity.js";
 import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
-import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "./payload-depth.js";
+import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/payload-depth.js";
 import { InboundBudget } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";

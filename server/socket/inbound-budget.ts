@@ -3,7 +3,7 @@ import { TokenBucket } from "./rate-limit.js";
 /**
  * The decoding one socket may cost its thread (maxInboundBytesPerSecond): a token bucket of
  * `rate` bytes a second, from which a frame takes its bytes, then the decode cost its
- * pre-decode scan weighed (socket/payload-depth.ts: 16 bytes a value, more for the members of
+ * pre-decode scan weighed (pubsub/payload-depth.ts: 16 bytes a value, more for the members of
  * large objects), both before it is decoded. It holds max(rate, maxPayloadLength), so one frame
  * of maxPayloadLength bytes of plain text passes on a socket that sent nothing before, and a
  * frame that costs more than that never passes.

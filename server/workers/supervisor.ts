@@ -2,13 +2,26 @@ import { randomBytes } from "node:crypto";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
-import { RedisFabric } from "../fabric/fabric-redis.js";
+import { RedisFabric, topicChannel } from "../fabric/fabric-redis.js";
+import { RedisConnections } from "../cluster/redis-connections.js";
+import { MemoryLeases } from "../leases/leases-memory.js";
+import { RedisLeases } from "../leases/leases-redis.js";
+import { serveWorkerLeases } from "../leases/leases-workers.js";
+import { MemoryHistoryAuthority } from "../history/history-memory.js";
+import { RedisHistoryAuthority } from "../history/history-redis.js";
+import { serveWorkerHistory } from "../history/history-workers.js";
 import { NodeHub } from "../fabric/node-hub.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
 import { Metrics } from "../ops/metrics.js";
+import type { CounterStore } from "../counters/counter-store.js";
+import { memoryCounters } from "../counters/counter-store-memory.js";
+import { RedisCounterStore } from "../counters/counter-store-redis.js";
+import { serveWorkerCounters } from "../counters/counter-store-workers.js";
+import { parseGossipMessage } from "../presence/messages.js";
+import { STATS_LANE, type StatsAnswer } from "../stats/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
 
@@ -46,6 +59,7 @@ export class WorkerSupervisor {
   /** A key only this node's threads know (LongPoll session tokens, when no secretKeyBase is set). */
   private readonly nodeSecret = randomBytes(32).toString("base64");
   private readonly hub: NodeHub;
+  private readonly counters: CounterStore;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = new Array(options.count).fill(undefined);
@@ -55,27 +69,48 @@ export class WorkerSupervisor {
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     const link = settings.redisUrl
       ? new RedisFabric({
-          url: settings.redisUrl,
+          connections: new RedisConnections({ url: settings.redisUrl, nodeName: settings.nodeName, sharded: settings.redisSharded, logger: log }),
           nodeName: settings.nodeName,
           nodeIncarnation: this.nodeIncarnation,
           sharded: settings.redisSharded,
           replicas,
+          checkGossip: parseGossipMessage,
           log,
           metrics,
-          counterFlushMs: settings.counterFlushMs,
-          counterMaxKeys: settings.counterMaxKeys,
-          stores: { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs },
         })
       : undefined;
     this.hub = new NodeHub({
       nodeName: settings.nodeName,
       replicas,
       link,
-      metrics,
       log,
-      historyMaxBytes: settings.historyMaxBytes,
-      counterMaxKeys: settings.counterMaxKeys,
     });
+    // The node's counters: in memory, or coalesced into one flush to Redis per node.
+    this.counters = link
+      ? new RedisCounterStore({
+          connections: link.connections,
+          cluster: link.connections.cluster,
+          flushMs: settings.counterFlushMs,
+          maxPending: settings.counterMaxKeys,
+          now: Date.now,
+          metrics,
+          log: log.child({ component: "counters" }),
+        })
+      : memoryCounters({ counterMaxKeys: settings.counterMaxKeys, now: Date.now, metrics });
+    serveWorkerCounters(this.hub, this.counters, log);
+    // The node's leases: through Redis, or in memory here.
+    const leases = link
+      ? new RedisLeases(link.connections, { sender: link.sender, sharded: settings.redisSharded, channelOf: topicChannel })
+      : new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
+    serveWorkerLeases(this.hub, leases);
+    // The node's history: in Redis, or in memory here (delivered to the workers with interest).
+    const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
+    const history = link
+      ? new RedisHistoryAuthority(link, { sharded: settings.redisSharded, stores, metrics, log: log.child({ component: "history" }) })
+      : new MemoryHistoryAuthority({ maxBytes: settings.historyMaxBytes, metrics, deliver: (message) => this.hub.deliver(message) });
+    serveWorkerHistory(this.hub, history, log);
+    // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
+    this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
 
   async start(): Promise<void> {
@@ -91,6 +126,8 @@ export class WorkerSupervisor {
       return slot.exited;
     });
     await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
+    // Pending counter increments go out before the link closes.
+    await this.counters.close();
     await this.hub.close();
   }
 

@@ -4,9 +4,13 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBinary, encodeBinary } from "../../client/codec/binary.js";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import type { ChannelListener } from "../../server/cluster/subscription-registry.js";
-import type { EncodedBroadcast, HistoryAppend } from "../../server/fabric/fabric.js";
+import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
+import type { HistoryAppend } from "../../server/history/history.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { RedisHistory } from "../../server/history/redis-history.js";
+import { RedisHistoryAuthority } from "../../server/history/history-redis.js";
+import { createLogger } from "../../server/ops/logger.js";
+import { DEFAULTS } from "../../server/config.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { metricOf } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
@@ -18,6 +22,8 @@ import { isDown, isSettled, testConnections, testFabric, waitConnected, type Tes
 interface TestNode {
   name: string;
   fabric: RedisFabric;
+  /** The node's history authority, on its fabric (as the server builds it). */
+  history: RedisHistoryAuthority;
   received: EncodedBroadcast[];
 }
 
@@ -44,7 +50,8 @@ afterEach(async () => {
 async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
     const fabric = testFabric(redis, name, options);
-    const node: TestNode = { name, fabric, received: [] };
+    const history = new RedisHistoryAuthority(fabric, { sharded: options.sharded ?? false, stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? new Metrics({ processMetrics: false }), log: createLogger("silent", name) });
+    const node: TestNode = { name, fabric, history, received: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     return node;
   });
@@ -303,7 +310,7 @@ describe("SubscriptionRegistry waiters", () => {
   });
 });
 
-describe("RedisFabric: history broadcasts that pub/sub lost", () => {
+describe("Redis history: broadcasts that pub/sub lost", () => {
   /** Stores history broadcasts as a node does, but publishes none of them: as if pub/sub lost them all. */
   async function unpublished(): Promise<RedisHistory> {
     const connections = testConnections(redis, "unpublished");
@@ -320,7 +327,7 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
     const [a] = await startNodes(["a"]);
     const [b] = await startNodes(["b"], { metrics });
     await b.fabric.setInterest("h:new", true);
-    a.fabric.appendHistory(append("h:new", 0, 3));
+    a.history.append(append("h:new", 0, 3));
     await waitFor(() => b.received.length === 1, "the first epoch's message");
     const [{ e: first }] = stream(b, "h:new");
     // The history is lost; the new epoch's first five are stored but never reach b. With the
@@ -328,7 +335,7 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
     await outside.flushall();
     const history = await unpublished();
     for (let n = 1; n <= 5; n++) await history.append(append("h:new", n, 3));
-    a.fabric.appendHistory(append("h:new", 6, 3));
+    a.history.append(append("h:new", 6, 3));
     await waitFor(() => b.received.length === 4, "the new epoch's stored ones, then the sixth");
     const second = stream(b, "h:new")[1].e;
     expect(second).not.toBe(first);
@@ -345,15 +352,15 @@ describe("RedisFabric: history broadcasts that pub/sub lost", () => {
   it("a read of a topic it receives resolves once what pub/sub lost up to the page's top is delivered; nothing comes twice", async () => {
     const [a, b] = await startNodes(["a", "b"]);
     await b.fabric.setInterest("h:gap", true);
-    a.fabric.appendHistory(append("h:gap", 1));
+    a.history.append(append("h:gap", 1));
     await waitFor(() => b.received.length === 1, "the first message");
     const history = await unpublished();
     for (let n = 2; n <= 4; n++) await history.append(append("h:gap", n));
-    const page = await b.fabric.readHistory("h:gap", 4, 10, { size: 100, ttlMs: 60_000 });
+    const page = await b.history.read("h:gap", 4, 10, { size: 100, ttlMs: 60_000 });
     expect(page).toMatchObject({ top: 4, entries: [] });
     // A socket attached now would be at offset 4: b's subscribers already have everything up to it.
     expect(stream(b, "h:gap").map((m) => m.o)).toEqual([1, 2, 3, 4]);
-    a.fabric.appendHistory(append("h:gap", 5));
+    a.history.append(append("h:gap", 5));
     await waitFor(() => stream(b, "h:gap").length === 5, "the fifth");
     expect(stream(b, "h:gap").map((m) => m.n)).toEqual([1, 2, 3, 4, 5]);
   });

@@ -86,7 +86,7 @@ describe("RedisFabric gossip lane", () => {
     for (const [i, fabric] of fabrics.entries()) {
       const name = ["a", "b", "c"][i];
       got.set(name, []);
-      fabric.onGossip((message, to) => got.get(name)!.push({ message, to }));
+      fabric.onGossip((message, to) => got.get(name)!.push({ message: message as GossipMessage, to })); // checked by checkGossip
     }
     const close = () => Promise.all(fabrics.map((fabric) => fabric.close()));
     try {

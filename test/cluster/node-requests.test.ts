@@ -4,10 +4,9 @@
  * nothing more, and questions in flight are bounded.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { NodeAnswer } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
-import { MAX_NODE_REQUESTS } from "../../server/fabric/node-requests.js";
-import { parseNodeAnswer, parseNodeQuestion } from "../../server/fabric/node-question-parse.js";
+import { askNodes, parseNodeAnswer, parseNodeQuestion, serveNodes, type NodeAnswer } from "../../server/dashboard/node-lane.js";
+import { MAX_NODE_REQUESTS } from "../../server/fabric/node-questions.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
@@ -30,14 +29,14 @@ afterEach(async () => {
 
 const answersTopic = (name: string, subscribers: number) => async (): Promise<NodeAnswer> => ({ kind: "topic", node: name, subscribers });
 
-describe("node request lane", () => {
+describe("request lane between nodes", () => {
   it("asks every other live node and gets each one's answer", async () => {
     const asker = node("ask-a");
-    node("ask-b").answerNodes(answersTopic("ask-b", 7));
-    node("ask-c").answerNodes(answersTopic("ask-c", 3));
-    asker.answerNodes(answersTopic("ask-a", 99)); // never asked of itself
+    serveNodes(node("ask-b"), answersTopic("ask-b", 7));
+    serveNodes(node("ask-c"), answersTopic("ask-c", 3));
+    serveNodes(asker, answersTopic("ask-a", 99)); // never asked of itself
     const answers = await waitFor(async () => {
-      const got = await asker.requestNodes({ kind: "topic", topic: "room:x" }, 1000);
+      const got = await askNodes(asker, { kind: "topic", topic: "room:x" }, 1000);
       return got.length === 2 && got;
     }, "both other nodes to answer");
     expect(answers.sort((x, y) => ((x as { node: string }).node < (y as { node: string }).node ? -1 : 1))).toEqual([
@@ -49,20 +48,32 @@ describe("node request lane", () => {
   it("ends with the answers that came when a node stays silent, and bounds the questions in flight", async () => {
     const metrics = new Metrics({ processMetrics: false });
     const asker = node("bound-a", metrics);
-    node("bound-b").answerNodes(async () => undefined); // alive, never answers
+    node("bound-b").serve("node", async () => undefined); // alive, never answers
     const pending = () => metricOf(metrics, "cinder_fabric_node_requests_pending");
     // Once the asker sees the other node alive, a question waits for it (it is pending).
     await waitFor(async () => {
-      const asked = asker.requestNodes({ kind: "snapshot" }, 20);
+      const asked = askNodes(asker, { kind: "snapshot" }, 20);
       const waiting = (await pending()) === 1;
       await asked;
       return waiting;
     }, "the asker to see the other node");
-    const questions = Array.from({ length: MAX_NODE_REQUESTS + 5 }, () => asker.requestNodes({ kind: "snapshot" }, 2000));
+    const questions = Array.from({ length: MAX_NODE_REQUESTS + 5 }, () => askNodes(asker, { kind: "snapshot" }, 2000));
     expect(await metricOf(metrics, "cinder_fabric_node_requests_refused_total", { side: "asked" })).toBe(5);
     expect(await pending()).toBe(MAX_NODE_REQUESTS);
     expect(await Promise.all(questions)).toEqual(questions.map(() => []));
     expect(await pending()).toBe(0);
+  });
+
+  it("asks one thread of another node on a feature's lane, and only that node answers", async () => {
+    const asker = node("one-a");
+    node("one-b").serve("echo", async (question) => ({ echoed: question, by: "one-b" }));
+    node("one-c").serve("echo", async (question) => ({ echoed: question, by: "one-c" }));
+    const answers = await waitFor(async () => {
+      const got = await asker.ask("echo", { node: "one-b", worker: 0 }, "hello", 1000);
+      return got.length === 1 && got;
+    }, "the named node to answer");
+    expect(answers).toEqual([{ echoed: "hello", by: "one-b" }]);
+    expect(await asker.ask("unserved", { node: "one-b", worker: 0 }, "hello", 50)).toEqual([]);
   });
 
   it("refuses questions and answers that are not what the lane carries", () => {

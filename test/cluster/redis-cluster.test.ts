@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { EncodedBroadcast, PeerEvent } from "../../server/fabric/fabric.js";
+import type { PeerEvent } from "../../server/fabric/fabric.js";
+import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { PresenceService } from "../../server/presence/presence-service.js";

@@ -5,6 +5,7 @@ import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
+import { parseGossipMessage } from "../../server/presence/messages.js";
 import { beforeAll } from "vitest";
 import { perFile } from "../support/opened.js";
 import type { RedisServer } from "../support/redis-server.js";
@@ -51,14 +52,21 @@ export interface TestFabricOptions {
 export function testFabric(redis: { url: string }, name: string, options: TestFabricOptions = {}): RedisFabric {
   const incarnation = options.incarnation ?? "1";
   return new RedisFabric({
-    url: redis.url,
+    connections: new RedisConnections({
+      url: redis.url,
+      nodeName: name,
+      sharded: options.sharded ?? false,
+      logger: createLogger("silent", name),
+      backoff: TEST_BACKOFF,
+      subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS,
+    }),
     nodeName: name,
     nodeIncarnation: incarnation,
     sharded: options.sharded ?? false,
     replicas: options.replicas ?? (() => [replicaOf(name, incarnation)]),
+    checkGossip: parseGossipMessage,
     log: createLogger("silent", name),
     metrics: options.metrics ?? new Metrics({ processMetrics: false }),
-    connections: { backoff: TEST_BACKOFF, subscriptions: options.subscriptions ?? TEST_SUBSCRIPTIONS },
     liveness: options.liveness,
   });
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
-import { RedisCounterStore } from "../../server/counters/store-redis.js";
+import { RedisCounterStore } from "../../server/counters/counter-store-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
 import { perFile } from "../support/opened.js";

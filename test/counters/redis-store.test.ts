@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RedisConnections } from "../../server/cluster/redis-connections.js";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
-import { RedisCounterStore, counterKeyOf } from "../../server/counters/store-redis.js";
+import { RedisCounterStore, counterKeyOf } from "../../server/counters/counter-store-redis.js";
 import { DEFAULT_WINDOW } from "../../server/counters/counter-window.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";

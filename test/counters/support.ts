@@ -2,7 +2,7 @@ import type { Channel } from "phoenix";
 import { Counters } from "../../server/counters/counters.js";
 import type { CounterReading } from "../../server/counters/counter-feed.js";
 import type { CounterStore } from "../../server/counters/counter-store.js";
-import { MemoryCounterStore } from "../../server/counters/store-memory.js";
+import { MemoryCounterStore } from "../../server/counters/counter-store-memory.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CounterError } from "../../server/counters/counter-window.js";
-import { MemoryCounterStore } from "../../server/counters/store-memory.js";
+import { MemoryCounterStore } from "../../server/counters/counter-store-memory.js";
 import { HOUR, MINUTE, ManualClock, testCounters } from "./support.js";
 import { metricOf } from "../support/metrics.js";
 

@@ -20,8 +20,11 @@ const run = promisify(execFile);
 
 /** Languages compiled, by the file extension they are checked as. */
 const COMPILED: Record<string, "ts" | "js"> = { ts: "ts", js: "js", html: "js" };
-/** Languages shown, not compiled: shell transcripts and commands, program output, other ecosystems' code. */
-const SHOWN = new Set(["sh", "text", "elixir"]);
+/**
+ * Languages shown, not compiled: shell transcripts and commands, program output, other ecosystems'
+ * code, and the source's floor order (checked by test/architecture/floors.test.ts).
+ */
+const SHOWN = new Set(["sh", "text", "elixir", "floors"]);
 
 const STRICT = {
   strict: true,

@@ -1,7 +1,7 @@
 import { encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
 import { ok, type ChannelHandler } from "../../server/index.js";
-import { CROWDED_MEMBER_BYTES, jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP, VALUE_BYTES } from "../../server/socket/payload-depth.js";
+import { CROWDED_MEMBER_BYTES, jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP, VALUE_BYTES } from "../../server/pubsub/payload-depth.js";
 import type { RawFrame } from "../support/raw-client.js";
 import { metricOf } from "../support/metrics.js";
 import { perTest } from "../support/opened.js";

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EncodedBroadcast } from "../../server/fabric/fabric.js";
-import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
+import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
+import { topicChannel, type RedisFabric } from "../../server/fabric/fabric-redis.js";
+import { RedisLeases } from "../../server/leases/leases-redis.js";
 import { fenceOf, type Leases } from "../../server/leases/leases.js";
 import { MEMORY_STATE_TOPICS, MemoryLeases } from "../../server/leases/leases-memory.js";
 import { perFile } from "../support/opened.js";
@@ -136,6 +137,8 @@ contract("in memory", async () => {
 
 const opened = perFile();
 const fabric = (url: { url: string }, name: string, sharded = false): RedisFabric => opened.keep(testFabric(url, name, { sharded }), (f) => f.close());
+/** A node's leases, on its fabric's Redis connections (as the server builds them). */
+const leasesOf = (node: RedisFabric, sharded = false): Leases => new RedisLeases(node.connections, { sender: node.sender, sharded, channelOf: topicChannel });
 
 let redis: RedisServer;
 async function redisNodes(url: { url: string }, sharded: boolean): Promise<Medium> {
@@ -147,7 +150,7 @@ async function redisNodes(url: { url: string }, sharded: boolean): Promise<Mediu
   const receivedByB: EncodedBroadcast[] = [];
   B.onBroadcast((message) => receivedByB.push(message));
   await B.setInterest("t:fence", true);
-  return { a: A.leases, b: B.leases, receivedByB, elapse: () => Promise.resolve() };
+  return { a: leasesOf(A, sharded), b: leasesOf(B, sharded), receivedByB, elapse: () => Promise.resolve() };
 }
 
 contract("in Redis", async () => {
@@ -165,9 +168,10 @@ describe("fencing numbers", () => {
   it("keep growing after the counter was lost (Redis restarted empty)", async () => {
     const node = fabric(redis, "F");
     await waitConnected(node.connections, "F");
-    const first = await node.leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
+    const leases = leasesOf(node);
+    const first = await leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
     await node.connections.publisher.flushall();
-    const second = await node.leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
+    const second = await leases.claim({ topic: "t:restart", claimant: "F", ttlMs: 60_000, interested: true });
     expect(second.held).toBe(true);
     expect(fenceOf(second.token)).toBeGreaterThan(fenceOf(first.token));
   });

@@ -1,6 +1,30 @@
-import type { FabricAnswer, MetricsJson, NodeLinkStatus, WorkerStats } from "../fabric/fabric.js";
+import type { NodeLinkStatus } from "../fabric/link-status.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
-import { aggregateMetrics } from "./metrics.js";
+import { aggregateMetrics } from "../ops/metrics.js";
+
+/** The figures of one worker thread, as /health shows them. */
+export interface WorkerStats {
+  index: number;
+  sockets: number;
+  channels: number;
+  topics: number;
+}
+
+/** prom-client's `getMetricsAsJSON()` of one registry, summed across threads for /metrics. */
+export type MetricsJson = unknown[];
+
+/**
+ * The lane /health, /metrics and the dashboard gather a node's figures on, from its other threads.
+ * A worker answers with its own figures (`top`: also its this many topics with the most
+ * subscribers); the node's main thread with its link to other nodes and the node-wide topic count.
+ */
+export const STATS_LANE = "stats";
+export interface StatsQuestion {
+  top?: number;
+}
+export type StatsAnswer =
+  | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson; top?: TopicCount[] }
+  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson };
 
 /** What /health answers. */
 export interface HealthReport {
@@ -26,9 +50,9 @@ export interface HealthReport {
  * topics, counted by the main thread (the union of the workers' interest). A thread that did not
  * answer in time is left out; its worker is then missing from `workers`.
  */
-export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: FabricAnswer[]): HealthReport {
+export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: StatsAnswer[]): HealthReport {
   const workers = [ownStats];
-  let node: Extract<FabricAnswer, { kind: "node" }> | undefined;
+  let node: Extract<StatsAnswer, { kind: "node" }> | undefined;
   for (const answer of answers) {
     if (answer.kind === "worker") workers.push(answer.stats);
     else if (answer.kind === "node") node = answer;
@@ -49,12 +73,12 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: Fa
 }
 
 /** /metrics for a multi-worker node: every thread's registry, summed. */
-export function nodeMetricsText(own: MetricsJson, answers: FabricAnswer[]): Promise<string> {
+export function nodeMetricsText(own: MetricsJson, answers: StatsAnswer[]): Promise<string> {
   return aggregateMetrics([own, ...threadFigures(answers).metrics]);
 }
 
 /** The metrics and top lists the other threads of a node answered with. */
-export function threadFigures(answers: FabricAnswer[]): { metrics: MetricsJson[]; tops: TopicCount[][] } {
+export function threadFigures(answers: StatsAnswer[]): { metrics: MetricsJson[]; tops: TopicCount[][] } {
   const metrics: MetricsJson[] = [];
   const tops: TopicCount[][] = [];
   for (const answer of answers) {

@@ -1,3 +1,4 @@
+import type { Metrics } from "../ops/metrics.js";
 import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";
 import type { CounterWindow } from "./counter-window.js";
 import { HyperLogLog } from "./hyperloglog.js";
@@ -108,4 +109,15 @@ export class MemoryCounterStore implements CounterStore {
       return;
     }
   }
+}
+
+/** The counters of a node without Redis, reporting to its metrics. */
+export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
+  const { metrics } = options;
+  return new MemoryCounterStore({
+    maxKeys: options.counterMaxKeys,
+    now: options.now,
+    onSize: (size) => metrics.counterKeys.set(size),
+    onEvict: () => metrics.counterEvictions.inc(),
+  });
 }

@@ -1,16 +1,20 @@
+import type { Fabric, Responder } from "../fabric/fabric.js";
+import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
-import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";
+import { COUNTER_READ_LANE, type CounterDelta, type CounterQuery, type CounterStore } from "./counter-store.js";
 import type { CounterWindow } from "./counter-window.js";
 import { PendingCounts } from "./pending-counts.js";
 
 /** How often a worker hands its coalesced increments to the main thread: short beside a node's flush to Redis. */
 export const WORKER_HANDOFF_MS = 100;
+/** How long a counter read waits for the main thread (which may ask Redis). */
+const COUNTER_READ_TIMEOUT_MS = 5000;
+/** The lane a worker hands its coalesced increments to the main thread on (one-way). */
+export const COUNTS_LANE = "counts";
 
 export interface WorkerCounterStoreOptions {
-  /** Posts coalesced increments to the node's main thread (in order with everything else it posts there). */
-  handOff: (deltas: CounterDelta[]) => void;
-  /** Asks the main thread for a reading; null when it could not answer (Redis unreachable). */
-  ask: (query: CounterQuery) => Promise<number | null>;
+  /** The worker's fabric: increments and reads go to the node's main thread (in order with everything else it posts there). */
+  fabric: Pick<Fabric, "ask" | "tell">;
   maxPending: number;
   metrics: Metrics;
 }
@@ -48,15 +52,15 @@ export class WorkerCounterStore implements CounterStore {
 
   async read(query: CounterQuery): Promise<number> {
     this.handOff();
-    const value = await this.options.ask(query);
-    if (value === null) throw new Error(`counter ${JSON.stringify(query.key)} could not be read`);
+    const [value] = await this.options.fabric.ask(COUNTER_READ_LANE, "main", query, COUNTER_READ_TIMEOUT_MS);
+    if (typeof value !== "number") throw new Error(`counter ${JSON.stringify(query.key)} could not be read`);
     return value;
   }
 
   /** Hands everything pending to the main thread now. */
   handOff(): void {
     if (this.pending.size === 0) return;
-    this.options.handOff(this.pending.take());
+    this.options.fabric.tell(COUNTS_LANE, "main", this.pending.take());
     this.options.metrics.counterPending.set(0);
   }
 
@@ -74,4 +78,22 @@ export class WorkerCounterStore implements CounterStore {
     }
     this.options.metrics.counterPending.set(this.pending.size);
   }
+}
+
+/**
+ * The main thread's side of its workers' counters: their increments go into the node's `store`
+ * (in memory, or coalesced again into the node's one flush to Redis), and their reads come from it.
+ */
+export function serveWorkerCounters(main: { serve(lane: string, responder: Responder): void }, store: CounterStore, log: Logger): void {
+  main.serve(COUNTS_LANE, async (deltas) => {
+    store.apply(deltas as CounterDelta[]);
+  });
+  main.serve(COUNTER_READ_LANE, async (query) => {
+    try {
+      return await store.read(query as CounterQuery);
+    } catch (err) {
+      log.warn({ err, key: (query as CounterQuery).key }, "could not read a counter");
+      return null;
+    }
+  });
 }

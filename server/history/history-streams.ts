@@ -1,6 +1,7 @@
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
-import type { EncodedBroadcast, HistoryPage } from "./fabric.js";
+import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
+import type { HistoryPage } from "./history.js";
 
 /**
  * Arrivals one topic keeps behind a refill. Past it they are not kept: the stream has them, and

@@ -1,0 +1,170 @@
+import { ReplyError } from "ioredis";
+import { SUBSCRIBE_WAIT_MS, topicChannel, type RedisFabric } from "../fabric/fabric-redis.js";
+import { encodeHistory, encodeMarker } from "../fabric/redis-envelope.js";
+import { settleWithin } from "../fabric/settle-within.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
+import { HistoryStreams } from "./history-streams.js";
+import { PendingStores, type StoreLimits } from "./pending-stores.js";
+import { RedisHistory, type Appended } from "./redis-history.js";
+import { StoreError, type StoredBroadcast, type StoreFailure } from "./store-error.js";
+
+/**
+ * How long a read-back of missed history broadcasts waits for the publishing connection: after an
+ * outage the two connections come back apart, by up to one reconnect step (5 s at most, jittered),
+ * and the first arrivals on the subscriber may well be the ones that show what was missed.
+ */
+const READ_BACK_WAIT_MS = 6000;
+
+export interface RedisHistoryAuthorityOptions {
+  /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
+  sharded: boolean;
+  /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
+  stores: StoreLimits;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** What the authority uses of the node's link: its connections, its topic channels' interest, and the numbered broadcasts and markers they carry. */
+export type HistoryLink = Pick<RedisFabric, "connections" | "sender" | "closed" | "hasInterest" | "deliver" | "drop" | "onNumbered" | "onMarker" | "onInterestLost">;
+
+/**
+ * The history of a node in a cluster, in Redis: a script numbers and keeps each broadcast and
+ * publishes it on the topic's channel, where every node with interest gets it (this one too)
+ * through the link. Per topic with interest, HistoryStreams refills what pub/sub lost.
+ */
+export class RedisHistoryAuthority implements HistoryAuthority {
+  private readonly history: RedisHistory;
+  private readonly stores: PendingStores;
+  /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
+  private readonly streams: HistoryStreams;
+  /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
+  private readonly markers = new Map<string, () => void>();
+  private nextMarker = 0;
+
+  constructor(
+    private readonly link: HistoryLink,
+    private readonly options: RedisHistoryAuthorityOptions,
+  ) {
+    this.history = new RedisHistory(link.connections, { sender: link.sender, sharded: options.sharded, channelOf: topicChannel });
+    const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
+    this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
+    this.streams = new HistoryStreams({
+      // A topic read back here has its epoch already; the TTL only matters if it vanished meanwhile.
+      read: async (topic, since, limit) => {
+        await this.publisherReady(READ_BACK_WAIT_MS);
+        return this.history.read(topic, since, limit, { size: limit, ttlMs: 1000 });
+      },
+      deliver: (message) => link.deliver(message),
+      metrics: options.metrics,
+      log: options.log,
+    });
+    link.onNumbered((message) => this.streams.receive(message));
+    link.onMarker((token) => this.markers.get(token)?.());
+    link.onInterestLost((topic) => this.streams.forget(topic));
+  }
+
+  append(message: HistoryAppend): void {
+    if (this.link.closed) return;
+    if (!this.link.connections.isReady("publisher")) return this.link.drop();
+    this.sendAppend(message).catch(() => undefined); // counted and logged by sendAppend
+  }
+
+  /**
+   * Resolves once the script has kept and numbered the message (when sharded, its SPUBLISH
+   * follows in order; a node that misses it refills the gap from the stream). Not sent at all
+   * while Redis is unreachable.
+   */
+  store(message: HistoryAppend): Promise<StoredBroadcast> {
+    if (this.link.closed) return Promise.reject(new StoreError("unavailable"));
+    if (!this.link.connections.isReady("publisher")) {
+      this.link.drop();
+      return Promise.reject(new StoreError("unavailable"));
+    }
+    return this.stores.run(() =>
+      this.sendAppend(message).then(
+        ({ offset, epoch }) => ({ offset, epoch }),
+        (err: unknown) => Promise.reject(new StoreError(appendFailure(err))),
+      ),
+    );
+  }
+
+  /**
+   * Reads a topic's history. When this node receives the topic, the read also publishes a marker
+   * at its own point in the stream, and resolves once the marker is back and the node's
+   * subscribers have everything up to the page's top (what pub/sub lost is read back first, see
+   * HistoryStreams.reach): a joining socket attached now gets none of the page's broadcasts
+   * twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
+   */
+  async read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    const { link } = this;
+    if (!link.hasInterest(topic)) return this.history.read(topic, since, limit, limits);
+    const token = `${this.nextMarker++}`;
+    const back = new Promise<void>((resolve) => this.markers.set(token, resolve));
+    let page: HistoryPage;
+    try {
+      const marker = asBuffer(encodeMarker(link.sender, token));
+      if (!this.options.sharded) {
+        page = await this.history.read(topic, since, limit, limits, marker);
+      } else {
+        // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
+        page = await this.history.read(topic, since, limit, limits);
+        await link.connections.publisher.spublish(topicChannel(topic), marker);
+      }
+      await settleWithin(back, SUBSCRIBE_WAIT_MS);
+    } finally {
+      this.markers.delete(token);
+    }
+    if (link.hasInterest(topic)) await this.streams.reach(topic, page);
+    return page;
+  }
+
+  /** One EVAL of the append script, on the publisher connection (so a publisher's appends keep their order). */
+  private sendAppend(message: HistoryAppend): Promise<Appended> {
+    const { link } = this;
+    this.options.metrics.fabricSent.inc();
+    const appended = this.history.append(message);
+    appended
+      .then(
+        (numbered) => {
+          if (!this.options.sharded) return;
+          const bytes = encodeHistory(link.sender, { ...message, ...numbered });
+          return link.connections.publisher.spublish(topicChannel(message.topic), asBuffer(bytes));
+        },
+        (err: unknown) => {
+          link.drop();
+          this.options.log.warn({ err, topic: message.topic }, "a history broadcast could not be stored");
+        },
+      )
+      .catch(() => link.drop());
+    return appended;
+  }
+
+  /** Resolves once the publishing connection is ready, or after `ms` (what is sent then fails as it would have). */
+  private async publisherReady(ms: number): Promise<void> {
+    const { connections } = this.link;
+    if (connections.isReady("publisher")) return;
+    let stop = () => {};
+    const ready = new Promise<void>((resolve) => {
+      stop = connections.onReady((role) => role === "publisher" && resolve());
+    });
+    await settleWithin(ready, ms);
+    stop();
+  }
+}
+
+/**
+ * Why an append failed: Redis answered with an error (the script failed: nothing was kept), the
+ * command could not be written (not sent), or the connection went with the command on its way
+ * (it may have run: the outcome is not known, as after a timeout).
+ */
+function appendFailure(err: unknown): StoreFailure {
+  if (err instanceof ReplyError) return "failed";
+  if (err instanceof Error && err.message.startsWith("Stream isn't writeable")) return "unavailable";
+  return "timeout";
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
