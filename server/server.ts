@@ -45,17 +45,15 @@ import { WorkerLeases } from "./leases/leases-workers.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
-import { listenOn, loadNativeUws, uwsCapabilities } from "./native-uws.js";
+import { listenOn, loadNativeUws } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
-import { catchUpBatchBytes } from "./presence/catch-up-batch.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
 import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./stats/node-report.js";
-import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
+import type { PresenceService } from "./presence/presence-service.js";
+import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
-import { PresenceCountFeed } from "./presence/presence-count-feed.js";
-import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
 import type { CounterStore } from "./counters/counter-store.js";
 import { memoryCounters } from "./counters/counter-store-memory.js";
@@ -102,8 +100,7 @@ export class CinderServer {
   readonly presence: PresenceService;
   /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
-  private readonly presenceCounts: PresenceCountFeed;
-  private readonly presenceStates: PresenceStates;
+  private readonly threadPresence: ThreadPresence;
   private readonly now: () => number;
   private readonly router = new ChannelRouter();
   private readonly app;
@@ -169,53 +166,18 @@ export class CinderServer {
       },
     });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
-    this.presence = new PresenceService({
-      nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
+    this.threadPresence = new ThreadPresence({
+      settings: config,
+      replicaName: workerReplicaName(config.nodeName, topology?.index ?? 0),
       incarnation,
-      broadcastPeriod: config.presenceBroadcastPeriod,
-      downPeriod: config.presenceDownPeriod,
-      permdownPeriod: config.presencePermdownPeriod,
-      firstSyncTimeout: config.presenceFirstSyncTimeoutMs,
-      onFirstSync: (report) => this.firstSyncEnded(report),
-      diffCoalesceMs: config.presenceDiffCoalesceMs,
-      diffCoalesceMaxMs: config.presenceDiffCoalesceMaxMs,
-      onDiffMerged: () => this.metrics.presenceDiffsMerged.inc(),
-      eagerFlushMs: config.presenceEagerFlushMs,
       gossip: this.fabric.gossip,
-      onError: (err) => this.log.warn({ err }, "presence gossip problem"),
+      fanout: this.fanout,
+      metrics: this.metrics,
+      log: this.log,
     });
+    this.presence = this.threadPresence.service;
     this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
-    // Presence diffs are derived on each replica from the replicated state, so they are
-    // delivered locally only (Phoenix does the same), never sent across the fabric.
-    const batch = catchUpBatchBytes(config.presenceCatchUpBatchBytes, uwsCapabilities());
-    if (batch.capped) {
-      this.log.warn(
-        { presenceCatchUpBatchBytes: config.presenceCatchUpBatchBytes, batchBytes: batch.bytes, uws: uwsCapabilities().version },
-        "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
-      );
-    }
-    this.presenceStates = new PresenceStates({
-      snapshot: (topic) => this.presence.snapshot(topic),
-      setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
-      resyncBytes: config.presenceResyncBytes,
-      firstSync: this.presence.firstSync,
-      batchBytes: batch.bytes,
-      metrics: this.metrics,
-    });
-    this.presence.onDiff((topic, diff) => {
-      if (this.fanout.subscribersOf(topic) > 0) this.metrics.presenceDiffs.inc();
-      const withheld = this.presenceStates.beforeDiff(topic, diff);
-      if (withheld > 0) this.metrics.presenceDiffsWithheld.inc(withheld);
-      this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
-    });
-    this.presenceCounts = new PresenceCountFeed({
-      presence: this.presence,
-      intervalMs: config.countIntervalMs,
-      counted: (topic) => this.fanout.countsPresence(topic),
-      deliver: (topic, count) => this.fanout.deliver(topic, "presence_count", { ...count }, null, undefined, "count"),
-      metrics: this.metrics,
-    });
     this.counters = new Counters({
       store: this.counterStore,
       now: this.now,
@@ -523,18 +485,10 @@ export class CinderServer {
       .catch(() => undefined);
   }
 
-  /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
-  private firstSyncEnded({ outcome, missing, listed, ms }: FirstSyncReport): void {
-    this.metrics.presenceFirstSync.inc({ outcome });
-    if (outcome === "complete") this.log.debug({ ms }, "presence: first sync complete");
-    else this.log.warn({ ms, missing, listed }, "presence: first sync timed out; lists are served with what came, the rest follows as diffs");
-  }
-
   private stopCounts(): void {
     this.dashboard?.stop();
     this.counters.stop();
-    this.presenceCounts.stop();
-    this.presenceStates.stop();
+    this.threadPresence.stopFeeds();
   }
 
   /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
@@ -656,7 +610,7 @@ export class CinderServer {
       broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
       broadcastStored: (topic, event, payload, from) => this.broadcaster.broadcastStored(topic, event, payload, from),
       presence: this.presence,
-      presenceStates: this.presenceStates,
+      presenceStates: this.threadPresence.states,
     };
     return {
       log: this.log,
