@@ -24,7 +24,6 @@ import { KeyedBuckets } from "./socket/rate-limit.js";
 import { randomBytes } from "node:crypto";
 import type { Fabric } from "./fabric/fabric.js";
 import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
-import type { WorkerStats } from "./stats/node-report.js";
 import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
 import { RedisHistoryAuthority } from "./history/history-redis.js";
@@ -50,7 +49,8 @@ import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./stats/node-report.js";
+import { nodeHealth, threadFigures, type HealthReport } from "./stats/node-report.js";
+import { STATS_TIMEOUT_MS, ThreadReports } from "./stats/thread-reports.js";
 import type { PresenceService } from "./presence/presence-service.js";
 import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
@@ -126,6 +126,7 @@ export class CinderServer {
     onDeferred: () => this.metrics.joinsDeferred.inc(),
   });
   private readonly topicWorkers: TopicWorkers;
+  private readonly reports: ThreadReports;
   private readonly dashboard: DashboardFeed | undefined;
   private readonly disconnects: DisconnectLane;
   /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
@@ -186,11 +187,7 @@ export class CinderServer {
       deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
       intervalMs: config.countIntervalMs,
     });
-    this.fabric.serve(STATS_LANE, async (question) => {
-      const { top } = question as StatsQuestion;
-      const answer: StatsAnswer = { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...(top ? { top: this.fanout.topTopics(top) } : {}) };
-      return answer;
-    });
+    this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
     this.fabric.serve(SUBSCRIBERS_LANE, async (topic) => this.fanout.subscribersOf(topic as string));
     serveNodes(this.fabric, (question) => this.answerNode(question));
     if (config.dashboard) {
@@ -450,16 +447,13 @@ export class CinderServer {
   }
 
   /** The node's numbers: this thread's, gathered with every other thread's when there are several. */
-  async healthReport(): Promise<HealthReport> {
-    if (!this.topology) return this.health();
-    return nodeHealth(this.health(), this.workerStats(), await this.askThreads({}));
+  healthReport(): Promise<HealthReport> {
+    return this.reports.healthReport();
   }
 
   /** Prometheus text for the whole node (threads are summed). */
-  async metricsText(): Promise<string> {
-    if (!this.topology) return this.metrics.registry.metrics();
-    const answers = await this.askThreads({});
-    return nodeMetricsText(await this.metrics.registry.getMetricsAsJSON(), answers);
+  metricsText(): Promise<string> {
+    return this.reports.metricsText();
   }
 
   /**
@@ -496,14 +490,9 @@ export class CinderServer {
     const own = await this.metrics.registry.getMetricsAsJSON();
     const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
     if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
-    const answers = await this.askThreads({ top: TOP_PER_THREAD });
+    const answers = await this.reports.askThreads({ top: TOP_PER_THREAD });
     const { metrics, tops } = threadFigures(answers);
-    return nodeSnapshot(nodeHealth(this.health(), this.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
-  }
-
-  /** What the node's other threads answer on the stats lane. */
-  private async askThreads(question: StatsQuestion): Promise<StatsAnswer[]> {
-    return (await this.fabric.ask(STATS_LANE, "threads", question, STATS_TIMEOUT_MS)) as StatsAnswer[];
+    return nodeSnapshot(nodeHealth(this.health(), this.reports.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
   }
 
   /** Subscribers of `topic` on this node, summed over its threads. */
@@ -651,14 +640,8 @@ export class CinderServer {
       },
     };
   }
-
-  private workerStats(): WorkerStats {
-    return { index: this.topology?.index ?? 0, sockets: this.connections.size, channels: this.fanout.subscriptionCount, topics: this.fanout.topicCount };
-  }
 }
 
-/** How long /health and /metrics wait for the other threads of the node. */
-const STATS_TIMEOUT_MS = 500;
 /** A drain's wait for HTTP answers in flight, past the longest any of them waits (a LongPoll window). */
 const HTTP_ANSWER_MARGIN_MS = 1000;
 
