@@ -23,15 +23,12 @@ import { SessionTokens } from "./longpoll/session-token.js";
 import { KeyedBuckets } from "./socket/rate-limit.js";
 import { randomBytes } from "node:crypto";
 import type { Fabric } from "./fabric/fabric.js";
-import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
 import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
 import { RedisHistoryAuthority } from "./history/history-redis.js";
 import { WorkerHistoryAuthority } from "./history/history-workers.js";
-import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
-import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
-import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
-import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
+import type { NodeSnapshot } from "./dashboard/node-snapshot.js";
+import { NodeDashboard } from "./dashboard/node-dashboard.js";
 
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
@@ -49,8 +46,8 @@ import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, threadFigures, type HealthReport } from "./stats/node-report.js";
-import { STATS_TIMEOUT_MS, ThreadReports } from "./stats/thread-reports.js";
+import type { HealthReport } from "./stats/node-report.js";
+import { ThreadReports } from "./stats/thread-reports.js";
 import type { PresenceService } from "./presence/presence-service.js";
 import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
@@ -127,7 +124,7 @@ export class CinderServer {
   });
   private readonly topicWorkers: TopicWorkers;
   private readonly reports: ThreadReports;
-  private readonly dashboard: DashboardFeed | undefined;
+  private readonly dashboard: NodeDashboard;
   private readonly disconnects: DisconnectLane;
   /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
   private readonly longPoll: LongPollSessions | undefined;
@@ -188,18 +185,19 @@ export class CinderServer {
       intervalMs: config.countIntervalMs,
     });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
-    this.fabric.serve(SUBSCRIBERS_LANE, async (topic) => this.fanout.subscribersOf(topic as string));
-    serveNodes(this.fabric, (question) => this.answerNode(question));
-    if (config.dashboard) {
-      this.dashboard = new DashboardFeed({
-        own: () => this.nodeSnapshot(),
-        others: async () => (await askNodes(this.fabric, { kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
-        presence: (topic) => this.presence.count(topic),
-        deliver: (view) => this.fanout.deliver(DASHBOARD_TOPIC, "cluster", { ...view }),
-        log: this.log,
-      });
-      this.router.addReserved(DASHBOARD_TOPIC, dashboardChannel({ key: config.dashboardKey, feed: this.dashboard, lookUp: (topic) => this.lookUpTopic(topic) }) as unknown as ChannelHandler);
-    }
+    this.dashboard = new NodeDashboard({
+      settings: config,
+      fabric: this.fabric,
+      fanout: this.fanout,
+      broadcaster: this.broadcaster,
+      reports: this.reports,
+      metrics: this.metrics,
+      presence: this.presence,
+      router: this.router,
+      health: () => this.health(),
+      history: (topic, options) => this.history(topic, options),
+      log: this.log,
+    });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
@@ -380,8 +378,7 @@ export class CinderServer {
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    // Open dashboards, here and on other nodes, show this node as draining until it is gone.
-    if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
+    this.dashboard.announceDraining();
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
     // A server that never listened has no sockets to drain (a node whose start failed).
@@ -480,44 +477,14 @@ export class CinderServer {
   }
 
   private stopCounts(): void {
-    this.dashboard?.stop();
+    this.dashboard.stop();
     this.counters.stop();
     this.threadPresence.stopFeeds();
   }
 
   /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
-  async nodeSnapshot(): Promise<NodeSnapshot> {
-    const own = await this.metrics.registry.getMetricsAsJSON();
-    const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
-    if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
-    const answers = await this.reports.askThreads({ top: TOP_PER_THREAD });
-    const { metrics, tops } = threadFigures(answers);
-    return nodeSnapshot(nodeHealth(this.health(), this.reports.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
-  }
-
-  /** Subscribers of `topic` on this node, summed over its threads. */
-  private async nodeSubscribers(topic: string): Promise<number> {
-    const answers = this.topology ? await this.fabric.ask(SUBSCRIBERS_LANE, "threads", topic, STATS_TIMEOUT_MS) : [];
-    return answers.reduce<number>((total, answer) => total + (typeof answer === "number" ? answer : 0), this.fanout.subscribersOf(topic));
-  }
-
-  /** Another node's question on the node request lane (the dashboard's). */
-  private async answerNode(question: NodeQuestion): Promise<NodeAnswer> {
-    if (question.kind === "snapshot") return { kind: "snapshot", snapshot: await this.nodeSnapshot() };
-    return { kind: "topic", node: this.config.nodeName, subscribers: await this.nodeSubscribers(question.topic) };
-  }
-
-  /** The dashboard's search box: one topic across the cluster. */
-  private lookUpTopic(topic: string): Promise<TopicLookup> {
-    return lookUpTopic(topic, {
-      subscribers: async (topic) => {
-        const [own, others] = await Promise.all([this.nodeSubscribers(topic), askNodes(this.fabric, { kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
-        const nodes = others.flatMap((answer) => (answer.kind === "topic" ? [{ node: answer.node, subscribers: answer.subscribers }] : []));
-        return [{ node: this.config.nodeName, subscribers: own }, ...nodes];
-      },
-      presence: (topic) => this.presence.list(topic),
-      history: (topic, since, limit) => (this.router.match(topic)?.history ? this.history(topic, { since, limit }) : Promise.resolve(null)),
-    });
+  nodeSnapshot(): Promise<NodeSnapshot> {
+    return this.dashboard.nodeSnapshot();
   }
 
   private createFabric(replica: string, incarnation: string): Fabric {
