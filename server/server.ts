@@ -15,13 +15,9 @@ import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
 import { OriginGate } from "./endpoint/origin-gate.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
-import { LongPollSessions } from "./longpoll/sessions.js";
-import { LongPollRelay } from "./longpoll/relay.js";
-import { serveRelays } from "./longpoll/relay-lane.js";
-import { mountLongPoll } from "./longpoll/routes.js";
-import { SessionTokens } from "./longpoll/session-token.js";
+import type { LongPollSessions } from "./longpoll/sessions.js";
+import { startLongPoll } from "./longpoll/transport.js";
 import { KeyedBuckets } from "./socket/rate-limit.js";
-import { randomBytes } from "node:crypto";
 import type { Fabric } from "./fabric/fabric.js";
 import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
@@ -218,39 +214,27 @@ export class CinderServer {
       origins,
       dashboard,
     });
-    if (config.longPoll) {
-      // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
-      const tokens = new SessionTokens(config.secretKeyBase ?? topology?.nodeSecret ?? randomBytes(32).toString("base64"));
-      const longPoll = new LongPollSessions({
-        app: this.app,
-        services: socketServices,
-        tokens,
-        self: { node: config.nodeName, worker: topology?.index ?? 0 },
-        idPrefix: incarnation,
-        windowMs: config.longPollWindowMs,
-        maxBufferedBytes: config.longPollMaxBufferedBytes,
-        maxFrameBytes: config.maxPayloadLength,
-        ids: this.disconnects,
-        topics: this.longPollTopics,
-        metrics: this.metrics,
-        log: this.log,
-      });
-      this.longPoll = longPoll;
-      serveRelays(this.fabric, (request) => longPoll.answerRelayed(request));
-      mountLongPoll(this.httpInFlight.counting(this.app), {
-        config,
-        sessions: longPoll,
-        tokens,
-        relay: new LongPollRelay({ fabric: this.fabric, metrics: this.metrics, windowMs: config.longPollWindowMs, maxInFlight: config.longPollMaxRelays }),
-        connect: () => this.connectHook,
-        authenticator,
-        connectRates,
-        origins,
-        dashboard,
-        metrics: this.metrics,
-        log: this.log,
-      });
-    }
+    this.longPoll = config.longPoll
+      ? startLongPoll({
+          app: this.app,
+          httpApp: this.httpInFlight.counting(this.app),
+          config,
+          services: socketServices,
+          fabric: this.fabric,
+          self: { node: config.nodeName, worker: topology?.index ?? 0 },
+          nodeSecret: topology?.nodeSecret,
+          idPrefix: incarnation,
+          ids: this.disconnects,
+          topics: this.longPollTopics,
+          connect: () => this.connectHook,
+          authenticator,
+          connectRates,
+          origins,
+          dashboard,
+          metrics: this.metrics,
+          log: this.log,
+        })
+      : undefined;
     mountHttp(this.httpInFlight.counting(this.app), {
       config,
       log: this.log,
