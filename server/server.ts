@@ -238,13 +238,11 @@ export class CinderServer {
     mountHttp(this.httpInFlight.counting(this.app), {
       config,
       log: this.log,
-      broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
+      broadcaster: this.broadcaster,
       keepsHistory: (topic) => this.router.match(topic)?.history !== undefined,
-      broadcastStored: (topic, event, payload) => this.broadcastStored(topic, event, payload),
-      disconnect: (id) => this.disconnect(id),
+      disconnects: this.disconnects,
       history: (topic, since, limit) => this.history(topic, { since, limit }),
-      health: () => this.healthReport(),
-      metricsText: () => this.metricsText(),
+      reports: this.reports,
       metricsContentType: this.metrics.registry.contentType,
     });
     this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
