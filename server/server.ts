@@ -10,14 +10,10 @@ import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
-import { mountHttp } from "./endpoint/http.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
-import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
-import { OriginGate } from "./endpoint/origin-gate.js";
+import { mountEndpoints } from "./endpoint/endpoints.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
-import { startLongPoll } from "./longpoll/transport.js";
-import { KeyedBuckets } from "./socket/rate-limit.js";
 import type { Fabric } from "./fabric/fabric.js";
 import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
@@ -62,7 +58,6 @@ import { drainSockets } from "./socket/staggered-drain.js";
 import { JoinBacklog } from "./socket/join-backlog.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
-import { createAuthenticator } from "./auth/auth-config.js";
 import { DisconnectLane } from "./auth/disconnect.js";
 import type { TopicWorkerServices } from "./topic-workers/worker-run.js";
 
@@ -197,53 +192,25 @@ export class CinderServer {
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
-    const socketServices = this.socketServices();
-    const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
-    const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
-    const origins = new OriginGate(config, this.log);
-    const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
-    mountWebSocket(this.app, {
+    this.longPoll = mountEndpoints({
+      app: this.app,
+      httpInFlight: this.httpInFlight,
       config,
-      services: socketServices,
+      services: this.socketServices(),
+      fabric: this.fabric,
       connect: () => this.connectHook,
       connections: this.connections,
+      self: { node: config.nodeName, worker: topology?.index ?? 0 },
+      nodeSecret: topology?.nodeSecret,
       idPrefix: incarnation,
-      authenticator,
-      ids: this.disconnects,
-      connectRates,
-      origins,
-      dashboard,
-    });
-    this.longPoll = config.longPoll
-      ? startLongPoll({
-          app: this.app,
-          httpApp: this.httpInFlight.counting(this.app),
-          config,
-          services: socketServices,
-          fabric: this.fabric,
-          self: { node: config.nodeName, worker: topology?.index ?? 0 },
-          nodeSecret: topology?.nodeSecret,
-          idPrefix: incarnation,
-          ids: this.disconnects,
-          topics: this.longPollTopics,
-          connect: () => this.connectHook,
-          authenticator,
-          connectRates,
-          origins,
-          dashboard,
-          metrics: this.metrics,
-          log: this.log,
-        })
-      : undefined;
-    mountHttp(this.httpInFlight.counting(this.app), {
-      config,
-      log: this.log,
+      disconnects: this.disconnects,
+      longPollTopics: this.longPollTopics,
       broadcaster: this.broadcaster,
       keepsHistory: (topic) => this.router.match(topic)?.history !== undefined,
-      disconnects: this.disconnects,
       history: (topic, since, limit) => this.history(topic, { since, limit }),
       reports: this.reports,
-      metricsContentType: this.metrics.registry.contentType,
+      metrics: this.metrics,
+      log: this.log,
     });
     this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
   }
