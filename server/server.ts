@@ -132,15 +132,10 @@ export class CinderServer {
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
     this.metrics = new Metrics({ processMetrics: !topology });
-    this.bufferCap = new NodeBufferCap({
-      cap: config.maxNodeBufferedBytes,
-      onTotal: (bytes) => this.metrics.bufferedBytes.set(bytes),
-      onShed: (closed, freedBytes, bufferedBytes) =>
-        this.log.warn({ closed, freedBytes, bufferedBytes, cap: config.maxNodeBufferedBytes }, "node buffer cap reached: closed the slowest consumers"),
-    });
+    this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
-    const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
-    this.fabric = this.createFabric(replica, incarnation);
+    const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
+    this.fabric = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
     this.counterStore = this.createCounterStore();
     this.leases = this.createLeases();
     this.historyAuthority = this.createHistoryAuthority();
@@ -157,7 +152,7 @@ export class CinderServer {
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.threadPresence = new ThreadPresence({
       settings: config,
-      replicaName: workerReplicaName(config.nodeName, topology?.index ?? 0),
+      replicaName,
       incarnation,
       gossip: this.fabric.gossip,
       fanout: this.fanout,
@@ -167,28 +162,10 @@ export class CinderServer {
     this.presence = this.threadPresence.service;
     this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
-    this.counters = new Counters({
-      store: this.counterStore,
-      now: this.now,
-      metrics: this.metrics,
-      log: this.log,
-      deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
-      intervalMs: config.countIntervalMs,
-    });
+    this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
-    this.dashboard = new NodeDashboard({
-      settings: config,
-      fabric: this.fabric,
-      fanout: this.fanout,
-      broadcaster: this.broadcaster,
-      reports: this.reports,
-      metrics: this.metrics,
-      presence: this.presence,
-      router: this.router,
-      health: () => this.health(),
-      history: (topic, options) => this.history(topic, options),
-      log: this.log,
-    });
+    const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
+    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.history(topic, options) });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
@@ -434,6 +411,17 @@ export class CinderServer {
   /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
   nodeSnapshot(): Promise<NodeSnapshot> {
     return this.dashboard.nodeSnapshot();
+  }
+
+  /** Watches the bytes buffered across this thread's sockets, closing the slowest past maxNodeBufferedBytes. */
+  private createBufferCap(): NodeBufferCap<SocketConnection> {
+    const { config } = this;
+    return new NodeBufferCap({
+      cap: config.maxNodeBufferedBytes,
+      onTotal: (bytes) => this.metrics.bufferedBytes.set(bytes),
+      onShed: (closed, freedBytes, bufferedBytes) =>
+        this.log.warn({ closed, freedBytes, bufferedBytes, cap: config.maxNodeBufferedBytes }, "node buffer cap reached: closed the slowest consumers"),
+    });
   }
 
   private createFabric(replica: string, incarnation: string): Fabric {
