@@ -500,8 +500,7 @@ export class CinderServer {
       subscribe: (subscriber) => fanout.subscribe(subscriber),
       joinHistory: (subscriber, since) => this.joinHistory(subscriber, since),
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
-      broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
-      broadcastStored: (topic, event, payload, from) => this.broadcaster.broadcastStored(topic, event, payload, from),
+      broadcaster: this.broadcaster,
       presence: this.presence,
       presenceStates: this.threadPresence.states,
     };
