@@ -1,10 +1,8 @@
 import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
 import type { us_listen_socket } from "./uws-types.js";
-import type { ChannelServices, PreparedHistoryJoin } from "./channel/channel-services.js";
-import { readableHistory, type HistoryRead } from "./history/history-read.js";
+import type { ChannelServices } from "./channel/channel-services.js";
+import type { HistoryRead } from "./history/history-read.js";
 import type { StoredBroadcast } from "./history/store-error.js";
-import { planRecovery, type Since } from "./history/recovery.js";
-import type { Subscriber } from "./pubsub/subscriber.js";
 import type { ChannelHandler } from "./channel/handler.js";
 import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
@@ -15,7 +13,8 @@ import { mountEndpoints } from "./endpoint/endpoints.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
-import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
+import type { HistoryAuthority } from "./history/history.js";
+import { HistoryTopics } from "./channel/history-topics.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
 import { RedisHistoryAuthority } from "./history/history-redis.js";
 import { WorkerHistoryAuthority } from "./history/history-workers.js";
@@ -97,6 +96,7 @@ export class CinderServer {
   /** One holder per topic across the cluster, with fencing (topic workers; see leases/leases.ts). */
   private readonly leases: Leases;
   private readonly historyAuthority: HistoryAuthority;
+  private readonly historyTopics: HistoryTopics;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -149,6 +149,7 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
+    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, router: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
     this.threadPresence = new ThreadPresence({
       settings: config,
@@ -165,7 +166,7 @@ export class CinderServer {
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
     const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
-    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.history(topic, options) });
+    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.historyTopics.read(topic, options) });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
@@ -183,8 +184,8 @@ export class CinderServer {
       disconnects: this.disconnects,
       longPollTopics: this.longPollTopics,
       broadcaster: this.broadcaster,
-      keepsHistory: (topic) => this.router.match(topic)?.history !== undefined,
-      history: (topic, since, limit) => this.history(topic, { since, limit }),
+      keepsHistory: (topic) => this.historyTopics.keeps(topic),
+      history: (topic, since, limit) => this.historyTopics.read(topic, { since, limit }),
       reports: this.reports,
       metrics: this.metrics,
       log: this.log,
@@ -246,14 +247,8 @@ export class CinderServer {
    * messages (default 100, at most 1000), oldest first. Throws for a topic whose channel keeps
    * no history.
    */
-  async history(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
-    const limits = this.router.match(topic)?.history;
-    if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history (see the channel's \`history\` option)`);
-    const since = options.since ?? 0;
-    const limit = Math.min(options.limit ?? 100, 1000);
-    if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
-    return readableHistory(await this.historyAuthority.read(topic, since, limit, limits));
+  history(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
+    return this.historyTopics.read(topic, options);
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -498,7 +493,7 @@ export class CinderServer {
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
       subscribe: (subscriber) => fanout.subscribe(subscriber),
-      joinHistory: (subscriber, since) => this.joinHistory(subscriber, since),
+      joinHistory: (subscriber, since) => this.historyTopics.join(subscriber, since),
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
       broadcaster: this.broadcaster,
       presence: this.presence,
@@ -517,30 +512,6 @@ export class CinderServer {
       untrackOwner: (owner) => this.presence.untrackOwner(owner),
       bufferCap: this.bufferCap,
       joinBacklog: this.joinBacklog,
-    };
-  }
-
-  /** See ChannelServices.joinHistory and docs/history-and-recovery.md. */
-  private async joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
-    const { topic } = subscriber;
-    const limits = subscriber.handler.history as HistoryLimits;
-    const maxRecover = this.config.historyMaxRecover;
-    const routed = this.fanout.prepare(subscriber);
-    if (routed) await routed;
-    let page: HistoryPage;
-    try {
-      page = await this.historyAuthority.read(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
-    } catch (err) {
-      this.log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
-      page = { epoch: "", top: 0, entries: [] };
-    }
-    return {
-      settle: () => {
-        const plan = planRecovery(since, page, this.fanout.recent(topic), maxRecover);
-        if (!this.fanout.attachPrepared(subscriber)) return null;
-        this.metrics.historyJoins.inc({ outcome: !since ? "fresh" : plan.recovery.recovered ? "recovered" : "not_recovered" });
-        return plan;
-      },
     };
   }
 }
