@@ -1,38 +1,25 @@
 import { makeIncarnation, makeReplicaId } from "../crdt/index.js";
 import type { us_listen_socket } from "./uws-types.js";
-import type { ChannelServices, PreparedHistoryJoin } from "./channel/channel-services.js";
-import { readableHistory, type HistoryRead } from "./history/history-read.js";
+import type { ChannelServices } from "./channel/channel-services.js";
+import type { HistoryRead } from "./history/history-read.js";
 import type { StoredBroadcast } from "./history/store-error.js";
-import { planRecovery, type Since } from "./history/recovery.js";
-import type { Subscriber } from "./pubsub/subscriber.js";
 import type { ChannelHandler } from "./channel/handler.js";
 import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
-import { mountHttp } from "./endpoint/http.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
-import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
-import { OriginGate } from "./endpoint/origin-gate.js";
+import { mountEndpoints } from "./endpoint/endpoints.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
-import { LongPollSessions } from "./longpoll/sessions.js";
-import { LongPollRelay } from "./longpoll/relay.js";
-import { serveRelays } from "./longpoll/relay-lane.js";
-import { mountLongPoll } from "./longpoll/routes.js";
-import { SessionTokens } from "./longpoll/session-token.js";
-import { KeyedBuckets } from "./socket/rate-limit.js";
-import { randomBytes } from "node:crypto";
+import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
-import { askNodes, serveNodes, SUBSCRIBERS_LANE, type NodeAnswer, type NodeQuestion } from "./dashboard/node-lane.js";
-import type { WorkerStats } from "./stats/node-report.js";
-import type { HistoryAuthority, HistoryLimits, HistoryPage } from "./history/history.js";
+import type { HistoryAuthority } from "./history/history.js";
+import { HistoryTopics } from "./channel/history-topics.js";
 import { MemoryHistoryAuthority } from "./history/history-memory.js";
 import { RedisHistoryAuthority } from "./history/history-redis.js";
 import { WorkerHistoryAuthority } from "./history/history-workers.js";
-import { dashboardChannel, DASHBOARD_TOPIC } from "./dashboard/dashboard-channel.js";
-import { DashboardFeed, NODE_SNAPSHOT_TIMEOUT_MS } from "./dashboard/dashboard-feed.js";
-import { nodeSnapshot, TOP_PER_THREAD, type NodeSnapshot } from "./dashboard/node-snapshot.js";
-import { lookUpTopic, type TopicLookup } from "./dashboard/topic-lookup.js";
+import type { NodeSnapshot } from "./dashboard/node-snapshot.js";
+import { NodeDashboard } from "./dashboard/node-dashboard.js";
 
 export type { HealthReport, HistoryRead };
 import { LocalFabric } from "./fabric/fabric-local.js";
@@ -45,17 +32,16 @@ import { WorkerLeases } from "./leases/leases-workers.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
-import { listenOn, loadNativeUws, uwsCapabilities } from "./native-uws.js";
+import { listenOn, loadNativeUws } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
-import { catchUpBatchBytes } from "./presence/catch-up-batch.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
 import { Metrics } from "./ops/metrics.js";
-import { nodeHealth, nodeMetricsText, STATS_LANE, threadFigures, type HealthReport, type StatsAnswer, type StatsQuestion } from "./stats/node-report.js";
-import { PresenceService, type FirstSyncReport } from "./presence/presence-service.js";
+import type { HealthReport } from "./stats/node-report.js";
+import { ThreadReports } from "./stats/thread-reports.js";
+import type { PresenceService } from "./presence/presence-service.js";
+import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
-import { PresenceCountFeed } from "./presence/presence-count-feed.js";
-import { PresenceStates } from "./presence/presence-states.js";
 import { Counters } from "./counters/counters.js";
 import type { CounterStore } from "./counters/counter-store.js";
 import { memoryCounters } from "./counters/counter-store-memory.js";
@@ -71,7 +57,6 @@ import { drainSockets } from "./socket/staggered-drain.js";
 import { JoinBacklog } from "./socket/join-backlog.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
-import { createAuthenticator } from "./auth/auth-config.js";
 import { DisconnectLane } from "./auth/disconnect.js";
 import type { TopicWorkerServices } from "./topic-workers/worker-run.js";
 
@@ -102,8 +87,7 @@ export class CinderServer {
   readonly presence: PresenceService;
   /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
-  private readonly presenceCounts: PresenceCountFeed;
-  private readonly presenceStates: PresenceStates;
+  private readonly threadPresence: ThreadPresence;
   private readonly now: () => number;
   private readonly router = new ChannelRouter();
   private readonly app;
@@ -112,6 +96,7 @@ export class CinderServer {
   /** One holder per topic across the cluster, with fencing (topic workers; see leases/leases.ts). */
   private readonly leases: Leases;
   private readonly historyAuthority: HistoryAuthority;
+  private readonly historyTopics: HistoryTopics;
   private readonly fanout: LocalFanout;
   private readonly queue: PublishQueue;
   private readonly broadcaster: Broadcaster;
@@ -129,7 +114,8 @@ export class CinderServer {
     onDeferred: () => this.metrics.joinsDeferred.inc(),
   });
   private readonly topicWorkers: TopicWorkers;
-  private readonly dashboard: DashboardFeed | undefined;
+  private readonly reports: ThreadReports;
+  private readonly dashboard: NodeDashboard;
   private readonly disconnects: DisconnectLane;
   /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
   private readonly longPoll: LongPollSessions | undefined;
@@ -146,15 +132,10 @@ export class CinderServer {
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
     this.metrics = new Metrics({ processMetrics: !topology });
-    this.bufferCap = new NodeBufferCap({
-      cap: config.maxNodeBufferedBytes,
-      onTotal: (bytes) => this.metrics.bufferedBytes.set(bytes),
-      onShed: (closed, freedBytes, bufferedBytes) =>
-        this.log.warn({ closed, freedBytes, bufferedBytes, cap: config.maxNodeBufferedBytes }, "node buffer cap reached: closed the slowest consumers"),
-    });
+    this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
-    const replica = makeReplicaId(workerReplicaName(config.nodeName, topology?.index ?? 0), incarnation);
-    this.fabric = this.createFabric(replica, incarnation);
+    const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
+    this.fabric = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
     this.counterStore = this.createCounterStore();
     this.leases = this.createLeases();
     this.historyAuthority = this.createHistoryAuthority();
@@ -168,143 +149,38 @@ export class CinderServer {
         return this.fabric.setInterest(topic, interested);
       },
     });
+    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, router: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
-    this.presence = new PresenceService({
-      nodeName: workerReplicaName(config.nodeName, topology?.index ?? 0),
-      incarnation,
-      broadcastPeriod: config.presenceBroadcastPeriod,
-      downPeriod: config.presenceDownPeriod,
-      permdownPeriod: config.presencePermdownPeriod,
-      firstSyncTimeout: config.presenceFirstSyncTimeoutMs,
-      onFirstSync: (report) => this.firstSyncEnded(report),
-      diffCoalesceMs: config.presenceDiffCoalesceMs,
-      diffCoalesceMaxMs: config.presenceDiffCoalesceMaxMs,
-      onDiffMerged: () => this.metrics.presenceDiffsMerged.inc(),
-      eagerFlushMs: config.presenceEagerFlushMs,
-      gossip: this.fabric.gossip,
-      onError: (err) => this.log.warn({ err }, "presence gossip problem"),
-    });
+    this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, gossip: this.fabric.gossip, fanout: this.fanout, metrics: this.metrics, log: this.log });
+    this.presence = this.threadPresence.service;
     this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
-    // Presence diffs are derived on each replica from the replicated state, so they are
-    // delivered locally only (Phoenix does the same), never sent across the fabric.
-    const batch = catchUpBatchBytes(config.presenceCatchUpBatchBytes, uwsCapabilities());
-    if (batch.capped) {
-      this.log.warn(
-        { presenceCatchUpBatchBytes: config.presenceCatchUpBatchBytes, batchBytes: batch.bytes, uws: uwsCapabilities().version },
-        "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
-      );
-    }
-    this.presenceStates = new PresenceStates({
-      snapshot: (topic) => this.presence.snapshot(topic),
-      setQuiet: (member, quiet) => this.fanout.setQuiet(member, quiet),
-      resyncBytes: config.presenceResyncBytes,
-      firstSync: this.presence.firstSync,
-      batchBytes: batch.bytes,
-      metrics: this.metrics,
-    });
-    this.presence.onDiff((topic, diff) => {
-      if (this.fanout.subscribersOf(topic) > 0) this.metrics.presenceDiffs.inc();
-      const withheld = this.presenceStates.beforeDiff(topic, diff);
-      if (withheld > 0) this.metrics.presenceDiffsWithheld.inc(withheld);
-      this.fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
-    });
-    this.presenceCounts = new PresenceCountFeed({
-      presence: this.presence,
-      intervalMs: config.countIntervalMs,
-      counted: (topic) => this.fanout.countsPresence(topic),
-      deliver: (topic, count) => this.fanout.deliver(topic, "presence_count", { ...count }, null, undefined, "count"),
-      metrics: this.metrics,
-    });
-    this.counters = new Counters({
-      store: this.counterStore,
-      now: this.now,
-      metrics: this.metrics,
-      log: this.log,
-      deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading),
-      intervalMs: config.countIntervalMs,
-    });
-    this.fabric.serve(STATS_LANE, async (question) => {
-      const { top } = question as StatsQuestion;
-      const answer: StatsAnswer = { kind: "worker", stats: this.workerStats(), metrics: await this.metrics.registry.getMetricsAsJSON(), ...(top ? { top: this.fanout.topTopics(top) } : {}) };
-      return answer;
-    });
-    this.fabric.serve(SUBSCRIBERS_LANE, async (topic) => this.fanout.subscribersOf(topic as string));
-    serveNodes(this.fabric, (question) => this.answerNode(question));
-    if (config.dashboard) {
-      this.dashboard = new DashboardFeed({
-        own: () => this.nodeSnapshot(),
-        others: async () => (await askNodes(this.fabric, { kind: "snapshot" }, NODE_SNAPSHOT_TIMEOUT_MS)).flatMap((answer) => (answer.kind === "snapshot" ? [answer.snapshot] : [])),
-        presence: (topic) => this.presence.count(topic),
-        deliver: (view) => this.fanout.deliver(DASHBOARD_TOPIC, "cluster", { ...view }),
-        log: this.log,
-      });
-      this.router.addReserved(DASHBOARD_TOPIC, dashboardChannel({ key: config.dashboardKey, feed: this.dashboard, lookUp: (topic) => this.lookUpTopic(topic) }) as unknown as ChannelHandler);
-    }
+    this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
+    this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
+    const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
+    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.historyTopics.read(topic, options) });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
-    const socketServices = this.socketServices();
-    const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
-    const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
-    const origins = new OriginGate(config, this.log);
-    const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
-    mountWebSocket(this.app, {
+    this.longPoll = mountEndpoints({
+      app: this.app,
+      httpInFlight: this.httpInFlight,
       config,
-      services: socketServices,
+      services: this.socketServices(),
+      fabric: this.fabric,
       connect: () => this.connectHook,
       connections: this.connections,
+      self: { node: config.nodeName, worker: topology?.index ?? 0 },
+      nodeSecret: topology?.nodeSecret,
       idPrefix: incarnation,
-      authenticator,
-      ids: this.disconnects,
-      connectRates,
-      origins,
-      dashboard,
-    });
-    if (config.longPoll) {
-      // Every node of a cluster verifies the others' tokens with secretKeyBase; without it the node's threads share a random key.
-      const tokens = new SessionTokens(config.secretKeyBase ?? topology?.nodeSecret ?? randomBytes(32).toString("base64"));
-      const longPoll = new LongPollSessions({
-        app: this.app,
-        services: socketServices,
-        tokens,
-        self: { node: config.nodeName, worker: topology?.index ?? 0 },
-        idPrefix: incarnation,
-        windowMs: config.longPollWindowMs,
-        maxBufferedBytes: config.longPollMaxBufferedBytes,
-        maxFrameBytes: config.maxPayloadLength,
-        ids: this.disconnects,
-        topics: this.longPollTopics,
-        metrics: this.metrics,
-        log: this.log,
-      });
-      this.longPoll = longPoll;
-      serveRelays(this.fabric, (request) => longPoll.answerRelayed(request));
-      mountLongPoll(this.httpInFlight.counting(this.app), {
-        config,
-        sessions: longPoll,
-        tokens,
-        relay: new LongPollRelay({ fabric: this.fabric, metrics: this.metrics, windowMs: config.longPollWindowMs, maxInFlight: config.longPollMaxRelays }),
-        connect: () => this.connectHook,
-        authenticator,
-        connectRates,
-        origins,
-        dashboard,
-        metrics: this.metrics,
-        log: this.log,
-      });
-    }
-    mountHttp(this.httpInFlight.counting(this.app), {
-      config,
+      disconnects: this.disconnects,
+      longPollTopics: this.longPollTopics,
+      broadcaster: this.broadcaster,
+      keepsHistory: (topic) => this.historyTopics.keeps(topic),
+      history: (topic, since, limit) => this.historyTopics.read(topic, { since, limit }),
+      reports: this.reports,
+      metrics: this.metrics,
       log: this.log,
-      broadcast: (topic, event, payload) => this.broadcast(topic, event, payload),
-      keepsHistory: (topic) => this.router.match(topic)?.history !== undefined,
-      broadcastStored: (topic, event, payload) => this.broadcastStored(topic, event, payload),
-      disconnect: (id) => this.disconnect(id),
-      history: (topic, since, limit) => this.history(topic, { since, limit }),
-      health: () => this.healthReport(),
-      metricsText: () => this.metricsText(),
-      metricsContentType: this.metrics.registry.contentType,
     });
     this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
   }
@@ -363,14 +239,8 @@ export class CinderServer {
    * messages (default 100, at most 1000), oldest first. Throws for a topic whose channel keeps
    * no history.
    */
-  async history(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
-    const limits = this.router.match(topic)?.history;
-    if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history (see the channel's \`history\` option)`);
-    const since = options.since ?? 0;
-    const limit = Math.min(options.limit ?? 100, 1000);
-    if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
-    return readableHistory(await this.historyAuthority.read(topic, since, limit, limits));
+  history(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
+    return this.historyTopics.read(topic, options);
   }
 
   /** The port bound by `listen()` (useful with `port: 0`). */
@@ -421,8 +291,7 @@ export class CinderServer {
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    // Open dashboards, here and on other nodes, show this node as draining until it is gone.
-    if (this.dashboard) this.broadcast(DASHBOARD_TOPIC, "draining", { node: this.config.nodeName });
+    this.dashboard.announceDraining();
     // Topic workers hand their leases over first, while this node can still reach the others.
     await this.topicWorkers.close();
     // A server that never listened has no sockets to drain (a node whose start failed).
@@ -488,16 +357,13 @@ export class CinderServer {
   }
 
   /** The node's numbers: this thread's, gathered with every other thread's when there are several. */
-  async healthReport(): Promise<HealthReport> {
-    if (!this.topology) return this.health();
-    return nodeHealth(this.health(), this.workerStats(), await this.askThreads({}));
+  healthReport(): Promise<HealthReport> {
+    return this.reports.healthReport();
   }
 
   /** Prometheus text for the whole node (threads are summed). */
-  async metricsText(): Promise<string> {
-    if (!this.topology) return this.metrics.registry.metrics();
-    const answers = await this.askThreads({});
-    return nodeMetricsText(await this.metrics.registry.getMetricsAsJSON(), answers);
+  metricsText(): Promise<string> {
+    return this.reports.metricsText();
   }
 
   /**
@@ -523,57 +389,25 @@ export class CinderServer {
       .catch(() => undefined);
   }
 
-  /** The presence replica's first sync ended: counted, and logged (a timeout names who did not answer). */
-  private firstSyncEnded({ outcome, missing, listed, ms }: FirstSyncReport): void {
-    this.metrics.presenceFirstSync.inc({ outcome });
-    if (outcome === "complete") this.log.debug({ ms }, "presence: first sync complete");
-    else this.log.warn({ ms, missing, listed }, "presence: first sync timed out; lists are served with what came, the rest follows as diffs");
-  }
-
   private stopCounts(): void {
-    this.dashboard?.stop();
+    this.dashboard.stop();
     this.counters.stop();
-    this.presenceCounts.stop();
-    this.presenceStates.stop();
+    this.threadPresence.stopFeeds();
   }
 
   /** This node as the dashboard shows it, gathered from every thread like /health and /metrics. */
-  async nodeSnapshot(): Promise<NodeSnapshot> {
-    const own = await this.metrics.registry.getMetricsAsJSON();
-    const ownTop = this.fanout.topTopics(TOP_PER_THREAD);
-    if (!this.topology) return nodeSnapshot(this.health(), [own], [ownTop]);
-    const answers = await this.askThreads({ top: TOP_PER_THREAD });
-    const { metrics, tops } = threadFigures(answers);
-    return nodeSnapshot(nodeHealth(this.health(), this.workerStats(), answers), [own, ...metrics], [ownTop, ...tops]);
+  nodeSnapshot(): Promise<NodeSnapshot> {
+    return this.dashboard.nodeSnapshot();
   }
 
-  /** What the node's other threads answer on the stats lane. */
-  private async askThreads(question: StatsQuestion): Promise<StatsAnswer[]> {
-    return (await this.fabric.ask(STATS_LANE, "threads", question, STATS_TIMEOUT_MS)) as StatsAnswer[];
-  }
-
-  /** Subscribers of `topic` on this node, summed over its threads. */
-  private async nodeSubscribers(topic: string): Promise<number> {
-    const answers = this.topology ? await this.fabric.ask(SUBSCRIBERS_LANE, "threads", topic, STATS_TIMEOUT_MS) : [];
-    return answers.reduce<number>((total, answer) => total + (typeof answer === "number" ? answer : 0), this.fanout.subscribersOf(topic));
-  }
-
-  /** Another node's question on the node request lane (the dashboard's). */
-  private async answerNode(question: NodeQuestion): Promise<NodeAnswer> {
-    if (question.kind === "snapshot") return { kind: "snapshot", snapshot: await this.nodeSnapshot() };
-    return { kind: "topic", node: this.config.nodeName, subscribers: await this.nodeSubscribers(question.topic) };
-  }
-
-  /** The dashboard's search box: one topic across the cluster. */
-  private lookUpTopic(topic: string): Promise<TopicLookup> {
-    return lookUpTopic(topic, {
-      subscribers: async (topic) => {
-        const [own, others] = await Promise.all([this.nodeSubscribers(topic), askNodes(this.fabric, { kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
-        const nodes = others.flatMap((answer) => (answer.kind === "topic" ? [{ node: answer.node, subscribers: answer.subscribers }] : []));
-        return [{ node: this.config.nodeName, subscribers: own }, ...nodes];
-      },
-      presence: (topic) => this.presence.list(topic),
-      history: (topic, since, limit) => (this.router.match(topic)?.history ? this.history(topic, { since, limit }) : Promise.resolve(null)),
+  /** Watches the bytes buffered across this thread's sockets, closing the slowest past maxNodeBufferedBytes. */
+  private createBufferCap(): NodeBufferCap<SocketConnection> {
+    const { config } = this;
+    return new NodeBufferCap({
+      cap: config.maxNodeBufferedBytes,
+      onTotal: (bytes) => this.metrics.bufferedBytes.set(bytes),
+      onShed: (closed, freedBytes, bufferedBytes) =>
+        this.log.warn({ closed, freedBytes, bufferedBytes, cap: config.maxNodeBufferedBytes }, "node buffer cap reached: closed the slowest consumers"),
     });
   }
 
@@ -651,12 +485,11 @@ export class CinderServer {
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
       subscribe: (subscriber) => fanout.subscribe(subscriber),
-      joinHistory: (subscriber, since) => this.joinHistory(subscriber, since),
+      joinHistory: (subscriber, since) => this.historyTopics.join(subscriber, since),
       unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
-      broadcast: (topic, event, payload, from) => this.broadcaster.broadcast(topic, event, payload, from),
-      broadcastStored: (topic, event, payload, from) => this.broadcaster.broadcastStored(topic, event, payload, from),
+      broadcaster: this.broadcaster,
       presence: this.presence,
-      presenceStates: this.presenceStates,
+      presenceStates: this.threadPresence.states,
     };
     return {
       log: this.log,
@@ -673,38 +506,8 @@ export class CinderServer {
       joinBacklog: this.joinBacklog,
     };
   }
-
-  /** See ChannelServices.joinHistory and docs/history-and-recovery.md. */
-  private async joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
-    const { topic } = subscriber;
-    const limits = subscriber.handler.history as HistoryLimits;
-    const maxRecover = this.config.historyMaxRecover;
-    const routed = this.fanout.prepare(subscriber);
-    if (routed) await routed;
-    let page: HistoryPage;
-    try {
-      page = await this.historyAuthority.read(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
-    } catch (err) {
-      this.log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
-      page = { epoch: "", top: 0, entries: [] };
-    }
-    return {
-      settle: () => {
-        const plan = planRecovery(since, page, this.fanout.recent(topic), maxRecover);
-        if (!this.fanout.attachPrepared(subscriber)) return null;
-        this.metrics.historyJoins.inc({ outcome: !since ? "fresh" : plan.recovery.recovered ? "recovered" : "not_recovered" });
-        return plan;
-      },
-    };
-  }
-
-  private workerStats(): WorkerStats {
-    return { index: this.topology?.index ?? 0, sockets: this.connections.size, channels: this.fanout.subscriptionCount, topics: this.fanout.topicCount };
-  }
 }
 
-/** How long /health and /metrics wait for the other threads of the node. */
-const STATS_TIMEOUT_MS = 500;
 /** A drain's wait for HTTP answers in flight, past the longest any of them waits (a LongPoll window). */
 const HTTP_ANSWER_MARGIN_MS = 1000;
 

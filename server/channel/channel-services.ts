@@ -5,8 +5,7 @@ import type { PresenceService } from "../presence/presence-service.js";
 import type { PresenceStates, StateMemberSocket } from "../presence/presence-states.js";
 import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Recovery, Since } from "../history/recovery.js";
-import type { StoredBroadcast } from "../history/store-error.js";
-import type { Payload } from "./results.js";
+import type { Broadcaster } from "../pubsub/broadcaster.js";
 import type { ChannelSocket } from "./channel-socket.js";
 
 /** A join on a history topic, its topic routed and its history read, waiting to be settled. */
@@ -28,8 +27,8 @@ export interface ChannelServices {
   /** Instead of `subscribe`, on a history topic: `since` is where the client says it stopped. */
   joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
   unsubscribe(subscriber: Subscriber): void;
-  broadcast(topic: string, event: string, payload: Payload, from: Subscriber | null): void;
-  broadcastStored(topic: string, event: string, payload: Payload, from: Subscriber | null): Promise<StoredBroadcast>;
+  /** Where a channel's broadcasts start (its own and its handler's), called directly. */
+  readonly broadcaster: Pick<Broadcaster, "broadcast" | "broadcastStored">;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
   /** How members catch up on a topic's list (pushPresenceState). */
   readonly presenceStates: Pick<PresenceStates, "request" | "forget" | "drained">;

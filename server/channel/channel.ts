@@ -290,19 +290,19 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
   }
 
   broadcast(event: string, payload: Payload): void {
-    this.services.broadcast(this.topic, event, payload, null);
+    this.services.broadcaster.broadcast(this.topic, event, payload, null);
   }
 
   broadcastFrom(event: string, payload: Payload): void {
-    this.services.broadcast(this.topic, event, payload, this);
+    this.services.broadcaster.broadcast(this.topic, event, payload, this);
   }
 
   broadcastStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
-    return this.services.broadcastStored(this.topic, event, payload, null);
+    return this.services.broadcaster.broadcastStored(this.topic, event, payload, null);
   }
 
   broadcastFromStored(event: string, payload: Record<string, unknown>): Promise<StoredBroadcast> {
-    return this.services.broadcastStored(this.topic, event, payload, this);
+    return this.services.broadcaster.broadcastStored(this.topic, event, payload, this);
   }
 
   reply(ref: PushRef, reply: Reply): void {

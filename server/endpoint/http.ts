@@ -2,27 +2,28 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "../uws-types.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
-import type { Payload } from "../channel/results.js";
 import type { ServerConfig } from "../config.js";
 import type { HistoryRead } from "../history/history-read.js";
-import { StoreError, type StoredBroadcast } from "../history/store-error.js";
+import { StoreError } from "../history/store-error.js";
 import type { Logger } from "../ops/logger.js";
-import { MAX_SOCKET_ID_LENGTH } from "../auth/disconnect.js";
+import { MAX_SOCKET_ID_LENGTH, type DisconnectLane } from "../auth/disconnect.js";
+import type { Broadcaster } from "../pubsub/broadcaster.js";
+import type { ThreadReports } from "../stats/thread-reports.js";
 import { readJsonBody, writeJson, writeText } from "./http-response.js";
 import { sameSecret } from "../auth/secret.js";
 
 export interface HttpEndpointOptions {
   config: ServerConfig;
   log: Logger;
-  broadcast: (topic: string, event: string, payload: Payload) => void;
+  /** Where `POST /api/broadcast` starts a broadcast, as a channel's does. */
+  broadcaster: Pick<Broadcaster, "broadcast" | "broadcastStored">;
   /** On a topic that keeps history the endpoint answers once the message is kept (or could not be). */
   keepsHistory: (topic: string) => boolean;
-  broadcastStored: (topic: string, event: string, payload: Record<string, unknown>) => Promise<StoredBroadcast>;
-  /** Closes every socket with this id in the cluster. */
-  disconnect: (id: string) => void;
+  /** Closes every socket with an id in the cluster. */
+  disconnects: Pick<DisconnectLane, "disconnect">;
   history: (topic: string, since: number | undefined, limit: number | undefined) => Promise<HistoryRead>;
-  health: () => Promise<object>;
-  metricsText: () => Promise<string>;
+  /** The node's /health and /metrics. */
+  reports: Pick<ThreadReports, "healthReport" | "metricsText">;
   metricsContentType: string;
 }
 
@@ -31,12 +32,12 @@ const MAX_DISCONNECT_BODY = 4096;
 
 /** `/health`, `/metrics`, `POST /api/broadcast`, the demo page, the dashboard page, and JSON 404s for the rest. */
 export function mountHttp(app: TemplatedApp, options: HttpEndpointOptions): void {
-  const { config, health, metricsText } = options;
+  const { config, reports } = options;
 
-  app.get("/health", (res) => answerLater(res, health, (body) => writeJson(res, 200, body)));
+  app.get("/health", (res) => answerLater(res, () => reports.healthReport(), (body) => writeJson(res, 200, body)));
 
   app.get("/metrics", (res) =>
-    answerLater(res, metricsText, (text) => writeText(res, 200, options.metricsContentType, text)),
+    answerLater(res, () => reports.metricsText(), (text) => writeText(res, 200, options.metricsContentType, text)),
   );
 
   app.post("/api/broadcast", (res, req) => broadcastEndpoint(res, req.getHeader("authorization"), options));
@@ -126,7 +127,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
       return answerLater(res, () => storedBroadcast(options, topic, event, payload), ({ status, body }) => writeJson(res, status, body));
     }
     try {
-      options.broadcast(topic, event, payload);
+      options.broadcaster.broadcast(topic, event, payload, null);
     } catch (err) {
       // The broadcaster checks the payload's depth (maxPayloadDepth) once, for every way in.
       if (err instanceof TypeError) return writeJson(res, 400, { error: err.message });
@@ -139,7 +140,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
 /** A stored broadcast's answer: 200 with its place once kept, 503 with the StoreError's reason, 400 for what can never be kept. */
 async function storedBroadcast(options: HttpEndpointOptions, topic: string, event: string, payload: Record<string, unknown>): Promise<{ status: number; body: object }> {
   try {
-    const { offset, epoch } = await options.broadcastStored(topic, event, payload);
+    const { offset, epoch } = await options.broadcaster.broadcastStored(topic, event, payload, null);
     return { status: 200, body: { ok: true, offset, epoch } };
   } catch (err) {
     if (err instanceof StoreError) return { status: 503, body: { error: err.message, reason: err.reason } };
@@ -160,7 +161,7 @@ function disconnectEndpoint(res: HttpResponse, authorization: string, options: H
     if (typeof id !== "string" || id.length === 0 || id.length > MAX_SOCKET_ID_LENGTH) {
       return writeJson(res, 400, { error: `id must be a string of 1 to ${MAX_SOCKET_ID_LENGTH} characters` });
     }
-    options.disconnect(id);
+    options.disconnects.disconnect(id);
     writeJson(res, 202, { ok: true });
   });
 }

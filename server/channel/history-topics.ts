@@ -1,0 +1,70 @@
+import type { HistoryAuthority, HistoryLimits, HistoryPage } from "../history/history.js";
+import { readableHistory, type HistoryRead } from "../history/history-read.js";
+import { planRecovery, type Since } from "../history/recovery.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { LocalFanout } from "../pubsub/local-fanout.js";
+import type { Subscriber } from "../pubsub/subscriber.js";
+import type { PreparedHistoryJoin } from "./channel-services.js";
+import type { ChannelRouter } from "./router.js";
+
+export interface HistoryTopicsParts {
+  /** The authority of this thread's history topics (history/history.ts). */
+  authority: HistoryAuthority;
+  fanout: Pick<LocalFanout, "prepare" | "recent" | "attachPrepared">;
+  /** Which topics keep history: their channel's declaration. */
+  router: Pick<ChannelRouter, "match">;
+  /** historyMaxRecover: the most messages a join recovers. */
+  maxRecover: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** The topics whose channels keep history, as a thread reads them: a read (the API, HTTP, the dashboard) and a join's recovery. */
+export class HistoryTopics {
+  constructor(private readonly parts: HistoryTopicsParts) {}
+
+  /** Whether `topic`'s channel keeps history. */
+  keeps(topic: string): boolean {
+    return this.parts.router.match(topic)?.history !== undefined;
+  }
+
+  /**
+   * What a history topic keeps after offset `since` (default 0: all of it), at most `limit`
+   * messages (default 100, at most 1000), oldest first. Throws for a topic whose channel keeps
+   * no history.
+   */
+  async read(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
+    const limits = this.parts.router.match(topic)?.history;
+    if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history (see the channel's \`history\` option)`);
+    const since = options.since ?? 0;
+    const limit = Math.min(options.limit ?? 100, 1000);
+    if (!Number.isSafeInteger(since) || since < 0) throw new TypeError("since must be a non-negative integer");
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError("limit must be a non-negative integer");
+    return readableHistory(await this.parts.authority.read(topic, since, limit, limits));
+  }
+
+  /** See ChannelServices.joinHistory and docs/history-and-recovery.md. */
+  async join(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
+    const { fanout, authority, maxRecover, metrics, log } = this.parts;
+    const { topic } = subscriber;
+    const limits = subscriber.handler.history as HistoryLimits;
+    const routed = fanout.prepare(subscriber);
+    if (routed) await routed;
+    let page: HistoryPage;
+    try {
+      page = await authority.read(topic, since ? since.o : Number.MAX_SAFE_INTEGER, since ? maxRecover : 0, limits);
+    } catch (err) {
+      log.warn({ err, topic }, "history unreadable: the join goes ahead without recovery");
+      page = { epoch: "", top: 0, entries: [] };
+    }
+    return {
+      settle: () => {
+        const plan = planRecovery(since, page, fanout.recent(topic), maxRecover);
+        if (!fanout.attachPrepared(subscriber)) return null;
+        metrics.historyJoins.inc({ outcome: !since ? "fresh" : plan.recovery.recovered ? "recovered" : "not_recovered" });
+        return plan;
+      },
+    };
+  }
+}
