@@ -6,11 +6,13 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
+import { isInternalTopic } from "../../server/fabric/internal-topics.js";
 import { publishCalls } from "./cluster-processes.js";
 import type { PhaseListener } from "./native-client.js";
 
 /** The Redis fabric's broadcast channels are `cinder:t:<topic>` (server/pubsub/broker-redis.ts). */
-const BROADCAST_CHANNELS = "cinder:t:*";
+const BROADCAST_PREFIX = "cinder:t:";
+const BROADCAST_CHANNELS = `${BROADCAST_PREFIX}*`;
 /** The other channels nodes publish on: presence gossip, `cinder:presence:<shard>[:<replica>]`. */
 const GOSSIP_CHANNELS = "cinder:presence*";
 
@@ -35,10 +37,12 @@ export function cpuMs(pid: number): number {
  * Connections subscribed to the broadcast channel (PUBSUB NUMSUB); 0 when there is none.
  * Redis 7 keeps no count of the pub/sub messages it delivers, so the benchmark multiplies
  * broadcast PUBLISH calls by this: a plain PUBLISH goes to every subscriber of its channel.
- * The benchmark uses one topic, so there is one broadcast channel.
+ * The benchmark uses one topic, so there is one broadcast channel besides Cinder's own topics.
  */
 export async function broadcastChannelSubscribers(redis: Redis): Promise<number> {
-  const channels = await redis.pubsub("CHANNELS", BROADCAST_CHANNELS);
+  // Every node also listens to Cinder's own topics (force-disconnects), which carry no broadcast here.
+  const all = (await redis.pubsub("CHANNELS", BROADCAST_CHANNELS)) as string[];
+  const channels = all.filter((channel) => !isInternalTopic(channel.slice(BROADCAST_PREFIX.length)));
   if (channels.length === 0) return 0;
   if (channels.length > 1) throw new Error(`expected one broadcast channel, Redis has ${channels.join(", ")}`);
   const numsub = await redis.pubsub("NUMSUB", String(channels[0]));
