@@ -36,7 +36,8 @@ describe("node-wide cap on unread outbound bytes", () => {
     }
     // The big ones get more and more, 2 MiB a round, until the cap closes them (at most 160 MiB
     // each, well under their own 256 MiB limit).
-    let maxGauge = 0;
+    // The gauge is not sampled on the way: one sweep can see the total over the cap and shed at
+    // once, so no read between rounds need ever see it above 0 (join-storm.test.ts watches it fill).
     let i = 0;
     await waitFor(
       async () => {
@@ -45,7 +46,6 @@ describe("node-wide cap on unread outbound bytes", () => {
           server.broadcast("room:big", "bulk", { i, body: BODY });
           await new Promise((r) => setImmediate(r));
         }
-        maxGauge = Math.max(maxGauge, await metricOf(server, "cinder_buffered_bytes"));
         return server.health().sockets <= 2;
       },
       "the node cap to close the big sockets",
@@ -54,7 +54,6 @@ describe("node-wide cap on unread outbound bytes", () => {
     expect(server.health().sockets).toBe(2);
     expect(await metricOf(server, "cinder_slow_consumer_node_cap_disconnects_total")).toBe(2);
     expect(await metricOf(server, "cinder_slow_consumer_disconnects_total")).toBe(0);
-    expect(maxGauge).toBeGreaterThan(0);
     expect(await metricOf(server, "cinder_buffered_bytes")).toBeLessThanOrEqual(CAP);
 
     // The big ones read again: everything queued, then the close with the slow-consumer code.
