@@ -22,7 +22,7 @@ import type { NodeSnapshot } from "./dashboard/node-snapshot.js";
 import { NodeDashboard } from "./dashboard/node-dashboard.js";
 
 export type { HealthReport, HistoryRead };
-import { LocalFabric } from "./fabric/fabric-local.js";
+import { MemoryFabric } from "./fabric/fabric-memory.js";
 import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
 import { RedisConnections } from "./cluster/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
@@ -414,7 +414,7 @@ export class CinderServer {
   private createFabric(replica: string, incarnation: string): Fabric {
     const { config, topology, metrics } = this;
     if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric();
+    if (!config.redisUrl) return new MemoryFabric();
     return new RedisFabric({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
