@@ -47,7 +47,9 @@ export type Responder = (question: unknown) => Promise<unknown>;
  *   fabric-memory.ts  — nobody else (one thread, no Redis)
  *   fabric-workers.ts — a worker thread: its siblings and the node's main thread
  *   fabric-redis.ts   — a node: the other nodes, through one Redis subscriber per node
- * and node-hub.ts joins the last two in the main thread of a multi-worker node.
+ * and node-hub.ts joins the last two in the main thread of a multi-worker node. Lanes are built
+ * for the medium chosen with the fabric (medium.ts), never for its class; on Redis, a lane may
+ * also send envelopes of its own on the topics' channels (topic-channels.ts).
  */
 export interface Fabric {
   // ── broadcast lane ──

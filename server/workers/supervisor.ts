@@ -66,7 +66,6 @@ export class WorkerSupervisor {
     const metrics = new Metrics({ processMetrics: true });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     // The node's link to Redis, and the medium of the lanes it serves its workers (memory without Redis).
-    const memory: MemoryMedium = { kind: "memory" };
     const { fabric: link, medium } = settings.redisUrl
       ? linkThroughRedis({
           connections: new RedisConnections({ url: settings.redisUrl, nodeName: settings.nodeName, sharded: settings.redisSharded, logger: log }),
@@ -78,7 +77,7 @@ export class WorkerSupervisor {
           log,
           metrics,
         })
-      : { fabric: undefined, medium: memory };
+      : { fabric: undefined, medium: { kind: "memory" } satisfies MemoryMedium };
     this.hub = new NodeHub({
       nodeName: settings.nodeName,
       replicas,
