@@ -15,20 +15,17 @@ import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
 import type { HistoryAuthority } from "./history/history.js";
 import { HistoryTopics } from "./channel/history-topics.js";
-import { MemoryHistoryAuthority } from "./history/history-memory.js";
-import { RedisHistoryAuthority } from "./history/history-redis.js";
-import { WorkerHistoryAuthority } from "./history/history-workers.js";
+import { historyFor } from "./history/history-for.js";
 import type { NodeSnapshot } from "./dashboard/node-snapshot.js";
 import { NodeDashboard } from "./dashboard/node-dashboard.js";
 
 export type { HealthReport, HistoryRead };
-import { LocalFabric } from "./fabric/fabric-local.js";
-import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
+import { MemoryFabric } from "./fabric/fabric-memory.js";
+import type { Medium } from "./fabric/medium.js";
+import { linkThroughRedis } from "./fabric/redis-link.js";
 import { RedisConnections } from "./cluster/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
-import { MemoryLeases } from "./leases/leases-memory.js";
-import { RedisLeases } from "./leases/leases-redis.js";
-import { WorkerLeases } from "./leases/leases-workers.js";
+import { leasesFor } from "./leases/leases-for.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
@@ -44,9 +41,7 @@ import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
 import { Counters } from "./counters/counters.js";
 import type { CounterStore } from "./counters/counter-store.js";
-import { memoryCounters } from "./counters/counter-store-memory.js";
-import { RedisCounterStore } from "./counters/counter-store-redis.js";
-import { WorkerCounterStore } from "./counters/counter-store-workers.js";
+import { counterStoreFor } from "./counters/counter-store-for.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
@@ -135,10 +130,11 @@ export class CinderServer {
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
-    this.fabric = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
-    this.counterStore = this.createCounterStore();
-    this.leases = this.createLeases();
-    this.historyAuthority = this.createHistoryAuthority();
+    const { fabric: threadFabric, medium } = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
+    this.fabric = threadFabric;
+    this.counterStore = this.createCounterStore(medium);
+    this.leases = leasesFor(medium, this.metrics);
+    this.historyAuthority = this.createHistoryAuthority(medium);
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
@@ -411,11 +407,15 @@ export class CinderServer {
     });
   }
 
-  private createFabric(replica: string, incarnation: string): Fabric {
+  /** This thread's fabric, and the medium its lanes are built on (chosen here, once). */
+  private createFabric(replica: string, incarnation: string): { fabric: Fabric; medium: Medium } {
     const { config, topology, metrics } = this;
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric();
-    return new RedisFabric({
+    if (topology) {
+      const fabric = new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
+      return { fabric, medium: { kind: "workers", fabric, worker: topology.index } };
+    }
+    if (!config.redisUrl) return { fabric: new MemoryFabric(), medium: { kind: "memory" } };
+    return linkThroughRedis({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,
@@ -427,39 +427,18 @@ export class CinderServer {
     });
   }
 
-  /** The authority of this thread's history topics: the main thread (a worker), Redis (a node in a cluster), or this thread, in memory. */
-  private createHistoryAuthority(): HistoryAuthority {
-    const { config, topology, fabric, metrics } = this;
+  /** The authority of this thread's history topics on its medium. */
+  private createHistoryAuthority(medium: Medium): HistoryAuthority {
+    const { config, metrics } = this;
     const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
-    if (topology) return new WorkerHistoryAuthority({ fabric, stores, metrics });
-    if (fabric instanceof RedisFabric) return new RedisHistoryAuthority(fabric, { sharded: config.redisSharded, stores, metrics, log: this.log.child({ component: "history" }) });
-    // Numbered here, delivered to this thread's subscribers (there is no other replica).
-    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, deliver: (message) => this.broadcaster.receive(message) });
+    // In memory: numbered here, delivered to this thread's subscribers (there is no other replica).
+    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, metrics, log: this.log, deliver: (message) => this.broadcaster.receive(message) });
   }
 
-  /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
-  private createLeases(): Leases {
-    const { config, topology, fabric, metrics } = this;
-    if (topology) return new WorkerLeases({ fabric, worker: topology.index });
-    if (!(fabric instanceof RedisFabric)) return new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
-    return new RedisLeases(fabric.connections, { sender: fabric.sender, sharded: config.redisSharded, channelOf: topicChannel });
-  }
-
-  /** Where this thread's counter increments go and its reads come from: the main thread's (a worker), Redis (a node in a cluster), or memory. */
-  private createCounterStore(): CounterStore {
-    const { config, topology, metrics, now, fabric } = this;
-    if (topology) return new WorkerCounterStore({ fabric, maxPending: config.counterMaxKeys, metrics });
-    if (!(fabric instanceof RedisFabric)) return memoryCounters({ counterMaxKeys: config.counterMaxKeys, now, metrics });
-    const { connections } = fabric;
-    return new RedisCounterStore({
-      connections,
-      cluster: connections.cluster,
-      flushMs: config.counterFlushMs,
-      maxPending: config.counterMaxKeys,
-      now,
-      metrics,
-      log: this.log.child({ component: "counters" }),
-    });
+  /** Where this thread's counter increments go and its reads come from, on its medium. */
+  private createCounterStore(medium: Medium): CounterStore {
+    const { config, metrics, now } = this;
+    return counterStoreFor(medium, { maxKeys: config.counterMaxKeys, flushMs: config.counterFlushMs, now, metrics, log: this.log });
   }
 
   private topicWorkerServices(): TopicWorkerServices {

@@ -65,7 +65,7 @@ export class HistoryStreams {
   }
 
   /**
-   * A join's page, read at its point of the stream (see RedisFabric.readHistory). Once this
+   * A join's page, read at its point of the stream (see RedisHistoryAuthority.read). Once this
    * settles, every offset up to the page's top has been delivered here (or counted as lost), so
    * the joiner can be attached without being sent any of them again.
    */

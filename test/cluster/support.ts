@@ -1,7 +1,9 @@
 import type { Redis } from "ioredis";
 import { makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { RedisConnections, type RedisConnectionsOptions } from "../../server/cluster/redis-connections.js";
-import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
+import type { RedisFabric, RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
+import type { RedisMedium } from "../../server/fabric/medium.js";
+import { linkThroughRedis } from "../../server/fabric/redis-link.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { Metrics } from "../../server/ops/metrics.js";
@@ -50,8 +52,13 @@ export interface TestFabricOptions {
 
 /** One node's fabric through Redis, with the test timings (its liveness is not started). */
 export function testFabric(redis: { url: string }, name: string, options: TestFabricOptions = {}): RedisFabric {
+  return testLink(redis, name, options).fabric;
+}
+
+/** One node's fabric through Redis, and the medium of its Redis lanes (as the wiring builds them), with the test timings. */
+export function testLink(redis: { url: string }, name: string, options: TestFabricOptions = {}): { fabric: RedisFabric; medium: RedisMedium } {
   const incarnation = options.incarnation ?? "1";
-  return new RedisFabric({
+  return linkThroughRedis({
     connections: new RedisConnections({
       url: redis.url,
       nodeName: name,
