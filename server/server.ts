@@ -36,7 +36,7 @@ import { listenOn, loadNativeUws } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
-import { Metrics } from "./ops/metrics.js";
+import { nodeMetrics, type NodeMetrics } from "./node-metrics.js";
 import type { HealthReport } from "./stats/node-report.js";
 import { ThreadReports } from "./stats/thread-reports.js";
 import type { PresenceService } from "./presence/presence-service.js";
@@ -83,7 +83,7 @@ export interface WorkerTopology {
 export class CinderServer {
   readonly config: ServerConfig;
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: NodeMetrics;
   readonly presence: PresenceService;
   /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
@@ -131,7 +131,7 @@ export class CinderServer {
     if (topology) this.log = this.log.child({ worker: topology.index });
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
-    this.metrics = new Metrics({ processMetrics: !topology });
+    this.metrics = nodeMetrics({ processMetrics: !topology });
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);

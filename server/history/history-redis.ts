@@ -3,7 +3,8 @@ import { SUBSCRIBE_WAIT_MS, topicChannel, type RedisFabric } from "../fabric/fab
 import { encodeHistory, encodeMarker } from "../fabric/redis-envelope.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "../fabric/fabric-metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
 import { HistoryStreams } from "./history-streams.js";
 import { PendingStores, type StoreLimits } from "./pending-stores.js";
@@ -22,7 +23,8 @@ export interface RedisHistoryAuthorityOptions {
   sharded: boolean;
   /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
-  metrics: Metrics;
+  /** Its own, and the fabric's count of broadcasts sent to other nodes (a stored broadcast is one). */
+  metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent">;
   log: Logger;
 }
 

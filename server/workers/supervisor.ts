@@ -15,7 +15,7 @@ import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
-import { Metrics } from "../ops/metrics.js";
+import { nodeMetrics } from "../node-metrics.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import { memoryCounters } from "../counters/counter-store-memory.js";
 import { RedisCounterStore } from "../counters/counter-store-redis.js";
@@ -65,7 +65,7 @@ export class WorkerSupervisor {
     this.slots = new Array(options.count).fill(undefined);
     const { settings, log } = options;
     // The main thread is the process: it collects the process metrics, and the fabric's.
-    const metrics = new Metrics({ processMetrics: true });
+    const metrics = nodeMetrics({ processMetrics: true });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     const link = settings.redisUrl
       ? new RedisFabric({
