@@ -33,7 +33,7 @@ import { listenOn, loadNativeUws } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
-import { Metrics } from "./ops/metrics.js";
+import { nodeMetrics, type NodeMetrics } from "./node-metrics.js";
 import type { HealthReport } from "./stats/node-report.js";
 import { ThreadReports } from "./stats/thread-reports.js";
 import type { PresenceService } from "./presence/presence-service.js";
@@ -78,7 +78,7 @@ export interface WorkerTopology {
 export class CinderServer {
   readonly config: ServerConfig;
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: NodeMetrics;
   readonly presence: PresenceService;
   /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
@@ -126,14 +126,14 @@ export class CinderServer {
     if (topology) this.log = this.log.child({ worker: topology.index });
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
-    this.metrics = new Metrics({ processMetrics: !topology });
+    this.metrics = nodeMetrics({ processMetrics: !topology });
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
     const { fabric: threadFabric, medium } = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
     this.fabric = threadFabric;
     this.counterStore = this.createCounterStore(medium);
-    this.leases = leasesFor(medium, this.metrics);
+    this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
     this.historyAuthority = this.createHistoryAuthority(medium);
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({

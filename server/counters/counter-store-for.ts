@@ -1,6 +1,6 @@
 import type { Medium } from "../fabric/medium.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { CounterMetrics } from "./counter-metrics.js";
 import type { CounterStore } from "./counter-store.js";
 import { memoryCounters } from "./counter-store-memory.js";
 import { RedisCounterStore } from "./counter-store-redis.js";
@@ -12,7 +12,7 @@ export interface CounterStoreForOptions {
   /** counterFlushMs: how often increments are flushed to Redis. */
   flushMs: number;
   now: () => number;
-  metrics: Metrics;
+  metrics: CounterMetrics;
   log: Logger;
 }
 

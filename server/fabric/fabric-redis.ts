@@ -3,7 +3,7 @@ import { NodeLiveness, type NodeLivenessOptions } from "../cluster/liveness.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "./fabric-metrics.js";
 import { NodeQuestions, type NodeResponder } from "./node-questions.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
@@ -46,7 +46,7 @@ export interface RedisFabricOptions {
   /** This node's presence replicas, kept in its liveness key. */
   replicas: () => readonly ReplicaId[];
   log: Logger;
-  metrics: Metrics;
+  metrics: FabricMetrics;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
 }
 

@@ -1,8 +1,9 @@
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { Medium } from "../fabric/medium.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "../fabric/fabric-metrics.js";
 import type { HistoryAuthority } from "./history.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import { MemoryHistoryAuthority } from "./history-memory.js";
 import { RedisHistoryAuthority } from "./history-redis.js";
 import { WorkerHistoryAuthority } from "./history-workers.js";
@@ -15,7 +16,7 @@ export interface HistoryForOptions {
   stores: StoreLimits;
   /** In memory: hands a numbered broadcast to the replicas with interest (this thread's subscribers, or the node's workers). */
   deliver: (message: EncodedBroadcast) => void;
-  metrics: Metrics;
+  metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
   log: Logger;
 }
 

@@ -2,7 +2,8 @@ import { ReplyError } from "ioredis";
 import type { RedisMedium } from "../fabric/medium.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "../fabric/fabric-metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
 import { encodeMarker, encodeNumbered, MARKER, NUMBERED } from "./history-envelope.js";
 import { HistoryStreams } from "./history-streams.js";
@@ -22,7 +23,8 @@ const MARKER_WAIT_MS = 1000;
 export interface RedisHistoryAuthorityOptions {
   /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
-  metrics: Metrics;
+  /** Its own, and the fabric's count of broadcasts sent to other nodes (a stored broadcast is one). */
+  metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
   log: Logger;
 }
 

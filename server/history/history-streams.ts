@@ -1,5 +1,5 @@
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { HistoryPage } from "./history.js";
 
@@ -25,7 +25,7 @@ export interface HistoryStreamsOptions {
   read: (topic: string, since: number, limit: number) => Promise<HistoryPage>;
   /** Hands a broadcast to this node's subscribers. */
   deliver: (message: EncodedBroadcast) => void;
-  metrics: Metrics;
+  metrics: HistoryMetrics;
   log: Logger;
 }
 

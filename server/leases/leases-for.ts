@@ -1,12 +1,14 @@
 import type { Medium } from "../fabric/medium.js";
-import type { Metrics } from "../ops/metrics.js";
 import type { Leases } from "./leases.js";
 import { MemoryLeases } from "./leases-memory.js";
 import { RedisLeases } from "./leases-redis.js";
 import { WorkerLeases } from "./leases-workers.js";
 
-/** The leases of a thread on `medium`: the main thread's (a worker), in Redis (the node's link), or in memory. */
-export function leasesFor(medium: Medium, metrics: Metrics): Leases {
+/**
+ * The leases of a thread on `medium`: the main thread's (a worker), in Redis (the node's link), or in memory.
+ * `onStateEvicted`: a memory lease's state was dropped to keep the table bounded (counted by the topic workers).
+ */
+export function leasesFor(medium: Medium, onStateEvicted: () => void): Leases {
   switch (medium.kind) {
     case "workers":
       return new WorkerLeases({ fabric: medium.fabric, worker: medium.worker });
@@ -15,6 +17,6 @@ export function leasesFor(medium: Medium, metrics: Metrics): Leases {
       return new RedisLeases(medium.connections, { sender: medium.sender, sharded: medium.sharded, channelOf: (topic) => topics.channelOf(topic) });
     }
     case "memory":
-      return new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
+      return new MemoryLeases(Date.now, onStateEvicted);
   }
 }

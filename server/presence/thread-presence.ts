@@ -1,5 +1,5 @@
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PresenceMetrics } from "./presence-metrics.js";
 import { uwsCapabilities } from "../native-uws.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { catchUpBatchBytes } from "./catch-up-batch.js";
@@ -31,7 +31,7 @@ export interface ThreadPresenceParts {
   incarnation: string;
   gossip: GossipLane;
   fanout: LocalFanout;
-  metrics: Metrics;
+  metrics: PresenceMetrics;
   log: Logger;
 }
 

@@ -4,7 +4,7 @@ import type { Payload } from "./payload.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PubsubMetrics } from "./pubsub-metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
 import type { Subscriber } from "./subscriber.js";
 import type { PresenceMode } from "./presence-mode.js";
@@ -55,7 +55,7 @@ export type TopicListener = (event: string, payload: Payload) => void;
 export interface LocalFanoutOptions {
   queue: PublishQueue;
   log: Logger;
-  metrics: Metrics;
+  metrics: PubsubMetrics;
   /** Told when this thread gains its first or loses its last subscriber of a topic. */
   onInterestChange: (topic: string, interested: boolean) => Promise<void> | void;
 }

@@ -14,7 +14,7 @@ import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
-import { Metrics } from "../ops/metrics.js";
+import { nodeMetrics } from "../node-metrics.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import { counterStoreFor } from "../counters/counter-store-for.js";
 import { serveWorkerCounters } from "../counters/counter-store-workers.js";
@@ -63,7 +63,7 @@ export class WorkerSupervisor {
     this.slots = new Array(options.count).fill(undefined);
     const { settings, log } = options;
     // The main thread is the process: it collects the process metrics, and the fabric's.
-    const metrics = new Metrics({ processMetrics: true });
+    const metrics = nodeMetrics({ processMetrics: true });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     // The node's link to Redis, and the medium of the lanes it serves its workers (memory without Redis).
     const { fabric: link, medium } = settings.redisUrl
@@ -88,7 +88,7 @@ export class WorkerSupervisor {
     this.counters = counterStoreFor(medium, { maxKeys: settings.counterMaxKeys, flushMs: settings.counterFlushMs, now: Date.now, metrics, log });
     serveWorkerCounters(this.hub, this.counters, log);
     // The node's leases: through Redis, or in memory here.
-    serveWorkerLeases(this.hub, leasesFor(medium, metrics));
+    serveWorkerLeases(this.hub, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
     // The node's history: in Redis, or in memory here (delivered to the workers with interest).
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
     const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, deliver: (message) => this.hub.deliver(message) });

@@ -13,8 +13,9 @@ import { RedisHistory } from "../../server/history/redis-history.js";
 import { RedisHistoryAuthority } from "../../server/history/history-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { DEFAULTS } from "../../server/config.js";
-import { Metrics } from "../../server/ops/metrics.js";
-import { metricOf } from "../support/metrics.js";
+import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
+import { historyMetrics, type HistoryMetrics } from "../../server/history/history-metrics.js";
+import { metricGroup, metricOf } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
 import { subscribers, waitForSubscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
@@ -49,10 +50,13 @@ afterEach(async () => {
   extraConnections = [];
 });
 
-async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
+/** A node's fabric and history metrics on one registry, which the test reads. */
+const fabricAndHistoryMetrics = () => metricGroup((registry) => ({ ...fabricMetrics(registry), ...historyMetrics(registry) }));
+
+async function startNodes(names: string[], options: TestFabricOptions & { metrics?: FabricMetrics & HistoryMetrics } = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
     const { fabric, medium } = testLink(redis, name, options);
-    const history = new RedisHistoryAuthority(medium, { stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? new Metrics({ processMetrics: false }), log: createLogger("silent", name) });
+    const history = new RedisHistoryAuthority(medium, { stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? fabricAndHistoryMetrics(), log: createLogger("silent", name) });
     const node: TestNode = { name, fabric, history, received: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     return node;
@@ -358,7 +362,7 @@ describe("Redis history: broadcasts that pub/sub lost", () => {
     node.received.filter((m) => m.topic === topic).map((m) => ({ o: m.offset, e: m.epoch, n: (payloadOf(m) as { n: number }).n }));
 
   it("reads the start of a new epoch back for its subscribers, as far as the stream still holds it, and counts the rest", async () => {
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = fabricAndHistoryMetrics();
     const [a] = await startNodes(["a"]);
     const [b] = await startNodes(["b"], { metrics });
     await b.fabric.setInterest("h:new", true);

@@ -6,9 +6,10 @@ import type { RedisMedium } from "../../server/fabric/medium.js";
 import { linkThroughRedis } from "../../server/fabric/redis-link.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
+import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
 import { parseGossipMessage } from "../../server/presence/messages.js";
 import { beforeAll } from "vitest";
+import { metricGroup } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
 import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
@@ -47,7 +48,7 @@ export interface TestFabricOptions {
   subscriptions?: RedisConnectionsOptions["subscriptions"];
   liveness?: RedisFabricOptions["liveness"];
   /** Default: a registry of the fabric's own. */
-  metrics?: Metrics;
+  metrics?: FabricMetrics;
 }
 
 /** One node's fabric through Redis, with the test timings (its liveness is not started). */
@@ -73,7 +74,7 @@ export function testLink(redis: { url: string }, name: string, options: TestFabr
     replicas: options.replicas ?? (() => [replicaOf(name, incarnation)]),
     checkGossip: parseGossipMessage,
     log: createLogger("silent", name),
-    metrics: options.metrics ?? new Metrics({ processMetrics: false }),
+    metrics: options.metrics ?? metricGroup(fabricMetrics),
     liveness: options.liveness,
   });
 }
