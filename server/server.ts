@@ -147,7 +147,16 @@ export class CinderServer {
     });
     this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, router: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
-    this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, gossip: this.fabric.gossip, fanout: this.fanout, metrics: this.metrics, log: this.log });
+    this.threadPresence = new ThreadPresence({
+      settings: config,
+      replicaName,
+      incarnation,
+      gossip: this.fabric.gossip,
+      fanout: this.fanout,
+      metrics: this.metrics,
+      log: this.log,
+      fetchFor: (topic) => this.router.match(topic)?.presenceFetch,
+    });
     this.presence = this.threadPresence.service;
     this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
     this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });

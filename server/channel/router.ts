@@ -37,6 +37,7 @@ export class ChannelRouter {
     if (pattern.startsWith(RESERVED_PREFIX)) throw new TypeError(`channel "${pattern}": topics starting with ${RESERVED_PREFIX} are reserved for Cinder`);
     if (typeof handler?.join !== "function") throw new TypeError(`channel "${pattern}" needs a join function`);
     if (handler.history) checkHistoryLimits(pattern, handler.history);
+    if (handler.presenceFetch !== undefined && typeof handler.presenceFetch !== "function") throw new TypeError(`channel "${pattern}": presenceFetch must be a function`);
     this.patterns.add(pattern, handler, "channel");
   }
 

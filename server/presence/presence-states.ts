@@ -33,6 +33,11 @@ export interface PresenceStatesOptions {
   firstSync?: FirstSyncView;
   /** Bytes one member is written at once, about: its frames then go out in a single write (catchUpBatchBytes). */
   batchBytes: number;
+  /**
+   * The topic's list enriched by its channel's presence fetch (never rejects: the raw list when
+   * the fetch fails), or undefined when the topic has none. Called once per snapshot.
+   */
+  enrich?(topic: string, list: PresenceMap): Promise<PresenceMap> | undefined;
   metrics: PresenceMetrics;
 }
 
@@ -216,6 +221,8 @@ export class PresenceStates {
       this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
       this.start(room, cursor);
     }
+    // Its snapshot's enriched list has not come yet: nothing to send (it is woken when it comes).
+    if (cursor.snapshot?.pending) return 0;
     const frames: StateFrame[] = [];
     let bytes = 0;
     const add = (frame: PartFrame, head?: string | Uint8Array): boolean => {
@@ -262,7 +269,10 @@ export class PresenceStates {
     let snapshot: StateSnapshot;
     if (latest && room.log.holds(latest.seq) && room.log.bytesSince(latest.seq) <= latest.bytes) snapshot = latest;
     else {
-      snapshot = new StateSnapshot(room.topic, room.log.next, this.options.snapshot(room.topic));
+      const list = this.options.snapshot(room.topic);
+      const enriched = this.options.enrich?.(room.topic, list);
+      snapshot = new StateSnapshot(room.topic, room.log.next, list, enriched !== undefined);
+      if (enriched) void enriched.then((filled) => this.filled(room, snapshot, filled));
       room.latest = snapshot;
       this.options.metrics.presenceStateEncodings.inc();
     }
@@ -271,6 +281,12 @@ export class PresenceStates {
     cursor.part = 0;
     cursor.seq = snapshot.seq;
     this.live.set(snapshot, (this.live.get(snapshot) ?? 0) + 1);
+  }
+
+  /** A snapshot's enriched list came: the members started on it are written again. */
+  private filled(room: Room, snapshot: StateSnapshot, list: PresenceMap): void {
+    snapshot.fill(list);
+    for (const [member, cursor] of room.catchingUp) if (cursor.snapshot === snapshot) this.turns.drained(member.socket);
   }
 
   /** Its client read nothing for a while and it gave up its turn: it starts afresh when its turn comes again. */

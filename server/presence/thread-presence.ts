@@ -7,11 +7,13 @@ import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
 import type { GossipLane } from "./gossip-lane.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
+import { PresenceFetches, type PresenceFetchSettings } from "./presence-fetches.js";
+import type { PresenceFetch } from "./presence-fetch.js";
 import { PresenceService } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
 
 /** The settings presence reads (the server's config has them under these names). */
-export interface PresenceSettings {
+export interface PresenceSettings extends PresenceFetchSettings {
   presenceBroadcastPeriod: number;
   presenceDownPeriod: number;
   presencePermdownPeriod: number;
@@ -33,6 +35,8 @@ export interface ThreadPresenceParts {
   fanout: LocalFanout;
   metrics: PresenceMetrics;
   log: Logger;
+  /** The presence fetch of a topic's channel, if it declares one (docs/presence.md, "Presence fetch"). */
+  fetchFor?(topic: string): PresenceFetch | undefined;
 }
 
 /**
@@ -44,6 +48,7 @@ export class ThreadPresence {
   readonly service: PresenceService;
   readonly states: PresenceStates;
   private readonly counts: PresenceCountFeed;
+  private readonly fetches: PresenceFetches;
 
   constructor(private readonly parts: ThreadPresenceParts) {
     const { settings, fanout, metrics, log } = parts;
@@ -69,15 +74,17 @@ export class ThreadPresence {
         "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
       );
     }
+    this.fetches = new PresenceFetches({ settings, fetchFor: parts.fetchFor, deliver: this.deliverDiff, metrics, log });
     this.states = new PresenceStates({
       snapshot: (topic) => this.service.snapshot(topic),
       setQuiet: (member, quiet) => fanout.setQuiet(member, quiet),
       resyncBytes: settings.presenceResyncBytes,
       firstSync: this.service.firstSync,
       batchBytes: batch.bytes,
+      enrich: this.fetches.enrichList,
       metrics,
     });
-    this.service.onDiff(this.deliverDiff);
+    this.service.onDiff(this.fetches.diff);
     this.counts = new PresenceCountFeed({
       presence: this.service,
       intervalMs: settings.countIntervalMs,
@@ -103,6 +110,7 @@ export class ThreadPresence {
   /** Stops the count feed and the catch-ups (the replica itself stops with `service.stop`). */
   stopFeeds(): void {
     this.counts.stop();
+    this.fetches.stop();
     this.states.stop();
   }
 
