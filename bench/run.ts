@@ -32,6 +32,7 @@ const SCENARIOS = [
   "longpoll",
   "drain",
   "presence-storm",
+  "presence-fetch",
   "chaos",
 ] as const;
 

@@ -51,7 +51,14 @@ export class FetchGate {
   enrichAll(fetch: PresenceFetch, topic: string, maps: readonly PresenceMap[]): Promise<PresenceMap[]> {
     const { timeoutMs } = this.options;
     return new Promise((resolve) => {
-      const controller = new AbortController();
+      // Made when a fetch first reads its signal: most never do, and a controller is not free.
+      let controller: AbortController | undefined;
+      const context = {
+        get signal(): AbortSignal {
+          controller ??= new AbortController();
+          return controller.signal;
+        },
+      };
       let settled = false;
       let holdsSlot = false;
       const finish = (outcome: FetchOutcome, result: PresenceMap[]): void => {
@@ -64,7 +71,7 @@ export class FetchGate {
         resolve(result);
       };
       const timer = setTimeout(() => {
-        controller.abort();
+        controller?.abort();
         finish("timeout", [...maps]);
       }, timeoutMs);
       const start = (): void => {
@@ -72,7 +79,7 @@ export class FetchGate {
         holdsSlot = true;
         let calls: Array<Promise<unknown>>;
         try {
-          calls = maps.map((map) => (isEmpty(map) ? Promise.resolve(map) : Promise.resolve(fetch(topic, map, { signal: controller.signal }))));
+          calls = maps.map((map) => (isEmpty(map) ? Promise.resolve(map) : Promise.resolve(fetch(topic, map, context))));
         } catch (err) {
           this.options.failed(err, topic);
           return finish("failed", [...maps]);

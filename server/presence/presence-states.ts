@@ -267,7 +267,8 @@ export class PresenceStates {
     this.release(cursor);
     const latest = room.latest;
     let snapshot: StateSnapshot;
-    if (latest && room.log.holds(latest.seq) && room.log.bytesSince(latest.seq) <= latest.bytes) snapshot = latest;
+    // A snapshot still being enriched is shared by whoever asks meanwhile: one fetch, not one per member.
+    if (latest && room.log.holds(latest.seq) && (latest.pending || room.log.bytesSince(latest.seq) <= latest.bytes)) snapshot = latest;
     else {
       const list = this.options.snapshot(room.topic);
       const enriched = this.options.enrich?.(room.topic, list);

@@ -28,8 +28,8 @@ export interface PartFrame {
  * lacks its per-member head (`[join_ref, null, topic, "presence_state",`).
  *
  * A snapshot whose topic has a presence fetch is `pending` until its enriched list comes
- * (`fill`): it is split from the raw list meanwhile (its size guides the room's choices), and
- * nothing of it is sent before it is filled.
+ * (`fill`): it has no parts and no size meanwhile (it holds no encoded bytes, and members that
+ * ask meanwhile start on it), and nothing of it is sent before it is filled.
  */
 export class StateSnapshot {
   parts: readonly PresenceMap[] = [];
@@ -46,7 +46,7 @@ export class StateSnapshot {
     /** Whether its list is still to be enriched (then `fill` gives the list to send). */
     public pending = false,
   ) {
-    this.split(list);
+    if (!pending) this.split(list);
   }
 
   /** The enriched list (or the raw one again, when the fetch failed): the snapshot can be sent. */

@@ -105,6 +105,31 @@ describe("presence fetch (a channel's presenceFetch), seen through phoenix.js Pr
     expect(calls.length).toBeLessThan(members.length * 2);
   });
 
+  it("members that ask while a list is being fetched start on it: one fetch, then the diffs held meanwhile", async () => {
+    let held: Array<() => void> | null = [];
+    const fetch: PresenceFetch = (_topic, presences) => {
+      if (!held) return named(presences);
+      return new Promise((resolve) => held!.push(() => resolve(named(presences))));
+    };
+    const server = await opened.server({ channels: { "room:*": fetchRoom(fetch) }, maxPresencePerSecond: 0, presenceFetchTimeoutMs: 30_000 });
+    const first = member(server, "m0");
+    await first.joined;
+    await waitFor(async () => (await metricOf(server, "cinder_presence_fetch_waiting")) >= 1, "the first list's fetch to be held");
+    const others = ["m1", "m2", "m3"].map((user) => member(server, user));
+    await Promise.all(others.map((m) => m.joined));
+    await waitFor(async () => (await metricOf(server, "cinder_presence_state_waiting")) === 4, "every member to wait for its list");
+    expect(first.list()).toBe("");
+
+    const release = held;
+    held = null;
+    for (const answer of release) answer();
+    const everyone = "m0:M0×1,m1:M1×1,m2:M2×1,m3:M3×1";
+    const all = [first, ...others];
+    await waitFor(() => all.every((m) => m.list() === everyone), () => `every member to hold the enriched list (${all.map((m) => m.list()).join(" | ")})`);
+    expect(await metricOf(server, "cinder_presence_state_encodings_total")).toBe(1);
+    expect(await metricOf(server, "cinder_presence_fetch_waiting")).toBe(0);
+  });
+
   it("a slow fetch times out: the raw entries go out, and the topic's later diffs follow in order", async () => {
     const fetch: PresenceFetch = (_topic, presences, { signal }) => {
       if (!("slow" in presences)) return named(presences);
