@@ -86,13 +86,15 @@ export class FetchGate {
         }
         Promise.all(calls).then(
           (answers) => {
+            if (settled) return; // timed out: the raw entries went out
             const merged = answers.map((answer, i) => mergeEnriched(maps[i], answer));
             if (merged.some((map) => map === null)) {
-              this.options.failed(new TypeError("presence fetch must return an object of {key: {metas, ...}}"), topic);
+              this.options.failed(new TypeError("presence fetch must answer an object of {key: {field: value, ...}}"), topic);
               finish("failed", [...maps]);
             } else finish("ok", merged as PresenceMap[]);
           },
           (err: unknown) => {
+            if (settled) return;
             this.options.failed(err, topic);
             finish("failed", [...maps]);
           },
