@@ -47,8 +47,12 @@ export class FetchChains {
       if (chain.diffs.length - 1 > this.options.maxWaiting && chain.rawFrom > 1) chain.rawFrom = 1;
       return;
     }
-    const fetch = this.stopped ? undefined : this.options.fetchFor(topic);
+    const fetch = this.options.fetchFor(topic);
     if (!fetch) return this.options.deliver(topic, diff);
+    if (this.stopped) {
+      this.options.outcome("skipped", 1);
+      return this.options.deliver(topic, diff);
+    }
     this.chains.set(topic, { diffs: [diff], rawFrom: Infinity });
     this.options.waiting(1);
     this.next(topic, fetch);

@@ -114,7 +114,7 @@ describe("FetchChains", () => {
 
   it("stopping sends what waits raw, in order, and ignores the answers that come later", async () => {
     const { calls, fetch } = heldFetch();
-    const { chain, delivered, waiting } = chains(fetch, 10);
+    const { chain, delivered, counted, waiting } = chains(fetch, 10);
     for (const key of ["a", "b"]) chain.push("room:1", joinOf(key));
     await waitFor(() => calls.length === 1, "the first fetch");
     chain.stop();
@@ -123,6 +123,7 @@ describe("FetchChains", () => {
     chain.push("room:1", joinOf("c"));
     await Promise.resolve();
     expect(delivered).toEqual(["room:1 a", "room:1 b", "room:1 c"]);
+    expect(counted).toEqual([["skipped", 2], ["skipped", 1]]);
     expect(waiting()).toBe(0);
   });
 });
