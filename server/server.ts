@@ -9,7 +9,7 @@ import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
-import { mountEndpoints } from "./endpoint/endpoints.js";
+import { mountEndpoints } from "./endpoints.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";

@@ -5,7 +5,6 @@ import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
 import type { ChannelHandler, JoinParams } from "../channel/handler.js";
 import type { ChannelSocket } from "../channel/channel-socket.js";
-import type { ServerConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { StateFrame } from "../presence/presence-states.js";
@@ -24,18 +23,28 @@ import { ChannelTable } from "./channel-table.js";
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
 
-/** The limits of one socket (docs/security.md, "Limits and bad input"). */
-export type SocketLimits = Pick<
-  ServerConfig,
-  | "maxPayloadDepth"
-  | "maxTopicLength"
-  | "maxEventLength"
-  | "maxFramesPerSecond"
-  | "maxJoinsPerSecond"
-  | "maxPresencePerSecond"
-  | "maxInboundBytesPerSecond"
-  | "maxPayloadLength"
->;
+/**
+ * The limits of one socket (docs/security.md, "Limits and bad input"), as the settings of the
+ * same names give them (settings/table.ts): a socket knows its limits, not the settings table.
+ */
+export interface SocketLimits {
+  /** Deepest nesting of a payload, in levels. */
+  readonly maxPayloadDepth: number;
+  /** Longest topic a frame may name, characters. */
+  readonly maxTopicLength: number;
+  /** Longest event a frame may name, characters. */
+  readonly maxEventLength: number;
+  /** Frames a second (0: no limit). */
+  readonly maxFramesPerSecond: number;
+  /** Joins a second (0: no limit). */
+  readonly maxJoinsPerSecond: number;
+  /** Presence tracks and updates a second (0: no limit). */
+  readonly maxPresencePerSecond: number;
+  /** What the frames may cost to decode a second, bytes (0: no limit). */
+  readonly maxInboundBytesPerSecond: number;
+  /** Largest inbound frame, bytes. */
+  readonly maxPayloadLength: number;
+}
 
 /**
  * What a connection needs of the link to its client: a uWS WebSocket, or a LongPoll session's
