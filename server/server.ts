@@ -135,26 +135,18 @@ export class CinderServer {
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
-    this.fabric = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
+    const replica = makeReplicaId(replicaName, incarnation);
+    this.fabric = this.createFabric(replica, incarnation);
     this.counterStore = this.createCounterStore();
     this.leases = this.createLeases();
-    this.historyAuthority = this.createHistoryAuthority();
+    this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
-    this.fanout = new LocalFanout({
-      queue: this.queue,
-      log: this.log,
-      metrics: this.metrics,
-      onInterestChange: (topic, interested) => {
-        this.topicWorkers.interest(topic, interested);
-        return this.fabric.setInterest(topic, interested);
-      },
-    });
-    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, router: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
-    this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, gossip: this.fabric.gossip, fanout: this.fanout, metrics: this.metrics, log: this.log });
+    this.fanout = new LocalFanout({ queue: this.queue, log: this.log, metrics: this.metrics, fabric: this.fabric, follower: this.topicWorkers });
+    this.historyAuthority = this.createHistoryAuthority();
+    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, declarations: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);
+    this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, fabric: this.fabric, fanout: this.fanout, metrics: this.metrics, log: this.log });
     this.presence = this.threadPresence.service;
-    this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
-    this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
     const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
@@ -434,7 +426,7 @@ export class CinderServer {
     if (topology) return new WorkerHistoryAuthority({ fabric, stores, metrics });
     if (fabric instanceof RedisFabric) return new RedisHistoryAuthority(fabric, { sharded: config.redisSharded, stores, metrics, log: this.log.child({ component: "history" }) });
     // Numbered here, delivered to this thread's subscribers (there is no other replica).
-    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, deliver: (message) => this.broadcaster.receive(message) });
+    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, delivery: this.fanout });
   }
 
   /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
@@ -479,16 +471,15 @@ export class CinderServer {
   }
 
   private socketServices(): SocketServices {
-    const fanout = this.fanout;
+    const { fanout, presence } = this;
     const channels: ChannelServices = {
       log: this.log,
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
-      subscribe: (subscriber) => fanout.subscribe(subscriber),
-      joinHistory: (subscriber, since) => this.historyTopics.join(subscriber, since),
-      unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
+      fanout,
+      historyTopics: this.historyTopics,
       broadcaster: this.broadcaster,
-      presence: this.presence,
+      presence,
       presenceStates: this.threadPresence.states,
     };
     return {
@@ -499,9 +490,9 @@ export class CinderServer {
       limits: this.config,
       maxBackpressure: this.config.maxBufferedBytes * 2,
       channels,
-      route: (topic) => this.router.match(topic),
-      intern: (topic) => fanout.intern(topic),
-      untrackOwner: (owner) => this.presence.untrackOwner(owner),
+      router: this.router,
+      fanout,
+      presence,
       bufferCap: this.bufferCap,
       joinBacklog: this.joinBacklog,
     };

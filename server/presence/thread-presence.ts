@@ -1,3 +1,4 @@
+import type { Fabric } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import { uwsCapabilities } from "../native-uws.js";
@@ -5,7 +6,6 @@ import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { catchUpBatchBytes } from "./catch-up-batch.js";
 import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
-import type { GossipLane } from "./gossip-lane.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
 import { PresenceService } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
@@ -29,7 +29,8 @@ export interface ThreadPresenceParts {
   /** This replica's name and incarnation (one per thread). */
   replicaName: string;
   incarnation: string;
-  gossip: GossipLane;
+  /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (peer events). */
+  fabric: Pick<Fabric, "gossip" | "onPeerEvent">;
   fanout: LocalFanout;
   metrics: Metrics;
   log: Logger;
@@ -59,9 +60,10 @@ export class ThreadPresence {
       diffCoalesceMaxMs: settings.presenceDiffCoalesceMaxMs,
       onDiffMerged: () => metrics.presenceDiffsMerged.inc(),
       eagerFlushMs: settings.presenceEagerFlushMs,
-      gossip: parts.gossip,
+      gossip: parts.fabric.gossip,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
     });
+    parts.fabric.onPeerEvent((event) => this.service.peerEvent(event));
     const batch = catchUpBatchBytes(settings.presenceCatchUpBatchBytes, uwsCapabilities());
     if (batch.capped) {
       log.warn(

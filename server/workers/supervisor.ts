@@ -107,7 +107,7 @@ export class WorkerSupervisor {
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
     const history = link
       ? new RedisHistoryAuthority(link, { sharded: settings.redisSharded, stores, metrics, log: log.child({ component: "history" }) })
-      : new MemoryHistoryAuthority({ maxBytes: settings.historyMaxBytes, metrics, deliver: (message) => this.hub.deliver(message) });
+      : new MemoryHistoryAuthority({ maxBytes: settings.historyMaxBytes, metrics, delivery: { deliverEncoded: (message) => this.hub.deliver(message) } });
     serveWorkerHistory(this.hub, history, log);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
