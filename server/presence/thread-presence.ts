@@ -7,7 +7,7 @@ import { catchUpBatchBytes } from "./catch-up-batch.js";
 import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
-import { PresenceService } from "./presence-service.js";
+import { PresenceService, type DiffReceiver } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
 
 /** The settings presence reads (the server's config has them under these names). */
@@ -41,7 +41,7 @@ export interface ThreadPresenceParts {
  * topic's state (PresenceStates), and what this thread's subscribers receive of it:
  * `presence_diff` through the fan-out, and `presence_count`.
  */
-export class ThreadPresence {
+export class ThreadPresence implements DiffReceiver {
   readonly service: PresenceService;
   readonly states: PresenceStates;
   private readonly counts: PresenceCountFeed;
@@ -61,6 +61,7 @@ export class ThreadPresence {
       onDiffMerged: () => metrics.presenceDiffsMerged.inc(),
       eagerFlushMs: settings.presenceEagerFlushMs,
       gossip: parts.fabric.gossip,
+      diffs: this,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
     });
     parts.fabric.onPeerEvent((event) => this.service.peerEvent(event));
@@ -79,7 +80,6 @@ export class ThreadPresence {
       batchBytes: batch.bytes,
       metrics,
     });
-    this.service.onDiff(this.deliverDiff);
     this.counts = new PresenceCountFeed({
       presence: this.service,
       intervalMs: settings.countIntervalMs,
@@ -94,13 +94,13 @@ export class ThreadPresence {
    * still catching up. Diffs are derived on each replica from the replicated state, so they are
    * delivered locally only (Phoenix does the same), never sent across the fabric.
    */
-  private readonly deliverDiff = (topic: string, diff: PresenceDiff): void => {
+  deliverDiff(topic: string, diff: PresenceDiff): void {
     const { fanout, metrics } = this.parts;
     if (fanout.subscribersOf(topic) > 0) metrics.presenceDiffs.inc();
     const withheld = this.states.beforeDiff(topic, diff);
     if (withheld > 0) metrics.presenceDiffsWithheld.inc(withheld);
     fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
-  };
+  }
 
   /** Stops the count feed and the catch-ups (the replica itself stops with `service.stop`). */
   stopFeeds(): void {
