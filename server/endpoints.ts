@@ -16,7 +16,7 @@ import type { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { OriginGate } from "./endpoint/origin-gate.js";
 import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
 
-export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" | "keepsHistory" | "history" | "reports"> {
+export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" | "historyTopics" | "reports"> {
   app: TemplatedApp;
   /** Counts the HTTP requests in flight, which a drain answers before it closes the app. */
   httpInFlight: HttpRequestsInFlight;
@@ -75,9 +75,8 @@ export function mountEndpoints(parts: EndpointsParts): LongPollSessions | undefi
     config,
     log,
     broadcaster: parts.broadcaster,
-    keepsHistory: parts.keepsHistory,
+    historyTopics: parts.historyTopics,
     disconnects,
-    history: parts.history,
     reports: parts.reports,
     metricsContentType: metrics.registry.contentType,
   });

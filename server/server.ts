@@ -149,8 +149,8 @@ export class CinderServer {
     this.presence = this.threadPresence.service;
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
-    const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
-    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.historyTopics.read(topic, options) });
+    const { fabric, fanout, broadcaster, historyTopics, reports, metrics, presence, router, log } = this;
+    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), historyTopics });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
@@ -168,8 +168,7 @@ export class CinderServer {
       disconnects: this.disconnects,
       longPollTopics: this.longPollTopics,
       broadcaster: this.broadcaster,
-      keepsHistory: (topic) => this.historyTopics.keeps(topic),
-      history: (topic, since, limit) => this.historyTopics.read(topic, { since, limit }),
+      historyTopics,
       reports: this.reports,
       metrics: this.metrics,
       log: this.log,
