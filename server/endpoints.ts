@@ -4,17 +4,18 @@ import type { DisconnectLane } from "./auth/disconnect.js";
 import type { ServerConfig } from "./config.js";
 import type { Fabric } from "./fabric/fabric.js";
 import type { LongPollTopics } from "./longpoll/longpoll-topics.js";
+import type { LongPollRoutesMetrics } from "./longpoll/routes.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
 import { startLongPoll } from "./longpoll/transport.js";
 import type { Logger } from "./ops/logger.js";
-import type { Metrics } from "./ops/metrics.js";
+import type { Registry } from "./ops/metrics.js";
 import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { KeyedBuckets } from "./socket/rate-limit.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { mountHttp, type HttpEndpointOptions } from "./endpoint/http.js";
 import type { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { OriginGate } from "./endpoint/origin-gate.js";
-import { CONNECT_RATE_ADDRESSES, mountWebSocket } from "./endpoint/websocket.js";
+import { CONNECT_RATE_ADDRESSES, mountWebSocket, type WebSocketEndpointOptions } from "./endpoint/websocket.js";
 
 export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" | "historyTopics" | "reports"> {
   app: TemplatedApp;
@@ -34,7 +35,8 @@ export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" 
   idPrefix: string;
   disconnects: DisconnectLane;
   longPollTopics: LongPollTopics;
-  metrics: Metrics;
+  /** What the endpoints count, and the registry /metrics serves. */
+  metrics: WebSocketEndpointOptions["metrics"] & LongPollRoutesMetrics & { registry: Registry };
   log: Logger;
 }
 
@@ -49,7 +51,7 @@ export function mountEndpoints(parts: EndpointsParts): LongPollSessions | undefi
   const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
   const origins = new OriginGate(config, log);
   const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
-  mountWebSocket(app, { config, services, connect, connections: parts.connections, idPrefix, authenticator, ids: disconnects, connectRates, origins, dashboard });
+  mountWebSocket(app, { config, services, connect, connections: parts.connections, idPrefix, authenticator, ids: disconnects, connectRates, origins, dashboard, metrics });
   const longPoll = config.longPoll
     ? startLongPoll({
         app,

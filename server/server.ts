@@ -15,20 +15,17 @@ import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
 import type { HistoryAuthority } from "./history/history.js";
 import { HistoryTopics } from "./channel/history-topics.js";
-import { MemoryHistoryAuthority } from "./history/history-memory.js";
-import { RedisHistoryAuthority } from "./history/history-redis.js";
-import { WorkerHistoryAuthority } from "./history/history-workers.js";
+import { historyFor } from "./history/history-for.js";
 import type { NodeSnapshot } from "./dashboard/node-snapshot.js";
 import { NodeDashboard } from "./dashboard/node-dashboard.js";
 
 export type { HealthReport, HistoryRead };
-import { LocalFabric } from "./fabric/fabric-local.js";
-import { RedisFabric, topicChannel } from "./fabric/fabric-redis.js";
+import { MemoryFabric } from "./fabric/fabric-memory.js";
+import type { Medium } from "./fabric/medium.js";
+import { linkThroughRedis } from "./fabric/redis-link.js";
 import { RedisConnections } from "./cluster/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
-import { MemoryLeases } from "./leases/leases-memory.js";
-import { RedisLeases } from "./leases/leases-redis.js";
-import { WorkerLeases } from "./leases/leases-workers.js";
+import { leasesFor } from "./leases/leases-for.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
 import type { PeerMesh } from "./fabric/mesh.js";
 import { workerReplicaName } from "./fabric/replica-names.js";
@@ -36,7 +33,7 @@ import { listenOn, loadNativeUws } from "./native-uws.js";
 import { listenError } from "./endpoint/listen-error.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signals.js";
-import { Metrics } from "./ops/metrics.js";
+import { nodeMetrics, type NodeMetrics } from "./node-metrics.js";
 import type { HealthReport } from "./stats/node-report.js";
 import { ThreadReports } from "./stats/thread-reports.js";
 import type { PresenceService } from "./presence/presence-service.js";
@@ -44,9 +41,7 @@ import { ThreadPresence } from "./presence/thread-presence.js";
 import { parseGossipMessage } from "./presence/messages.js";
 import { Counters } from "./counters/counters.js";
 import type { CounterStore } from "./counters/counter-store.js";
-import { memoryCounters } from "./counters/counter-store-memory.js";
-import { RedisCounterStore } from "./counters/counter-store-redis.js";
-import { WorkerCounterStore } from "./counters/counter-store-workers.js";
+import { counterStoreFor } from "./counters/counter-store-for.js";
 import { Broadcaster } from "./pubsub/broadcaster.js";
 import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
@@ -83,7 +78,7 @@ export interface WorkerTopology {
 export class CinderServer {
   readonly config: ServerConfig;
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: NodeMetrics;
   readonly presence: PresenceService;
   /** Sliding-window activity counters (docs/counters.md). */
   readonly counters: Counters;
@@ -131,18 +126,19 @@ export class CinderServer {
     if (topology) this.log = this.log.child({ worker: topology.index });
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
-    this.metrics = new Metrics({ processMetrics: !topology });
+    this.metrics = nodeMetrics({ processMetrics: !topology });
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
     const replica = makeReplicaId(replicaName, incarnation);
-    this.fabric = this.createFabric(replica, incarnation);
-    this.counterStore = this.createCounterStore();
-    this.leases = this.createLeases();
+    const { fabric: threadFabric, medium } = this.createFabric(replica, incarnation);
+    this.fabric = threadFabric;
+    this.counterStore = this.createCounterStore(medium);
+    this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
     this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({ queue: this.queue, log: this.log, metrics: this.metrics, fabric: this.fabric, follower: this.topicWorkers });
-    this.historyAuthority = this.createHistoryAuthority();
+    this.historyAuthority = this.createHistoryAuthority(medium);
     this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, declarations: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);
     this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, fabric: this.fabric, fanout: this.fanout, metrics: this.metrics, log: this.log });
@@ -402,11 +398,15 @@ export class CinderServer {
     });
   }
 
-  private createFabric(replica: string, incarnation: string): Fabric {
+  /** This thread's fabric, and the medium its lanes are built on (chosen here, once). */
+  private createFabric(replica: string, incarnation: string): { fabric: Fabric; medium: Medium } {
     const { config, topology, metrics } = this;
-    if (topology) return new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
-    if (!config.redisUrl) return new LocalFabric();
-    return new RedisFabric({
+    if (topology) {
+      const fabric = new WorkerFabric({ mesh: topology.mesh, nodeName: config.nodeName, linked: config.redisUrl !== undefined, log: this.log });
+      return { fabric, medium: { kind: "workers", fabric, worker: topology.index } };
+    }
+    if (!config.redisUrl) return { fabric: new MemoryFabric(), medium: { kind: "memory" } };
+    return linkThroughRedis({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,
@@ -418,39 +418,18 @@ export class CinderServer {
     });
   }
 
-  /** The authority of this thread's history topics: the main thread (a worker), Redis (a node in a cluster), or this thread, in memory. */
-  private createHistoryAuthority(): HistoryAuthority {
-    const { config, topology, fabric, metrics } = this;
+  /** The authority of this thread's history topics on its medium. */
+  private createHistoryAuthority(medium: Medium): HistoryAuthority {
+    const { config, metrics } = this;
     const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
-    if (topology) return new WorkerHistoryAuthority({ fabric, stores, metrics });
-    if (fabric instanceof RedisFabric) return new RedisHistoryAuthority(fabric, { sharded: config.redisSharded, stores, metrics, log: this.log.child({ component: "history" }) });
-    // Numbered here, delivered to this thread's subscribers (there is no other replica).
-    return new MemoryHistoryAuthority({ maxBytes: config.historyMaxBytes, metrics, delivery: this.fanout });
+    // In memory: numbered here, delivered to this thread's subscribers (there is no other replica).
+    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, metrics, log: this.log, delivery: this.fanout });
   }
 
-  /** The leases: the main thread's (a worker), in Redis (a node in a cluster), or in memory. */
-  private createLeases(): Leases {
-    const { config, topology, fabric, metrics } = this;
-    if (topology) return new WorkerLeases({ fabric, worker: topology.index });
-    if (!(fabric instanceof RedisFabric)) return new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
-    return new RedisLeases(fabric.connections, { sender: fabric.sender, sharded: config.redisSharded, channelOf: topicChannel });
-  }
-
-  /** Where this thread's counter increments go and its reads come from: the main thread's (a worker), Redis (a node in a cluster), or memory. */
-  private createCounterStore(): CounterStore {
-    const { config, topology, metrics, now, fabric } = this;
-    if (topology) return new WorkerCounterStore({ fabric, maxPending: config.counterMaxKeys, metrics });
-    if (!(fabric instanceof RedisFabric)) return memoryCounters({ counterMaxKeys: config.counterMaxKeys, now, metrics });
-    const { connections } = fabric;
-    return new RedisCounterStore({
-      connections,
-      cluster: connections.cluster,
-      flushMs: config.counterFlushMs,
-      maxPending: config.counterMaxKeys,
-      now,
-      metrics,
-      log: this.log.child({ component: "counters" }),
-    });
+  /** Where this thread's counter increments go and its reads come from, on its medium. */
+  private createCounterStore(medium: Medium): CounterStore {
+    const { config, metrics, now } = this;
+    return counterStoreFor(medium, { maxKeys: config.counterMaxKeys, flushMs: config.counterFlushMs, now, metrics, log: this.log });
   }
 
   private topicWorkerServices(): TopicWorkerServices {

@@ -2,7 +2,7 @@ import type { Fabric } from "../fabric/fabric.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { DISCONNECT_TOPIC } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { AuthMetrics } from "./auth-metrics.js";
 
 /*
  * Force-disconnects travel on a reserved topic (DISCONNECT_TOPIC), as Phoenix's
@@ -29,7 +29,7 @@ export interface Disconnectable {
 export class DisconnectLane {
   private readonly byId = new Map<string, Set<Disconnectable>>();
 
-  constructor(private readonly fabric: Fabric, private readonly metrics: Metrics, private readonly log: Logger) {
+  constructor(private readonly fabric: Fabric, private readonly metrics: AuthMetrics, private readonly log: Logger) {
     fabric.onBroadcast((message) => this.receive(message));
   }
 

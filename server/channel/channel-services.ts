@@ -1,6 +1,6 @@
 import type { Frame } from "../../client/codec/frame.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { ChannelMetrics } from "./channel-metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import type { PresenceStates, StateMemberSocket } from "../presence/presence-states.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
@@ -12,7 +12,7 @@ import type { HistoryTopics } from "./history-topics.js";
 /** What a channel uses of its server: pub/sub, presence, and where to log and count. */
 export interface ChannelServices {
   readonly log: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: ChannelMetrics;
   /** Pushes one channel may have waiting for its handler; past it a push is refused. */
   readonly maxQueuedPushes: number;
   /** This thread's topics: a joined channel subscribes, and unsubscribes when it ends. */

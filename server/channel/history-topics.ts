@@ -2,7 +2,7 @@ import type { HistoryAuthority, HistoryDeclarations, HistoryLimits, HistoryPage 
 import { readableHistory, type HistoryRead } from "../history/history-read.js";
 import { planRecovery, type Recovery, type Since } from "../history/recovery.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { ChannelMetrics } from "./channel-metrics.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import type { Subscriber } from "../pubsub/subscriber.js";
 
@@ -23,7 +23,7 @@ export interface HistoryTopicsParts {
   declarations: HistoryDeclarations;
   /** historyMaxRecover: the most messages a join recovers. */
   maxRecover: number;
-  metrics: Metrics;
+  metrics: ChannelMetrics;
   log: Logger;
 }
 

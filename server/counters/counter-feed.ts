@@ -1,5 +1,5 @@
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PresenceMetrics } from "../presence/presence-metrics.js";
 
 /** What a `counter:<key>` topic carries: in the join reply, then in each `counter` push. */
 export interface CounterReading {
@@ -24,7 +24,8 @@ export interface CounterFeedOptions {
   /** Sends `counter` to the subscribers of `topic` on this thread (every thread reads for its own). */
   deliver: (topic: string, reading: CounterReading) => void;
   intervalMs: number;
-  metrics: Metrics;
+  /** The live-count topics, a metric shared with presence's counts (declared there, the lower floor). */
+  metrics: Pick<PresenceMetrics, "countTopics">;
   log: Logger;
 }
 

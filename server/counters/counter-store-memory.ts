@@ -1,4 +1,4 @@
-import type { Metrics } from "../ops/metrics.js";
+import type { CounterMetrics } from "./counter-metrics.js";
 import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";
 import type { CounterWindow } from "./counter-window.js";
 import { HyperLogLog } from "./hyperloglog.js";
@@ -112,7 +112,7 @@ export class MemoryCounterStore implements CounterStore {
 }
 
 /** The counters of a node without Redis, reporting to its metrics. */
-export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: Metrics }): MemoryCounterStore {
+export function memoryCounters(options: { counterMaxKeys: number; now: () => number; metrics: CounterMetrics }): MemoryCounterStore {
   const { metrics } = options;
   return new MemoryCounterStore({
     maxKeys: options.counterMaxKeys,

@@ -2,7 +2,7 @@ import { hashTag } from "../cluster/hash-tag.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import { isNoScript, runScript, shaOf } from "../cluster/scripts.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { CounterMetrics } from "./counter-metrics.js";
 import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";
 import { bucketAt, windowMs, type CounterWindow } from "./counter-window.js";
 import { PendingCounts } from "./pending-counts.js";
@@ -78,7 +78,7 @@ export interface RedisCounterStoreOptions {
   /** Bound of the coalesced increments (counters plus actor ids). */
   maxPending: number;
   now: () => number;
-  metrics: Metrics;
+  metrics: CounterMetrics;
   log: Logger;
 }
 

@@ -1,6 +1,6 @@
 import type { Fabric, Responder } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { CounterMetrics } from "./counter-metrics.js";
 import { COUNTER_READ_LANE, type CounterDelta, type CounterQuery, type CounterStore } from "./counter-store.js";
 import type { CounterWindow } from "./counter-window.js";
 import { PendingCounts } from "./pending-counts.js";
@@ -16,7 +16,7 @@ export interface WorkerCounterStoreOptions {
   /** The worker's fabric: increments and reads go to the node's main thread (in order with everything else it posts there). */
   fabric: Pick<Fabric, "ask" | "tell">;
   maxPending: number;
-  metrics: Metrics;
+  metrics: CounterMetrics;
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
 import { counterChannel, type CounterChannelOptions } from "./counter-channel.js";
-import { CounterFeed, type CounterReading } from "./counter-feed.js";
+import { CounterFeed, type CounterFeedOptions, type CounterReading } from "./counter-feed.js";
 import type { ChannelHandler } from "../channel/handler.js";
 import type { CounterStore } from "./counter-store.js";
 import { bucketAt, bucketsOf, checkActor, checkIncrement, checkKey, checkSpan, checkWindow, type CounterWindow } from "./counter-window.js";
@@ -16,7 +15,7 @@ export interface CountersOptions {
   store: CounterStore;
   /** The current time in ms; injected by tests to slide windows without waiting. */
   now: () => number;
-  metrics: Metrics;
+  metrics: CounterFeedOptions["metrics"];
   log: Logger;
   /** Live counts: `counter` pushes go to this thread's subscribers of a topic at most once per `intervalMs`. */
   deliver: (topic: string, reading: CounterReading) => void;

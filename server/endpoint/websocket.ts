@@ -12,6 +12,8 @@ import { isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import type { OriginGate } from "./origin-gate.js";
 import { writeJson } from "./http-response.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
+import type { SocketMetrics } from "../socket/socket-metrics.js";
+import type { EndpointMetrics } from "./endpoint-metrics.js";
 
 /** A Map, not an object: `?serializer=__proto__` or `toString` must find nothing. */
 const SERIALIZERS = new Map<string, Serializer>([
@@ -45,12 +47,14 @@ export interface WebSocketEndpointOptions {
   origins: OriginGate;
   /** When the dashboard is served: its key, which admits the dashboard page's socket (see admit). */
   dashboard: { key: string | undefined } | undefined;
+  /** Its own, and the frames and connects refused, counted with the sockets'. */
+  metrics: EndpointMetrics & Pick<SocketMetrics, "frameErrors" | "rateLimited">;
 }
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins } = options;
-  const { metrics, log } = services;
+  const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins, metrics } = options;
+  const { log } = services;
   let nextId = 0;
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {

@@ -3,12 +3,13 @@ import { NodeLiveness, type NodeLivenessOptions } from "../cluster/liveness.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "./fabric-metrics.js";
 import { NodeQuestions, type NodeResponder } from "./node-questions.js";
 import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 import type { NodeLinkStatus } from "./link-status.js";
-import { BROADCAST_HEADER, decodeEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
+import { BROADCAST_HEADER, decodeEnvelope, decodeTopicEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
+import type { TopicChannels, TopicEnvelopeKind } from "./topic-channels.js";
 import { nodeOfReplica } from "./replica-names.js";
 import { settleWithin } from "./settle-within.js";
 import { clientTopicCount } from "./internal-topics.js";
@@ -16,7 +17,9 @@ import { clientTopicCount } from "./internal-topics.js";
 /** How long a join waits for Redis to confirm the subscription of its topic before going ahead. */
 export const SUBSCRIBE_WAIT_MS = 1000;
 const TOPIC_PREFIX = "cinder:t:";
-/** The Redis channel of a topic's broadcasts (fenced broadcasts go out on it too). */
+/** The items of a broadcast's envelope after its version and sender: topic, event, frame. */
+const BROADCAST_ITEMS = 3;
+/** The Redis channel of a topic's broadcasts (fenced broadcasts, and the lanes' envelopes, go out on it too). */
 export const topicChannel = (topic: string): string => TOPIC_PREFIX + topic;
 /** Heartbeats and permdowns, for every node. */
 const GOSSIP_CHANNEL = "cinder:presence";
@@ -30,8 +33,12 @@ export interface RedisFabricOptions {
    */
   connections: RedisConnections;
   nodeName: string;
-  /** One per node start: tells this node's messages from those of its previous lives. */
-  nodeIncarnation: string;
+  /**
+   * `nodeName#incarnation` (senderOf), one per node start: heads every envelope this node sends,
+   * and tells its messages from those of its previous lives. The wiring gives it to the node's
+   * Redis lanes too.
+   */
+  sender: string;
   /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
   sharded: boolean;
   /** Checks a gossip message from another node (presence's check; throws on anything else): a bad one is dropped and counted as rejected. */
@@ -39,7 +46,7 @@ export interface RedisFabricOptions {
   /** This node's presence replicas, kept in its liveness key. */
   replicas: () => readonly ReplicaId[];
   log: Logger;
-  metrics: Metrics;
+  metrics: FabricMetrics;
   liveness?: Pick<NodeLivenessOptions, "ttlMs" | "refreshMs" | "pollMs">;
 }
 
@@ -51,7 +58,7 @@ export interface RedisFabricOptions {
  * unreachable, broadcasts to other nodes are dropped and counted, and presence gossip repairs
  * itself afterwards (clocks and delta numbers reveal what was missed).
  */
-export class RedisFabric implements Fabric {
+export class RedisFabric implements Fabric, TopicChannels {
   /** `nodeName#incarnation`, at the head of every envelope this node sends. */
   readonly sender: string;
   private readonly ownPrefix: Uint8Array;
@@ -63,14 +70,13 @@ export class RedisFabric implements Fabric {
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly gossipHandlers: Array<(message: unknown, to: ReplicaId | null) => void> = [];
   private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
-  private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveBroadcast(bytes, channel);
+  private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveTopicMessage(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly questions: NodeQuestions;
   /** How this thread answers other nodes' questions, by lane (a multi-worker node's main thread hands them to its workers instead). */
   private readonly responders = new Map<string, Responder>();
-  /** Numbered broadcasts (kept in a topic's history) go here: history-redis.ts refills their gaps before delivering them. */
-  private numberedHandler: (message: EncodedBroadcast) => void = (message) => this.deliver(message);
-  private markerHandler: (token: string) => void = () => {};
+  /** The lanes' own envelopes on the topic channels, by their number of items. */
+  private readonly topicEnvelopes = new Map<number, (topic: string, items: readonly unknown[], sender: string) => void>();
   private readonly interestLostListeners: Array<(topic: string) => void> = [];
   private dropped = 0;
   private droppedInOutage = 0;
@@ -88,7 +94,7 @@ export class RedisFabric implements Fabric {
   };
 
   constructor(private readonly options: RedisFabricOptions) {
-    this.sender = `${options.nodeName}#${options.nodeIncarnation}`;
+    this.sender = options.sender;
     this.ownPrefix = senderPrefix(this.sender);
     this.log = options.log.child({ component: "fabric" });
     this.connections = options.connections;
@@ -127,7 +133,7 @@ export class RedisFabric implements Fabric {
     if (this.isClosed) return;
     if (!this.connections.isReady("publisher")) return this.drop();
     const bytes = encodeBroadcast(this.sender, message);
-    const channel = TOPIC_PREFIX + message.topic;
+    const channel = topicChannel(message.topic);
     const publisher = this.connections.publisher;
     const buffer = asBuffer(bytes);
     const sent = this.options.sharded ? publisher.spublish(channel, buffer) : publisher.publish(channel, buffer);
@@ -152,33 +158,38 @@ export class RedisFabric implements Fabric {
       this.interest.add(topic);
       // Every caller waits for the confirmation, not only the first (it resolves at once once
       // confirmed); never long, though: while Redis is down a join goes ahead.
-      return settleWithin(this.topicChannels.add(TOPIC_PREFIX + topic, this.topicListener), SUBSCRIBE_WAIT_MS);
+      return settleWithin(this.topicChannels.add(topicChannel(topic), this.topicListener), SUBSCRIBE_WAIT_MS);
     }
-    if (this.interest.delete(topic)) this.topicChannels.remove(TOPIC_PREFIX + topic, this.topicListener);
+    if (this.interest.delete(topic)) this.topicChannels.remove(topicChannel(topic), this.topicListener);
     for (const listener of this.interestLostListeners) listener(topic);
   }
 
-  /** Whether this node receives `topic` (it has a subscriber of it). */
+  channelOf(topic: string): string {
+    return topicChannel(topic);
+  }
+
   hasInterest(topic: string): boolean {
     return this.interest.has(topic);
   }
 
-  /** `topic` lost this node's interest (or never had it). */
   onInterestLost(listener: (topic: string) => void): void {
     this.interestLostListeners.push(listener);
   }
 
-  /** Numbered broadcasts from the topic channels (a history's), instead of delivering them as they come. */
-  onNumbered(handler: (message: EncodedBroadcast) => void): void {
-    this.numberedHandler = handler;
+  onTopicEnvelope<T>(kind: TopicEnvelopeKind<T>, handler: (message: T, sender: string) => void): void {
+    if (kind.items === BROADCAST_ITEMS) throw new RangeError(`an envelope of ${BROADCAST_ITEMS} items on a topic channel is a broadcast`);
+    if (this.topicEnvelopes.has(kind.items)) throw new RangeError(`envelopes of ${kind.items} items on the topic channels have a handler already`);
+    this.topicEnvelopes.set(kind.items, (topic, items, sender) => {
+      let message: T;
+      try {
+        message = kind.decode(topic, items);
+      } catch (error) {
+        return this.reject(topicChannel(topic), error instanceof Error ? error.message : String(error));
+      }
+      handler(message, sender);
+    });
   }
 
-  /** This node's own markers, back from a topic channel: where a read stands in the topic's stream. */
-  onMarker(handler: (token: string) => void): void {
-    this.markerHandler = handler;
-  }
-
-  /** True once closed: nothing more is sent. */
   get closed(): boolean {
     return this.isClosed;
   }
@@ -250,36 +261,33 @@ export class RedisFabric implements Fabric {
     this.connections.publisher.publish(channel, asBuffer(encodeGossip(this.sender, to, message))).catch(() => {});
   }
 
-  private receiveBroadcast(bytes: Buffer, channel: string): void {
-    // Our own live broadcasts come back from Redis: recognised without decoding them. (History
-    // broadcasts are delivered here, to this node too, once Redis has numbered them.)
+  private receiveTopicMessage(bytes: Buffer, channel: string): void {
+    // Our own live broadcasts come back from Redis: recognised without decoding them. (A lane's
+    // envelopes come back to this node too: history's numbered broadcasts are delivered here
+    // once Redis has numbered them.)
     if (bytes[0] === BROADCAST_HEADER && isFrom(bytes, this.ownPrefix)) return;
     const topic = channel.slice(TOPIC_PREFIX.length);
     // A lingering subscription (see SubscriptionRegistry) may still bring a topic we left.
     if (!this.interest.has(topic)) return;
-    const envelope = this.decode(bytes, channel);
+    const envelope = this.decode(bytes, channel, decodeTopicEnvelope);
     if (!envelope) return;
-    if (envelope.kind === "marker") {
-      if (envelope.sender === this.sender) this.markerHandler(envelope.token);
-      return;
+    if (envelope.kind === "lane") {
+      const handler = this.topicEnvelopes.get(envelope.items.length);
+      if (!handler) return this.reject(channel, `no lane takes an envelope of ${envelope.items.length} items on a topic channel`);
+      return handler(topic, envelope.items, envelope.sender);
     }
-    if ((envelope.kind !== "broadcast" && envelope.kind !== "history") || envelope.broadcast.topic !== topic) {
-      this.reject(channel, "a broadcast channel carried something else");
-      return;
-    }
+    if (envelope.broadcast.topic !== topic) return this.reject(channel, "a broadcast channel carried another topic's broadcast");
     this.options.metrics.fabricReceived.inc();
-    if (envelope.kind === "history") this.numberedHandler(envelope.broadcast);
-    else this.deliver(envelope.broadcast);
+    this.deliver(envelope.broadcast);
   }
 
-  /** Hands `message` to this node's broadcast handlers, as if it came from another node. */
   deliver(message: EncodedBroadcast): void {
     for (const handler of this.broadcastHandlers) handler(message);
   }
 
   private receiveGossip(bytes: Buffer): void {
     if (isFrom(bytes, this.ownPrefix)) return;
-    const envelope = this.decode(bytes, GOSSIP_CHANNEL);
+    const envelope = this.decode(bytes, GOSSIP_CHANNEL, decodeEnvelope);
     if (!envelope) return;
     if (envelope.kind !== "gossip") return this.reject(GOSSIP_CHANNEL, "a gossip channel carried something else");
     let message: unknown;
@@ -291,9 +299,9 @@ export class RedisFabric implements Fabric {
     for (const handler of this.gossipHandlers) handler(message, envelope.to);
   }
 
-  private decode(bytes: Buffer, channel: string) {
+  private decode<T>(bytes: Buffer, channel: string, decode: (bytes: Buffer) => T): T | undefined {
     try {
-      return decodeEnvelope(bytes);
+      return decode(bytes);
     } catch (error) {
       this.reject(channel, error instanceof Error ? error.message : String(error));
       return undefined;
@@ -309,7 +317,6 @@ export class RedisFabric implements Fabric {
     for (const listener of this.peerListeners) listener(event);
   }
 
-  /** A message to other nodes was not sent (Redis unreachable): counted in linkStatus().dropped, and logged once per outage. */
   drop(): void {
     if (this.droppedInOutage === 0) this.log.warn("Redis unreachable: broadcasts to other nodes are being dropped");
     this.dropped++;

@@ -44,10 +44,12 @@ export type Responder = (question: unknown) => Promise<unknown>;
  * worker threads of this node and the other nodes (through Redis). It carries broadcasts,
  * interest, gossip and peer events, and every feature's questions on one request primitive
  * (ask, serve, tell); it knows no feature. Each medium is one implementation beside this file:
- *   fabric-local.ts   — nobody else (one thread, no Redis)
+ *   fabric-memory.ts  — nobody else (one thread, no Redis)
  *   fabric-workers.ts — a worker thread: its siblings and the node's main thread
  *   fabric-redis.ts   — a node: the other nodes, through one Redis subscriber per node
- * and node-hub.ts joins the last two in the main thread of a multi-worker node.
+ * and node-hub.ts joins the last two in the main thread of a multi-worker node. Lanes are built
+ * for the medium chosen with the fabric (medium.ts), never for its class; on Redis, a lane may
+ * also send envelopes of its own on the topics' channels (topic-channels.ts).
  */
 export interface Fabric {
   // ── broadcast lane ──

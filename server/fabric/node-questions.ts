@@ -1,7 +1,7 @@
 import type { ChannelListener } from "../cluster/subscription-registry.js";
 import type { RedisConnections } from "../cluster/redis-connections.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "./fabric-metrics.js";
 import type { ThreadAddress } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
 import { decodeEnvelope, encodeAnswer, encodeQuestion, isFrom, senderPrefix } from "./redis-envelope.js";
@@ -35,7 +35,7 @@ export interface NodeQuestionsOptions {
   sender: string;
   /** The other nodes seen alive: a question to every node ends once each of them answered. */
   peers: () => readonly string[];
-  metrics: Metrics;
+  metrics: FabricMetrics;
   log: Logger;
 }
 
@@ -136,7 +136,7 @@ function limitOf(audience: "nodes" | "thread"): number {
   return audience === "nodes" ? MAX_NODE_REQUESTS : MAX_NODE_RELAYS;
 }
 
-function refusedOf(metrics: Metrics, audience: "nodes" | "thread") {
+function refusedOf(metrics: FabricMetrics, audience: "nodes" | "thread") {
   return audience === "nodes" ? metrics.nodeRequestsRefused : metrics.nodeRelaysRefused;
 }
 

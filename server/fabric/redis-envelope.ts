@@ -12,23 +12,35 @@ export const ENVELOPE_VERSION = 2;
  * for its previous life):
  *   broadcast: [2, sender, topic, event, frame]   frame = the V2 JSON frame (str) or V2 binary frame (bin)
  *   gossip:    [2, sender, to, message]           to = a replica id, or nil for every replica
- *   history:   [2, sender, topic, event, frame, offset, epoch, except]   built by the history script
- *   marker:    [2, sender, token]                 a history read's place in a topic's stream
  *   question:  [2, sender, "q", id, to, lane, question]   the request lane: to = nil (every node) or [node, worker]
  *   answer:    [2, sender, "a", id, to, answer]      its answer, to the asking node (to = its sender)
+ *   a lane's:  [2, sender, ...items]              on a topic's channel, in order with its broadcasts
  * Carrying the publisher's encoded frame means a node decodes only this small array, and its
- * JSON subscribers get the bytes as they are.
+ * JSON subscribers get the bytes as they are. The kinds are told apart by their length (and by
+ * the channel they come on): on a topic's channel, an envelope of any length but the
+ * broadcast's belongs to the lane that registered that length (topic-channels.ts), which
+ * decodes its items (history's numbered broadcasts and read markers: history/history-envelope.ts).
  */
 export type Envelope =
-  | { kind: "broadcast" | "history"; sender: string; broadcast: EncodedBroadcast }
-  | { kind: "marker"; sender: string; token: string }
+  | BroadcastEnvelope
   | { kind: "question"; sender: string; id: number; to: ThreadAddress | null; lane: string; question: unknown }
   | { kind: "answer"; sender: string; id: number; to: string; answer: unknown }
   /** The gossip message as it came: its user checks it. */
   | { kind: "gossip"; sender: string; to: ReplicaId | null; message: unknown };
 
+export interface BroadcastEnvelope {
+  kind: "broadcast";
+  sender: string;
+  broadcast: EncodedBroadcast;
+}
+
 /** The first byte of a live broadcast's envelope (a msgpack array of 5): the only kind a node drops as its own echo. */
 export const BROADCAST_HEADER = 0x95;
+
+/** Who sends a node's envelopes: `nodeName#incarnation`, one per node start. */
+export function senderOf(nodeName: string, incarnation: string): string {
+  return `${nodeName}#${incarnation}`;
+}
 
 // `undefined` fields are left out, as JSON.stringify would for a JSON client.
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -37,13 +49,9 @@ export function encodeBroadcast(sender: string, message: EncodedBroadcast): Uint
   return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame]);
 }
 
-/** A history broadcast as the script PUBLISHes it (used where the script cannot publish: sharded pub/sub). */
-export function encodeHistory(sender: string, message: Required<Pick<EncodedBroadcast, "offset" | "epoch">> & EncodedBroadcast): Uint8Array {
-  return encoder.encode([ENVELOPE_VERSION, sender, message.topic, message.event, message.frame, message.offset, message.epoch, message.except ?? ""]);
-}
-
-export function encodeMarker(sender: string, token: string): Uint8Array {
-  return encoder.encode([ENVELOPE_VERSION, sender, token]);
+/** A lane's own envelope, for a topic's channel: `items` after the version and the sender. */
+export function encodeLaneEnvelope(sender: string, items: readonly unknown[]): Uint8Array {
+  return encoder.encode([ENVELOPE_VERSION, sender, ...items]);
 }
 
 export function encodeQuestion(sender: string, id: number, to: ThreadAddress | null, lane: string, question: unknown): Uint8Array {
@@ -79,8 +87,15 @@ export class EnvelopeError extends Error {
   }
 }
 
-/** Decodes and checks an envelope; throws EnvelopeError on anything else. */
-export function decodeEnvelope(bytes: Uint8Array): Envelope {
+/** A lane's envelope from a topic's channel, its items not yet decoded: they are the lane's to check. */
+export interface LaneEnvelope {
+  kind: "lane";
+  sender: string;
+  items: readonly unknown[];
+}
+
+/** The array of an envelope, with its version and sender checked; throws EnvelopeError on anything else. */
+function decodeArray(bytes: Uint8Array): { sender: string; value: unknown[] } {
   let value: unknown;
   try {
     value = msgpackDecoder.decode(bytes);
@@ -91,26 +106,30 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   const [version, sender] = value as unknown[];
   if (version !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported version ${JSON.stringify(version)}`);
   if (typeof sender !== "string") throw new EnvelopeError("sender must be a string");
-  if (value.length === 5) {
-    const [, , topic, event, frame] = value as unknown[];
-    if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
-    if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
-    // Bytes decode as a view into the Redis message: copy them, so that handing the frame to a
-    // worker does not clone the whole message buffer along with it.
-    return { kind: "broadcast", sender, broadcast: { topic, event, frame: typeof frame === "string" ? frame : new Uint8Array(frame) } };
-  }
-  if (value.length === 3) {
-    const [, , token] = value as unknown[];
-    if (typeof token !== "string") throw new EnvelopeError("a marker's token must be a string");
-    return { kind: "marker", sender, token };
-  }
-  if (value.length === 8) {
-    const [, , topic, event, frame, offset, epoch, except] = value as unknown[];
-    if (typeof topic !== "string" || typeof event !== "string" || typeof frame !== "string") throw new EnvelopeError("topic, event and frame must be strings");
-    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 1) throw new EnvelopeError("offset must be a positive integer");
-    if (typeof epoch !== "string" || typeof except !== "string") throw new EnvelopeError("epoch and except must be strings");
-    return { kind: "history", sender, broadcast: { topic, event, frame, offset, epoch, ...(except ? { except } : {}) } };
-  }
+  return { sender, value };
+}
+
+/** The envelope of a broadcast, from its array of 5. */
+function broadcastOf(sender: string, value: unknown[]): BroadcastEnvelope {
+  const [, , topic, event, frame] = value;
+  if (typeof topic !== "string" || typeof event !== "string") throw new EnvelopeError("topic and event must be strings");
+  if (typeof frame !== "string" && !(frame instanceof Uint8Array)) throw new EnvelopeError("frame must be text or bytes");
+  // Bytes decode as a view into the Redis message: copy them, so that handing the frame to a
+  // worker does not clone the whole message buffer along with it.
+  return { kind: "broadcast", sender, broadcast: { topic, event, frame: typeof frame === "string" ? frame : new Uint8Array(frame) } };
+}
+
+/** What came on a topic's channel: a broadcast, or a lane's envelope (any other length); throws EnvelopeError on anything else. */
+export function decodeTopicEnvelope(bytes: Uint8Array): BroadcastEnvelope | LaneEnvelope {
+  const { sender, value } = decodeArray(bytes);
+  if (value.length === 5) return broadcastOf(sender, value);
+  return { kind: "lane", sender, items: value.slice(2) };
+}
+
+/** Decodes and checks an envelope of the fabric's own kinds; throws EnvelopeError on anything else. */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const { sender, value } = decodeArray(bytes);
+  if (value.length === 5) return broadcastOf(sender, value);
   if (value.length === 7) {
     const [, , kind, id, to, lane, question] = value as unknown[];
     if (kind !== "q" || typeof id !== "number" || !Number.isSafeInteger(id)) throw new EnvelopeError("a question is q with an integer id");
@@ -130,5 +149,5 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     if (to !== null && !isReplicaId(to)) throw new EnvelopeError("gossip `to` must be a replica id or nil");
     return { kind: "gossip", sender, to, message };
   }
-  throw new EnvelopeError(`an array of ${value.length} items is neither a broadcast nor gossip`);
+  throw new EnvelopeError(`an array of ${value.length} items is none of the fabric's envelopes`);
 }

@@ -1,5 +1,5 @@
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
 import { MemoryHistory } from "./memory-history.js";
 import { storedAs, type StoredBroadcast } from "./store-error.js";
@@ -14,7 +14,7 @@ export interface MemoryHistoryAuthorityOptions {
   maxBytes: number;
   /** Hands a numbered broadcast to the replicas with interest. */
   delivery: NumberedDelivery;
-  metrics: Metrics;
+  metrics: HistoryMetrics;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { ReplyError } from "ioredis";
-import { SUBSCRIBE_WAIT_MS, topicChannel, type RedisFabric } from "../fabric/fabric-redis.js";
-import { encodeHistory, encodeMarker } from "../fabric/redis-envelope.js";
+import type { RedisMedium } from "../fabric/medium.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { FabricMetrics } from "../fabric/fabric-metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
+import { encodeMarker, encodeNumbered, MARKER, NUMBERED } from "./history-envelope.js";
 import { HistoryStreams } from "./history-streams.js";
 import { PendingStores, type StoreLimits } from "./pending-stores.js";
 import { RedisHistory, type Appended } from "./redis-history.js";
@@ -16,23 +17,22 @@ import { StoreError, type StoredBroadcast, type StoreFailure } from "./store-err
  * and the first arrivals on the subscriber may well be the ones that show what was missed.
  */
 const READ_BACK_WAIT_MS = 6000;
+/** How long a read waits for its marker to come back on the topic's channel (one lost in an outage costs this wait, no more). */
+const MARKER_WAIT_MS = 1000;
 
 export interface RedisHistoryAuthorityOptions {
-  /** SSUBSCRIBE/SPUBLISH for broadcasts (Redis 7 sharded pub/sub, for Redis Cluster). */
-  sharded: boolean;
   /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
-  metrics: Metrics;
+  /** Its own, and the fabric's count of broadcasts sent to other nodes (a stored broadcast is one). */
+  metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
   log: Logger;
 }
-
-/** What the authority uses of the node's link: its connections, its topic channels' interest, and the numbered broadcasts and markers they carry. */
-export type HistoryLink = Pick<RedisFabric, "connections" | "sender" | "closed" | "hasInterest" | "deliver" | "drop" | "onNumbered" | "onMarker" | "onInterestLost">;
 
 /**
  * The history of a node in a cluster, in Redis: a script numbers and keeps each broadcast and
  * publishes it on the topic's channel, where every node with interest gets it (this one too)
- * through the link. Per topic with interest, HistoryStreams refills what pub/sub lost.
+ * among the topic's broadcasts (history-envelope.ts: the fabric hands them here). Per topic with
+ * interest, HistoryStreams refills what pub/sub lost.
  */
 export class RedisHistoryAuthority implements HistoryAuthority {
   private readonly history: RedisHistory;
@@ -44,10 +44,11 @@ export class RedisHistoryAuthority implements HistoryAuthority {
   private nextMarker = 0;
 
   constructor(
-    private readonly link: HistoryLink,
+    private readonly redis: RedisMedium,
     private readonly options: RedisHistoryAuthorityOptions,
   ) {
-    this.history = new RedisHistory(link.connections, { sender: link.sender, sharded: options.sharded, channelOf: topicChannel });
+    const { topics } = redis;
+    this.history = new RedisHistory(redis.connections, { sender: redis.sender, sharded: redis.sharded, channelOf: (topic) => topics.channelOf(topic) });
     const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
     this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.streams = new HistoryStreams({
@@ -56,18 +57,25 @@ export class RedisHistoryAuthority implements HistoryAuthority {
         await this.publisherReady(READ_BACK_WAIT_MS);
         return this.history.read(topic, since, limit, { size: limit, ttlMs: 1000 });
       },
-      deliver: (message) => link.deliver(message),
+      deliver: (message) => topics.deliver(message),
       metrics: options.metrics,
       log: options.log,
     });
-    link.onNumbered((message) => this.streams.receive(message));
-    link.onMarker((token) => this.markers.get(token)?.());
-    link.onInterestLost((topic) => this.streams.forget(topic));
+    topics.onTopicEnvelope(NUMBERED, (message) => {
+      options.metrics.fabricReceived.inc();
+      this.streams.receive(message);
+    });
+    // Only this node's own markers: where its reads stand in the topics' streams.
+    topics.onTopicEnvelope(MARKER, (token, sender) => {
+      if (sender === redis.sender) this.markers.get(token)?.();
+    });
+    topics.onInterestLost((topic) => this.streams.forget(topic));
   }
 
   append(message: HistoryAppend): void {
-    if (this.link.closed) return;
-    if (!this.link.connections.isReady("publisher")) return this.link.drop();
+    const { topics, connections } = this.redis;
+    if (topics.closed) return;
+    if (!connections.isReady("publisher")) return topics.drop();
     this.sendAppend(message).catch(() => undefined); // counted and logged by sendAppend
   }
 
@@ -77,9 +85,10 @@ export class RedisHistoryAuthority implements HistoryAuthority {
    * while Redis is unreachable.
    */
   store(message: HistoryAppend): Promise<StoredBroadcast> {
-    if (this.link.closed) return Promise.reject(new StoreError("unavailable"));
-    if (!this.link.connections.isReady("publisher")) {
-      this.link.drop();
+    const { topics, connections } = this.redis;
+    if (topics.closed) return Promise.reject(new StoreError("unavailable"));
+    if (!connections.isReady("publisher")) {
+      topics.drop();
       return Promise.reject(new StoreError("unavailable"));
     }
     return this.stores.run(() =>
@@ -95,55 +104,55 @@ export class RedisHistoryAuthority implements HistoryAuthority {
    * at its own point in the stream, and resolves once the marker is back and the node's
    * subscribers have everything up to the page's top (what pub/sub lost is read back first, see
    * HistoryStreams.reach): a joining socket attached now gets none of the page's broadcasts
-   * twice. (A marker lost in an outage costs a bounded wait, SUBSCRIBE_WAIT_MS.)
+   * twice. (A marker lost in an outage costs a bounded wait, MARKER_WAIT_MS.)
    */
   async read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
-    const { link } = this;
-    if (!link.hasInterest(topic)) return this.history.read(topic, since, limit, limits);
+    const { topics, connections, sender, sharded } = this.redis;
+    if (!topics.hasInterest(topic)) return this.history.read(topic, since, limit, limits);
     const token = `${this.nextMarker++}`;
     const back = new Promise<void>((resolve) => this.markers.set(token, resolve));
     let page: HistoryPage;
     try {
-      const marker = asBuffer(encodeMarker(link.sender, token));
-      if (!this.options.sharded) {
+      const marker = asBuffer(encodeMarker(sender, token));
+      if (!sharded) {
         page = await this.history.read(topic, since, limit, limits, marker);
       } else {
         // Sharded: the script cannot publish to the topic's shard, so the marker follows the read.
         page = await this.history.read(topic, since, limit, limits);
-        await link.connections.publisher.spublish(topicChannel(topic), marker);
+        await connections.publisher.spublish(topics.channelOf(topic), marker);
       }
-      await settleWithin(back, SUBSCRIBE_WAIT_MS);
+      await settleWithin(back, MARKER_WAIT_MS);
     } finally {
       this.markers.delete(token);
     }
-    if (link.hasInterest(topic)) await this.streams.reach(topic, page);
+    if (topics.hasInterest(topic)) await this.streams.reach(topic, page);
     return page;
   }
 
   /** One EVAL of the append script, on the publisher connection (so a publisher's appends keep their order). */
   private sendAppend(message: HistoryAppend): Promise<Appended> {
-    const { link } = this;
+    const { topics, connections, sender, sharded } = this.redis;
     this.options.metrics.fabricSent.inc();
     const appended = this.history.append(message);
     appended
       .then(
         (numbered) => {
-          if (!this.options.sharded) return;
-          const bytes = encodeHistory(link.sender, { ...message, ...numbered });
-          return link.connections.publisher.spublish(topicChannel(message.topic), asBuffer(bytes));
+          if (!sharded) return;
+          const bytes = encodeNumbered(sender, { ...message, ...numbered });
+          return connections.publisher.spublish(topics.channelOf(message.topic), asBuffer(bytes));
         },
         (err: unknown) => {
-          link.drop();
+          topics.drop();
           this.options.log.warn({ err, topic: message.topic }, "a history broadcast could not be stored");
         },
       )
-      .catch(() => link.drop());
+      .catch(() => topics.drop());
     return appended;
   }
 
   /** Resolves once the publishing connection is ready, or after `ms` (what is sent then fails as it would have). */
   private async publisherReady(ms: number): Promise<void> {
-    const { connections } = this.link;
+    const { connections } = this.redis;
     if (connections.isReady("publisher")) return;
     let stop = () => {};
     const ready = new Promise<void>((resolve) => {

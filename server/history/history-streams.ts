@@ -1,5 +1,5 @@
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { HistoryPage } from "./history.js";
 
@@ -25,7 +25,7 @@ export interface HistoryStreamsOptions {
   read: (topic: string, since: number, limit: number) => Promise<HistoryPage>;
   /** Hands a broadcast to this node's subscribers. */
   deliver: (message: EncodedBroadcast) => void;
-  metrics: Metrics;
+  metrics: HistoryMetrics;
   log: Logger;
 }
 
@@ -65,7 +65,7 @@ export class HistoryStreams {
   }
 
   /**
-   * A join's page, read at its point of the stream (see RedisFabric.readHistory). Once this
+   * A join's page, read at its point of the stream (see RedisHistoryAuthority.read). Once this
    * settles, every offset up to the page's top has been delivered here (or counted as lost), so
    * the joiner can be attached without being sent any of them again.
    */

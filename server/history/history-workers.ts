@@ -1,6 +1,6 @@
 import type { Fabric, Responder } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
 import { PendingStores, type StoreLimits } from "./pending-stores.js";
 import { fromOutcome, storeOutcome, type StoredBroadcast, type StoreOutcome } from "./store-error.js";
@@ -27,7 +27,7 @@ export interface WorkerHistoryAuthorityOptions {
   fabric: Pick<Fabric, "ask" | "tell">;
   /** Stored broadcasts waiting on the main thread, and how long each is waited on. */
   stores: StoreLimits;
-  metrics: Metrics;
+  metrics: HistoryMetrics;
 }
 
 /**

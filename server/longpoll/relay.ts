@@ -1,6 +1,6 @@
 import type { Fabric } from "../fabric/fabric.js";
 import { relayTo, type RelayRequest } from "./relay-lane.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { LongPollMetrics } from "./longpoll-metrics.js";
 import { statusBody } from "./answers.js";
 import type { SessionRef } from "./session-token.js";
 
@@ -9,7 +9,7 @@ export const RELAY_MARGIN_MS = 2000;
 
 export interface LongPollRelayOptions {
   fabric: Pick<Fabric, "ask">;
-  metrics: Metrics;
+  metrics: LongPollMetrics;
   windowMs: number;
   /** Relays one thread may have in flight (longPollMaxRelays). */
   maxInFlight: number;

@@ -7,7 +7,9 @@ import { isSupportedVsn, parseQuery } from "../endpoint/handshake.js";
 import type { OriginGate } from "../endpoint/origin-gate.js";
 import { readBody } from "../endpoint/http-response.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { EndpointMetrics } from "../endpoint/endpoint-metrics.js";
+import type { SocketMetrics } from "../socket/socket-metrics.js";
+import type { LongPollMetrics } from "./longpoll-metrics.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
 import { pollBody, statusBody, statusOf } from "./answers.js";
 import { postLines, MAX_POST_LINES } from "./ndjson.js";
@@ -19,6 +21,9 @@ import type { LongPollSessions } from "./sessions.js";
 const TOKEN_HEADER = "x-phoenix-longpoll-token";
 /** The auth token phoenix.js's LongPoll sends (its WebSocket puts it in a subprotocol). */
 const AUTH_TOKEN_HEADER = "x-phoenix-authtoken";
+
+/** What the routes count: LongPoll's own metrics, and a refused or rate-limited handshake as the WebSocket endpoint counts it. */
+export type LongPollRoutesMetrics = LongPollMetrics & Pick<EndpointMetrics, "connectsRejected"> & Pick<SocketMetrics, "rateLimited">;
 
 export interface LongPollRoutesOptions {
   config: ServerConfig;
@@ -33,7 +38,7 @@ export interface LongPollRoutesOptions {
   origins: OriginGate;
   /** As the WebSocket endpoint's: the dashboard key admits the dashboard page's socket. */
   dashboard: { key: string | undefined } | undefined;
-  metrics: Metrics;
+  metrics: LongPollRoutesMetrics;
   log: Logger;
 }
 
@@ -122,7 +127,7 @@ interface Later {
 }
 
 /** An answer that may come after the handler returned: it is corked, and dropped if the client went away. */
-function later(res: HttpResponse, method: "GET" | "POST", metrics: Metrics): Later {
+function later(res: HttpResponse, method: "GET" | "POST", metrics: LongPollRoutesMetrics): Later {
   let done = false;
   let cancel: () => void = () => {};
   res.onAborted(() => {
@@ -171,7 +176,7 @@ function handshake(head: RequestHead, remoteAddress: string, answered: Later, op
   );
 }
 
-function refuse(answered: Later, reason: string, metrics: Metrics, log: Logger, status = 403): void {
+function refuse(answered: Later, reason: string, metrics: LongPollRoutesMetrics, log: Logger, status = 403): void {
   metrics.connectsRejected.inc({ reason });
   log.debug({ reason }, "longpoll refused");
   answered.send(statusBody(status));

@@ -4,7 +4,7 @@ import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import type { RelayRequest, RelayResponse } from "./relay-lane.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { LongPollMetrics } from "./longpoll-metrics.js";
 import { SocketConnection, type SocketServices, type SocketSessionInit } from "../socket/connection.js";
 import { statusBody, statusOf } from "./answers.js";
 import { LongPollTopics } from "./longpoll-topics.js";
@@ -25,7 +25,7 @@ export interface LongPollSessionsOptions {
   maxFrameBytes: number;
   ids: Pick<DisconnectLane, "add" | "remove">;
   topics: LongPollTopics;
-  metrics: Metrics;
+  metrics: LongPollMetrics;
   log: Logger;
 }
 

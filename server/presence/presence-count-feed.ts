@@ -1,4 +1,4 @@
-import type { Metrics } from "../ops/metrics.js";
+import type { PresenceMetrics } from "./presence-metrics.js";
 import type { PresenceCount } from "./presence-counts.js";
 import type { PresenceService } from "./presence-service.js";
 
@@ -9,7 +9,7 @@ export interface PresenceCountFeedOptions {
   counted: (topic: string) => boolean;
   /** Sends `presence_count` to those subscribers of `topic` (on this thread only: every thread counts for itself). */
   deliver: (topic: string, count: PresenceCount) => void;
-  metrics: Metrics;
+  metrics: PresenceMetrics;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Metrics } from "../ops/metrics.js";
+import type { PresenceMetrics } from "./presence-metrics.js";
 import { intercepts } from "../pubsub/local-fanout.js";
 import type { Subscriber } from "../pubsub/subscriber.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
@@ -33,7 +33,7 @@ export interface PresenceStatesOptions {
   firstSync?: FirstSyncView;
   /** Bytes one member is written at once, about: its frames then go out in a single write (catchUpBatchBytes). */
   batchBytes: number;
-  metrics: Metrics;
+  metrics: PresenceMetrics;
 }
 
 /** Where a member catching up is: the parts of its snapshot, then the diffs logged since it. */

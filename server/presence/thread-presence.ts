@@ -1,6 +1,6 @@
 import type { Fabric } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PresenceMetrics } from "./presence-metrics.js";
 import { uwsCapabilities } from "../native-uws.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { catchUpBatchBytes } from "./catch-up-batch.js";
@@ -32,7 +32,7 @@ export interface ThreadPresenceParts {
   /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (peer events). */
   fabric: Pick<Fabric, "gossip" | "onPeerEvent">;
   fanout: LocalFanout;
-  metrics: Metrics;
+  metrics: PresenceMetrics;
   log: Logger;
 }
 

@@ -8,7 +8,7 @@ import type { HistoryAppend, HistoryAuthority, HistoryDeclarations, HistoryLimit
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PubsubMetrics } from "./pubsub-metrics.js";
 import type { LocalFanout } from "./local-fanout.js";
 import type { Subscriber } from "./subscriber.js";
 import { valueWithin } from "./payload-depth.js";
@@ -28,7 +28,7 @@ export class Broadcaster {
     private readonly leases: Pick<Leases, "publish">,
     /** The authority of history topics, which numbers their broadcasts and delivers them. */
     private readonly history: HistoryAuthority,
-    private readonly metrics: Metrics,
+    private readonly metrics: PubsubMetrics,
     private readonly log: Logger,
     /** The history a topic keeps, from its channel's declaration (the router). */
     private readonly declarations: HistoryDeclarations,

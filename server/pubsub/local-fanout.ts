@@ -5,7 +5,7 @@ import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { Fabric } from "../fabric/fabric.js";
 import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { PubsubMetrics } from "./pubsub-metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
 import type { Subscriber } from "./subscriber.js";
 import type { PresenceMode } from "./presence-mode.js";
@@ -62,7 +62,7 @@ export interface InterestFollower {
 export interface LocalFanoutOptions {
   queue: PublishQueue;
   log: Logger;
-  metrics: Metrics;
+  metrics: PubsubMetrics;
   /** Told when this thread gains its first or loses its last subscriber of a topic: it routes the topic's broadcasts here. */
   fabric: Pick<Fabric, "setInterest">;
   /** Told the same, after the fabric. */

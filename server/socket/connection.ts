@@ -7,8 +7,9 @@ import type { JoinParams } from "../channel/handler.js";
 import type { ChannelSocket } from "../channel/channel-socket.js";
 import type { ChannelRouter } from "../channel/router.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
+import type { PubsubMetrics } from "../pubsub/pubsub-metrics.js";
+import type { SocketMetrics } from "./socket-metrics.js";
 import type { StateFrame } from "../presence/presence-states.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
@@ -76,7 +77,8 @@ export interface SocketUserData {
 /** What a socket uses of its server. */
 export interface SocketServices {
   readonly log: Logger;
-  readonly metrics: Metrics;
+  /** Its own, and the serializers' encode errors (counted with the fan-out's). */
+  readonly metrics: SocketMetrics & Pick<PubsubMetrics, "encodeErrors">;
   readonly queue: PublishQueue;
   readonly maxChannels: number;
   readonly limits: SocketLimits;

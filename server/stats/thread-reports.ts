@@ -1,5 +1,5 @@
 import type { Fabric } from "../fabric/fabric.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { Registry } from "../ops/metrics.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { nodeHealth, nodeMetricsText, STATS_LANE, type HealthReport, type StatsAnswer, type StatsQuestion, type WorkerStats } from "./node-report.js";
 
@@ -8,7 +8,8 @@ export const STATS_TIMEOUT_MS = 500;
 
 export interface ThreadReportsParts {
   fabric: Fabric;
-  metrics: Metrics;
+  /** The registry this thread's metrics are declared on. */
+  metrics: { registry: Registry };
   fanout: Pick<LocalFanout, "subscriptionCount" | "topicCount" | "topTopics">;
   connections: { readonly size: number };
   /** This thread's index among its node's workers; undefined on a single-thread node, which asks no one. */

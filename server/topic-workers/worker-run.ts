@@ -1,7 +1,7 @@
 import type { Payload } from "../channel/results.js";
 import { fenceOf, STATE_LIMITS, type Leases } from "../leases/leases.js";
 import type { Logger } from "../ops/logger.js";
-import type { Metrics } from "../ops/metrics.js";
+import type { TopicWorkerMetrics } from "./topic-worker-metrics.js";
 import type { PresenceDiff } from "../presence/diff.js";
 import type { TopicWorkerContext, TopicWorkerHandle, TopicWorkerSpec } from "./topic-worker.js";
 
@@ -14,7 +14,7 @@ export interface TopicWorkerServices {
   onPresence(topic: string, listener: (diff: PresenceDiff) => void): () => void;
   subscribe(topic: string, listener: (event: string, payload: Payload) => void): () => void;
   log: Logger;
-  metrics: Metrics;
+  metrics: TopicWorkerMetrics;
 }
 
 /** Why a worker ended (the `reason` label of cinder_topic_worker_stops_total). */

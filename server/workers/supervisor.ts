@@ -2,23 +2,21 @@ import { randomBytes } from "node:crypto";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
-import { RedisFabric, topicChannel } from "../fabric/fabric-redis.js";
+import type { MemoryMedium } from "../fabric/medium.js";
+import { linkThroughRedis } from "../fabric/redis-link.js";
 import { RedisConnections } from "../cluster/redis-connections.js";
-import { MemoryLeases } from "../leases/leases-memory.js";
-import { RedisLeases } from "../leases/leases-redis.js";
+import { leasesFor } from "../leases/leases-for.js";
 import { serveWorkerLeases } from "../leases/leases-workers.js";
-import { MemoryHistoryAuthority } from "../history/history-memory.js";
-import { RedisHistoryAuthority } from "../history/history-redis.js";
+import { historyFor } from "../history/history-for.js";
 import { serveWorkerHistory } from "../history/history-workers.js";
 import { NodeHub } from "../fabric/node-hub.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
 import type { Logger } from "../ops/logger.js";
-import { Metrics } from "../ops/metrics.js";
+import { nodeMetrics } from "../node-metrics.js";
 import type { CounterStore } from "../counters/counter-store.js";
-import { memoryCounters } from "../counters/counter-store-memory.js";
-import { RedisCounterStore } from "../counters/counter-store-redis.js";
+import { counterStoreFor } from "../counters/counter-store-for.js";
 import { serveWorkerCounters } from "../counters/counter-store-workers.js";
 import { parseGossipMessage } from "../presence/messages.js";
 import { STATS_LANE, type StatsAnswer } from "../stats/node-report.js";
@@ -65,10 +63,11 @@ export class WorkerSupervisor {
     this.slots = new Array(options.count).fill(undefined);
     const { settings, log } = options;
     // The main thread is the process: it collects the process metrics, and the fabric's.
-    const metrics = new Metrics({ processMetrics: true });
+    const metrics = nodeMetrics({ processMetrics: true });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
-    const link = settings.redisUrl
-      ? new RedisFabric({
+    // The node's link to Redis, and the medium of the lanes it serves its workers (memory without Redis).
+    const { fabric: link, medium } = settings.redisUrl
+      ? linkThroughRedis({
           connections: new RedisConnections({ url: settings.redisUrl, nodeName: settings.nodeName, sharded: settings.redisSharded, logger: log }),
           nodeName: settings.nodeName,
           nodeIncarnation: this.nodeIncarnation,
@@ -78,7 +77,7 @@ export class WorkerSupervisor {
           log,
           metrics,
         })
-      : undefined;
+      : { fabric: undefined, medium: { kind: "memory" } satisfies MemoryMedium };
     this.hub = new NodeHub({
       nodeName: settings.nodeName,
       replicas,
@@ -86,28 +85,13 @@ export class WorkerSupervisor {
       log,
     });
     // The node's counters: in memory, or coalesced into one flush to Redis per node.
-    this.counters = link
-      ? new RedisCounterStore({
-          connections: link.connections,
-          cluster: link.connections.cluster,
-          flushMs: settings.counterFlushMs,
-          maxPending: settings.counterMaxKeys,
-          now: Date.now,
-          metrics,
-          log: log.child({ component: "counters" }),
-        })
-      : memoryCounters({ counterMaxKeys: settings.counterMaxKeys, now: Date.now, metrics });
+    this.counters = counterStoreFor(medium, { maxKeys: settings.counterMaxKeys, flushMs: settings.counterFlushMs, now: Date.now, metrics, log });
     serveWorkerCounters(this.hub, this.counters, log);
     // The node's leases: through Redis, or in memory here.
-    const leases = link
-      ? new RedisLeases(link.connections, { sender: link.sender, sharded: settings.redisSharded, channelOf: topicChannel })
-      : new MemoryLeases(Date.now, () => metrics.topicWorkerStateEvictions.inc());
-    serveWorkerLeases(this.hub, leases);
+    serveWorkerLeases(this.hub, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
     // The node's history: in Redis, or in memory here (delivered to the workers with interest).
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
-    const history = link
-      ? new RedisHistoryAuthority(link, { sharded: settings.redisSharded, stores, metrics, log: log.child({ component: "history" }) })
-      : new MemoryHistoryAuthority({ maxBytes: settings.historyMaxBytes, metrics, delivery: { deliverEncoded: (message) => this.hub.deliver(message) } });
+    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, delivery: { deliverEncoded: (message) => this.hub.deliver(message) } });
     serveWorkerHistory(this.hub, history, log);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));

@@ -7,16 +7,19 @@ import type { ChannelListener } from "../../server/cluster/subscription-registry
 import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
 import type { HistoryAppend } from "../../server/history/history.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
+import { encodeLaneEnvelope } from "../../server/fabric/redis-envelope.js";
+import type { TopicEnvelopeKind } from "../../server/fabric/topic-channels.js";
 import { RedisHistory } from "../../server/history/redis-history.js";
 import { RedisHistoryAuthority } from "../../server/history/history-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { DEFAULTS } from "../../server/config.js";
-import { Metrics } from "../../server/ops/metrics.js";
-import { metricOf } from "../support/metrics.js";
+import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
+import { historyMetrics, type HistoryMetrics } from "../../server/history/history-metrics.js";
+import { metricGroup, metricOf } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
 import { subscribers, waitForSubscribers, type RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
-import { isDown, isSettled, testConnections, testFabric, waitConnected, type TestFabricOptions } from "./support.js";
+import { isDown, isSettled, testConnections, testLink, waitConnected, type TestFabricOptions } from "./support.js";
 
 /** One simulated node: its fabric, and everything the fabric handed it. */
 interface TestNode {
@@ -47,10 +50,13 @@ afterEach(async () => {
   extraConnections = [];
 });
 
-async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
+/** A node's fabric and history metrics on one registry, which the test reads. */
+const fabricAndHistoryMetrics = () => metricGroup((registry) => ({ ...fabricMetrics(registry), ...historyMetrics(registry) }));
+
+async function startNodes(names: string[], options: TestFabricOptions & { metrics?: FabricMetrics & HistoryMetrics } = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
-    const fabric = testFabric(redis, name, options);
-    const history = new RedisHistoryAuthority(fabric, { sharded: options.sharded ?? false, stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? new Metrics({ processMetrics: false }), log: createLogger("silent", name) });
+    const { fabric, medium } = testLink(redis, name, options);
+    const history = new RedisHistoryAuthority(medium, { stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? fabricAndHistoryMetrics(), log: createLogger("silent", name) });
     const node: TestNode = { name, fabric, history, received: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     return node;
@@ -159,6 +165,39 @@ describe("RedisFabric", () => {
     await waitFor(() => b.received.length === 1, "the good message");
     expect(b.received[0].event).toBe("good");
     expect(b.fabric.linkStatus().rejected).toBe(4);
+  });
+
+  it("hands a lane's own envelopes on a topic's channel to the kind registered for their length, in order with the broadcasts", async () => {
+    const [a, b] = await startNodes(["a", "b"]);
+    const arrived: string[] = [];
+    b.fabric.onBroadcast((message) => arrived.push(message.event));
+    const pair: TopicEnvelopeKind<string> = {
+      items: 2,
+      decode(topic, [name, n]) {
+        if (typeof name !== "string" || typeof n !== "number") throw new Error("a pair is a name and a number");
+        return `${topic} ${name}${n}`;
+      },
+    };
+    b.fabric.onTopicEnvelope(pair, (message, sender) => arrived.push(`${message} from ${sender}`));
+    // One kind per length, and never the broadcast's.
+    expect(() => b.fabric.onTopicEnvelope(pair, () => {})).toThrow(RangeError);
+    expect(() => b.fabric.onTopicEnvelope({ items: 3, decode: () => 0 }, () => {})).toThrow(RangeError);
+    await b.fabric.setInterest("room:l", true);
+    await waitForSubscribers(outside, "cinder:t:room:l", 1);
+
+    // On the publisher's connection, as a lane sends them: in order with its broadcasts.
+    const send = (node: TestNode, items: unknown[]) => void node.fabric.connections.publisher.publish("cinder:t:room:l", Buffer.from(encodeLaneEnvelope(`${node.name}#1`, items)));
+    a.fabric.publish(broadcast("room:l", "one", {}));
+    send(a, ["x", 1]);
+    send(a, ["no", "lane", "takes", "five", "items"]);
+    send(a, ["x", "not a number"]);
+    a.fabric.publish(broadcast("room:l", "two", {}));
+    send(a, ["y", 2]);
+    // A node's own lane envelopes come back to it (only its live broadcasts' echoes are dropped).
+    send(b, ["z", 3]);
+    await waitFor(() => arrived.length === 5, "five arrivals");
+    expect(arrived).toEqual(["one", "room:l x1 from a#1", "two", "room:l y2 from a#1", "room:l z3 from b#1"]);
+    expect(b.fabric.linkStatus().rejected).toBe(2);
   });
 
   it("drops only its own echo: another incarnation of the same node name receives the broadcasts", async () => {
@@ -323,7 +362,7 @@ describe("Redis history: broadcasts that pub/sub lost", () => {
     node.received.filter((m) => m.topic === topic).map((m) => ({ o: m.offset, e: m.epoch, n: (payloadOf(m) as { n: number }).n }));
 
   it("reads the start of a new epoch back for its subscribers, as far as the stream still holds it, and counts the rest", async () => {
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = fabricAndHistoryMetrics();
     const [a] = await startNodes(["a"]);
     const [b] = await startNodes(["b"], { metrics });
     await b.fabric.setInterest("h:new", true);

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { askNodes, parseNodeAnswer, parseNodeQuestion, serveNodes, type NodeAnswer } from "../../server/dashboard/node-lane.js";
 import { MAX_NODE_REQUESTS } from "../../server/fabric/node-questions.js";
-import { Metrics } from "../../server/ops/metrics.js";
-import { metricOf } from "../support/metrics.js";
+import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
+import { metricGroup, metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { privateRedis, testFabric } from "./support.js";
 
@@ -16,7 +16,7 @@ const shared = privateRedis();
 const LIVENESS = { ttlMs: 2000, refreshMs: 100, pollMs: 50 };
 const fabrics: RedisFabric[] = [];
 
-function node(name: string, metrics?: Metrics): RedisFabric {
+function node(name: string, metrics?: FabricMetrics): RedisFabric {
   const fabric = testFabric(shared.redis, name, { liveness: LIVENESS, metrics });
   fabric.start();
   fabrics.push(fabric);
@@ -46,7 +46,7 @@ describe("request lane between nodes", () => {
   });
 
   it("ends with the answers that came when a node stays silent, and bounds the questions in flight", async () => {
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = metricGroup(fabricMetrics);
     const asker = node("bound-a", metrics);
     node("bound-b").serve("node", async () => undefined); // alive, never answers
     const pending = () => metricOf(metrics, "cinder_fabric_node_requests_pending");

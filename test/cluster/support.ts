@@ -1,12 +1,15 @@
 import type { Redis } from "ioredis";
 import { makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import { RedisConnections, type RedisConnectionsOptions } from "../../server/cluster/redis-connections.js";
-import { RedisFabric, type RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
+import type { RedisFabric, RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
+import type { RedisMedium } from "../../server/fabric/medium.js";
+import { linkThroughRedis } from "../../server/fabric/redis-link.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
+import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
 import { parseGossipMessage } from "../../server/presence/messages.js";
 import { beforeAll } from "vitest";
+import { metricGroup } from "../support/metrics.js";
 import { perFile } from "../support/opened.js";
 import type { RedisServer } from "../support/redis-server.js";
 import { waitFor } from "../support/wait.js";
@@ -45,13 +48,18 @@ export interface TestFabricOptions {
   subscriptions?: RedisConnectionsOptions["subscriptions"];
   liveness?: RedisFabricOptions["liveness"];
   /** Default: a registry of the fabric's own. */
-  metrics?: Metrics;
+  metrics?: FabricMetrics;
 }
 
 /** One node's fabric through Redis, with the test timings (its liveness is not started). */
 export function testFabric(redis: { url: string }, name: string, options: TestFabricOptions = {}): RedisFabric {
+  return testLink(redis, name, options).fabric;
+}
+
+/** One node's fabric through Redis, and the medium of its Redis lanes (as the wiring builds them), with the test timings. */
+export function testLink(redis: { url: string }, name: string, options: TestFabricOptions = {}): { fabric: RedisFabric; medium: RedisMedium } {
   const incarnation = options.incarnation ?? "1";
-  return new RedisFabric({
+  return linkThroughRedis({
     connections: new RedisConnections({
       url: redis.url,
       nodeName: name,
@@ -66,7 +74,7 @@ export function testFabric(redis: { url: string }, name: string, options: TestFa
     replicas: options.replicas ?? (() => [replicaOf(name, incarnation)]),
     checkGossip: parseGossipMessage,
     log: createLogger("silent", name),
-    metrics: options.metrics ?? new Metrics({ processMetrics: false }),
+    metrics: options.metrics ?? metricGroup(fabricMetrics),
     liveness: options.liveness,
   });
 }

@@ -2,11 +2,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
 import { RedisCounterStore } from "../../server/counters/counter-store-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
 import { perFile } from "../support/opened.js";
 import type { RedisCluster } from "../support/redis-cluster.js";
 import { testConnections, waitConnected } from "../cluster/support.js";
-import { HOUR, ManualClock, testCounters } from "./support.js";
+import { HOUR, ManualClock, testCounterMetrics, testCounters } from "./support.js";
 import { metricOf } from "../support/metrics.js";
 
 // A three-master Redis Cluster: the counters of one flush live on different masters.
@@ -20,7 +19,7 @@ beforeAll(async () => {
 describe("counters on a Redis Cluster", () => {
   it("flushes counters that live on every master, and reads counts and distinct actors from each counter's slot", async () => {
     const clock = new ManualClock();
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = testCounterMetrics();
     const connections = testConnections(cluster, "counters");
     const store = new RedisCounterStore({ connections, cluster: connections.cluster, flushMs: HOUR, maxPending: 10_000, now: clock.now, metrics, log: createLogger("silent", "t") });
     try {

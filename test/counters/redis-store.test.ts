@@ -4,10 +4,9 @@ import { HyperLogLog } from "../../server/counters/hyperloglog.js";
 import { RedisCounterStore, counterKeyOf } from "../../server/counters/counter-store-redis.js";
 import { DEFAULT_WINDOW } from "../../server/counters/counter-window.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { isDown, isSettled, privateRedis, testConnections, waitConnected } from "../cluster/support.js";
-import { HOUR, ManualClock, testCounters } from "./support.js";
+import { HOUR, ManualClock, testCounterMetrics, testCounters } from "./support.js";
 import { metricOf } from "../support/metrics.js";
 
 const local = privateRedis();
@@ -24,7 +23,7 @@ afterEach(async () => {
 
 /** A node's Redis counters on a manual clock; flushed by the test (the timer's interval is an hour). */
 async function redisCounters(clock: ManualClock, maxPending = 100_000) {
-  const metrics = new Metrics({ processMetrics: false });
+  const metrics = testCounterMetrics();
   const connections = testConnections(local.redis, `counters-${opened.length}`);
   const store = new RedisCounterStore({ connections, cluster: false, flushMs: HOUR, maxPending, now: clock.now, metrics, log: createLogger("silent", "t") });
   opened.push({ store, connections });

@@ -4,7 +4,9 @@ import type { CounterReading } from "../../server/counters/counter-feed.js";
 import type { CounterStore } from "../../server/counters/counter-store.js";
 import { MemoryCounterStore } from "../../server/counters/counter-store-memory.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
+import { counterMetrics } from "../../server/counters/counter-metrics.js";
+import { presenceMetrics } from "../../server/presence/presence-metrics.js";
+import { metricGroup } from "../support/metrics.js";
 
 /** A clock the test moves by hand: windows slide without waiting. */
 export class ManualClock {
@@ -18,8 +20,11 @@ export class ManualClock {
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 
+/** Counters' metrics, with the live-count topics they share with presence, on a registry of their own. */
+export const testCounterMetrics = () => metricGroup((registry) => ({ ...counterMetrics(registry), ...presenceMetrics(registry) }));
+
 /** Counters over `store` (memory by default) on a manual clock, with no live-count subscribers. */
-export function testCounters(clock: ManualClock, store?: CounterStore, metrics = new Metrics({ processMetrics: false })) {
+export function testCounters(clock: ManualClock, store?: CounterStore, metrics = testCounterMetrics()) {
   const counterStore = store ?? new MemoryCounterStore({ maxKeys: 1000, now: clock.now });
   const delivered: Array<{ topic: string; reading: CounterReading }> = [];
   const counters = new Counters({

@@ -5,13 +5,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Metrics } from "../../server/ops/metrics.js";
+import { nodeMetrics } from "../../server/node-metrics.js";
 import { ROOT, docsPages } from "../support/docs-pages.js";
 
 /** `cinder_…` words in the docs that are not metrics: the dashboard socket's query parameter. */
 const NOT_METRICS = new Set(["cinder_dashboard"]);
 
-const served = async () => (await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((metric) => metric.name).sort();
+const served = async () => (await nodeMetrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((metric) => metric.name).sort();
 
 describe("metrics in the docs", () => {
   it("docs/metrics.md has a row for every metric the server registers, and for no other", async () => {

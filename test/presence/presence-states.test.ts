@@ -3,7 +3,7 @@ import { Presence, type Channel } from "phoenix";
 import { describe, expect, it, vi } from "vitest";
 import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import { jsonSerializer, type Serializer } from "../../client/codec/serializer.js";
-import { Metrics } from "../../server/ops/metrics.js";
+import { presenceMetrics } from "../../server/presence/presence-metrics.js";
 import { emptyPresenceMap, type Meta, type PresenceDiff, type PresenceMap } from "../../server/presence/diff.js";
 import { MAX_STREAMS, STALL_MS } from "../../server/presence/catch-up-turns.js";
 import { PresenceStates, type StateFrame, type StateMember, type StateMemberSocket } from "../../server/presence/presence-states.js";
@@ -11,7 +11,7 @@ import { PART_BYTES } from "../../server/presence/state-parts.js";
 import { FirstSync, type FirstSyncView } from "../../server/presence/first-sync.js";
 import { CORK_FIT_BATCH_BYTES } from "../../server/presence/catch-up-batch.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
-import { metricOf } from "../support/metrics.js";
+import { metricGroup, metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 
 const TOPIC = "room:big";
@@ -79,7 +79,7 @@ class Room {
   readonly truth = emptyPresenceMap();
   readonly members = new Map<string, StateMember & { socket: FakeSocket }>();
   readonly quiet = new Set<Subscriber>();
-  readonly metrics = new Metrics({ processMetrics: false });
+  readonly metrics = metricGroup(presenceMetrics);
   readonly states: PresenceStates;
   private refs = 0;
 

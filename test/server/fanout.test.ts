@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { jsonSerializer, type EncodedFrame } from "../../client/codec/serializer.js";
 import { loadNativeUws } from "../../server/native-uws.js";
 import { createLogger } from "../../server/ops/logger.js";
-import { Metrics } from "../../server/ops/metrics.js";
-import { metricOf } from "../support/metrics.js";
+import { pubsubMetrics } from "../../server/pubsub/pubsub-metrics.js";
+import { metricGroup, metricOf } from "../support/metrics.js";
 import { LocalFanout } from "../../server/pubsub/local-fanout.js";
 import { PublishQueue } from "../../server/pubsub/publish-queue.js";
 import type { Subscriber } from "../../server/pubsub/subscriber.js";
@@ -32,7 +32,7 @@ function setup() {
   const app = loadNativeUws().App();
   // uWS keeps its topics with its WebSocket routes: publishing before any route exists crashes it.
   app.ws("/*", {});
-  const metrics = new Metrics({ processMetrics: false });
+  const metrics = metricGroup(pubsubMetrics);
   const queue = new PublishQueue(app, log, () => metrics.sendFailures.inc());
   let route: () => void = () => {};
   const interest: Array<[string, boolean]> = [];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { metricOf, metricValue } from "./metrics.js";
+import { counter } from "../../server/ops/metrics.js";
+import { metricGroup, metricOf, metricValue } from "./metrics.js";
 
 // The tests' metric reader, on text prom-client writes itself.
 function exampleRegistry(): Registry {
@@ -40,5 +41,12 @@ describe("the metric reader", () => {
     const registry = exampleRegistry();
     expect(await metricOf({ registry }, "t_refused_total", { reason: "origin" })).toBe(1);
     await expect(metricOf({ registry }, "t_refusd_total")).rejects.toThrow("no metric t_refusd_total in the registry");
+  });
+
+  it("reads a feature's group declared alone on a registry of its own", async () => {
+    const metrics = metricGroup((registry) => ({ refused: counter(registry, "t_group_refused_total", "h", ["reason"]) }));
+    metrics.refused.inc({ reason: "vsn" }, 3);
+    expect(await metricOf(metrics, "t_group_refused_total", { reason: "vsn" })).toBe(3);
+    expect(metricValue(await metrics.registry.metrics(), "process_cpu_seconds_total")).toBeUndefined();
   });
 });

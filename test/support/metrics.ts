@@ -7,7 +7,11 @@
  * sample reads 0, as Prometheus reads a labelled counter nobody has incremented yet. A name that
  * is not in the text at all reads `undefined`. Histogram and summary series are read by their
  * sample names (`_count`, `_sum`, `_bucket` with its `le`).
+ *
+ * `metricGroup(historyMetrics)` declares one feature's group on a registry of its own, for a test
+ * of that feature alone; a test of a whole thread reads the server's metrics instead.
  */
+import { metricsRegistry, type Registry } from "../../server/ops/metrics.js";
 
 export type MetricLabels = Record<string, string>;
 
@@ -52,6 +56,12 @@ function describe(source: MetricSource): string {
   if ("metricsText" in source) return "the server's metrics";
   if ("registry" in source) return "the registry";
   return `/metrics of port ${source.port}`;
+}
+
+/** A feature's metric group on a fresh registry (no process metrics), readable with `metricOf`. */
+export function metricGroup<G extends object>(declare: (registry: Registry) => G): G & { registry: Registry } {
+  const registry = metricsRegistry();
+  return { registry, ...declare(registry) };
 }
 
 /** `a="1",b="x \"y\""` → {a: "1", b: 'x "y"'}. */

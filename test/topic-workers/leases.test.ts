@@ -137,7 +137,7 @@ contract("in memory", async () => {
 
 const opened = perFile();
 const fabric = (url: { url: string }, name: string, sharded = false): RedisFabric => opened.keep(testFabric(url, name, { sharded }), (f) => f.close());
-/** A node's leases, on its fabric's Redis connections (as the server builds them). */
+/** A node's leases in Redis, on the connections and sender id its fabric was built with (leasesFor gives them the same). */
 const leasesOf = (node: RedisFabric, sharded = false): Leases => new RedisLeases(node.connections, { sender: node.sender, sharded, channelOf: topicChannel });
 
 let redis: RedisServer;

@@ -9,7 +9,7 @@ const noGossip: GossipLane = {
 };
 
 /** A single-thread node without Redis: there is no other replica to reach. */
-export class LocalFabric implements Fabric {
+export class MemoryFabric implements Fabric {
   readonly gossip = noGossip;
 
   publish(): void {}
