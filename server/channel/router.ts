@@ -1,4 +1,4 @@
-import type { HistoryLimits } from "../history/history.js";
+import type { HistoryDeclarations, HistoryLimits } from "../history/history.js";
 import type { ChannelHandler } from "./handler.js";
 import { TopicPatterns } from "./topic-patterns.js";
 
@@ -23,7 +23,7 @@ export const RESERVED_PREFIX = "cinder:";
  * under RESERVED_PREFIX go only to Cinder's own channels, so that an app's catch-all pattern
  * never lets a client into them.
  */
-export class ChannelRouter {
+export class ChannelRouter implements HistoryDeclarations {
   private readonly patterns = new TopicPatterns<ChannelHandler>();
   private readonly reserved = new Map<string, ChannelHandler>();
 
@@ -43,5 +43,9 @@ export class ChannelRouter {
   match(topic: string): ChannelHandler | undefined {
     if (topic.startsWith(RESERVED_PREFIX)) return this.reserved.get(topic);
     return this.patterns.match(topic);
+  }
+
+  historyOf(topic: string): HistoryLimits | undefined {
+    return this.match(topic)?.history;
   }
 }

@@ -4,11 +4,16 @@ import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from
 import { MemoryHistory } from "./memory-history.js";
 import { storedAs, type StoredBroadcast } from "./store-error.js";
 
+/** Where the numbered broadcasts go: this thread's subscribers (pubsub/local-fanout.ts), or the node's workers with interest. */
+export interface NumberedDelivery {
+  deliverEncoded(message: EncodedBroadcast): void;
+}
+
 export interface MemoryHistoryAuthorityOptions {
   /** Byte cap of the history kept (historyMaxBytes). */
   maxBytes: number;
-  /** Hands a numbered broadcast to the replicas with interest: this thread's subscribers, or the node's workers. */
-  deliver: (message: EncodedBroadcast) => void;
+  /** Hands a numbered broadcast to the replicas with interest. */
+  delivery: NumberedDelivery;
   metrics: HistoryMetrics;
 }
 
@@ -39,7 +44,7 @@ export class MemoryHistoryAuthority implements HistoryAuthority {
   private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
     const numbered = this.history.append(message);
     this.options.metrics.historyBytes.set(this.history.bytes);
-    this.options.deliver(numbered);
+    this.options.delivery.deliverEncoded(numbered);
     return storedAs(numbered);
   }
 }

@@ -42,6 +42,8 @@ export interface PresenceServiceOptions {
   onDiffMerged?: () => void;
   /** The fabric's gossip lane. Default: no peers (single node). */
   gossip?: GossipLane;
+  /** Where each topic's diffs go first, as they leave the coalescing window (thread-presence.ts: to the thread's subscribers); `onDiff` listeners hear them after. */
+  diffs?: DiffReceiver;
   /** Malformed gossip and similar non-fatal problems. */
   onError?: (error: Error) => void;
 }
@@ -49,6 +51,11 @@ export interface PresenceServiceOptions {
 export type TrackResult = { ok: true; meta: Meta } | { ok: false; reason: "already_tracked" };
 export type UpdateMetaResult = { ok: true; meta: Meta } | { ok: false; reason: "no_presence" };
 export type DiffListener = (topic: string, diff: PresenceDiff) => void;
+
+/** What a topic's diffs are delivered to (ThreadPresence). */
+export interface DiffReceiver {
+  deliverDiff(topic: string, diff: PresenceDiff): void;
+}
 
 /**
  * Presence as the channel layer sees it: track/untrack/update per (owner, topic, key),
@@ -76,6 +83,7 @@ export class PresenceService {
     this.coalescer = new DiffCoalescer(
       window,
       (topic, diff) => {
+        options.diffs?.deliverDiff(topic, diff);
         for (const listener of [...this.listeners]) listener(topic, diff);
       },
       options.onDiffMerged,

@@ -1,3 +1,4 @@
+import type { Fabric } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
 import type { PresenceMetrics } from "./presence-metrics.js";
 import { uwsCapabilities } from "../native-uws.js";
@@ -5,9 +6,8 @@ import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { catchUpBatchBytes } from "./catch-up-batch.js";
 import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
-import type { GossipLane } from "./gossip-lane.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
-import { PresenceService } from "./presence-service.js";
+import { PresenceService, type DiffReceiver } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
 
 /** The settings presence reads (the server's config has them under these names). */
@@ -29,7 +29,8 @@ export interface ThreadPresenceParts {
   /** This replica's name and incarnation (one per thread). */
   replicaName: string;
   incarnation: string;
-  gossip: GossipLane;
+  /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (peer events). */
+  fabric: Pick<Fabric, "gossip" | "onPeerEvent">;
   fanout: LocalFanout;
   metrics: PresenceMetrics;
   log: Logger;
@@ -40,7 +41,7 @@ export interface ThreadPresenceParts {
  * topic's state (PresenceStates), and what this thread's subscribers receive of it:
  * `presence_diff` through the fan-out, and `presence_count`.
  */
-export class ThreadPresence {
+export class ThreadPresence implements DiffReceiver {
   readonly service: PresenceService;
   readonly states: PresenceStates;
   private readonly counts: PresenceCountFeed;
@@ -59,9 +60,11 @@ export class ThreadPresence {
       diffCoalesceMaxMs: settings.presenceDiffCoalesceMaxMs,
       onDiffMerged: () => metrics.presenceDiffsMerged.inc(),
       eagerFlushMs: settings.presenceEagerFlushMs,
-      gossip: parts.gossip,
+      gossip: parts.fabric.gossip,
+      diffs: this,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
     });
+    parts.fabric.onPeerEvent((event) => this.service.peerEvent(event));
     const batch = catchUpBatchBytes(settings.presenceCatchUpBatchBytes, uwsCapabilities());
     if (batch.capped) {
       log.warn(
@@ -77,7 +80,6 @@ export class ThreadPresence {
       batchBytes: batch.bytes,
       metrics,
     });
-    this.service.onDiff(this.deliverDiff);
     this.counts = new PresenceCountFeed({
       presence: this.service,
       intervalMs: settings.countIntervalMs,
@@ -92,13 +94,13 @@ export class ThreadPresence {
    * still catching up. Diffs are derived on each replica from the replicated state, so they are
    * delivered locally only (Phoenix does the same), never sent across the fabric.
    */
-  private readonly deliverDiff = (topic: string, diff: PresenceDiff): void => {
+  deliverDiff(topic: string, diff: PresenceDiff): void {
     const { fanout, metrics } = this.parts;
     if (fanout.subscribersOf(topic) > 0) metrics.presenceDiffs.inc();
     const withheld = this.states.beforeDiff(topic, diff);
     if (withheld > 0) metrics.presenceDiffsWithheld.inc(withheld);
     fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
-  };
+  }
 
   /** Stops the count feed and the catch-ups (the replica itself stops with `service.stop`). */
   stopFeeds(): void {

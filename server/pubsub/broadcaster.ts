@@ -4,7 +4,7 @@ import type { Payload } from "./payload.js";
 import type { Fabric } from "../fabric/fabric.js";
 import type { Leases } from "../leases/leases.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
-import type { HistoryAppend, HistoryAuthority, HistoryLimits } from "../history/history.js";
+import type { HistoryAppend, HistoryAuthority, HistoryDeclarations, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
@@ -30,8 +30,8 @@ export class Broadcaster {
     private readonly history: HistoryAuthority,
     private readonly metrics: PubsubMetrics,
     private readonly log: Logger,
-    /** The history a topic keeps, from its channel's declaration. */
-    private readonly historyOf: (topic: string) => HistoryLimits | undefined,
+    /** The history a topic keeps, from its channel's declaration (the router). */
+    private readonly declarations: HistoryDeclarations,
     /** maxPayloadDepth: checked here, so that no serializer fails on a payload downstream. */
     private readonly maxDepth: number,
   ) {
@@ -47,7 +47,7 @@ export class Broadcaster {
     }
     this.checkDepth(payload);
     this.metrics.broadcasts.inc();
-    const limits = this.historyOf(topic);
+    const limits = this.declarations.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
     if (limits && isObjectPayload(payload)) return this.appendHistory(topic, event, payload, limits, from);
     // Encoded here only when another replica may need it; local delivery encodes for itself.
@@ -64,7 +64,7 @@ export class Broadcaster {
    */
   async broadcastStored(topic: string, event: string, payload: Payload, from: Subscriber | null): Promise<StoredBroadcast> {
     if (isInternalTopic(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} is reserved`);
-    const limits = this.historyOf(topic);
+    const limits = this.declarations.historyOf(topic);
     if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history: there is nothing to store a broadcast in (see the channel's \`history\` option; use broadcast)`);
     if (!isObjectPayload(payload)) throw new TypeError("a stored broadcast's payload must be a JSON object (byte payloads carry no offset)");
     this.checkDepth(payload);
@@ -83,7 +83,7 @@ export class Broadcaster {
    * other replicas in one step; only then is it delivered here. False when the lease had passed on.
    */
   async broadcastFenced(token: string, topic: string, event: string, payload: Payload): Promise<boolean> {
-    if (this.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
+    if (this.declarations.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
     this.checkDepth(payload);
     const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
     if (!json) return false;

@@ -3,13 +3,15 @@ import { CodecError, EVENTS, SOCKET_TOPIC, type Frame } from "../../client/codec
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
-import type { ChannelHandler, JoinParams } from "../channel/handler.js";
+import type { JoinParams } from "../channel/handler.js";
 import type { ChannelSocket } from "../channel/channel-socket.js";
-import type { ServerConfig } from "../config.js";
+import type { ChannelRouter } from "../channel/router.js";
 import type { Logger } from "../ops/logger.js";
+import type { PresenceService } from "../presence/presence-service.js";
 import type { PubsubMetrics } from "../pubsub/pubsub-metrics.js";
 import type { SocketMetrics } from "./socket-metrics.js";
 import type { StateFrame } from "../presence/presence-states.js";
+import type { LocalFanout } from "../pubsub/local-fanout.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { Identity } from "../auth/identity.js";
@@ -25,18 +27,28 @@ import { ChannelTable } from "./channel-table.js";
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
 
-/** The limits of one socket (docs/security.md, "Limits and bad input"). */
-export type SocketLimits = Pick<
-  ServerConfig,
-  | "maxPayloadDepth"
-  | "maxTopicLength"
-  | "maxEventLength"
-  | "maxFramesPerSecond"
-  | "maxJoinsPerSecond"
-  | "maxPresencePerSecond"
-  | "maxInboundBytesPerSecond"
-  | "maxPayloadLength"
->;
+/**
+ * The limits of one socket (docs/security.md, "Limits and bad input"), as the settings of the
+ * same names give them (settings/table.ts): a socket knows its limits, not the settings table.
+ */
+export interface SocketLimits {
+  /** Deepest nesting of a payload, in levels. */
+  readonly maxPayloadDepth: number;
+  /** Longest topic a frame may name, characters. */
+  readonly maxTopicLength: number;
+  /** Longest event a frame may name, characters. */
+  readonly maxEventLength: number;
+  /** Frames a second (0: no limit). */
+  readonly maxFramesPerSecond: number;
+  /** Joins a second (0: no limit). */
+  readonly maxJoinsPerSecond: number;
+  /** Presence tracks and updates a second (0: no limit). */
+  readonly maxPresencePerSecond: number;
+  /** What the frames may cost to decode a second, bytes (0: no limit). */
+  readonly maxInboundBytesPerSecond: number;
+  /** Largest inbound frame, bytes. */
+  readonly maxPayloadLength: number;
+}
 
 /**
  * What a connection needs of the link to its client: a uWS WebSocket, or a LongPoll session's
@@ -73,11 +85,12 @@ export interface SocketServices {
   /** Bytes uWS holds for one socket before it drops what is sent to it (maxBufferedBytes × 2). */
   readonly maxBackpressure: number;
   readonly channels: ChannelServices;
-  route(topic: string): ChannelHandler | undefined;
-  /** The fan-out's copy of a topic name, shared by its subscribers. */
-  intern(topic: string): string;
-  /** The socket closed: every presence it tracked leaves. */
-  untrackOwner(owner: string): void;
+  /** Which channel serves a topic a client joins. */
+  readonly router: Pick<ChannelRouter, "match">;
+  /** The fan-out's copy of a topic name, shared by its subscribers (`intern`). */
+  readonly fanout: Pick<LocalFanout, "intern">;
+  /** When the socket closes, every presence it tracked leaves (`untrackOwner`). */
+  readonly presence: Pick<PresenceService, "untrackOwner">;
   /** The thread's share of the node-wide cap on unread outbound bytes. */
   readonly bufferCap: NodeBufferCap<SocketConnection>;
   /** Joins that wait while the thread is busy. */
@@ -353,7 +366,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.queued = null;
     this.services.bufferCap.forget(this);
     for (const channel of this.channels.list()) channel.shutdown("closed");
-    this.services.untrackOwner(this.id);
+    this.services.presence.untrackOwner(this.id);
   }
 
   /** Called by a channel that ended. */
@@ -459,7 +472,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
       return;
     }
-    const handler = this.services.route(frame.topic);
+    const handler = this.services.router.match(frame.topic);
     if (!handler) {
       // A client chooses the topic: log a bounded part of it, and only at debug.
       this.services.log.debug({ topic: frame.topic.slice(0, 100), topicLength: frame.topic.length, socket: this.id }, "ignoring unmatched topic");
@@ -487,7 +500,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       existing.shutdown("duplicate_join");
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
-    const channel = new Channel(this, this.services.intern(frame.topic), joinRef, handler);
+    const channel = new Channel(this, this.services.fanout.intern(frame.topic), joinRef, handler);
     this.channels.set(channel);
     channel.join(frame.payload as JoinParams, frame.ref, existing);
   }

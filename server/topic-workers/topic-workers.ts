@@ -1,5 +1,6 @@
 import { TopicPatterns } from "../channel/topic-patterns.js";
 import { settleWithin } from "../fabric/settle-within.js";
+import type { InterestFollower } from "../pubsub/local-fanout.js";
 import { TopicLease } from "./topic-lease.js";
 import type { TopicWorkerSpec } from "./topic-worker.js";
 import type { TopicWorkerServices } from "./worker-run.js";
@@ -22,7 +23,7 @@ const DRAIN_RELEASE_MS = 2000;
  * the lease of every matching topic it has a subscriber of (or holds). Bounded by this
  * replica's topics: an entry exists only while it has a subscriber of its topic or holds its lease.
  */
-export class TopicWorkers {
+export class TopicWorkers implements InterestFollower {
   private readonly specs = new TopicPatterns<TopicWorkerSpec>();
   private readonly leases = new Map<string, TopicLease>();
   private closed = false;

@@ -91,7 +91,7 @@ export class WorkerSupervisor {
     serveWorkerLeases(this.hub, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
     // The node's history: in Redis, or in memory here (delivered to the workers with interest).
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
-    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, deliver: (message) => this.hub.deliver(message) });
+    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, delivery: { deliverEncoded: (message) => this.hub.deliver(message) } });
     serveWorkerHistory(this.hub, history, log);
     // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
     this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
