@@ -22,8 +22,8 @@ import { NodeDashboard } from "./dashboard/node-dashboard.js";
 export type { HealthReport, HistoryRead };
 import { MemoryFabric } from "./fabric/fabric-memory.js";
 import type { Medium } from "./fabric/medium.js";
-import { linkThroughRedis } from "./fabric/redis-link.js";
-import { RedisConnections } from "./cluster/redis-connections.js";
+import { fabricOverRedis } from "./fabric/redis-medium.js";
+import { RedisConnections } from "./redis/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
 import { leasesFor } from "./leases/leases-for.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
@@ -302,7 +302,7 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.closeHttp();
-    // Pending counter increments go out before the link closes.
+    // Pending counter increments go out before the Redis connections close.
     await this.counterStore.close();
     await this.fabric.close();
     if (this.boundPort !== 0) this.log.info("stopped");
@@ -331,15 +331,15 @@ export class CinderServer {
 
   /** This thread's numbers. */
   health(): HealthReport {
-    const link = this.fabric.linkStatus();
+    const redis = this.fabric.redisStatus();
     return {
-      status: this.draining ? "draining" : link && !link.connected ? "degraded" : "ok",
+      status: this.draining ? "draining" : redis && !redis.connected ? "degraded" : "ok",
       node: this.config.nodeName,
       uptimeMs: Date.now() - this.startedAt,
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,
-      ...(link ? { redis: link } : {}),
+      ...(redis ? { redis } : {}),
     };
   }
 
@@ -406,7 +406,7 @@ export class CinderServer {
       return { fabric, medium: { kind: "workers", fabric, worker: topology.index } };
     }
     if (!config.redisUrl) return { fabric: new MemoryFabric(), medium: { kind: "memory" } };
-    return linkThroughRedis({
+    return fabricOverRedis({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,

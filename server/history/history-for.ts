@@ -19,7 +19,7 @@ export interface HistoryForOptions {
   log: Logger;
 }
 
-/** The authority of a thread's history topics on `medium`: the main thread (a worker), Redis (the node's link), or this thread, in memory. */
+/** The authority of a thread's history topics on `medium`: the main thread (a worker), Redis (the node's Redis connections), or this thread, in memory. */
 export function historyFor(medium: Medium, options: HistoryForOptions): HistoryAuthority {
   const { stores, metrics } = options;
   switch (medium.kind) {

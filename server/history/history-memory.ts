@@ -1,7 +1,7 @@
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
-import { MemoryHistory } from "./memory-history.js";
+import { MemoryFrameStore } from "./frame-store-memory.js";
 import { storedAs, type StoredBroadcast } from "./store-error.js";
 
 /** Where the numbered broadcasts go: this thread's subscribers (pubsub/local-fanout.ts), or the node's workers with interest. */
@@ -23,10 +23,10 @@ export interface MemoryHistoryAuthorityOptions {
  * kept and delivered before it resolves.
  */
 export class MemoryHistoryAuthority implements HistoryAuthority {
-  private readonly history: MemoryHistory;
+  private readonly history: MemoryFrameStore;
 
   constructor(private readonly options: MemoryHistoryAuthorityOptions) {
-    this.history = new MemoryHistory({ maxBytes: options.maxBytes });
+    this.history = new MemoryFrameStore({ maxBytes: options.maxBytes });
   }
 
   append(message: HistoryAppend): void {

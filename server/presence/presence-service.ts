@@ -4,7 +4,7 @@ import { phxRefOf } from "./phx-ref.js";
 import type { FirstSyncReport, FirstSyncView } from "./first-sync.js";
 import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
-import type { PeerEvent } from "../fabric/fabric.js";
+import type { ThreadEvent } from "../fabric/fabric.js";
 import type { GossipLane } from "./gossip-lane.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
@@ -193,8 +193,8 @@ export class PresenceService {
   }
 
   /** What the fabric learned about other replicas outside gossip. */
-  peerEvent(event: PeerEvent): void {
-    if (event.kind === "listed") this.tracker.peersListed();
+  threadEvent(event: ThreadEvent): void {
+    if (event.kind === "listed") this.tracker.threadsListed();
     else if (event.kind === "gone") this.replicaGone(event.replica);
     else if (event.kind === "down") this.markDown(event.replica);
     else this.markUp(event.replica);

@@ -29,8 +29,8 @@ export interface ThreadPresenceParts {
   /** This replica's name and incarnation (one per thread). */
   replicaName: string;
   incarnation: string;
-  /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (peer events). */
-  fabric: Pick<Fabric, "gossip" | "onPeerEvent">;
+  /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (thread events). */
+  fabric: Pick<Fabric, "gossip" | "onThreadEvent">;
   fanout: LocalFanout;
   metrics: PresenceMetrics;
   log: Logger;
@@ -64,7 +64,7 @@ export class ThreadPresence implements DiffReceiver {
       diffs: this,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
     });
-    parts.fabric.onPeerEvent((event) => this.service.peerEvent(event));
+    parts.fabric.onThreadEvent((event) => this.service.threadEvent(event));
     const batch = catchUpBatchBytes(settings.presenceCatchUpBatchBytes, uwsCapabilities());
     if (batch.capped) {
       log.warn(

@@ -14,9 +14,9 @@ import type { Subscriber } from "./subscriber.js";
 import { valueWithin } from "./payload-depth.js";
 
 /**
- * Where every broadcast starts and every broadcast from another replica arrives: local
+ * Where every broadcast starts and every broadcast from another thread arrives: local
  * delivery through this thread's fan-out, and the fabric for the rest of the cluster. The V2
- * JSON frame is encoded once and shared by both (and by every replica downstream). A broadcast
+ * JSON frame is encoded once and shared by both (and by every thread downstream). A broadcast
  * to a history topic goes to the topic's authority first, which numbers it and delivers it
  * everywhere, here included.
  */
@@ -50,7 +50,7 @@ export class Broadcaster {
     const limits = this.declarations.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
     if (limits && isObjectPayload(payload)) return this.appendHistory(topic, event, payload, limits, from);
-    // Encoded here only when another replica may need it; local delivery encodes for itself.
+    // Encoded here only when another thread may need it; local delivery encodes for itself.
     const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload }) : undefined;
     this.fanout.deliver(topic, event, payload, from, json);
     if (json) this.fabric.publish({ topic, event, frame: json.data });
@@ -80,7 +80,7 @@ export class Broadcaster {
 
   /**
    * A topic worker's broadcast: the lease's authority checks `token` and sends it on to the
-   * other replicas in one step; only then is it delivered here. False when the lease had passed on.
+   * other threads in one step; only then is it delivered here. False when the lease had passed on.
    */
   async broadcastFenced(token: string, topic: string, event: string, payload: Payload): Promise<boolean> {
     if (this.declarations.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
@@ -120,7 +120,7 @@ export class Broadcaster {
     return { topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) };
   }
 
-  /** A broadcast from another replica, or numbered by the history authority: delivered to this thread's subscribers. */
+  /** A broadcast from another thread, or numbered by the history authority: delivered to this thread's subscribers. */
   receive(message: EncodedBroadcast): void {
     if (isInternalTopic(message.topic)) return; // handled by their own listeners (auth/disconnect.ts)
     try {
