@@ -37,4 +37,26 @@ describe("a socket's channel table", () => {
     expect(listed.map((c) => c.topic).sort()).toEqual(["a", "b", "c"]);
     expect(table.size).toBe(0);
   });
+
+  it("keeps finding every channel as it goes from none to one to many and back, in any order", () => {
+    const table = new ChannelTable<{ topic: string }>();
+    const channels = ["m", "c", "x", "a"].map(channel);
+    const held: Array<{ topic: string }> = [];
+    const expectHeld = () => {
+      expect(table.size).toBe(held.length);
+      for (const c of channels) expect(table.get(c.topic)).toBe(held.includes(c) ? c : undefined);
+      expect(table.list().map((c) => c.topic)).toEqual(held.map((c) => c.topic).sort());
+    };
+    for (const c of channels) {
+      table.set(c);
+      held.push(c);
+      expectHeld();
+    }
+    for (const c of [channels[2], channels[0], channels[3], channels[1]]) {
+      expect(table.delete(c)).toBe(true);
+      held.splice(held.indexOf(c), 1);
+      expectHeld();
+      expect(table.delete(c)).toBe(false);
+    }
+  });
 });
