@@ -71,7 +71,7 @@ export class LongPollSessions {
   }
 
   /** A new session, admitted by the handshake; its token is the handshake's answer. */
-  create(assigns: Record<string, unknown>, session: SocketSessionInit): LongPollSession {
+  create(assigns: Readonly<Record<string, unknown>>, session: SocketSessionInit): LongPollSession {
     const { services, idPrefix, tokens, self, ids, metrics, log } = this.options;
     const connection = new SocketConnection(services, `${idPrefix}.l${(this.nextId++).toString(36)}`, jsonSerializer, assigns, session);
     const id = randomBytes(16).toString("base64url");
