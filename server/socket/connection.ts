@@ -18,10 +18,10 @@ import type { Identity } from "../auth/identity.js";
 import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
 import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/payload-depth.js";
-import { InboundBudget } from "./inbound-budget.js";
+import { inboundBurst } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
-import { TokenBucket } from "./rate-limit.js";
+import { takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
@@ -121,15 +121,15 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   private ending = false;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: OutgoingFrame[] | null = null;
-  private readonly frameBudget: TokenBucket;
-  private readonly joinBudget: TokenBucket;
-  private readonly presenceBudget: TokenBucket;
-  private readonly inboundBudget: InboundBudget;
+  /** Its rate limits, each as the moment its bucket is full again (socket-budget.ts): frames, joins, presence, inbound bytes. */
+  private framesFullAt: FullAt = null;
+  private joinsFullAt: FullAt = null;
+  private presenceFullAt: FullAt = null;
+  private inboundFullAt: FullAt = null;
   /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
   backlogged = 0;
-  /** Since when the socket has had frames refused at least once a second; null while not. */
-  private overSince: number | null = null;
-  private lastRefusedAt = 0;
+  /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
+  private overRate: { since: number; last: number } | null = null;
   /** Its token's session (built-in auth only). */
   readonly auth: SocketAuth | undefined;
   /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
@@ -143,11 +143,6 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     readonly assigns: Readonly<Record<string, unknown>>,
     session: SocketSessionInit = {},
   ) {
-    const { limits } = services;
-    this.frameBudget = new TokenBucket(limits.maxFramesPerSecond);
-    this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
-    this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
-    this.inboundBudget = new InboundBudget(limits.maxInboundBytesPerSecond, limits.maxPayloadLength);
     this.disconnectId = session.id;
     this.onlyTopics = session.topics;
     if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
@@ -184,15 +179,15 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     const { limits } = this.services;
     const now = Date.now();
     // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond).
-    if (!this.inboundBudget.takeBytes(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
+    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
     const depthLimit = limits.maxPayloadDepth + 1;
-    const costLimit = this.inboundBudget.left(now);
+    const costLimit = tokensAt(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits));
     const cost =
       typeof raw === "string" ? jsonTextCost(raw, depthLimit, costLimit) : this.serializer.name === "msgpack" ? msgpackCost(raw, depthLimit, costLimit) : 0;
     if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     if (cost === TOO_COSTLY) return this.closeOverBudget();
-    this.inboundBudget.takeDecodeCost(cost, now);
+    this.takeInbound(cost, now);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -222,7 +217,12 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
 
   /** A presence track or update of this socket's channels is within maxPresencePerSecond. */
   takePresence(): boolean {
-    if (this.presenceBudget.take()) return true;
+    const limit = this.services.limits.maxPresencePerSecond;
+    const fullAt = takeTokens(this.presenceFullAt, Date.now(), limit, limit);
+    if (fullAt !== false) {
+      this.presenceFullAt = fullAt;
+      return true;
+    }
     this.services.metrics.rateLimited.inc({ limit: "presence" });
     return false;
   }
@@ -419,7 +419,16 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   private closeOverBudget(): void {
     this.services.metrics.rateLimited.inc({ limit: "bytes" });
     this.services.log.warn({ socket: this.id }, "closing a socket over its inbound byte budget");
-    this.end(CLOSE.policy, `too much to decode: over ${this.inboundBudget.rate} bytes a second`);
+    this.end(CLOSE.policy, `too much to decode: over ${this.services.limits.maxInboundBytesPerSecond} bytes a second`);
+  }
+
+  /** Takes `bytes` from the inbound byte budget (see inbound-budget.ts); false when it does not cover them. */
+  private takeInbound(bytes: number, now: number): boolean {
+    const { limits } = this.services;
+    const fullAt = takeTokens(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes);
+    if (fullAt === false) return false;
+    this.inboundFullAt = fullAt;
+    return true;
   }
 
   /**
@@ -429,11 +438,17 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
    */
   private withinFrameRate(frame: Frame): boolean {
     const now = Date.now();
-    if (this.frameBudget.take(now)) return true;
+    const limit = this.services.limits.maxFramesPerSecond;
+    const fullAt = takeTokens(this.framesFullAt, now, limit, limit);
+    if (fullAt !== false) {
+      this.framesFullAt = fullAt;
+      return true;
+    }
     this.services.metrics.rateLimited.inc({ limit: "frames" });
-    if (this.overSince === null || now - this.lastRefusedAt > 1000) this.overSince = now;
-    this.lastRefusedAt = now;
-    if (now - this.overSince >= RATE_CLOSE_AFTER_MS) {
+    let over = this.overRate;
+    if (over === null || now - over.last > 1000) over = this.overRate = { since: now, last: now };
+    over.last = now;
+    if (now - over.since >= RATE_CLOSE_AFTER_MS) {
       this.services.metrics.rateLimited.inc({ limit: "close" });
       this.services.log.warn({ socket: this.id }, "closing a socket that stayed over its frame rate limit");
       this.end(CLOSE.policy, `too many frames: over ${this.services.limits.maxFramesPerSecond} a second`);
@@ -467,11 +482,14 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   }
 
   private join(frame: Frame, existing: Channel | undefined): void {
-    if (!this.joinBudget.take()) {
+    const limit = this.services.limits.maxJoinsPerSecond;
+    const fullAt = takeTokens(this.joinsFullAt, Date.now(), limit, limit);
+    if (fullAt === false) {
       this.services.metrics.rateLimited.inc({ limit: "joins" });
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
       return;
     }
+    this.joinsFullAt = fullAt;
     const handler = this.services.router.match(frame.topic);
     if (!handler) {
       // A client chooses the topic: log a bounded part of it, and only at debug.
