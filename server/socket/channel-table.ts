@@ -1,5 +1,6 @@
 /**
- * A socket's channels by topic, in an array sorted by topic and searched by halving.
+ * A socket's channels by topic, in an array sorted by topic and searched by halving. A base class
+ * of the socket rather than a field: an object per socket would cost 32 bytes more each.
  *
  * A Map costs about 37 bytes per entry at a hundred channels, and leaves its outgrown tables
  * behind on the heap while a socket joins; this costs 8 bytes per channel and far less garbage.
@@ -11,15 +12,15 @@
  */
 export class ChannelTable<C extends { readonly topic: string }> {
   /** None, the only one, or two and more sorted by topic. */
-  private held: C | C[] | null = null;
+  private channelsHeld: C | C[] | null = null;
 
-  get size(): number {
-    const held = this.held;
+  protected get channelCount(): number {
+    const held = this.channelsHeld;
     return held === null ? 0 : Array.isArray(held) ? held.length : 1;
   }
 
-  get(topic: string): C | undefined {
-    const held = this.held;
+  protected channelOf(topic: string): C | undefined {
+    const held = this.channelsHeld;
     if (held === null) return undefined;
     if (!Array.isArray(held)) return held.topic === topic ? held : undefined;
     const at = indexOf(held, topic);
@@ -27,17 +28,17 @@ export class ChannelTable<C extends { readonly topic: string }> {
   }
 
   /** Adds `channel`, replacing the one of the same topic. */
-  set(channel: C): void {
-    const held = this.held;
+  protected holdChannel(channel: C): void {
+    const held = this.channelsHeld;
     if (held === null || (!Array.isArray(held) && held.topic === channel.topic)) {
-      this.held = channel;
+      this.channelsHeld = channel;
       return;
     }
     const items = Array.isArray(held) ? held : [held];
     const at = indexOf(items, channel.topic);
     if (at >= 0) {
       items[at] = channel;
-      this.held = items;
+      this.channelsHeld = items;
       return;
     }
     const into = ~at;
@@ -45,33 +46,33 @@ export class ChannelTable<C extends { readonly topic: string }> {
     for (let i = 0; i < into; i++) grown[i] = items[i];
     grown[into] = channel;
     for (let i = into; i < items.length; i++) grown[i + 1] = items[i];
-    this.held = grown;
+    this.channelsHeld = grown;
   }
 
   /** Removes `channel` if it is still the one of its topic. */
-  delete(channel: C): boolean {
-    const held = this.held;
+  protected dropChannel(channel: C): boolean {
+    const held = this.channelsHeld;
     if (held === null) return false;
     if (!Array.isArray(held)) {
       if (held !== channel) return false;
-      this.held = null;
+      this.channelsHeld = null;
       return true;
     }
     const at = indexOf(held, channel.topic);
     if (at < 0 || held[at] !== channel) return false;
     if (held.length === 2) {
-      this.held = held[1 - at];
+      this.channelsHeld = held[1 - at];
       return true;
     }
     const shrunk = new Array<C>(held.length - 1);
     for (let i = 0, to = 0; i < held.length; i++) if (i !== at) shrunk[to++] = held[i];
-    this.held = shrunk;
+    this.channelsHeld = shrunk;
     return true;
   }
 
   /** The channels now, as a copy: safe to end them while going through it. */
-  list(): C[] {
-    const held = this.held;
+  protected heldChannels(): C[] {
+    const held = this.channelsHeld;
     return held === null ? [] : Array.isArray(held) ? held.slice() : [held];
   }
 }

@@ -97,6 +97,16 @@ export interface SocketServices {
   readonly joinBacklog: JoinBacklog;
 }
 
+/**
+ * What few sockets have, in one object apart rather than three fields on every socket: a token's
+ * session, an id for force-disconnects, a fixed list of topics.
+ */
+interface SocketExtras {
+  readonly auth: SocketAuth | undefined;
+  readonly disconnectId: string | undefined;
+  readonly onlyTopics: readonly string[] | undefined;
+}
+
 /** What a socket is known by beyond its connection: its verified token, and its id. */
 export interface SocketSessionInit {
   /** The token built-in auth verified, and the verifier for in-band refreshes. */
@@ -113,9 +123,8 @@ export interface SocketSessionInit {
  * the thread's publish queue holds broadcasts, so it sees everything in production order.
  * Mirrors Phoenix.Socket's transport process (docs/protocol.md).
  */
-export class SocketConnection implements ChannelConnection, QueuedWriter {
+export class SocketConnection extends ChannelTable<Channel> implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
-  private readonly channels = new ChannelTable<Channel>();
   private closed = false;
   /** This side closed it (end): frames still arriving before the close completes are ignored. */
   private ending = false;
@@ -130,11 +139,8 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   backlogged = 0;
   /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
   private overRate: { since: number; last: number } | null = null;
-  /** Its token's session (built-in auth only). */
-  readonly auth: SocketAuth | undefined;
-  /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
-  readonly disconnectId: string | undefined;
-  private readonly onlyTopics: readonly string[] | undefined;
+  /** What few sockets have (see SocketExtras); null on the rest. */
+  private readonly extras: SocketExtras | null = null;
 
   constructor(
     private readonly services: SocketServices,
@@ -143,9 +149,24 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     readonly assigns: Readonly<Record<string, unknown>>,
     session: SocketSessionInit = {},
   ) {
-    this.disconnectId = session.id;
-    this.onlyTopics = session.topics;
-    if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
+    super();
+    if (session.auth || session.id !== undefined || session.topics) {
+      this.extras = {
+        auth: session.auth && new SocketAuth(session.auth.authenticator, session.auth.identity, this),
+        disconnectId: session.id,
+        onlyTopics: session.topics,
+      };
+    }
+  }
+
+  /** Its token's session (built-in auth only). */
+  get auth(): SocketAuth | undefined {
+    return this.extras?.auth;
+  }
+
+  /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
+  get disconnectId(): string | undefined {
+    return this.extras?.disconnectId;
   }
 
   /** What its channels use of the server (each reaches it through here rather than holding it). */
@@ -343,7 +364,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   // ── the token's session (AuthenticatedSocket) and force-disconnects ──
 
   pushToJoined(event: string, payload: Record<string, unknown>): void {
-    for (const channel of this.channels.list()) if (channel.state === "joined") channel.push(event, payload);
+    for (const channel of this.heldChannels()) if (channel.state === "joined") channel.push(event, payload);
   }
 
   closeExpired(): void {
@@ -365,13 +386,13 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.ws = null;
     this.queued = null;
     this.services.bufferCap.forget(this);
-    for (const channel of this.channels.list()) channel.shutdown("closed");
+    for (const channel of this.heldChannels()) channel.shutdown("closed");
     this.services.presence.untrackOwner(this.id);
   }
 
   /** Called by a channel that ended. */
   forget(channel: Channel): void {
-    this.channels.delete(channel);
+    this.dropChannel(channel);
   }
 
   private write(frame: OutgoingFrame): void {
@@ -463,7 +484,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, null, "ok", {});
       return;
     }
-    const channel = this.channels.get(frame.topic);
+    const channel = this.channelOf(frame.topic);
     if (frame.event === EVENTS.join) {
       this.join(frame, channel);
       return;
@@ -497,7 +518,8 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
       return;
     }
-    if (this.onlyTopics && !this.onlyTopics.includes(frame.topic)) {
+    const onlyTopics = this.extras?.onlyTopics;
+    if (onlyTopics && !onlyTopics.includes(frame.topic)) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed on this socket" });
       return;
     }
@@ -507,7 +529,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed by token" });
       return;
     }
-    if (!existing && this.channels.size >= this.services.maxChannels) {
+    if (!existing && this.channelCount >= this.services.maxChannels) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many channels joined" });
       return;
     }
@@ -519,7 +541,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
     const channel = new Channel(this, this.services.fanout.intern(frame.topic), joinRef, handler);
-    this.channels.set(channel);
+    this.holdChannel(channel);
     channel.join(frame.payload as JoinParams, frame.ref, existing);
   }
 
@@ -537,7 +559,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.services.metrics.tokenRefreshes.inc({ outcome: answer.status === "ok" ? "ok" : "refused" });
       this.send({ joinRef: channel.joinRef, ref: frame.ref, topic: frame.topic, event: EVENTS.reply, payload: answer });
       if (answer.status !== "ok") return;
-      for (const joined of this.channels.list()) {
+      for (const joined of this.heldChannels()) {
         if (auth.mayJoin(joined.topic)) continue;
         joined.shutdown("unauthorized");
         joined.sendClose();
