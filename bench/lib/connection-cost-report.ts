@@ -70,3 +70,22 @@ export function censusTable(runs: readonly ConnectionCostRun[], span: "upgrade" 
   rows.push(["all kinds above", ...targets.map((t) => `${bytes(sum(t))} B`)]);
   return table([`${span}: heap objects per connection`, ...targets], rows);
 }
+
+/**
+ * Per V8 heap space, idle → joined, per connection: live bytes and resident pages (medians over
+ * runs). Pages beyond live bytes are room the heap keeps: a grown young generation, fragments.
+ */
+export function spacesTable(runs: readonly ConnectionCostRun[]): string {
+  const targets = [...new Set(runs.map((r) => r.target))];
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.samples.joined.spaces ?? {})))];
+  const per = (run: ConnectionCostRun, name: string, key: "used" | "physical"): number =>
+    ((run.samples.joined.spaces?.[name]?.[key] ?? 0) - (run.samples.idle.spaces?.[name]?.[key] ?? 0)) / run.connected;
+  const rows = names.map((name) => [
+    name,
+    ...targets.map((t) => {
+      const mine = runs.filter((r) => r.target === t);
+      return `${bytes(median(mine.map((r) => per(r, name, "used"))))} / ${bytes(median(mine.map((r) => per(r, name, "physical"))))}`;
+    }),
+  ]);
+  return table(["V8 heap space: live / resident bytes per connection, median", ...targets], rows);
+}

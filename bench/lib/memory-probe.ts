@@ -5,7 +5,7 @@
  * samples servers through it at the load client's phases.
  */
 import { memoryUsage } from "node:process";
-import { getHeapStatistics, writeHeapSnapshot } from "node:v8";
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from "node:v8";
 
 import type { MemoryProbeRequest, MemorySample } from "./memory-sample.js";
 
@@ -19,6 +19,7 @@ function sample(snapshotPath: string | undefined): MemorySample {
   collect();
   const usage = memoryUsage();
   const heap = getHeapStatistics();
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, { used: space.space_used_size, physical: space.physical_space_size }]));
   const snapshot = snapshotPath === undefined ? undefined : writeHeapSnapshot(snapshotPath);
   return {
     rssBeforeGc,
@@ -27,6 +28,7 @@ function sample(snapshotPath: string | undefined): MemorySample {
     heapPhysical: heap.total_physical_size,
     external: usage.external,
     arrayBuffers: usage.arrayBuffers,
+    spaces,
     snapshot,
   };
 }

@@ -20,6 +20,8 @@ export interface MemorySample {
   /** Memory V8 is told about by native code, ArrayBuffers included. */
   external: number;
   arrayBuffers: number;
+  /** Each V8 heap space (new_space, old_space, code_space, large_object_space…): live bytes and resident pages. */
+  spaces: Record<string, { used: number; physical: number }>;
   /** The heap snapshot written, when one was asked for. */
   snapshot?: string;
 }

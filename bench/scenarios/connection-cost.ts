@@ -4,27 +4,28 @@
  * per target with heap snapshots, whose objects are counted by kind. Reports bytes per
  * connection (RSS, V8 heap, external, native = RSS − V8 heap pages), medians and every run.
  *   npm run bench -- connection-cost [--targets raw-uws,cinder] [--sockets 19000] [--runs 3]
- *                                    [--before <dist dir of another build>] [--no-census] [--no-pin] [--json]
- * `--before` adds "cinder-before": the Cinder of another build (its dist/), measured in the same run.
+ *                                    [--before DIR] [--no-census] [--no-pin] [--json]
+ * `--before DIR` adds "cinder-before": the build of another checkout (DIR/dist/server/cli.js), with
+ * the same settings as `cinder`, alternated with the others in the same runs.
  */
 import { join } from "node:path";
 
 import { measureConnectionCost, type ConnectionCostRun } from "../lib/connection-cost.js";
-import { censusTable, mediansTable, summarize } from "../lib/connection-cost-report.js";
+import { censusTable, mediansTable, spacesTable, summarize } from "../lib/connection-cost-report.js";
 import { parseFlags } from "../lib/flags.js";
 import { fmtBytes } from "../lib/format.js";
 import { findTarget, type Target } from "../lib/targets.js";
 
-/** Cinder as another build serves it: its dist/server/cli.js, the same settings as `cinder`. */
-function cinderFrom(dist: string): Target {
+/** Cinder as another checkout's build serves it: DIR/dist/server/cli.js, the same settings as `cinder`. */
+function cinderFrom(checkout: string): Target {
   const cinder = findTarget("cinder");
   return {
     ...cinder,
     name: "cinder-before",
-    label: `Cinder (${dist})`,
+    label: `Cinder (${checkout})`,
     command: (port) => {
       const { args, env } = cinder.command(port);
-      return { args: [join(dist, "server", "cli.js"), ...args.slice(1)], env };
+      return { args: [join(checkout, "dist", "server", "cli.js"), ...args.slice(1)], env };
     },
   };
 }
@@ -62,6 +63,7 @@ export async function run(args: string[]): Promise<void> {
   const plain = result.runs.filter((r) => !r.census);
   console.log(`\n${result.sockets} sockets, one channel each, node ${result.node}\n`);
   console.log(mediansTable(summarize(plain)));
+  console.log(`\n${spacesTable(plain)}`);
   if (result.runs.some((r) => r.census)) {
     console.log(`\n${censusTable(result.runs, "upgrade")}\n\n${censusTable(result.runs, "join")}`);
   }
