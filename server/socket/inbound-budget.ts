@@ -1,5 +1,3 @@
-import type { SocketLimits } from "./connection.js";
-
 /**
  * The decoding one socket may cost its thread (maxInboundBytesPerSecond): a token bucket of
  * `rate` bytes a second (socket-budget.ts), from which a frame takes its bytes, then the decode
@@ -8,6 +6,6 @@ import type { SocketLimits } from "./connection.js";
  * one frame of maxPayloadLength bytes of plain text passes on a socket that sent nothing before,
  * and a frame that costs more than that never passes.
  */
-export function inboundBurst(limits: Pick<SocketLimits, "maxInboundBytesPerSecond" | "maxPayloadLength">): number {
+export function inboundBurst(limits: { readonly maxInboundBytesPerSecond: number; readonly maxPayloadLength: number }): number {
   return Math.max(limits.maxInboundBytesPerSecond, limits.maxPayloadLength);
 }
