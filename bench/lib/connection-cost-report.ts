@@ -12,6 +12,7 @@ export const PARTS: ReadonlyArray<{ label: string; span: "total" | "upgrade" | "
   { label: "external (native memory V8 knows of)", span: "total", key: "external" },
   { label: "  of which ArrayBuffers", span: "total", key: "arrayBuffers" },
   { label: "native: RSS − V8 heap pages", span: "total", key: "native" },
+  { label: "  of which V8's own malloc", span: "total", key: "v8Malloced" },
   { label: "upgrade: RSS", span: "upgrade", key: "rss" },
   { label: "upgrade: V8 heap used", span: "upgrade", key: "heapUsed" },
   { label: "join: RSS", span: "join", key: "rss" },

@@ -28,6 +28,8 @@ export interface PerConnection {
   rss: number;
   heapUsed: number;
   heapPhysical: number;
+  /** V8's own malloc, outside its heap pages. */
+  v8Malloced: number;
   external: number;
   arrayBuffers: number;
   /** RSS outside the V8 heap's pages: uWS's own memory, malloc, ArrayBuffers. */
@@ -71,6 +73,7 @@ function perConnection(from: MemorySample, to: MemorySample, sockets: number): P
     rss: per("rss"),
     heapUsed: per("heapUsed"),
     heapPhysical: per("heapPhysical"),
+    v8Malloced: per("v8Malloced"),
     external: per("external"),
     arrayBuffers: per("arrayBuffers"),
     native: per("rss") - per("heapPhysical"),

@@ -26,6 +26,7 @@ function sample(snapshotPath: string | undefined): MemorySample {
     rss: usage.rss,
     heapUsed: heap.used_heap_size,
     heapPhysical: heap.total_physical_size,
+    v8Malloced: heap.malloced_memory,
     external: usage.external,
     arrayBuffers: usage.arrayBuffers,
     spaces,

@@ -17,6 +17,8 @@ export interface MemorySample {
   heapUsed: number;
   /** V8 heap pages resident in memory (what the heap adds to RSS). */
   heapPhysical: number;
+  /** What V8 itself holds in malloc (its zones, remembered sets…): part of the native memory. */
+  v8Malloced: number;
   /** Memory V8 is told about by native code, ArrayBuffers included. */
   external: number;
   arrayBuffers: number;
