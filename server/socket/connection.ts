@@ -98,6 +98,16 @@ export interface SocketServices {
 }
 
 /**
+ * `SocketConnection.bits`: two flags, then the count of its frames in the join backlog, one small
+ * integer where three fields cost 24 bytes. The count stays far below 2^29: each waiting frame
+ * is held on the heap, which is full long before.
+ */
+const CLOSED = 0b1;
+const ENDING = 0b10;
+const FLAGS_MASK = 0b11;
+const BACKLOGGED_SHIFT = 2;
+
+/**
  * What few sockets have, in one object apart rather than three fields on every socket: a token's
  * session, an id for force-disconnects, a fixed list of topics.
  */
@@ -125,9 +135,8 @@ export interface SocketSessionInit {
  */
 export class SocketConnection extends ChannelTable<Channel> implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
-  private closed = false;
-  /** This side closed it (end): frames still arriving before the close completes are ignored. */
-  private ending = false;
+  /** Whether it closed, whether this side is closing it, and its frames in the join backlog, in one integer (see below). */
+  private bits = 0;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: OutgoingFrame[] | null = null;
   /** Its rate limits, each as the moment its bucket is full again (socket-budget.ts): frames, joins, presence, inbound bytes. */
@@ -135,8 +144,6 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   private joinsFullAt: FullAt = null;
   private presenceFullAt: FullAt = null;
   private inboundFullAt: FullAt = null;
-  /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
-  backlogged = 0;
   /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
   private overRate: { since: number; last: number } | null = null;
   /** What few sockets have (see SocketExtras); null on the rest. */
@@ -167,6 +174,32 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
   get disconnectId(): string | undefined {
     return this.extras?.disconnectId;
+  }
+
+  private get closed(): boolean {
+    return (this.bits & CLOSED) !== 0;
+  }
+
+  private set closed(closed: boolean) {
+    this.bits = closed ? this.bits | CLOSED : this.bits & ~CLOSED;
+  }
+
+  /** This side closed it (end): frames still arriving before the close completes are ignored. */
+  private get ending(): boolean {
+    return (this.bits & ENDING) !== 0;
+  }
+
+  private set ending(ending: boolean) {
+    this.bits = ending ? this.bits | ENDING : this.bits & ~ENDING;
+  }
+
+  /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
+  get backlogged(): number {
+    return this.bits >>> BACKLOGGED_SHIFT;
+  }
+
+  set backlogged(count: number) {
+    this.bits = (this.bits & FLAGS_MASK) | (count << BACKLOGGED_SHIFT);
   }
 
   /** What its channels use of the server (each reaches it through here rather than holding it). */
