@@ -15,6 +15,7 @@ const SCENARIOS = [
   "subscribers",
   "one-topic",
   "connect",
+  "connection-cost",
   "compare",
   "presence",
   "cluster",

@@ -7,7 +7,7 @@ import { drainOnSignals, type DrainOnSignalsOptions } from "./ops/drain-on-signa
 import { createLogger } from "./ops/logger.js";
 import { loadNativeUws } from "./native-uws.js";
 import { createServer } from "./server.js";
-import { WorkerSupervisor } from "./workers/supervisor.js";
+import { WorkerSupervisor } from "./worker-threads/supervisor.js";
 
 export interface StartNodeOptions extends Partial<ServerConfig> {
   /**

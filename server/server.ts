@@ -9,7 +9,7 @@ import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
-import { mountEndpoints } from "./endpoint/endpoints.js";
+import { mountEndpoints } from "./endpoints.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
@@ -22,8 +22,8 @@ import { NodeDashboard } from "./dashboard/node-dashboard.js";
 export type { HealthReport, HistoryRead };
 import { MemoryFabric } from "./fabric/fabric-memory.js";
 import type { Medium } from "./fabric/medium.js";
-import { linkThroughRedis } from "./fabric/redis-link.js";
-import { RedisConnections } from "./cluster/redis-connections.js";
+import { fabricOverRedis } from "./fabric/redis-medium.js";
+import { RedisConnections } from "./redis/redis-connections.js";
 import type { Leases } from "./leases/leases.js";
 import { leasesFor } from "./leases/leases-for.js";
 import { WorkerFabric } from "./fabric/fabric-workers.js";
@@ -130,40 +130,32 @@ export class CinderServer {
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
-    const { fabric: threadFabric, medium } = this.createFabric(makeReplicaId(replicaName, incarnation), incarnation);
+    const replica = makeReplicaId(replicaName, incarnation);
+    const { fabric: threadFabric, medium } = this.createFabric(replica, incarnation);
     this.fabric = threadFabric;
     this.counterStore = this.createCounterStore(medium);
     this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
-    this.historyAuthority = this.createHistoryAuthority(medium);
+    this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
-    this.fanout = new LocalFanout({
-      queue: this.queue,
-      log: this.log,
-      metrics: this.metrics,
-      onInterestChange: (topic, interested) => {
-        this.topicWorkers.interest(topic, interested);
-        return this.fabric.setInterest(topic, interested);
-      },
-    });
-    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, router: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
-    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, (topic) => this.router.match(topic)?.history, config.maxPayloadDepth);
+    this.fanout = new LocalFanout({ queue: this.queue, log: this.log, metrics: this.metrics, fabric: this.fabric, follower: this.topicWorkers });
+    this.historyAuthority = this.createHistoryAuthority(medium);
+    this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, declarations: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
+    this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);
     this.threadPresence = new ThreadPresence({
       settings: config,
       replicaName,
       incarnation,
-      gossip: this.fabric.gossip,
+      fabric: this.fabric,
       fanout: this.fanout,
       metrics: this.metrics,
       log: this.log,
-      fetchFor: (topic) => this.router.match(topic)?.presenceFetch,
+      declarations: this.router,
     });
     this.presence = this.threadPresence.service;
-    this.fabric.onPeerEvent((event) => this.presence.peerEvent(event));
-    this.topicWorkers = new TopicWorkers({ claimant: this.presence.replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
-    const { fabric, fanout, broadcaster, reports, metrics, presence, router, log } = this;
-    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), history: (topic, options) => this.historyTopics.read(topic, options) });
+    const { fabric, fanout, broadcaster, historyTopics, reports, metrics, presence, router, log } = this;
+    this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), historyTopics });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
     this.connectHook = connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
@@ -181,8 +173,7 @@ export class CinderServer {
       disconnects: this.disconnects,
       longPollTopics: this.longPollTopics,
       broadcaster: this.broadcaster,
-      keepsHistory: (topic) => this.historyTopics.keeps(topic),
-      history: (topic, since, limit) => this.historyTopics.read(topic, { since, limit }),
+      historyTopics,
       reports: this.reports,
       metrics: this.metrics,
       log: this.log,
@@ -320,7 +311,7 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.closeHttp();
-    // Pending counter increments go out before the link closes.
+    // Pending counter increments go out before the Redis connections close.
     await this.counterStore.close();
     await this.fabric.close();
     if (this.boundPort !== 0) this.log.info("stopped");
@@ -349,15 +340,15 @@ export class CinderServer {
 
   /** This thread's numbers. */
   health(): HealthReport {
-    const link = this.fabric.linkStatus();
+    const redis = this.fabric.redisStatus();
     return {
-      status: this.draining ? "draining" : link && !link.connected ? "degraded" : "ok",
+      status: this.draining ? "draining" : redis && !redis.connected ? "degraded" : "ok",
       node: this.config.nodeName,
       uptimeMs: Date.now() - this.startedAt,
       sockets: this.connections.size,
       channels: this.fanout.subscriptionCount,
       topics: this.fanout.topicCount,
-      ...(link ? { redis: link } : {}),
+      ...(redis ? { redis } : {}),
     };
   }
 
@@ -424,7 +415,7 @@ export class CinderServer {
       return { fabric, medium: { kind: "workers", fabric, worker: topology.index } };
     }
     if (!config.redisUrl) return { fabric: new MemoryFabric(), medium: { kind: "memory" } };
-    return linkThroughRedis({
+    return fabricOverRedis({
       connections: new RedisConnections({ url: config.redisUrl, nodeName: config.nodeName, sharded: config.redisSharded, logger: this.log }),
       nodeName: config.nodeName,
       nodeIncarnation: incarnation,
@@ -441,7 +432,7 @@ export class CinderServer {
     const { config, metrics } = this;
     const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
     // In memory: numbered here, delivered to this thread's subscribers (there is no other replica).
-    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, metrics, log: this.log, deliver: (message) => this.broadcaster.receive(message) });
+    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, metrics, log: this.log, delivery: this.fanout });
   }
 
   /** Where this thread's counter increments go and its reads come from, on its medium. */
@@ -467,16 +458,15 @@ export class CinderServer {
   }
 
   private socketServices(): SocketServices {
-    const fanout = this.fanout;
+    const { fanout, presence } = this;
     const channels: ChannelServices = {
       log: this.log,
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
-      subscribe: (subscriber) => fanout.subscribe(subscriber),
-      joinHistory: (subscriber, since) => this.historyTopics.join(subscriber, since),
-      unsubscribe: (subscriber) => fanout.unsubscribe(subscriber),
+      fanout,
+      historyTopics: this.historyTopics,
       broadcaster: this.broadcaster,
-      presence: this.presence,
+      presence,
       presenceStates: this.threadPresence.states,
     };
     return {
@@ -487,9 +477,9 @@ export class CinderServer {
       limits: this.config,
       maxBackpressure: this.config.maxBufferedBytes * 2,
       channels,
-      route: (topic) => this.router.match(topic),
-      intern: (topic) => fanout.intern(topic),
-      untrackOwner: (owner) => this.presence.untrackOwner(owner),
+      router: this.router,
+      fanout,
+      presence,
       bufferCap: this.bufferCap,
       joinBacklog: this.joinBacklog,
     };

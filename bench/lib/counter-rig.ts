@@ -2,7 +2,7 @@
  * Counters as a node runs them, in this process: over memory, or over Redis with the node's
  * coalescing and flush (a real redis-server). For the counters benchmark.
  */
-import { RedisConnections } from "../../server/cluster/redis-connections.js";
+import { RedisConnections } from "../../server/redis/redis-connections.js";
 import { Counters } from "../../server/counters/counters.js";
 import type { CounterStore } from "../../server/counters/counter-store.js";
 import { MemoryCounterStore } from "../../server/counters/counter-store-memory.js";

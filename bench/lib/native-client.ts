@@ -2,7 +2,8 @@
  * Builds and runs the native load client. Node WebSocket clients top out near
  * 1M messages/s per core, below what uWS serves, so the load comes from C.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -36,10 +37,21 @@ export interface LoadClientOptions {
   heartbeatSeconds?: number;
   /** core the client runs on (taskset); undefined = not pinned */
   core?: number;
+  /**
+   * Instead of the settle pause, wait after "connected" and after "joined" until the phase
+   * listener's promise settles (samples that take longer than a fixed pause: GC, heap snapshots).
+   */
+  step?: boolean;
 }
 
-/** Called on every "phase <name> [k]" line, at the moment the client enters it. */
-export type PhaseListener = (phase: string, arg: number | undefined) => void;
+/**
+ * Called on every "phase <name> [k]" line, at the moment the client enters it. With `step`, the
+ * client waits after "connected" and "joined" until what this returns settles.
+ */
+export type PhaseListener = (phase: string, arg: number | undefined) => void | Promise<void>;
+
+/** The phases a stepped client waits after. */
+const STEPS = new Set(["connected", "joined"]);
 
 export function nativeClientPath(): string {
   return join(nativeBuildDir(), "cinder-load");
@@ -72,6 +84,7 @@ function clientArgs(o: LoadClientOptions): string[] {
     drain: o.drainSeconds,
     "body-size": o.bodySize,
     heartbeat: o.heartbeatSeconds,
+    step: o.step ? 1 : undefined,
   };
   return Object.entries(args).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
 }
@@ -79,19 +92,25 @@ function clientArgs(o: LoadClientOptions): string[] {
 export async function runNativeClient(o: LoadClientOptions, onPhase: PhaseListener = () => {}): Promise<LoadReport> {
   const binary = buildNativeClient();
   const args = clientArgs(o);
-  const child =
-    o.core === undefined
-      ? spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn("taskset", ["-c", String(o.core), binary, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const [command, argv] = o.core === undefined ? [binary, args] : ["taskset", ["-c", String(o.core), binary, ...args]];
+  const child = spawn(command as string, argv as string[], { stdio: [o.step ? "pipe" : "ignore", "pipe", "pipe"] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  let failed: unknown;
   let stdout = "";
   const otherStderr: string[] = [];
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   createInterface({ input: child.stderr }).on("line", (line) => {
     const m = /^phase (\S+)(?: (\d+))?$/.exec(line);
-    if (m) onPhase(m[1], m[2] === undefined ? undefined : Number(m[2]));
-    else otherStderr.push(line);
+    if (!m) return void otherStderr.push(line);
+    const phase = m[1];
+    const sampled = onPhase(phase, m[2] === undefined ? undefined : Number(m[2]));
+    if (!o.step || !STEPS.has(phase)) return;
+    // The go-ahead is given even when the sample failed: the run ends, and the failure is thrown then.
+    void Promise.resolve(sampled)
+      .catch((err: unknown) => void (failed ??= err))
+      .finally(() => child.stdin?.write("go\n"));
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (failed !== undefined) throw failed;
   if (code !== 0) throw new Error(`load client exited with ${code}: ${otherStderr.join("\n")}`);
   return JSON.parse(stdout) as LoadReport;
 }

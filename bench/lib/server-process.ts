@@ -7,6 +7,8 @@ import type { Target } from "./targets.js";
 
 export interface RunningServer {
   readonly pid: number;
+  /** The child process (its IPC channel, when started with `ipc`). */
+  readonly child: ChildProcess;
   readonly port: number;
   /** stderr/stdout of the server, for error messages */
   output(): string;
@@ -30,13 +32,22 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startServer(target: Target, core: number | string | undefined, timeoutMs = 20_000): Promise<RunningServer> {
+/** How a server process is started beyond its target's command. */
+export interface ServerProcessOptions {
+  /** Node options before the script (`--expose-gc`, `--import <probe>`). */
+  nodeArgs?: string[];
+  /** An IPC channel to the child (a probe inside it answers over it). */
+  ipc?: boolean;
+}
+
+export async function startServer(target: Target, core: number | string | undefined, timeoutMs = 20_000, options: ServerProcessOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const { args, env } = target.command(port);
-  const argv = core === undefined ? [process.execPath, ...args] : ["taskset", "-c", String(core), process.execPath, ...args];
+  const node = [process.execPath, ...(options.nodeArgs ?? []), ...args];
+  const argv = core === undefined ? node : ["taskset", "-c", String(core), ...node];
   const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
   let log = "";
   const keep = (chunk: Buffer): void => void (log = (log + chunk.toString()).slice(-8000));
@@ -53,6 +64,7 @@ export async function startServer(target: Target, core: number | string | undefi
   }
   return {
     pid: child.pid ?? -1,
+    child,
     port,
     output: () => log,
     stop: async () => {

@@ -38,6 +38,17 @@ static void announce(const char *phase, int k) {
     fflush(stderr);
 }
 
+/* Between phases: the settle pause, or with --step the runner's go-ahead (a line on stdin), for
+ * samples that take longer than any fixed pause (a garbage collection, a heap snapshot). */
+static void settle(const options *o) {
+    if (!o->step) {
+        sleep_s(o->settle_s);
+        return;
+    }
+    char line[64];
+    if (!fgets(line, sizeof line, stdin)) return;
+}
+
 /* Waits until *counter >= target (re-read through fn) or the deadline passes. */
 static void wait_for(uint64_t (*fn)(const shared_state *), const shared_state *sh, uint64_t target, double timeout) {
     uint64_t deadline = now_ns() + (uint64_t)(timeout * 1e9);
@@ -150,14 +161,14 @@ int main(int argc, char **argv) {
     uint64_t t_connected = now_ns();
     uint64_t connected = ATOMIC_LOAD(&sh->connected);
     announce("connected", -1);
-    sleep_s(o.settle_s);
+    settle(&o);
 
     uint64_t t_join_start = now_ns();
     sh->phase = PHASE_JOIN;
     wait_for(join_settled, sh, connected, o.connect_timeout_s);
     uint64_t t_joined = now_ns();
     announce("joined", -1);
-    sleep_s(o.settle_s);
+    settle(&o);
     sh->phase = PHASE_IDLE;
 
     if (o.hold_s > 0) {

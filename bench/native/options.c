@@ -85,6 +85,7 @@ int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(k, "hold")) o->hold_s = atof(v);
         else if (!strcmp(k, "drain")) o->drain_s = atof(v);
         else if (!strcmp(k, "settle")) o->settle_s = atof(v);
+        else if (!strcmp(k, "step")) o->step = atoi(v);
         else if (!strcmp(k, "connect-timeout")) o->connect_timeout_s = atof(v);
         else if (!strcmp(k, "heartbeat")) o->heartbeat_s = atoi(v);
         else if (!strcmp(k, "body-size")) o->body_size = atoi(v);

@@ -30,6 +30,7 @@ typedef struct {
     double hold_s;             /* hold after joining, before publishing */
     double drain_s;            /* after a round, stop waiting once no delivery came for this long */
     double settle_s;           /* pause between phases so server memory can be sampled */
+    int step;                  /* 1: after "connected" and "joined", wait for a line on stdin (the runner measured) */
     double connect_timeout_s;
     int heartbeat_s;           /* phoenix heartbeat interval per socket */
     int body_size;             /* broadcast body length in bytes */

@@ -10,8 +10,8 @@ import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 
-import { NodeLiveness } from "../../server/cluster/liveness.js";
-import { RedisConnections } from "../../server/cluster/redis-connections.js";
+import { NodeLiveness } from "../../server/redis/liveness.js";
+import { RedisConnections } from "../../server/redis/redis-connections.js";
 import { startLocalCluster } from "../lib/cluster-processes.js";
 import { repoRoot } from "../lib/repo-root.js";
 

@@ -6,7 +6,7 @@ import type { AuthMetrics } from "./auth-metrics.js";
 
 /*
  * Force-disconnects travel on a reserved topic (DISCONNECT_TOPIC), as Phoenix's
- * `"users_socket:" <> id` broadcasts do, except that it is one topic for all ids: every replica
+ * `"users_socket:" <> id` broadcasts do, except that it is one topic for all ids: every thread
  * listens to it from the start (one Redis channel for the cluster, not one per user). Ordinary
  * broadcasts to it are refused (Broadcaster), so only this lane can say it.
  */
@@ -22,7 +22,7 @@ export interface Disconnectable {
 /**
  * Sockets by their id (`id` from the connect hook, or the token's `sub`), and the lane that
  * closes them everywhere: `disconnect(id)` closes this thread's sockets with that id and tells
- * every other replica (worker threads and nodes) through the fabric's broadcast lane. The index
+ * every other thread (worker threads and nodes) through the fabric's broadcast lane. The index
  * holds open sockets only (one entry per socket that has an id), so it is bounded by the
  * sockets themselves; `cinder_socket_ids` counts its ids.
  */
@@ -33,7 +33,7 @@ export class DisconnectLane {
     fabric.onBroadcast((message) => this.receive(message));
   }
 
-  /** Every replica listens from the start; the interest lane routes the topic here from everywhere. */
+  /** Every thread listens from the start; the interest lane routes the topic here from everywhere. */
   start(): void {
     void this.fabric.setInterest(DISCONNECT_TOPIC, true);
   }

@@ -3,19 +3,11 @@ import type { Logger } from "../ops/logger.js";
 import type { ChannelMetrics } from "./channel-metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import type { PresenceStates, StateMemberSocket } from "../presence/presence-states.js";
-import type { Subscriber, SubscriberSocket } from "../pubsub/subscriber.js";
-import type { Recovery, Since } from "../history/recovery.js";
+import type { LocalFanout } from "../pubsub/local-fanout.js";
+import type { SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Broadcaster } from "../pubsub/broadcaster.js";
 import type { ChannelSocket } from "./channel-socket.js";
-
-/** A join on a history topic, its topic routed and its history read, waiting to be settled. */
-export interface PreparedHistoryJoin {
-  /**
-   * Decides the recovery from the history read and what reached the thread since, and attaches
-   * the channel: call it synchronously right before the join reply. Null if it left meanwhile.
-   */
-  settle(): { recovery: Recovery; replay: string[] } | null;
-}
+import type { HistoryTopics } from "./history-topics.js";
 
 /** What a channel uses of its server: pub/sub, presence, and where to log and count. */
 export interface ChannelServices {
@@ -23,10 +15,10 @@ export interface ChannelServices {
   readonly metrics: ChannelMetrics;
   /** Pushes one channel may have waiting for its handler; past it a push is refused. */
   readonly maxQueuedPushes: number;
-  subscribe(subscriber: Subscriber): Promise<void> | void;
-  /** Instead of `subscribe`, on a history topic: `since` is where the client says it stopped. */
-  joinHistory(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin>;
-  unsubscribe(subscriber: Subscriber): void;
+  /** This thread's topics: a joined channel subscribes, and unsubscribes when it ends. */
+  readonly fanout: Pick<LocalFanout, "subscribe" | "unsubscribe">;
+  /** On a history topic a join goes here instead of `fanout.subscribe`, to recover what the client missed. */
+  readonly historyTopics: Pick<HistoryTopics, "join">;
   /** Where a channel's broadcasts start (its own and its handler's), called directly. */
   readonly broadcaster: Pick<Broadcaster, "broadcast" | "broadcastStored">;
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;

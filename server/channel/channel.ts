@@ -203,7 +203,7 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
     }
     this.subscribed = true;
     if (this.handler.history) return this.joinWithHistory(result, ref, since, replaced);
-    const routed = this.services.subscribe(this);
+    const routed = this.services.fanout.subscribe(this);
     if (!routed) return this.joined(result, ref, undefined, replaced);
     return routed.then(() => {
       if (this.isClosed) return; // the socket closed while the topic was being routed here
@@ -212,7 +212,7 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
   }
 
   private async joinWithHistory(reply: Reply, ref: string | null, since: Since | undefined, replaced: Channel | undefined): Promise<void> {
-    const prepared = await this.services.joinHistory(this, since);
+    const prepared = await this.services.historyTopics.join(this, since);
     const settled = this.isClosed ? null : prepared.settle();
     if (!settled) return; // the socket closed while the history was being read
     return this.joined(withRecovery(reply, settled.recovery), ref, settled.replay, replaced);
@@ -351,7 +351,7 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
     this.state = "closed";
     this.connection.forget(this);
     this.services.presenceStates.forget(this);
-    if (this.subscribed) this.services.unsubscribe(this);
+    if (this.subscribed) this.services.fanout.unsubscribe(this);
     if (wasJoined) metrics.channelsJoined.dec();
     // A closing socket drops all of its presences at once (SocketConnection.onClose).
     if (reason !== "closed") this.services.presence.untrack(this.socketId, this.topic);

@@ -1,19 +1,26 @@
-import type { HistoryAuthority, HistoryLimits, HistoryPage } from "../history/history.js";
+import type { HistoryAuthority, HistoryDeclarations, HistoryLimits, HistoryPage } from "../history/history.js";
 import { readableHistory, type HistoryRead } from "../history/history-read.js";
-import { planRecovery, type Since } from "../history/recovery.js";
+import { planRecovery, type Recovery, type Since } from "../history/recovery.js";
 import type { Logger } from "../ops/logger.js";
 import type { ChannelMetrics } from "./channel-metrics.js";
 import type { LocalFanout } from "../pubsub/local-fanout.js";
 import type { Subscriber } from "../pubsub/subscriber.js";
-import type { PreparedHistoryJoin } from "./channel-services.js";
-import type { ChannelRouter } from "./router.js";
+
+/** A join on a history topic, its topic routed and its history read, waiting to be settled. */
+export interface PreparedHistoryJoin {
+  /**
+   * Decides the recovery from the history read and what reached the thread since, and attaches
+   * the channel: call it synchronously right before the join reply. Null if it left meanwhile.
+   */
+  settle(): { recovery: Recovery; replay: string[] } | null;
+}
 
 export interface HistoryTopicsParts {
   /** The authority of this thread's history topics (history/history.ts). */
   authority: HistoryAuthority;
   fanout: Pick<LocalFanout, "prepare" | "recent" | "attachPrepared">;
-  /** Which topics keep history: their channel's declaration. */
-  router: Pick<ChannelRouter, "match">;
+  /** Which topics keep history: their channel's declaration (the router). */
+  declarations: HistoryDeclarations;
   /** historyMaxRecover: the most messages a join recovers. */
   maxRecover: number;
   metrics: ChannelMetrics;
@@ -26,7 +33,7 @@ export class HistoryTopics {
 
   /** Whether `topic`'s channel keeps history. */
   keeps(topic: string): boolean {
-    return this.parts.router.match(topic)?.history !== undefined;
+    return this.parts.declarations.historyOf(topic) !== undefined;
   }
 
   /**
@@ -35,7 +42,7 @@ export class HistoryTopics {
    * no history.
    */
   async read(topic: string, options: { since?: number; limit?: number } = {}): Promise<HistoryRead> {
-    const limits = this.parts.router.match(topic)?.history;
+    const limits = this.parts.declarations.historyOf(topic);
     if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history (see the channel's \`history\` option)`);
     const since = options.since ?? 0;
     const limit = Math.min(options.limit ?? 100, 1000);
@@ -44,7 +51,10 @@ export class HistoryTopics {
     return readableHistory(await this.parts.authority.read(topic, since, limit, limits));
   }
 
-  /** See ChannelServices.joinHistory and docs/history-and-recovery.md. */
+  /**
+   * Instead of the fan-out's `subscribe`, a channel's join on a history topic: `since` is where
+   * the client says it stopped (docs/history-and-recovery.md).
+   */
   async join(subscriber: Subscriber, since: Since | undefined): Promise<PreparedHistoryJoin> {
     const { fanout, authority, maxRecover, metrics, log } = this.parts;
     const { topic } = subscriber;

@@ -1,4 +1,5 @@
-import type { HistoryLimits } from "../history/history.js";
+import type { HistoryDeclarations, HistoryLimits } from "../history/history.js";
+import type { PresenceFetch, PresenceFetchDeclarations } from "../presence/presence-fetch.js";
 import type { ChannelHandler } from "./handler.js";
 import { TopicPatterns } from "./topic-patterns.js";
 
@@ -23,7 +24,7 @@ export const RESERVED_PREFIX = "cinder:";
  * under RESERVED_PREFIX go only to Cinder's own channels, so that an app's catch-all pattern
  * never lets a client into them.
  */
-export class ChannelRouter {
+export class ChannelRouter implements HistoryDeclarations, PresenceFetchDeclarations {
   private readonly patterns = new TopicPatterns<ChannelHandler>();
   private readonly reserved = new Map<string, ChannelHandler>();
 
@@ -44,5 +45,13 @@ export class ChannelRouter {
   match(topic: string): ChannelHandler | undefined {
     if (topic.startsWith(RESERVED_PREFIX)) return this.reserved.get(topic);
     return this.patterns.match(topic);
+  }
+
+  historyOf(topic: string): HistoryLimits | undefined {
+    return this.match(topic)?.history;
+  }
+
+  presenceFetchOf(topic: string): PresenceFetch | undefined {
+    return this.match(topic)?.presenceFetch;
   }
 }

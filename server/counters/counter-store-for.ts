@@ -16,7 +16,7 @@ export interface CounterStoreForOptions {
   log: Logger;
 }
 
-/** Where a thread's counter increments go and its reads come from on `medium`: the main thread (a worker), Redis (the node's link, one flush per node), or memory. */
+/** Where a thread's counter increments go and its reads come from on `medium`: the main thread (a worker), Redis (the node's Redis connections, one flush per node), or memory. */
 export function counterStoreFor(medium: Medium, options: CounterStoreForOptions): CounterStore {
   const { maxKeys, now, metrics } = options;
   switch (medium.kind) {

@@ -1,6 +1,6 @@
-import { hashTag } from "../cluster/hash-tag.js";
-import type { RedisConnections } from "../cluster/redis-connections.js";
-import { isNoScript, runScript, shaOf } from "../cluster/scripts.js";
+import { hashTag } from "../redis/hash-tag.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
+import { isNoScript, runScript, shaOf } from "../redis/scripts.js";
 import type { Logger } from "../ops/logger.js";
 import type { CounterMetrics } from "./counter-metrics.js";
 import type { CounterDelta, CounterQuery, CounterStore } from "./counter-store.js";

@@ -1,7 +1,7 @@
 import type { ChannelHandler } from "../channel/handler.js";
+import type { HistoryTopics } from "../channel/history-topics.js";
 import type { ChannelRouter } from "../channel/router.js";
 import type { Fabric } from "../fabric/fabric.js";
-import type { HistoryRead } from "../history/history-read.js";
 import type { Logger } from "../ops/logger.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import type { Broadcaster } from "../pubsub/broadcaster.js";
@@ -22,11 +22,11 @@ export interface NodeDashboardParts {
   reports: ThreadReports;
   metrics: { registry: { getMetricsAsJSON(): Promise<unknown[]> } };
   presence: Pick<PresenceService, "count" | "list">;
-  router: Pick<ChannelRouter, "match" | "addReserved">;
+  router: Pick<ChannelRouter, "addReserved">;
   /** This thread's own numbers. */
   health: () => HealthReport;
-  /** A history topic's messages after `since` (the router says which topics keep history). */
-  history: (topic: string, options: { since: number; limit: number }) => Promise<HistoryRead>;
+  /** A history topic's messages after `since`. */
+  historyTopics: Pick<HistoryTopics, "keeps" | "read">;
   log: Logger;
 }
 
@@ -88,7 +88,7 @@ export class NodeDashboard {
 
   /** The dashboard's search box: one topic across the cluster. */
   private lookUpTopic(topic: string): Promise<TopicLookup> {
-    const { fabric, settings, presence, router, history } = this.parts;
+    const { fabric, settings, presence, historyTopics } = this.parts;
     return lookUpTopic(topic, {
       subscribers: async (topic) => {
         const [own, others] = await Promise.all([this.nodeSubscribers(topic), askNodes(fabric, { kind: "topic", topic }, NODE_SNAPSHOT_TIMEOUT_MS)]);
@@ -96,7 +96,7 @@ export class NodeDashboard {
         return [{ node: settings.nodeName, subscribers: own }, ...nodes];
       },
       presence: (topic) => presence.list(topic),
-      history: (topic, since, limit) => (router.match(topic)?.history ? history(topic, { since, limit }) : Promise.resolve(null)),
+      history: (topic, since, limit) => (historyTopics.keeps(topic) ? historyTopics.read(topic, { since, limit }) : Promise.resolve(null)),
     });
   }
 }

@@ -1,6 +1,6 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { MetricsJson, WorkerStats } from "../stats/node-report.js";
-import type { NodeLinkStatus } from "../fabric/link-status.js";
+import type { RedisStatus } from "../fabric/redis-status.js";
 import type { HealthReport } from "../stats/node-report.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 
@@ -50,7 +50,7 @@ export interface NodeSnapshot {
   /** When the figures were read (ms since the epoch, the node's clock). */
   at: number;
   workers: WorkerStats[];
-  redis?: NodeLinkStatus;
+  redis?: RedisStatus;
   totals: NodeTotals;
   process: ProcessFigures;
   /** The node's topics with the most subscribers, most first. */

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { HttpResponse, TemplatedApp } from "../uws-types.js";
 import { isObjectPayload } from "../../client/codec/frame.js";
 import type { ServerConfig } from "../config.js";
-import type { HistoryRead } from "../history/history-read.js";
+import type { HistoryTopics } from "../channel/history-topics.js";
 import { StoreError } from "../history/store-error.js";
 import type { Logger } from "../ops/logger.js";
 import { MAX_SOCKET_ID_LENGTH, type DisconnectLane } from "../auth/disconnect.js";
@@ -17,11 +17,10 @@ export interface HttpEndpointOptions {
   log: Logger;
   /** Where `POST /api/broadcast` starts a broadcast, as a channel's does. */
   broadcaster: Pick<Broadcaster, "broadcast" | "broadcastStored">;
-  /** On a topic that keeps history the endpoint answers once the message is kept (or could not be). */
-  keepsHistory: (topic: string) => boolean;
+  /** On a topic that keeps history `POST /api/broadcast` answers once the message is kept (or could not be); `GET /api/history` reads it. */
+  historyTopics: Pick<HistoryTopics, "keeps" | "read">;
   /** Closes every socket with an id in the cluster. */
   disconnects: Pick<DisconnectLane, "disconnect">;
-  history: (topic: string, since: number | undefined, limit: number | undefined) => Promise<HistoryRead>;
   /** The node's /health and /metrics. */
   reports: Pick<ThreadReports, "healthReport" | "metricsText">;
   metricsContentType: string;
@@ -123,7 +122,7 @@ function broadcastEndpoint(res: HttpResponse, authorization: string, options: Ht
     const problem = validateBroadcast(message, options.config);
     if (problem) return writeJson(res, 400, { error: problem });
     const { topic, event, payload } = message as { topic: string; event: string; payload: Record<string, unknown> };
-    if (options.keepsHistory(topic)) {
+    if (options.historyTopics.keeps(topic)) {
       return answerLater(res, () => storedBroadcast(options, topic, event, payload), ({ status, body }) => writeJson(res, status, body));
     }
     try {
@@ -182,7 +181,7 @@ function historyEndpoint(res: HttpResponse, authorization: string, query: URLSea
   res.onAborted(() => {
     aborted = true;
   });
-  options.history(topic, since, limit).then(
+  options.historyTopics.read(topic, { since, limit }).then(
     (page) => !aborted && res.cork(() => writeJson(res, 200, page)),
     (err: unknown) => !aborted && res.cork(() => writeJson(res, err instanceof TypeError ? 400 : 500, { error: err instanceof TypeError ? err.message : "history unavailable" })),
   );

@@ -4,6 +4,7 @@ import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import type { ServerConfig } from "../config.js";
 import { CLOSE } from "../socket/close-codes.js";
 import { SocketConnection, type SocketServices, type SocketUserData } from "../socket/connection.js";
+import { socketId } from "../socket/socket-id.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import { admit, type Admitted, type Refused } from "./admission.js";
@@ -93,7 +94,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";
-      const id = `${idPrefix}.${(nextId++).toString(36)}`;
+      const id = socketId(`${idPrefix}.`, nextId++);
       let aborted = false;
       let waited = false;
       const decide = (outcome: Admitted | Refused) => {

@@ -1,5 +1,5 @@
-import type { Fabric, GossipLane, PeerEvent } from "./fabric.js";
-import type { NodeLinkStatus } from "./link-status.js";
+import type { Fabric, GossipLane, ThreadEvent } from "./fabric.js";
+import type { RedisStatus } from "./redis-status.js";
 
 /** Gossip with no other replica. */
 const noGossip: GossipLane = {
@@ -20,7 +20,7 @@ export class MemoryFabric implements Fabric {
   onBroadcast(): void {}
   setInterest(): void {}
   /** Nobody else to list: every live replica (none) is listed at once. */
-  onPeerEvent(listener: (event: PeerEvent) => void): void {
+  onThreadEvent(listener: (event: ThreadEvent) => void): void {
     listener({ kind: "listed" });
   }
   /** Nobody else to ask: a question finds no answer. */
@@ -29,7 +29,7 @@ export class MemoryFabric implements Fabric {
   }
   serve(): void {}
   tell(): void {}
-  linkStatus(): NodeLinkStatus | undefined {
+  redisStatus(): RedisStatus | undefined {
     return undefined;
   }
   start(): void {}

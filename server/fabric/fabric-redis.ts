@@ -1,13 +1,13 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import { NodeLiveness, type NodeLivenessOptions } from "../cluster/liveness.js";
-import type { RedisConnections } from "../cluster/redis-connections.js";
-import type { ChannelListener, SubscriptionRegistry } from "../cluster/subscription-registry.js";
+import { NodeLiveness, type NodeLivenessOptions } from "../redis/liveness.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
+import type { ChannelListener, SubscriptionRegistry } from "../redis/subscription-registry.js";
 import type { Logger } from "../ops/logger.js";
 import type { FabricMetrics } from "./fabric-metrics.js";
 import { NodeQuestions, type NodeResponder } from "./node-questions.js";
-import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
+import type { Audience, Fabric, GossipLane, ThreadEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import type { NodeLinkStatus } from "./link-status.js";
+import type { RedisStatus } from "./redis-status.js";
 import { BROADCAST_HEADER, decodeEnvelope, decodeTopicEnvelope, encodeBroadcast, encodeGossip, isFrom, senderPrefix } from "./redis-envelope.js";
 import type { TopicChannels, TopicEnvelopeKind } from "./topic-channels.js";
 import { nodeOfReplica } from "./replica-names.js";
@@ -51,7 +51,7 @@ export interface RedisFabricOptions {
 }
 
 /**
- * The fabric between nodes, through Redis: the one link of a node (held by its main thread when
+ * The fabric between nodes, through Redis: one per node (held by its main thread when
  * it runs several workers). One subscriber connection per node; each message from Redis is
  * decoded once here. Broadcasts are routed by interest: one Redis channel per topic, subscribed
  * only while this node has a subscriber of it. Delivery is at most once: while Redis is
@@ -69,7 +69,7 @@ export class RedisFabric implements Fabric, TopicChannels {
   private readonly interest = new Set<string>();
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
   private readonly gossipHandlers: Array<(message: unknown, to: ReplicaId | null) => void> = [];
-  private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
+  private readonly threadListeners: Array<(event: ThreadEvent) => void> = [];
   private readonly topicListener: ChannelListener = (bytes, channel) => this.receiveTopicMessage(bytes, channel);
   private readonly gossipListener: ChannelListener = (bytes) => this.receiveGossip(bytes);
   private readonly questions: NodeQuestions;
@@ -122,9 +122,9 @@ export class RedisFabric implements Fabric, TopicChannels {
       log: this.log,
     });
     this.questions.answer(async (lane, question) => this.responders.get(lane)?.(question));
-    this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "down", replica })));
-    this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.peerEvent({ kind: "up", replica })));
-    this.liveness.onListed(() => this.peerEvent({ kind: "listed" }));
+    this.liveness.onNodeDown((node) => node.replicas.forEach((replica) => this.threadEvent({ kind: "down", replica })));
+    this.liveness.onNodeUp((node) => node.replicas.forEach((replica) => this.threadEvent({ kind: "up", replica })));
+    this.liveness.onListed(() => this.threadEvent({ kind: "listed" }));
   }
 
   // ── broadcast lane ──
@@ -201,13 +201,13 @@ export class RedisFabric implements Fabric, TopicChannels {
     this.gossipHandlers.push(handler);
   }
 
-  onPeerEvent(listener: (event: PeerEvent) => void): void {
-    this.peerListeners.push(listener);
+  onThreadEvent(listener: (event: ThreadEvent) => void): void {
+    this.threadListeners.push(listener);
   }
 
   /** What a replica that starts now has missed: every live replica of the other nodes up, and whether they were listed yet. */
-  peersSoFar(): PeerEvent[] {
-    const up = this.liveness.liveNodes().flatMap((node) => node.replicas.map((replica): PeerEvent => ({ kind: "up", replica })));
+  threadsSoFar(): ThreadEvent[] {
+    const up = this.liveness.liveNodes().flatMap((node) => node.replicas.map((replica): ThreadEvent => ({ kind: "up", replica })));
     return this.liveness.listed ? [...up, { kind: "listed" }] : up;
   }
 
@@ -233,7 +233,7 @@ export class RedisFabric implements Fabric, TopicChannels {
     this.questions.answer(responder);
   }
 
-  linkStatus(): NodeLinkStatus {
+  redisStatus(): RedisStatus {
     return {
       ...this.connections.status(),
       subscribedTopics: clientTopicCount(this.interest.size, (topic) => this.interest.has(topic)),
@@ -313,8 +313,8 @@ export class RedisFabric implements Fabric, TopicChannels {
     this.log.warn({ channel, reason }, "dropped a bad message from Redis");
   }
 
-  private peerEvent(event: PeerEvent): void {
-    for (const listener of this.peerListeners) listener(event);
+  private threadEvent(event: ThreadEvent): void {
+    for (const listener of this.threadListeners) listener(event);
   }
 
   drop(): void {

@@ -2,10 +2,10 @@ import type { ReplicaId } from "../../crdt/index.js";
 import type { Logger } from "../ops/logger.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
-import type { Audience, Fabric, GossipLane, PeerEvent, Responder } from "./fabric.js";
+import type { Audience, Fabric, GossipLane, ThreadEvent, Responder } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
-import type { NodeLinkStatus } from "./link-status.js";
-import { HUB, type MeshMessage } from "./mesh-messages.js";
+import type { RedisStatus } from "./redis-status.js";
+import { MAIN_THREAD, type MeshMessage } from "./mesh-messages.js";
 import type { PeerMesh } from "./mesh.js";
 import { PendingReplies } from "./pending-replies.js";
 import { workerIndexOf } from "./replica-names.js";
@@ -13,10 +13,10 @@ import { workerIndexOf } from "./replica-names.js";
 /** How long a join waits for the other threads to confirm a new interest before going ahead. */
 export const INTEREST_ACK_TIMEOUT_MS = 1000;
 /** How much longer than the other nodes' timeout a worker waits for the main thread's answer. */
-const HUB_MARGIN_MS = 200;
+const MAIN_THREAD_MARGIN_MS = 200;
 
 export interface WorkerFabricOptions {
-  /** Ports to the sibling workers and to the node's main thread (HUB). */
+  /** Ports to the sibling workers and to the node's main thread (MAIN_THREAD). */
   mesh: PeerMesh;
   nodeName: string;
   /** The node is in a cluster: the main thread carries broadcasts and gossip on to other nodes. */
@@ -26,7 +26,7 @@ export interface WorkerFabricOptions {
 
 /**
  * The fabric of one worker thread. Its peers are the sibling workers (reached directly) and
- * the node's main thread, which holds the node's one link to Redis and forwards to this worker
+ * the node's main thread, which holds the node's Redis connections and forwards to this worker
  * only what it has interest in. Interest-routed: a worker tells every peer when it gains its
  * first or loses its last subscriber of a topic, and a broadcast crosses only to siblings that
  * have one (and to the main thread when the node is linked). Broadcasts are batched per peer
@@ -41,7 +41,7 @@ export class WorkerFabric implements Fabric {
   /** Questions asked of other threads, and their answers. */
   private readonly questions = new PendingReplies<unknown>();
   private readonly broadcastHandlers: Array<(message: EncodedBroadcast) => void> = [];
-  private readonly peerListeners: Array<(event: PeerEvent) => void> = [];
+  private readonly threadListeners: Array<(event: ThreadEvent) => void> = [];
   private gossipHandler: (message: unknown) => void = () => {};
   private readonly responders = new Map<string, Responder>();
   private readonly mesh: PeerMesh;
@@ -53,7 +53,7 @@ export class WorkerFabric implements Fabric {
     sendTo: (replica: ReplicaId, message) => {
       const sibling = workerIndexOf(replica, this.options.nodeName);
       if (sibling !== undefined) this.mesh.post(sibling, { k: "gossip", to: replica, message });
-      else if (this.options.linked) this.mesh.post(HUB, { k: "gossip", to: replica, message });
+      else if (this.options.linked) this.mesh.post(MAIN_THREAD, { k: "gossip", to: replica, message });
     },
     onMessage: (handler) => {
       this.gossipHandler = handler;
@@ -78,7 +78,7 @@ export class WorkerFabric implements Fabric {
   publish(message: EncodedBroadcast): void {
     const siblings = this.siblingInterest.peersOf(message.topic);
     if (siblings) for (const peer of siblings) this.batches.add(peer, message);
-    if (this.options.linked) this.batches.add(HUB, message);
+    if (this.options.linked) this.batches.add(MAIN_THREAD, message);
   }
 
   reaches(topic: string): boolean {
@@ -103,26 +103,26 @@ export class WorkerFabric implements Fabric {
       .then(() => undefined);
   }
 
-  onPeerEvent(listener: (event: PeerEvent) => void): void {
-    this.peerListeners.push(listener);
+  onThreadEvent(listener: (event: ThreadEvent) => void): void {
+    this.threadListeners.push(listener);
   }
 
   /**
    * Siblings directly (and the main thread, for `threads`); other nodes through the main thread,
-   * which holds the node's link and waits `timeoutMs` for them (this worker a little longer).
+   * which holds the node's Redis connections and waits `timeoutMs` for them (this worker a little longer).
    */
   async ask(lane: string, to: Audience, question: unknown, timeoutMs: number): Promise<unknown[]> {
     if (to === "threads") return this.questions.ask(this.mesh.peers(), timeoutMs, (id) => this.mesh.postAll({ k: "ask", id, lane, question }));
-    if (to === "main") return this.questions.ask([HUB], timeoutMs, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question }));
+    if (to === "main") return this.questions.ask([MAIN_THREAD], timeoutMs, (id) => this.mesh.post(MAIN_THREAD, { k: "ask", id, lane, question }));
     if (to === "nodes") {
       if (!this.options.linked) return [];
-      const [answers] = await this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
+      const [answers] = await this.questions.ask([MAIN_THREAD], timeoutMs + MAIN_THREAD_MARGIN_MS, (id) => this.mesh.post(MAIN_THREAD, { k: "ask", id, lane, question, to, timeoutMs }));
       return Array.isArray(answers) ? answers : [];
     }
     const sibling = to.node === this.options.nodeName;
     if (sibling ? !this.mesh.has(to.worker) : !this.options.linked) return [];
     if (sibling) return this.questions.ask([to.worker], timeoutMs, (id) => this.mesh.post(to.worker, { k: "ask", id, lane, question }));
-    return this.questions.ask([HUB], timeoutMs + HUB_MARGIN_MS, (id) => this.mesh.post(HUB, { k: "ask", id, lane, question, to, timeoutMs }));
+    return this.questions.ask([MAIN_THREAD], timeoutMs + MAIN_THREAD_MARGIN_MS, (id) => this.mesh.post(MAIN_THREAD, { k: "ask", id, lane, question, to, timeoutMs }));
   }
 
   serve(lane: string, responder: Responder): void {
@@ -130,11 +130,11 @@ export class WorkerFabric implements Fabric {
   }
 
   tell(lane: string, to: "main" | "threads", message: unknown): void {
-    if (to === "main") this.mesh.post(HUB, { k: "tell", lane, message });
+    if (to === "main") this.mesh.post(MAIN_THREAD, { k: "tell", lane, message });
     else this.mesh.postAll({ k: "tell", lane, message });
   }
 
-  linkStatus(): NodeLinkStatus | undefined {
+  redisStatus(): RedisStatus | undefined {
     return undefined;
   }
 
@@ -147,7 +147,7 @@ export class WorkerFabric implements Fabric {
   }
 
   private *gossipPeers(): Iterable<number> {
-    for (const peer of this.mesh.peers()) if (peer !== HUB || this.options.linked) yield peer;
+    for (const peer of this.mesh.peers()) if (peer !== MAIN_THREAD || this.options.linked) yield peer;
   }
 
   /** A question from another thread of this node (or passed on by the main thread from another node): answered, null when this thread has none. */
@@ -179,7 +179,7 @@ export class WorkerFabric implements Fabric {
         this.gossipHandler(message.message);
         break;
       case "peer":
-        for (const listener of this.peerListeners) listener(message.event);
+        for (const listener of this.threadListeners) listener(message.event);
         break;
       case "ask":
         this.answer(from, message.id, message.lane, message.question);

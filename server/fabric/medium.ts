@@ -1,10 +1,10 @@
-import type { RedisConnections } from "../cluster/redis-connections.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
 import type { Fabric } from "./fabric.js";
 import type { TopicChannels } from "./topic-channels.js";
 
 /**
  * What a thread's lanes are built on, chosen once where its fabric is built (server.ts for a
- * thread, workers/supervisor.ts for a multi-worker node's main thread). Each feature that needs
+ * thread, worker-threads/supervisor.ts for a multi-worker node's main thread). Each feature that needs
  * the other replicas builds its implementation for it (`<seam>-for.ts` in its folder), so the
  * wiring never asks which fabric it holds.
  */
@@ -23,7 +23,7 @@ export interface WorkersMedium {
   worker: number;
 }
 
-/** The thread that holds its node's link to Redis. */
+/** The thread that holds its node's Redis connections. */
 export interface RedisMedium {
   kind: "redis";
   /** The node's two Redis connections, the fabric's too (it closes them, last). */

@@ -1,9 +1,9 @@
 import type { ReplicaId } from "../../crdt/index.js";
-import type { PeerEvent, ThreadAddress } from "./fabric.js";
+import type { ThreadEvent, ThreadAddress } from "./fabric.js";
 import type { EncodedBroadcast } from "./encoded-broadcast.js";
 
 /** The mesh index of a node's main thread, which links its workers to the other nodes. */
-export const HUB = -1;
+export const MAIN_THREAD = -1;
 
 /** What the threads of one node say to each other over their MessagePorts, one kind per lane. */
 export type MeshMessage =
@@ -14,8 +14,8 @@ export type MeshMessage =
   | { k: "broadcasts"; items: EncodedBroadcast[] }
   /** Gossip lane: `to` null for every replica, else one replica (on this node or another). */
   | { k: "gossip"; to: ReplicaId | null; message: unknown }
-  /** The hub tells the workers what it learned about other replicas (liveness, crashes). */
-  | { k: "peer"; event: PeerEvent }
+  /** The main thread tells the workers what it learned about other replicas (liveness, crashes). */
+  | { k: "peer"; event: ThreadEvent }
   /**
    * Request lane: a question on a feature's `lane`. Without `to` it is for the thread that
    * receives it; with one, the main thread passes it on (to every other node, or to one thread)

@@ -5,7 +5,7 @@ type Handler = (from: number, message: MeshMessage) => void;
 
 /**
  * One thread's MessagePorts to the other threads of its node, by index (workers 0…W−1, the
- * main thread HUB), set up by the main thread. A MessagePort keeps order per sender, which
+ * main thread MAIN_THREAD), set up by the main thread. A MessagePort keeps order per sender, which
  * keeps broadcast order per publisher.
  */
 export class PeerMesh {

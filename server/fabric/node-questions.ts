@@ -1,5 +1,5 @@
-import type { ChannelListener } from "../cluster/subscription-registry.js";
-import type { RedisConnections } from "../cluster/redis-connections.js";
+import type { ChannelListener } from "../redis/subscription-registry.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
 import type { Logger } from "../ops/logger.js";
 import type { FabricMetrics } from "./fabric-metrics.js";
 import type { ThreadAddress } from "./fabric.js";

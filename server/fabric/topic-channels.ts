@@ -33,7 +33,7 @@ export interface TopicChannels {
   onTopicEnvelope<T>(kind: TopicEnvelopeKind<T>, handler: (message: T, sender: string) => void): void;
   /** Hands `message` to this node's broadcast handlers, as if it came from another node. */
   deliver(message: EncodedBroadcast): void;
-  /** A message to other nodes was not sent (Redis unreachable): counted in the link's status, and logged once per outage. */
+  /** A message to other nodes was not sent (Redis unreachable): counted in the Redis status, and logged once per outage. */
   drop(): void;
   /** True once the fabric closed: nothing more is sent. */
   readonly closed: boolean;

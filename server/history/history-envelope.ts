@@ -8,7 +8,7 @@ export type NumberedBroadcast = EncodedBroadcast & { offset: number; epoch: stri
 /**
  * History's envelopes on a topic's channel, in order with its live broadcasts (the fabric hands
  * them here by their length; redis-envelope.ts has the fabric's own):
- *   numbered: [2, sender, topic, event, frame, offset, epoch, except]   built by the append script (redis-history.ts)
+ *   numbered: [2, sender, topic, event, frame, offset, epoch, except]   built by the append script (frame-store-redis.ts)
  *   marker:   [2, sender, token]                                         a read's place in the topic's stream
  */
 export const NUMBERED: TopicEnvelopeKind<NumberedBroadcast> = {

@@ -1,10 +1,9 @@
-import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { Medium } from "../fabric/medium.js";
 import type { Logger } from "../ops/logger.js";
 import type { FabricMetrics } from "../fabric/fabric-metrics.js";
 import type { HistoryAuthority } from "./history.js";
 import type { HistoryMetrics } from "./history-metrics.js";
-import { MemoryHistoryAuthority } from "./history-memory.js";
+import { MemoryHistoryAuthority, type NumberedDelivery } from "./history-memory.js";
 import { RedisHistoryAuthority } from "./history-redis.js";
 import { WorkerHistoryAuthority } from "./history-workers.js";
 import type { StoreLimits } from "./pending-stores.js";
@@ -15,12 +14,12 @@ export interface HistoryForOptions {
   /** Stored broadcasts in flight and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
   /** In memory: hands a numbered broadcast to the replicas with interest (this thread's subscribers, or the node's workers). */
-  deliver: (message: EncodedBroadcast) => void;
+  delivery: NumberedDelivery;
   metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
   log: Logger;
 }
 
-/** The authority of a thread's history topics on `medium`: the main thread (a worker), Redis (the node's link), or this thread, in memory. */
+/** The authority of a thread's history topics on `medium`: the main thread (a worker), Redis (the node's Redis connections), or this thread, in memory. */
 export function historyFor(medium: Medium, options: HistoryForOptions): HistoryAuthority {
   const { stores, metrics } = options;
   switch (medium.kind) {
@@ -29,6 +28,6 @@ export function historyFor(medium: Medium, options: HistoryForOptions): HistoryA
     case "redis":
       return new RedisHistoryAuthority(medium, { stores, metrics, log: options.log.child({ component: "history" }) });
     case "memory":
-      return new MemoryHistoryAuthority({ maxBytes: options.maxBytes, metrics, deliver: options.deliver });
+      return new MemoryHistoryAuthority({ maxBytes: options.maxBytes, metrics, delivery: options.delivery });
   }
 }

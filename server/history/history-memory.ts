@@ -1,14 +1,19 @@
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import type { HistoryMetrics } from "./history-metrics.js";
 import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from "./history.js";
-import { MemoryHistory } from "./memory-history.js";
+import { MemoryFrameStore } from "./frame-store-memory.js";
 import { storedAs, type StoredBroadcast } from "./store-error.js";
+
+/** Where the numbered broadcasts go: this thread's subscribers (pubsub/local-fanout.ts), or the node's workers with interest. */
+export interface NumberedDelivery {
+  deliverEncoded(message: EncodedBroadcast): void;
+}
 
 export interface MemoryHistoryAuthorityOptions {
   /** Byte cap of the history kept (historyMaxBytes). */
   maxBytes: number;
-  /** Hands a numbered broadcast to the replicas with interest: this thread's subscribers, or the node's workers. */
-  deliver: (message: EncodedBroadcast) => void;
+  /** Hands a numbered broadcast to the replicas with interest. */
+  delivery: NumberedDelivery;
   metrics: HistoryMetrics;
 }
 
@@ -18,10 +23,10 @@ export interface MemoryHistoryAuthorityOptions {
  * kept and delivered before it resolves.
  */
 export class MemoryHistoryAuthority implements HistoryAuthority {
-  private readonly history: MemoryHistory;
+  private readonly history: MemoryFrameStore;
 
   constructor(private readonly options: MemoryHistoryAuthorityOptions) {
-    this.history = new MemoryHistory({ maxBytes: options.maxBytes });
+    this.history = new MemoryFrameStore({ maxBytes: options.maxBytes });
   }
 
   append(message: HistoryAppend): void {
@@ -39,7 +44,7 @@ export class MemoryHistoryAuthority implements HistoryAuthority {
   private numberAndDeliver(message: HistoryAppend): StoredBroadcast {
     const numbered = this.history.append(message);
     this.options.metrics.historyBytes.set(this.history.bytes);
-    this.options.deliver(numbered);
+    this.options.delivery.deliverEncoded(numbered);
     return storedAs(numbered);
   }
 }

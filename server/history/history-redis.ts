@@ -8,7 +8,7 @@ import type { HistoryAppend, HistoryAuthority, HistoryLimits, HistoryPage } from
 import { encodeMarker, encodeNumbered, MARKER, NUMBERED } from "./history-envelope.js";
 import { HistoryStreams } from "./history-streams.js";
 import { PendingStores, type StoreLimits } from "./pending-stores.js";
-import { RedisHistory, type Appended } from "./redis-history.js";
+import { RedisFrameStore, type Appended } from "./frame-store-redis.js";
 import { StoreError, type StoredBroadcast, type StoreFailure } from "./store-error.js";
 
 /**
@@ -35,11 +35,11 @@ export interface RedisHistoryAuthorityOptions {
  * interest, HistoryStreams refills what pub/sub lost.
  */
 export class RedisHistoryAuthority implements HistoryAuthority {
-  private readonly history: RedisHistory;
+  private readonly history: RedisFrameStore;
   private readonly stores: PendingStores;
   /** Per history topic with interest: where its subscribers are, to refill what pub/sub lost. */
   private readonly streams: HistoryStreams;
-  /** History reads waiting for their marker to come back (see READ in redis-history.ts). */
+  /** History reads waiting for their marker to come back (see READ in frame-store-redis.ts). */
   private readonly markers = new Map<string, () => void>();
   private nextMarker = 0;
 
@@ -48,7 +48,7 @@ export class RedisHistoryAuthority implements HistoryAuthority {
     private readonly options: RedisHistoryAuthorityOptions,
   ) {
     const { topics } = redis;
-    this.history = new RedisHistory(redis.connections, { sender: redis.sender, sharded: redis.sharded, channelOf: (topic) => topics.channelOf(topic) });
+    this.history = new RedisFrameStore(redis.connections, { sender: redis.sender, sharded: redis.sharded, channelOf: (topic) => topics.channelOf(topic) });
     const pending = options.metrics.historyStoresPending.labels({ on: "redis" });
     this.stores = new PendingStores({ ...options.stores, onSize: (size) => pending.set(size) });
     this.streams = new HistoryStreams({

@@ -32,7 +32,7 @@ export interface WorkerHistoryAuthorityOptions {
 
 /**
  * The history of a worker thread: its node's main thread is the authority (in memory, or its
- * link to Redis). Appends and stores go on the same port, so they keep their order.
+ * Redis connections). Appends and stores go on the same port, so they keep their order.
  */
 export class WorkerHistoryAuthority implements HistoryAuthority {
   private readonly stores: PendingStores;

@@ -6,6 +6,12 @@ export interface HistoryLimits {
   ttlMs: number;
 }
 
+/** Which topics keep history, and how much: their channels' declarations (channel/router.ts). */
+export interface HistoryDeclarations {
+  /** The limits `topic`'s channel declares; undefined for a topic that keeps no history. */
+  historyOf(topic: string): HistoryLimits | undefined;
+}
+
 /** A broadcast to a history topic before it has its offset: the payload is a JSON object's text. */
 export interface HistoryAppend {
   topic: string;

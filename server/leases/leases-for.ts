@@ -5,7 +5,7 @@ import { RedisLeases } from "./leases-redis.js";
 import { WorkerLeases } from "./leases-workers.js";
 
 /**
- * The leases of a thread on `medium`: the main thread's (a worker), in Redis (the node's link), or in memory.
+ * The leases of a thread on `medium`: the main thread's (a worker), in Redis (the node's Redis connections), or in memory.
  * `onStateEvicted`: a memory lease's state was dropped to keep the table bounded (counted by the topic workers).
  */
 export function leasesFor(medium: Medium, onStateEvicted: () => void): Leases {

@@ -1,5 +1,5 @@
-import type { RedisConnections } from "../cluster/redis-connections.js";
-import type { ChannelListener } from "../cluster/subscription-registry.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
+import type { ChannelListener } from "../redis/subscription-registry.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 import { encodeBroadcast } from "../fabric/redis-envelope.js";
 import { STATE_LIMITS, type LeaseClaim, type LeaseRelease, type Leases, type LeaseView, type ReleaseOutcome, type StateWrite } from "./leases.js";

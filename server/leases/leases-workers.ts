@@ -27,7 +27,7 @@ export interface WorkerLeasesOptions {
 
 /**
  * The leases of a worker thread: every call goes to the node's main thread, which holds them
- * (in memory, or through its Redis link). A fenced broadcast that passes is sent on by the
+ * (in memory, or through its Redis connections). A fenced broadcast that passes is sent on by the
  * main thread to the node's other workers with interest; the caller delivers it here.
  */
 export class WorkerLeases implements Leases {

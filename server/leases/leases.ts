@@ -2,13 +2,13 @@ import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
 
 /**
  * Leases: at most one holder per topic across the cluster, for topic workers
- * (docs/topic-workers.md). A claimant is a replica (one worker thread of one node). A lease carries a fencing
+ * (docs/topic-workers.md). A claimant is a thread (a worker thread, or a single-thread node's). A lease carries a fencing
  * number that grows with every grant, and its token (`claimant|fence`) is what fenced effects
  * present: an effect whose token is no longer the topic's lease has no effect at all.
  *
  * One interface, one implementation per medium beside it:
  *   leases-memory.ts  — one node without Redis (this thread, or the node's main thread)
- *   leases-redis.ts   — a cluster: Lua scripts on the node's Redis link
+ *   leases-redis.ts   — a cluster: Lua scripts on the node's Redis connections
  *   leases-workers.ts — a worker thread: asks the node's main thread
  */
 export interface Leases {

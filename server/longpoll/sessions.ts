@@ -6,6 +6,7 @@ import type { RelayRequest, RelayResponse } from "./relay-lane.js";
 import type { Logger } from "../ops/logger.js";
 import type { LongPollMetrics } from "./longpoll-metrics.js";
 import { SocketConnection, type SocketServices, type SocketSessionInit } from "../socket/connection.js";
+import { socketId } from "../socket/socket-id.js";
 import { statusBody, statusOf } from "./answers.js";
 import { LongPollTopics } from "./longpoll-topics.js";
 import { LongPollSession, type Answer, type SessionServices } from "./session.js";
@@ -71,9 +72,9 @@ export class LongPollSessions {
   }
 
   /** A new session, admitted by the handshake; its token is the handshake's answer. */
-  create(assigns: Record<string, unknown>, session: SocketSessionInit): LongPollSession {
+  create(assigns: Readonly<Record<string, unknown>>, session: SocketSessionInit): LongPollSession {
     const { services, idPrefix, tokens, self, ids, metrics, log } = this.options;
-    const connection = new SocketConnection(services, `${idPrefix}.l${(this.nextId++).toString(36)}`, jsonSerializer, assigns, session);
+    const connection = new SocketConnection(services, socketId(`${idPrefix}.l`, this.nextId++), jsonSerializer, assigns, session);
     const id = randomBytes(16).toString("base64url");
     const created = new LongPollSession(connection, tokens.sign({ ...self, id }), this.sessionServices);
     this.sessions.set(id, created);

@@ -12,6 +12,12 @@ export type PresenceFetch = (topic: string, presences: PresenceMap, context: { s
 /** What a presence fetch answers: per key, the fields to send beside its metas (the metas sent are always the tracked ones). */
 export type FetchedPresences = Record<string, Record<string, unknown>>;
 
+/** Which topics' presences are fetched, and by what: the channels' declarations (ChannelRouter). */
+export interface PresenceFetchDeclarations {
+  /** The presence fetch of the channel that serves `topic`, if it declares one. */
+  presenceFetchOf(topic: string): PresenceFetch | undefined;
+}
+
 /** How a fetch ended: ok (enriched), timeout or failed (raw entries went out), skipped (over presenceFetchMaxWaiting: raw, not fetched). */
 export type FetchOutcome = "ok" | "timeout" | "failed" | "skipped";
 

@@ -1,7 +1,7 @@
 import type { Logger } from "../ops/logger.js";
 import type { PresenceDiff, PresenceMap } from "./diff.js";
 import { FetchChains } from "./fetch-chains.js";
-import { FetchGate, type PresenceFetch } from "./presence-fetch.js";
+import { FetchGate, type PresenceFetchDeclarations } from "./presence-fetch.js";
 import type { PresenceMetrics } from "./presence-metrics.js";
 
 /** The settings of presence fetches (the server's config has them under these names). */
@@ -13,8 +13,8 @@ export interface PresenceFetchSettings {
 
 export interface PresenceFetchesParts {
   settings: PresenceFetchSettings;
-  /** The presence fetch of a topic's channel, if it declares one. */
-  fetchFor?(topic: string): PresenceFetch | undefined;
+  /** The presence fetch of a topic's channel, if it declares one. None: no topic is fetched. */
+  declarations?: PresenceFetchDeclarations;
   /** Where a topic's diff goes once enriched (or not), in order: the diff log and the fan-out. */
   deliver(topic: string, diff: PresenceDiff): void;
   metrics: Pick<PresenceMetrics, "presenceFetches" | "presenceFetchWaiting">;
@@ -43,7 +43,7 @@ export class PresenceFetches {
     });
     this.chains = new FetchChains({
       gate: this.gate,
-      fetchFor: (topic) => parts.fetchFor?.(topic),
+      fetchFor: (topic) => parts.declarations?.presenceFetchOf(topic),
       maxWaiting: settings.presenceFetchMaxWaiting,
       deliver: parts.deliver,
       outcome: (outcome, count) => metrics.presenceFetches.inc({ outcome }, count),
@@ -56,7 +56,7 @@ export class PresenceFetches {
 
   /** A topic's list for a new snapshot, enriched; undefined when its channel has no fetch. */
   readonly enrichList = (topic: string, list: PresenceMap): Promise<PresenceMap> | undefined => {
-    const fetch = this.parts.fetchFor?.(topic);
+    const fetch = this.parts.declarations?.presenceFetchOf(topic);
     if (!fetch) return undefined;
     this.waiting(1);
     return this.gate.enrich(fetch, topic, list).finally(() => this.waiting(-1));

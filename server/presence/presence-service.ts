@@ -4,7 +4,7 @@ import { phxRefOf } from "./phx-ref.js";
 import type { FirstSyncReport, FirstSyncView } from "./first-sync.js";
 import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
-import type { PeerEvent } from "../fabric/fabric.js";
+import type { ThreadEvent } from "../fabric/fabric.js";
 import type { GossipLane } from "./gossip-lane.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
@@ -42,6 +42,8 @@ export interface PresenceServiceOptions {
   onDiffMerged?: () => void;
   /** The fabric's gossip lane. Default: no peers (single node). */
   gossip?: GossipLane;
+  /** Where each topic's diffs go first, as they leave the coalescing window (thread-presence.ts: to the thread's subscribers); `onDiff` listeners hear them after. */
+  diffs?: DiffReceiver;
   /** Malformed gossip and similar non-fatal problems. */
   onError?: (error: Error) => void;
 }
@@ -49,6 +51,11 @@ export interface PresenceServiceOptions {
 export type TrackResult = { ok: true; meta: Meta } | { ok: false; reason: "already_tracked" };
 export type UpdateMetaResult = { ok: true; meta: Meta } | { ok: false; reason: "no_presence" };
 export type DiffListener = (topic: string, diff: PresenceDiff) => void;
+
+/** What a topic's diffs are delivered to (ThreadPresence). */
+export interface DiffReceiver {
+  deliverDiff(topic: string, diff: PresenceDiff): void;
+}
 
 /**
  * Presence as the channel layer sees it: track/untrack/update per (owner, topic, key),
@@ -76,6 +83,7 @@ export class PresenceService {
     this.coalescer = new DiffCoalescer(
       window,
       (topic, diff) => {
+        options.diffs?.deliverDiff(topic, diff);
         for (const listener of [...this.listeners]) listener(topic, diff);
       },
       options.onDiffMerged,
@@ -185,8 +193,8 @@ export class PresenceService {
   }
 
   /** What the fabric learned about other replicas outside gossip. */
-  peerEvent(event: PeerEvent): void {
-    if (event.kind === "listed") this.tracker.peersListed();
+  threadEvent(event: ThreadEvent): void {
+    if (event.kind === "listed") this.tracker.threadsListed();
     else if (event.kind === "gone") this.replicaGone(event.replica);
     else if (event.kind === "down") this.markDown(event.replica);
     else this.markUp(event.replica);

@@ -23,7 +23,7 @@ export interface PresenceStatesOptions {
   setQuiet(member: Subscriber, quiet: boolean): boolean;
   /**
    * A synced member with more unread bytes than this stops getting diffs and catches up again
-   * from a fresh list (presenceResyncBytes). Also the least a room's diff log may hold.
+   * from a fresh list (presenceResyncBytes). Also the least a topic's diff log may hold.
    */
   resyncBytes: number;
   /**
@@ -52,7 +52,7 @@ interface Cursor {
   seq: number;
 }
 
-interface Room {
+interface PresenceTopic {
   readonly topic: string;
   /** Members catching up, kept off the topic's presence_diff stream meanwhile. */
   readonly catchingUp: Map<StateMember, Cursor>;
@@ -68,23 +68,23 @@ interface Room {
   sweptAt: number;
 }
 
-/** How often a room's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
+/** How often a topic's synced members are looked at for unread bytes past resyncBytes, at most, ms. */
 const SWEEP_MS = 100;
 
 /**
  * How a member gets a topic's list (`pushPresenceState`) without the server holding it: the
  * list is a snapshot split into parts of at most PART_BYTES (a `presence_state` with the first
  * keys, then `presence_diff`s joining the rest), followed by the diffs the topic delivered since
- * the snapshot, taken from the room's diff log; the member is kept off the topic's presence_diff
+ * the snapshot, taken from the topic's diff log; the member is kept off the topic's presence_diff
  * stream meanwhile, and goes back on it in the same turn as it is sent the last logged diff. Every
- * member of a room starts on the same snapshot until the diffs since it outweigh it, so a storm
+ * member of a topic starts on the same snapshot until the diffs since it outweigh it, so a storm
  * of joins costs a few encodings of the list, not one per member.
  *
  * A member is written only while its socket takes more without the server holding it (nothing
  * unread in uWS), one batch at a time, when its turn comes (CatchUpTurns), so the list lives in
  * memory once per snapshot, not once per member, however slowly clients read it.
  *
- * Bounds: a room holds its live snapshots and a diff log of at most the larger of
+ * Bounds: a topic holds its live snapshots and a diff log of at most the larger of
  * `resyncBytes` and four times its latest list; a member that needs diffs dropped from the log
  * starts again from a fresh list. A synced member whose unread bytes pass `resyncBytes` is taken
  * off the diffs and catches up again: one list rather than a backlog that only grows.
@@ -94,27 +94,27 @@ const SWEEP_MS = 100;
  * members, and in time by the first sync's own bound).
  */
 export class PresenceStates {
-  private readonly rooms = new Map<string, Room>();
-  /** Rooms with members catching up. */
-  private readonly busy = new Set<Room>();
-  /** Rooms whose logs may hold diffs nobody needs any more. */
-  private readonly untrimmed = new Set<Room>();
+  private readonly topics = new Map<string, PresenceTopic>();
+  /** Topics with members catching up. */
+  private readonly busy = new Set<PresenceTopic>();
+  /** Topics whose logs may hold diffs nobody needs any more. */
+  private readonly untrimmed = new Set<PresenceTopic>();
   /** Snapshots members are being sent, with how many members. */
   private readonly live = new Map<StateSnapshot, number>();
   /** Whose catch-up is written next. */
   private readonly turns = new CatchUpTurns<StateMember>({
-    begin: (member) => this.withCursor(member, (room, cursor) => this.start(room, cursor)),
-    write: (member) => this.withCursor(member, (room, cursor) => this.writeBatch(room, member, cursor)) ?? 0,
+    begin: (member) => this.withCursor(member, (entry, cursor) => this.start(entry, cursor)),
+    write: (member) => this.withCursor(member, (entry, cursor) => this.writeBatch(entry, member, cursor)) ?? 0,
     stalled: (member) => this.withCursor(member, (_room, cursor) => this.stalled(cursor)),
     afterRound: () => {
-      for (const room of this.untrimmed) this.trimLog(room);
+      for (const entry of this.untrimmed) this.trimLog(entry);
       this.untrimmed.clear();
       this.updateGauges();
       this.updateHeld();
     },
   });
 
-  /** Members waiting for the first sync, in every room, in the order they asked. */
+  /** Members waiting for the first sync, in every topic, in the order they asked. */
   private readonly waitingForSync = new Set<StateMember>();
 
   constructor(private readonly options: PresenceStatesOptions) {
@@ -128,14 +128,14 @@ export class PresenceStates {
 
   /** The member left or its socket closed. */
   forget(member: StateMember): void {
-    const room = this.rooms.get(member.topic);
-    if (!room) return;
-    const cursor = room.catchingUp.get(member);
-    if (cursor) this.settle(room, member, cursor);
-    room.waitingForSync.delete(member);
+    const entry = this.topics.get(member.topic);
+    if (!entry) return;
+    const cursor = entry.catchingUp.get(member);
+    if (cursor) this.settle(entry, member, cursor);
+    entry.waitingForSync.delete(member);
     this.waitingForSync.delete(member);
-    room.synced.delete(member);
-    this.dropIfIdle(room);
+    entry.synced.delete(member);
+    this.dropIfIdle(entry);
     this.updateGauges();
   }
 
@@ -150,23 +150,23 @@ export class PresenceStates {
    * Returns how many members of the topic will not get it because they are catching up.
    */
   beforeDiff(topic: string, diff: PresenceDiff): number {
-    const room = this.rooms.get(topic);
-    if (!room) return 0;
+    const entry = this.topics.get(topic);
+    if (!entry) return 0;
     const now = Date.now();
-    // Every member, but not at every diff: a storm sends many diffs to a big room in a second.
-    if (now - room.sweptAt >= SWEEP_MS) {
-      room.sweptAt = now;
-      for (const member of room.synced) {
+    // Every member, but not at every diff: a storm sends many diffs to a big topic in a second.
+    if (now - entry.sweptAt >= SWEEP_MS) {
+      entry.sweptAt = now;
+      for (const member of entry.synced) {
         if (member.socket.bufferedBytes <= this.options.resyncBytes) continue;
         this.options.metrics.presenceFellBehind.inc();
         this.enqueue(member, "resync");
       }
     }
-    if (room.catchingUp.size > 0) {
-      room.log.append(diff);
-      this.boundLog(room);
+    if (entry.catchingUp.size > 0) {
+      entry.log.append(diff);
+      this.boundLog(entry);
     }
-    return room.catchingUp.size + room.waitingForSync.size;
+    return entry.catchingUp.size + entry.waitingForSync.size;
   }
 
   /** Stops the timer (the server is closing). */
@@ -175,22 +175,22 @@ export class PresenceStates {
   }
 
   private enqueue(member: StateMember, reason: Cursor["reason"]): void {
-    let room = this.rooms.get(member.topic);
-    if (!room) {
-      room = { topic: member.topic, catchingUp: new Map(), synced: new Set(), waitingForSync: new Set(), latest: null, log: new DiffLog(member.topic), sweptAt: 0 };
-      this.rooms.set(member.topic, room);
+    let entry = this.topics.get(member.topic);
+    if (!entry) {
+      entry = { topic: member.topic, catchingUp: new Map(), synced: new Set(), waitingForSync: new Set(), latest: null, log: new DiffLog(member.topic), sweptAt: 0 };
+      this.topics.set(member.topic, entry);
     }
-    if (room.catchingUp.has(member) || room.waitingForSync.has(member)) return;
-    room.synced.delete(member);
-    if (!this.options.setQuiet(member, true)) return this.dropIfIdle(room); // not an attached list subscriber (it left meanwhile)
+    if (entry.catchingUp.has(member) || entry.waitingForSync.has(member)) return;
+    entry.synced.delete(member);
+    if (!this.options.setQuiet(member, true)) return this.dropIfIdle(entry); // not an attached list subscriber (it left meanwhile)
     if (this.options.firstSync?.done === false) {
-      room.waitingForSync.add(member);
+      entry.waitingForSync.add(member);
       this.waitingForSync.add(member);
       this.options.metrics.presenceStateSyncWaits.inc();
       return this.updateGauges();
     }
-    room.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0 });
-    this.busy.add(room);
+    entry.catchingUp.set(member, { reason, snapshot: null, started: false, part: 0, seq: 0 });
+    this.busy.add(entry);
     this.turns.add(member);
     this.updateGauges();
   }
@@ -200,26 +200,26 @@ export class PresenceStates {
     const waiting = [...this.waitingForSync];
     this.waitingForSync.clear();
     for (const member of waiting) {
-      this.rooms.get(member.topic)?.waitingForSync.delete(member);
+      this.topics.get(member.topic)?.waitingForSync.delete(member);
       this.enqueue(member, "join");
     }
     this.updateGauges();
   }
 
-  private withCursor<T>(member: StateMember, use: (room: Room, cursor: Cursor) => T): T | undefined {
-    const room = this.rooms.get(member.topic);
-    const cursor = room?.catchingUp.get(member);
-    return room && cursor ? use(room, cursor) : undefined;
+  private withCursor<T>(member: StateMember, use: (entry: PresenceTopic, cursor: Cursor) => T): T | undefined {
+    const entry = this.topics.get(member.topic);
+    const cursor = entry?.catchingUp.get(member);
+    return entry && cursor ? use(entry, cursor) : undefined;
   }
 
   /** Writes the member's next frames, up to batchBytes; returns the bytes written. */
-  private writeBatch(room: Room, member: StateMember, cursor: Cursor): number {
+  private writeBatch(entry: PresenceTopic, member: StateMember, cursor: Cursor): number {
     const { serializer } = member.socket;
     const intercepted = intercepts(member.handler, DIFF_EVENT);
     // The log lost diffs it needs (boundLog): again from a snapshot, part 0 on.
-    if (!room.log.holds(cursor.seq)) {
+    if (!entry.log.holds(cursor.seq)) {
       this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
-      this.start(room, cursor);
+      this.start(entry, cursor);
     }
     // Its snapshot's enriched list has not come yet: nothing to send (it is woken when it comes).
     if (cursor.snapshot?.pending) return 0;
@@ -245,36 +245,36 @@ export class PresenceStates {
       if (snapshot) {
         const index = cursor.part;
         const frame = snapshot.part(serializer, index);
-        const taken = index === 0 ? add(frame, stateHead(serializer, member.joinRef, room.topic)) : out(frame, () => ({ joins: snapshot.parts[index], leaves: {} }));
+        const taken = index === 0 ? add(frame, stateHead(serializer, member.joinRef, entry.topic)) : out(frame, () => ({ joins: snapshot.parts[index], leaves: {} }));
         if (!taken) break;
         if (index === 0) this.options.metrics.presenceStatesSent.inc({ reason: cursor.reason });
         if (++cursor.part === snapshot.parts.length) this.release(cursor);
         if (bytes >= this.options.batchBytes) break;
-      } else if (cursor.seq < room.log.next) {
+      } else if (cursor.seq < entry.log.next) {
         const seq = cursor.seq;
-        if (!out(room.log.frame(seq, serializer), () => room.log.diff(seq))) break;
+        if (!out(entry.log.frame(seq, serializer), () => entry.log.diff(seq))) break;
         cursor.seq++;
         if (bytes >= this.options.batchBytes) break;
       } else break;
     }
     member.socket.sendFrames(frames);
-    if (!cursor.snapshot && cursor.seq === room.log.next) this.caughtUp(room, member, cursor);
+    if (!cursor.snapshot && cursor.seq === entry.log.next) this.caughtUp(entry, member, cursor);
     return bytes;
   }
 
-  /** Puts the member on the room's latest snapshot, or a new one when the diffs since it outweigh it. */
-  private start(room: Room, cursor: Cursor): void {
+  /** Puts the member on the topic's latest snapshot, or a new one when the diffs since it outweigh it. */
+  private start(entry: PresenceTopic, cursor: Cursor): void {
     this.release(cursor);
-    const latest = room.latest;
+    const latest = entry.latest;
     let snapshot: StateSnapshot;
     // A snapshot still being enriched is shared by whoever asks meanwhile: one fetch, not one per member.
-    if (latest && room.log.holds(latest.seq) && (latest.pending || room.log.bytesSince(latest.seq) <= latest.bytes)) snapshot = latest;
+    if (latest && entry.log.holds(latest.seq) && (latest.pending || entry.log.bytesSince(latest.seq) <= latest.bytes)) snapshot = latest;
     else {
-      const list = this.options.snapshot(room.topic);
-      const enriched = this.options.enrich?.(room.topic, list);
-      snapshot = new StateSnapshot(room.topic, room.log.next, list, enriched !== undefined);
-      if (enriched) void enriched.then((filled) => this.filled(room, snapshot, filled));
-      room.latest = snapshot;
+      const list = this.options.snapshot(entry.topic);
+      const enriched = this.options.enrich?.(entry.topic, list);
+      snapshot = new StateSnapshot(entry.topic, entry.log.next, list, enriched !== undefined);
+      if (enriched) void enriched.then((filled) => this.filled(entry, snapshot, filled));
+      entry.latest = snapshot;
       this.options.metrics.presenceStateEncodings.inc();
     }
     cursor.snapshot = snapshot;
@@ -285,9 +285,9 @@ export class PresenceStates {
   }
 
   /** A snapshot's enriched list came: the members started on it are written again. */
-  private filled(room: Room, snapshot: StateSnapshot, list: PresenceMap): void {
+  private filled(entry: PresenceTopic, snapshot: StateSnapshot, list: PresenceMap): void {
     snapshot.fill(list);
-    for (const [member, cursor] of room.catchingUp) if (cursor.snapshot === snapshot) this.turns.drained(member.socket);
+    for (const [member, cursor] of entry.catchingUp) if (cursor.snapshot === snapshot) this.turns.drained(member.socket);
   }
 
   /** Its client read nothing for a while and it gave up its turn: it starts afresh when its turn comes again. */
@@ -308,43 +308,43 @@ export class PresenceStates {
   }
 
   /** Sent everything up to the last diff logged: back on the topic's diffs, in this same turn. */
-  private caughtUp(room: Room, member: StateMember, cursor: Cursor): void {
-    this.settle(room, member, cursor);
-    room.synced.add(member);
+  private caughtUp(entry: PresenceTopic, member: StateMember, cursor: Cursor): void {
+    this.settle(entry, member, cursor);
+    entry.synced.add(member);
     this.options.setQuiet(member, false);
     // The log may lose what only this member still needed: looked at once per pump (trimLog is O(members)).
-    this.untrimmed.add(room);
+    this.untrimmed.add(entry);
   }
 
   /** No longer catching up: forgets its cursor. */
-  private settle(room: Room, member: StateMember, cursor: Cursor): void {
+  private settle(entry: PresenceTopic, member: StateMember, cursor: Cursor): void {
     this.turns.remove(member);
     this.release(cursor);
-    room.catchingUp.delete(member);
-    if (room.catchingUp.size === 0) {
-      this.busy.delete(room);
-      room.log.clear();
-      room.latest = null;
+    entry.catchingUp.delete(member);
+    if (entry.catchingUp.size === 0) {
+      this.busy.delete(entry);
+      entry.log.clear();
+      entry.latest = null;
     }
   }
 
   /** Drops the diffs no member catching up needs any more. */
-  private trimLog(room: Room): void {
-    let needed = room.latest?.seq ?? room.log.next;
-    for (const cursor of room.catchingUp.values()) if (cursor.started) needed = Math.min(needed, cursor.seq);
-    room.log.trimBefore(needed);
+  private trimLog(entry: PresenceTopic): void {
+    let needed = entry.latest?.seq ?? entry.log.next;
+    for (const cursor of entry.catchingUp.values()) if (cursor.started) needed = Math.min(needed, cursor.seq);
+    entry.log.trimBefore(needed);
   }
 
   /** Over its bound, the log loses its oldest diffs; members that needed them start again (writeBatch). */
-  private boundLog(room: Room): void {
-    const limit = Math.max(this.options.resyncBytes, 4 * (room.latest?.bytes ?? 0));
-    if (room.log.bytes <= limit) return;
-    this.trimLog(room);
-    while (room.log.bytes > limit) room.log.trimBefore(room.log.oldest + 1);
+  private boundLog(entry: PresenceTopic): void {
+    const limit = Math.max(this.options.resyncBytes, 4 * (entry.latest?.bytes ?? 0));
+    if (entry.log.bytes <= limit) return;
+    this.trimLog(entry);
+    while (entry.log.bytes > limit) entry.log.trimBefore(entry.log.oldest + 1);
   }
 
-  private dropIfIdle(room: Room): void {
-    if (room.catchingUp.size === 0 && room.synced.size === 0 && room.waitingForSync.size === 0) this.rooms.delete(room.topic);
+  private dropIfIdle(entry: PresenceTopic): void {
+    if (entry.catchingUp.size === 0 && entry.synced.size === 0 && entry.waitingForSync.size === 0) this.topics.delete(entry.topic);
   }
 
   private updateGauges(): void {
@@ -354,7 +354,7 @@ export class PresenceStates {
   private updateHeld(): void {
     let held = 0;
     for (const snapshot of this.live.keys()) held += snapshot.bytes;
-    for (const room of this.busy) held += room.log.bytes + (room.latest && !this.live.has(room.latest) ? room.latest.bytes : 0);
+    for (const entry of this.busy) held += entry.log.bytes + (entry.latest && !this.live.has(entry.latest) ? entry.latest.bytes : 0);
     this.options.metrics.presenceStateBytesHeld.set(held);
   }
 }

@@ -1,3 +1,4 @@
+import type { Fabric } from "../fabric/fabric.js";
 import type { Logger } from "../ops/logger.js";
 import type { PresenceMetrics } from "./presence-metrics.js";
 import { uwsCapabilities } from "../native-uws.js";
@@ -5,11 +6,10 @@ import type { LocalFanout } from "../pubsub/local-fanout.js";
 import { catchUpBatchBytes } from "./catch-up-batch.js";
 import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
-import type { GossipLane } from "./gossip-lane.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
 import { PresenceFetches, type PresenceFetchSettings } from "./presence-fetches.js";
-import type { PresenceFetch } from "./presence-fetch.js";
-import { PresenceService } from "./presence-service.js";
+import type { PresenceFetchDeclarations } from "./presence-fetch.js";
+import { PresenceService, type DiffReceiver } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
 
 /** The settings presence reads (the server's config has them under these names). */
@@ -31,12 +31,13 @@ export interface ThreadPresenceParts {
   /** This replica's name and incarnation (one per thread). */
   replicaName: string;
   incarnation: string;
-  gossip: GossipLane;
+  /** The fabric's gossip lane, and what it learns of the other replicas outside gossip (thread events). */
+  fabric: Pick<Fabric, "gossip" | "onThreadEvent">;
   fanout: LocalFanout;
   metrics: PresenceMetrics;
   log: Logger;
   /** The presence fetch of a topic's channel, if it declares one (docs/presence.md, "Presence fetch"). */
-  fetchFor?(topic: string): PresenceFetch | undefined;
+  declarations?: PresenceFetchDeclarations;
 }
 
 /**
@@ -44,7 +45,7 @@ export interface ThreadPresenceParts {
  * topic's state (PresenceStates), and what this thread's subscribers receive of it:
  * `presence_diff` through the fan-out, and `presence_count`.
  */
-export class ThreadPresence {
+export class ThreadPresence implements DiffReceiver {
   readonly service: PresenceService;
   readonly states: PresenceStates;
   private readonly counts: PresenceCountFeed;
@@ -64,9 +65,11 @@ export class ThreadPresence {
       diffCoalesceMaxMs: settings.presenceDiffCoalesceMaxMs,
       onDiffMerged: () => metrics.presenceDiffsMerged.inc(),
       eagerFlushMs: settings.presenceEagerFlushMs,
-      gossip: parts.gossip,
+      gossip: parts.fabric.gossip,
+      diffs: this,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
     });
+    parts.fabric.onThreadEvent((event) => this.service.threadEvent(event));
     const batch = catchUpBatchBytes(settings.presenceCatchUpBatchBytes, uwsCapabilities());
     if (batch.capped) {
       log.warn(
@@ -74,7 +77,7 @@ export class ThreadPresence {
         "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
       );
     }
-    this.fetches = new PresenceFetches({ settings, fetchFor: parts.fetchFor, deliver: this.deliverDiff, metrics, log });
+    this.fetches = new PresenceFetches({ settings, declarations: parts.declarations, deliver: (topic, diff) => this.sendDiff(topic, diff), metrics, log });
     this.states = new PresenceStates({
       snapshot: (topic) => this.service.snapshot(topic),
       setQuiet: (member, quiet) => fanout.setQuiet(member, quiet),
@@ -84,7 +87,6 @@ export class ThreadPresence {
       enrich: this.fetches.enrichList,
       metrics,
     });
-    this.service.onDiff(this.fetches.diff);
     this.counts = new PresenceCountFeed({
       presence: this.service,
       intervalMs: settings.countIntervalMs,
@@ -95,17 +97,25 @@ export class ThreadPresence {
   }
 
   /**
+   * A coalesced diff of `topic`: through its channel's presence fetch if it declares one (in
+   * order per topic), then to this thread's list subscribers (sendDiff).
+   */
+  deliverDiff(topic: string, diff: PresenceDiff): void {
+    this.fetches.diff(topic, diff);
+  }
+
+  /**
    * A diff of `topic` to this thread's list subscribers as `presence_diff`, past the members
    * still catching up. Diffs are derived on each replica from the replicated state, so they are
    * delivered locally only (Phoenix does the same), never sent across the fabric.
    */
-  private readonly deliverDiff = (topic: string, diff: PresenceDiff): void => {
+  private sendDiff(topic: string, diff: PresenceDiff): void {
     const { fanout, metrics } = this.parts;
     if (fanout.subscribersOf(topic) > 0) metrics.presenceDiffs.inc();
     const withheld = this.states.beforeDiff(topic, diff);
     if (withheld > 0) metrics.presenceDiffsWithheld.inc(withheld);
     fanout.deliver(topic, "presence_diff", { joins: diff.joins, leaves: diff.leaves }, null, undefined, "list");
-  };
+  }
 
   /** Stops the count feed and the catch-ups (the replica itself stops with `service.stop`). */
   stopFeeds(): void {

@@ -205,7 +205,7 @@ export class Tracker {
   }
 
   /** The detector has reported every replica alive when it looked: the first sync waits for no others. */
-  peersListed(): void {
+  threadsListed(): void {
     this.sync.listed();
   }
 

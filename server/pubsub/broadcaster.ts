@@ -4,7 +4,7 @@ import type { Payload } from "./payload.js";
 import type { Fabric } from "../fabric/fabric.js";
 import type { Leases } from "../leases/leases.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
-import type { HistoryAppend, HistoryAuthority, HistoryLimits } from "../history/history.js";
+import type { HistoryAppend, HistoryAuthority, HistoryDeclarations, HistoryLimits } from "../history/history.js";
 import { StoreError, type StoredBroadcast } from "../history/store-error.js";
 import { isInternalTopic } from "../fabric/internal-topics.js";
 import type { Logger } from "../ops/logger.js";
@@ -14,9 +14,9 @@ import type { Subscriber } from "./subscriber.js";
 import { valueWithin } from "./payload-depth.js";
 
 /**
- * Where every broadcast starts and every broadcast from another replica arrives: local
+ * Where every broadcast starts and every broadcast from another thread arrives: local
  * delivery through this thread's fan-out, and the fabric for the rest of the cluster. The V2
- * JSON frame is encoded once and shared by both (and by every replica downstream). A broadcast
+ * JSON frame is encoded once and shared by both (and by every thread downstream). A broadcast
  * to a history topic goes to the topic's authority first, which numbers it and delivers it
  * everywhere, here included.
  */
@@ -30,8 +30,8 @@ export class Broadcaster {
     private readonly history: HistoryAuthority,
     private readonly metrics: PubsubMetrics,
     private readonly log: Logger,
-    /** The history a topic keeps, from its channel's declaration. */
-    private readonly historyOf: (topic: string) => HistoryLimits | undefined,
+    /** The history a topic keeps, from its channel's declaration (the router). */
+    private readonly declarations: HistoryDeclarations,
     /** maxPayloadDepth: checked here, so that no serializer fails on a payload downstream. */
     private readonly maxDepth: number,
   ) {
@@ -47,10 +47,10 @@ export class Broadcaster {
     }
     this.checkDepth(payload);
     this.metrics.broadcasts.inc();
-    const limits = this.historyOf(topic);
+    const limits = this.declarations.historyOf(topic);
     // Byte payloads cannot carry an offset: they are delivered live, outside the history.
     if (limits && isObjectPayload(payload)) return this.appendHistory(topic, event, payload, limits, from);
-    // Encoded here only when another replica may need it; local delivery encodes for itself.
+    // Encoded here only when another thread may need it; local delivery encodes for itself.
     const json = this.fabric.reaches(topic) ? this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload }) : undefined;
     this.fanout.deliver(topic, event, payload, from, json);
     if (json) this.fabric.publish({ topic, event, frame: json.data });
@@ -64,7 +64,7 @@ export class Broadcaster {
    */
   async broadcastStored(topic: string, event: string, payload: Payload, from: Subscriber | null): Promise<StoredBroadcast> {
     if (isInternalTopic(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} is reserved`);
-    const limits = this.historyOf(topic);
+    const limits = this.declarations.historyOf(topic);
     if (!limits) throw new TypeError(`topic ${JSON.stringify(topic)} keeps no history: there is nothing to store a broadcast in (see the channel's \`history\` option; use broadcast)`);
     if (!isObjectPayload(payload)) throw new TypeError("a stored broadcast's payload must be a JSON object (byte payloads carry no offset)");
     this.checkDepth(payload);
@@ -80,10 +80,10 @@ export class Broadcaster {
 
   /**
    * A topic worker's broadcast: the lease's authority checks `token` and sends it on to the
-   * other replicas in one step; only then is it delivered here. False when the lease had passed on.
+   * other threads in one step; only then is it delivered here. False when the lease had passed on.
    */
   async broadcastFenced(token: string, topic: string, event: string, payload: Payload): Promise<boolean> {
-    if (this.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
+    if (this.declarations.historyOf(topic)) throw new TypeError(`topic ${JSON.stringify(topic)} keeps history: a topic worker's broadcasts are live only`);
     this.checkDepth(payload);
     const json = this.fanout.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
     if (!json) return false;
@@ -120,7 +120,7 @@ export class Broadcaster {
     return { topic, event, payload: text, limits, ...(from ? { except: from.socket.id } : {}) };
   }
 
-  /** A broadcast from another replica, or numbered by the history authority: delivered to this thread's subscribers. */
+  /** A broadcast from another thread, or numbered by the history authority: delivered to this thread's subscribers. */
   receive(message: EncodedBroadcast): void {
     if (isInternalTopic(message.topic)) return; // handled by their own listeners (auth/disconnect.ts)
     try {

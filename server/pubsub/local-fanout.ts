@@ -2,6 +2,7 @@ import type { Frame } from "../../client/codec/frame.js";
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import type { Payload } from "./payload.js";
 import type { EncodedBroadcast } from "../fabric/encoded-broadcast.js";
+import type { Fabric } from "../fabric/fabric.js";
 import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
 import type { PubsubMetrics } from "./pubsub-metrics.js";
@@ -52,12 +53,20 @@ interface TopicSubscribers {
 /** Server code that receives a topic's broadcasts (a topic worker's `subscribe`). */
 export type TopicListener = (event: string, payload: Payload) => void;
 
+/** What else follows this thread's interest in its topics: the topic workers (topic-workers/topic-workers.ts). */
+export interface InterestFollower {
+  /** This thread gained its first (true) or lost its last (false) subscriber of `topic`. */
+  interest(topic: string, interested: boolean): void;
+}
+
 export interface LocalFanoutOptions {
   queue: PublishQueue;
   log: Logger;
   metrics: PubsubMetrics;
-  /** Told when this thread gains its first or loses its last subscriber of a topic. */
-  onInterestChange: (topic: string, interested: boolean) => Promise<void> | void;
+  /** Told when this thread gains its first or loses its last subscriber of a topic: it routes the topic's broadcasts here. */
+  fabric: Pick<Fabric, "setInterest">;
+  /** Told the same, after the fabric. */
+  follower: InterestFollower;
 }
 
 /**
@@ -345,7 +354,7 @@ export class LocalFanout {
       recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
     };
     this.topics.set(topic, created);
-    const routed = this.options.onInterestChange(topic, true);
+    const routed = this.interest(topic, true);
     if (routed) {
       const settled = () => {
         if (created.routing === routing) created.routing = null;
@@ -378,7 +387,13 @@ export class LocalFanout {
   private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
     if (entry.count > 0 || entry.waiting.size > 0 || entry.listeners.size > 0 || this.topics.get(topic) !== entry) return;
     this.topics.delete(topic);
-    this.options.onInterestChange(topic, false);
+    this.interest(topic, false);
+  }
+
+  /** The topic workers follow the interest; the fabric's answer says when a new topic is routed here. */
+  private interest(topic: string, interested: boolean): Promise<void> | void {
+    this.options.follower.interest(topic, interested);
+    return this.options.fabric.setInterest(topic, interested);
   }
 }
 

@@ -3,40 +3,52 @@ import { CodecError, EVENTS, SOCKET_TOPIC, type Frame } from "../../client/codec
 import { jsonSerializer, type EncodedFrame, type Serializer } from "../../client/codec/serializer.js";
 import { Channel } from "../channel/channel.js";
 import type { ChannelConnection, ChannelServices } from "../channel/channel-services.js";
-import type { ChannelHandler, JoinParams } from "../channel/handler.js";
+import type { JoinParams } from "../channel/handler.js";
 import type { ChannelSocket } from "../channel/channel-socket.js";
-import type { ServerConfig } from "../config.js";
+import type { ChannelRouter } from "../channel/router.js";
 import type { Logger } from "../ops/logger.js";
+import type { PresenceService } from "../presence/presence-service.js";
 import type { PubsubMetrics } from "../pubsub/pubsub-metrics.js";
 import type { SocketMetrics } from "./socket-metrics.js";
 import type { StateFrame } from "../presence/presence-states.js";
+import type { LocalFanout } from "../pubsub/local-fanout.js";
 import type { PublishQueue, QueuedWriter } from "../pubsub/publish-queue.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { Identity } from "../auth/identity.js";
 import { ACCESS_TOKEN_EVENT, SocketAuth } from "../auth/socket-auth.js";
 import { CLOSE } from "./close-codes.js";
 import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/payload-depth.js";
-import { InboundBudget } from "./inbound-budget.js";
+import { inboundBurst } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
-import { TokenBucket } from "./rate-limit.js";
+import { takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
 
-/** The limits of one socket (docs/security.md, "Limits and bad input"). */
-export type SocketLimits = Pick<
-  ServerConfig,
-  | "maxPayloadDepth"
-  | "maxTopicLength"
-  | "maxEventLength"
-  | "maxFramesPerSecond"
-  | "maxJoinsPerSecond"
-  | "maxPresencePerSecond"
-  | "maxInboundBytesPerSecond"
-  | "maxPayloadLength"
->;
+/**
+ * The limits of one socket (docs/security.md, "Limits and bad input"), as the settings of the
+ * same names give them (settings/table.ts): a socket knows its limits, not the settings table.
+ */
+export interface SocketLimits {
+  /** Deepest nesting of a payload, in levels. */
+  readonly maxPayloadDepth: number;
+  /** Longest topic a frame may name, characters. */
+  readonly maxTopicLength: number;
+  /** Longest event a frame may name, characters. */
+  readonly maxEventLength: number;
+  /** Frames a second (0: no limit). */
+  readonly maxFramesPerSecond: number;
+  /** Joins a second (0: no limit). */
+  readonly maxJoinsPerSecond: number;
+  /** Presence tracks and updates a second (0: no limit). */
+  readonly maxPresencePerSecond: number;
+  /** What the frames may cost to decode a second, bytes (0: no limit). */
+  readonly maxInboundBytesPerSecond: number;
+  /** Largest inbound frame, bytes. */
+  readonly maxPayloadLength: number;
+}
 
 /**
  * What a connection needs of the link to its client: a uWS WebSocket, or a LongPoll session's
@@ -73,15 +85,36 @@ export interface SocketServices {
   /** Bytes uWS holds for one socket before it drops what is sent to it (maxBufferedBytes × 2). */
   readonly maxBackpressure: number;
   readonly channels: ChannelServices;
-  route(topic: string): ChannelHandler | undefined;
-  /** The fan-out's copy of a topic name, shared by its subscribers. */
-  intern(topic: string): string;
-  /** The socket closed: every presence it tracked leaves. */
-  untrackOwner(owner: string): void;
+  /** Which channel serves a topic a client joins. */
+  readonly router: Pick<ChannelRouter, "match">;
+  /** The fan-out's copy of a topic name, shared by its subscribers (`intern`). */
+  readonly fanout: Pick<LocalFanout, "intern">;
+  /** When the socket closes, every presence it tracked leaves (`untrackOwner`). */
+  readonly presence: Pick<PresenceService, "untrackOwner">;
   /** The thread's share of the node-wide cap on unread outbound bytes. */
   readonly bufferCap: NodeBufferCap<SocketConnection>;
   /** Joins that wait while the thread is busy. */
   readonly joinBacklog: JoinBacklog;
+}
+
+/**
+ * `SocketConnection.bits`: two flags, then the count of its frames in the join backlog, one small
+ * integer where three fields cost 24 bytes. The count stays far below 2^29: each waiting frame
+ * is held on the heap, which is full long before.
+ */
+const CLOSED = 0b1;
+const ENDING = 0b10;
+const FLAGS_MASK = 0b11;
+const BACKLOGGED_SHIFT = 2;
+
+/**
+ * What few sockets have, in one object apart rather than three fields on every socket: a token's
+ * session, an id for force-disconnects, a fixed list of topics.
+ */
+interface SocketExtras {
+  readonly auth: SocketAuth | undefined;
+  readonly disconnectId: string | undefined;
+  readonly onlyTopics: readonly string[] | undefined;
 }
 
 /** What a socket is known by beyond its connection: its verified token, and its id. */
@@ -100,28 +133,21 @@ export interface SocketSessionInit {
  * the thread's publish queue holds broadcasts, so it sees everything in production order.
  * Mirrors Phoenix.Socket's transport process (docs/protocol.md).
  */
-export class SocketConnection implements ChannelConnection, QueuedWriter {
+export class SocketConnection extends ChannelTable<Channel> implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
-  private readonly channels = new ChannelTable<Channel>();
-  private closed = false;
-  /** This side closed it (end): frames still arriving before the close completes are ignored. */
-  private ending = false;
+  /** Whether it closed, whether this side is closing it, and its frames in the join backlog, in one integer (see below). */
+  private bits = 0;
   /** Frames waiting for their turn in the publish queue; null while there are none. */
   private queued: OutgoingFrame[] | null = null;
-  private readonly frameBudget: TokenBucket;
-  private readonly joinBudget: TokenBucket;
-  private readonly presenceBudget: TokenBucket;
-  private readonly inboundBudget: InboundBudget;
-  /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
-  backlogged = 0;
-  /** Since when the socket has had frames refused at least once a second; null while not. */
-  private overSince: number | null = null;
-  private lastRefusedAt = 0;
-  /** Its token's session (built-in auth only). */
-  readonly auth: SocketAuth | undefined;
-  /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
-  readonly disconnectId: string | undefined;
-  private readonly onlyTopics: readonly string[] | undefined;
+  /** Its rate limits, each as the moment its bucket is full again (socket-budget.ts): frames, joins, presence, inbound bytes. */
+  private framesFullAt: FullAt = null;
+  private joinsFullAt: FullAt = null;
+  private presenceFullAt: FullAt = null;
+  private inboundFullAt: FullAt = null;
+  /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
+  private overRate: { since: number; last: number } | null = null;
+  /** What few sockets have (see SocketExtras); null on the rest. */
+  private readonly extras: SocketExtras | null = null;
 
   constructor(
     private readonly services: SocketServices,
@@ -130,14 +156,50 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     readonly assigns: Readonly<Record<string, unknown>>,
     session: SocketSessionInit = {},
   ) {
-    const { limits } = services;
-    this.frameBudget = new TokenBucket(limits.maxFramesPerSecond);
-    this.joinBudget = new TokenBucket(limits.maxJoinsPerSecond);
-    this.presenceBudget = new TokenBucket(limits.maxPresencePerSecond);
-    this.inboundBudget = new InboundBudget(limits.maxInboundBytesPerSecond, limits.maxPayloadLength);
-    this.disconnectId = session.id;
-    this.onlyTopics = session.topics;
-    if (session.auth) this.auth = new SocketAuth(session.auth.authenticator, session.auth.identity, this);
+    super();
+    if (session.auth || session.id !== undefined || session.topics) {
+      this.extras = {
+        auth: session.auth && new SocketAuth(session.auth.authenticator, session.auth.identity, this),
+        disconnectId: session.id,
+        onlyTopics: session.topics,
+      };
+    }
+  }
+
+  /** Its token's session (built-in auth only). */
+  get auth(): SocketAuth | undefined {
+    return this.extras?.auth;
+  }
+
+  /** The id given at connect (see SocketSessionInit), not the connection's unique `id`. */
+  get disconnectId(): string | undefined {
+    return this.extras?.disconnectId;
+  }
+
+  private get closed(): boolean {
+    return (this.bits & CLOSED) !== 0;
+  }
+
+  private set closed(closed: boolean) {
+    this.bits = closed ? this.bits | CLOSED : this.bits & ~CLOSED;
+  }
+
+  /** This side closed it (end): frames still arriving before the close completes are ignored. */
+  private get ending(): boolean {
+    return (this.bits & ENDING) !== 0;
+  }
+
+  private set ending(ending: boolean) {
+    this.bits = ending ? this.bits | ENDING : this.bits & ~ENDING;
+  }
+
+  /** Its frames waiting in the join backlog: while there are any, the next ones wait behind them. */
+  get backlogged(): number {
+    return this.bits >>> BACKLOGGED_SHIFT;
+  }
+
+  set backlogged(count: number) {
+    this.bits = (this.bits & FLAGS_MASK) | (count << BACKLOGGED_SHIFT);
   }
 
   /** What its channels use of the server (each reaches it through here rather than holding it). */
@@ -171,15 +233,15 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     const { limits } = this.services;
     const now = Date.now();
     // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond).
-    if (!this.inboundBudget.takeBytes(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
+    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
     const depthLimit = limits.maxPayloadDepth + 1;
-    const costLimit = this.inboundBudget.left(now);
+    const costLimit = tokensAt(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits));
     const cost =
       typeof raw === "string" ? jsonTextCost(raw, depthLimit, costLimit) : this.serializer.name === "msgpack" ? msgpackCost(raw, depthLimit, costLimit) : 0;
     if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     if (cost === TOO_COSTLY) return this.closeOverBudget();
-    this.inboundBudget.takeDecodeCost(cost, now);
+    this.takeInbound(cost, now);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -209,7 +271,12 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
 
   /** A presence track or update of this socket's channels is within maxPresencePerSecond. */
   takePresence(): boolean {
-    if (this.presenceBudget.take()) return true;
+    const limit = this.services.limits.maxPresencePerSecond;
+    const fullAt = takeTokens(this.presenceFullAt, Date.now(), limit, limit);
+    if (fullAt !== false) {
+      this.presenceFullAt = fullAt;
+      return true;
+    }
     this.services.metrics.rateLimited.inc({ limit: "presence" });
     return false;
   }
@@ -330,7 +397,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   // ── the token's session (AuthenticatedSocket) and force-disconnects ──
 
   pushToJoined(event: string, payload: Record<string, unknown>): void {
-    for (const channel of this.channels.list()) if (channel.state === "joined") channel.push(event, payload);
+    for (const channel of this.heldChannels()) if (channel.state === "joined") channel.push(event, payload);
   }
 
   closeExpired(): void {
@@ -352,13 +419,13 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
     this.ws = null;
     this.queued = null;
     this.services.bufferCap.forget(this);
-    for (const channel of this.channels.list()) channel.shutdown("closed");
-    this.services.untrackOwner(this.id);
+    for (const channel of this.heldChannels()) channel.shutdown("closed");
+    this.services.presence.untrackOwner(this.id);
   }
 
   /** Called by a channel that ended. */
   forget(channel: Channel): void {
-    this.channels.delete(channel);
+    this.dropChannel(channel);
   }
 
   private write(frame: OutgoingFrame): void {
@@ -406,7 +473,16 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   private closeOverBudget(): void {
     this.services.metrics.rateLimited.inc({ limit: "bytes" });
     this.services.log.warn({ socket: this.id }, "closing a socket over its inbound byte budget");
-    this.end(CLOSE.policy, `too much to decode: over ${this.inboundBudget.rate} bytes a second`);
+    this.end(CLOSE.policy, `too much to decode: over ${this.services.limits.maxInboundBytesPerSecond} bytes a second`);
+  }
+
+  /** Takes `bytes` from the inbound byte budget (see inbound-budget.ts); false when it does not cover them. */
+  private takeInbound(bytes: number, now: number): boolean {
+    const { limits } = this.services;
+    const fullAt = takeTokens(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes);
+    if (fullAt === false) return false;
+    this.inboundFullAt = fullAt;
+    return true;
   }
 
   /**
@@ -416,11 +492,17 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
    */
   private withinFrameRate(frame: Frame): boolean {
     const now = Date.now();
-    if (this.frameBudget.take(now)) return true;
+    const limit = this.services.limits.maxFramesPerSecond;
+    const fullAt = takeTokens(this.framesFullAt, now, limit, limit);
+    if (fullAt !== false) {
+      this.framesFullAt = fullAt;
+      return true;
+    }
     this.services.metrics.rateLimited.inc({ limit: "frames" });
-    if (this.overSince === null || now - this.lastRefusedAt > 1000) this.overSince = now;
-    this.lastRefusedAt = now;
-    if (now - this.overSince >= RATE_CLOSE_AFTER_MS) {
+    let over = this.overRate;
+    if (over === null || now - over.last > 1000) over = this.overRate = { since: now, last: now };
+    over.last = now;
+    if (now - over.since >= RATE_CLOSE_AFTER_MS) {
       this.services.metrics.rateLimited.inc({ limit: "close" });
       this.services.log.warn({ socket: this.id }, "closing a socket that stayed over its frame rate limit");
       this.end(CLOSE.policy, `too many frames: over ${this.services.limits.maxFramesPerSecond} a second`);
@@ -435,7 +517,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, null, "ok", {});
       return;
     }
-    const channel = this.channels.get(frame.topic);
+    const channel = this.channelOf(frame.topic);
     if (frame.event === EVENTS.join) {
       this.join(frame, channel);
       return;
@@ -454,19 +536,23 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
   }
 
   private join(frame: Frame, existing: Channel | undefined): void {
-    if (!this.joinBudget.take()) {
+    const limit = this.services.limits.maxJoinsPerSecond;
+    const fullAt = takeTokens(this.joinsFullAt, Date.now(), limit, limit);
+    if (fullAt === false) {
       this.services.metrics.rateLimited.inc({ limit: "joins" });
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
       return;
     }
-    const handler = this.services.route(frame.topic);
+    this.joinsFullAt = fullAt;
+    const handler = this.services.router.match(frame.topic);
     if (!handler) {
       // A client chooses the topic: log a bounded part of it, and only at debug.
       this.services.log.debug({ topic: frame.topic.slice(0, 100), topicLength: frame.topic.length, socket: this.id }, "ignoring unmatched topic");
       this.replyOutside(frame, null, "error", { reason: "unmatched topic" });
       return;
     }
-    if (this.onlyTopics && !this.onlyTopics.includes(frame.topic)) {
+    const onlyTopics = this.extras?.onlyTopics;
+    if (onlyTopics && !onlyTopics.includes(frame.topic)) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed on this socket" });
       return;
     }
@@ -476,7 +562,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "topic not allowed by token" });
       return;
     }
-    if (!existing && this.channels.size >= this.services.maxChannels) {
+    if (!existing && this.channelCount >= this.services.maxChannels) {
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many channels joined" });
       return;
     }
@@ -487,8 +573,8 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       existing.shutdown("duplicate_join");
     }
     const joinRef = frame.joinRef ?? frame.ref ?? "";
-    const channel = new Channel(this, this.services.intern(frame.topic), joinRef, handler);
-    this.channels.set(channel);
+    const channel = new Channel(this, this.services.fanout.intern(frame.topic), joinRef, handler);
+    this.holdChannel(channel);
     channel.join(frame.payload as JoinParams, frame.ref, existing);
   }
 
@@ -506,7 +592,7 @@ export class SocketConnection implements ChannelConnection, QueuedWriter {
       this.services.metrics.tokenRefreshes.inc({ outcome: answer.status === "ok" ? "ok" : "refused" });
       this.send({ joinRef: channel.joinRef, ref: frame.ref, topic: frame.topic, event: EVENTS.reply, payload: answer });
       if (answer.status !== "ok") return;
-      for (const joined of this.channels.list()) {
+      for (const joined of this.heldChannels()) {
         if (auth.mayJoin(joined.topic)) continue;
         joined.shutdown("unauthorized");
         joined.sendClose();

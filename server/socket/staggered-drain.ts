@@ -1,9 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ServerConfig } from "../config.js";
 import { CLOSE } from "./close-codes.js";
 import type { SocketConnection } from "./connection.js";
 
-export type DrainSettings = Pick<ServerConfig, "drainPeriod" | "drainBatchInterval" | "drainBatchSize">;
+/** How a drain spreads its closes, as the settings of the same names give it (settings/table.ts). */
+export interface DrainSettings {
+  /** The drain's length, ms (0: all at once). */
+  readonly drainPeriod: number;
+  /** Time between two batches, ms. */
+  readonly drainBatchInterval: number;
+  /** Smallest batch, sockets. */
+  readonly drainBatchSize: number;
+}
 
 /** One batch of a drain, as it is logged and counted. */
 export interface DrainBatch {

@@ -1,4 +1,4 @@
-import type { NodeLinkStatus } from "../fabric/link-status.js";
+import type { RedisStatus } from "../fabric/redis-status.js";
 import type { TopicCount } from "../pubsub/local-fanout.js";
 import { aggregateMetrics } from "../ops/metrics.js";
 
@@ -16,7 +16,7 @@ export type MetricsJson = unknown[];
 /**
  * The lane /health, /metrics and the dashboard gather a node's figures on, from its other threads.
  * A worker answers with its own figures (`top`: also its this many topics with the most
- * subscribers); the node's main thread with its link to other nodes and the node-wide topic count.
+ * subscribers); the node's main thread with the state of its Redis connections and the node-wide topic count.
  */
 export const STATS_LANE = "stats";
 export interface StatsQuestion {
@@ -24,7 +24,7 @@ export interface StatsQuestion {
 }
 export type StatsAnswer =
   | { kind: "worker"; stats: WorkerStats; metrics: MetricsJson; top?: TopicCount[] }
-  | { kind: "node"; topics: number; link: NodeLinkStatus | undefined; metrics: MetricsJson };
+  | { kind: "node"; topics: number; redis: RedisStatus | undefined; metrics: MetricsJson };
 
 /** What /health answers. */
 export interface HealthReport {
@@ -39,8 +39,8 @@ export interface HealthReport {
   topics: number;
   /** Per worker thread, when the node runs several. */
   workers?: WorkerStats[];
-  /** The link to the other nodes, when the node is in a cluster. */
-  redis?: NodeLinkStatus;
+  /** The state of the node's Redis connections, when the node is in a cluster. */
+  redis?: RedisStatus;
 }
 
 /**
@@ -59,8 +59,8 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: St
   }
   workers.sort((a, b) => a.index - b.index);
   const sum = (field: "sockets" | "channels") => workers.reduce((total, worker) => total + worker[field], 0);
-  const link = node?.link;
-  const status = own.status === "draining" ? "draining" : link && !link.connected ? "degraded" : "ok";
+  const redis = node?.redis;
+  const status = own.status === "draining" ? "draining" : redis && !redis.connected ? "degraded" : "ok";
   return {
     ...own,
     status,
@@ -68,7 +68,7 @@ export function nodeHealth(own: HealthReport, ownStats: WorkerStats, answers: St
     channels: sum("channels"),
     topics: node?.topics ?? own.topics,
     workers,
-    ...(link ? { redis: link } : {}),
+    ...(redis ? { redis } : {}),
   };
 }
 

@@ -16,12 +16,12 @@ export interface TopicLeaseOptions {
   spec: TopicWorkerSpec;
   linger: number;
   services: TopicWorkerServices;
-  /** The topic needs this replica no more (no local subscriber, no lease). */
+  /** The topic needs this thread no more (no local subscriber, no lease). */
   onDone: () => void;
 }
 
 /**
- * This replica's part in one topic's lease, while it has a subscriber of the topic or holds the
+ * This thread's part in one topic's lease, while it has a subscriber of the topic or holds the
  * lease. Claiming: every ttl/3 (and when a lease is released anywhere, or expires) it registers
  * its interest and takes the lease if free. Holding: every ttl/3 it renews (compare-and-extend),
  * runs the worker, and ends it when the lease is lost, when a renewal has not succeeded for
@@ -48,7 +48,7 @@ export class TopicLease {
     return this.token !== null;
   }
 
-  /** This replica gained its first or lost its last subscriber of the topic. */
+  /** This thread gained its first or lost its last subscriber of the topic. */
   setLocalInterest(interested: boolean): void {
     this.local = interested;
     this.wake();

@@ -16,7 +16,7 @@ import type { PresenceDiff } from "../presence/diff.js";
  */
 export interface TopicWorkerSpec {
   /**
-   * Starts the worker of `topic` on this replica, which holds the topic's lease. What it returns
+   * Starts the worker of `topic` on this thread, which holds the topic's lease. What it returns
    * (if anything) is stopped when the worker ends; `ctx.signal` aborts at the same moment. A start
    * that throws or rejects is logged and tried again with backoff while the lease is held.
    */
@@ -54,7 +54,7 @@ export interface TopicWorkerContext {
   onPresence(listener: (diff: PresenceDiff) => void, topic?: string): void;
   /**
    * Receives every broadcast of `topic` (from anywhere in the cluster) until the worker ends. This
-   * replica counts as a subscriber of `topic` meanwhile. Payloads are shared: do not modify them.
+   * thread counts as a subscriber of `topic` meanwhile. Payloads are shared: do not modify them.
    */
   subscribe(topic: string, listener: (event: string, payload: Payload) => void): void;
 }

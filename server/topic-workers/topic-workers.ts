@@ -1,11 +1,12 @@
 import { TopicPatterns } from "../channel/topic-patterns.js";
 import { settleWithin } from "../fabric/settle-within.js";
+import type { InterestFollower } from "../pubsub/local-fanout.js";
 import { TopicLease } from "./topic-lease.js";
 import type { TopicWorkerSpec } from "./topic-worker.js";
 import type { TopicWorkerServices } from "./worker-run.js";
 
 export interface TopicWorkersOptions {
-  /** This replica, as lease claimant. */
+  /** This thread, as lease claimant. */
   claimant: string;
   /** Lease TTL, ms (config `topicWorkerTtl`). */
   ttlMs: number;
@@ -18,11 +19,11 @@ export const DEFAULT_LINGER_MS = 30_000;
 const DRAIN_RELEASE_MS = 2000;
 
 /**
- * The topic workers of one replica: which topic patterns have one, and this replica's part in
+ * The topic workers of one thread: which topic patterns have one, and this thread's part in
  * the lease of every matching topic it has a subscriber of (or holds). Bounded by this
- * replica's topics: an entry exists only while it has a subscriber of its topic or holds its lease.
+ * thread's topics: an entry exists only while it has a subscriber of its topic or holds its lease.
  */
-export class TopicWorkers {
+export class TopicWorkers implements InterestFollower {
   private readonly specs = new TopicPatterns<TopicWorkerSpec>();
   private readonly leases = new Map<string, TopicLease>();
   private closed = false;
@@ -38,7 +39,7 @@ export class TopicWorkers {
     this.specs.add(pattern, spec, "topic worker");
   }
 
-  /** This replica gained its first or lost its last subscriber of `topic` (LocalFanout's interest). */
+  /** This thread gained its first or lost its last subscriber of `topic` (LocalFanout's interest). */
   interest(topic: string, interested: boolean): void {
     if (this.closed) return;
     let lease = this.leases.get(topic);
@@ -61,7 +62,7 @@ export class TopicWorkers {
     lease.setLocalInterest(interested);
   }
 
-  /** Topics whose worker runs on this replica. */
+  /** Topics whose worker runs on this thread. */
   get running(): number {
     let count = 0;
     for (const lease of this.leases.values()) if (lease.holding) count++;

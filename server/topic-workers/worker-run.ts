@@ -8,7 +8,7 @@ import type { TopicWorkerContext, TopicWorkerHandle, TopicWorkerSpec } from "./t
 /** What a running worker reaches of its server. */
 export interface TopicWorkerServices {
   leases: Leases;
-  /** A fenced broadcast: through the lease's authority, then delivered on this replica if it passed. */
+  /** A fenced broadcast: through the lease's authority, then delivered on this thread if it passed. */
   broadcast(token: string, topic: string, event: string, payload: Payload): Promise<boolean>;
   presenceCount(topic: string): number;
   onPresence(topic: string, listener: (diff: PresenceDiff) => void): () => void;
@@ -25,7 +25,7 @@ const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
 /**
- * One run of a topic worker on this replica, for one grant of the lease: its start (retried with
+ * One run of a topic worker on this thread, for one grant of the lease: its start (retried with
  * backoff while it fails), its context, and its end. Everything it set up through the context
  * is undone when it ends.
  */

@@ -1,11 +1,12 @@
 /**
  * The floors of the source (docs/architecture.md#floors): every import runs from a floor to the
- * same floor or one below it, and no files import each other in a circle. The order is read from
- * the ```floors block of that page, so the page and the code cannot disagree.
+ * same floor or one below it, no files import each other in a circle, and neither do the folders
+ * (and top-level files) of one floor. The order is read from the ```floors block of that page, so
+ * the page and the code cannot disagree.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { importCircles, importGraph } from "../support/import-circles.js";
+import { graphCircles, importCircles, importGraph } from "../support/import-circles.js";
 
 const DOC = "docs/architecture.md";
 
@@ -59,6 +60,16 @@ describe("floors", () => {
 
   it("has no import circle in server/, crdt/ or client/ (type imports included)", () => {
     for (const dir of ["server", "crdt", "client"]) expect(importCircles(dir), dir).toEqual([]);
+  });
+
+  it("has no circle between members of one floor: its folders and files depend one way", () => {
+    const members = new Map<string, Set<string>>();
+    for (const [from, targets] of graph) {
+      const uses = members.get(memberOf(from)) ?? new Set<string>();
+      for (const to of targets) if (memberOf(to) !== memberOf(from)) uses.add(memberOf(to));
+      members.set(memberOf(from), uses);
+    }
+    expect(graphCircles(members)).toEqual([]);
   });
 
   it("keeps crdt/ and client/ below the server: neither imports from server/", () => {

@@ -2,14 +2,14 @@ import { Encoder } from "@msgpack/msgpack";
 import type { Redis } from "ioredis";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBinary, encodeBinary } from "../../client/codec/binary.js";
-import type { RedisConnections } from "../../server/cluster/redis-connections.js";
-import type { ChannelListener } from "../../server/cluster/subscription-registry.js";
+import type { RedisConnections } from "../../server/redis/redis-connections.js";
+import type { ChannelListener } from "../../server/redis/subscription-registry.js";
 import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
 import type { HistoryAppend } from "../../server/history/history.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { encodeLaneEnvelope } from "../../server/fabric/redis-envelope.js";
 import type { TopicEnvelopeKind } from "../../server/fabric/topic-channels.js";
-import { RedisHistory } from "../../server/history/redis-history.js";
+import { RedisFrameStore } from "../../server/history/frame-store-redis.js";
 import { RedisHistoryAuthority } from "../../server/history/history-redis.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { DEFAULTS } from "../../server/config.js";
@@ -107,7 +107,7 @@ describe("RedisFabric", () => {
     expect(d.received).toEqual([]);
     // The publisher's frame arrives as it was encoded: no re-encoding on the way.
     expect(b.received[0]).toEqual({ topic: "room:1", event: "msg", frame: '[null,null,"room:1","msg",{"seq":1}]' });
-    expect(a.fabric.linkStatus()).toMatchObject({ connected: true, dropped: 0, rejected: 0, subscribedTopics: 1, pendingSubscribes: 0 });
+    expect(a.fabric.redisStatus()).toMatchObject({ connected: true, dropped: 0, rejected: 0, subscribedTopics: 1, pendingSubscribes: 0 });
   });
 
   it("carries V2 binary frames as bytes and JSON frames as text, byte for byte, in order", async () => {
@@ -148,7 +148,7 @@ describe("RedisFabric", () => {
     a.fabric.publish(broadcast("room:x", "after", {}));
     await waitForSubscribers(outside, "cinder:t:room:x", 0);
     expect(b.received.map((m) => m.event)).toEqual(["before"]);
-    expect(b.fabric.linkStatus().subscribedTopics).toBe(0);
+    expect(b.fabric.redisStatus().subscribedTopics).toBe(0);
   });
 
   it("drops a bad envelope with a count and goes on", async () => {
@@ -164,7 +164,7 @@ describe("RedisFabric", () => {
     a.fabric.publish(broadcast("room:1", "good", { ok: true }));
     await waitFor(() => b.received.length === 1, "the good message");
     expect(b.received[0].event).toBe("good");
-    expect(b.fabric.linkStatus().rejected).toBe(4);
+    expect(b.fabric.redisStatus().rejected).toBe(4);
   });
 
   it("hands a lane's own envelopes on a topic's channel to the kind registered for their length, in order with the broadcasts", async () => {
@@ -197,7 +197,7 @@ describe("RedisFabric", () => {
     send(b, ["z", 3]);
     await waitFor(() => arrived.length === 5, "five arrivals");
     expect(arrived).toEqual(["one", "room:l x1 from a#1", "two", "room:l y2 from a#1", "room:l z3 from b#1"]);
-    expect(b.fabric.linkStatus().rejected).toBe(2);
+    expect(b.fabric.redisStatus().rejected).toBe(2);
   });
 
   it("drops only its own echo: another incarnation of the same node name receives the broadcasts", async () => {
@@ -240,11 +240,11 @@ describe("RedisFabric", () => {
     // (and counted) at once only when the publisher connection knows it too.
     await waitFor(() => [a, b].every((node) => isDown(node.fabric.connections)), "both connections of both nodes to notice the outage");
     expect(() => a.fabric.publish(broadcast("room:1", "lost", {}))).not.toThrow();
-    expect(a.fabric.linkStatus().dropped).toBe(1);
+    expect(a.fabric.redisStatus().dropped).toBe(1);
     // Interest that appears during the outage must be subscribed once Redis is back; the join
     // waits for it until then (bounded: SUBSCRIBE_WAIT_MS).
     const joined = b.fabric.setInterest("room:new", true);
-    expect(b.fabric.linkStatus().pendingSubscribes).toBe(1);
+    expect(b.fabric.redisStatus().pendingSubscribes).toBe(1);
 
     await redis.restart();
     await waitConnected(a.fabric.connections, "a");
@@ -252,13 +252,13 @@ describe("RedisFabric", () => {
     await joined; // bounded: a join never waits longer than SUBSCRIBE_WAIT_MS
     await waitForSubscribers(outside, "cinder:t:room:1", 1);
     await waitForSubscribers(outside, "cinder:t:room:new", 1);
-    await waitFor(() => b.fabric.linkStatus().pendingSubscribes === 0, "the SUBSCRIBE of room:new to be confirmed");
+    await waitFor(() => b.fabric.redisStatus().pendingSubscribes === 0, "the SUBSCRIBE of room:new to be confirmed");
     a.fabric.publish(broadcast("room:1", "back", {}));
     a.fabric.publish(broadcast("room:new", "fresh", {}));
     await waitFor(() => b.received.length === 2, "broadcasts after the restart");
     expect(b.received.map((m) => m.event)).toEqual(["back", "fresh"]);
-    expect(a.fabric.linkStatus().reconnects).toBeGreaterThanOrEqual(1);
-    expect(a.fabric.linkStatus().dropped).toBe(1);
+    expect(a.fabric.redisStatus().reconnects).toBeGreaterThanOrEqual(1);
+    expect(a.fabric.redisStatus().dropped).toBe(1);
   });
 
   it("every caller of setInterest(topic, true) waits for Redis to confirm the SUBSCRIBE", async () => {
@@ -274,7 +274,7 @@ describe("RedisFabric", () => {
     await waitFor(() => a.received.length === 1, "the broadcast published right after the second join");
     expect(await isSettled(first as Promise<void>)).toBe(true);
     expect(a.received[0].event).toBe("right-after-join");
-    expect(a.fabric.linkStatus()).toMatchObject({ subscribedTopics: 1, pendingSubscribes: 0 });
+    expect(a.fabric.redisStatus()).toMatchObject({ subscribedTopics: 1, pendingSubscribes: 0 });
   });
 });
 
@@ -351,11 +351,11 @@ describe("SubscriptionRegistry waiters", () => {
 
 describe("Redis history: broadcasts that pub/sub lost", () => {
   /** Stores history broadcasts as a node does, but publishes none of them: as if pub/sub lost them all. */
-  async function unpublished(): Promise<RedisHistory> {
+  async function unpublished(): Promise<RedisFrameStore> {
     const connections = testConnections(redis, "unpublished");
     extraConnections.push(connections);
     await waitConnected(connections, "the storing connection");
-    return new RedisHistory(connections, { sender: "unpublished#1", sharded: true, channelOf: (topic) => `cinder:t:${topic}` });
+    return new RedisFrameStore(connections, { sender: "unpublished#1", sharded: true, channelOf: (topic) => `cinder:t:${topic}` });
   }
   const append = (topic: string, n: number, size = 100): HistoryAppend => ({ topic, event: "msg", payload: JSON.stringify({ n }), limits: { size, ttlMs: 60_000 } });
   const stream = (node: TestNode, topic: string) =>

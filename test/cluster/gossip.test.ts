@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ReplicaId } from "../../crdt/index.js";
-import type { PeerEvent } from "../../server/fabric/fabric.js";
+import type { ThreadEvent } from "../../server/fabric/fabric.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import type { GossipMessage } from "../../server/presence/messages.js";
@@ -18,7 +18,7 @@ interface TestNode {
   fabric: RedisFabric;
   presence: PresenceService;
   /** What the fabric reported about other replicas (up, down, gone). */
-  peerEvents: PeerEvent[];
+  threadEvents: ThreadEvent[];
   /** How often it said every live replica was listed (once, after its first look at the liveness keys). */
   listed: number;
   errors: Error[];
@@ -53,11 +53,11 @@ async function startNodes(names: string[], timings: Partial<typeof TIMINGS> = TI
       gossip: fabric.gossip,
       onError: (e) => errors.push(e),
     });
-    const node: TestNode = { name, fabric, presence, peerEvents: [], listed: 0, errors };
-    fabric.onPeerEvent((event) => {
+    const node: TestNode = { name, fabric, presence, threadEvents: [], listed: 0, errors };
+    fabric.onThreadEvent((event) => {
       if (event.kind === "listed") node.listed++;
-      else node.peerEvents.push(event);
-      presence.peerEvent(event);
+      else node.threadEvents.push(event);
+      presence.threadEvent(event);
     });
     return node;
   });
@@ -133,7 +133,7 @@ describe("RedisFabric gossip lane", () => {
       // Never back to the sender.
       expect(from("a", "a")).toEqual([]);
       expect(from("c", "c")).toEqual([]);
-      expect(fabrics.map((fabric) => fabric.linkStatus().rejected)).toEqual([0, 0, 0]);
+      expect(fabrics.map((fabric) => fabric.redisStatus().rejected)).toEqual([0, 0, 0]);
     } finally {
       await close();
     }
@@ -209,22 +209,22 @@ describe("PresenceService over the RedisFabric gossip lane", () => {
     for (const node of all) node.fabric.start();
     b.presence.track("sock-b", "room:1", "bob", {});
     await converge(all, "room:1", ["bob"], "bob to replicate");
-    await waitFor(() => a.peerEvents.length === 1, "a to see b's liveness key");
-    expect(a.peerEvents).toEqual([{ kind: "up", replica: replicaOf("b") }]);
+    await waitFor(() => a.threadEvents.length === 1, "a to see b's liveness key");
+    expect(a.threadEvents).toEqual([{ kind: "up", replica: replicaOf("b") }]);
 
     // b is cut off from Redis: its key expires and its heartbeats stop reaching a.
     b.fabric.connections.publisher.disconnect();
     b.fabric.connections.subscriber.disconnect();
-    await waitFor(() => a.peerEvents.length === 2, "b to be reported down", 3 * (liveness.ttlMs + liveness.pollMs));
-    expect(a.peerEvents[1]).toEqual({ kind: "down", replica: replicaOf("b") });
+    await waitFor(() => a.threadEvents.length === 2, "b to be reported down", 3 * (liveness.ttlMs + liveness.pollMs));
+    expect(a.threadEvents[1]).toEqual({ kind: "down", replica: replicaOf("b") });
     expect(keys(a, "room:1")).toEqual([]);
     expect(peerStatuses(a)).toEqual({ [replicaOf("b")]: "down" });
 
     // Back: the same replica, so its presences return (it is not a restart).
     void b.fabric.connections.publisher.connect();
     void b.fabric.connections.subscriber.connect();
-    await waitFor(() => a.peerEvents.length === 3, "b to be reported up again");
-    expect(a.peerEvents[2]).toEqual({ kind: "up", replica: replicaOf("b") });
+    await waitFor(() => a.threadEvents.length === 3, "b to be reported up again");
+    expect(a.threadEvents[2]).toEqual({ kind: "up", replica: replicaOf("b") });
     await converge(all, "room:1", ["bob"], "bob to be listed again");
     expect(all.map((n) => n.listed)).toEqual([1, 1]);
     expect(all.flatMap((n) => n.errors)).toEqual([]);

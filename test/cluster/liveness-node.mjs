@@ -7,8 +7,8 @@
 //   {"event":"refreshed","previous":<the key's value this refresh replaced, null if it had expired>}
 //   {"event":"revived"}   the node learnt that its key had expired (onRevived)
 //   {"event":"stopped"}   after SIGTERM: the key is removed, the process exits
-import { NodeLiveness } from "../../dist/server/cluster/liveness.js";
-import { RedisConnections } from "../../dist/server/cluster/redis-connections.js";
+import { NodeLiveness } from "../../dist/server/redis/liveness.js";
+import { RedisConnections } from "../../dist/server/redis/redis-connections.js";
 
 const { REDIS_URL, NODE_NAME, REPLICAS, LIVENESS_TIMINGS } = process.env;
 if (!REDIS_URL || !NODE_NAME || !REPLICAS) throw new Error("REDIS_URL, NODE_NAME and REPLICAS are required");

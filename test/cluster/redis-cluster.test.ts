@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { PeerEvent } from "../../server/fabric/fabric.js";
+import type { ThreadEvent } from "../../server/fabric/fabric.js";
 import type { EncodedBroadcast } from "../../server/fabric/encoded-broadcast.js";
 import type { RedisFabric } from "../../server/fabric/fabric-redis.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
@@ -25,7 +25,7 @@ interface TestNode {
   fabric: RedisFabric;
   received: EncodedBroadcast[];
   presence?: PresenceService;
-  peerEvents: PeerEvent[];
+  threadEvents: ThreadEvent[];
   errors: Error[];
 }
 
@@ -50,11 +50,11 @@ afterEach(async () => {
 async function startNodes(names: string[], options: TestFabricOptions = {}): Promise<TestNode[]> {
   const started = names.map((name): TestNode => {
     const fabric = testFabric(cluster, name, { sharded: true, ...options });
-    const node: TestNode = { name, fabric, received: [], peerEvents: [], errors: [] };
+    const node: TestNode = { name, fabric, received: [], threadEvents: [], errors: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     // Replica events only: "listed" (after the first look at the keys) is no replica's.
-    fabric.onPeerEvent((event) => {
-      if (event.kind !== "listed") node.peerEvents.push(event);
+    fabric.onThreadEvent((event) => {
+      if (event.kind !== "listed") node.threadEvents.push(event);
     });
     return node;
   });
@@ -139,7 +139,7 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     }
     // d has no interest in the rooms: it only got the one topic it listens to.
     expect(d.received).toEqual([broadcast("lobby", "hello", { from: "a" })]);
-    for (const node of all) expect(node.fabric.linkStatus()).toMatchObject({ connected: true, dropped: 0, rejected: 0, pendingSubscribes: 0 });
+    for (const node of all) expect(node.fabric.redisStatus()).toMatchObject({ connected: true, dropped: 0, rejected: 0, pendingSubscribes: 0 });
   });
 
   it("unsubscribes on the topic's own master when interest goes, and subscribes again when it returns", async () => {
@@ -158,7 +158,7 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     for (const topic of topics) a.fabric.publish(broadcast(topic, "again", { from: "a" }));
     await waitFor(() => b.received.length === topics.length, "one message per topic after resubscribing");
     expect(b.received.map((m) => m.topic).sort()).toEqual([...topics].sort());
-    expect(b.fabric.linkStatus().subscribedTopics).toBe(topics.length);
+    expect(b.fabric.redisStatus().subscribedTopics).toBe(topics.length);
   });
 
   it("survives a restart of the whole cluster: drops while down, then subscribes every topic again on its master", async () => {
@@ -173,7 +173,7 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     await waitFor(() => [a, b].every((node) => isDown(node.fabric.connections)), "both connections of both nodes to notice the outage");
     // Broadcasts fail and are counted, not queued for later.
     expect(() => a.fabric.publish(broadcast(topics[0], "lost", { from: "a" }))).not.toThrow();
-    expect(a.fabric.linkStatus().dropped).toBe(1);
+    expect(a.fabric.redisStatus().dropped).toBe(1);
     // Interest that appears during the outage must be subscribed once the cluster is back.
     const joined = b.fabric.setInterest("room:new", true);
     await cluster.restart();
@@ -185,9 +185,9 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     for (const topic of [...topics, "room:new"]) a.fabric.publish(broadcast(topic, "back", { from: "a" }));
     await waitFor(() => b.received.length >= topics.length + 1, "one broadcast per topic after the restart");
     expect(b.received.map((m) => `${m.event} ${m.topic}`).sort()).toEqual([...topics, "room:new"].map((t) => `back ${t}`).sort());
-    expect(a.fabric.linkStatus()).toMatchObject({ connected: true, dropped: 1 });
-    expect(a.fabric.linkStatus().reconnects).toBeGreaterThanOrEqual(1);
-    expect(b.fabric.linkStatus().reconnects).toBeGreaterThanOrEqual(1);
+    expect(a.fabric.redisStatus()).toMatchObject({ connected: true, dropped: 1 });
+    expect(a.fabric.redisStatus().reconnects).toBeGreaterThanOrEqual(1);
+    expect(b.fabric.redisStatus().reconnects).toBeGreaterThanOrEqual(1);
   });
 
   it("converges presence between three nodes over cluster-wide gossip (plain PUBLISH reaches every master)", async () => {
@@ -230,8 +230,8 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     const all = await startNodes(["observer", "victim", "leaving"], { liveness: LIVENESS_TIMINGS });
     const [observer, victim, leaving] = all;
     for (const node of all) node.fabric.start();
-    await waitFor(() => observer.peerEvents.length === 2, "the observer to see both nodes");
-    expect(observer.peerEvents).toEqual(
+    await waitFor(() => observer.threadEvents.length === 2, "the observer to see both nodes");
+    expect(observer.threadEvents).toEqual(
       expect.arrayContaining([
         { kind: "up", replica: replicaOf("leaving") },
         { kind: "up", replica: replicaOf("victim") },
@@ -243,12 +243,12 @@ describe("Redis Cluster (redis-cluster://, sharded pub/sub)", () => {
     // A crash as Redis sees it: the node stops refreshing and never says goodbye.
     victim.fabric.connections.publisher.disconnect();
     victim.fabric.connections.subscriber.disconnect();
-    await waitFor(() => observer.peerEvents.length === 3, "the crash to be reported", 3 * (LIVENESS_TIMINGS.ttlMs + LIVENESS_TIMINGS.pollMs));
-    expect(observer.peerEvents[2]).toEqual({ kind: "down", replica: replicaOf("victim") });
+    await waitFor(() => observer.threadEvents.length === 3, "the crash to be reported", 3 * (LIVENESS_TIMINGS.ttlMs + LIVENESS_TIMINGS.pollMs));
+    expect(observer.threadEvents[2]).toEqual({ kind: "down", replica: replicaOf("victim") });
 
     await leaving.fabric.close();
-    await waitFor(() => observer.peerEvents.length === 4, "the graceful stop to be reported", 2000);
-    expect(observer.peerEvents[3]).toEqual({ kind: "down", replica: replicaOf("leaving") });
+    await waitFor(() => observer.threadEvents.length === 4, "the graceful stop to be reported", 2000);
+    expect(observer.threadEvents[3]).toEqual({ kind: "down", replica: replicaOf("leaving") });
     // Nobody else is left in the set of nodes (on its own master): the observer dropped the
     // crashed node, the leaving one removed itself.
     const members = async () => {

@@ -1,9 +1,9 @@
 import type { Redis } from "ioredis";
 import { makeReplicaId, type ReplicaId } from "../../crdt/index.js";
-import { RedisConnections, type RedisConnectionsOptions } from "../../server/cluster/redis-connections.js";
+import { RedisConnections, type RedisConnectionsOptions } from "../../server/redis/redis-connections.js";
 import type { RedisFabric, RedisFabricOptions } from "../../server/fabric/fabric-redis.js";
 import type { RedisMedium } from "../../server/fabric/medium.js";
-import { linkThroughRedis } from "../../server/fabric/redis-link.js";
+import { fabricOverRedis } from "../../server/fabric/redis-medium.js";
 import { workerReplicaName } from "../../server/fabric/replica-names.js";
 import { createLogger } from "../../server/ops/logger.js";
 import { fabricMetrics, type FabricMetrics } from "../../server/fabric/fabric-metrics.js";
@@ -59,7 +59,7 @@ export function testFabric(redis: { url: string }, name: string, options: TestFa
 /** One node's fabric through Redis, and the medium of its Redis lanes (as the wiring builds them), with the test timings. */
 export function testLink(redis: { url: string }, name: string, options: TestFabricOptions = {}): { fabric: RedisFabric; medium: RedisMedium } {
   const incarnation = options.incarnation ?? "1";
-  return linkThroughRedis({
+  return fabricOverRedis({
     connections: new RedisConnections({
       url: redis.url,
       nodeName: name,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { RedisConnections } from "../../server/cluster/redis-connections.js";
+import type { RedisConnections } from "../../server/redis/redis-connections.js";
 import { HyperLogLog } from "../../server/counters/hyperloglog.js";
 import { RedisCounterStore, counterKeyOf } from "../../server/counters/counter-store-redis.js";
 import { DEFAULT_WINDOW } from "../../server/counters/counter-window.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { hashTag } from "../../server/cluster/hash-tag.js";
+import { hashTag } from "../../server/redis/hash-tag.js";
 import { ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { perFile, perTest } from "../support/opened.js";
 import { RawClient, type RawFrame } from "../support/raw-client.js";

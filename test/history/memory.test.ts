@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryHistory } from "../../server/history/memory-history.js";
+import { MemoryFrameStore } from "../../server/history/frame-store-memory.js";
 import { createServer, ok, type CinderServer, type ChannelHandler } from "../../server/index.js";
 import { perTest } from "../support/opened.js";
 import type { RawFrame } from "../support/raw-client.js";
@@ -83,7 +83,7 @@ describe("history on one node (in memory)", () => {
 describe("a topic's history in memory", () => {
   it("is dropped ttlMs after its last message: the channel's ttlMs is milliseconds", () => {
     let now = 1_000_000;
-    const history = new MemoryHistory({ maxBytes: 1 << 20, now: () => now });
+    const history = new MemoryFrameStore({ maxBytes: 1 << 20, now: () => now });
     const limits = { size: 10, ttlMs: 5000 };
     const { epoch } = history.append({ topic: "h:t", event: "msg", payload: "{}", limits });
     now += 5000;

@@ -3,7 +3,7 @@
  * epoch, and the nodes subscribe again at different moments. Every message Redis stores in the new
  * epoch must reach every connected subscriber, in order, once, however late its node subscribed
  * again; a socket that joins in between is sent nothing twice. Real redis-server, real node
- * processes (A with one worker, B with two, whose main thread holds the Redis link). "Later" is
+ * processes (A with one worker, B with two, whose main thread holds the Redis connections). "Later" is
  * made certain with SIGSTOP: the paused node resumes only once the other has published and Redis
  * has stored (XLEN).
  */
@@ -45,14 +45,14 @@ async function publish(client: RawClient, topic: string, bodies: string[]): Prom
 
 const bodies = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
 const storedIn = async (topic: string) => outside.xlen(`cinder:h:{${topic}}:s`);
-const link = async (node: NodeProcess) => ((await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()) as { redis: { connected: boolean; reconnects: number } }).redis;
+const redisHealth = async (node: NodeProcess) => ((await (await fetch(`http://127.0.0.1:${node.port}/health`)).json()) as { redis: { connected: boolean; reconnects: number } }).redis;
 /**
  * Resolves once both of `node`'s Redis connections are ready again after the restart: a paused
  * node still reports the old ones as connected until it has read that they closed.
  */
 async function linkedAgain(node: NodeProcess, reconnectsBefore: number): Promise<void> {
   await waitFor(async () => {
-    const { connected, reconnects } = await link(node);
+    const { connected, reconnects } = await redisHealth(node);
     return connected && reconnects >= reconnectsBefore + 2;
   }, `${node === nodes.A ? "A" : "B"} to be linked to the new Redis`, 15_000);
 }
@@ -66,7 +66,7 @@ async function restartRedisWhilePaused(topic: string, early: NodeProcess, late: 
   await waitFor(async () => (await subscribedNodes(topic)) === 2, "both nodes to subscribe");
   await publish(publisher, topic, before);
   await waitFor(() => clients.every((client) => received(client).length === before.length), "every subscriber to get the first epoch's messages");
-  const [earlyReconnects, lateReconnects] = [(await link(early)).reconnects, (await link(late)).reconnects];
+  const [earlyReconnects, lateReconnects] = [(await redisHealth(early)).reconnects, (await redisHealth(late)).reconnects];
   late.child.kill("SIGSTOP");
   await redis.stop();
   await redis.restart();

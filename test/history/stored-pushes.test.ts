@@ -39,7 +39,7 @@ async function health(node: NodeProcess): Promise<{ status: string }> {
   return (await fetch(`http://127.0.0.1:${node.port}/health`)).json() as Promise<{ status: string }>;
 }
 
-/** Redis answers again, the node's link is up and its subscription of `topic` is back. */
+/** Redis answers again, the node's Redis connections are up and its subscription of `topic` is back. */
 async function redisBack(node: NodeProcess, topic: string): Promise<void> {
   await redis.restart();
   await waitFor(async () => (await health(node)).status === "ok", "the node to reconnect to Redis", 15_000);

@@ -180,7 +180,7 @@ describe("a starting replica's first sync", () => {
     b.merge(c.extract());
     tracker.markUp("b#1");
     tracker.markUp("c#1");
-    tracker.peersListed();
+    tracker.threadsListed();
     expect(tracker.firstSync.done).toBe(false);
     const [toB] = requestsTo(net.sent, "b#1");
     const [toC] = requestsTo(net.sent, "c#1");
@@ -205,7 +205,7 @@ describe("a starting replica's first sync", () => {
     net.receive({ type: "heartbeat", from: "b#1", clock: clockToWire(b.clock()), delta: null, seq: 0 });
     expect(tracker.firstSync.done).toBe(false);
     tracker.markUp("b#1");
-    tracker.peersListed();
+    tracker.threadsListed();
     expect(tracker.firstSync.done).toBe(false);
     const [toB] = requestsTo(net.sent, "b#1");
     net.receive(answer(b, toB));
@@ -222,7 +222,7 @@ describe("a starting replica's first sync", () => {
     tracker.markUp("b#1");
     tracker.markUp("c#1");
     tracker.markUp("d#1");
-    tracker.peersListed();
+    tracker.threadsListed();
     vi.advanceTimersByTime(350);
     expect(requestsTo(net.sent, "b#1").length).toBe(5); // at once, then at the ticks at 0, 100, 200, 300 ms
     tracker.markDown("c#1");
@@ -244,7 +244,7 @@ describe("a starting replica's first sync", () => {
     const net = manualGossip();
     const tracker = new Tracker({ replica: "a#2", gossip: net.gossip, random: () => 0 });
     tracker.start();
-    tracker.peersListed();
+    tracker.threadsListed();
     expect(tracker.firstSync.done).toBe(true);
     tracker.markUp("b#1");
     expect(requestsTo(net.sent, "b#1")).toHaveLength(1);

@@ -40,11 +40,14 @@ function setup() {
     queue,
     log,
     metrics,
-    onInterestChange(topic, on) {
-      interest.push([topic, on]);
-      // The fabric takes a while to route a new topic here; the test says when it is done.
-      if (on) return new Promise<void>((resolve) => (route = resolve));
+    fabric: {
+      setInterest(topic, on) {
+        interest.push([topic, on]);
+        // The fabric takes a while to route a new topic here; the test says when it is done.
+        if (on) return new Promise<void>((resolve) => (route = resolve));
+      },
     },
+    follower: { interest() {} },
   });
   return { fanout, queue, metrics, interest, routeNow: () => route() };
 }

@@ -38,7 +38,11 @@ export function importGraph(dir: string): Map<string, Set<string>> {
 
 /** The import circles under `dir`; empty when the files depend on each other one way only. */
 export function importCircles(dir: string): ImportCircle[] {
-  const graph = importGraph(dir);
+  return graphCircles(importGraph(dir));
+}
+
+/** The circles of any graph of the same shape (files, or the folders they stand in); each node must be a key. */
+export function graphCircles(graph: Map<string, Set<string>>): ImportCircle[] {
   return stronglyConnected(graph)
     .filter((part) => part.length > 1 || graph.get(part[0])!.has(part[0]))
     .map((part) => {

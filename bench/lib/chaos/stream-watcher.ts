@@ -7,7 +7,7 @@
  */
 import { Redis } from "ioredis";
 
-import { hashTag } from "../../../server/cluster/hash-tag.js";
+import { hashTag } from "../../../server/redis/hash-tag.js";
 import type { EpochLog, Ledger, Stored, StreamRecord } from "./ledger.js";
 
 /** The epoch and the entries after ARGV[2] (from the start when the epoch is not ARGV[1]). */

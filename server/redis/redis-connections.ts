@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
-import { DEFAULT_BACKOFF, createClient, parseRedisEndpoint, repairShardedSubscribers, type Backoff, type RedisClient } from "./redis-endpoint.js";
+import { DEFAULT_BACKOFF, createClient, parseRedisAddress, repairShardedSubscribers, type Backoff, type RedisClient } from "./redis-client.js";
 import { SubscriptionRegistry, type SubscriptionRegistryOptions } from "./subscription-registry.js";
 
 export type ConnectionRole = "publisher" | "subscriber";
 
 export interface RedisConnectionsOptions {
-  /** See parseRedisEndpoint: `redis://…`, `rediss://…` or `redis-cluster://host:port,…`. */
+  /** See parseRedisAddress: `redis://…`, `rediss://…` or `redis-cluster://host:port,…`. */
   url: string;
   /** Shown in CLIENT LIST as `cinder:<nodeName>:<role>`. */
   nodeName: string;
@@ -48,13 +48,13 @@ export class RedisConnections {
   private closing = false;
 
   constructor(options: RedisConnectionsOptions) {
-    const endpoint = parseRedisEndpoint(options.url);
-    this.cluster = endpoint.kind === "cluster";
+    const address = parseRedisAddress(options.url);
+    this.cluster = address.kind === "cluster";
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.logger = options.logger?.child({ component: "redis" });
     // Only the subscriber SSUBSCRIBEs; SPUBLISH is an ordinary keyed command on the publisher.
     const client = (role: ConnectionRole) =>
-      createClient(endpoint, {
+      createClient(address, {
         connectionName: `cinder:${options.nodeName}:${role}`,
         backoff,
         shardedSubscribers: role === "subscriber" && options.sharded,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RedisClient } from "./redis-endpoint.js";
+import type { RedisClient } from "./redis-client.js";
 
 const shas = new Map<string, string>();
 

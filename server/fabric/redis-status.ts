@@ -1,5 +1,5 @@
-/** The link to the other nodes, as /health shows it. */
-export interface NodeLinkStatus {
+/** The state of a node's Redis connections, as /health shows it (`redis`). */
+export interface RedisStatus {
   connected: boolean;
   /** Topics this node receives from other nodes (topics with a subscriber on this node). */
   subscribedTopics: number;

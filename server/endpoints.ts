@@ -1,23 +1,23 @@
-import type { TemplatedApp } from "../uws-types.js";
-import { createAuthenticator } from "../auth/auth-config.js";
-import type { DisconnectLane } from "../auth/disconnect.js";
-import type { ServerConfig } from "../config.js";
-import type { Fabric } from "../fabric/fabric.js";
-import type { LongPollTopics } from "../longpoll/longpoll-topics.js";
-import type { LongPollRoutesMetrics } from "../longpoll/routes.js";
-import type { LongPollSessions } from "../longpoll/sessions.js";
-import { startLongPoll } from "../longpoll/transport.js";
-import type { Logger } from "../ops/logger.js";
-import type { Registry } from "../ops/metrics.js";
-import type { SocketConnection, SocketServices } from "../socket/connection.js";
-import { KeyedBuckets } from "../socket/rate-limit.js";
-import type { ConnectHook } from "./connect-hook.js";
-import { mountHttp, type HttpEndpointOptions } from "./http.js";
-import type { HttpRequestsInFlight } from "./http-in-flight.js";
-import { OriginGate } from "./origin-gate.js";
-import { CONNECT_RATE_ADDRESSES, mountWebSocket, type WebSocketEndpointOptions } from "./websocket.js";
+import type { TemplatedApp } from "./uws-types.js";
+import { createAuthenticator } from "./auth/auth-config.js";
+import type { DisconnectLane } from "./auth/disconnect.js";
+import type { ServerConfig } from "./config.js";
+import type { Fabric } from "./fabric/fabric.js";
+import type { LongPollTopics } from "./longpoll/longpoll-topics.js";
+import type { LongPollRoutesMetrics } from "./longpoll/routes.js";
+import type { LongPollSessions } from "./longpoll/sessions.js";
+import { startLongPoll } from "./longpoll/transport.js";
+import type { Logger } from "./ops/logger.js";
+import type { Registry } from "./ops/metrics.js";
+import type { SocketConnection, SocketServices } from "./socket/connection.js";
+import { KeyedBuckets } from "./socket/rate-limit.js";
+import type { ConnectHook } from "./endpoint/connect-hook.js";
+import { mountHttp, type HttpEndpointOptions } from "./endpoint/http.js";
+import type { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
+import { OriginGate } from "./endpoint/origin-gate.js";
+import { CONNECT_RATE_ADDRESSES, mountWebSocket, type WebSocketEndpointOptions } from "./endpoint/websocket.js";
 
-export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" | "keepsHistory" | "history" | "reports"> {
+export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" | "historyTopics" | "reports"> {
   app: TemplatedApp;
   /** Counts the HTTP requests in flight, which a drain answers before it closes the app. */
   httpInFlight: HttpRequestsInFlight;
@@ -77,9 +77,8 @@ export function mountEndpoints(parts: EndpointsParts): LongPollSessions | undefi
     config,
     log,
     broadcaster: parts.broadcaster,
-    keepsHistory: parts.keepsHistory,
+    historyTopics: parts.historyTopics,
     disconnects,
-    history: parts.history,
     reports: parts.reports,
     metricsContentType: metrics.registry.contentType,
   });

@@ -1,6 +1,6 @@
-import { hashTag } from "../cluster/hash-tag.js";
-import type { RedisConnections } from "../cluster/redis-connections.js";
-import { runScript } from "../cluster/scripts.js";
+import { hashTag } from "../redis/hash-tag.js";
+import type { RedisConnections } from "../redis/redis-connections.js";
+import { runScript } from "../redis/scripts.js";
 import type { HistoryAppend, HistoryLimits, HistoryPage } from "./history.js";
 import { EPOCH_KEY, framePrefix, newEpoch, OFFSET_KEY } from "./history-frame.js";
 
@@ -68,7 +68,7 @@ export interface Appended {
 }
 
 /** History kept in Redis (a Stream per topic): the authority of a cluster. */
-export class RedisHistory {
+export class RedisFrameStore {
   constructor(
     private readonly connections: RedisConnections,
     private readonly options: { sender: string; sharded: boolean; channelOf: (topic: string) => string },

@@ -3,13 +3,13 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import { makeIncarnation, makeReplicaId, type ReplicaId } from "../../crdt/index.js";
 import type { ServerConfig } from "../config.js";
 import type { MemoryMedium } from "../fabric/medium.js";
-import { linkThroughRedis } from "../fabric/redis-link.js";
-import { RedisConnections } from "../cluster/redis-connections.js";
+import { fabricOverRedis } from "../fabric/redis-medium.js";
+import { RedisConnections } from "../redis/redis-connections.js";
 import { leasesFor } from "../leases/leases-for.js";
 import { serveWorkerLeases } from "../leases/leases-workers.js";
 import { historyFor } from "../history/history-for.js";
 import { serveWorkerHistory } from "../history/history-workers.js";
-import { NodeHub } from "../fabric/node-hub.js";
+import { MainThreadFabric } from "../fabric/fabric-main-thread.js";
 import { workerReplicaName } from "../fabric/replica-names.js";
 import { settleWithin } from "../fabric/settle-within.js";
 import { ListenError } from "../endpoint/listen-error.js";
@@ -44,8 +44,8 @@ export interface SupervisorOptions {
 
 /**
  * The main thread of a multi-worker node: starts the workers (each a full server on the
- * shared port), links every pair with a MessagePort and each of them to the node hub (the
- * node's place on the fabric, holding its one Redis link), replaces a worker that crashes,
+ * shared port), links every pair with a MessagePort and each of them to the main thread's fabric (the
+ * node's place on the fabric, holding its Redis connections), replaces a worker that crashes,
  * and drains them all on shutdown.
  */
 export class WorkerSupervisor {
@@ -56,7 +56,7 @@ export class WorkerSupervisor {
   private readonly nodeIncarnation = makeIncarnation(Date.now(), Math.random());
   /** A key only this node's threads know (LongPoll session tokens, when no secretKeyBase is set). */
   private readonly nodeSecret = randomBytes(32).toString("base64");
-  private readonly hub: NodeHub;
+  private readonly fabric: MainThreadFabric;
   private readonly counters: CounterStore;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -65,9 +65,9 @@ export class WorkerSupervisor {
     // The main thread is the process: it collects the process metrics, and the fabric's.
     const metrics = nodeMetrics({ processMetrics: true });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
-    // The node's link to Redis, and the medium of the lanes it serves its workers (memory without Redis).
-    const { fabric: link, medium } = settings.redisUrl
-      ? linkThroughRedis({
+    // The node's Redis fabric, and the medium of the lanes it serves its workers (memory without Redis).
+    const { fabric: redis, medium } = settings.redisUrl
+      ? fabricOverRedis({
           connections: new RedisConnections({ url: settings.redisUrl, nodeName: settings.nodeName, sharded: settings.redisSharded, logger: log }),
           nodeName: settings.nodeName,
           nodeIncarnation: this.nodeIncarnation,
@@ -78,31 +78,31 @@ export class WorkerSupervisor {
           metrics,
         })
       : { fabric: undefined, medium: { kind: "memory" } satisfies MemoryMedium };
-    this.hub = new NodeHub({
+    this.fabric = new MainThreadFabric({
       nodeName: settings.nodeName,
       replicas,
-      link,
+      redis,
       log,
     });
     // The node's counters: in memory, or coalesced into one flush to Redis per node.
     this.counters = counterStoreFor(medium, { maxKeys: settings.counterMaxKeys, flushMs: settings.counterFlushMs, now: Date.now, metrics, log });
-    serveWorkerCounters(this.hub, this.counters, log);
+    serveWorkerCounters(this.fabric, this.counters, log);
     // The node's leases: through Redis, or in memory here.
-    serveWorkerLeases(this.hub, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
+    serveWorkerLeases(this.fabric, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
     // The node's history: in Redis, or in memory here (delivered to the workers with interest).
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
-    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, deliver: (message) => this.hub.deliver(message) });
-    serveWorkerHistory(this.hub, history, log);
-    // The node's own figures (the main thread holds no sockets): its topics, its link, its metrics.
-    this.hub.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.hub.topicCount, link: link?.linkStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
+    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, delivery: { deliverEncoded: (message) => this.fabric.deliver(message) } });
+    serveWorkerHistory(this.fabric, history, log);
+    // The node's own figures (the main thread holds no sockets): its topics, its Redis connections, its metrics.
+    this.fabric.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.fabric.topicCount, redis: redis?.redisStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
 
   async start(): Promise<void> {
     await Promise.all(this.slots.map((_, index) => this.spawn(index)));
-    this.hub.start();
+    this.fabric.start();
   }
 
-  /** Every worker stops accepting, closes its sockets with 1001 and ends; then the hub closes. */
+  /** Every worker stops accepting, closes its sockets with 1001 and ends; then the main thread closes. */
   async drain(): Promise<void> {
     this.draining = true;
     const exits = this.slots.filter((slot): slot is Slot => slot !== undefined).map((slot) => {
@@ -110,15 +110,15 @@ export class WorkerSupervisor {
       return slot.exited;
     });
     await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
-    // Pending counter increments go out before the link closes.
+    // Pending counter increments go out before the Redis connections close.
     await this.counters.close();
-    await this.hub.close();
+    await this.fabric.close();
   }
 
   private spawn(index: number): Promise<void> {
     const { settings, app, log } = this.options;
     const incarnation = makeIncarnation(Date.now(), Math.random());
-    const { port1: hubPort, port2: workerHubPort } = new MessageChannel();
+    const { port1: mainThreadEnd, port2: workerEnd } = new MessageChannel();
     const boot: WorkerBoot = {
       index,
       incarnation,
@@ -128,15 +128,15 @@ export class WorkerSupervisor {
       // evenly over them), so the cap needs no counter shared between threads.
       settings: { ...settings, workers: 1, maxNodeBufferedBytes: Math.max(1024, Math.floor(settings.maxNodeBufferedBytes / this.options.count)) },
       app,
-      hubPort: workerHubPort,
+      mainThreadPort: workerEnd,
     };
-    const worker = new Worker(ENTRY, { workerData: boot, transferList: [workerHubPort] });
+    const worker = new Worker(ENTRY, { workerData: boot, transferList: [workerEnd] });
     const slot: Slot = {
       worker,
       replica: makeReplicaId(workerReplicaName(settings.nodeName, index), incarnation),
       exited: new Promise((resolve) => worker.once("exit", resolve)),
     };
-    this.hub.addWorker(index, hubPort);
+    this.fabric.addWorker(index, mainThreadEnd);
     this.link(index, worker);
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {
@@ -169,11 +169,11 @@ export class WorkerSupervisor {
     this.slots[index] = undefined;
     for (const peer of this.slots) peer?.worker.postMessage({ k: "peerDown", index } satisfies ControlMessage);
     if (this.draining) {
-      this.hub.workerEnded(index);
+      this.fabric.workerEnded(index);
       return;
     }
     // Its sockets are gone: every other replica drops its presences now rather than after downPeriod.
-    this.hub.workerCrashed(index, slot.replica);
+    this.fabric.workerCrashed(index, slot.replica);
     const now = Date.now();
     this.restarts = this.restarts.filter((at) => now - at < 60_000);
     if (this.restarts.length >= MAX_RESTARTS_PER_MINUTE) {

@@ -1,7 +1,7 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { loadApp } from "../app.js";
 import type { ServerConfig } from "../config.js";
-import { HUB } from "../fabric/mesh-messages.js";
+import { MAIN_THREAD } from "../fabric/mesh-messages.js";
 import { PeerMesh } from "../fabric/mesh.js";
 import { CinderServer } from "../server.js";
 import { ListenError } from "../endpoint/listen-error.js";
@@ -16,8 +16,8 @@ export interface WorkerBoot {
   nodeSecret: string;
   settings: Partial<ServerConfig>;
   app: string;
-  /** This worker's end of its link to the node hub (the main thread). */
-  hubPort: MessagePort;
+  /** This worker's end of its link to the main thread. */
+  mainThreadPort: MessagePort;
 }
 
 const boot = workerData as WorkerBoot;
@@ -25,7 +25,7 @@ const port = parentPort;
 if (!port) throw new Error("worker-entry runs only as a worker thread");
 const report = (message: WorkerReport) => port.postMessage(message);
 const mesh = new PeerMesh();
-mesh.addPeer(HUB, boot.hubPort);
+mesh.addPeer(MAIN_THREAD, boot.mainThreadPort);
 let server: CinderServer | undefined;
 let ending = false;
 

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { RedisClient } from "./redis-endpoint.js";
+import type { RedisClient } from "./redis-client.js";
 
 /** `plain`: SUBSCRIBE/PUBLISH (every node of a Redis Cluster sees it). `sharded`: SSUBSCRIBE/SPUBLISH. */
 export type ChannelKind = "plain" | "sharded";

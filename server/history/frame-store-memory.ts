@@ -20,7 +20,7 @@ interface TopicHistory {
   lastAt: number;
 }
 
-export interface MemoryHistoryOptions {
+export interface MemoryFrameStoreOptions {
   /** All topics together keep at most this many bytes of frames; the oldest go first. */
   maxBytes: number;
   now?: () => number;
@@ -33,7 +33,7 @@ export interface MemoryHistoryOptions {
  * the oldest frames of any topic first: offsets go on, so a reader asking for an evicted one is
  * told it cannot recover.
  */
-export class MemoryHistory {
+export class MemoryFrameStore {
   /** Least recently written first: expired topics are found at the front. */
   private readonly topics = new Map<string, TopicHistory>();
   /** Every kept entry in the order it was written, for the byte cap. */
@@ -43,7 +43,7 @@ export class MemoryHistory {
   private keptEntries = 0;
   private readonly now: () => number;
 
-  constructor(private readonly options: MemoryHistoryOptions) {
+  constructor(private readonly options: MemoryFrameStoreOptions) {
     this.now = options.now ?? Date.now;
   }
 

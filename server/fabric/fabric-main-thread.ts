@@ -4,7 +4,7 @@ import type { Logger } from "../ops/logger.js";
 import { BroadcastBatches } from "./broadcast-batches.js";
 import { InterestMap } from "./interest-map.js";
 import { clientTopicCount } from "./internal-topics.js";
-import type { PeerEvent, Responder, ThreadAddress } from "./fabric.js";
+import type { ThreadEvent, Responder, ThreadAddress } from "./fabric.js";
 import { PendingReplies } from "./pending-replies.js";
 import type { RedisFabric } from "./fabric-redis.js";
 import type { MeshMessage } from "./mesh-messages.js";
@@ -20,25 +20,25 @@ const NODE_ANSWER_TIMEOUT_MS = 1000;
  */
 const THREAD_ANSWER_TIMEOUT_MS = 20_000;
 
-export interface NodeHubOptions {
+export interface MainThreadFabricOptions {
   nodeName: string;
   /** The presence replicas of this node's workers. */
   replicas: () => readonly ReplicaId[];
-  /** The node's link to the other nodes; undefined on a node without Redis. */
-  link: RedisFabric | undefined;
+  /** The node's Redis fabric (to the other nodes); undefined on a node without Redis. */
+  redis: RedisFabric | undefined;
   log: Logger;
 }
 
 /**
- * The main thread of a multi-worker node, on the fabric: one mesh peer (HUB) of every worker.
- * It holds the node's one link to Redis and joins the two media: what a worker publishes or
+ * The main thread of a multi-worker node, on the fabric: one mesh peer (MAIN_THREAD) of every worker.
+ * It holds the node's Redis connections and joins the two media: what a worker publishes or
  * gossips goes out once per node, and what comes in from Redis is decoded once and handed only
  * to the workers with interest in its topic (gossip to every worker, or to the one addressed).
  * It also knows the node's topics (the union of the workers' interest) for /health, passes the
  * workers' questions on to other nodes (and theirs to its workers), and answers the lanes the
- * wiring serves here (the node's history, leases and counters: workers/supervisor.ts).
+ * wiring serves here (the node's history, leases and counters: worker-threads/supervisor.ts).
  */
-export class NodeHub {
+export class MainThreadFabric {
   private readonly mesh = new PeerMesh();
   /** Workers with at least one subscriber, by topic. */
   private readonly interestedWorkers = new InterestMap();
@@ -50,20 +50,20 @@ export class NodeHub {
   /** The workers serve: a worker added from now on replaces one that crashed. */
   private started = false;
 
-  constructor(private readonly options: NodeHubOptions) {
-    const { link } = options;
+  constructor(private readonly options: MainThreadFabricOptions) {
+    const { redis } = options;
     this.mesh.onMessage((from, message) => this.receive(from, message));
-    link?.onBroadcast((message) => {
+    redis?.onBroadcast((message) => {
       const workers = this.interestedWorkers.peersOf(message.topic);
       if (workers) for (const worker of workers) this.batches.add(worker, message);
     });
-    link?.onGossip((message, to) => {
+    redis?.onGossip((message, to) => {
       if (to === null) return this.mesh.postAll({ k: "gossip", to, message });
       const worker = workerIndexOf(to, options.nodeName);
       if (worker !== undefined) this.mesh.post(worker, { k: "gossip", to, message });
     });
-    link?.onPeerEvent((event) => this.mesh.postAll({ k: "peer", event }));
-    link?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
+    redis?.onThreadEvent((event) => this.mesh.postAll({ k: "peer", event }));
+    redis?.serveNode((lane, question, to) => (to ? this.askWorker(to.worker, lane, question, THREAD_ANSWER_TIMEOUT_MS) : this.askFirstWorker(lane, question)));
   }
 
   /** How the main thread answers its workers' questions on `lane` (the node's figures, for one). */
@@ -87,7 +87,7 @@ export class NodeHub {
     this.batches.flush();
   }
 
-  /** A worker started: this is the hub's end of its port. */
+  /** A worker started: this is the main thread's end of its port. */
   addWorker(index: number, port: MessagePort): void {
     this.mesh.addPeer(index, port);
     if (this.started) this.introduce(index);
@@ -101,24 +101,24 @@ export class NodeHub {
   workerCrashed(index: number, replica: ReplicaId): void {
     this.workerEnded(index);
     this.mesh.postAll({ k: "peer", event: { kind: "gone", replica } });
-    this.options.link?.gossip.broadcast({ type: "gracefulPermdown", from: replica });
+    this.options.redis?.gossip.broadcast({ type: "gracefulPermdown", from: replica });
   }
 
   /** A worker ended (drained or crashed): its interest goes with it. */
   workerEnded(index: number): void {
     this.mesh.removePeer(index);
     this.questions.peerGone(index);
-    for (const topic of this.interestedWorkers.removePeer(index)) this.options.link?.setInterest(topic, false);
+    for (const topic of this.interestedWorkers.removePeer(index)) this.options.redis?.setInterest(topic, false);
   }
 
   /**
    * Liveness starts once the workers serve (their replicas are in the node's key); its first
-   * look lists the other nodes' live replicas to the workers. Without a link there is nobody to
+   * look lists the other nodes' live replicas to the workers. Without Redis there is nobody to
    * list (the workers all start with nothing).
    */
   start(): void {
     this.started = true;
-    if (this.options.link) this.options.link.start();
+    if (this.options.redis) this.options.redis.start();
     else this.mesh.postAll({ k: "peer", event: { kind: "listed" } });
   }
 
@@ -131,33 +131,33 @@ export class NodeHub {
     this.batches.flush();
     this.questions.close();
     this.mesh.close();
-    await this.options.link?.close();
+    await this.options.redis?.close();
   }
 
   private receive(from: number, message: MeshMessage): void {
-    const { link } = this.options;
+    const { redis } = this.options;
     switch (message.k) {
       case "interest": {
         for (const topic of message.topics) {
-          if (this.interestedWorkers.apply(from, topic, message.on)) link?.setInterest(topic, false);
+          if (this.interestedWorkers.apply(from, topic, message.on)) redis?.setInterest(topic, false);
         }
         if (message.ack === undefined) break;
         const ack = message.ack;
-        const routed = message.on && link ? message.topics.map((topic) => link.setInterest(topic, true)) : [];
+        const routed = message.on && redis ? message.topics.map((topic) => redis.setInterest(topic, true)) : [];
         const confirm = () => this.mesh.post(from, { k: "ack", id: ack });
         Promise.all(routed).then(confirm, confirm);
         break;
       }
       case "broadcasts":
-        if (link) for (const item of message.items) link.publish(item);
+        if (redis) for (const item of message.items) redis.publish(item);
         break;
       case "tell":
         this.responders.get(message.lane)?.(message.message).catch((err: unknown) => this.options.log.warn({ err, lane: message.lane }, "could not take a worker's message"));
         break;
       case "gossip":
-        if (!link) break;
-        if (message.to === null) link.gossip.broadcast(message.message);
-        else link.gossip.sendTo(message.to, message.message);
+        if (!redis) break;
+        if (message.to === null) redis.gossip.broadcast(message.message);
+        else redis.gossip.sendTo(message.to, message.message);
         break;
       case "ask":
         this.answer(from, message.id, message.lane, message.question, message.to, message.timeoutMs ?? 0);
@@ -167,7 +167,7 @@ export class NodeHub {
         break;
       case "ack":
       case "peer":
-        break; // never asked of the hub
+        break; // never asked of the main thread
     }
   }
 
@@ -177,10 +177,10 @@ export class NodeHub {
    * are up, and whether they were all listed), so its first sync asks each of them.
    */
   private introduce(index: number): void {
-    const { link, nodeName } = this.options;
+    const { redis, nodeName } = this.options;
     const siblings = this.options.replicas().filter((replica) => workerIndexOf(replica, nodeName) !== index);
-    const events: PeerEvent[] = siblings.map((replica) => ({ kind: "up", replica }));
-    events.push(...(link ? link.peersSoFar() : [{ kind: "listed" as const }]));
+    const events: ThreadEvent[] = siblings.map((replica) => ({ kind: "up", replica }));
+    events.push(...(redis ? redis.threadsSoFar() : [{ kind: "listed" as const }]));
     for (const event of events) this.mesh.post(index, { k: "peer", event });
   }
 
@@ -189,12 +189,12 @@ export class NodeHub {
    * passed on to the other nodes or to the thread it names.
    */
   private answer(from: number, id: number, lane: string, question: unknown, to: "nodes" | ThreadAddress | undefined, timeoutMs: number): void {
-    const { link, nodeName } = this.options;
+    const { redis, nodeName } = this.options;
     let answered: Promise<unknown>;
     if (to === undefined) answered = this.responders.get(lane)?.(question) ?? Promise.resolve(undefined);
-    else if (to === "nodes") answered = link ? link.ask(lane, to, question, timeoutMs) : Promise.resolve([]);
+    else if (to === "nodes") answered = redis ? redis.ask(lane, to, question, timeoutMs) : Promise.resolve([]);
     else if (to.node === nodeName) answered = this.askWorker(to.worker, lane, question, timeoutMs);
-    else answered = link ? link.ask(lane, to, question, timeoutMs).then(([answer]) => answer) : Promise.resolve(undefined);
+    else answered = redis ? redis.ask(lane, to, question, timeoutMs).then(([answer]) => answer) : Promise.resolve(undefined);
     answered.then(
       (answer) => this.mesh.post(from, { k: "answer", id, answer: answer ?? null }),
       (err: unknown) => {

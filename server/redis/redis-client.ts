@@ -18,11 +18,11 @@ export const DEFAULT_BACKOFF: Backoff = { minMs: 100, maxMs: 5000 };
  * - `redis-cluster://[user:pass@]host1:port1,host2:port2,…` — a Redis Cluster, reached through the
  *   seed nodes listed (any subset of the cluster; topology is discovered). `rediss-cluster://` adds TLS.
  */
-export type RedisEndpoint =
+export type RedisAddress =
   | { kind: "standalone"; url: string }
   | { kind: "cluster"; nodes: ClusterNode[]; username?: string; password?: string; tls: boolean };
 
-export function parseRedisEndpoint(url: string): RedisEndpoint {
+export function parseRedisAddress(url: string): RedisAddress {
   const match = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
   if (!match) {
     if (!/^rediss?:\/\//.test(url)) throw new Error(`REDIS_URL must start with redis://, rediss:// or redis-cluster:// (got ${JSON.stringify(url)})`);
@@ -59,7 +59,7 @@ export interface ClientOptions {
  * broadcast is delivered at most once). Subscriptions are restored by SubscriptionRegistry,
  * not by ioredis, which only remembers channels the server had confirmed.
  */
-export function createClient(endpoint: RedisEndpoint, options: ClientOptions): RedisClient {
+export function createClient(address: RedisAddress, options: ClientOptions): RedisClient {
   const retryStrategy = (attempt: number): number => backoffDelay(options.backoff, attempt);
   const common: RedisOptions = {
     connectionName: options.connectionName,
@@ -69,8 +69,8 @@ export function createClient(endpoint: RedisEndpoint, options: ClientOptions): R
     maxRetriesPerRequest: 0,
     retryStrategy,
   };
-  if (endpoint.kind === "standalone") return new Redis(endpoint.url, common);
-  return new Cluster(endpoint.nodes, {
+  if (address.kind === "standalone") return new Redis(address.url, common);
+  return new Cluster(address.nodes, {
     clusterRetryStrategy: retryStrategy,
     // A command that finds its master's connection still opening (a new master after a
     // topology change) waits for it, in order. Without this queue it is refused and sent again
@@ -91,9 +91,9 @@ export function createClient(endpoint: RedisEndpoint, options: ClientOptions): R
       // client notices (it is no longer ready, health says so) and reconnects with backoff,
       // like a single Redis, instead of staying "ready" with nothing behind it.
       lazyConnect: false,
-      username: endpoint.username,
-      password: endpoint.password,
-      tls: endpoint.tls ? {} : undefined,
+      username: address.username,
+      password: address.password,
+      tls: address.tls ? {} : undefined,
     },
   });
 }

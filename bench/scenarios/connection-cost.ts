@@ -1,0 +1,71 @@
+/**
+ * The cost of one connection: N idle sockets (default 19,000), each joined to one channel
+ * (presence off), against each target in turn, --runs times alternating targets; then one run
+ * per target with heap snapshots, whose objects are counted by kind. Reports bytes per
+ * connection (RSS, V8 heap, external, native = RSS − V8 heap pages), medians and every run.
+ *   npm run bench -- connection-cost [--targets raw-uws,cinder] [--sockets 19000] [--runs 3]
+ *                                    [--before DIR] [--no-census] [--no-pin] [--json]
+ * `--before DIR` adds "cinder-before": the build of another checkout (DIR/dist/server/cli.js), with
+ * the same settings as `cinder`, alternated with the others in the same runs.
+ */
+import { join } from "node:path";
+
+import { measureConnectionCost, type ConnectionCostRun } from "../lib/connection-cost.js";
+import { censusTable, mediansTable, spacesTable, summarize } from "../lib/connection-cost-report.js";
+import { parseFlags } from "../lib/flags.js";
+import { fmtBytes } from "../lib/format.js";
+import { findTarget, type Target } from "../lib/targets.js";
+
+/** Cinder as another checkout's build serves it: DIR/dist/server/cli.js, the same settings as `cinder`. */
+function cinderFrom(checkout: string): Target {
+  const cinder = findTarget("cinder");
+  return {
+    ...cinder,
+    name: "cinder-before",
+    label: `Cinder (${checkout})`,
+    command: (port) => {
+      const { args, env } = cinder.command(port);
+      return { args: [join(checkout, "dist", "server", "cli.js"), ...args.slice(1)], env };
+    },
+  };
+}
+
+export interface ConnectionCostResult {
+  sockets: number;
+  node: string;
+  runs: ConnectionCostRun[];
+}
+
+export async function measureAll(args: string[]): Promise<ConnectionCostResult> {
+  const f = parseFlags(args);
+  const targets = f.strings("targets", ["raw-uws", "cinder"]).map(findTarget);
+  if (f.has("before")) targets.push(cinderFrom(f.string("before", "")));
+  const sockets = f.number("sockets", 19_000);
+  const pin = !f.has("no-pin");
+  const runs: ConnectionCostRun[] = [];
+  const once = async (target: Target, snapshots: boolean): Promise<void> => {
+    const run = await measureConnectionCost(target, { sockets, pin, snapshots });
+    runs.push(run);
+    console.error(
+      `${run.target}${snapshots ? " (snapshots)" : ""}: ${run.connected} connected, ${run.joined} joined, failures ${run.failures}; ` +
+        `per connection RSS ${fmtBytes(run.total.rss)} (as found ${fmtBytes(run.total.rssAsFound)}), heap ${fmtBytes(run.total.heapUsed)}, native ${fmtBytes(run.total.native)}`,
+    );
+  };
+  for (let i = 0; i < f.number("runs", 3); i++) for (const target of targets) await once(target, false);
+  const measured = [...runs];
+  if (!f.has("no-census")) for (const target of targets) await once(target, true);
+  // The medians come from runs without snapshots, which disturb RSS.
+  return { sockets, node: process.version, runs: [...measured, ...runs.filter((r) => !measured.includes(r))] };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const result = await measureAll(args);
+  const plain = result.runs.filter((r) => !r.census);
+  console.log(`\n${result.sockets} sockets, one channel each, node ${result.node}\n`);
+  console.log(mediansTable(summarize(plain)));
+  console.log(`\n${spacesTable(plain)}`);
+  if (result.runs.some((r) => r.census)) {
+    console.log(`\n${censusTable(result.runs, "upgrade")}\n\n${censusTable(result.runs, "join")}`);
+  }
+  if (parseFlags(args).has("json")) console.log(JSON.stringify(result));
+}
