@@ -33,6 +33,7 @@ const SCENARIOS = [
   "longpoll",
   "drain",
   "presence-storm",
+  "presence-fetch",
   "chaos",
 ] as const;
 

@@ -3,6 +3,7 @@ export type { CreateServerOptions, HealthReport } from "./server.js";
 export type { ServerConfig, OriginCheck } from "./config.js";
 export { ConfigError, DEFAULTS } from "./config.js";
 export type { ChannelHandler, JoinParams, PushRef } from "./channel/handler.js";
+export type { FetchedPresences, PresenceFetch } from "./presence/presence-fetch.js";
 export type { ChannelSocket, PresenceMeta, StoredBroadcast } from "./channel/channel-socket.js";
 export { StoreError } from "./history/store-error.js";
 export type { StoreFailure } from "./history/store-error.js";

@@ -2,6 +2,7 @@ import type { ChannelSocket, PushRef } from "./channel-socket.js";
 
 export type { PushRef };
 import type { HistoryLimits } from "../history/history.js";
+import type { PresenceFetch } from "../presence/presence-fetch.js";
 import type { HandleInResult, JoinResult, Payload } from "./results.js";
 
 /** Join params as the client sent them (`channel(topic, params)` in phoenix.js). */
@@ -28,6 +29,14 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
    * per topic; a topic's history is dropped `ttlMs` after its last message.
    */
   history?: HistoryLimits;
+  /**
+   * Enriches this family's presences on their way out (Phoenix.Presence's `fetch/2`): gets the
+   * topic and `{key: {metas}}`, returns them with fields beside `metas` (`{user: {name}}` from a
+   * database, say). Called once per `presence_state` snapshot and per side of each coalesced
+   * `presence_diff` (never per subscriber), in order per topic, within presenceFetchTimeoutMs;
+   * when it throws, rejects or times out the raw entries go out (docs/presence.md, "Presence fetch").
+   */
+  presenceFetch?: PresenceFetch;
   /** Broadcast events to pass through `handleOut` per subscriber instead of the fast path. */
   intercept?: readonly string[];
   /** An intercepted broadcast for this subscriber: call `socket.push` to deliver it, or do nothing to drop it. */

@@ -1,4 +1,5 @@
 import type { HistoryDeclarations, HistoryLimits } from "../history/history.js";
+import type { PresenceFetch, PresenceFetchDeclarations } from "../presence/presence-fetch.js";
 import type { ChannelHandler } from "./handler.js";
 import { TopicPatterns } from "./topic-patterns.js";
 
@@ -23,7 +24,7 @@ export const RESERVED_PREFIX = "cinder:";
  * under RESERVED_PREFIX go only to Cinder's own channels, so that an app's catch-all pattern
  * never lets a client into them.
  */
-export class ChannelRouter implements HistoryDeclarations {
+export class ChannelRouter implements HistoryDeclarations, PresenceFetchDeclarations {
   private readonly patterns = new TopicPatterns<ChannelHandler>();
   private readonly reserved = new Map<string, ChannelHandler>();
 
@@ -37,6 +38,7 @@ export class ChannelRouter implements HistoryDeclarations {
     if (pattern.startsWith(RESERVED_PREFIX)) throw new TypeError(`channel "${pattern}": topics starting with ${RESERVED_PREFIX} are reserved for Cinder`);
     if (typeof handler?.join !== "function") throw new TypeError(`channel "${pattern}" needs a join function`);
     if (handler.history) checkHistoryLimits(pattern, handler.history);
+    if (handler.presenceFetch !== undefined && typeof handler.presenceFetch !== "function") throw new TypeError(`channel "${pattern}": presenceFetch must be a function`);
     this.patterns.add(pattern, handler, "channel");
   }
 
@@ -47,5 +49,9 @@ export class ChannelRouter implements HistoryDeclarations {
 
   historyOf(topic: string): HistoryLimits | undefined {
     return this.match(topic)?.history;
+  }
+
+  presenceFetchOf(topic: string): PresenceFetch | undefined {
+    return this.match(topic)?.presenceFetch;
   }
 }

@@ -9,7 +9,10 @@ export interface TurnMember {
 export interface CatchUpWork<M> {
   /** Its turn came: it starts, on a snapshot. */
   begin(member: M): void;
-  /** Writes its next batch (its socket takes more); returns the bytes written. It may finish (`remove`). */
+  /**
+   * Writes its next batch (its socket takes more); returns the bytes written. It may finish
+   * (`remove`). 0 means it has nothing to write yet: it waits to be made ready (`drained`).
+   */
   write(member: M): number;
   /** Its client read nothing for STALL_MS: it is back in line, to begin again when its turn comes. */
   stalled(member: M): void;
@@ -120,12 +123,14 @@ export class CatchUpTurns<M extends TurnMember> {
       if (budget <= 0) break;
       this.ready.delete(member);
       if (!this.begun.has(member) || !member.socket.canTakeMore) continue;
-      budget -= this.work.write(member);
+      const wrote = this.work.write(member);
+      budget -= wrote;
       if (!this.begun.has(member)) this.admit(); // it finished: the next in line begins
       else {
         this.begun.set(member, Date.now());
-        // The socket took it all: its turn comes again after the others'.
-        if (member.socket.canTakeMore) this.ready.add(member);
+        // The socket took it all: its turn comes again after the others'. Nothing to write yet
+        // (its snapshot is being enriched): it is made ready again when there is (`drained`).
+        if (wrote > 0 && member.socket.canTakeMore) this.ready.add(member);
       }
     }
     this.work.afterRound();

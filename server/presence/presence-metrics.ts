@@ -53,6 +53,17 @@ export function presenceMetrics(registry: Registry) {
       "cinder_presence_state_sync_waits_total",
       "presence_state requests that waited for their replica's first sync (at most presenceFirstSyncTimeoutMs after its start)",
     ),
+    presenceFetches: counter(
+      registry,
+      "cinder_presence_fetches_total",
+      "Presence fetches (a channel's presenceFetch) of a list snapshot or a coalesced diff: ok (enriched), timeout and failed (the raw entries went out), skipped (diffs sent raw without a fetch: over presenceFetchMaxWaiting, or the thread stopping)",
+      ["outcome"],
+    ),
+    presenceFetchWaiting: gauge(
+      registry,
+      "cinder_presence_fetch_waiting",
+      "Presence diffs and list snapshots waiting for a presence fetch (being fetched, waiting for a slot, or behind their topic's fetch in order)",
+    ),
     countTopics: gauge(registry, "cinder_count_topics", "Topics whose live counts this thread pushes: counter (counter:<key> topics) and presence (presence_count subscribers)", ["kind"]),
   };
 }

@@ -33,6 +33,11 @@ export interface PresenceStatesOptions {
   firstSync?: FirstSyncView;
   /** Bytes one member is written at once, about: its frames then go out in a single write (catchUpBatchBytes). */
   batchBytes: number;
+  /**
+   * The topic's list enriched by its channel's presence fetch (never rejects: the raw list when
+   * the fetch fails), or undefined when the topic has none. Called once per snapshot.
+   */
+  enrich?(topic: string, list: PresenceMap): Promise<PresenceMap> | undefined;
   metrics: PresenceMetrics;
 }
 
@@ -216,6 +221,8 @@ export class PresenceStates {
       this.options.metrics.presenceStateRestarts.inc({ reason: "log" });
       this.start(entry, cursor);
     }
+    // Its snapshot's enriched list has not come yet: nothing to send (it is woken when it comes).
+    if (cursor.snapshot?.pending) return 0;
     const frames: StateFrame[] = [];
     let bytes = 0;
     const add = (frame: PartFrame, head?: string | Uint8Array): boolean => {
@@ -260,9 +267,13 @@ export class PresenceStates {
     this.release(cursor);
     const latest = entry.latest;
     let snapshot: StateSnapshot;
-    if (latest && entry.log.holds(latest.seq) && entry.log.bytesSince(latest.seq) <= latest.bytes) snapshot = latest;
+    // A snapshot still being enriched is shared by whoever asks meanwhile: one fetch, not one per member.
+    if (latest && entry.log.holds(latest.seq) && (latest.pending || entry.log.bytesSince(latest.seq) <= latest.bytes)) snapshot = latest;
     else {
-      snapshot = new StateSnapshot(entry.topic, entry.log.next, this.options.snapshot(entry.topic));
+      const list = this.options.snapshot(entry.topic);
+      const enriched = this.options.enrich?.(entry.topic, list);
+      snapshot = new StateSnapshot(entry.topic, entry.log.next, list, enriched !== undefined);
+      if (enriched) void enriched.then((filled) => this.filled(entry, snapshot, filled));
       entry.latest = snapshot;
       this.options.metrics.presenceStateEncodings.inc();
     }
@@ -271,6 +282,12 @@ export class PresenceStates {
     cursor.part = 0;
     cursor.seq = snapshot.seq;
     this.live.set(snapshot, (this.live.get(snapshot) ?? 0) + 1);
+  }
+
+  /** A snapshot's enriched list came: the members started on it are written again. */
+  private filled(entry: PresenceTopic, snapshot: StateSnapshot, list: PresenceMap): void {
+    snapshot.fill(list);
+    for (const [member, cursor] of entry.catchingUp) if (cursor.snapshot === snapshot) this.turns.drained(member.socket);
   }
 
   /** Its client read nothing for a while and it gave up its turn: it starts afresh when its turn comes again. */

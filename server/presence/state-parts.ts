@@ -26,12 +26,16 @@ export interface PartFrame {
  * `seq` on, holds the list exactly as one `presence_state` would have given it. Each part is
  * encoded once per serializer and sent as it is to every member on this snapshot; part 0 only
  * lacks its per-member head (`[join_ref, null, topic, "presence_state",`).
+ *
+ * A snapshot whose topic has a presence fetch is `pending` until its enriched list comes
+ * (`fill`): it has no parts and no size meanwhile (it holds no encoded bytes, and members that
+ * ask meanwhile start on it), and nothing of it is sent before it is filled.
  */
 export class StateSnapshot {
-  readonly parts: readonly PresenceMap[];
+  parts: readonly PresenceMap[] = [];
   /** The list's size as JSON, about. */
-  readonly bytes: number;
-  private readonly json: readonly string[];
+  bytes = 0;
+  private json: readonly string[] = [];
   private readonly encoded = new Map<Serializer, PartFrame[]>();
 
   constructor(
@@ -39,7 +43,20 @@ export class StateSnapshot {
     /** Position in the topic's diff log: diffs from here on came after this list. */
     readonly seq: number,
     list: PresenceMap,
+    /** Whether its list is still to be enriched (then `fill` gives the list to send). */
+    public pending = false,
   ) {
+    if (!pending) this.split(list);
+  }
+
+  /** The enriched list (or the raw one again, when the fetch failed): the snapshot can be sent. */
+  fill(list: PresenceMap): void {
+    this.encoded.clear();
+    this.split(list);
+    this.pending = false;
+  }
+
+  private split(list: PresenceMap): void {
     const parts: PresenceMap[] = [];
     const json: string[] = [];
     let part = emptyPresenceMap();

@@ -7,11 +7,13 @@ import { catchUpBatchBytes } from "./catch-up-batch.js";
 import type { PresenceDiff } from "./diff.js";
 import type { FirstSyncReport } from "./first-sync.js";
 import { PresenceCountFeed } from "./presence-count-feed.js";
+import { PresenceFetches, type PresenceFetchSettings } from "./presence-fetches.js";
+import type { PresenceFetchDeclarations } from "./presence-fetch.js";
 import { PresenceService, type DiffReceiver } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
 
 /** The settings presence reads (the server's config has them under these names). */
-export interface PresenceSettings {
+export interface PresenceSettings extends PresenceFetchSettings {
   presenceBroadcastPeriod: number;
   presenceDownPeriod: number;
   presencePermdownPeriod: number;
@@ -34,6 +36,8 @@ export interface ThreadPresenceParts {
   fanout: LocalFanout;
   metrics: PresenceMetrics;
   log: Logger;
+  /** The presence fetch of a topic's channel, if it declares one (docs/presence.md, "Presence fetch"). */
+  declarations?: PresenceFetchDeclarations;
 }
 
 /**
@@ -45,6 +49,7 @@ export class ThreadPresence implements DiffReceiver {
   readonly service: PresenceService;
   readonly states: PresenceStates;
   private readonly counts: PresenceCountFeed;
+  private readonly fetches: PresenceFetches;
 
   constructor(private readonly parts: ThreadPresenceParts) {
     const { settings, fanout, metrics, log } = parts;
@@ -72,12 +77,14 @@ export class ThreadPresence implements DiffReceiver {
         "presenceCatchUpBatchBytes is above the cork buffer, and this uWS build keeps a socket's send buffer at its largest size: batches stay within the cork buffer",
       );
     }
+    this.fetches = new PresenceFetches({ settings, declarations: parts.declarations, deliver: (topic, diff) => this.sendDiff(topic, diff), metrics, log });
     this.states = new PresenceStates({
       snapshot: (topic) => this.service.snapshot(topic),
       setQuiet: (member, quiet) => fanout.setQuiet(member, quiet),
       resyncBytes: settings.presenceResyncBytes,
       firstSync: this.service.firstSync,
       batchBytes: batch.bytes,
+      enrich: this.fetches.enrichList,
       metrics,
     });
     this.counts = new PresenceCountFeed({
@@ -90,11 +97,19 @@ export class ThreadPresence implements DiffReceiver {
   }
 
   /**
+   * A coalesced diff of `topic`: through its channel's presence fetch if it declares one (in
+   * order per topic), then to this thread's list subscribers (sendDiff).
+   */
+  deliverDiff(topic: string, diff: PresenceDiff): void {
+    this.fetches.diff(topic, diff);
+  }
+
+  /**
    * A diff of `topic` to this thread's list subscribers as `presence_diff`, past the members
    * still catching up. Diffs are derived on each replica from the replicated state, so they are
    * delivered locally only (Phoenix does the same), never sent across the fabric.
    */
-  deliverDiff(topic: string, diff: PresenceDiff): void {
+  private sendDiff(topic: string, diff: PresenceDiff): void {
     const { fanout, metrics } = this.parts;
     if (fanout.subscribersOf(topic) > 0) metrics.presenceDiffs.inc();
     const withheld = this.states.beforeDiff(topic, diff);
@@ -105,6 +120,7 @@ export class ThreadPresence implements DiffReceiver {
   /** Stops the count feed and the catch-ups (the replica itself stops with `service.stop`). */
   stopFeeds(): void {
     this.counts.stop();
+    this.fetches.stop();
     this.states.stop();
   }
 

@@ -355,6 +355,30 @@ export const SETTINGS = {
     unit: "ms",
     description: "Local presence changes reach other replicas within this window.",
   }),
+  presenceFetchConcurrency: integer({
+    group: "Presence",
+    default: 16,
+    min: 1,
+    max: 10_000,
+    unit: "requests",
+    description: "Presence fetches (a channel's presenceFetch) running at once per thread; the others wait for a slot.",
+  }),
+  presenceFetchTimeoutMs: integer({
+    group: "Presence",
+    default: 1000,
+    min: 1,
+    max: 60_000,
+    unit: "ms",
+    description: "The longest a presence fetch may take, waiting for a slot included; then the raw entries go out.",
+  }),
+  presenceFetchMaxWaiting: integer({
+    group: "Presence",
+    default: 32,
+    min: 1,
+    max: 100_000,
+    unit: "messages",
+    description: "Diffs of one topic waiting behind its presence fetch at most; past it they go out raw, in order, right after the one being fetched.",
+  }),
 
   historyMaxBytes: integer({
     group: "History",
