@@ -141,16 +141,7 @@ export class CinderServer {
     this.historyAuthority = this.createHistoryAuthority(medium);
     this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, declarations: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);
-    this.threadPresence = new ThreadPresence({
-      settings: config,
-      replicaName,
-      incarnation,
-      fabric: this.fabric,
-      fanout: this.fanout,
-      metrics: this.metrics,
-      log: this.log,
-      declarations: this.router,
-    });
+    this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, fabric: this.fabric, fanout: this.fanout, metrics: this.metrics, log: this.log, declarations: this.router });
     this.presence = this.threadPresence.service;
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
