@@ -32,7 +32,7 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
    * On a topic without history: the key of a broadcast (for instance the id of the thing it
    * updates). A subscriber whose unread bytes pass `behindBytes` then keeps only the latest
    * message per key, at most `conflationMaxKeys` keys, and gets them once it has read its backlog
-   * (docs/channels.md#slow-subscribers). Without it, such a subscriber gets everything until
+   * (docs/operations.md#behind-not-gone). Without it, such a subscriber gets everything until
    * `maxBufferedBytes` closes it.
    */
   conflate?(event: string, payload: Payload): string;
