@@ -42,31 +42,40 @@ async function broadcastUntil(server: CinderServer, topic: string, from: number,
 
 const settings = { behindBytes: 256 * KiB, maxBufferedBytes: 256 * MiB };
 
+/** A slow reader falls behind on a history topic, reads again while broadcasts go on, and must get every one once, in order. */
+async function caughtUpInOrder(server: CinderServer): Promise<void> {
+  const slow = await opened.joinedClient(server, "h:1");
+  const fast = await opened.joinedClient(server, "h:1");
+  tcp(slow).pause();
+
+  let sent = await broadcastUntil(server, "h:1", 0, (i) => ({ i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_fell_behind_total", { kind: "history" })) >= 1, "the slow reader to fall behind");
+  // More while it is behind: none of it is queued for it.
+  const behindAt = sent;
+  for (; sent < behindAt + 200; sent++) server.broadcast("h:1", "msg", { i: sent, body: BODY });
+  // It reads again while broadcasts go on: live frames reach the thread during its catch-up.
+  tcp(slow).resume();
+  sent = await broadcastUntil(server, "h:1", sent, (i) => ({ i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_caught_up_total", { kind: "history" })) >= 1, "the slow reader to be caught up");
+  for (const end = sent + 50; sent < end; sent++) server.broadcast("h:1", "msg", { i: sent, body: BODY });
+
+  const last = sent - 1;
+  for (const client of [slow, fast]) await waitFor(() => of(client, "msg").some((p) => p.i === last), "the last broadcast", 30_000);
+  const got = of(slow, "msg");
+  expect(got.map((p) => p.i)).toEqual([...Array(sent).keys()]);
+  expect(got.map((p) => p._o)).toEqual([...Array(sent).keys()].map((i) => i + 1));
+  expect(of(fast, "msg").map((p) => p.i)).toEqual([...Array(sent).keys()]);
+  expect(of(slow, "history_gap")).toEqual([]);
+  expect(await metricOf(server, "cinder_behind_messages_resent_total", { kind: "history" })).toBeGreaterThanOrEqual(200);
+  expect(slow.closeEvent).toBeNull();
+}
+
 describe("a subscriber behind on a history topic", () => {
   it("is caught up from history once it reads again, in order, with nothing lost and nothing twice", async () => {
-    const server = await opened.server({ ...settings, channels: { "h:*": history(100_000) } });
-    const slow = await opened.joinedClient(server, "h:1");
-    const fast = await opened.joinedClient(server, "h:1");
-    tcp(slow).pause();
+    await caughtUpInOrder(await opened.server({ ...settings, channels: { "h:*": history(100_000) } }));
+  }, 60_000);
 
-    let sent = await broadcastUntil(server, "h:1", 0, (i) => ({ i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_fell_behind_total", { kind: "history" })) >= 1, "the slow reader to fall behind");
-    // More while it is behind: none of it is queued for it.
-    const behindAt = sent;
-    for (; sent < behindAt + 200; sent++) server.broadcast("h:1", "msg", { i: sent, body: BODY });
-    // It reads again while broadcasts go on: live frames reach the thread during its catch-up.
-    tcp(slow).resume();
-    sent = await broadcastUntil(server, "h:1", sent, (i) => ({ i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_caught_up_total", { kind: "history" })) >= 1, "the slow reader to be caught up");
-    for (const end = sent + 50; sent < end; sent++) server.broadcast("h:1", "msg", { i: sent, body: BODY });
-
-    const last = sent - 1;
-    for (const client of [slow, fast]) await waitFor(() => of(client, "msg").some((p) => p.i === last), "the last broadcast", 30_000);
-    const got = of(slow, "msg");
-    expect(got.map((p) => p.i)).toEqual([...Array(sent).keys()]);
-    expect(got.map((p) => p._o)).toEqual([...Array(sent).keys()].map((i) => i + 1));
-    expect(of(fast, "msg").map((p) => p.i)).toEqual([...Array(sent).keys()]);
-    expect(of(slow, "history_gap")).toEqual([]);
-    expect(await metricOf(server, "cinder_behind_messages_resent_total", { kind: "history" })).toBeGreaterThanOrEqual(200);
-    expect(slow.closeEvent).toBeNull();
+  it("is caught up the same from a history Redis numbers, its live frames arriving on their own connection", async () => {
+    const redis = await opened.redis();
+    await caughtUpInOrder(await opened.server({ ...settings, channels: { "h:*": history(100_000) }, redisUrl: redis.url }));
   }, 60_000);
 
   it("misses nothing when it falls behind in the middle of a turn's broadcasts", async () => {
