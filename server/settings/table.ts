@@ -248,7 +248,7 @@ export const SETTINGS = {
   }),
   behindBytes: integer({
     group: "Slow consumers and drains",
-    default: 1 * MiB,
+    default: 256 * KiB,
     min: 0,
     max: 1 * GiB,
     zero: "never: every subscriber gets every frame until maxBufferedBytes",
