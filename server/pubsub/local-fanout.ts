@@ -310,7 +310,12 @@ export class LocalFanout {
       } else entry.last = { offset: message.offset, epoch: message.epoch };
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
-    if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
+    // A conflating topic's broadcast from another thread: subscribers behind keep it by its key,
+    // which takes its payload (the fast path below never decodes it).
+    const conflating = !numbered && entry.handler.conflate !== undefined && entry.subscribers !== null && this.behind.applies(entry.handler);
+    if (conflating) this.sweepBehind(entry);
+    const holding = conflating && this.behind.of(topic) !== undefined;
+    if (!holding && onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
       this.countDeliveries(entry, "all", from);
       for (const mode of AUDIENCES) {
         const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;

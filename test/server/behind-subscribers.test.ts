@@ -161,6 +161,32 @@ describe("a subscriber behind on a conflating topic", () => {
     expect(slow.closeEvent).toBeNull();
   }, 60_000);
 
+  it("keeps the latest per key of broadcasts that come from another node", async () => {
+    const redis = await opened.redis();
+    const sender = await opened.server({ ...settings, nodeName: "sender", redisUrl: redis.url, channels: { "c:*": conflating } });
+    const server = await opened.server({ ...settings, nodeName: "reader", redisUrl: redis.url, channels: { "c:*": conflating } });
+    const slow = await opened.joinedClient(server, "c:3");
+    // The sender's broadcasts reach the reader's node: the first one arrives.
+    await waitFor(async () => (sender.broadcast("c:3", "msg", { key: "hello", i: -1 }), await turn(), of(slow, "msg").length > 0), "a broadcast from the other node");
+    tcp(slow).pause();
+    const KEYS = 10;
+    let sent = await broadcastUntil(sender, "c:3", 0, (i) => ({ key: i % KEYS, i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_fell_behind_total", { kind: "conflated" })) >= 1, "the slow reader to fall behind");
+    const behindAt = sent;
+    for (; sent < behindAt + 300; sent++) sender.broadcast("c:3", "msg", { key: sent % KEYS, i: sent, body: BODY });
+    // Every one of them reached the reader's node before it reads again (each replaced a key's message or was held).
+    await waitFor(async () => (await metricOf(server, "cinder_conflated_superseded_total")) >= 290, "the broadcasts to reach the reader's node");
+    tcp(slow).resume();
+    await waitFor(async () => (await metricOf(server, "cinder_subscribers_caught_up_total", { kind: "conflated" })) >= 1, "the slow reader to get the latest per key");
+    sender.broadcast("c:3", "msg", { key: "end", i: sent });
+    await waitFor(() => of(slow, "msg").some((p) => p.key === "end"), "a live broadcast after the catch-up");
+    const got = of(slow, "msg").filter((p) => typeof p.key === "number");
+    for (let key = 0; key < KEYS; key++) {
+      const values = got.filter((p) => p.key === key).map((p) => p.i as number);
+      expect(values.at(-1)).toBe([...Array(sent).keys()].filter((i) => i % KEYS === key).at(-1));
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+    }
+  }, 60_000);
+
   it("is closed as a slow consumer (1013) past conflationMaxKeys", async () => {
     const server = await opened.server({ ...settings, conflationMaxKeys: 20, channels: { "c:*": conflating } });
     const slow = await opened.joinedClient(server, "c:2");
