@@ -137,7 +137,14 @@ export class CinderServer {
     this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
     this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
-    this.fanout = new LocalFanout({ queue: this.queue, log: this.log, metrics: this.metrics, fabric: this.fabric, follower: this.topicWorkers });
+    this.fanout = new LocalFanout({
+      queue: this.queue,
+      log: this.log,
+      metrics: this.metrics,
+      fabric: this.fabric,
+      follower: this.topicWorkers,
+      behind: { watermark: config.behindBytes, maxKeys: config.conflationMaxKeys },
+    });
     this.historyAuthority = this.createHistoryAuthority(medium);
     this.historyTopics = new HistoryTopics({ authority: this.historyAuthority, fanout: this.fanout, declarations: this.router, maxRecover: config.historyMaxRecover, metrics: this.metrics, log: this.log });
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);

@@ -37,6 +37,14 @@ export interface ChannelHandler<A extends Record<string, unknown> = Record<strin
    * when it throws, rejects or times out the raw entries go out (docs/presence.md, "Presence fetch").
    */
   presenceFetch?: PresenceFetch;
+  /**
+   * On a topic without history: the key of a broadcast (for instance the id of the thing it
+   * updates). A subscriber whose unread bytes pass `behindBytes` then keeps only the latest
+   * message per key, at most `conflationMaxKeys` keys, and gets them once it has read its backlog
+   * (docs/operations.md#behind-not-gone). Without it, such a subscriber gets everything until
+   * `maxBufferedBytes` closes it.
+   */
+  conflate?(event: string, payload: Payload): string;
   /** Broadcast events to pass through `handleOut` per subscriber instead of the fast path. */
   intercept?: readonly string[];
   /** An intercepted broadcast for this subscriber: call `socket.push` to deliver it, or do nothing to drop it. */

@@ -18,7 +18,7 @@ export interface PreparedHistoryJoin {
 export interface HistoryTopicsParts {
   /** The authority of this thread's history topics (history/history.ts). */
   authority: HistoryAuthority;
-  fanout: Pick<LocalFanout, "prepare" | "recent" | "attachPrepared">;
+  fanout: Pick<LocalFanout, "prepare" | "recent" | "attachPrepared" | "readHistoryWith">;
   /** Which topics keep history: their channel's declaration (the router). */
   declarations: HistoryDeclarations;
   /** historyMaxRecover: the most messages a join recovers. */
@@ -29,7 +29,10 @@ export interface HistoryTopicsParts {
 
 /** The topics whose channels keep history, as a thread reads them: a read (the API, HTTP, the dashboard) and a join's recovery. */
 export class HistoryTopics {
-  constructor(private readonly parts: HistoryTopicsParts) {}
+  constructor(private readonly parts: HistoryTopicsParts) {
+    // Subscribers behind on a history topic catch up from its authority (pubsub/behind-subscribers.ts).
+    parts.fanout.readHistoryWith((topic, since, limit, limits) => parts.authority.read(topic, since, limit, limits));
+  }
 
   /** Whether `topic`'s channel keeps history. */
   keeps(topic: string): boolean {

@@ -7,9 +7,10 @@ import { RecentFrames } from "../history/recent-frames.js";
 import type { Logger } from "../ops/logger.js";
 import type { PubsubMetrics } from "./pubsub-metrics.js";
 import type { PublishQueue } from "./publish-queue.js";
-import type { Subscriber } from "./subscriber.js";
+import type { Subscriber, SubscriberSocket } from "./subscriber.js";
+import { BehindSubscribers, type BehindSettings, type HistoryReader } from "./behind-subscribers.js";
 import type { PresenceMode } from "./presence-mode.js";
-import { audienceKey, quietKey } from "./topic-key.js";
+import { audienceKey, behindKey, quietKey } from "./topic-key.js";
 
 /** Who a delivery is for: every subscriber, or only those following presence one way. */
 export type Audience = "all" | PresenceMode;
@@ -48,7 +49,14 @@ interface TopicSubscribers {
   recent: RecentFrames | undefined;
   /** Server code receiving the topic's broadcasts (see `listen`). */
   listeners: Set<TopicListener>;
+  /** On a history topic: the last numbered frame that reached this thread (a subscriber falling behind stopped there). */
+  last: { offset: number; epoch: string } | undefined;
+  /** When its subscribers' unread bytes were last looked at (behindBytes). */
+  sweptAt: number;
 }
+
+/** How often a topic's subscribers are looked at for unread bytes past behindBytes, at most, ms. */
+const BEHIND_SWEEP_MS = 100;
 
 /** Server code that receives a topic's broadcasts (a topic worker's `subscribe`). */
 export type TopicListener = (event: string, payload: Payload) => void;
@@ -67,6 +75,8 @@ export interface LocalFanoutOptions {
   fabric: Pick<Fabric, "setInterest">;
   /** Told the same, after the fabric. */
   follower: InterestFollower;
+  /** When subscribers leave the live stream for unread bytes (behind-subscribers.ts); default: never. */
+  behind?: BehindSettings;
 }
 
 /**
@@ -77,8 +87,35 @@ export interface LocalFanoutOptions {
 export class LocalFanout {
   private readonly topics = new Map<string, TopicSubscribers>();
   private subscriptions = 0;
+  private readonly behind: BehindSubscribers;
 
-  constructor(private readonly options: LocalFanoutOptions) {}
+  constructor(private readonly options: LocalFanoutOptions) {
+    this.behind = new BehindSubscribers(
+      options.behind ?? { watermark: 0, maxKeys: 0 },
+      {
+        setLive: (subscriber, live) => this.setLive(subscriber, live),
+        lastNumbered: (topic) => this.topics.get(topic)?.last,
+        intercepts: (subscriber, event) => intercepts(subscriber.handler, event),
+      },
+      options.metrics,
+      options.log,
+    );
+  }
+
+  /** Where subscribers behind on a history topic are caught up from (the thread's history authority). */
+  readHistoryWith(reader: HistoryReader): void {
+    this.behind.readHistoryWith(reader);
+  }
+
+  /** A socket took some of its unread bytes: its subscribers behind may catch up. */
+  drained(socket: SubscriberSocket): void {
+    this.behind.drained(socket);
+  }
+
+  /** Subscribers on this thread off a topic's live stream, catching up (behindBytes). */
+  get behindCount(): number {
+    return this.behind.count;
+  }
 
   /**
    * Adds a joined subscriber. While the fabric routes a new topic here (the first subscriber
@@ -141,7 +178,12 @@ export class LocalFanout {
     entry.count--;
     this.subscriptions--;
     const { serializer } = subscriber.socket;
-    if (entry.quiet.delete(subscriber)) {
+    if (this.behind.has(subscriber)) {
+      // Off the live stream already: its counts and uWS topic were given up then.
+      this.behind.forget(subscriber);
+      entry.quiet.delete(subscriber);
+      subscriber.socket.unsubscribe(behindKey(serializer, subscriber.topic));
+    } else if (entry.quiet.delete(subscriber)) {
       addCount(entry.quietSerializers, serializer, -1);
       subscriber.socket.unsubscribe(quietKey(serializer, subscriber.topic));
     } else {
@@ -161,6 +203,12 @@ export class LocalFanout {
     const entry = this.topics.get(subscriber.topic);
     if (!entry || !subscriber.attached || (subscriber.presenceMode ?? "list") !== "list") return false;
     if (entry.quiet.has(subscriber) === quiet) return true;
+    if (this.behind.has(subscriber)) {
+      // Off the live stream: it takes the right uWS topic when it goes back on it (setLive).
+      if (quiet) entry.quiet.add(subscriber);
+      else entry.quiet.delete(subscriber);
+      return true;
+    }
     const { serializer } = subscriber.socket;
     const listKey = audienceKey(serializer, subscriber.topic, "list");
     const offKey = quietKey(serializer, subscriber.topic);
@@ -191,13 +239,21 @@ export class LocalFanout {
    * one serializer cannot encode is logged and counted, and skipped for that serializer only.
    */
   deliver(topic: string, event: string, payload: Payload, from: Subscriber | null = null, json?: EncodedFrame, audience: Audience = "all"): void {
+    this.deliverFrame(topic, event, payload, from, json, audience, false);
+  }
+
+  /** `deliver`; a `numbered` frame (a history topic's) reaches subscribers behind through history instead. */
+  private deliverFrame(topic: string, event: string, payload: Payload, from: Subscriber | null, json: EncodedFrame | undefined, audience: Audience, numbered: boolean): void {
     const entry = this.topics.get(topic);
     if (!entry) return;
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
+    if (!numbered && entry.subscribers && this.behind.applies(entry.handler)) {
+      if (entry.handler.conflate) this.sweepBehind(entry);
+      const behind = this.behind.of(topic);
+      if (behind) for (const subscriber of [...behind]) if (subscriber !== from && reaches(entry, subscriber, audience)) this.behind.take(subscriber, event, payload, audience === "all");
+    }
     if (entry.subscribers && intercepts(entry.handler, event)) {
-      const targets = [...entry.subscribers].filter(
-        (subscriber) => audience === "all" || ((subscriber.presenceMode ?? "list") === audience && !(audience === "list" && entry.quiet.has(subscriber))),
-      );
+      const targets = [...entry.subscribers].filter((subscriber) => !this.behind.has(subscriber) && reaches(entry, subscriber, audience));
       this.options.metrics.deliveries.inc(targets.length - (from && targets.includes(from) ? 1 : 0));
       this.options.queue.run(() => {
         for (const subscriber of targets) if (subscriber !== from) subscriber.deliverOut(event, payload);
@@ -243,11 +299,23 @@ export class LocalFanout {
     const entry = this.topics.get(topic);
     if (!entry) return;
     const json: EncodedFrame = { data: message.frame, binary: typeof message.frame !== "string" };
-    if (message.offset !== undefined && message.epoch !== undefined && typeof message.frame === "string") {
-      entry.recent?.record(message.offset, message.epoch, message.frame);
+    const numbered = message.offset !== undefined && message.epoch !== undefined;
+    if (message.offset !== undefined && message.epoch !== undefined) {
+      if (typeof message.frame === "string") entry.recent?.record(message.offset, message.epoch, message.frame);
+      if (entry.subscribers && this.behind.applies(entry.handler)) {
+        // Before `last` moves: a subscriber taken off now was queued everything up to it.
+        this.sweepBehind(entry);
+        entry.last = { offset: message.offset, epoch: message.epoch };
+        this.behind.numbered(topic, message.offset, message.epoch);
+      } else entry.last = { offset: message.offset, epoch: message.epoch };
     }
     const from = message.except === undefined ? null : this.subscriberOn(entry, message.except);
-    if (onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
+    // A conflating topic's broadcast from another thread: subscribers behind keep it by its key,
+    // which takes its payload (the fast path below never decodes it).
+    const conflating = !numbered && entry.handler.conflate !== undefined && entry.subscribers !== null && this.behind.applies(entry.handler);
+    if (conflating) this.sweepBehind(entry);
+    const holding = conflating && this.behind.of(topic) !== undefined;
+    if (!holding && onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
       this.countDeliveries(entry, "all", from);
       for (const mode of AUDIENCES) {
         const counts = mode === "list" ? entry.perSerializer : entry.countSerializers;
@@ -257,7 +325,7 @@ export class LocalFanout {
       return;
     }
     const { payload } = jsonSerializer.decode(json.data, "toClient");
-    this.deliver(topic, event, payload as Payload, from, json);
+    this.deliverFrame(topic, event, payload as Payload, from, json, "all", numbered);
   }
 
   /** Encodes a frame, or logs and counts why it cannot be. */
@@ -344,7 +412,7 @@ export class LocalFanout {
       handler,
       count: 0,
       listeners: new Set(),
-      subscribers: handler.history || (handler.handleOut && handler.intercept?.length) ? new Set() : null,
+      subscribers: handler.history || handler.conflate || (handler.handleOut && handler.intercept?.length) ? new Set() : null,
       waiting: new Set(),
       perSerializer: new Map(),
       countSerializers: new Map(),
@@ -352,6 +420,8 @@ export class LocalFanout {
       quietSerializers: new Map(),
       routing: null,
       recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
+      last: undefined,
+      sweptAt: 0,
     };
     this.topics.set(topic, created);
     const routed = this.interest(topic, true);
@@ -384,6 +454,33 @@ export class LocalFanout {
     subscriber.socket.subscribe(audienceKey(serializer, subscriber.topic, mode));
   }
 
+  /** Takes the topic's subscribers past behindBytes off its live stream, at most every BEHIND_SWEEP_MS. */
+  private sweepBehind(entry: TopicSubscribers): void {
+    const now = Date.now();
+    if (!entry.subscribers || now - entry.sweptAt < BEHIND_SWEEP_MS) return;
+    entry.sweptAt = now;
+    this.behind.sweep(entry.subscribers);
+  }
+
+  /**
+   * Takes an attached subscriber off its uWS topic and its serializer's count (it is behind), or
+   * puts it back, in order with the publish queue: it gets what was queued before, nothing after.
+   */
+  private setLive(subscriber: Subscriber, live: boolean): void {
+    const entry = this.topics.get(subscriber.topic);
+    if (!entry || !subscriber.attached) return;
+    const { serializer } = subscriber.socket;
+    const quiet = entry.quiet.has(subscriber);
+    const mode = subscriber.presenceMode ?? "list";
+    const counts = quiet ? entry.quietSerializers : mode === "list" ? entry.perSerializer : entry.countSerializers;
+    const key = quiet ? quietKey(serializer, subscriber.topic) : audienceKey(serializer, subscriber.topic, mode);
+    const placeholder = behindKey(serializer, subscriber.topic);
+    addCount(counts, serializer, live ? 1 : -1);
+    // Subscribed first, unsubscribed second: the socket never leaves uWS's topic tree (see behindKey).
+    subscriber.socket.subscribe(live ? key : placeholder);
+    subscriber.socket.unsubscribe(live ? placeholder : key);
+  }
+
   private dropIfEmpty(topic: string, entry: TopicSubscribers): void {
     if (entry.count > 0 || entry.waiting.size > 0 || entry.listeners.size > 0 || this.topics.get(topic) !== entry) return;
     this.topics.delete(topic);
@@ -404,6 +501,11 @@ function addCount(counts: Map<Serializer, number>, serializer: Serializer, delta
   const count = (counts.get(serializer) ?? 0) + delta;
   if (count <= 0) counts.delete(serializer);
   else counts.set(serializer, count);
+}
+
+/** Whether a delivery to `audience` is for `subscriber` (presence diffs skip members that follow it otherwise, or are quiet). */
+function reaches(entry: TopicSubscribers, subscriber: Subscriber, audience: Audience): boolean {
+  return audience === "all" || ((subscriber.presenceMode ?? "list") === audience && !(audience === "list" && entry.quiet.has(subscriber)));
 }
 
 /** No serializer but JSON in use (or none at all). */

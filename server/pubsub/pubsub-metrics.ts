@@ -15,6 +15,12 @@ export function pubsubMetrics(registry: Registry) {
       "Stored broadcasts rejected with a StoreError, by reason: unavailable, overloaded, failed (not kept), timeout (no answer in time: may be kept)",
       ["reason"],
     ),
+    fellBehind: counter(registry, "cinder_subscribers_fell_behind_total", "Subscribers taken off a topic's live stream for unread bytes past behindBytes, by kind: history (caught up from history) or conflated (latest per key)", ["kind"]),
+    caughtUp: counter(registry, "cinder_subscribers_caught_up_total", "Subscribers behind that were caught up and put back on the live stream, by kind", ["kind"]),
+    behindResent: counter(registry, "cinder_behind_messages_resent_total", "Messages sent to subscribers behind as they caught up: read from history, or the latest per key", ["kind"]),
+    historyGaps: counter(registry, "cinder_history_gaps_total", "Subscribers behind whose history no longer covered what they missed: sent history_gap, then live"),
+    conflatedSuperseded: counter(registry, "cinder_conflated_superseded_total", "Messages held for a subscriber behind replaced by a later one with the same key"),
+    conflationOverflows: counter(registry, "cinder_conflation_overflows_total", "Subscribers behind closed (1013) for holding more than conflationMaxKeys keys"),
     sendFailures: counter(registry, "cinder_queued_send_failures_total", "Items of the publish queue that failed (the rest still went out)"),
   };
 }

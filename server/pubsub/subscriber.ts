@@ -1,3 +1,4 @@
+import type { Frame } from "../../client/codec/frame.js";
 import type { EncodedFrame, Serializer } from "../../client/codec/serializer.js";
 import type { HistoryLimits } from "../history/history.js";
 import type { Payload } from "./payload.js";
@@ -13,6 +14,14 @@ export interface SubscriberSocket {
   unsubscribe(topicKey: string): void;
   /** Publishes to a uWS topic, skipping this socket itself (broadcast_from); false once it is closed. */
   publishFrom(topicKey: string, frame: EncodedFrame): boolean;
+  /** Bytes written to the socket that it has not taken yet (uWS's backpressure, a LongPoll outbox). */
+  readonly bufferedBytes: number;
+  /** One frame for this socket alone, in order with the publish queue (a subscriber behind gets its frames this way). */
+  send(frame: Frame): boolean;
+  /** A V2 JSON frame for this socket alone, in order with the publish queue. */
+  sendJsonFrame(frame: string): void;
+  /** Closes it as a slow consumer (1013): the last resort. */
+  closeSlow(): void;
 }
 
 /** What the fan-out reads of a subscription's channel handler (channel/handler.ts): which events it intercepts, and the history its topic keeps. */
@@ -21,6 +30,11 @@ export interface SubscriptionHandler {
   /** Whether the handler has one: the fan-out calls it through the subscriber's `deliverOut`. */
   readonly handleOut?: (...args: never[]) => void;
   readonly history?: HistoryLimits;
+  /**
+   * On a topic without history: the key of a message, so that a subscriber behind on its reads
+   * keeps only the latest message per key (behind-subscribers.ts). Undefined: no conflation.
+   */
+  readonly conflate?: (event: string, payload: Payload) => string;
 }
 
 /** One subscription as the fan-out sees it: a topic, the handler's interception, and its socket. */

@@ -27,3 +27,13 @@ export function audienceKey(serializer: Serializer, topic: string, mode: Presenc
 export function quietKey(serializer: Serializer, topic: string): string {
   return serializer.name === "json" ? `q${topic}` : `Q${topic}`;
 }
+
+/**
+ * A subscriber behind on its reads (behind-subscribers.ts) sits on this uWS topic, to which
+ * nothing is published, instead of its own. It holds the socket's place in uWS's topic tree: a
+ * socket that leaves its last topic loses the publishes uWS has not yet written to it, and those
+ * were counted as sent.
+ */
+export function behindKey(serializer: Serializer, topic: string): string {
+  return serializer.name === "json" ? `b${topic}` : `B${topic}`;
+}

@@ -246,6 +246,23 @@ export const SETTINGS = {
     unit: "bytes",
     description: "Slow-consumer limit: bytes queued for one socket that it has not read. A socket past it is closed (its client reconnects and rejoins) rather than silently missing messages.",
   }),
+  behindBytes: integer({
+    group: "Slow consumers and drains",
+    default: 256 * KiB,
+    min: 0,
+    max: 1 * GiB,
+    zero: "never: every subscriber gets every frame until maxBufferedBytes",
+    unit: "bytes",
+    description:
+      "Soft watermark, below maxBufferedBytes: a subscriber of a history topic, or of a topic whose channel declares `conflate`, with more unread bytes than this leaves the topic's live stream and catches up once it has read half of them (from history, or the latest message per key).",
+  }),
+  conflationMaxKeys: integer({
+    group: "Slow consumers and drains",
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    description: "The most keys a subscriber behind on a conflating topic holds (the latest message of each); one more closes it as a slow consumer (1013).",
+  }),
   maxNodeBufferedBytes: integer({
     group: "Slow consumers and drains",
     default: computed("a quarter of the machine's (or the cgroup's) memory", () => defaultNodeBufferCap()),

@@ -88,7 +88,7 @@ export interface SocketServices {
   /** Which channel serves a topic a client joins. */
   readonly router: Pick<ChannelRouter, "match">;
   /** The fan-out's copy of a topic name, shared by its subscribers (`intern`). */
-  readonly fanout: Pick<LocalFanout, "intern">;
+  readonly fanout: Pick<LocalFanout, "intern" | "drained">;
   /** When the socket closes, every presence it tracked leaves (`untrackOwner`). */
   readonly presence: Pick<PresenceService, "untrackOwner">;
   /** The thread's share of the node-wide cap on unread outbound bytes. */
@@ -340,6 +340,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     for (const frame of frames) this.writeNow(frame);
     // A presence catch-up waits for an empty queue (canTakeMore).
     if (this.queued === null) this.services.channels.presenceStates.drained(this);
+    this.services.fanout.drained(this);
   }
 
   /** Close with a code and a short reason (at most 123 bytes by the WebSocket spec). */
@@ -376,6 +377,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     if (!ws) return;
     this.services.bufferCap.observe(this, ws.getBufferedAmount());
     this.services.channels.presenceStates.drained(this);
+    this.services.fanout.drained(this);
   }
 
   /** The node holds too many unread bytes and this socket is among the largest holders: 1013 too. */

@@ -41,6 +41,13 @@ class FakeSocket implements StateMemberSocket {
     this.presence = new Presence(channel as unknown as Channel);
   }
 
+  // Only a subscriber behind (pubsub/behind-subscribers.ts) is sent frames one by one.
+  send(): boolean {
+    return true;
+  }
+  sendJsonFrame(): void {}
+  closeSlow(): void {}
+
   get bufferedBytes(): number {
     return 0;
   }

@@ -24,6 +24,10 @@ function subscriber(topic: string): Subscriber & { topics: Set<string> } {
       subscribe: (key) => void topics.add(key),
       unsubscribe: (key) => void topics.delete(key),
       publishFrom: () => false,
+      bufferedBytes: 0,
+      send: () => true,
+      sendJsonFrame: () => undefined,
+      closeSlow: () => undefined,
     },
   };
 }
