@@ -45,7 +45,9 @@ describe("a thread saturated with joins (maxPendingJoins)", () => {
     // The official client, with its default reconnect backoff (10, 50, 100, … ms).
     const phoenix = opened.socket(new Socket(`ws://127.0.0.1:${server.port}/socket`, { transport: WebSocket as unknown as typeof globalThis.WebSocket }));
     let errors = 0;
-    phoenix.onError(() => errors++);
+    phoenix.onError(() => {
+      errors++;
+    });
     phoenix.connect();
     await waitFor(() => errors >= 2, "phoenix.js refused, and refused again on its retry");
     expect(phoenix.isConnected()).toBe(false);
