@@ -10,13 +10,11 @@
  */
 import { describe, expect, it } from "vitest";
 
-import type { Losses } from "../../bench/lib/chaos/accounting.js";
-import { LOSS_NAMES } from "../../bench/lib/chaos/accounting.js";
-import { formatChaos } from "../../bench/lib/chaos/chaos-report.js";
 import { runChaos } from "../../bench/lib/chaos/chaos-run.js";
 import type { FaultContext, Pacing } from "../../bench/lib/chaos/faults.js";
 import { metricOf } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
+import { expectNothingLost } from "./nothing-lost.js";
 
 const CLIENTS = 200;
 const ANSWERED_BEFORE_FAULT = 20;
@@ -63,13 +61,7 @@ describe("failover, small: kill -9 of one of two WORKERS=2 nodes", () => {
       },
       observed,
     );
-    const report = formatChaos(result);
-    const losses = Object.fromEntries(LOSS_NAMES.map((name) => [name, result.total[name]])) as unknown as Losses;
-    expect({ ...losses, crashes: result.total.crashes }, report).toEqual({
-      ...(Object.fromEntries(LOSS_NAMES.map((name) => [name, 0])) as unknown as Losses),
-      crashes: 0,
-    });
-    expect(result.total.acked, report).toBeGreaterThan(0);
+    expectNothingLost(result);
     expect(survivor.sockets).toBeGreaterThanOrEqual(CLIENTS);
     // Every rejoin read the history through the survivor's main thread; shared reads never exceed them.
     expect(survivor.reads).toBeGreaterThanOrEqual(CLIENTS / 2);

@@ -1,7 +1,7 @@
 import { Socket } from "phoenix";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { ok, type ChannelHandler } from "../../server/index.js";
+import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
 import { metricOf } from "../support/metrics.js";
 import { perTest } from "../support/opened.js";
 import { RawClient } from "../support/raw-client.js";
@@ -23,6 +23,14 @@ function heldJoins(): { channel: ChannelHandler; release: () => void } {
     },
     release,
   };
+}
+
+/** A raw client whose join of `slow:a` is in progress on `server`, the only one. */
+async function joinInProgress(server: CinderServer): Promise<RawClient> {
+  const client = await opened.raw(server);
+  client.send(["1", "1", "slow:a", "phx_join", {}]);
+  await waitFor(async () => (await inProgress(server)) === 1, "a join in progress");
+  return client;
 }
 
 const inProgress = (server: { metricsText(): Promise<string> }) => metricOf(server, "cinder_joins_in_progress");
@@ -63,9 +71,7 @@ describe("a thread saturated with joins (maxPendingJoins)", () => {
   it("a join in progress whose socket closes is no longer counted", async () => {
     const { channel, release } = heldJoins();
     const server = await opened.server({ maxPendingJoins: 1, channels: { "slow:*": channel } });
-    const client = await opened.raw(server);
-    client.send(["1", "1", "slow:a", "phx_join", {}]);
-    await waitFor(async () => (await inProgress(server)) === 1, "a join in progress");
+    const client = await joinInProgress(server);
     expect(await RawClient.upgradeStatus(socketUrl(server))).toBe(503);
     client.close();
     await waitFor(async () => (await inProgress(server)) === 0, "the closed socket's join to be forgotten");
@@ -76,9 +82,7 @@ describe("a thread saturated with joins (maxPendingJoins)", () => {
   it("0: no bound", async () => {
     const { channel, release } = heldJoins();
     const server = await opened.server({ maxPendingJoins: 0, channels: { "slow:*": channel } });
-    const client = await opened.raw(server);
-    client.send(["1", "1", "slow:a", "phx_join", {}]);
-    await waitFor(async () => (await inProgress(server)) === 1, "a join in progress");
+    await joinInProgress(server);
     expect(await RawClient.upgradeStatus(socketUrl(server))).toBe(101);
     release();
   });
