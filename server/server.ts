@@ -10,6 +10,7 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { mountEndpoints } from "./endpoints.js";
+import { JoinsInProgress } from "./channel/joins-in-progress.js";
 import { LongPollTopics } from "./longpoll/longpoll-topics.js";
 import type { LongPollSessions } from "./longpoll/sessions.js";
 import type { Fabric } from "./fabric/fabric.js";
@@ -104,6 +105,7 @@ export class CinderServer {
   private draining = false;
   private readonly stopSweep: () => void;
   private readonly bufferCap: NodeBufferCap<SocketConnection>;
+  private readonly joinsInProgress: JoinsInProgress;
   private readonly joinBacklog = new JoinBacklog({
     onSize: (size) => this.metrics.joinBacklog.set(size),
     onDeferred: () => this.metrics.joinsDeferred.inc(),
@@ -127,6 +129,7 @@ export class CinderServer {
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
     this.metrics = nodeMetrics({ processMetrics: !topology });
+    this.joinsInProgress = new JoinsInProgress(this.metrics.joinsInProgress);
     this.bufferCap = this.createBufferCap();
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
@@ -430,7 +433,7 @@ export class CinderServer {
     const { config, metrics } = this;
     const stores = { max: config.historyMaxPendingStores, timeoutMs: config.historyStoreTimeoutMs };
     // In memory: numbered here, delivered to this thread's subscribers (there is no other replica).
-    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, metrics, log: this.log, delivery: this.fanout });
+    return historyFor(medium, { maxBytes: config.historyMaxBytes, stores, coalesceMax: config.historyReadCoalesceMax, metrics, log: this.log, delivery: this.fanout });
   }
 
   /** Where this thread's counter increments go and its reads come from, on its medium. */
@@ -461,6 +464,7 @@ export class CinderServer {
       log: this.log,
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
+      joinsInProgress: this.joinsInProgress,
       fanout,
       historyTopics: this.historyTopics,
       broadcaster: this.broadcaster,

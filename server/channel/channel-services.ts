@@ -1,3 +1,4 @@
+import type { JoinsInProgress } from "./joins-in-progress.js";
 import type { Frame } from "../../client/codec/frame.js";
 import type { Logger } from "../ops/logger.js";
 import type { ChannelMetrics } from "./channel-metrics.js";
@@ -15,6 +16,8 @@ export interface ChannelServices {
   readonly metrics: ChannelMetrics;
   /** Pushes one channel may have waiting for its handler; past it a push is refused. */
   readonly maxQueuedPushes: number;
+  /** Joins asked for and not answered yet, on this thread (the endpoint refuses new sockets past maxPendingJoins). */
+  readonly joinsInProgress: JoinsInProgress;
   /** This thread's topics: a joined channel subscribes, and unsubscribes when it ends. */
   readonly fanout: Pick<LocalFanout, "subscribe" | "unsubscribe">;
   /** On a history topic a join goes here instead of `fanout.subscribe`, to recover what the client missed. */

@@ -56,6 +56,8 @@ const STATES: readonly ChannelState[] = ["joining", "joined", "closed"];
 const SUBSCRIBED = 0b100;
 const COUNTS_PRESENCE = 0b1000;
 const ATTACHED = 0b10000;
+/** Counted among the thread's joins in progress, until it is joined or closed. */
+const JOIN_COUNTED = 0b100000;
 
 /**
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
@@ -84,6 +86,10 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
 
   private set state(state: ChannelState) {
     this.flags = (this.flags & ~STATE_MASK) | STATES.indexOf(state);
+    if (state !== "joining" && (this.flags & JOIN_COUNTED) !== 0) {
+      this.flags &= ~JOIN_COUNTED;
+      this.services.joinsInProgress.ended();
+    }
   }
 
   /** Handed to the fan-out (it may still be waiting for the topic to be routed here). */
@@ -156,6 +162,8 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
    */
   join(params: JoinParams, ref: string | null, replaced?: Channel): void {
     const { log } = this.services;
+    this.flags |= JOIN_COUNTED;
+    this.services.joinsInProgress.started();
     this.presenceMode = presenceModeOf(params);
     let since: Since | undefined;
     if (this.handler.history) {

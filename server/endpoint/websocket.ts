@@ -57,6 +57,8 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
   const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins, metrics } = options;
   const { log } = services;
   let nextId = 0;
+  const { maxPendingJoins } = config;
+  const saturated = () => maxPendingJoins > 0 && services.channels.joinsInProgress.count + services.joinBacklog.size >= maxPendingJoins;
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
     metrics.connectsRejected.inc({ reason });
@@ -77,6 +79,10 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
     closeOnBackpressureLimit: 0,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      // Saturated with joins (a node's clients all coming back at once): a refusal now costs the
+      // thread nothing and phoenix.js retries it with its backoff, where a socket let in would
+      // wait behind every join before its own is answered, and time out.
+      if (saturated()) return refuse(res, 503, "saturated", "too many joins in progress: retry shortly");
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       if (!connectRates.take(remoteAddress)) {
         metrics.rateLimited.inc({ limit: "connects" });

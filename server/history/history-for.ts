@@ -13,6 +13,8 @@ export interface HistoryForOptions {
   maxBytes: number;
   /** Stored broadcasts in flight and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
+  /** With Redis: reads of one topic one Redis read may serve at most (historyReadCoalesceMax). */
+  coalesceMax: number;
   /** In memory: hands a numbered broadcast to the replicas with interest (this thread's subscribers, or the node's workers). */
   delivery: NumberedDelivery;
   metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
@@ -26,7 +28,7 @@ export function historyFor(medium: Medium, options: HistoryForOptions): HistoryA
     case "workers":
       return new WorkerHistoryAuthority({ fabric: medium.fabric, stores, metrics });
     case "redis":
-      return new RedisHistoryAuthority(medium, { stores, metrics, log: options.log.child({ component: "history" }) });
+      return new RedisHistoryAuthority(medium, { stores, coalesceMax: options.coalesceMax, metrics, log: options.log.child({ component: "history" }) });
     case "memory":
       return new MemoryHistoryAuthority({ maxBytes: options.maxBytes, metrics, delivery: options.delivery });
   }

@@ -17,6 +17,16 @@ export function historyMetrics(registry: Registry) {
       "cinder_history_unrefilled_total",
       "History broadcasts this node missed from Redis pub/sub and could not read back (no longer in the topic's stream, or the read failed): its live subscribers never got them",
     ),
+    historyReads: counter(
+      registry,
+      "cinder_history_reads_total",
+      "History reads this node's main thread was asked for from Redis (joins with or without _since, API reads), its workers' included",
+    ),
+    historyStoreReads: counter(
+      registry,
+      "cinder_history_store_reads_total",
+      "History reads this node sent to Redis for them: reads of one topic asked for together share one (historyReadCoalesceMax), so this stays under cinder_history_reads_total during a rejoin storm",
+    ),
     historyStoresPending: gauge(
       registry,
       "cinder_history_stores_pending",

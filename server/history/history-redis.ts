@@ -9,6 +9,7 @@ import { encodeMarker, encodeNumbered, MARKER, NUMBERED } from "./history-envelo
 import { HistoryStreams } from "./history-streams.js";
 import { PendingStores, type StoreLimits } from "./pending-stores.js";
 import { RedisFrameStore, type Appended } from "./frame-store-redis.js";
+import { CoalescedReads } from "./coalesced-reads.js";
 import { StoreError, type StoredBroadcast, type StoreFailure } from "./store-error.js";
 
 /**
@@ -23,6 +24,8 @@ const MARKER_WAIT_MS = 1000;
 export interface RedisHistoryAuthorityOptions {
   /** Stored broadcasts in flight to Redis and how long each is waited on (historyMaxPendingStores, historyStoreTimeoutMs). */
   stores: StoreLimits;
+  /** Reads of one topic one Redis read may serve at most (historyReadCoalesceMax; 1: none shared). */
+  coalesceMax: number;
   /** Its own, and the fabric's count of broadcasts sent to other nodes (a stored broadcast is one). */
   metrics: HistoryMetrics & Pick<FabricMetrics, "fabricSent" | "fabricReceived">;
   log: Logger;
@@ -42,6 +45,7 @@ export class RedisHistoryAuthority implements HistoryAuthority {
   /** History reads waiting for their marker to come back (see READ in frame-store-redis.ts). */
   private readonly markers = new Map<string, () => void>();
   private nextMarker = 0;
+  private readonly reads: CoalescedReads;
 
   constructor(
     private readonly redis: RedisMedium,
@@ -70,6 +74,12 @@ export class RedisHistoryAuthority implements HistoryAuthority {
       if (sender === redis.sender) this.markers.get(token)?.();
     });
     topics.onInterestLost((topic) => this.streams.forget(topic));
+    this.reads = new CoalescedReads({
+      read: (topic, since, limit, limits) => this.readOnce(topic, since, limit, limits),
+      maxPerRead: options.coalesceMax,
+      onAsked: () => options.metrics.historyReads.inc(),
+      onSent: () => options.metrics.historyStoreReads.inc(),
+    });
   }
 
   append(message: HistoryAppend): void {
@@ -104,9 +114,14 @@ export class RedisHistoryAuthority implements HistoryAuthority {
    * at its own point in the stream, and resolves once the marker is back and the node's
    * subscribers have everything up to the page's top (what pub/sub lost is read back first, see
    * HistoryStreams.reach): a joining socket attached now gets none of the page's broadcasts
-   * twice. (A marker lost in an outage costs a bounded wait, MARKER_WAIT_MS.)
+   * twice. (A marker lost in an outage costs a bounded wait, MARKER_WAIT_MS.) Reads of one topic
+   * asked for together share one (coalesced-reads.ts).
    */
-  async read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+  read(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
+    return this.reads.read(topic, since, limit, limits);
+  }
+
+  private async readOnce(topic: string, since: number, limit: number, limits: HistoryLimits): Promise<HistoryPage> {
     const { topics, connections, sender, sharded } = this.redis;
     if (!topics.hasInterest(topic)) return this.history.read(topic, since, limit, limits);
     const token = `${this.nextMarker++}`;

@@ -218,6 +218,15 @@ export const SETTINGS = {
     unit: "per second",
     description: "Presence tracks and updates one socket may make a second.",
   }),
+  maxPendingJoins: integer({
+    group: "Limits",
+    default: 5000,
+    min: 0,
+    max: 10_000_000,
+    zero: "no limit",
+    unit: "channels",
+    description: "Joins one thread may have asked for and not answered yet (waiting in the join backlog, in a handler, reading history); while this many wait, new WebSockets are refused with HTTP 503 at once, which phoenix.js retries with its reconnect backoff.",
+  }),
   maxConnectsPerSecondPerIp: integer({
     group: "Limits",
     default: 0,
@@ -412,6 +421,14 @@ export const SETTINGS = {
     max: 100_000,
     unit: "messages",
     description: "A rejoin that missed more messages than this is not recovered (the app reloads instead).",
+  }),
+  historyReadCoalesceMax: integer({
+    group: "History",
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    unit: "requests",
+    description: "With Redis: reads of one topic's history asked for together (a rejoin storm) share one Redis read, each served its own slice; at most this many per read, past it a read goes alone. 1: none shared.",
   }),
   historyStoreTimeoutMs: integer({
     group: "History",

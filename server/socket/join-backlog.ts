@@ -55,6 +55,11 @@ export class JoinBacklog {
 
   constructor(private readonly options: JoinBacklogOptions) {}
 
+  /** Frames waiting now (joins, and frames of their sockets behind them). */
+  get size(): number {
+    return this.waiting.length - this.head;
+  }
+
   /** Whether a frame with `event` from `socket` must wait (then `add` it); false when it runs now. */
   mustWait(socket: BackloggedSocket, event: string): boolean {
     const now = performance.now();

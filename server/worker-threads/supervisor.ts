@@ -91,7 +91,7 @@ export class WorkerSupervisor {
     serveWorkerLeases(this.fabric, leasesFor(medium, () => metrics.topicWorkerStateEvictions.inc()));
     // The node's history: in Redis, or in memory here (delivered to the workers with interest).
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
-    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, metrics, log, delivery: { deliverEncoded: (message) => this.fabric.deliver(message) } });
+    const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, coalesceMax: settings.historyReadCoalesceMax, metrics, log, delivery: { deliverEncoded: (message) => this.fabric.deliver(message) } });
     serveWorkerHistory(this.fabric, history, log);
     // The node's own figures (the main thread holds no sockets): its topics, its Redis connections, its metrics.
     this.fabric.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.fabric.topicCount, redis: redis?.redisStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));

@@ -56,7 +56,7 @@ const fabricAndHistoryMetrics = () => metricGroup((registry) => ({ ...fabricMetr
 async function startNodes(names: string[], options: TestFabricOptions & { metrics?: FabricMetrics & HistoryMetrics } = {}): Promise<TestNode[]> {
   const started = names.map((name) => {
     const { fabric, medium } = testLink(redis, name, options);
-    const history = new RedisHistoryAuthority(medium, { stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, metrics: options.metrics ?? fabricAndHistoryMetrics(), log: createLogger("silent", name) });
+    const history = new RedisHistoryAuthority(medium, { stores: { max: DEFAULTS.historyMaxPendingStores, timeoutMs: DEFAULTS.historyStoreTimeoutMs }, coalesceMax: DEFAULTS.historyReadCoalesceMax, metrics: options.metrics ?? fabricAndHistoryMetrics(), log: createLogger("silent", name) });
     const node: TestNode = { name, fabric, history, received: [] };
     fabric.onBroadcast((message) => node.received.push(message));
     return node;

@@ -1,0 +1,352 @@
+/**
+ * Failover: a node dies, its clients come back whole.
+ *   npm run bench -- failover [--clients 16000] [--rooms 200] [--rate 2000] [--workers 2]
+ *     [--variants new,today] [--before-s 10] [--after-s 10] [--client-processes 4] [--json]
+ *
+ * Per variant, a run of its own: a redis-server and two CLI nodes (the demo app, `WORKERS`
+ * workers, REDIS_URL, each on its own loopback port), all pinned to core 0; `--client-processes`
+ * processes of Phoenix-protocol clients (bench/lib/failover/failover-client.ts) pinned to core 1,
+ * client i starting on node i mod 2 in history room `room:fo<i mod rooms>`, each reconnecting
+ * with phoenix.js's backoff (each attempt to the next node) and rejoining with `_since`; a
+ * publisher process (core 1) pushing `--rate` messages a second over the rooms from sockets on
+ * the second node, each body its room's sequence number and its send time. After `--before-s`
+ * of traffic, kill -9 of the first node; its clients come back on the second, which then holds
+ * every socket. `--after-s` after the last one is joined again, the traffic stops; once every
+ * client has its room's last offset (or 30 s), each client's checks are summed: offsets missing
+ * (holes, refused recoveries, short of the room's last offset at the end) and duplicated.
+ *
+ * Variants: `new` is the default settings; `today` turns off what this run measures
+ * (HISTORY_READ_COALESCE_MAX=1: every history read goes to Redis alone; MAX_PENDING_JOINS=0:
+ * no refusal when saturated). Figures: time from the kill until every client was joined again,
+ * missing and duplicated, publish-to-receive p50/p99 of the clients that never left the survivor
+ * before the kill, from the kill until all were back, and after; the survivor's history reads
+ * asked for and sent to Redis (its metrics) and Redis's EVALSHA and XRANGE calls over the
+ * recovery (INFO commandstats: a history read is one EVALSHA, with one XRANGE when it reads
+ * entries), upgrades refused with 503, handshakes timed out. Every process is killed at the
+ * end, on failure and on Ctrl-C; a run that does not finish in 5 minutes fails.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+
+import { exitOnSignals, killAll, spawnTracked } from "../lib/chaos/tracked-processes.js";
+import { followOutput } from "../lib/chaos/process-output.js";
+import { parseFlags } from "../lib/flags.js";
+import { LatencyHistogram } from "../lib/failover/latency-histogram.js";
+import { PHASES, type ClientsFinal, type ClientsStatus, type FromChild, type Phase, type PublisherStatus, type ToChild } from "../lib/failover/failover-client.js";
+import { redisDelta, redisSnapshot } from "../lib/history-redis-stats.js";
+import { repoRoot } from "../lib/repo-root.js";
+import { freePort } from "../lib/server-process.js";
+import { UNLIMITED, linkedTo } from "../lib/targets.js";
+import { hashTag } from "../../server/redis/hash-tag.js";
+
+const RUN_TIMEOUT_MS = 5 * 60_000;
+const BACK_TIMEOUT_MS = 90_000;
+const CATCH_UP_MS = 30_000;
+const PUBLISHER_SOCKETS = 10;
+const METRICS_TIMEOUT_MS = 30_000;
+
+const VARIANTS: Record<string, Record<string, string>> = {
+  new: {},
+  today: { HISTORY_READ_COALESCE_MAX: "1", MAX_PENDING_JOINS: "0" },
+};
+
+interface Options {
+  clients: number;
+  rooms: number;
+  rate: number;
+  workers: number;
+  beforeMs: number;
+  afterMs: number;
+  processes: number;
+}
+
+export interface FailoverResult {
+  variant: string;
+  backMs: number | null;
+  survivorSockets: number;
+  moved: number;
+  missing: number;
+  tailMissing: number;
+  duplicated: number;
+  recovered: number;
+  notRecovered: number;
+  replayed: number;
+  epochChanges: number;
+  latency: Record<Phase, { p50: number; p99: number; count: number }>;
+  movedLatency: Record<Phase, { p50: number; p99: number; count: number }>;
+  reads: number;
+  storeReads: number;
+  redisEvalsha: number;
+  redisXrange: number;
+  refused503: number;
+  refusedBySurvivor: number;
+  handshakeTimeouts: number;
+  joinTimeouts: number;
+  failedConnects: number;
+  published: PublisherStatus;
+  logDir: string;
+}
+
+export async function run(args: string[]): Promise<void> {
+  exitOnSignals();
+  const f = parseFlags(args);
+  const options: Options = {
+    clients: f.number("clients", 16_000),
+    rooms: f.number("rooms", 200),
+    rate: f.number("rate", 2000),
+    workers: f.number("workers", 2),
+    beforeMs: f.number("before-s", 10) * 1000,
+    afterMs: f.number("after-s", 10) * 1000,
+    processes: f.number("client-processes", 4),
+  };
+  const variants = f.strings("variants", ["new", "today"]);
+  for (const name of variants) if (!VARIANTS[name]) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(", ")})`);
+  const watchdog = setTimeout(() => {
+    console.error(`failover: no result within ${RUN_TIMEOUT_MS / 60_000} min per variant; stopping every process`);
+    process.exit(1);
+  }, RUN_TIMEOUT_MS * variants.length);
+  watchdog.unref();
+  const results: FailoverResult[] = [];
+  try {
+    for (const name of variants) {
+      console.error(`── variant ${name} ──`);
+      const result = await runOnce(name, options);
+      results.push(result);
+      if (f.has("json")) console.log(JSON.stringify(result));
+    }
+  } finally {
+    killAll();
+  }
+  console.log(formatResults(options, results));
+}
+
+async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function health(port: number): Promise<{ status: string; sockets: number } | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+    return (await response.json()) as { status: string; sockets: number };
+  } catch {
+    return undefined;
+  }
+}
+
+async function metric(port: number, name: string, labels = ""): Promise<number> {
+  // A node starved of CPU answers late; a figure missing is NaN, not a hung run.
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) }).then(
+    (response) => response.text(),
+    () => "",
+  );
+  if (text === "") return Number.NaN;
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `) || (labels === "" && l.startsWith(`${name} `)));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+function startNode(name: string, port: number, redisUrl: string, workers: number, env: Record<string, string>, logDir: string): ChildProcess {
+  const child = spawnTracked("taskset", ["-c", "0", process.execPath, join(repoRoot(), "dist", "server", "cli.js")], {
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: String(workers), NODE_NAME: name, LOG_LEVEL: "warn", ...linkedTo(redisUrl), ...UNLIMITED, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  followOutput(child, join(logDir, `${name}.log`), () => undefined);
+  return child;
+}
+
+function startChild(message: ToChild, onMessage: (message: FromChild) => void): ChildProcess {
+  const script = fileURLToPath(new URL("../lib/failover/failover-client.js", import.meta.url));
+  const child = fork(script, [], { execPath: "taskset", execArgv: ["-c", "1", process.execPath], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // fork through taskset: the child is node itself (taskset execs it), so signals reach it.
+  trackFork(child);
+  child.on("message", onMessage);
+  child.send(message);
+  return child;
+}
+
+const forks = new Set<ChildProcess>();
+function trackFork(child: ChildProcess): void {
+  forks.add(child);
+  child.once("exit", () => forks.delete(child));
+}
+process.once("exit", () => {
+  for (const child of forks) child.kill("SIGKILL");
+});
+
+async function runOnce(variant: string, options: Options): Promise<FailoverResult> {
+  const logDir = mkdtempSync(join(tmpdir(), `cinder-failover-${variant}-`));
+  const redisPort = await freePort();
+  const redisChild = spawnTracked("taskset", ["-c", "0", "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  followOutput(redisChild, join(logDir, "redis.log"), () => undefined);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on("error", () => undefined); // refused until redis-server listens: retried below
+  try {
+    await waitFor(async () => (await redis.connect().then(() => redis.ping(), () => undefined)) === "PONG" || undefined, "redis", 10_000);
+    const ports = [await freePort(), await freePort()];
+    const env = VARIANTS[variant];
+    const victim = startNode("a", ports[0], redisUrl, options.workers, env, logDir);
+    startNode("b", ports[1], redisUrl, options.workers, env, logDir);
+    for (const port of ports) await waitFor(async () => (await health(port))?.status === "ok" || undefined, `node on ${port}`, 60_000);
+    console.error(`redis and two nodes up (logs in ${logDir})`);
+
+    // Clients.
+    const statuses = new Map<number, ClientsStatus>();
+    const finals = new Map<number, ClientsFinal>();
+    const children: ChildProcess[] = [];
+    const per = Math.ceil(options.clients / options.processes);
+    for (let p = 0; p < options.processes; p++) {
+      const from = p * per;
+      const to = Math.min(options.clients, from + per);
+      children.push(
+        startChild({ type: "start", role: "clients", ports, from, to, rooms: options.rooms, localAddress: `127.0.0.${p + 2}` }, (message) => {
+          if (message.type === "status") statuses.set(p, message);
+          if (message.type === "final") finals.set(p, message);
+        }),
+      );
+    }
+    const joined = () => [...statuses.values()].reduce((sum, s) => sum + s.joined, 0);
+    const sum = (field: Exclude<keyof ClientsStatus, "type">) => [...statuses.values()].reduce((total, s) => total + s[field], 0);
+    await waitFor(() => joined() === options.clients || undefined, `${options.clients} clients joined`, 120_000);
+    console.error(`${options.clients} clients joined ${options.rooms} rooms`);
+
+    // Traffic.
+    let published: PublisherStatus = { type: "published", sent: 0, ok: 0, errors: 0, timeouts: 0 };
+    const publisher = startChild({ type: "start", role: "publisher", port: ports[1], rooms: options.rooms, rate: options.rate, sockets: PUBLISHER_SOCKETS }, (message) => {
+      if (message.type === "published") published = message;
+    });
+    await sleep(1000); // its sockets open and join
+    publisher.send({ type: "publish", on: true } satisfies ToChild);
+    const phase = (name: Phase) => {
+      for (const child of children) child.send({ type: "phase", phase: name } satisfies ToChild);
+    };
+    phase("before");
+    await sleep(options.beforeMs);
+
+    // The kill.
+    const readsBefore = await metric(ports[1], "cinder_history_reads_total");
+    const storeReadsBefore = await metric(ports[1], "cinder_history_store_reads_total");
+    const refusedBefore = await metric(ports[1], "cinder_connects_rejected_total", '{reason="saturated"}');
+    const redisBefore = await redisSnapshot(redis);
+    phase("during");
+    const killedAt = Date.now();
+    victim.kill("SIGKILL");
+    console.error("node a killed (SIGKILL)");
+    let backMs: number | null = null;
+    try {
+      // Every client of the killed node (half of them) has seen its socket close and is joined again.
+      const back = () => sum("moved") >= Math.floor(options.clients / 2) && sum("movedJoined") === sum("moved") && joined() === options.clients;
+      const progress = setInterval(() => console.error(`  joined ${joined()}, moved ${sum("moved")} (joined again ${sum("movedJoined")}), 503 ${sum("refused503")}, handshake timeouts ${sum("handshakeTimeouts")}, join timeouts ${sum("joinTimeouts")}`), 5000);
+      await waitFor(() => back() || undefined, "every client joined again", BACK_TIMEOUT_MS).finally(() => clearInterval(progress));
+      backMs = Math.max(...[...statuses.values()].map((s) => s.lastJoinedAt)) - killedAt;
+    } catch (err) {
+      console.error(String(err));
+    }
+    phase("after");
+    const survivor = await waitFor(async () => {
+      const h = await health(ports[1]);
+      return h && h.sockets >= options.clients ? h : undefined;
+    }, "the survivor to hold every socket", 10_000).catch(() => health(ports[1]));
+    const redisAfter = await redisSnapshot(redis);
+    const reads = (await metric(ports[1], "cinder_history_reads_total")) - readsBefore;
+    const storeReads = (await metric(ports[1], "cinder_history_store_reads_total")) - storeReadsBefore;
+    const refusedBySurvivor = (await metric(ports[1], "cinder_connects_rejected_total", '{reason="saturated"}')) - refusedBefore;
+    console.error(`all back after ${backMs} ms; the survivor holds ${survivor?.sockets} sockets`);
+    await sleep(options.afterMs);
+
+    // The end: traffic stops, every client must reach its room's last offset.
+    publisher.send({ type: "publish", on: false } satisfies ToChild);
+    await waitFor(() => published.ok + published.errors + published.timeouts >= published.sent || undefined, "every push answered", 20_000).catch(() => undefined);
+    const tops: Record<string, { o: number; e: string }> = {};
+    for (let r = 0; r < options.rooms; r++) {
+      const topic = `room:fo${r}`;
+      const base = `cinder:h:${hashTag(topic)}`;
+      const [seq, epoch] = await redis.mget(`${base}:seq`, `${base}:epoch`);
+      tops[topic] = { o: Number(seq ?? 0), e: epoch ?? "" };
+    }
+    for (const child of children) child.send({ type: "tops", tops, timeoutMs: CATCH_UP_MS } satisfies ToChild);
+    // A process starved of CPU may answer late: the figures then hold the processes that answered.
+    await waitFor(() => finals.size === children.length || undefined, "every client process's checks", CATCH_UP_MS + 60_000).catch((err: unknown) =>
+      console.error(`${String(err)}: figures of ${finals.size} of ${children.length} client processes`),
+    );
+
+    const total = (field: "missing" | "tailMissing" | "duplicated" | "recovered" | "notRecovered" | "replayed" | "epochChanges" | "moved") =>
+      [...finals.values()].reduce((s, final) => s + final[field], 0);
+    const merged = (group: "stayed" | "moved") =>
+      Object.fromEntries(
+        PHASES.map((p) => {
+          const histogram = new LatencyHistogram();
+          for (const final of finals.values()) histogram.merge(LatencyHistogram.fromSparse(final.histograms[p][group]));
+          return [p, { p50: histogram.quantile(0.5), p99: histogram.quantile(0.99), count: histogram.total }];
+        }),
+      ) as FailoverResult["latency"];
+    const delta = redisDelta(redisBefore, redisAfter);
+    return {
+      variant,
+      backMs,
+      survivorSockets: survivor?.sockets ?? 0,
+      moved: total("moved"),
+      missing: total("missing"),
+      tailMissing: total("tailMissing"),
+      duplicated: total("duplicated"),
+      recovered: total("recovered"),
+      notRecovered: total("notRecovered"),
+      replayed: total("replayed"),
+      epochChanges: total("epochChanges"),
+      latency: merged("stayed"),
+      movedLatency: merged("moved"),
+      reads,
+      storeReads,
+      redisEvalsha: delta.calls.get("evalsha") ?? 0,
+      redisXrange: delta.calls.get("xrange") ?? 0,
+      refused503: sum("refused503"),
+      refusedBySurvivor,
+      handshakeTimeouts: sum("handshakeTimeouts"),
+      joinTimeouts: sum("joinTimeouts"),
+      failedConnects: sum("failed"),
+      published,
+      logDir,
+    };
+  } finally {
+    redis.disconnect();
+    for (const child of forks) child.kill("SIGKILL");
+    killAll();
+    await sleep(500);
+  }
+}
+
+function formatResults(options: Options, results: FailoverResult[]): string {
+  const ms = (n: number | null) => (n === null || Number.isNaN(n) ? "–" : `${n}`);
+  const lines = [
+    `failover: ${options.clients} clients in ${options.rooms} history rooms on two nodes (WORKERS=${options.workers}), ${options.rate} pushes/s; kill -9 of one node`,
+    "",
+    `| | ${results.map((r) => r.variant).join(" | ")} |`,
+    `|---|${results.map(() => "---:").join("|")}|`,
+  ];
+  const row = (label: string, value: (r: FailoverResult) => string | number) => lines.push(`| ${label} | ${results.map((r) => String(value(r))).join(" | ")} |`);
+  row("all back after the kill, ms", (r) => ms(r.backMs));
+  row("clients moved / sockets on the survivor", (r) => `${r.moved} / ${r.survivorSockets}`);
+  row("missing (of which short at the end)", (r) => `${r.missing} (${r.tailMissing})`);
+  row("duplicated", (r) => r.duplicated);
+  row("rejoins recovered / not recovered", (r) => `${r.recovered} / ${r.notRecovered}`);
+  row("messages replayed", (r) => r.replayed);
+  for (const p of PHASES) row(`stayers' latency ${p}: p50 / p99 ms (messages)`, (r) => `${ms(r.latency[p].p50)} / ${ms(r.latency[p].p99)} (${r.latency[p].count})`);
+  for (const p of ["during", "after"] as const) row(`movers' live latency ${p}: p50 / p99 ms`, (r) => `${ms(r.movedLatency[p].p50)} / ${ms(r.movedLatency[p].p99)}`);
+  row("survivor's history reads asked / sent to Redis", (r) => `${r.reads} / ${r.storeReads}`);
+  row("Redis EVALSHA / XRANGE calls over the recovery", (r) => `${r.redisEvalsha} / ${r.redisXrange}`);
+  row("upgrades refused 503 (clients saw / survivor counted)", (r) => `${r.refused503} / ${r.refusedBySurvivor}`);
+  row("handshakes timed out / joins timed out / other connect failures", (r) => `${r.handshakeTimeouts} / ${r.joinTimeouts} / ${r.failedConnects}`);
+  row("pushes sent / ok / errors / timeouts", (r) => `${r.published.sent} / ${r.published.ok} / ${r.published.errors} / ${r.published.timeouts}`);
+  lines.push("", `logs: ${results.map((r) => r.logDir).join(", ")}`);
+  return lines.join("\n");
+}
