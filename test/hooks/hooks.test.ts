@@ -165,7 +165,12 @@ describe("connect hook", () => {
     for (const url of [downUrl, b.url("/fail")]) {
       const s = await server(b, { connect: url });
       expect(await RawClient.upgradeStatus(socketUrl(s))).toBe(503);
+      // LongPoll says "try again" with the status phoenix.js's LongPoll retries on.
+      expect(await (await fetch(`http://127.0.0.1:${s.port}/socket/longpoll?vsn=2.0.0`)).json()).toEqual({ status: 500 });
     }
+    b.route("/deny", () => ({ allow: false }));
+    const denying = await server(b, { connect: b.url("/deny") });
+    expect(await (await fetch(`http://127.0.0.1:${denying.port}/socket/longpoll?vsn=2.0.0`)).json()).toEqual({ status: 403 });
     const slow = await server(b, { connect: { url: b.url("/slow"), timeoutMs: 50 } });
     expect(await RawClient.upgradeStatus(socketUrl(slow))).toBe(503);
     expect(await metricOf(slow, "cinder_hook_requests_total", { hook: "connect", outcome: "timeout" })).toBe(1);
