@@ -6,7 +6,7 @@
 import { createHmac } from "node:crypto";
 import type { Channel, Socket } from "phoenix";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CinderServer, CreateServerOptions } from "../../server/index.js";
+import { ConnectUnavailable, type CinderServer, type CreateServerOptions } from "../../server/index.js";
 import { ok } from "../../server/channel/results.js";
 import type { HooksConfig } from "../../server/settings/hooks-setting.js";
 import { HookBackend } from "../support/hook-backend.js";
@@ -48,9 +48,16 @@ function channelOf(socket: Socket, topic: string, params: object = {}): Channel 
   return socket.channel(topic, params);
 }
 
+/** A join's refusal (or "joined"); a refused channel is left, so that phoenix.js does not retry it behind the test's back. */
 const joinError = (channel: Channel) =>
   new Promise<unknown>((resolve) => {
-    channel.join().receive("error", resolve).receive("ok", () => resolve("joined"));
+    channel
+      .join()
+      .receive("error", (reason: unknown) => {
+        channel.leave();
+        resolve(reason);
+      })
+      .receive("ok", () => resolve("joined"));
   });
 
 describe("join hook", () => {
@@ -175,6 +182,17 @@ describe("connect hook", () => {
     expect(await RawClient.upgradeStatus(socketUrl(slow))).toBe(503);
     expect(await metricOf(slow, "cinder_hook_requests_total", { hook: "connect", outcome: "timeout" })).toBe(1);
     expect(await metricOf(slow, "cinder_connects_rejected_total", { reason: "connect_unavailable" })).toBe(1);
+  });
+  it("a connect hook in code wins over the backend's, and may say 503 with ConnectUnavailable", async () => {
+    const b = await backend();
+    b.route("/connect", () => ({ allow: true }));
+    const s = await server(b, { connect: b.url("/connect") }, {
+      connect: () => {
+        throw new ConnectUnavailable("database down");
+      },
+    });
+    expect(await RawClient.upgradeStatus(socketUrl(s))).toBe(503);
+    expect(b.to("/connect")).toEqual([]);
   });
 });
 

@@ -42,7 +42,17 @@ function exampleConfig(backendPort: number): string {
   return path;
 }
 
-const refusal = (channel: Channel) => new Promise((resolve) => channel.join().receive("error", resolve).receive("ok", () => resolve("joined")));
+/** A join's refusal; the channel is then left, so that phoenix.js does not retry it. */
+const refusal = (channel: Channel) =>
+  new Promise((resolve) =>
+    channel
+      .join()
+      .receive("error", (reason: unknown) => {
+        channel.leave();
+        resolve(reason);
+      })
+      .receive("ok", () => resolve("joined")),
+  );
 
 describe("the Python example backend", () => {
   for (const workers of [1, 2]) {
