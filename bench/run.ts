@@ -36,6 +36,7 @@ const SCENARIOS = [
   "presence-fetch",
   "chaos",
   "failover",
+  "hooks",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, renamedMessage, type ServerConfig } from "./config.js";
 import { SettingProblem } from "./settings/setting.js";
+import { ConfigFileProblem, readConfigFile } from "./settings/config-file.js";
 import { RENAMED, SETTINGS, envOf, flagOf } from "./settings/table.js";
 
 export { helpText } from "./settings/help.js";
@@ -13,12 +14,16 @@ export interface CliOptions {
   help: boolean;
 }
 
-/** Reads settings from env vars, then CLI flags (flags win), as the settings table describes them. Throws ConfigError on bad values. */
+/**
+ * Reads settings from the config file (`--config FILE`, `CONFIG`), then env vars, then CLI flags
+ * (flags win over env vars, both over the file), as the settings table describes them. Throws
+ * ConfigError on bad values.
+ */
 export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const flags = Object.fromEntries([...Object.keys(SETTINGS), ...Object.keys(RENAMED)].map((name) => [flagOf(name).slice(2), { type: "string" as const }]));
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...flags, app: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...flags, app: { type: "string" }, config: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -30,7 +35,8 @@ export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   for (const [name, renamed] of Object.entries(RENAMED)) {
     if (given(name) !== undefined) throw new ConfigError(renamedMessage(name, renamed));
   }
-  const settings: Record<string, unknown> = {};
+  const file = (values.config as string | undefined) || env.CONFIG || undefined;
+  const settings: Record<string, unknown> = file === undefined ? {} : fromFile(file);
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const raw = given(name);
     if (raw === undefined) continue;
@@ -43,4 +49,13 @@ export function settingsFromCli(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   }
   const app = (values.app as string | undefined) || env.APP || undefined;
   return { settings: settings as Partial<ServerConfig>, app, help: values.help === true };
+}
+
+function fromFile(path: string): Record<string, unknown> {
+  try {
+    return readConfigFile(path);
+  } catch (err) {
+    if (err instanceof ConfigFileProblem) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -15,13 +15,16 @@ async function main(): Promise<void> {
     process.stdout.write(helpText());
     return;
   }
+  // Backend hooks without --app: the backend's channels alone, no demo in front of them.
+  const demo = app === undefined && settings.hooks === undefined;
   const options = {
-    demo: app === undefined,
+    demo,
     // The demo (`npm start`) shows its dashboard too; it is open there unless a key is set.
-    dashboard: app === undefined,
+    dashboard: demo,
     ...settings,
   };
-  const node = await startNode({ ...options, app: app ? resolve(app) : new URL("./demo/app.js", import.meta.url) });
+  const appModule = app ? resolve(app) : new URL(demo ? "./demo/app.js" : "./no-app.js", import.meta.url);
+  const node = await startNode({ ...options, app: appModule });
   node.drainOnSignals();
   sigtermWhenOrphanedUnderNpm(process.env, () => process.stderr.write("cinder: npm, which started this node, has ended: draining as on SIGTERM\n"));
   // Logs are JSON lines on stdout; this line is for the person who started the node.

@@ -1,4 +1,5 @@
 import { checkAuthConfig } from "./auth/auth-config.js";
+import { planHooks } from "./settings/hooks-setting.js";
 import { SETTINGS, RENAMED, envOf, flagOf, type SettingName, type SettingValues } from "./settings/table.js";
 
 export type { OriginCheck } from "./settings/setting.js";
@@ -62,6 +63,13 @@ function checkRelations(config: ServerConfig): void {
     throw new ConfigError(
       "a cluster node (redisUrl) needs secretKeyBase (SECRET_KEY_BASE), the same on every node: LongPoll sessions are signed with it and move between nodes; set it, or turn LongPoll off (longPoll: false, LONG_POLL=false)",
     );
+  }
+  if (config.hooks !== undefined) {
+    try {
+      planHooks(config.hooks);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
   }
   if (config.auth !== undefined) {
     try {

@@ -10,6 +10,8 @@ export type { StoreFailure } from "./history/store-error.js";
 export { ok, error, reply, noReply, stop } from "./channel/results.js";
 export type { Payload, Reply, Stop, NoReply, JoinResult, HandleInResult } from "./channel/results.js";
 export type { ConnectHook, ConnectInfo, ConnectResult } from "./endpoint/connect-hook.js";
+export { ConnectUnavailable } from "./endpoint/connect-hook.js";
+export type { HooksConfig, HookSpec } from "./settings/hooks-setting.js";
 export { CLOSE } from "./socket/close-codes.js";
 export { NativeUwsError } from "./native-uws.js";
 export { ListenError } from "./endpoint/listen-error.js";

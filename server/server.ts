@@ -8,6 +8,7 @@ import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
+import { BackendHooks } from "./hooks/backend-hooks.js";
 import { HttpRequestsInFlight } from "./endpoint/http-in-flight.js";
 import { mountEndpoints } from "./endpoints.js";
 import { JoinsInProgress } from "./channel/joins-in-progress.js";
@@ -114,6 +115,8 @@ export class CinderServer {
   private readonly reports: ThreadReports;
   private readonly dashboard: NodeDashboard;
   private readonly disconnects: DisconnectLane;
+  /** The `hooks` setting's connect hook and channels (undefined without it). */
+  private readonly backendHooks: BackendHooks | undefined;
   /** This thread's LongPoll sessions (undefined with `longPoll: false`). */
   private readonly longPoll: LongPollSessions | undefined;
   private readonly longPollTopics = new LongPollTopics();
@@ -158,7 +161,10 @@ export class CinderServer {
     const { fabric, fanout, broadcaster, historyTopics, reports, metrics, presence, router, log } = this;
     this.dashboard = new NodeDashboard({ settings: config, fabric, fanout, broadcaster, reports, metrics, presence, router, log, health: () => this.health(), historyTopics });
     for (const [pattern, handler] of Object.entries(channels ?? {})) this.channel(pattern, handler);
-    this.connectHook = connect;
+    this.backendHooks = config.hooks && new BackendHooks(config.hooks, { node: config.nodeName, threads: topology ? config.workers : 1, metrics, log });
+    for (const hooked of this.backendHooks?.channels ?? []) this.router.addHooked(hooked.pattern, hooked.handler);
+    // A connect hook in code (the option, or server.connect later) wins over the backend's.
+    this.connectHook = connect ?? this.backendHooks?.connect;
     this.disconnects = new DisconnectLane(this.fabric, this.metrics, this.log);
     this.longPoll = mountEndpoints({
       app: this.app,
@@ -312,6 +318,7 @@ export class CinderServer {
     this.queue.flush();
     this.longPoll?.closeAll();
     await this.closeHttp();
+    this.backendHooks?.close();
     // Pending counter increments go out before the Redis connections close.
     await this.counterStore.close();
     await this.fabric.close();
@@ -379,6 +386,7 @@ export class CinderServer {
     void this.topicWorkers.close();
     for (const connection of [...this.connections]) connection.abort();
     this.longPoll?.closeAll();
+    this.backendHooks?.close();
     // Open Redis sockets would keep the dying thread alive.
     void this.counterStore
       .close()

@@ -22,11 +22,19 @@ export const RESERVED_PREFIX = "cinder:";
 /**
  * Topic → handler, by TopicPatterns' rules (exact topics, or prefixes ending in `*`). Topics
  * under RESERVED_PREFIX go only to Cinder's own channels, so that an app's catch-all pattern
- * never lets a client into them.
+ * never lets a client into them. The channels of backend hooks (`hooks.channels`) are asked only
+ * when no app channel matches: a TypeScript handler for a topic wins over any hook pattern.
  */
 export class ChannelRouter implements HistoryDeclarations, PresenceFetchDeclarations {
   private readonly patterns = new TopicPatterns<ChannelHandler>();
   private readonly reserved = new Map<string, ChannelHandler>();
+  private readonly hooked = new TopicPatterns<ChannelHandler>();
+
+  /** A channel of backend hooks: matched only by topics no app channel matches. */
+  addHooked(pattern: string, handler: ChannelHandler): void {
+    if (pattern.startsWith(RESERVED_PREFIX)) throw new TypeError(`hooks.channels "${pattern}": topics starting with ${RESERVED_PREFIX} are reserved for Cinder`);
+    this.hooked.add(pattern, handler, "hooks.channels");
+  }
 
   /** One of Cinder's own channels, at an exact topic under RESERVED_PREFIX. */
   addReserved(topic: string, handler: ChannelHandler): void {
@@ -44,7 +52,7 @@ export class ChannelRouter implements HistoryDeclarations, PresenceFetchDeclarat
 
   match(topic: string): ChannelHandler | undefined {
     if (topic.startsWith(RESERVED_PREFIX)) return this.reserved.get(topic);
-    return this.patterns.match(topic);
+    return this.patterns.match(topic) ?? this.hooked.match(topic);
   }
 
   historyOf(topic: string): HistoryLimits | undefined {

@@ -3,7 +3,7 @@ import { DASHBOARD_SOCKET_PARAM, DASHBOARD_TOPIC } from "../dashboard/dashboard-
 import type { AuthOutcome, Identity } from "../auth/identity.js";
 import type { Logger } from "../ops/logger.js";
 import type { SocketSessionInit } from "../socket/connection.js";
-import type { ConnectHook, ConnectInfo, ConnectResult } from "./connect-hook.js";
+import { ConnectUnavailable, type ConnectHook, type ConnectInfo, type ConnectResult } from "./connect-hook.js";
 import { sameSecret } from "../auth/secret.js";
 
 /** What a new socket is admitted with: the assigns its channels start from, and its session. */
@@ -54,6 +54,7 @@ export function admit(
   const { authenticator, connect, log, transport } = options;
   if (options.dashboard && params[DASHBOARD_SOCKET_PARAM] !== undefined) return decide(admitDashboard(options.dashboard.key, info, log, transport));
   const fail = (what: string, err: unknown) => {
+    if (err instanceof ConnectUnavailable) return decide({ ok: false, status: 503, reason: "connect_unavailable", error: err.message });
     log.error({ err }, `${what} threw`);
     decide({ ok: false, status: 500, reason: "connect_error", error: "connect failed" });
   };

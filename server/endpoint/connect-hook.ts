@@ -25,3 +25,12 @@ export type ConnectHook = (
   params: Readonly<Record<string, string>>,
   info: ConnectInfo,
 ) => ConnectResult | Promise<ConnectResult>;
+
+/**
+ * Thrown (or rejected) by a connect hook that cannot decide now, its backend being down, slow or
+ * busy: the socket is refused with 503 and `message`, so the client tells "try again" from "no"
+ * (403). Anything else a hook throws is a 500.
+ */
+export class ConnectUnavailable extends Error {
+  override readonly name = "ConnectUnavailable";
+}

@@ -169,7 +169,8 @@ function handshake(head: RequestHead, remoteAddress: string, answered: Later, op
     head.query,
     { headers: head.headers, remoteAddress, authToken: head.headers[AUTH_TOKEN_HEADER], serializer: "json" },
     (outcome) => {
-      if (!outcome.ok) return refuse(answered, outcome.reason, metrics, log, outcome.status === 500 ? 500 : 403);
+      // phoenix.js's LongPoll knows 403 (give up) and 500 (retry), not 503: "try again" is a 500 here.
+      if (!outcome.ok) return refuse(answered, outcome.reason, metrics, log, outcome.status >= 500 ? 500 : 403);
       const session = sessions.create(outcome.assigns, outcome.session);
       answered.send(pollBody(410, session.token, []));
     },

@@ -12,13 +12,14 @@ export function helpText(): string {
     "Usage: npx cinder [options]",
     "",
     ...wrap(
-      "Runs a Cinder node: the demo chat, or your app with --app. Every setting is a flag and an env var " +
+      "Runs a Cinder node: the demo chat, your app with --app, or a backend's channels with the hooks setting. Every setting is a flag and an env var " +
         "(--max-channels-per-socket 50, or MAX_CHANNELS_PER_SOCKET=50); flags win over env vars. " +
         "Durations are in milliseconds. The same settings are createServer/startNode options (docs/configuration.md).",
       "",
     ),
     "",
     ...entry("--app <module>", "APP", "A module whose default export sets up the server (it is given the server, and adds channels).", "default the demo chat"),
+    ...entry("--config <file>", "CONFIG", "A JSON file of settings by name ({\"port\": 4000, \"hooks\": {…}}); flags and env vars override it.", "default none"),
     ...entry("-h, --help", "", "Print this help.", ""),
   ];
   for (const group of GROUPS) {

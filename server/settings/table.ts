@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { AuthConfig } from "../auth/auth-config.js";
+import type { HooksConfig } from "./hooks-setting.js";
 import { LOG_LEVELS } from "../ops/logger.js";
 import { defaultNodeBufferCap } from "../socket/node-buffer-cap.js";
 import { CORK_FIT_BATCH_BYTES } from "../presence/catch-up-batch.js";
@@ -509,6 +510,13 @@ export const SETTINGS = {
     max: 1_000_000,
     unit: "requests",
     description: "LongPoll requests one thread may have relayed to their session's owner and still wait on; past it they are answered 410.",
+  }),
+
+  hooks: json<HooksConfig>({
+    group: "Backend hooks",
+    example: '{"connect":"http://127.0.0.1:5000/connect","channels":{"room:*":{"join":"http://127.0.0.1:5000/join"}}}',
+    description:
+      "Backend hooks over HTTP: a backend in any language answers connects, and joins, publishes and rpc pushes per topic pattern, with timeouts, bounded concurrency and a circuit breaker (docs/backend-hooks.md). A TypeScript channel matching a topic wins over them.",
   }),
 } satisfies Record<string, Setting<unknown>>;
 
