@@ -216,15 +216,15 @@ export class LocalFanout {
       entry.quiet.add(subscriber);
       addCount(entry.perSerializer, serializer, -1);
       addCount(entry.quietSerializers, serializer, 1);
-      subscriber.socket.unsubscribe(listKey);
-      subscriber.socket.subscribe(offKey);
     } else {
       entry.quiet.delete(subscriber);
       addCount(entry.quietSerializers, serializer, -1);
       addCount(entry.perSerializer, serializer, 1);
-      subscriber.socket.unsubscribe(offKey);
-      subscriber.socket.subscribe(listKey);
     }
+    // Subscribed first, unsubscribed second: the socket never leaves uWS's topic tree, where the
+    // broadcasts published to it and not yet written wait (see behindKey).
+    subscriber.socket.subscribe(quiet ? offKey : listKey);
+    subscriber.socket.unsubscribe(quiet ? listKey : offKey);
     return true;
   }
 
