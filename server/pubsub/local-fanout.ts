@@ -380,12 +380,13 @@ export class LocalFanout {
 
   /** One delivery per subscriber reached (the sender of a broadcast_from excluded): the fast paths publish natively, so they are counted here. */
   private countDeliveries(entry: TopicSubscribers, audience: Audience, from: Subscriber | null): void {
-    let reached = from?.attached && from.topic === entry.topic ? -1 : 0;
+    let reached = from?.attached && from.topic === entry.topic && !this.behind.has(from) ? -1 : 0;
     for (const mode of AUDIENCES) {
       if (audience !== "all" && audience !== mode) continue;
       for (const count of (mode === "list" ? entry.perSerializer : entry.countSerializers).values()) reached += count;
     }
-    if (audience === "all") reached += entry.quiet.size;
+    // The quiet ones on the live stream: a quiet subscriber behind is in `quiet` but not here.
+    if (audience === "all") for (const count of entry.quietSerializers.values()) reached += count;
     if (reached > 0) this.options.metrics.deliveries.inc(reached);
   }
 
