@@ -6,8 +6,7 @@ import { metricOf } from "../support/metrics.js";
 import { perTest } from "../support/opened.js";
 import type { RawClient } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
-import { frame, openSession, poll, post } from "../longpoll/raw-longpoll.js";
-import { BODY, broadcastUntil, history, of, settings, tcp, turn } from "../support/behind.js";
+import { BODY, broadcastUntil, history, longPollSubscriber, of, settings, tcp, turn } from "../support/behind.js";
 
 // "Behind, not gone" where the plain path does not go: LongPoll under its default outbox cap,
 // broadcasts from another worker, msgpack subscribers, a channel that intercepts, and a member
@@ -32,15 +31,7 @@ const upTo = (n: number) => [...Array(n).keys()];
 describe("a LongPoll session behind", () => {
   it("falls behind under the default outbox cap (1 MiB) instead of ending, broadcasts going flat out", async () => {
     const server = await opened.server({ behindBytes: settings.behindBytes, channels: { "h:*": history(100_000) } });
-    const token = await openSession(server.port);
-    await post(server.port, token, frame("1", "1", "h:lp", "phx_join", {}));
-    const frames: unknown[][] = [];
-    const pollOnce = async () => {
-      const { body } = await poll(server.port, token);
-      if (body.status !== 200 && body.status !== 204) throw new Error(`poll answered ${JSON.stringify(body)}`);
-      for (const message of body.messages ?? []) frames.push(JSON.parse(message) as unknown[]);
-    };
-    await waitFor(async () => (await pollOnce(), frames.some((f) => f[3] === "phx_reply")), "the join reply");
+    const { frames, pollOnce } = await longPollSubscriber(server.port, "h:lp");
     // It stops polling; a broadcaster goes flat out, 128 KiB a turn.
     const overflows = () => metricOf(server, "cinder_longpoll_overflows_total");
     let sent = await broadcastUntil(server, "h:lp", 0, (i) => ({ i, body: BODY }), async () => (await fellBehind(server)) >= 1 || (await overflows()) >= 1, "the session to fall behind or end");

@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
 import type { RawClient, RawFrame } from "./raw-client.js";
 import { waitFor } from "./wait.js";
+import { frame, openSession, poll, post } from "../longpoll/raw-longpoll.js";
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -40,3 +41,17 @@ export async function broadcastUntil(server: CinderServer, topic: string, from: 
 
 /** behindBytes at its default, and a hard cap far above it. */
 export const settings = { behindBytes: 256 * KiB, maxBufferedBytes: 256 * MiB };
+
+/** A LongPoll session joined to `topic`: `pollOnce` takes what its outbox holds into `frames`. */
+export async function longPollSubscriber(port: number, topic: string): Promise<{ frames: unknown[][]; pollOnce: () => Promise<void> }> {
+  const token = await openSession(port);
+  await post(port, token, frame("1", "1", topic, "phx_join", {}));
+  const frames: unknown[][] = [];
+  const pollOnce = async () => {
+    const { body } = await poll(port, token);
+    if (body.status !== 200 && body.status !== 204) throw new Error(`poll answered ${JSON.stringify(body)}`);
+    for (const message of body.messages ?? []) frames.push(JSON.parse(message) as unknown[]);
+  };
+  await waitFor(async () => (await pollOnce(), frames.some((f) => f[3] === "phx_reply")), "the join reply");
+  return { frames, pollOnce };
+}
