@@ -37,6 +37,7 @@ const SCENARIOS = [
   "chaos",
   "failover",
   "hooks",
+  "behind",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

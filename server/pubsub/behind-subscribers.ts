@@ -1,3 +1,4 @@
+import { jsonSerializer } from "../../client/codec/serializer.js";
 import type { HistoryLimits, HistoryPage } from "../history/history.js";
 import type { Logger } from "../ops/logger.js";
 import type { Payload } from "./payload.js";
@@ -216,7 +217,7 @@ export class BehindSubscribers {
       state.offset = page.top;
       state.epoch = page.epoch;
     } else {
-      for (const entry of page.entries) subscriber.socket.sendJsonFrame(entry.frame);
+      for (const entry of page.entries) this.resend(subscriber, entry.frame);
       if (page.entries.length > 0) {
         state.offset = page.entries[page.entries.length - 1].offset;
         state.epoch = page.epoch;
@@ -242,6 +243,15 @@ export class BehindSubscribers {
     this.forget(subscriber);
     this.live.setLive(subscriber, true);
     this.metrics.caughtUp.inc({ kind });
+  }
+
+  /** A frame read from history, through the channel's handleOut when it intercepts its event (as it went live). */
+  private resend(subscriber: Subscriber, frame: string): void {
+    if (subscriber.handler.handleOut && subscriber.handler.intercept?.length) {
+      const { event, payload } = jsonSerializer.decode(frame, "toClient");
+      if (this.live.intercepts(subscriber, event)) return subscriber.deliverOut(event, payload as Payload);
+    }
+    subscriber.socket.sendJsonFrame(frame);
   }
 
   private send(subscriber: Subscriber, event: string, payload: Payload): void {

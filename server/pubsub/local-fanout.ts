@@ -216,15 +216,15 @@ export class LocalFanout {
       entry.quiet.add(subscriber);
       addCount(entry.perSerializer, serializer, -1);
       addCount(entry.quietSerializers, serializer, 1);
-      subscriber.socket.unsubscribe(listKey);
-      subscriber.socket.subscribe(offKey);
     } else {
       entry.quiet.delete(subscriber);
       addCount(entry.quietSerializers, serializer, -1);
       addCount(entry.perSerializer, serializer, 1);
-      subscriber.socket.unsubscribe(offKey);
-      subscriber.socket.subscribe(listKey);
     }
+    // Subscribed first, unsubscribed second: the socket never leaves uWS's topic tree, where the
+    // broadcasts published to it and not yet written wait (see behindKey).
+    subscriber.socket.subscribe(quiet ? offKey : listKey);
+    subscriber.socket.unsubscribe(quiet ? listKey : offKey);
     return true;
   }
 
@@ -380,12 +380,13 @@ export class LocalFanout {
 
   /** One delivery per subscriber reached (the sender of a broadcast_from excluded): the fast paths publish natively, so they are counted here. */
   private countDeliveries(entry: TopicSubscribers, audience: Audience, from: Subscriber | null): void {
-    let reached = from?.attached && from.topic === entry.topic ? -1 : 0;
+    let reached = from?.attached && from.topic === entry.topic && !this.behind.has(from) ? -1 : 0;
     for (const mode of AUDIENCES) {
       if (audience !== "all" && audience !== mode) continue;
       for (const count of (mode === "list" ? entry.perSerializer : entry.countSerializers).values()) reached += count;
     }
-    if (audience === "all") reached += entry.quiet.size;
+    // The quiet ones on the live stream: a quiet subscriber behind is in `quiet` but not here.
+    if (audience === "all") for (const count of entry.quietSerializers.values()) reached += count;
     if (reached > 0) this.options.metrics.deliveries.inc(reached);
   }
 

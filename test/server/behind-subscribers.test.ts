@@ -1,46 +1,14 @@
-import type { Socket } from "node:net";
 import { describe, expect, it, vi } from "vitest";
-import { CLOSE, ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
+import { CLOSE, type CinderServer } from "../../server/index.js";
 import { metricOf } from "../support/metrics.js";
 import { perTest } from "../support/opened.js";
-import type { RawClient, RawFrame } from "../support/raw-client.js";
 import { waitFor } from "../support/wait.js";
-import { frame, openSession, poll, post } from "../longpoll/raw-longpoll.js";
+import { BODY, broadcastUntil, conflating, history, KiB, longPollSubscriber, MiB, of, plain, settings, tcp, turn } from "../support/behind.js";
 
 // "Behind, not gone": a subscriber that stops reading leaves the live stream past behindBytes and
 // catches up once it reads again, from history or from the latest message per key. The slow
 // reader is a raw client whose TCP socket is paused, then resumed.
 const opened = perTest();
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const BODY = "x".repeat(8 * KiB);
-
-const tcp = (client: RawClient) => (client.ws as unknown as { _socket: Socket })._socket;
-const turn = () => new Promise((r) => setImmediate(r));
-
-const history = (size: number): ChannelHandler => ({ history: { size, ttlMs: 60_000 }, join: () => ok() });
-const conflating: ChannelHandler = { join: () => ok(), conflate: (_event, payload) => String((payload as { key: unknown }).key) };
-const plain: ChannelHandler = { join: () => ok() };
-
-const of = (client: RawClient, event: string) => client.frames.filter((f: RawFrame) => f[3] === event).map((f) => f[4] as Record<string, unknown>);
-
-/** Broadcasts `make(i)` a turn at a time until `done` says so; returns how many were sent. */
-async function broadcastUntil(server: CinderServer, topic: string, from: number, make: (i: number) => Record<string, unknown>, done: () => Promise<boolean>, what: string): Promise<number> {
-  let i = from;
-  await waitFor(
-    async () => {
-      for (const end = i + 16; i < end; i++) server.broadcast(topic, "msg", make(i));
-      await turn();
-      return done();
-    },
-    what,
-    30_000,
-  );
-  return i;
-}
-
-const settings = { behindBytes: 256 * KiB, maxBufferedBytes: 256 * MiB };
 
 /** A slow reader falls behind on a history topic, reads again while broadcasts go on, and must get every one once, in order. */
 async function caughtUpInOrder(server: CinderServer): Promise<void> {
@@ -215,15 +183,7 @@ describe("a LongPoll subscriber behind on a history topic", () => {
     // The session's own cap must leave room above behindBytes for what arrives between two looks
     // at its outbox (100 ms; docs/operations.md#behind-not-gone): this test broadcasts flat out.
     const server = await opened.server({ ...settings, longPollMaxBufferedBytes: 256 * MiB, channels: { "h:*": history(100_000) } });
-    const token = await openSession(server.port);
-    await post(server.port, token, frame("1", "1", "h:lp", "phx_join", {}));
-    const frames: unknown[][] = [];
-    const pollOnce = async () => {
-      const { body } = await poll(server.port, token);
-      if (body.status !== 200 && body.status !== 204) throw new Error(`poll answered ${JSON.stringify(body)}`);
-      for (const message of body.messages ?? []) frames.push(JSON.parse(message) as unknown[]);
-    };
-    await waitFor(async () => (await pollOnce(), frames.some((f) => f[3] === "phx_reply")), "the join reply");
+    const { frames, pollOnce } = await longPollSubscriber(server.port, "h:lp");
     // It stops polling: its outbox fills past behindBytes.
     let sent = await broadcastUntil(server, "h:lp", 0, (i) => ({ i, body: BODY }), async () => (await metricOf(server, "cinder_subscribers_fell_behind_total", { kind: "history" })) >= 1, "the session to fall behind");
     for (const end = sent + 100; sent < end; sent++) server.broadcast("h:lp", "msg", { i: sent, body: BODY });

@@ -95,6 +95,31 @@ describe("LocalFanout", () => {
   });
 });
 
+describe("LocalFanout.setQuiet", () => {
+  // uWS drops the publishes it has not yet written to a socket that leaves its last topic (the
+  // socket leaves its topic tree, and its pending messages with it; see behindKey): a list
+  // subscriber going quiet or back must never be between topics, or a broadcast queued for it
+  // just before is lost.
+  it("keeps the socket on a uWS topic at every step, going quiet and back", async () => {
+    const { fanout, routeNow } = setup();
+    const member = subscriber("room:q");
+    const emptied: string[] = [];
+    const { unsubscribe } = member.socket;
+    member.socket.unsubscribe = (key) => {
+      unsubscribe(key);
+      if (member.topics.size === 0) emptied.push(key);
+    };
+    const ready = fanout.subscribe(member);
+    routeNow();
+    await ready;
+    expect(fanout.setQuiet(member, true)).toBe(true);
+    expect([...member.topics]).toEqual(["qroom:q"]);
+    expect(fanout.setQuiet(member, false)).toBe(true);
+    expect([...member.topics]).toEqual(["jroom:q"]);
+    expect(emptied).toEqual([]);
+  });
+});
+
 describe("PublishQueue", () => {
   it("goes on with the rest of a batch when one item fails, and counts the failure", async () => {
     const { queue, metrics } = setup();
