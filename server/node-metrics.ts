@@ -10,6 +10,7 @@ import { counterMetrics } from "./counters/counter-metrics.js";
 import { topicWorkerMetrics } from "./topic-workers/topic-worker-metrics.js";
 import { endpointMetrics } from "./endpoint/endpoint-metrics.js";
 import { longPollMetrics } from "./longpoll/longpoll-metrics.js";
+import { webhookMetrics } from "./webhooks/webhook-metrics.js";
 
 /**
  * Every metric of one thread, on one registry served at /metrics: each feature's group, side by
@@ -31,6 +32,7 @@ export function nodeMetrics(options: { processMetrics: boolean }) {
     ...topicWorkerMetrics(registry),
     ...endpointMetrics(registry),
     ...longPollMetrics(registry),
+    ...webhookMetrics(registry),
   };
 }
 
