@@ -1,4 +1,4 @@
-import type { Channel } from "phoenix";
+import { Presence, type Channel } from "phoenix";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { NodeProcess } from "../support/node-process.js";
 import { perFile, perTest } from "../support/opened.js";
@@ -55,6 +55,8 @@ describe("webhooks across a cluster", () => {
     await waitFor(() => backend.of("member_added", topic).length === 1, "ada added");
     // The same user on B, then gone from A: the topic and the key stay held all along.
     const onB = member(nodes.B, topic, "ada");
+    const presence = new Presence(onB);
+    const metasOf = (key: string) => presence.list((k, p) => (k === key ? (p as { metas: unknown[] }).metas.length : 0)).reduce((a, b) => a + b, 0);
     await joined(onB);
     // The ledger takes changes in the order they reach Redis: B's hold is there before A lets go.
     await waitFor(async () => (await observer.scard(`{cinder:wh}:s:o:${topic}`)) === 2, "A and B holding the topic");
@@ -63,6 +65,8 @@ describe("webhooks across a cluster", () => {
     // A second thread of A subscribes and goes too.
     const twice = [member(nodes.A, topic, "bob"), member(nodes.A, topic, "bob")];
     for (const channel of twice) await joined(channel);
+    // Both of bob's metas are tracked (B sees them) before either leaves.
+    await waitFor(() => metasOf("bob") === 2, "bob twice");
     for (const channel of twice) channel.leave();
     onB.leave();
     await waitFor(() => backend.of("channel_vacated", topic).length === 1 && keys(topic, "member_removed").includes("ada"), "vacated, ada removed");

@@ -67,7 +67,7 @@ describe("webhooks from one node", () => {
     expect(new Set(ids).size).toBe(1);
     expect(backend.events[0]!.id).toBe(ids[0]);
     expect(await metricOf(server, "cinder_webhook_retries_total")).toBe(3);
-    expect(await metricOf(server, "cinder_webhook_delivered_total")).toBe(1);
+    await waitFor(async () => (await metricOf(server, "cinder_webhook_delivered_total")) === 1, "the delivery counted");
   });
 
   it("refuses a webhooks setting that is not valid, saying which field", async () => {
