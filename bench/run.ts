@@ -35,6 +35,7 @@ const SCENARIOS = [
   "presence-storm",
   "presence-fetch",
   "chaos",
+  "webhooks",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

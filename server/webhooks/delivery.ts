@@ -4,6 +4,7 @@ import type { WebhookMetrics } from "./webhook-metrics.js";
 import type { WebhookSettings } from "./webhook-settings.js";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureOf } from "./signature.js";
 import { DropLog } from "./drop-log.js";
+import { BackendPoster } from "./http-post.js";
 
 /** How long a graceful close keeps sending what is held before dropping it (counted `closed`). */
 const CLOSE_FLUSH_MS = 5000;
@@ -23,7 +24,8 @@ export class WebhookDelivery {
   private sending = false;
   private closing = false;
   private readonly drops: DropLog;
-  private abort = new AbortController();
+  private readonly abort = new AbortController();
+  private readonly poster: BackendPoster;
 
   constructor(
     private readonly settings: WebhookSettings,
@@ -31,6 +33,7 @@ export class WebhookDelivery {
     private readonly log: Logger,
   ) {
     this.drops = new DropLog(log);
+    this.poster = new BackendPoster(settings.url);
   }
 
   /** Events held: queued and in flight. */
@@ -64,6 +67,7 @@ export class WebhookDelivery {
     if (left.length > 0) this.drop(left, "closed");
     this.metrics.webhookQueue.set(0);
     this.drops.flush();
+    this.poster.close();
   }
 
   private sendNext(): void {
@@ -109,21 +113,15 @@ export class WebhookDelivery {
   /** One POST: null when the backend acknowledged it, else what went wrong. */
   private async post(body: string): Promise<string | null> {
     const timestamp = Math.floor(Date.now() / 1000);
+    const headers = {
+      "content-type": "application/json",
+      "user-agent": "cinder-webhooks",
+      [TIMESTAMP_HEADER]: String(timestamp),
+      [SIGNATURE_HEADER]: signatureOf(this.settings.secret, timestamp, body),
+    };
     try {
-      const response = await fetch(this.settings.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "cinder-webhooks",
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: signatureOf(this.settings.secret, timestamp, body),
-        },
-        body,
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.settings.requestTimeoutMs)]),
-      });
-      // The body is read to free the connection for the next batch.
-      await response.arrayBuffer().catch(() => undefined);
-      return response.ok ? null : `status ${response.status}`;
+      const status = await this.poster.post(headers, body, this.settings.requestTimeoutMs, this.abort.signal);
+      return status >= 200 && status < 300 ? null : `status ${status}`;
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
