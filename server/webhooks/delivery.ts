@@ -1,3 +1,4 @@
+import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
 import type { WebhookEvent } from "./webhook-event.js";
 import type { WebhookMetrics } from "./webhook-metrics.js";
@@ -26,6 +27,8 @@ export class WebhookDelivery {
   private readonly drops: DropLog;
   private readonly abort = new AbortController();
   private readonly poster: BackendPoster;
+  /** Resolved when nothing is held any more (a close waits for it). */
+  private readonly emptied: Array<() => void> = [];
 
   constructor(
     private readonly settings: WebhookSettings,
@@ -57,8 +60,7 @@ export class WebhookDelivery {
     this.closing = true;
     if (this.held === 0) return;
     if (!this.sending) this.sendNext();
-    const deadline = Date.now() + CLOSE_FLUSH_MS;
-    while (this.held > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await settleWithin(new Promise<void>((resolve) => this.emptied.push(resolve)), CLOSE_FLUSH_MS);
     this.abort.abort();
     clearTimeout(this.timer);
     const left = [...this.inFlight, ...this.queue];
@@ -80,6 +82,7 @@ export class WebhookDelivery {
       this.inFlight = [];
       this.sending = false;
       this.metrics.webhookQueue.set(this.held);
+      if (this.held === 0) for (const resolve of this.emptied.splice(0)) resolve();
       if (this.queue.length >= this.settings.batchSize || this.closing) this.sendNext();
       else if (this.queue.length > 0) this.timer ??= setTimeout(() => this.sendNext(), this.settings.batchDelayMs);
     });

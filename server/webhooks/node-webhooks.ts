@@ -1,9 +1,13 @@
+import { settleWithin } from "../fabric/settle-within.js";
 import type { Logger } from "../ops/logger.js";
 import type { WebhookDelivery } from "./delivery.js";
 import { eventOf, type WebhookFact } from "./webhook-event.js";
 import type { WebhookLedger } from "./ledger.js";
 import type { WebhookNotice } from "./webhook-notice.js";
 import type { WebhookSettings } from "./webhook-settings.js";
+
+/** How long a close waits for the ledger's answers (Redis unreachable: the node stops anyway). */
+const LEDGER_ANSWERS_WAIT_MS = 5000;
 
 /** A set's name in the ledger: a topic's subscribers, or a presence key's metas. */
 const occupancySet = (topic: string) => `o:${topic}`;
@@ -66,7 +70,7 @@ export class NodeWebhooks {
 
   /** Sends what is held (within the delivery's bound) and leaves the ledger: survivors sweep the rest. */
   async close(): Promise<void> {
-    await Promise.all(this.unanswered);
+    await settleWithin(Promise.all(this.unanswered), LEDGER_ANSWERS_WAIT_MS);
     await this.delivery.close();
     await this.ledger.close();
   }
