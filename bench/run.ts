@@ -38,6 +38,7 @@ const SCENARIOS = [
   "failover",
   "hooks",
   "behind",
+  "webhooks",
 ] as const;
 
 const [name, ...args] = process.argv.slice(2);

@@ -11,6 +11,7 @@ import { topicWorkerMetrics } from "./topic-workers/topic-worker-metrics.js";
 import { endpointMetrics } from "./endpoint/endpoint-metrics.js";
 import { longPollMetrics } from "./longpoll/longpoll-metrics.js";
 import { hookMetrics } from "./hooks/hook-metrics.js";
+import { webhookMetrics } from "./webhooks/webhook-metrics.js";
 
 /**
  * Every metric of one thread, on one registry served at /metrics: each feature's group, side by
@@ -33,6 +34,7 @@ export function nodeMetrics(options: { processMetrics: boolean }) {
     ...endpointMetrics(registry),
     ...longPollMetrics(registry),
     ...hookMetrics(registry),
+    ...webhookMetrics(registry),
   };
 }
 

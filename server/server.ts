@@ -56,6 +56,9 @@ import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
 import { TopicWorkers } from "./topic-workers/topic-workers.js";
 import { DisconnectLane } from "./auth/disconnect.js";
 import type { TopicWorkerServices } from "./topic-workers/worker-run.js";
+import { ThreadWebhooks } from "./webhooks/thread-webhooks.js";
+import { webhookNoticesFor } from "./webhooks/webhooks-for.js";
+import { resolveWebhooks } from "./webhooks/webhook-settings.js";
 
 export interface CreateServerOptions extends Partial<ServerConfig> {
   /** Accept or refuse each socket; see ConnectHook. Without it every socket is accepted. */
@@ -121,6 +124,8 @@ export class CinderServer {
   private readonly longPoll: LongPollSessions | undefined;
   private readonly longPollTopics = new LongPollTopics();
   private readonly httpInFlight = new HttpRequestsInFlight();
+  /** What this thread tells the node's webhooks (undefined without the webhooks setting). */
+  private readonly webhooks: ThreadWebhooks | undefined;
 
   constructor(options: CreateServerOptions = {}, private readonly topology?: WorkerTopology) {
     const { connect, channels, clock, ...settings } = options;
@@ -141,13 +146,15 @@ export class CinderServer {
     this.fabric = threadFabric;
     this.counterStore = this.createCounterStore(medium);
     this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
+    this.webhooks = this.createWebhooks(medium, replica);
     this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
     this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
     this.fanout = new LocalFanout({
       queue: this.queue,
       log: this.log,
       metrics: this.metrics,
-      fabric: this.fabric,
+      // With webhooks on occupancy, each topic's first and last subscriber here is told to them too.
+      fabric: this.webhooks?.wantsOccupancy ? this.webhooks.interest(this.fabric) : this.fabric,
       follower: this.topicWorkers,
       behind: { watermark: config.behindBytes, maxKeys: config.conflationMaxKeys },
     });
@@ -156,6 +163,7 @@ export class CinderServer {
     this.broadcaster = new Broadcaster(this.fanout, this.fabric, this.leases, this.historyAuthority, this.metrics, this.log, this.router, config.maxPayloadDepth);
     this.threadPresence = new ThreadPresence({ settings: config, replicaName, incarnation, fabric: this.fabric, fanout: this.fanout, metrics: this.metrics, log: this.log, declarations: this.router });
     this.presence = this.threadPresence.service;
+    if (this.webhooks?.wantsPresence) this.presence.onChanges(this.webhooks.presenceChanged);
     this.counters = new Counters({ store: this.counterStore, now: this.now, metrics: this.metrics, log: this.log, deliver: (topic, reading) => this.fanout.deliver(topic, "counter", reading), intervalMs: config.countIntervalMs });
     this.reports = new ThreadReports({ fabric: this.fabric, metrics: this.metrics, fanout: this.fanout, connections: this.connections, worker: topology?.index, health: () => this.health() });
     const { fabric, fanout, broadcaster, historyTopics, reports, metrics, presence, router, log } = this;
@@ -317,6 +325,8 @@ export class CinderServer {
     this.presence.stop({ graceful: true });
     this.queue.flush();
     this.longPoll?.closeAll();
+    // The last occupancy and presence events, and what is queued, go out while Redis is still there.
+    await this.webhooks?.close();
     await this.closeHttp();
     this.backendHooks?.close();
     // Pending counter increments go out before the Redis connections close.
@@ -436,6 +446,13 @@ export class CinderServer {
     });
   }
 
+  /** This thread's taps for webhooks, telling the node's webhooks (kept here, or by the main thread); none without the setting. */
+  private createWebhooks(medium: Medium, replica: string): ThreadWebhooks | undefined {
+    if (!this.config.webhooks) return undefined;
+    const settings = resolveWebhooks(this.config.webhooks);
+    return new ThreadWebhooks(settings, webhookNoticesFor(medium, settings, this.metrics, this.log), replica);
+  }
+
   /** The authority of this thread's history topics on its medium. */
   private createHistoryAuthority(medium: Medium): HistoryAuthority {
     const { config, metrics } = this;
@@ -478,6 +495,7 @@ export class CinderServer {
       broadcaster: this.broadcaster,
       presence,
       presenceStates: this.threadPresence.states,
+      clientPushes: this.webhooks?.wantsClientEvents ? this.webhooks.clientPush : undefined,
     };
     return {
       log: this.log,

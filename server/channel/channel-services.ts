@@ -27,7 +27,12 @@ export interface ChannelServices {
   readonly presence: Pick<PresenceService, "track" | "update" | "untrack" | "snapshot" | "count">;
   /** How members catch up on a topic's list (pushPresenceState). */
   readonly presenceStates: Pick<PresenceStates, "request" | "forget" | "drained">;
+  /** Told of every client push a joined channel takes in (webhooks' client events); unset: nothing to tell. */
+  readonly clientPushes?: ClientPushListener;
 }
+
+/** Hears a client's push on a joined channel, before its handler does. */
+export type ClientPushListener = (topic: string, event: string, payload: unknown, userId: string | undefined) => void;
 
 /** What a channel uses of its socket. */
 export interface ChannelConnection extends SubscriberSocket, StateMemberSocket {

@@ -261,6 +261,7 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
         return;
       }
       const ref: PushRef = { topic: this.topic, joinRef: this.joinRef, ref: frame.ref };
+      this.services.clientPushes?.(this.topic, frame.event, frame.payload, this.connection.userId);
       // Kept free of async/await so synchronous handlers never allocate a promise.
       return this.guard(() => {
         const result = handleIn.call(this.handler, frame.event, frame.payload as Payload, this, ref);

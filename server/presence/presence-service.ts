@@ -70,6 +70,7 @@ export class PresenceService {
   private readonly coalescer: DiffCoalescer;
   private readonly counts = new PresenceCounts();
   private readonly countListeners = new Set<(topic: string) => void>();
+  private readonly changeListeners = new Set<(changes: PresenceChanges) => void>();
   private readonly baseWindowMs: number;
   private readonly widestWindowMs: number;
 
@@ -170,6 +171,14 @@ export class PresenceService {
     this.countListeners.add(listener);
   }
 
+  /**
+   * Every change the tracker reports (local and from peers, each meta with its dot), before
+   * diffs are coalesced: webhooks pick the metas this replica holds from them.
+   */
+  onChanges(listener: (changes: PresenceChanges) => void): void {
+    this.changeListeners.add(listener);
+  }
+
   onDiff(listener: DiffListener): () => void {
     this.listeners.add(listener);
     return () => {
@@ -221,6 +230,7 @@ export class PresenceService {
 
   private report(changes: PresenceChanges): void {
     this.counts.apply(changes, this.countChanged);
+    for (const listener of this.changeListeners) listener(changes);
     for (const [topic, diff] of diffsByTopic(changes.joins, changes.leaves)) this.coalescer.push(topic, diff);
   }
 }

@@ -12,7 +12,7 @@ export type OriginCheck = boolean | readonly string[] | ((origin: string, host: 
 export type Resolved = Readonly<Record<string, unknown>>;
 
 /** Headings of --help and of the configuration reference, in their order. */
-export const GROUPS = ["Serving", "Security", "Cluster", "Limits", "Slow consumers and drains", "Presence", "History", "Counters and topic workers", "LongPoll", "Backend hooks"] as const;
+export const GROUPS = ["Serving", "Security", "Cluster", "Limits", "Slow consumers and drains", "Presence", "History", "Counters and topic workers", "LongPoll", "Backend hooks", "Webhooks"] as const;
 export type Group = (typeof GROUPS)[number];
 
 /** Every duration is in milliseconds; the other units a setting may count in. */

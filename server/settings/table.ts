@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { AuthConfig } from "../auth/auth-config.js";
 import type { HooksConfig } from "./hooks-setting.js";
+import { webhooksProblem, type WebhooksSetting } from "../webhooks/webhook-settings.js";
 import { LOG_LEVELS } from "../ops/logger.js";
 import { defaultNodeBufferCap } from "../socket/node-buffer-cap.js";
 import { CORK_FIT_BATCH_BYTES } from "../presence/catch-up-batch.js";
@@ -518,6 +519,15 @@ export const SETTINGS = {
     description:
       "Backend hooks over HTTP: a backend in any language answers connects, and joins, publishes and rpc pushes per topic pattern, with timeouts, bounded concurrency and a circuit breaker (docs/backend-hooks.md). A TypeScript channel matching a topic wins over them.",
   }),
+  webhooks: {
+    ...json<WebhooksSetting>({
+      group: "Webhooks",
+      example: '{"url":"https://backend.example/cinder","secret":"at-least-16-chars"}',
+      description:
+        'Sends channel occupied/vacated, presence member added/removed and chosen client events to a backend, batched, signed and retried (docs/webhooks.md): {"url", "secret", "events"?, "clientEvents"?: [{"topic": "room:*", "events": ["new_msg"]}], "batchSize"? (100), "batchDelayMs"? (50), "retryMinMs"? (100), "retryMaxMs"? (30000), "maxAttempts"? (0: until a 2xx), "requestTimeoutMs"? (10000), "maxQueue"? (10000)}; unset: no webhooks, and nothing on the message path.',
+    }),
+    problem: (value: unknown) => (typeof value === "object" && value !== null ? webhooksProblem(value) : "must be an object, e.g. {\"url\":…,\"secret\":…}"),
+  },
 } satisfies Record<string, Setting<unknown>>;
 
 /** A setting's name. */

@@ -22,6 +22,10 @@ import { parseGossipMessage } from "../presence/messages.js";
 import { STATS_LANE, type StatsAnswer } from "../stats/node-report.js";
 import type { ControlMessage, WorkerReport } from "./control-messages.js";
 import type { WorkerBoot } from "./worker-entry.js";
+import type { NodeWebhooks } from "../webhooks/node-webhooks.js";
+import { nodeWebhooksFor } from "../webhooks/webhooks-for.js";
+import { serveWorkerWebhooks } from "../webhooks/webhooks-workers.js";
+import { resolveWebhooks } from "../webhooks/webhook-settings.js";
 
 const ENTRY = new URL("./worker-entry.js", import.meta.url);
 /** Bound on a graceful drain past drainPeriod: uWS gives a client that does not answer the close ~16 s. */
@@ -58,6 +62,8 @@ export class WorkerSupervisor {
   private readonly nodeSecret = randomBytes(32).toString("base64");
   private readonly fabric: MainThreadFabric;
   private readonly counters: CounterStore;
+  /** The node's webhooks, its workers' notices aggregated here (undefined without the setting). */
+  private readonly webhooks: NodeWebhooks | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = new Array(options.count).fill(undefined);
@@ -93,6 +99,10 @@ export class WorkerSupervisor {
     const stores = { max: settings.historyMaxPendingStores, timeoutMs: settings.historyStoreTimeoutMs };
     const history = historyFor(medium, { maxBytes: settings.historyMaxBytes, stores, coalesceMax: settings.historyReadCoalesceMax, metrics, log, delivery: { deliverEncoded: (message) => this.fabric.deliver(message) } });
     serveWorkerHistory(this.fabric, history, log);
+    if (settings.webhooks) {
+      this.webhooks = nodeWebhooksFor(medium, resolveWebhooks(settings.webhooks), metrics, log);
+      serveWorkerWebhooks(this.fabric, this.webhooks);
+    }
     // The node's own figures (the main thread holds no sockets): its topics, its Redis connections, its metrics.
     this.fabric.serve(STATS_LANE, async (): Promise<StatsAnswer> => ({ kind: "node", topics: this.fabric.topicCount, redis: redis?.redisStatus(), metrics: await metrics.registry.getMetricsAsJSON() }));
   }
@@ -110,6 +120,7 @@ export class WorkerSupervisor {
       return slot.exited;
     });
     await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
+    await this.webhooks?.close();
     // Pending counter increments go out before the Redis connections close.
     await this.counters.close();
     await this.fabric.close();
@@ -173,6 +184,7 @@ export class WorkerSupervisor {
       return;
     }
     // Its sockets are gone: every other replica drops its presences now rather than after downPeriod.
+    this.webhooks?.workerGone(index);
     this.fabric.workerCrashed(index, slot.replica);
     const now = Date.now();
     this.restarts = this.restarts.filter((at) => now - at < 60_000);

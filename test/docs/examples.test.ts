@@ -24,7 +24,7 @@ const COMPILED: Record<string, "ts" | "js"> = { ts: "ts", js: "js", html: "js" }
  * Languages shown, not compiled: shell transcripts and commands, program output, other ecosystems'
  * code, and the source's floor order (checked by test/architecture/floors.test.ts).
  */
-const SHOWN = new Set(["sh", "text", "elixir", "floors", "json", "python"]);
+const SHOWN = new Set(["sh", "text", "elixir", "floors", "json", "python", "go"]);
 
 const STRICT = {
   strict: true,
