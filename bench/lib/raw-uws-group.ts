@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
+import type { Redis } from "ioredis";
+
 import { startLocalCluster } from "./cluster-processes.js";
 import { repoRoot } from "./repo-root.js";
 
@@ -13,6 +15,9 @@ export interface RawUwsGroup {
   readonly port: number;
   /** The uWS processes themselves (never a taskset wrapper). */
   readonly pids: number[];
+  /** the group's redis-server: a client, and its pid */
+  readonly redis: Redis;
+  readonly redisPid: number;
   stop(): Promise<void>;
 }
 
@@ -65,5 +70,5 @@ export async function startRawUwsGroup(processes: number, redisCpu: number | und
     await stop();
     throw err;
   }
-  return { port: redis.port, pids: children.map((c) => c.pid ?? -1), stop };
+  return { port: redis.port, pids: children.map((c) => c.pid ?? -1), redis: redis.redis, redisPid: redis.pids[0], stop };
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -146,11 +147,16 @@ int main(int argc, char **argv) {
     pid_t *pids = calloc((size_t)o.processes, sizeof(pid_t));
     uint64_t t_start = now_ns();
     announce("connecting", -1);
+    pid_t coordinator = getpid();
     for (int i = 0; i < o.processes; i++) {
         int first = (int)((long)o.sockets * i / o.processes);
         int end = (int)((long)o.sockets * (i + 1) / o.processes);
         pid_t pid = fork();
         if (pid == 0) {
+            /* A worker ends with the coordinator, however the coordinator ends (a runner that kills
+             * it after a timeout or a memory guard must not leave 50 workers holding sockets). */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != coordinator) _exit(1);
             run_worker(&o, sh, first, end - first);
             _exit(0);
         }
