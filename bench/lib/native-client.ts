@@ -42,6 +42,10 @@ export interface LoadClientOptions {
    * listener's promise settles (samples that take longer than a fixed pause: GC, heap snapshots).
    */
   step?: boolean;
+  /** worker processes (the client's default: one per 19,000 sockets, each under 20,000 open files) */
+  processes?: number;
+  /** source addresses 127.0.0.1…127.0.0.N (the client's default: one per 4,000 sockets, at most 250) */
+  sources?: number;
   /** bound of the connect phase and of the join phase each, seconds (the client's default: 120) */
   connectTimeoutSeconds?: number;
   /** kills the client (and with it its workers) when aborted; the run then rejects with the reason */
@@ -92,6 +96,8 @@ function clientArgs(o: LoadClientOptions): string[] {
     heartbeat: o.heartbeatSeconds,
     step: o.step ? 1 : undefined,
     "connect-timeout": o.connectTimeoutSeconds,
+    processes: o.processes,
+    sources: o.sources,
   };
   return Object.entries(args).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
 }

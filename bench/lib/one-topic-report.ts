@@ -40,7 +40,7 @@ export interface RunResult {
   min_files_per_node: number;
   /** bytes, once everyone joined */
   rss_joined: { servers: number; clients: number; redis: number };
-  /** bytes, machine-wide, once everyone joined; slab_growth from before the run's processes started */
+  /** bytes, machine-wide, once everyone joined; slab_growth from the client's start (servers up) to joined */
   kernel_joined: { slab: number; slab_growth: number; tcp_buffers: number; tcp_in_use: number };
   /** over all rounds: PUBLISH calls, subscribed connections (each gets every message), bytes Redis sent, Redis CPU */
   redis_per_broadcast: { publish: number; pubsub_connections: number; output_bytes: number; cpu_ms: number };

@@ -10,7 +10,8 @@
  * cinder,raw-uws; --no-pin (else redis-server and the servers on core 0, the client on core 1);
  * --connect-timeout s (bound of connecting, and of joining, default 120 + 1 s per 5,000 sockets);
  * --drain s (how long a round waits without any delivery before what is left counts as missing,
- * default 10); --min-available-gib G (the memory guard's floor, default 2).
+ * default 10); --client-processes N (the load client's worker processes, default one per 19,000
+ * sockets); --min-available-gib G (the memory guard's floor, default 2).
  * Each run stops by itself: the client bounds connect, join and every round, and every process
  * it started is stopped when a run ends or fails, or when the bench is interrupted. A memory
  * guard aborts a run (stopping its processes, and saying so) once MemAvailable falls below the
@@ -70,6 +71,7 @@ export async function run(args: string[]): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const results: RunResult[] = [];
+  const tcpBefore = sampleKernelMemory().tcpInUse;
   try {
     for (let i = 0; i < runs; i++) {
       for (const target of targets) {
@@ -77,6 +79,8 @@ export async function run(args: string[]): Promise<void> {
           console.log(`stopping: MemAvailable stayed under ${((floorBytes + GIB) / GIB).toFixed(1)} GiB for a minute after the last run`);
           break;
         }
+        // The kernel frees a run's sockets (and their Slab) a while after its processes exit.
+        await socketsBackTo(tcpBefore + 2000);
         const result = await measureOneTopic(target, {
           sockets,
           nodes,
@@ -87,6 +91,7 @@ export async function run(args: string[]): Promise<void> {
           bodySize: f.number("body-size", 100),
           connectTimeoutSeconds: f.number("connect-timeout", 120 + Math.ceil(sockets / 5000)),
           drainSeconds: f.number("drain", 10),
+          clientProcesses: f.has("client-processes") ? f.number("client-processes", 1) : undefined,
           minAvailableBytes: floorBytes,
         });
         results.push(result);
@@ -121,6 +126,11 @@ async function memoryBackAbove(bytes: number, timeoutMs = 60_000): Promise<boole
   return true;
 }
 
+async function socketsBackTo(tcpInUse: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (sampleKernelMemory().tcpInUse > tcpInUse && Date.now() < deadline) await sleep(500);
+}
+
 async function startServers(target: TargetName, nodes: number, pin: boolean): Promise<Servers> {
   const redisCore = pin ? SERVER_CORE : undefined;
   const cpus = pin ? String(SERVER_CORE) : undefined;
@@ -144,6 +154,8 @@ export interface OneTopicShape {
   connectTimeoutSeconds?: number;
   /** a round's wait for outstanding broadcasts while none arrives (default: the client's, 2 s) */
   drainSeconds?: number;
+  /** the load client's worker processes (default: one per 19,000 sockets) */
+  clientProcesses?: number;
   /** the memory guard's floor: below this MemAvailable the run is aborted (default 2 GiB) */
   minAvailableBytes?: number;
 }
@@ -164,8 +176,10 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
   let servers: Servers | undefined;
   let probe: OneTopicProbe | undefined;
   try {
+    controller.signal.throwIfAborted();
     servers = await startServers(target, shape.nodes, pin);
     running.add(servers);
+    controller.signal.throwIfAborted();
     probe = new OneTopicProbe(servers);
     const p = probe;
     const report = await runNativeClient(
@@ -183,6 +197,7 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
         settleSeconds: 1,
         drainSeconds: shape.drainSeconds,
         connectTimeoutSeconds: shape.connectTimeoutSeconds,
+        processes: shape.clientProcesses,
         core: pin ? CLIENT_CORE : undefined,
         signal: controller.signal,
         onSpawn: (pid) => p.setClient(pid),
@@ -266,7 +281,7 @@ function summarize(
     rss_joined: { servers: joined?.serverRssBytes ?? 0, clients: joined?.clientRssBytes ?? 0, redis: joined?.redisRssBytes ?? 0 },
     kernel_joined: {
       slab: joined?.kernel.slabBytes ?? 0,
-      slab_growth: (joined?.kernel.slabBytes ?? 0) - before.kernel.slabBytes,
+      slab_growth: (joined?.kernel.slabBytes ?? 0) - (connecting?.kernel.slabBytes ?? before.kernel.slabBytes),
       tcp_buffers: joined?.kernel.tcpBufferBytes ?? 0,
       tcp_in_use: joined?.kernel.tcpInUse ?? 0,
     },
