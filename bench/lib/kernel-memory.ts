@@ -33,3 +33,27 @@ export function sampleKernelMemory(): KernelMemorySample {
     tcpBufferBytes: tcp ? Number(tcp[2]) * PAGE_SIZE : 0,
   };
 }
+
+export interface KernelMemoryPeaks {
+  slabBytes: number;
+  tcpBufferBytes: number;
+  /** the lowest MemAvailable seen */
+  memAvailableBytes: number;
+}
+
+/**
+ * Samples the kernel's memory every `intervalMs` and keeps the peaks: TCP buffers swell while a
+ * broadcast is on its way to a million sockets, between the phases a run samples at.
+ */
+export function watchKernelMemory(intervalMs = 500): { peaks(): KernelMemoryPeaks; stop(): void } {
+  const first = sampleKernelMemory();
+  const peaks: KernelMemoryPeaks = { slabBytes: first.slabBytes, tcpBufferBytes: first.tcpBufferBytes, memAvailableBytes: first.memAvailableBytes };
+  const timer = setInterval(() => {
+    const s = sampleKernelMemory();
+    peaks.slabBytes = Math.max(peaks.slabBytes, s.slabBytes);
+    peaks.tcpBufferBytes = Math.max(peaks.tcpBufferBytes, s.tcpBufferBytes);
+    peaks.memAvailableBytes = Math.min(peaks.memAvailableBytes, s.memAvailableBytes);
+  }, intervalMs);
+  timer.unref();
+  return { peaks: () => ({ ...peaks }), stop: () => clearInterval(timer) };
+}

@@ -1,4 +1,5 @@
 /** The one-topic scenario's results: one row per run and target, and the table of medians. */
+import type { KernelMemoryPeaks } from "./kernel-memory.js";
 import { median } from "./stats.js";
 
 export type TargetName = "cinder" | "raw-uws";
@@ -42,6 +43,8 @@ export interface RunResult {
   rss_joined: { servers: number; clients: number; redis: number };
   /** bytes, machine-wide, once everyone joined; slab_growth from the client's start (servers up) to joined */
   kernel_joined: { slab: number; slab_growth: number; tcp_buffers: number; tcp_in_use: number };
+  /** machine-wide over the whole run, sampled every 500 ms (MemAvailable: the lowest) */
+  kernel_peaks: KernelMemoryPeaks;
   /** over all rounds: PUBLISH calls, subscribed connections (each gets every message), bytes Redis sent, Redis CPU */
   redis_per_broadcast: { publish: number; pubsub_connections: number; output_bytes: number; cpu_ms: number };
   rounds: RoundRow[];
@@ -79,7 +82,10 @@ function metrics(inflights: number[]): Metric[] {
     { label: "RSS, redis-server", value: (r) => r.rss_joined.redis, format: mib },
     { label: "kernel Slab (machine)", value: (r) => r.kernel_joined.slab, format: mib },
     { label: "kernel Slab growth per connection pair", value: perConnection((r) => r.kernel_joined.slab_growth), format: kib },
-    { label: "TCP buffer memory (sockstat)", value: (r) => r.kernel_joined.tcp_buffers, format: mib },
+    { label: "TCP buffer memory (sockstat), joined", value: (r) => r.kernel_joined.tcp_buffers, format: mib },
+    { label: "TCP buffer memory (sockstat), peak", value: (r) => r.kernel_peaks.tcpBufferBytes, format: mib },
+    { label: "kernel Slab (machine), peak", value: (r) => r.kernel_peaks.slabBytes, format: mib },
+    { label: "MemAvailable (machine), lowest", value: (r) => r.kernel_peaks.memAvailableBytes, format: mib },
     { label: "most open files in one server process", value: (r) => r.max_files_per_node, format: (v) => v.toFixed(0) },
     { label: "Redis PUBLISH per broadcast", value: (r) => r.redis_per_broadcast.publish, format: (v) => v.toFixed(2) },
     { label: "Redis bytes out per broadcast", value: (r) => r.redis_per_broadcast.output_bytes, format: (v) => v.toFixed(0) },

@@ -23,7 +23,7 @@ import type { Redis } from "ioredis";
 
 import { startLocalCluster } from "../lib/cluster-processes.js";
 import { parseFlags } from "../lib/flags.js";
-import { type KernelMemorySample, meminfoBytes, sampleKernelMemory } from "../lib/kernel-memory.js";
+import { type KernelMemoryPeaks, type KernelMemorySample, meminfoBytes, sampleKernelMemory, watchKernelMemory } from "../lib/kernel-memory.js";
 import type { LoadReport } from "../lib/load-report.js";
 import { CLIENT_CORE, SERVER_CORE } from "../lib/measure.js";
 import { startMemoryGuard } from "../lib/memory-guard.js";
@@ -168,6 +168,7 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
   const { sockets, pin } = shape;
   const before: Before = { loadAverage: loadavg()[0], kernel: sampleKernelMemory() };
   const guard = startMemoryGuard(shape.minAvailableBytes ?? 2 * GIB);
+  const kernel = watchKernelMemory();
   const controller = new AbortController();
   current = controller;
   const onLow = (): void => controller.abort(guard.signal.reason);
@@ -204,18 +205,20 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
       },
       (phase, k) => p.onPhase(phase, k),
     );
-    return summarize(target, shape, report, probe, before, await probe.redisBetween());
+    return { ...summarize(target, shape, report, probe, before, await probe.redisBetween()), kernel_peaks: kernel.peaks() };
   } catch (err) {
     if (!controller.signal.aborted) throw err;
     // Where it got to, sampled now that the client is gone but the servers still hold their sockets.
     const at = probe?.snapshot();
     return {
       ...emptyResult(target, shape, before),
+      kernel_peaks: kernel.peaks(),
       aborted: `${(err as Error).message}, after phase "${probe?.lastPhase ?? "starting servers"}"` +
         (at ? `, with ${at.serverFiles.toLocaleString("en")} files open on the servers, server RSS ${(at.serverRssBytes / GIB).toFixed(2)} GiB, Slab ${(at.kernel.slabBytes / GIB).toFixed(2)} GiB` : ""),
     };
   } finally {
     guard.stop();
+    kernel.stop();
     current = undefined;
     if (servers) {
       running.delete(servers);
@@ -246,6 +249,7 @@ function emptyResult(target: TargetName, shape: OneTopicShape, before: Before): 
     max_files_per_node: 0,
     min_files_per_node: 0,
     rss_joined: { servers: 0, clients: 0, redis: 0 },
+    kernel_peaks: { slabBytes: 0, tcpBufferBytes: 0, memAvailableBytes: 0 },
     kernel_joined: { slab: 0, slab_growth: 0, tcp_buffers: 0, tcp_in_use: 0 },
     redis_per_broadcast: { publish: 0, pubsub_connections: 0, output_bytes: 0, cpu_ms: 0 },
     rounds: [],
@@ -329,6 +333,7 @@ function describeRun(r: RunResult): string {
     `load average before ${r.load_average_before.toFixed(2)}; ${(r.rss_per_connection / 1024).toFixed(2)} KiB server RSS per connection, ` +
     `open files per server process ${r.min_files_per_node}–${r.max_files_per_node}; RSS at joined: servers ${mib(r.rss_joined.servers)} MiB, clients ${mib(r.rss_joined.clients)} MiB, redis ${mib(r.rss_joined.redis)} MiB; ` +
     `Slab ${mib(r.kernel_joined.slab)} MiB (+${mib(r.kernel_joined.slab_growth)}), TCP buffers ${mib(r.kernel_joined.tcp_buffers)} MiB, ${r.kernel_joined.tcp_in_use} TCP sockets; ` +
+    `peaks over the run: Slab ${mib(r.kernel_peaks.slabBytes)} MiB, TCP buffers ${mib(r.kernel_peaks.tcpBufferBytes)} MiB, lowest MemAvailable ${mib(r.kernel_peaks.memAvailableBytes)} MiB; ` +
     `Redis per broadcast: ${r.redis_per_broadcast.publish.toFixed(2)} PUBLISH to ${r.redis_per_broadcast.pubsub_connections} subscribed connections, ${r.redis_per_broadcast.output_bytes.toFixed(0)} bytes out, ${r.redis_per_broadcast.cpu_ms.toFixed(2)} ms CPU; ${rounds}`
   );
 }
