@@ -106,6 +106,8 @@ static void run_round(const options *o, shared_state *sh, int inflight, const pi
     r->first_id = (long)ATOMIC_LOAD(&sh->published);
     sh->inflight_limit = inflight;
     sh->round_limit = o->messages > 0 ? r->first_id + o->messages : 0;
+    /* Read before the publisher may start: a delivery can come before the window's own reads. */
+    uint64_t d_before = ATOMIC_LOAD(&sh->deliveries);
     sh->phase = PHASE_PUBLISH;
     if (o->messages == 0) {
         announce("warmup", inflight);
@@ -113,7 +115,7 @@ static void run_round(const options *o, shared_state *sh, int inflight, const pi
     }
     announce("measure", inflight);
     double cpu0 = cpu_seconds_of(pids, o->processes);
-    uint64_t d0 = ATOMIC_LOAD(&sh->deliveries);
+    uint64_t d0 = o->messages > 0 ? d_before : ATOMIC_LOAD(&sh->deliveries);
     r->window_start = now_ns();
     if (o->messages > 0) {
         double limit = o->duration_s > 0 ? o->duration_s : 600;
