@@ -124,13 +124,38 @@ async function startNode(index: number, port: number, redisPort: number, linked:
     await until(() => {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
       return listenersOf(pid, port) >= workers;
-    }, `${workers} listener(s) of node ${index}`);
+    }, `${workers} listener(s) of node ${index}`, START_TIMEOUT_MS);
     assertIsNode(pid);
   } catch (err) {
     child.kill("SIGKILL");
     throw new Error(`node ${index} did not start: ${(err as Error).message}\n${stderr}`);
   }
   return child;
+}
+
+/** A node's start on a machine others keep busy (load averages of 20–30 on 2 cores) can take half a minute. */
+export const START_TIMEOUT_MS = 60_000;
+
+/** Processes started at once: dozens of nodes one by one take minutes on a busy machine. */
+const START_BATCH = 8;
+
+/**
+ * Starts `count` processes, `START_BATCH` at a time, in index order; if any fails, the others
+ * that started are killed and the first error is thrown.
+ */
+export async function startInBatches(count: number, start: (index: number) => Promise<ChildProcess>): Promise<ChildProcess[]> {
+  const started: ChildProcess[] = [];
+  for (let first = 0; first < count; first += START_BATCH) {
+    const batch = Array.from({ length: Math.min(START_BATCH, count - first) }, (_, k) => start(first + k));
+    const settled = await Promise.allSettled(batch);
+    for (const s of settled) if (s.status === "fulfilled") started.push(s.value);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) {
+      for (const child of started) child.kill("SIGKILL");
+      throw failed.reason;
+    }
+  }
+  return started;
 }
 
 /**
@@ -157,7 +182,7 @@ export async function startLocalCluster(
   await redis.connect();
   const nodeOptions = { ...options, cpus: options.cpus ?? pin };
   try {
-    for (let i = 0; i < nodes; i++) children.push(await startNode(i, port, redisPort, linked, nodeOptions));
+    children.push(...(await startInBatches(nodes, (i) => startNode(i, port, redisPort, linked, nodeOptions))));
   } catch (err) {
     redis.disconnect();
     for (const child of children) child.kill("SIGKILL");

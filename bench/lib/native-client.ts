@@ -42,6 +42,16 @@ export interface LoadClientOptions {
    * listener's promise settles (samples that take longer than a fixed pause: GC, heap snapshots).
    */
   step?: boolean;
+  /** worker processes (the client's default: one per 19,000 sockets, each under 20,000 open files) */
+  processes?: number;
+  /** source addresses 127.0.0.1…127.0.0.N (the client's default: one per 4,000 sockets, at most 250) */
+  sources?: number;
+  /** bound of the connect phase and of the join phase each, seconds (the client's default: 120) */
+  connectTimeoutSeconds?: number;
+  /** kills the client (and with it its workers) when aborted; the run then rejects with the reason */
+  signal?: AbortSignal;
+  /** called once the client process runs, with its pid (its workers are its children) */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -85,6 +95,9 @@ function clientArgs(o: LoadClientOptions): string[] {
     "body-size": o.bodySize,
     heartbeat: o.heartbeatSeconds,
     step: o.step ? 1 : undefined,
+    "connect-timeout": o.connectTimeoutSeconds,
+    processes: o.processes,
+    sources: o.sources,
   };
   return Object.entries(args).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, String(v)]));
 }
@@ -95,6 +108,14 @@ export async function runNativeClient(o: LoadClientOptions, onPhase: PhaseListen
   const [command, argv] = o.core === undefined ? [binary, args] : ["taskset", ["-c", String(o.core), binary, ...args]];
   const child = spawn(command as string, argv as string[], { stdio: [o.step ? "pipe" : "ignore", "pipe", "pipe"] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let failed: unknown;
+  if (child.pid !== undefined) o.onSpawn?.(child.pid);
+  // The workers die with the client (PR_SET_PDEATHSIG), so killing it stops them all.
+  const abort = (): void => {
+    failed ??= o.signal?.reason ?? new Error("load client aborted");
+    child.kill("SIGKILL");
+  };
+  if (o.signal?.aborted) abort();
+  o.signal?.addEventListener("abort", abort, { once: true });
   let stdout = "";
   const otherStderr: string[] = [];
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -110,6 +131,7 @@ export async function runNativeClient(o: LoadClientOptions, onPhase: PhaseListen
       .finally(() => child.stdin?.write("go\n"));
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  o.signal?.removeEventListener("abort", abort);
   if (failed !== undefined) throw failed;
   if (code !== 0) throw new Error(`load client exited with ${code}: ${otherStderr.join("\n")}`);
   return JSON.parse(stdout) as LoadReport;

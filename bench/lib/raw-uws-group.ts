@@ -6,18 +6,23 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-import { startLocalCluster } from "./cluster-processes.js";
+import type { Redis } from "ioredis";
+
+import { START_TIMEOUT_MS, startInBatches, startLocalCluster } from "./cluster-processes.js";
 import { repoRoot } from "./repo-root.js";
 
 export interface RawUwsGroup {
   readonly port: number;
   /** The uWS processes themselves (never a taskset wrapper). */
   readonly pids: number[];
+  /** the group's redis-server: a client, and its pid */
+  readonly redis: Redis;
+  readonly redisPid: number;
   stop(): Promise<void>;
 }
 
 /** Starts one process and waits for its "listening <port>" line. */
-function startOne(port: number, redisUrl: string, cpus: string | undefined, timeoutMs = 20_000): Promise<ChildProcess> {
+function startOne(port: number, redisUrl: string, cpus: string | undefined, timeoutMs = START_TIMEOUT_MS): Promise<ChildProcess> {
   const argv = [process.execPath, join(repoRoot(), "dist", "bench", "servers", "main.js"), "raw-uws", "--port", String(port), "--host", "127.0.0.1", "--redis", redisUrl];
   // taskset execs the command, so the child's pid is the node process itself.
   const full = cpus === undefined ? argv : ["taskset", "-c", cpus, ...argv];
@@ -60,10 +65,10 @@ export async function startRawUwsGroup(processes: number, redisCpu: number | und
     await redis.stop();
   };
   try {
-    for (let i = 0; i < processes; i++) children.push(await startOne(redis.port, redis.redisUrl, cpus));
+    children.push(...(await startInBatches(processes, () => startOne(redis.port, redis.redisUrl, cpus))));
   } catch (err) {
     await stop();
     throw err;
   }
-  return { port: redis.port, pids: children.map((c) => c.pid ?? -1), stop };
+  return { port: redis.port, pids: children.map((c) => c.pid ?? -1), redis: redis.redis, redisPid: redis.pids[0], stop };
 }

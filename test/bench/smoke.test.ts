@@ -3,7 +3,7 @@
  * connects, joins, publishes and sees every broadcast reach every subscriber
  * on each server it compares. Asserts completeness only, never speed.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 
 import type { LoadReport } from "../../bench/lib/load-report.js";
 import { buildNativeClient, type LoadClientOptions, runNativeClient } from "../../bench/lib/native-client.js";
@@ -17,6 +17,7 @@ import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-
 import { measureDrain } from "../../bench/scenarios/drain.js";
 import { runStormClient } from "../../bench/lib/storm-client.js";
 import { measureOneTopic } from "../../bench/scenarios/one-topic.js";
+import { processTree } from "../../bench/lib/process-tree.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -97,9 +98,14 @@ describe("bench smoke", () => {
     expect(report.presenceBytesPerMember).toBeGreaterThan(0);
   });
 
-  // The one-topic scenario at a tiny size: several processes per side on one port, through Redis.
+  // Four processes per side and a redis-server start before any socket connects: on a machine
+  // others keep busy that alone can pass vitest's default bound.
+  const ONE_TOPIC_BOUND_MS = 180_000;
+
+  // The one-topic scenario at a tiny size: several processes per side on one port, through Redis,
+  // and several load client processes whose counts are combined.
   it.each(["cinder", "raw-uws"] as const)("one-topic reaches every subscriber across processes through Redis (%s)", async (target) => {
-    const sockets = 200;
+    const sockets = 300;
     const result = await measureOneTopic(target, {
       sockets,
       nodes: 2,
@@ -108,10 +114,34 @@ describe("bench smoke", () => {
       broadcasts: 10,
       timeoutSeconds: 30,
       bodySize: 100,
+      clientProcesses: 3,
     });
-    expect(result).toMatchObject({ connected: sockets, subscriptions: sockets, failures: 0 });
+    expect(result).toMatchObject({ connected: sockets, subscriptions: sockets, failures: 0, client_processes: 3 });
+    expect(result.aborted).toBeUndefined();
     const [round] = result.rounds;
     expect(round).toMatchObject({ broadcasts: 10, missing: 0, incomplete_broadcasts: 0 });
     expect(round.deliveries).toBe(10 * sockets);
-  });
+    // Both server processes got sockets, and each broadcast went through Redis once.
+    expect(result.min_files_per_node).toBeGreaterThan(0);
+    expect(result.redis_per_broadcast).toMatchObject({ publish: 1, pubsub_connections: 2 });
+    expect(result.rss_joined.clients).toBeGreaterThan(0);
+  }, ONE_TOPIC_BOUND_MS);
+
+  it("one-topic's memory guard aborts a run, says so, and leaves no process behind", async () => {
+    const before = new Set(processTree(process.pid));
+    // A floor above any machine's memory: the guard trips at once.
+    const result = await measureOneTopic("cinder", {
+      sockets: 100,
+      nodes: 2,
+      pin: false,
+      inflight: [1],
+      broadcasts: 1,
+      timeoutSeconds: 30,
+      bodySize: 100,
+      minAvailableBytes: Number.MAX_SAFE_INTEGER,
+    });
+    expect(result.aborted).toMatch(/MemAvailable fell to .* below the guard's/);
+    expect(result.rounds).toEqual([]);
+    await vi.waitFor(() => expect(processTree(process.pid).filter((pid) => !before.has(pid))).toEqual([]), { timeout: 10_000 });
+  }, ONE_TOPIC_BOUND_MS);
 });
