@@ -17,6 +17,7 @@ import { measureTransport, startLongPollServer } from "../../bench/lib/longpoll-
 import { measureDrain } from "../../bench/scenarios/drain.js";
 import { runStormClient } from "../../bench/lib/storm-client.js";
 import { measureOneTopic } from "../../bench/scenarios/one-topic.js";
+import { measurePresenceScale } from "../../bench/lib/presence-scale-run.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -114,4 +115,31 @@ describe("bench smoke", () => {
     expect(round).toMatchObject({ broadcasts: 10, missing: 0, incomplete_broadcasts: 0 });
     expect(round.deliveries).toBe(10 * sockets);
   });
+
+  // The presence-scale scenario at a tiny size: two nodes through Redis, members in counts mode
+  // leaving and joining, sample clients on both nodes timing the counts against the truth.
+  it("presence-scale churns a counted room across nodes and lays every count seen against the truth", async () => {
+    const members = 60;
+    const result = await measurePresenceScale({
+      members,
+      nodes: 2,
+      churnRate: 40,
+      churnSeconds: 2,
+      joinRate: 500,
+      samplesPerClient: 6,
+      mode: "count",
+      pin: false,
+      timeoutSeconds: 60,
+    });
+    const [client] = result.clientReports;
+    expect(result).toMatchObject({ members, nodes: 2, clients: 1, membersAtStart: members, samplesUnplaced: 0 });
+    expect(client).toMatchObject({ joinErrors: 0, closed: 0, skippedJoins: 0 });
+    expect(client.changesSent).toBeGreaterThan(0);
+    expect(result.changes).toBeGreaterThan(0);
+    expect(result.staleness.clients).toBe(6);
+    expect(result.staleness.counts).toBeGreaterThan(0);
+    expect(result.perNode.reduce((n, node) => n + node.samples, 0)).toBe(6);
+    expect(result.bytesToClients).toBeGreaterThan(0);
+    expect(result.redisBytesIn).toBeGreaterThan(0);
+  }, 120_000);
 });
