@@ -69,7 +69,8 @@ export interface ScaleClient {
 
 function binary(): string {
   const root = repoRoot();
-  const sources = [join(root, "bench", "native", "scale", "presence-scale.c"), join(root, "bench", "native", "wsframe.c"), join(root, "bench", "native", "wsframe.h")];
+  const native = join(root, "bench", "native");
+  const sources = [join(native, "scale", "presence-scale.c"), join(native, "wsframe.c"), join(native, "wsframe.h"), join(native, "byte-buffer.c"), join(native, "byte-buffer.h")];
   return compileNative("presence-scale", sources, "presence-scale client");
 }
 

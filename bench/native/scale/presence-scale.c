@@ -31,9 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../byte-buffer.h"
 #include "../wsframe.h"
-
-typedef struct { char *data; size_t len, cap; } buffer;
 
 enum { CONNECTING, HANDSHAKE, SPARE, JOINING, JOINED, LEAVING, CLOSED };
 
@@ -42,7 +41,7 @@ typedef struct {
     int state;
     int join_ref;
     long key;
-    buffer in, frag, out;
+    byte_buffer in, frag, out;
 } member;
 
 typedef struct { uint64_t t; int32_t a, b; } event; /* ack: a = +1/-1; sample: a = socket, b = keys */
@@ -75,33 +74,7 @@ static void push_event(event **list, size_t *n, size_t *cap, uint64_t t, int a, 
     (*list)[(*n)++] = (event){t, a, b};
 }
 
-static void append(buffer *b, const char *d, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n) cap *= 2;
-        b->data = realloc(b->data, cap);
-        if (!b->data) { perror("realloc"); exit(2); }
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, d, n);
-    b->len += n;
-}
-
-static void flush_out(member *m) {
-    while (m->out.len > 0) {
-        ssize_t k = write(m->fd, m->out.data, m->out.len);
-        if (k <= 0) return;
-        memmove(m->out.data, m->out.data + k, m->out.len - (size_t)k);
-        m->out.len -= (size_t)k;
-    }
-}
-
-static void send_text(member *m, const char *text, size_t len) {
-    char frame[1024];
-    size_t n = ws_encode(WS_TEXT, text, len, frame);
-    append(&m->out, frame, n);
-    flush_out(m);
-}
+static void send_text(member *m, const char *text, size_t len) { send_text_frame(&m->out, m->fd, text, len); }
 
 static void close_member(member *m) {
     if (m->fd >= 0) close(m->fd);
@@ -163,34 +136,21 @@ static void on_message(int i, const char *s, size_t len) {
     }
 }
 
+static void on_socket_message(void *context, const char *s, size_t len) { on_message((int)(intptr_t)context, s, len); }
+
+/* Handles the complete frames in [data, data + len); returns the bytes they took (all of it once closed). */
 static size_t decode_frames(int i, const char *data, size_t len) {
-    member *m = &sockets[i];
-    size_t off = 0;
-    while (off < len) {
-        ws_frame f;
-        int r = ws_decode(data + off, len - off, &f);
-        if (r == 0) break;
-        if (r < 0) { close_member(m); return len; }
-        if (f.opcode == WS_TEXT || f.opcode == WS_BINARY) {
-            if (f.fin) on_message(i, f.payload, f.len);
-            else { m->frag.len = 0; append(&m->frag, f.payload, f.len); }
-        } else if (f.opcode == WS_CONT) {
-            append(&m->frag, f.payload, f.len);
-            if (f.fin) { on_message(i, m->frag.data, m->frag.len); m->frag.len = 0; }
-        } else if (f.opcode == WS_CLOSE) {
-            close_member(m);
-            return len;
-        }
-        off += f.frame_len;
-    }
-    return off;
+    int closed;
+    size_t used = decode_messages(data, len, &sockets[i].frag, on_socket_message, (void *)(intptr_t)i, &closed);
+    if (closed) close_member(&sockets[i]);
+    return used;
 }
 
 static void receive(int i, const char *data, size_t len) {
     member *m = &sockets[i];
     bytes_in += len;
     if (m->state == HANDSHAKE) {
-        append(&m->in, data, len);
+        byte_buffer_append(&m->in, data, len);
         const char *end = memmem(m->in.data, m->in.len, "\r\n\r\n", 4);
         if (!end) return;
         if (m->in.len < 12 || memcmp(m->in.data + 9, "101", 3) != 0) { close_member(m); return; }
@@ -200,7 +160,7 @@ static void receive(int i, const char *data, size_t len) {
         m->in.len -= off;
         return;
     }
-    append(&m->in, data, len);
+    byte_buffer_append(&m->in, data, len);
     size_t used = decode_frames(i, m->in.data, m->in.len);
     if (m->fd < 0) return;
     memmove(m->in.data, m->in.data + used, m->in.len - used);
@@ -321,8 +281,8 @@ int main(int argc, char **argv) {
             int before = m->state;
             read_ready(ep, &events[e], 1);
             if (m->state == HANDSHAKE && before == CONNECTING) {
-                append(&m->out, request, (size_t)request_len);
-                flush_out(m);
+                byte_buffer_append(&m->out, request, (size_t)request_len);
+                byte_buffer_flush(&m->out, m->fd);
             }
             if (m->state == SPARE && before == HANDSHAKE) open_count++;
         }
