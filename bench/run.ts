@@ -34,6 +34,7 @@ const SCENARIOS = [
   "drain",
   "presence-storm",
   "presence-fetch",
+  "presence-scale",
   "chaos",
   "failover",
   "hooks",

@@ -31,6 +31,8 @@ export interface NodeOptions {
   cpus?: string;
   /** More environment for every node (e.g. DASHBOARD=true). */
   env?: Record<string, string>;
+  /** How long a node may take to listen, ms (default START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
 }
 
 function spawnPinned(argv: string[], env: Record<string, string>, cpus: string | undefined): ChildProcess {
@@ -124,7 +126,7 @@ async function startNode(index: number, port: number, redisPort: number, linked:
     await until(() => {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
       return listenersOf(pid, port) >= workers;
-    }, `${workers} listener(s) of node ${index}`, START_TIMEOUT_MS);
+    }, `${workers} listener(s) of node ${index}`, options.startTimeoutMs ?? START_TIMEOUT_MS);
     assertIsNode(pid);
   } catch (err) {
     child.kill("SIGKILL");

@@ -43,7 +43,8 @@ export interface StormOptions {
 
 function buildStormClient(): string {
   const root = repoRoot();
-  const sources = [join(root, "bench", "native", "storm", "presence-storm.c"), join(root, "bench", "native", "wsframe.c")];
+  const native = join(root, "bench", "native");
+  const sources = [join(native, "storm", "presence-storm.c"), join(native, "wsframe.c"), join(native, "byte-buffer.c"), join(native, "byte-buffer.h")];
   return compileNative("presence-storm", sources, "storm client");
 }
 

@@ -18,6 +18,7 @@ import { measureDrain } from "../../bench/scenarios/drain.js";
 import { runStormClient } from "../../bench/lib/storm-client.js";
 import { measureOneTopic } from "../../bench/scenarios/one-topic.js";
 import { processTree } from "../../bench/lib/process-tree.js";
+import { measurePresenceScale } from "../../bench/lib/presence-scale-run.js";
 
 const SOCKETS = 20;
 const BROADCASTS = 10;
@@ -144,4 +145,31 @@ describe("bench smoke", () => {
     expect(result.rounds).toEqual([]);
     await vi.waitFor(() => expect(processTree(process.pid).filter((pid) => !before.has(pid))).toEqual([]), { timeout: 10_000 });
   }, ONE_TOPIC_BOUND_MS);
+
+  // The presence-scale scenario at a tiny size: two nodes through Redis, members in counts mode
+  // leaving and joining, sample clients on both nodes timing the counts against the truth.
+  it("presence-scale churns a counted room across nodes and lays every count seen against the truth", async () => {
+    const members = 60;
+    const result = await measurePresenceScale({
+      members,
+      nodes: 2,
+      churnRate: 40,
+      churnSeconds: 2,
+      joinRate: 500,
+      samplesPerClient: 6,
+      mode: "count",
+      pin: false,
+      timeoutSeconds: 60,
+    });
+    const [client] = result.clientReports;
+    expect(result).toMatchObject({ members, nodes: 2, clients: 1, membersAtStart: members, samplesUnplaced: 0 });
+    expect(client).toMatchObject({ joinErrors: 0, closed: 0, skippedJoins: 0 });
+    expect(client.changesSent).toBeGreaterThan(0);
+    expect(result.changes).toBeGreaterThan(0);
+    expect(result.staleness.clients).toBe(6);
+    expect(result.staleness.counts).toBeGreaterThan(0);
+    expect(result.perNode.reduce((n, node) => n + node.samples, 0)).toBe(6);
+    expect(result.bytesToClients).toBeGreaterThan(0);
+    expect(result.redisBytesIn).toBeGreaterThan(0);
+  }, 300_000);
 });

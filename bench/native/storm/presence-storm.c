@@ -22,15 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../byte-buffer.h"
 #include "../wsframe.h"
-
-typedef struct { char *data; size_t len, cap; } buffer;
 
 typedef struct {
     int fd;
     int state; /* 0 connecting, 1 handshake sent, 2 open, 3 joined, -1 closed */
     int joined_sent;
-    buffer in, frag, out;
+    byte_buffer in, frag, out;
     uint64_t *known;      /* bitmap of keys in this member's list */
     uint32_t count;
     uint64_t complete_ns; /* when count reached N (0 = not yet) */
@@ -50,33 +49,7 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void append(buffer *b, const char *d, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) cap *= 2;
-        b->data = realloc(b->data, cap);
-        if (!b->data) { perror("realloc"); exit(2); }
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, d, n);
-    b->len += n;
-}
-
-static void flush_out(member *m) {
-    while (m->out.len > 0) {
-        ssize_t k = write(m->fd, m->out.data, m->out.len);
-        if (k <= 0) return;
-        memmove(m->out.data, m->out.data + k, m->out.len - (size_t)k);
-        m->out.len -= (size_t)k;
-    }
-}
-
-static void send_text(member *m, const char *text, size_t len) {
-    char frame[1024];
-    size_t n = ws_encode(WS_TEXT, text, len, frame);
-    append(&m->out, frame, n);
-    flush_out(m);
-}
+static void send_text(member *m, const char *text, size_t len) { send_text_frame(&m->out, m->fd, text, len); }
 
 static void set_key(member *m, long k, int present) {
     if (k < 0 || k >= N) return;
@@ -151,27 +124,14 @@ static void close_member(member *m) {
     m->state = -1;
 }
 
+static void on_member_message(void *context, const char *s, size_t len) { on_message(context, s, len); }
+
 /* Handles the complete frames in [data, data + len); returns the bytes they took (all of it once closed). */
 static size_t decode_frames(member *m, const char *data, size_t len) {
-    size_t off = 0;
-    while (off < len) {
-        ws_frame f;
-        int r = ws_decode(data + off, len - off, &f);
-        if (r == 0) break;
-        if (r < 0) { close_member(m); return len; }
-        if (f.opcode == WS_TEXT || f.opcode == WS_BINARY) {
-            if (f.fin) on_message(m, f.payload, f.len);
-            else { m->frag.len = 0; append(&m->frag, f.payload, f.len); }
-        } else if (f.opcode == WS_CONT) {
-            append(&m->frag, f.payload, f.len);
-            if (f.fin) { on_message(m, m->frag.data, m->frag.len); m->frag.len = 0; }
-        } else if (f.opcode == WS_CLOSE) {
-            close_member(m);
-            return len;
-        }
-        off += f.frame_len;
-    }
-    return off;
+    int closed;
+    size_t used = decode_messages(data, len, &m->frag, on_member_message, m, &closed);
+    if (closed) close_member(m);
+    return used;
 }
 
 /* Bytes the frame at the start of buf still lacks (its header first, when that is short). */
@@ -197,7 +157,7 @@ static size_t frame_missing(const char *buf, size_t avail) {
  * aside (and completed from the next read), so a member holds at most one frame, not a read. */
 static void receive(member *m, const char *data, size_t len) {
     if (m->state == 1) {
-        append(&m->in, data, len);
+        byte_buffer_append(&m->in, data, len);
         const char *end = memmem(m->in.data, m->in.len, "\r\n\r\n", 4);
         if (!end) return;
         if (m->in.len < 12 || memcmp(m->in.data + 9, "101", 3) != 0) { close_member(m); return; }
@@ -214,7 +174,7 @@ static void receive(member *m, const char *data, size_t len) {
     while (m->in.len > 0 && len > 0) {
         size_t take = frame_missing(m->in.data, m->in.len);
         if (take > len) take = len;
-        append(&m->in, data, take);
+        byte_buffer_append(&m->in, data, take);
         data += take;
         len -= take;
         if (frame_missing(m->in.data, m->in.len) == 0) {
@@ -226,7 +186,7 @@ static void receive(member *m, const char *data, size_t len) {
     if (len == 0) return;
     size_t used = decode_frames(m, data, len);
     if (m->fd < 0) return;
-    if (used < len) append(&m->in, data + used, len - used);
+    if (used < len) byte_buffer_append(&m->in, data + used, len - used);
 }
 
 static int by_value(const void *a, const void *b) {
@@ -282,8 +242,8 @@ int main(int argc, char **argv) {
                 socklen_t el = sizeof err;
                 getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &err, &el);
                 if (err) { close_member(m); pending--; continue; }
-                append(&m->out, request, (size_t)request_len);
-                flush_out(m);
+                byte_buffer_append(&m->out, request, (size_t)request_len);
+                byte_buffer_flush(&m->out, m->fd);
                 m->state = 1;
                 struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[i].data.u32};
                 epoll_ctl(ep, EPOLL_CTL_MOD, m->fd, &ev);
