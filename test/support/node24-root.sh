@@ -22,8 +22,9 @@ NODE_PACKAGE=node@24
 NPM_PACKAGE=npm@11
 # Installed with apt-get in the root (debootstrap's --include resolves no alternatives):
 # redis-server (and redis-cli) for the cluster tests; gcc and libc6-dev for the benchmark's native
-# load clients, which the bench smoke test builds; procps; chromium for the browser tests.
-PACKAGES="redis-server gcc libc6-dev procps"
+# load clients, which the bench smoke test builds; procps; python3 for the backend hooks' example
+# backend and the webhooks' verification example; chromium for the browser tests.
+PACKAGES="redis-server gcc libc6-dev procps python3"
 if [ "${CINDER_ROOT_CHROMIUM:-1}" != "0" ]; then PACKAGES="$PACKAGES chromium"; fi
 # A root built from another recipe is built anew (the recipe is stored inside it).
 RECIPE="suite=$SUITE packages=$PACKAGES node=$NODE_PACKAGE npm=$NPM_PACKAGE v1"
