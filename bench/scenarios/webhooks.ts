@@ -9,7 +9,8 @@
  * the first push to the last event acknowledged.
  * Message path: one socket pushes --pushes `new_msg` (echoed back by the room), to a node without
  * webhooks, with webhooks on occupancy and presence only, and with every push sent as an event:
- * pushes/s, side by side in one run.
+ * pushes/s, side by side in one run. The pushing socket has no inbound byte budget (one socket
+ * pushes far more than a client would).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -58,7 +59,7 @@ async function backend(): Promise<{ server: Server; url: string; events: () => n
 
 async function startNode(webhooks: object | undefined): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const env = { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "warn", ...UNLIMITED, ...(webhooks ? { WEBHOOKS: JSON.stringify(webhooks) } : {}) };
+  const env = { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "warn", ...UNLIMITED, MAX_INBOUND_BYTES_PER_SECOND: "0", ...(webhooks ? { WEBHOOKS: JSON.stringify(webhooks) } : {}) };
   const child = spawn("taskset", ["-c", "1", process.execPath, join(repoRoot(), "dist", "server", "cli.js")], { env, stdio: ["ignore", "pipe", "inherit"] });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-10_000)));
@@ -99,8 +100,13 @@ async function pushes(port: number, count: number): Promise<{ seconds: number }>
   await until(() => joined, "the join");
   const started = performance.now();
   let sent = 0;
+  // Bounded: a socket whose echoes stop coming (closed, refused) fails the run instead of spinning.
+  let progressAt = performance.now();
+  let lastEchoed = 0;
   while (sent < count) {
     while (sent < count && sent - echoed < 1000) ws.send(JSON.stringify(["1", null, "room:bench", "new_msg", { body: `m${sent++}` }]));
+    if (echoed !== lastEchoed) [lastEchoed, progressAt] = [echoed, performance.now()];
+    else if (performance.now() - progressAt > 30_000) throw new Error(`no echo for 30 s after ${echoed} of ${count} pushes (socket ${ws.readyState === WebSocket.OPEN ? "open" : "closed"})`);
     await new Promise((resolve) => setImmediate(resolve));
   }
   await until(() => echoed >= count, "the echoes");
