@@ -82,6 +82,8 @@ static int request_len[2];
 static uint64_t next_due; /* the earliest timer of any client (0 = scan now) */
 static long refused503, failed, handshake_timeouts, join_timeouts;
 static uint64_t last_joined_at_ms;
+static long messages_received;
+static uint64_t started_ns;
 static long missing, duplicated, not_recovered, recovered, replayed, epoch_changes;
 static uint32_t latency[PHASES][2][MAX_LATENCY_MS + 1]; /* [phase][moved][ms] */
 static top *tops;
@@ -286,6 +288,7 @@ static void room_message(int i, const char *s, size_t len) {
 static void on_message(void *context, const char *s, size_t len) {
     int i = (int)(intptr_t)context;
     if (clients[i].fd < 0) return;
+    messages_received++;
     if (len >= 11 && memcmp(s, "[null,null,", 11) == 0) room_message(i, s, len);
     else reply(i, s, len);
 }
@@ -453,6 +456,12 @@ static void final_report(void) {
     }
     printf("}}\n");
     fflush(stdout);
+    /* Whether this process kept up: its CPU time against the time it ran. */
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    double cpu_s = (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    fprintf(stderr, "%d clients, %ld messages received, %.1f s of CPU in %.1f s\n", n_clients, messages_received, cpu_s,
+            (double)(now_ns() - started_ns) / 1e9);
 }
 
 /* Handles one line from the harness; returns the finish timeout (ms) on "finish", else -1. */
@@ -555,6 +564,7 @@ int main(int argc, char **argv) {
 
     struct epoll_event events[1024];
     int opened_count = 0;
+    started_ns = now_ns();
     uint64_t next_open = now_ns(), next_status = now_ns() + STATUS_MS * MS;
     uint64_t finish_at = 0, next_check = 0;
     next_due = 0;
