@@ -43,7 +43,7 @@ import { followOutput } from "../lib/chaos/process-output.js";
 import { parseFlags } from "../lib/flags.js";
 import { LatencyHistogram } from "../lib/failover/latency-histogram.js";
 import { startFailoverClients, type FailoverClients } from "../lib/failover/failover-clients.js";
-import type { ToPublisher } from "../lib/failover/failover-publisher.js";
+import type { FromPublisher, ToPublisher } from "../lib/failover/failover-publisher.js";
 import { PHASES, type ClientsFinal, type ClientsStatus, type Phase, type PublisherStatus, type RoomTop } from "../lib/failover/failover-types.js";
 import { redisDelta, redisSnapshot } from "../lib/history-redis-stats.js";
 import { repoRoot } from "../lib/repo-root.js";
@@ -175,7 +175,7 @@ function startNode(name: string, port: number, redisUrl: string, workers: number
   return child;
 }
 
-function startPublisher(message: ToPublisher, onMessage: (message: PublisherStatus) => void): ChildProcess {
+function startPublisher(message: ToPublisher, onMessage: (message: FromPublisher) => void): ChildProcess {
   // The built one, as the nodes' dist/server/cli.js: so from a test (TypeScript sources) too.
   const script = join(repoRoot(), "dist", "bench", "lib", "failover", "failover-publisher.js");
   const child = fork(script, [], { execPath: "taskset", execArgv: ["-c", String(CLIENTS_CORE), process.execPath], stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -231,8 +231,10 @@ export async function measureFailover(variant: string, options: FailoverOptions)
 
     // Traffic.
     let published: PublisherStatus = { type: "published", sent: 0, ok: 0, errors: 0, timeouts: 0 };
+    let sentInAll: number | undefined;
     const publisher = startPublisher({ type: "start", port: ports[1], rooms: options.rooms, rate: options.rate, sockets: PUBLISHER_SOCKETS }, (message) => {
-      published = message;
+      if (message.type === "stopped") sentInAll = message.sent;
+      else published = message;
     });
     await sleep(1000); // its sockets open and join
     publisher.send({ type: "publish", on: true } satisfies ToPublisher);
@@ -275,7 +277,9 @@ export async function measureFailover(variant: string, options: FailoverOptions)
 
     // The end: traffic stops, every client must reach its room's last offset.
     publisher.send({ type: "publish", on: false } satisfies ToPublisher);
-    await waitFor(() => published.ok + published.errors + published.timeouts >= published.sent || undefined, "every push answered", 20_000).catch(() => undefined);
+    // A status from before the stop may not count the last pushes: wait for one that does.
+    const answered = () => sentInAll !== undefined && published.sent >= sentInAll && published.ok + published.errors + published.timeouts >= published.sent;
+    await waitFor(() => answered() || undefined, "every push answered", 20_000).catch(() => undefined);
     const tops: Record<string, RoomTop> = {};
     for (let r = 0; r < options.rooms; r++) {
       const topic = `room:fo${r}`;

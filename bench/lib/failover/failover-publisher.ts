@@ -23,6 +23,9 @@ export interface PublisherStart {
 
 export type ToPublisher = PublisherStart | { type: "publish"; on: boolean };
 
+/** Its status every 200 ms; once stopped, how many it sent in all (the answers may still come). */
+export type FromPublisher = PublisherStatus | { type: "stopped"; sent: number };
+
 const roomOf = (index: number) => `room:fo${index}`;
 /** CLOCK_MONOTONIC in ms, as the native clients read it. */
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
@@ -78,12 +81,13 @@ function runPublisher(start: PublisherStart): void {
       pending.delete(pushRef);
       status.timeouts++;
     }
-    process.send?.(status);
+    process.send?.(status satisfies FromPublisher);
   }, 200);
   process.on("message", (message: ToPublisher) => {
     if (message.type !== "publish") return;
     on = message.on;
     if (on) started = performance.now() - (status.sent * 1000) / start.rate;
+    else process.send?.({ type: "stopped", sent: status.sent } satisfies FromPublisher);
   });
 }
 
