@@ -16,9 +16,10 @@
  * clients, because Node ones would saturate their core at full size (160,000 messages a
  * second) and report their own queueing as latency and their own late timers as join
  * timeouts. After `--before-s` of traffic, kill -9 of the first node; its clients come back on
- * the second, which then holds every socket. `--after-s` after the last one is joined again, the traffic stops; once every
- * client has its room's last offset (or 30 s), each client's checks are summed: offsets missing
- * (holes, refused recoveries, short of the room's last offset at the end) and duplicated.
+ * the second, which then holds every socket. `--after-s` after the last one is joined again,
+ * the traffic stops; once every client has its room's last offset (or 30 s), each client's
+ * checks are summed: offsets missing (holes, refused recoveries, short of the room's last offset
+ * at the end) and duplicated.
  *
  * Variants: `new` is the default settings; `today` turns off what this run measures
  * (HISTORY_READ_COALESCE_MAX=1: every history read goes to Redis alone; MAX_PENDING_JOINS=0:
