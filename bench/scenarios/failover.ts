@@ -5,15 +5,21 @@
  *
  * Per variant, a run of its own: a redis-server and two CLI nodes (the demo app, `WORKERS`
  * workers, REDIS_URL, each on its own loopback port), all pinned to core 0; `--client-processes`
- * processes of Phoenix-protocol clients (bench/lib/failover/failover-client.ts) pinned to core 1,
- * client i starting on node i mod 2 in history room `room:fo<i mod rooms>`, each reconnecting
- * with phoenix.js's backoff (each attempt to the next node) and rejoining with `_since`; a
- * publisher process (core 1) pushing `--rate` messages a second over the rooms from sockets on
- * the second node, each body its room's sequence number and its send time. After `--before-s`
- * of traffic, kill -9 of the first node; its clients come back on the second, which then holds
- * every socket. `--after-s` after the last one is joined again, the traffic stops; once every
- * client has its room's last offset (or 30 s), each client's checks are summed: offsets missing
- * (holes, refused recoveries, short of the room's last offset at the end) and duplicated.
+ * native processes of Phoenix-protocol clients (bench/native/failover/failover.c, epoll, one
+ * socket a client, each process its own source addresses 127.0.0.x) pinned to core 1, client i
+ * starting on node i mod 2 in history room `room:fo<i mod rooms>`, each reconnecting with
+ * phoenix.js's backoff (each attempt to the next node) and rejoining with `_since`; they take
+ * phase changes and each room's last offset as lines on stdin and report on stderr (counters,
+ * every 200 ms) and stdout (their checks). A publisher (a Node process, core 1) pushes `--rate`
+ * messages a second over the rooms from sockets on the second node, each body its room's
+ * sequence number and its send time on CLOCK_MONOTONIC, the clock the clients read. Native
+ * clients, because Node ones would saturate their core at full size (160,000 messages a
+ * second) and report their own queueing as latency and their own late timers as join
+ * timeouts. After `--before-s` of traffic, kill -9 of the first node; its clients come back on
+ * the second, which then holds every socket. `--after-s` after the last one is joined again,
+ * the traffic stops; once every client has its room's last offset (or 30 s), each client's
+ * checks are summed: offsets missing (holes, refused recoveries, short of the room's last offset
+ * at the end) and duplicated.
  *
  * Variants: `new` is the default settings; `today` turns off what this run measures
  * (HISTORY_READ_COALESCE_MAX=1: every history read goes to Redis alone; MAX_PENDING_JOINS=0:
@@ -23,13 +29,13 @@
  * asked for and sent to Redis (its metrics) and Redis's EVALSHA and XRANGE calls over the
  * recovery (INFO commandstats: a history read is one EVALSHA, with one XRANGE when it reads
  * entries), upgrades refused with 503, handshakes timed out. Every process is killed at the
- * end, on failure and on Ctrl-C; a run that does not finish in 5 minutes fails.
+ * end, on failure and on Ctrl-C (the client processes also die with this one: PR_SET_PDEATHSIG);
+ * a run that does not finish in 5 minutes fails.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 
@@ -37,7 +43,9 @@ import { exitOnSignals, killAll, spawnTracked } from "../lib/chaos/tracked-proce
 import { followOutput } from "../lib/chaos/process-output.js";
 import { parseFlags } from "../lib/flags.js";
 import { LatencyHistogram } from "../lib/failover/latency-histogram.js";
-import { PHASES, type ClientsFinal, type ClientsStatus, type FromChild, type Phase, type PublisherStatus, type ToChild } from "../lib/failover/failover-client.js";
+import { startFailoverClients, type FailoverClients } from "../lib/failover/failover-clients.js";
+import type { FromPublisher, ToPublisher } from "../lib/failover/failover-publisher.js";
+import { PHASES, type ClientsFinal, type ClientsStatus, type Phase, type PublisherStatus, type RoomTop } from "../lib/failover/failover-types.js";
 import { redisDelta, redisSnapshot } from "../lib/history-redis-stats.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { freePort } from "../lib/server-process.js";
@@ -48,6 +56,10 @@ const RUN_TIMEOUT_MS = 5 * 60_000;
 const BACK_TIMEOUT_MS = 90_000;
 const CATCH_UP_MS = 30_000;
 const PUBLISHER_SOCKETS = 10;
+/** The core of the client processes and the publisher; the nodes and Redis have core 0. */
+const CLIENTS_CORE = 1;
+/** Clients a source address (127.0.0.x) holds: each process's sockets have addresses of their own. */
+const CLIENTS_PER_SOURCE = 4000;
 const METRICS_TIMEOUT_MS = 30_000;
 
 const VARIANTS: Record<string, Record<string, string>> = {
@@ -55,7 +67,7 @@ const VARIANTS: Record<string, Record<string, string>> = {
   today: { HISTORY_READ_COALESCE_MAX: "1", MAX_PENDING_JOINS: "0" },
 };
 
-interface Options {
+export interface FailoverOptions {
   clients: number;
   rooms: number;
   rate: number;
@@ -95,7 +107,7 @@ export interface FailoverResult {
 export async function run(args: string[]): Promise<void> {
   exitOnSignals();
   const f = parseFlags(args);
-  const options: Options = {
+  const options: FailoverOptions = {
     clients: f.number("clients", 16_000),
     rooms: f.number("rooms", 200),
     rate: f.number("rate", 2000),
@@ -115,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     for (const name of variants) {
       console.error(`── variant ${name} ──`);
-      const result = await runOnce(name, options);
+      const result = await measureFailover(name, options);
       results.push(result);
       if (f.has("json")) console.log(JSON.stringify(result));
     }
@@ -164,9 +176,10 @@ function startNode(name: string, port: number, redisUrl: string, workers: number
   return child;
 }
 
-function startChild(message: ToChild, onMessage: (message: FromChild) => void): ChildProcess {
-  const script = fileURLToPath(new URL("../lib/failover/failover-client.js", import.meta.url));
-  const child = fork(script, [], { execPath: "taskset", execArgv: ["-c", "1", process.execPath], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+function startPublisher(message: ToPublisher, onMessage: (message: FromPublisher) => void): ChildProcess {
+  // The built one, as the nodes' dist/server/cli.js: so from a test (TypeScript sources) too.
+  const script = join(repoRoot(), "dist", "bench", "lib", "failover", "failover-publisher.js");
+  const child = fork(script, [], { execPath: "taskset", execArgv: ["-c", String(CLIENTS_CORE), process.execPath], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   // fork through taskset: the child is node itself (taskset execs it), so signals reach it.
   trackFork(child);
   child.on("message", onMessage);
@@ -183,7 +196,8 @@ process.once("exit", () => {
   for (const child of forks) child.kill("SIGKILL");
 });
 
-async function runOnce(variant: string, options: Options): Promise<FailoverResult> {
+/** One variant's run: its own Redis, nodes, clients and publisher, all stopped at the end. */
+export async function measureFailover(variant: string, options: FailoverOptions): Promise<FailoverResult> {
   const logDir = mkdtempSync(join(tmpdir(), `cinder-failover-${variant}-`));
   const redisPort = await freePort();
   const redisChild = spawnTracked("taskset", ["-c", "0", "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -201,34 +215,32 @@ async function runOnce(variant: string, options: Options): Promise<FailoverResul
     console.error(`redis and two nodes up (logs in ${logDir})`);
 
     // Clients.
-    const statuses = new Map<number, ClientsStatus>();
-    const finals = new Map<number, ClientsFinal>();
-    const children: ChildProcess[] = [];
+    const children: FailoverClients[] = [];
     const per = Math.ceil(options.clients / options.processes);
+    const addressesPer = Math.ceil(per / CLIENTS_PER_SOURCE);
     for (let p = 0; p < options.processes; p++) {
       const from = p * per;
       const to = Math.min(options.clients, from + per);
-      children.push(
-        startChild({ type: "start", role: "clients", ports, from, to, rooms: options.rooms, localAddress: `127.0.0.${p + 2}` }, (message) => {
-          if (message.type === "status") statuses.set(p, message);
-          if (message.type === "final") finals.set(p, message);
-        }),
-      );
+      const source = `127.0.0.${2 + p * addressesPer}`;
+      if (from < to) children.push(startFailoverClients({ ports, from, to, rooms: options.rooms, source, perSource: CLIENTS_PER_SOURCE, core: CLIENTS_CORE }));
     }
-    const joined = () => [...statuses.values()].reduce((sum, s) => sum + s.joined, 0);
-    const sum = (field: Exclude<keyof ClientsStatus, "type">) => [...statuses.values()].reduce((total, s) => total + s[field], 0);
+    const statuses = () => children.map((child) => child.status()).filter((status): status is ClientsStatus => status !== undefined);
+    const sum = (field: keyof ClientsStatus) => statuses().reduce((total, s) => total + s[field], 0);
+    const joined = () => sum("joined");
     await waitFor(() => joined() === options.clients || undefined, `${options.clients} clients joined`, 120_000);
     console.error(`${options.clients} clients joined ${options.rooms} rooms`);
 
     // Traffic.
     let published: PublisherStatus = { type: "published", sent: 0, ok: 0, errors: 0, timeouts: 0 };
-    const publisher = startChild({ type: "start", role: "publisher", port: ports[1], rooms: options.rooms, rate: options.rate, sockets: PUBLISHER_SOCKETS }, (message) => {
-      if (message.type === "published") published = message;
+    let sentInAll: number | undefined;
+    const publisher = startPublisher({ type: "start", port: ports[1], rooms: options.rooms, rate: options.rate, sockets: PUBLISHER_SOCKETS }, (message) => {
+      if (message.type === "stopped") sentInAll = message.sent;
+      else published = message;
     });
     await sleep(1000); // its sockets open and join
-    publisher.send({ type: "publish", on: true } satisfies ToChild);
+    publisher.send({ type: "publish", on: true } satisfies ToPublisher);
     const phase = (name: Phase) => {
-      for (const child of children) child.send({ type: "phase", phase: name } satisfies ToChild);
+      for (const child of children) child.phase(name);
     };
     phase("before");
     await sleep(options.beforeMs);
@@ -248,7 +260,7 @@ async function runOnce(variant: string, options: Options): Promise<FailoverResul
       const back = () => sum("moved") >= Math.floor(options.clients / 2) && sum("movedJoined") === sum("moved") && joined() === options.clients;
       const progress = setInterval(() => console.error(`  joined ${joined()}, moved ${sum("moved")} (joined again ${sum("movedJoined")}), 503 ${sum("refused503")}, handshake timeouts ${sum("handshakeTimeouts")}, join timeouts ${sum("joinTimeouts")}`), 5000);
       await waitFor(() => back() || undefined, "every client joined again", BACK_TIMEOUT_MS).finally(() => clearInterval(progress));
-      backMs = Math.max(...[...statuses.values()].map((s) => s.lastJoinedAt)) - killedAt;
+      backMs = Math.max(...statuses().map((s) => s.lastJoinedAt)) - killedAt;
     } catch (err) {
       console.error(String(err));
     }
@@ -265,20 +277,27 @@ async function runOnce(variant: string, options: Options): Promise<FailoverResul
     await sleep(options.afterMs);
 
     // The end: traffic stops, every client must reach its room's last offset.
-    publisher.send({ type: "publish", on: false } satisfies ToChild);
-    await waitFor(() => published.ok + published.errors + published.timeouts >= published.sent || undefined, "every push answered", 20_000).catch(() => undefined);
-    const tops: Record<string, { o: number; e: string }> = {};
+    publisher.send({ type: "publish", on: false } satisfies ToPublisher);
+    // A status from before the stop may not count the last pushes: wait for one that does.
+    const answered = () => sentInAll !== undefined && published.sent >= sentInAll && published.ok + published.errors + published.timeouts >= published.sent;
+    await waitFor(() => answered() || undefined, "every push answered", 20_000).catch(() => undefined);
+    const tops: Record<string, RoomTop> = {};
     for (let r = 0; r < options.rooms; r++) {
       const topic = `room:fo${r}`;
       const base = `cinder:h:${hashTag(topic)}`;
       const [seq, epoch] = await redis.mget(`${base}:seq`, `${base}:epoch`);
       tops[topic] = { o: Number(seq ?? 0), e: epoch ?? "" };
     }
-    for (const child of children) child.send({ type: "tops", tops, timeoutMs: CATCH_UP_MS } satisfies ToChild);
-    // A process starved of CPU may answer late: the figures then hold the processes that answered.
-    await waitFor(() => finals.size === children.length || undefined, "every client process's checks", CATCH_UP_MS + 60_000).catch((err: unknown) =>
-      console.error(`${String(err)}: figures of ${finals.size} of ${children.length} client processes`),
+    const finals = new Map<number, ClientsFinal>();
+    const reports = children.map((child, p) =>
+      child.finish(tops, CATCH_UP_MS).then(
+        (final) => void finals.set(p, final),
+        (err: unknown) => console.error(String(err)),
+      ),
     );
+    // A process that fails or answers late: the figures then hold the processes that answered.
+    await Promise.race([Promise.all(reports), new Promise((resolve) => setTimeout(resolve, CATCH_UP_MS + 60_000).unref())]);
+    if (finals.size < children.length) console.error(`figures of ${finals.size} of ${children.length} client processes`);
 
     const total = (field: "missing" | "tailMissing" | "duplicated" | "recovered" | "notRecovered" | "replayed" | "epochChanges" | "moved") =>
       [...finals.values()].reduce((s, final) => s + final[field], 0);
@@ -325,7 +344,7 @@ async function runOnce(variant: string, options: Options): Promise<FailoverResul
   }
 }
 
-function formatResults(options: Options, results: FailoverResult[]): string {
+function formatResults(options: FailoverOptions, results: FailoverResult[]): string {
   const ms = (n: number | null) => (n === null || Number.isNaN(n) ? "–" : `${n}`);
   const lines = [
     `failover: ${options.clients} clients in ${options.rooms} history rooms on two nodes (WORKERS=${options.workers}), ${options.rate} pushes/s; kill -9 of one node`,
