@@ -1,10 +1,13 @@
 /**
  * Failover: a node dies, its clients come back whole.
  *   npm run bench -- failover [--clients 16000] [--rooms 200] [--rate 2000] [--workers 2]
- *     [--variants new,today] [--before-s 10] [--after-s 10] [--client-processes 4] [--json]
+ *     [--variants new,today] [--before-s 10] [--after-s 10] [--client-processes 4]
+ *     [--server-cores 0,1] [--json]
  *
  * Per variant, a run of its own: a redis-server and two CLI nodes (the demo app, `WORKERS`
- * workers, REDIS_URL, each on its own loopback port), all pinned to core 0; `--client-processes`
+ * workers, REDIS_URL, each on its own loopback port), pinned to `--server-cores` (both cores
+ * by default: at full size two nodes fanning out 160,000 deliveries a second over loopback TCP
+ * need more than one core of this machine, most of it the kernel's); `--client-processes`
  * native processes of Phoenix-protocol clients (bench/native/failover/failover.c, epoll, one
  * socket a client, each process its own source addresses 127.0.0.x) pinned to core 1, client i
  * starting on node i mod 2 in history room `room:fo<i mod rooms>`, each reconnecting with
@@ -75,6 +78,8 @@ export interface FailoverOptions {
   beforeMs: number;
   afterMs: number;
   processes: number;
+  /** taskset's core list for the nodes and Redis ("0": core 0 alone; "0,1": both, shared with the clients). */
+  serverCores: string;
 }
 
 export interface FailoverResult {
@@ -115,6 +120,7 @@ export async function run(args: string[]): Promise<void> {
     beforeMs: f.number("before-s", 10) * 1000,
     afterMs: f.number("after-s", 10) * 1000,
     processes: f.number("client-processes", 4),
+    serverCores: f.string("server-cores", "0,1"),
   };
   const variants = f.strings("variants", ["new", "today"]);
   for (const name of variants) if (!VARIANTS[name]) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(", ")})`);
@@ -167,8 +173,9 @@ async function metric(port: number, name: string, labels = ""): Promise<number> 
   return line ? Number(line.split(" ")[1]) : 0;
 }
 
-function startNode(name: string, port: number, redisUrl: string, workers: number, env: Record<string, string>, logDir: string): ChildProcess {
-  const child = spawnTracked("taskset", ["-c", "0", process.execPath, join(repoRoot(), "dist", "server", "cli.js")], {
+function startNode(name: string, port: number, redisUrl: string, options: FailoverOptions, env: Record<string, string>, logDir: string): ChildProcess {
+  const { workers } = options;
+  const child = spawnTracked("taskset", ["-c", options.serverCores, process.execPath, join(repoRoot(), "dist", "server", "cli.js")], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", WORKERS: String(workers), NODE_NAME: name, LOG_LEVEL: "warn", ...linkedTo(redisUrl), ...UNLIMITED, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -200,7 +207,7 @@ process.once("exit", () => {
 export async function measureFailover(variant: string, options: FailoverOptions): Promise<FailoverResult> {
   const logDir = mkdtempSync(join(tmpdir(), `cinder-failover-${variant}-`));
   const redisPort = await freePort();
-  const redisChild = spawnTracked("taskset", ["-c", "0", "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  const redisChild = spawnTracked("taskset", ["-c", options.serverCores, "redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
   followOutput(redisChild, join(logDir, "redis.log"), () => undefined);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -209,8 +216,8 @@ export async function measureFailover(variant: string, options: FailoverOptions)
     await waitFor(async () => (await redis.connect().then(() => redis.ping(), () => undefined)) === "PONG" || undefined, "redis", 10_000);
     const ports = [await freePort(), await freePort()];
     const env = VARIANTS[variant];
-    const victim = startNode("a", ports[0], redisUrl, options.workers, env, logDir);
-    startNode("b", ports[1], redisUrl, options.workers, env, logDir);
+    const victim = startNode("a", ports[0], redisUrl, options, env, logDir);
+    startNode("b", ports[1], redisUrl, options, env, logDir);
     for (const port of ports) await waitFor(async () => (await health(port))?.status === "ok" || undefined, `node on ${port}`, 60_000);
     console.error(`redis and two nodes up (logs in ${logDir})`);
 
