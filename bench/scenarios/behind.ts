@@ -1,7 +1,7 @@
 /**
  * Behind, not gone (docs/operations.md#behind-not-gone): 1,000 subscribers of one topic, 500
  * broadcasts a second of ~1 KB, 100 of the subscribers reading their TCP sockets at a tenth of
- * the stream's byte rate. Variants, alternated within each run, each on a fresh node:
+ * the stream's byte rate. Variants, each on a fresh node:
  *
  * - `history`: a history topic; the slow ones fall behind and are caught up from history; once the
  *   publisher stops they read freely and must end with every message once, in order;
@@ -12,8 +12,16 @@
  * - `history-all-fast`, `conflate-all-fast`: the same with the 100 reading at full speed, for
  *   the fast subscribers' latency without slow readers.
  *
- * Node on core 0, the clients (bench/lib/behind-client.ts, one process) on core 1.
- *   npm run bench -- behind --runs 3 [--duration 40] [--rate 500] [--bytes 1024]
+ * Runs interleaved (run 1 of every variant, then run 2 …); the table gives each variant's fast
+ * p99 per run beside the median, and the ratio of the medians to its baseline (the all-fast one).
+ *
+ * Node on core 0 (taskset), the clients on core 1 (taskset): one native process,
+ * bench/native/behind/behind.c (compiled on first use), subscribers and publisher alike, so a
+ * message's send and receive times come from one clock and the 500,000 frames a second of the
+ * full size take it about a fifth of its core — the Node client (`--client node`,
+ * bench/lib/behind-client.ts, same flags and report) took the whole core, and its p99 was its own
+ * queueing. `--no-pin` leaves both unpinned.
+ *   npm run bench -- behind --runs 3 [--duration 40] [--rate 500] [--bytes 1024] [--client node]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
