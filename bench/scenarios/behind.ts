@@ -18,7 +18,7 @@
  * Node on core 0 (taskset), the clients on core 1 (taskset): one native process,
  * bench/native/behind/behind.c (compiled on first use), subscribers and publisher alike, so a
  * message's send and receive times come from one clock and the 500,000 frames a second of the
- * full size take it about a fifth of its core — the Node client (`--client node`,
+ * full size take well under its core (a fifth in a 5 s check) — the Node client (`--client node`,
  * bench/lib/behind-client.ts, same flags and report) took the whole core, and its p99 was its own
  * queueing. `--no-pin` leaves both unpinned.
  *   npm run bench -- behind --runs 3 [--duration 40] [--rate 500] [--bytes 1024] [--client node]
