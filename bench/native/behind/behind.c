@@ -382,7 +382,7 @@ static void heartbeat(uint64_t *last) {
     if (now - *last < 20000000000ull) return;
     *last = now;
     const char *hb = "[null,\"hb\",\"phoenix\",\"heartbeat\",{}]";
-    for (int i = 0; i <= total; i++) if (clients[i].closed_with == OPEN) send_text(&clients[i], hb, strlen(hb));
+    for (int i = 0; i <= total; i++) if (clients[i].state == JOINED && clients[i].closed_with == OPEN) send_text(&clients[i], hb, strlen(hb));
 }
 
 static int settled(const client *c) { return c->state == JOINED || c->closed_with != OPEN; }
