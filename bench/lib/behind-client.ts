@@ -1,5 +1,6 @@
 /**
- * The clients of `npm run bench -- behind`, in one process: `--fast` + `--slow` subscribers of
+ * The Node clients of `npm run bench -- behind` (`--client node`; the default is their native twin,
+ * bench/native/behind/behind.c, with the same flags, lines and report), in one process: `--fast` + `--slow` subscribers of
  * `--topic` and one publisher that pushes `m` at `--rate` a second for `--duration` seconds,
  * each carrying its sequence number `s`, its send time `t` (µs of this process's clock), its key
  * `k` (s mod `--keys`) and `--bytes` of body. The slow subscribers read their TCP sockets at

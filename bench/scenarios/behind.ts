@@ -1,7 +1,7 @@
 /**
  * Behind, not gone (docs/operations.md#behind-not-gone): 1,000 subscribers of one topic, 500
  * broadcasts a second of ~1 KB, 100 of the subscribers reading their TCP sockets at a tenth of
- * the stream's byte rate. Variants, alternated within each run, each on a fresh node:
+ * the stream's byte rate. Variants, each on a fresh node:
  *
  * - `history`: a history topic; the slow ones fall behind and are caught up from history; once the
  *   publisher stops they read freely and must end with every message once, in order;
@@ -12,8 +12,16 @@
  * - `history-all-fast`, `conflate-all-fast`: the same with the 100 reading at full speed, for
  *   the fast subscribers' latency without slow readers.
  *
- * Node on core 0, the clients (bench/lib/behind-client.ts, one process) on core 1.
- *   npm run bench -- behind --runs 3 [--duration 40] [--rate 500] [--bytes 1024]
+ * Runs interleaved (run 1 of every variant, then run 2 …); the table gives each variant's fast
+ * p99 per run beside the median, and the ratio of the medians to its baseline (the all-fast one).
+ *
+ * Node on core 0 (taskset), the clients on core 1 (taskset): one native process,
+ * bench/native/behind/behind.c (compiled on first use), subscribers and publisher alike, so a
+ * message's send and receive times come from one clock and the 500,000 frames a second of the
+ * full size take well under its core (a fifth in a 5 s check) — the Node client (`--client node`,
+ * bench/lib/behind-client.ts, same flags and report) took the whole core, and its p99 was its own
+ * queueing. `--no-pin` leaves both unpinned.
+ *   npm run bench -- behind --runs 3 [--duration 40] [--rate 500] [--bytes 1024] [--client node]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,6 +29,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 import type { BehindClientReport } from "../lib/behind-client.js";
+import { behindClientArgv, type BehindClientKind } from "../lib/behind-client-command.js";
 import { parseFlags } from "../lib/flags.js";
 import { repoRoot } from "../lib/repo-root.js";
 import { sampleProcess } from "../lib/proc-stats.js";
@@ -42,6 +51,8 @@ export interface BehindOptions {
   /** Server settings beyond the variant's (BEHIND_BYTES, MAX_BUFFERED_BYTES…). */
   env?: Record<string, string>;
   releaseS: number;
+  /** Which clients: the native one (the default) or the Node one. */
+  client?: BehindClientKind;
 }
 
 export interface BehindResult {
@@ -135,14 +146,13 @@ export async function measureBehind(variant: BehindVariant, options: BehindOptio
     server = await startServer(node(env), options.pin ? 0 : undefined);
     track(server.child);
     const port = server.port;
-    const args = [
-      join(repoRoot(), "dist", "bench", "lib", "behind-client.js"),
+    const flags = [
       ...["--port", String(port), "--topic", conflating ? "bc:1" : "bh:1", "--kind", conflating ? "conflate" : "history"],
       ...["--fast", String(options.fast), "--slow", String(options.slow), "--rate", String(options.rate), "--bytes", String(options.bytes)],
       ...["--duration", String(options.durationS), "--keys", String(options.keys), "--release-s", String(options.releaseS)],
       ...["--slow-share", variant.endsWith("all-fast") ? "1000" : "0.1"],
     ];
-    const argv = options.pin ? ["taskset", "-c", "1", process.execPath, ...args] : [process.execPath, ...args];
+    const argv = behindClientArgv(options.client ?? "native", flags, options.pin ? 1 : undefined);
     const started = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
     client = started;
     track(started);
@@ -187,9 +197,14 @@ export async function measureBehind(variant: BehindVariant, options: BehindOptio
 const MiB = 1024 * 1024;
 const ms = (n: number) => n.toFixed(2);
 
+/** The variant each slow variant's fast p99 is laid against (the same topic, nobody slow). */
+const BASELINE: Partial<Record<BehindVariant, BehindVariant>> = { history: "history-all-fast", conflate: "conflate-all-fast" };
+
 export async function run(args: string[]): Promise<void> {
   const f = parseFlags(args);
   const runs = f.number("runs", 3);
+  const client = f.string("client", "native");
+  if (client !== "native" && client !== "node") throw new Error(`--client native|node, got ${client}`);
   const options: BehindOptions = {
     fast: f.number("fast", 900),
     slow: f.number("slow", 100),
@@ -199,9 +214,12 @@ export async function run(args: string[]): Promise<void> {
     keys: f.number("keys", 100),
     pin: !f.has("no-pin"),
     releaseS: f.number("release-s", 120),
+    client,
   };
   const variants = f.strings("variants", ["history", "history-all-fast", "conflate", "conflate-all-fast", "off"]) as BehindVariant[];
   const results = new Map<BehindVariant, BehindResult[]>(variants.map((v) => [v, []]));
+  // Interleaved: run i of every variant before run i + 1 of any, so what drifts over the
+  // measurement (the machine, its caches) falls on every variant alike and medians compare.
   for (let i = 0; i < runs; i++) {
     for (const variant of variants) {
       const result = await measureBehind(variant, options);
@@ -210,15 +228,22 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   const m = (list: BehindResult[], pick: (r: BehindResult) => number) => median(list.map(pick));
-  console.log(`\n${options.fast + options.slow} subscribers of one topic, ${options.rate} broadcasts/s of ${options.bytes} B for ${options.durationS} s, ${options.slow} reading at a tenth; node on core ${options.pin ? 0 : "any"}, clients on core ${options.pin ? 1 : "any"}; medians of ${runs} runs:`);
-  console.log("| variant | fast p50 ms | fast p99 ms | fast p99.9 ms | complete p99 ms | slow: missing / dup / out of order | history_gap | wrong keys | slow cut off (1013) | slow lost msgs | fell behind | caught up | resent | RSS peak MiB | RSS at end of traffic MiB | buffered peak MiB | node CPU | client CPU |");
-  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  const p99 = (r: BehindResult) => r.client.latencyMs.p99;
+  const clientLabel = client === "native" ? "native client (bench/native/behind/behind.c)" : "Node client (bench/lib/behind-client.ts)";
+  console.log(`\n${options.fast + options.slow} subscribers of one topic, ${options.rate} broadcasts/s of ${options.bytes} B for ${options.durationS} s, ${options.slow} reading at a tenth; node on core ${options.pin ? 0 : "any"}, ${clientLabel} on core ${options.pin ? 1 : "any"}; medians of ${runs} interleaved runs:`);
+  console.log("| variant | fast p50 ms | fast p99 ms | fast p99 ms per run | fast p99 ÷ baseline (medians) | fast p99.9 ms | complete p99 ms | slow: missing / dup / out of order | history_gap | wrong keys | slow cut off (1013) | slow lost msgs | fell behind | caught up | resent | RSS peak MiB | RSS at end of traffic MiB | buffered peak MiB | node CPU | client CPU |");
+  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const [variant, list] of results) {
     const slowClosed = (r: BehindResult) => Object.values(r.client.slow.closed).reduce((a, b) => a + b, 0);
+    const baseline = BASELINE[variant];
+    const baselineRuns = baseline ? results.get(baseline) : undefined;
+    const ratio = baseline && baselineRuns?.length ? `${(m(list, p99) / m(baselineRuns, p99)).toFixed(2)} (÷ ${baseline})` : "—";
     const row = [
       variant,
       ms(m(list, (r) => r.client.latencyMs.p50)),
-      ms(m(list, (r) => r.client.latencyMs.p99)),
+      ms(m(list, p99)),
+      list.map((r) => ms(p99(r))).join(" / "),
+      ratio,
       ms(m(list, (r) => r.client.latencyMs.p999)),
       ms(m(list, (r) => r.client.completeMs.p99)),
       `${m(list, (r) => r.client.slow.missing)} / ${m(list, (r) => r.client.slow.duplicates)} / ${m(list, (r) => r.client.slow.outOfOrder)}`,
@@ -237,11 +262,11 @@ export async function run(args: string[]): Promise<void> {
     ];
     console.log(`| ${row.join(" | ")} |`);
   }
-  for (const [slowVariant, fastVariant] of [["history", "history-all-fast"], ["conflate", "conflate-all-fast"]] as const) {
+  for (const [slowVariant, fastVariant] of Object.entries(BASELINE) as Array<[BehindVariant, BehindVariant]>) {
     const slow = results.get(slowVariant);
     const fast = results.get(fastVariant);
     if (!slow?.length || !fast?.length) continue;
-    const ratio = m(slow, (r) => r.client.latencyMs.p99) / m(fast, (r) => r.client.latencyMs.p99);
-    console.log(`${slowVariant}: fast subscribers' p99 with slow readers ÷ without: ${ratio.toFixed(2)}`);
+    const ratio = m(slow, p99) / m(fast, p99);
+    console.log(`${slowVariant}: fast subscribers' p99 with slow readers ÷ without (medians): ${ratio.toFixed(2)}${ratio <= 1.1 ? ", within 10 %" : ", more than 10 % above"}`);
   }
 }
