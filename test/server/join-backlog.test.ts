@@ -61,6 +61,40 @@ describe("the join backlog", () => {
     expect(joiner.backlogged + chatter.backlogged).toBe(0);
   });
 
+  it("still runs its floor of joins a turn when every turn is long for other work", async () => {
+    const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
+    // Other work makes every turn of the event loop long, as another room's gossip or a shared core does.
+    let turn = 0;
+    let stopped = false;
+    const otherWork = () => {
+      busyFor(30);
+      turn++;
+      if (!stopped) setImmediate(otherWork);
+    };
+    setImmediate(otherWork);
+    const perTurn = new Map<number, number>();
+    const joiners = Array.from({ length: 64 * 12 }, () => {
+      const socket = new RecordingSocket([]);
+      socket.dispatchFrame = () => perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+      return socket;
+    });
+    backlog.mustWait(joiners[0], "heartbeat");
+    busyFor(BUSY_MS + 5);
+    for (const socket of joiners) {
+      expect(backlog.mustWait(socket, "phx_join")).toBe(true);
+      backlog.add(socket, frame("room:a", "phx_join"));
+    }
+    try {
+      await waitFor(() => backlog.size === 0, "every waiting join to run");
+    } finally {
+      stopped = true;
+    }
+    const counts = [...perTurn.values()];
+    // Every turn but the last ran at least 64 joins, however long the turns took.
+    expect(counts.length).toBeGreaterThan(1);
+    expect(Math.min(...counts.slice(0, -1))).toBeGreaterThanOrEqual(64);
+  });
+
   it("drops the waiting frames of a socket that closed", async () => {
     const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
     const gone = new RecordingSocket([]);
