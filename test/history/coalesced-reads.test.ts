@@ -94,7 +94,7 @@ describe("coalesced history reads", () => {
     expect(pages[0].entries.map((e) => e.offset)).toEqual([31, 32, 33, 34, 35]);
   });
 
-  it("reads asked for while one is in flight gather behind it and share the next", async () => {
+  it("reads asked for while one is in flight ride on it when its page holds them; the others gather behind it and share the next", async () => {
     const { store, limits } = storeWith(30, 100);
     const { reads, sent, release } = counted(store, 1000, true);
     const first = reads.read(TOPIC, 20, 300, limits);
@@ -102,18 +102,50 @@ describe("coalesced history reads", () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(sent.length).toBe(1);
     const later = readAll(reads, limits, [
-      { since: 25, limit: 300 },
-      { since: 2, limit: 300 },
-      { since: 28, limit: 1 },
+      { since: 25, limit: 300 }, // rides on the first
+      { since: 2, limit: 300 }, // starts before it: the next read
+      { since: 28, limit: 1 }, // rides on the first
+      { since: 5, limit: 3 }, // the next read too
     ]);
     release();
     const [page, pages] = await Promise.all([first, later]);
     expect(sent).toEqual([
       { since: 20, limit: 300 },
-      { since: 2, limit: 25 + 300 - 2 }, // from the lowest since, as far as the furthest reader needs
+      { since: 2, limit: 300 }, // from the lowest since, as far as the furthest reader needs
     ]);
     expect(page).toEqual(store.read(TOPIC, 20, 300, limits));
-    expect(pages).toEqual([store.read(TOPIC, 25, 300, limits), store.read(TOPIC, 2, 300, limits), store.read(TOPIC, 28, 1, limits)]);
+    expect(pages).toEqual([store.read(TOPIC, 25, 300, limits), store.read(TOPIC, 2, 300, limits), store.read(TOPIC, 28, 1, limits), store.read(TOPIC, 5, 3, limits)]);
+    expect(reads.pendingTopics).toBe(0);
+  });
+
+  it("a rider the page in flight does not hold reads on its own: ahead of the page's top, or past the read's limit", async () => {
+    const { store, limits } = storeWith(30, 100);
+    const { reads, sent, release } = counted(store, 1000, true);
+    const first = readAll(reads, limits, [
+      { since: 10, limit: 5 }, // the read in flight: 11..15 of a top of 30
+      { since: 12, limit: 2 },
+    ]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Broadcasts made after the read in flight: a reader that saw them is ahead of its page.
+    for (let n = 31; n <= 34; n++) store.append({ topic: TOPIC, event: "msg", payload: JSON.stringify({ n }), limits });
+    const later = readAll(reads, limits, [
+      { since: 33, limit: 300 }, // ahead of the page's top (30)
+      { since: 11, limit: 300 }, // needs 12..30, the page has 11..15
+      { since: 13, limit: 2 }, // 14..15: held
+      { since: Number.MAX_SAFE_INTEGER, limit: 0 }, // a fresh join: the epoch and top of the page
+    ]);
+    release();
+    const [pages, ridden] = await Promise.all([first, later]);
+    expect(sent).toEqual([
+      { since: 10, limit: 5 },
+      { since: 11, limit: 300 + 33 - 11 },
+    ]);
+    expect(pages[1].entries.map((e) => e.offset)).toEqual([13, 14]);
+    expect(ridden[0]).toEqual(store.read(TOPIC, 33, 300, limits));
+    expect(ridden[0].entries.map((e) => e.offset)).toEqual([34]);
+    expect(ridden[1]).toEqual(store.read(TOPIC, 11, 300, limits));
+    expect(ridden[2].entries.map((e) => e.offset)).toEqual([14, 15]);
+    expect(ridden[3]).toEqual({ epoch: pages[0].epoch, top: 30, entries: [] });
     expect(reads.pendingTopics).toBe(0);
   });
 
@@ -166,6 +198,55 @@ describe("coalesced history reads", () => {
           const pages = await readAll(reads, limits, asks);
           expect(sent.length).toBe(1);
           for (const [i, { since, limit }] of asks.entries()) expect(pages[i]).toEqual(store.read(TOPIC, since, limit, limits));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("readers arriving while reads are in flight and the stream grows: each gets what a read of its own gives, at its page's moment or later", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(
+          fc.record({ since: fc.integer({ min: 0, max: 70 }), limit: fc.integer({ min: 0, max: 30 }), appendBefore: fc.integer({ min: 0, max: 3 }) }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        async (count, size, asks) => {
+          const { store, limits } = storeWith(count, size);
+          let appended = count;
+          // Every store read is held for a turn, so later readers find one in flight.
+          const answered: Array<{ since: number; limit: number; page: HistoryPage }> = [];
+          const reads = new CoalescedReads({
+            read: async (topic, since, limit, readLimits) => {
+              const page = store.read(topic, since, limit, readLimits);
+              answered.push({ since, limit, page });
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              return page;
+            },
+            maxPerRead: 1000,
+            onAsked: () => undefined,
+            onSent: () => undefined,
+          });
+          const pending: Array<Promise<{ page: HistoryPage; since: number; limit: number }>> = [];
+          for (const { since, limit, appendBefore } of asks) {
+            for (let i = 0; i < appendBefore; i++) store.append({ topic: TOPIC, event: "msg", payload: JSON.stringify({ n: ++appended }), limits });
+            pending.push(reads.read(TOPIC, since, limit, limits).then((page) => ({ page, since, limit })));
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+          for (const { page, since, limit } of await Promise.all(pending)) {
+            // The page of some store read, sliced as a read of the reader's own at that moment.
+            expect(answered.some((a) => a.page.epoch === page.epoch && a.page.top === page.top && (limit === 0 || a.since <= since))).toBe(true);
+            const got = page.entries.map((e) => e.offset);
+            const top = page.top;
+            const first = Math.max(since + 1, top - size + 1, 1);
+            // The first `limit` entries after `since` among those the stream still keeps.
+            const last = Math.min(first + limit - 1, top);
+            const own = limit === 0 || last < first ? [] : Array.from({ length: last - first + 1 }, (_, i) => first + i);
+            expect(got).toEqual(own);
+          }
+          expect(reads.pendingTopics).toBe(0);
         },
       ),
       { numRuns: 200 },
