@@ -21,7 +21,7 @@ import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/paylo
 import { inboundBurst } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
-import { takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
+import { budgetNow, isFull, takeBytes, takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
 import { socketIdText } from "./socket-id.js";
 
@@ -262,9 +262,11 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   receiveFrame(raw: string | Uint8Array): void {
     if (this.ending) return;
     const { limits } = this.services;
-    const now = Date.now();
-    // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond).
-    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
+    const now = budgetNow();
+    // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond),
+    // the frame as a whole rounded up to a whole millisecond when it found the budget full (takeBytes).
+    const lone = isFull(this.inboundFullAt, now);
+    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now, false)) return this.closeOverBudget();
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
     const depthLimit = limits.maxPayloadDepth + 1;
     const costLimit = tokensAt(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits));
@@ -272,7 +274,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
       typeof raw === "string" ? jsonTextCost(raw, depthLimit, costLimit) : this.serializer.name === "msgpack" ? msgpackCost(raw, depthLimit, costLimit) : 0;
     if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     if (cost === TOO_COSTLY) return this.closeOverBudget();
-    this.takeInbound(cost, now);
+    this.takeInbound(cost, now, lone);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -303,7 +305,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   /** A presence track or update of this socket's channels is within maxPresencePerSecond. */
   takePresence(): boolean {
     const limit = this.services.limits.maxPresencePerSecond;
-    const fullAt = takeTokens(this.presenceFullAt, Date.now(), limit, limit);
+    const fullAt = takeTokens(this.presenceFullAt, budgetNow(), limit, limit);
     if (fullAt !== false) {
       this.presenceFullAt = fullAt;
       return true;
@@ -510,9 +512,9 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   }
 
   /** Takes `bytes` from the inbound byte budget (see inbound-budget.ts); false when it does not cover them. */
-  private takeInbound(bytes: number, now: number): boolean {
+  private takeInbound(bytes: number, now: number, roundUp: boolean): boolean {
     const { limits } = this.services;
-    const fullAt = takeTokens(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes);
+    const fullAt = takeBytes(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes, roundUp);
     if (fullAt === false) return false;
     this.inboundFullAt = fullAt;
     return true;
@@ -524,7 +526,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
    * closed with 1008.
    */
   private withinFrameRate(frame: Frame): boolean {
-    const now = Date.now();
+    const now = budgetNow();
     const limit = this.services.limits.maxFramesPerSecond;
     const fullAt = takeTokens(this.framesFullAt, now, limit, limit);
     if (fullAt !== false) {
@@ -571,7 +573,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
 
   private join(frame: Frame, existing: Channel | undefined): void {
     const limit = this.services.limits.maxJoinsPerSecond;
-    const fullAt = takeTokens(this.joinsFullAt, Date.now(), limit, limit);
+    const fullAt = takeTokens(this.joinsFullAt, budgetNow(), limit, limit);
     if (fullAt === false) {
       this.services.metrics.rateLimited.inc({ limit: "joins" });
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
