@@ -31,8 +31,6 @@ export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" 
   self: { node: string; worker: number };
   /** A key the node's threads share (LongPoll session tokens, when no secretKeyBase is set). */
   nodeSecret: string | undefined;
-  /** Unique per node start: socket ids (presence owners) never repeat. */
-  idPrefix: string;
   disconnects: DisconnectLane;
   longPollTopics: LongPollTopics;
   /** What the endpoints count, and the registry /metrics serves. */
@@ -46,12 +44,12 @@ export interface EndpointsParts extends Pick<HttpEndpointOptions, "broadcaster" 
  * dashboard key). Returns the LongPoll sessions, which a drain or a crash closes.
  */
 export function mountEndpoints(parts: EndpointsParts): LongPollSessions | undefined {
-  const { app, config, services, connect, idPrefix, disconnects, metrics, log } = parts;
+  const { app, config, services, connect, disconnects, metrics, log } = parts;
   const authenticator = config.auth ? createAuthenticator(config.auth, config.secretKeyBase) : undefined;
   const connectRates = new KeyedBuckets(config.maxConnectsPerSecondPerIp, CONNECT_RATE_ADDRESSES);
   const origins = new OriginGate(config, log);
   const dashboard = config.dashboard ? { key: config.dashboardKey } : undefined;
-  mountWebSocket(app, { config, services, connect, connections: parts.connections, idPrefix, authenticator, ids: disconnects, connectRates, origins, dashboard, metrics });
+  mountWebSocket(app, { config, services, connect, connections: parts.connections, authenticator, ids: disconnects, connectRates, origins, dashboard, metrics });
   const longPoll = config.longPoll
     ? startLongPoll({
         app,
@@ -61,7 +59,6 @@ export function mountEndpoints(parts: EndpointsParts): LongPollSessions | undefi
         fabric: parts.fabric,
         self: parts.self,
         nodeSecret: parts.nodeSecret,
-        idPrefix,
         ids: disconnects,
         topics: parts.longPollTopics,
         connect,

@@ -178,13 +178,12 @@ export class CinderServer {
       app: this.app,
       httpInFlight: this.httpInFlight,
       config,
-      services: this.socketServices(),
+      services: this.socketServices(incarnation),
       fabric: this.fabric,
       connect: () => this.connectHook,
       connections: this.connections,
       self: { node: config.nodeName, worker: topology?.index ?? 0 },
       nodeSecret: topology?.nodeSecret,
-      idPrefix: incarnation,
       disconnects: this.disconnects,
       longPollTopics: this.longPollTopics,
       broadcaster: this.broadcaster,
@@ -483,7 +482,8 @@ export class CinderServer {
     };
   }
 
-  private socketServices(): SocketServices {
+  /** `idPrefix`: unique per node start, so socket ids (presence owners) never repeat. */
+  private socketServices(idPrefix: string): SocketServices {
     const { fanout, presence } = this;
     const channels: ChannelServices = {
       log: this.log,
@@ -498,6 +498,7 @@ export class CinderServer {
       clientPushes: this.webhooks?.wantsClientEvents ? this.webhooks.clientPush : undefined,
     };
     return {
+      idPrefix,
       log: this.log,
       metrics: this.metrics,
       queue: this.queue,

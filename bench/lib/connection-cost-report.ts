@@ -4,7 +4,7 @@ import type { ConnectionCostRun, PerConnection } from "./connection-cost.js";
 import { median } from "./stats.js";
 
 /** Every row of the medians table: where in the run, and what was measured. */
-export const PARTS: ReadonlyArray<{ label: string; span: "total" | "upgrade" | "join"; key: keyof PerConnection }> = [
+export const PARTS: ReadonlyArray<{ label: string; span: "total" | "upgrade" | "join" | "settled"; key: keyof PerConnection }> = [
   { label: "RSS as found (no forced GC)", span: "total", key: "rssAsFound" },
   { label: "RSS after full GC", span: "total", key: "rss" },
   { label: "V8 heap used", span: "total", key: "heapUsed" },
@@ -17,6 +17,8 @@ export const PARTS: ReadonlyArray<{ label: string; span: "total" | "upgrade" | "
   { label: "upgrade: V8 heap used", span: "upgrade", key: "heapUsed" },
   { label: "join: RSS", span: "join", key: "rss" },
   { label: "join: V8 heap used", span: "join", key: "heapUsed" },
+  { label: "RSS once V8 gave back the young generation", span: "settled", key: "rss" },
+  { label: "  V8 heap pages resident then", span: "settled", key: "heapPhysical" },
 ];
 
 export interface ConnectionCostSummary {
@@ -35,7 +37,8 @@ export function summarize(runs: readonly ConnectionCostRun[]): ConnectionCostSum
     summary.medians[target] = {};
     summary.runs[target] = {};
     for (const part of PARTS) {
-      const values = mine.map((r) => r[part.span][part.key]);
+      // A run without a settled sample has none of its rows.
+      const values = mine.map((r) => r[part.span]?.[part.key]).filter((v): v is number => v !== undefined);
       summary.runs[target][part.label] = values;
       summary.medians[target][part.label] = median(values);
     }

@@ -50,6 +50,11 @@ export interface ConnectionCostRun {
   upgrade: PerConnection;
   /** connected → joined: the join. */
   join: PerConnection;
+  /**
+   * idle → joined, sampled again once V8 gave back the young generation it grew during the
+   * storms (memory-sample.ts, YoungSettle), or the wait ran out (`settled` false); with `settle`.
+   */
+  settled?: PerConnection & { waitedMs: number; settled: boolean };
   /** With snapshots: heap objects per connection by kind, for the upgrade and for the join. */
   census?: { upgrade: Record<string, CensusEntry>; join: Record<string, CensusEntry> };
 }
@@ -60,7 +65,17 @@ export interface ConnectionCostOptions {
   pin: boolean;
   /** Heap snapshots at each stage, for the census; they disturb RSS, so such runs are apart. */
   snapshots: boolean;
+  /**
+   * Wait up to this long for V8 to give back the young generation before the idle sample (what
+   * startup grew), and after "joined", where the server is sampled a second time (0: neither).
+   */
+  settleMs: number;
 }
+
+/** Young-generation pages of an idle server that has given back what startup grew (it starts with 0.5 MiB). */
+const IDLE_YOUNG = 2 * 1024 * 1024;
+/** Young-generation pages that count as given back after the storms: what the idle server had, and 1 MiB more. */
+const SETTLED_MARGIN = 1024 * 1024;
 
 function probeArgs(): string[] {
   return ["--expose-gc", "--import", pathToFileURL(join(repoRoot(), "dist", "bench", "lib", "memory-probe.js")).href];
@@ -84,12 +99,14 @@ export async function measureConnectionCost(target: Target, options: ConnectionC
   const server = await startServer(target, options.pin ? (target.serverCpus ?? SERVER_CORE) : undefined, 20_000, { nodeArgs: probeArgs(), ipc: true });
   const dir = options.snapshots ? mkdtempSync(join(tmpdir(), "connection-cost-")) : undefined;
   const samples: Partial<Record<Stage, MemorySample>> = {};
+  let settledSample: MemorySample | undefined;
   const take = async (stage: Stage): Promise<void> => {
     samples[stage] = await requestSample(server.child, dir && join(dir, `${stage}.heapsnapshot`));
   };
   try {
     await new Promise((r) => setTimeout(r, 300)); // startup allocation settles before the idle sample
-    await take("idle");
+    if (options.settleMs > 0) samples.idle = await requestSample(server.child, undefined, { youngAtMost: IDLE_YOUNG, timeoutMs: options.settleMs });
+    else await take("idle");
     const report = await runNativeClient(
       {
         joinPayload: BENCH_JOIN_PAYLOAD,
@@ -102,7 +119,14 @@ export async function measureConnectionCost(target: Target, options: ConnectionC
         protocol: target.protocol,
         core: options.pin ? CLIENT_CORE : undefined,
       },
-      (phase) => (phase === "connected" || phase === "joined" ? take(phase) : undefined),
+      async (phase) => {
+        if (phase !== "connected" && phase !== "joined") return;
+        await take(phase);
+        const youngAtIdle = samples.idle?.spaces.new_space?.physical;
+        if (phase === "joined" && options.settleMs > 0 && youngAtIdle !== undefined) {
+          settledSample = await requestSample(server.child, undefined, { youngAtMost: youngAtIdle + SETTLED_MARGIN, timeoutMs: options.settleMs });
+        }
+      },
     );
     const { idle, connected, joined } = samples;
     if (!idle || !connected || !joined) throw new Error("a stage was not sampled");
@@ -118,6 +142,9 @@ export async function measureConnectionCost(target: Target, options: ConnectionC
       upgrade: perConnection(idle, connected, sockets),
       join: perConnection(connected, joined, sockets),
     };
+    if (settledSample) {
+      run.settled = { ...perConnection(idle, settledSample, sockets), waitedMs: settledSample.settledAfterMs ?? 0, settled: settledSample.settled ?? false };
+    }
     if (dir) run.census = censusOfStages(dir, sockets);
     return run;
   } catch (err) {

@@ -7,7 +7,7 @@
 import { memoryUsage } from "node:process";
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from "node:v8";
 
-import type { MemoryProbeRequest, MemorySample } from "./memory-sample.js";
+import type { MemoryProbeRequest, MemorySample, YoungSettle } from "./memory-sample.js";
 
 const collect = (globalThis as { gc?: () => void }).gc;
 
@@ -34,14 +34,27 @@ function sample(snapshotPath: string | undefined): MemorySample {
   };
 }
 
+const youngPages = (): number => getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.physical_space_size ?? 0;
+
+/** Waits, without collecting (a forced collection puts V8's memory reducer off), until the young generation is that small. */
+async function settle({ youngAtMost, timeoutMs }: YoungSettle): Promise<{ settledAfterMs: number; settled: boolean }> {
+  const start = Date.now();
+  while (youngPages() > youngAtMost && Date.now() - start < timeoutMs) await new Promise((resolve) => setTimeout(resolve, 250));
+  return { settledAfterMs: Date.now() - start, settled: youngPages() <= youngAtMost };
+}
+
+async function answer(request: MemoryProbeRequest): Promise<MemorySample> {
+  const settled = request.settle && (await settle(request.settle));
+  return { ...sample(request.snapshotPath), ...settled };
+}
+
 if (process.send) {
   process.on("message", (request: MemoryProbeRequest) => {
     if (request?.type !== "memory-sample") return;
-    try {
-      process.send?.({ type: "memory-sample", id: request.id, sample: sample(request.snapshotPath) });
-    } catch (err) {
-      process.send?.({ type: "memory-sample", id: request.id, error: (err as Error).message });
-    }
+    answer(request).then(
+      (taken) => process.send?.({ type: "memory-sample", id: request.id, sample: taken }),
+      (err: unknown) => process.send?.({ type: "memory-sample", id: request.id, error: (err as Error).message }),
+    );
   });
   // The channel must not keep a server alive that is told to stop.
   process.channel?.unref();

@@ -6,6 +6,18 @@ export interface MemoryProbeRequest {
   id: number;
   /** Also write a heap snapshot there (after the sample's own numbers are taken). */
   snapshotPath?: string;
+  /** First wait, up to `timeoutMs`, until V8 keeps at most `youngAtMost` bytes of young-generation pages (see YoungSettle). */
+  settle?: YoungSettle;
+}
+
+/**
+ * A wait for V8 to give back the young generation it grew: it does so by itself once the process
+ * has allocated little for a while (its memory reducer, 15–40 s after the last busy moment), not
+ * on a forced collection.
+ */
+export interface YoungSettle {
+  youngAtMost: number;
+  timeoutMs: number;
 }
 
 /** One process's memory after a full garbage collection, bytes. */
@@ -26,6 +38,9 @@ export interface MemorySample {
   spaces: Record<string, { used: number; physical: number }>;
   /** The heap snapshot written, when one was asked for. */
   snapshot?: string;
+  /** With a settle: how long the probe waited, and whether the young generation got that small. */
+  settledAfterMs?: number;
+  settled?: boolean;
 }
 
 interface MemoryProbeAnswer {
@@ -38,7 +53,7 @@ interface MemoryProbeAnswer {
 let nextId = 0;
 
 /** Asks the probe in `child` for a sample. */
-export function requestSample(child: ChildProcess, snapshotPath?: string): Promise<MemorySample> {
+export function requestSample(child: ChildProcess, snapshotPath?: string, settle?: YoungSettle): Promise<MemorySample> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const onMessage = (answer: MemoryProbeAnswer): void => {
@@ -54,7 +69,7 @@ export function requestSample(child: ChildProcess, snapshotPath?: string): Promi
     };
     child.on("message", onMessage);
     child.once("exit", onExit);
-    const request: MemoryProbeRequest = { type: "memory-sample", id, snapshotPath };
+    const request: MemoryProbeRequest = { type: "memory-sample", id, snapshotPath, settle };
     child.send(request);
   });
 }

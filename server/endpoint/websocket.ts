@@ -4,7 +4,7 @@ import { msgpackSerializer } from "../../client/codec/msgpack.js";
 import type { ServerConfig } from "../config.js";
 import { CLOSE } from "../socket/close-codes.js";
 import { SocketConnection, type SocketServices, type SocketUserData } from "../socket/connection.js";
-import { socketId } from "../socket/socket-id.js";
+import { socketSerial } from "../socket/socket-id.js";
 import type { Authenticator } from "../auth/auth-config.js";
 import type { DisconnectLane } from "../auth/disconnect.js";
 import { admit, type Admitted, type Refused } from "./admission.js";
@@ -36,8 +36,6 @@ export interface WebSocketEndpointOptions {
   connect: () => ConnectHook | undefined;
   /** Every open connection of this thread (health, shutdown). */
   connections: Set<SocketConnection>;
-  /** Unique per node start, so socket ids (presence owners) never repeat. */
-  idPrefix: string;
   /** Built-in auth (`auth` option): every socket needs a valid token, checked before the connect hook. */
   authenticator: Authenticator | undefined;
   /** Where sockets with an id are indexed for force-disconnects. */
@@ -54,7 +52,7 @@ export interface WebSocketEndpointOptions {
 
 /** Mounts `${socketPath}/websocket` on the app: handshake checks, the connect hook, and the socket lifecycle. */
 export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOptions): void {
-  const { config, services, connections, idPrefix, authenticator, ids, connectRates, origins, metrics } = options;
+  const { config, services, connections, authenticator, ids, connectRates, origins, metrics } = options;
   const { log } = services;
   let nextId = 0;
   const { maxPendingJoins } = config;
@@ -100,7 +98,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
       const secKey = headers["sec-websocket-key"] ?? "";
       const extensions = headers["sec-websocket-extensions"] ?? "";
-      const id = socketId(`${idPrefix}.`, nextId++);
+      const id = socketSerial("websocket", nextId++);
       let aborted = false;
       let waited = false;
       const decide = (outcome: Admitted | Refused) => {

@@ -6,7 +6,7 @@ import type { RelayRequest, RelayResponse } from "./relay-lane.js";
 import type { Logger } from "../ops/logger.js";
 import type { LongPollMetrics } from "./longpoll-metrics.js";
 import { SocketConnection, type SocketServices, type SocketSessionInit } from "../socket/connection.js";
-import { socketId } from "../socket/socket-id.js";
+import { socketSerial } from "../socket/socket-id.js";
 import { statusBody, statusOf } from "./answers.js";
 import { LongPollTopics } from "./longpoll-topics.js";
 import { LongPollSession, type Answer, type SessionServices } from "./session.js";
@@ -18,8 +18,6 @@ export interface LongPollSessionsOptions {
   tokens: SessionTokens;
   /** This thread, as tokens name it. */
   self: { node: string; worker: number };
-  /** Unique per node start: the connections' ids (presence owners) never repeat. */
-  idPrefix: string;
   windowMs: number;
   maxBufferedBytes: number;
   /** Largest inbound frame (maxPayloadLength). */
@@ -73,8 +71,8 @@ export class LongPollSessions {
 
   /** A new session, admitted by the handshake; its token is the handshake's answer. */
   create(assigns: Readonly<Record<string, unknown>>, session: SocketSessionInit): LongPollSession {
-    const { services, idPrefix, tokens, self, ids, metrics, log } = this.options;
-    const connection = new SocketConnection(services, socketId(`${idPrefix}.l`, this.nextId++), jsonSerializer, assigns, session);
+    const { services, tokens, self, ids, metrics, log } = this.options;
+    const connection = new SocketConnection(services, socketSerial("longpoll", this.nextId++), jsonSerializer, assigns, session);
     const id = randomBytes(16).toString("base64url");
     const created = new LongPollSession(connection, tokens.sign({ ...self, id }), this.sessionServices);
     this.sessions.set(id, created);

@@ -21,8 +21,6 @@ export interface LongPollTransportParts extends Omit<LongPollRoutesOptions, "ses
   self: { node: string; worker: number };
   /** A key the node's threads share, used when no secretKeyBase is set. */
   nodeSecret: string | undefined;
-  /** Unique per node start: the connections' ids (presence owners) never repeat. */
-  idPrefix: string;
   ids: Pick<DisconnectLane, "add" | "remove">;
   topics: LongPollTopics;
 }
@@ -41,7 +39,6 @@ export function startLongPoll(parts: LongPollTransportParts): LongPollSessions {
     services: parts.services,
     tokens,
     self: parts.self,
-    idPrefix: parts.idPrefix,
     windowMs: config.longPollWindowMs,
     maxBufferedBytes: config.longPollMaxBufferedBytes,
     maxFrameBytes: config.maxPayloadLength,

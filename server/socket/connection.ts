@@ -21,8 +21,9 @@ import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/paylo
 import { inboundBurst } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
-import { takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
+import { budgetNow, isFull, takeBytes, takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
+import { socketIdText } from "./socket-id.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
 export const RATE_CLOSE_AFTER_MS = 5000;
@@ -76,6 +77,8 @@ export interface SocketUserData {
 
 /** What a socket uses of its server. */
 export interface SocketServices {
+  /** The first part of its sockets' ids (the node's incarnation; see socket-id.ts). */
+  readonly idPrefix: string;
   readonly log: Logger;
   /** Its own, and the serializers' encode errors (counted with the fan-out's). */
   readonly metrics: SocketMetrics & Pick<PubsubMetrics, "encodeErrors">;
@@ -98,23 +101,40 @@ export interface SocketServices {
 }
 
 /**
- * `SocketConnection.bits`: two flags, then the count of its frames in the join backlog, one small
- * integer where three fields cost 24 bytes. The count stays far below 2^29: each waiting frame
- * is held on the heap, which is full long before.
+ * `SocketConnection.bits`: two flags, its serializer (an index in SERIALIZERS), then the count of
+ * its frames in the join backlog, one small integer where four fields cost 32 bytes. The count
+ * stays below 2^25: the join backlog holds at most 200,000 frames a thread (join-backlog.ts).
  */
 const CLOSED = 0b1;
 const ENDING = 0b10;
-const FLAGS_MASK = 0b11;
-const BACKLOGGED_SHIFT = 2;
+const SERIALIZER_SHIFT = 2;
+const SERIALIZER_MASK = 0b1111 << SERIALIZER_SHIFT;
+const LOW_MASK = 0b11 | SERIALIZER_MASK;
+const BACKLOGGED_SHIFT = 6;
+
+/** The serializers sockets use (json, msgpack), each once: a socket keeps its index. */
+const SERIALIZERS: Serializer[] = [];
+
+function serializerIndex(serializer: Serializer): number {
+  let at = SERIALIZERS.indexOf(serializer);
+  if (at < 0) {
+    if (SERIALIZERS.length > SERIALIZER_MASK >>> SERIALIZER_SHIFT) throw new Error("more serializers than a socket can tell apart");
+    at = SERIALIZERS.push(serializer) - 1;
+  }
+  return at;
+}
 
 /**
- * What few sockets have, in one object apart rather than three fields on every socket: a token's
- * session, an id for force-disconnects, a fixed list of topics.
+ * What few sockets have, in one object apart rather than four fields on every socket: a token's
+ * session, an id for force-disconnects, a fixed list of topics (these three from the connect),
+ * and the record of a socket over its frame rate (made when it first is).
  */
 interface SocketExtras {
   readonly auth: SocketAuth | undefined;
   readonly disconnectId: string | undefined;
   readonly onlyTopics: readonly string[] | undefined;
+  /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
+  overRate: { since: number; last: number } | null;
 }
 
 /** What a socket is known by beyond its connection: its verified token, and its id. */
@@ -144,26 +164,37 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   private joinsFullAt: FullAt = null;
   private presenceFullAt: FullAt = null;
   private inboundFullAt: FullAt = null;
-  /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
-  private overRate: { since: number; last: number } | null = null;
   /** What few sockets have (see SocketExtras); null on the rest. */
-  private readonly extras: SocketExtras | null = null;
+  private extras: SocketExtras | null = null;
 
   constructor(
     private readonly services: SocketServices,
-    readonly id: string,
-    readonly serializer: Serializer,
+    /** Its id as a number (socket-id.ts): the text is `id`. */
+    private readonly idNumber: number,
+    serializer: Serializer,
     readonly assigns: Readonly<Record<string, unknown>>,
     session: SocketSessionInit = {},
   ) {
     super();
+    this.bits = serializerIndex(serializer) << SERIALIZER_SHIFT;
     if (session.auth || session.id !== undefined || session.topics) {
       this.extras = {
         auth: session.auth && new SocketAuth(session.auth.authenticator, session.auth.identity, this),
         disconnectId: session.id,
         onlyTopics: session.topics,
+        overRate: null,
       };
     }
+  }
+
+  /** How it encodes and decodes frames (json or msgpack), chosen at connect. */
+  get serializer(): Serializer {
+    return SERIALIZERS[(this.bits & SERIALIZER_MASK) >>> SERIALIZER_SHIFT];
+  }
+
+  /** Its id, unique per node start (socket-id.ts): made on each call, the same text every time. */
+  get id(): string {
+    return socketIdText(this.services.idPrefix, this.idNumber);
   }
 
   /** Its token's session (built-in auth only). */
@@ -199,7 +230,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   }
 
   set backlogged(count: number) {
-    this.bits = (this.bits & FLAGS_MASK) | (count << BACKLOGGED_SHIFT);
+    this.bits = (this.bits & LOW_MASK) | (count << BACKLOGGED_SHIFT);
   }
 
   /** What its channels use of the server (each reaches it through here rather than holding it). */
@@ -231,9 +262,11 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   receiveFrame(raw: string | Uint8Array): void {
     if (this.ending) return;
     const { limits } = this.services;
-    const now = Date.now();
-    // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond).
-    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now)) return this.closeOverBudget();
+    const now = budgetNow();
+    // Paid before anything is decoded: its bytes, then what decoding it costs (maxInboundBytesPerSecond),
+    // the frame as a whole rounded up to a whole millisecond when it found the budget full (takeBytes).
+    const lone = isFull(this.inboundFullAt, now);
+    if (!this.takeInbound(typeof raw === "string" ? raw.length : raw.byteLength, now, false)) return this.closeOverBudget();
     // The frame is one level, its payload the rest; checked before decoding, which deep nesting makes costly.
     const depthLimit = limits.maxPayloadDepth + 1;
     const costLimit = tokensAt(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits));
@@ -241,7 +274,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
       typeof raw === "string" ? jsonTextCost(raw, depthLimit, costLimit) : this.serializer.name === "msgpack" ? msgpackCost(raw, depthLimit, costLimit) : 0;
     if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     if (cost === TOO_COSTLY) return this.closeOverBudget();
-    this.takeInbound(cost, now);
+    this.takeInbound(cost, now, lone);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -272,7 +305,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   /** A presence track or update of this socket's channels is within maxPresencePerSecond. */
   takePresence(): boolean {
     const limit = this.services.limits.maxPresencePerSecond;
-    const fullAt = takeTokens(this.presenceFullAt, Date.now(), limit, limit);
+    const fullAt = takeTokens(this.presenceFullAt, budgetNow(), limit, limit);
     if (fullAt !== false) {
       this.presenceFullAt = fullAt;
       return true;
@@ -479,9 +512,9 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   }
 
   /** Takes `bytes` from the inbound byte budget (see inbound-budget.ts); false when it does not cover them. */
-  private takeInbound(bytes: number, now: number): boolean {
+  private takeInbound(bytes: number, now: number, roundUp: boolean): boolean {
     const { limits } = this.services;
-    const fullAt = takeTokens(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes);
+    const fullAt = takeBytes(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes, roundUp);
     if (fullAt === false) return false;
     this.inboundFullAt = fullAt;
     return true;
@@ -493,7 +526,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
    * closed with 1008.
    */
   private withinFrameRate(frame: Frame): boolean {
-    const now = Date.now();
+    const now = budgetNow();
     const limit = this.services.limits.maxFramesPerSecond;
     const fullAt = takeTokens(this.framesFullAt, now, limit, limit);
     if (fullAt !== false) {
@@ -501,8 +534,9 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
       return true;
     }
     this.services.metrics.rateLimited.inc({ limit: "frames" });
-    let over = this.overRate;
-    if (over === null || now - over.last > 1000) over = this.overRate = { since: now, last: now };
+    const extras = (this.extras ??= { auth: undefined, disconnectId: undefined, onlyTopics: undefined, overRate: null });
+    let over = extras.overRate;
+    if (over === null || now - over.last > 1000) over = extras.overRate = { since: now, last: now };
     over.last = now;
     if (now - over.since >= RATE_CLOSE_AFTER_MS) {
       this.services.metrics.rateLimited.inc({ limit: "close" });
@@ -539,7 +573,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
 
   private join(frame: Frame, existing: Channel | undefined): void {
     const limit = this.services.limits.maxJoinsPerSecond;
-    const fullAt = takeTokens(this.joinsFullAt, Date.now(), limit, limit);
+    const fullAt = takeTokens(this.joinsFullAt, budgetNow(), limit, limit);
     if (fullAt === false) {
       this.services.metrics.rateLimited.inc({ limit: "joins" });
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });

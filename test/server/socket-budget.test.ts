@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { takeTokens, tokensAt, type FullAt } from "../../server/socket/socket-budget.js";
+import { budgetNow, isFull, takeBytes, takeTokens, tokensAt, type FullAt } from "../../server/socket/socket-budget.js";
 import { TokenBucket } from "../../server/socket/rate-limit.js";
 
 describe("a socket's budget kept as one number", () => {
@@ -23,6 +23,52 @@ describe("a socket's budget kept as one number", () => {
         }
       }),
     );
+  });
+
+  it("as a byte budget, with any rate, refuses what a token bucket refuses, and holds at most one millisecond's refill less", () => {
+    const step = fc.record({ wait: fc.integer({ min: 0, max: 30 }), amount: fc.integer({ min: 1, max: 400_000 }) });
+    fc.assert(
+      fc.property(fc.integer({ min: 1_000, max: 2_000_000 }), fc.array(step, { maxLength: 80 }), (rate, steps) => {
+        let now = 1_000;
+        const bucket = new TokenBucket(rate, now, rate);
+        let fullAt: FullAt = null;
+        for (const { wait, amount } of steps) {
+          now += wait;
+          const exact = bucket.available(now);
+          const ours = tokensAt(fullAt, now, rate, rate);
+          expect(ours).toBeLessThanOrEqual(exact + 1e-6);
+          expect(exact - ours).toBeLessThanOrEqual(rate / 1000 + 1e-6);
+          const taken = takeBytes(fullAt, now, rate, rate, amount, isFull(fullAt, now));
+          const bucketTook = bucket.take(now, amount);
+          // Never more lenient; stricter only for an action within a millisecond's refill of what is left.
+          if (taken !== false) expect(bucketTook).toBe(true);
+          if (taken === false && bucketTook) {
+            expect(exact - amount).toBeLessThan(rate / 1000);
+            return;
+          }
+          if (taken !== false) fullAt = taken;
+        }
+      }),
+    );
+  });
+
+  it("as a byte budget, leaves a whole millisecond after a frame from a full bucket, and counts the next ones exactly from there", () => {
+    const rate = 1024 * 1024;
+    // A frame pays its bytes, then its decode cost, rounded up as a whole once it found the bucket full.
+    const bytesPaid = takeBytes(null, 5000, rate, rate, 100, false) as number;
+    expect(bytesPaid).toBe(5000 + (100 * 1000) / rate);
+    const first = takeBytes(bytesPaid, 5000, rate, rate, 32, isFull(null, 5000)) as number;
+    expect(first).toBe(5001);
+    expect(takeBytes(first, 5000, rate, rate, 100, isFull(first, 5000))).toBe(5001 + (100 * 1000) / rate);
+    // A later lone frame, once the bucket is full again, is rounded up again (and only it).
+    expect(takeBytes(first, 6000, rate, rate, 3000, isFull(first, 6000))).toBe(6003);
+    expect(takeBytes(null, 0, 0, 0, 100, true)).toBeNull();
+  });
+
+  it("counts on a clock of its own that starts near zero: its moments are small integers for 24 days", () => {
+    const now = budgetNow();
+    expect(Number.isInteger(now)).toBe(true);
+    expect(Math.abs(now)).toBeLessThan(2 ** 30);
   });
 
   it("counts nothing without a limit (rate 0)", () => {
