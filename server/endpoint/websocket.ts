@@ -113,14 +113,9 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
         else answer();
       };
       const connect = options.connect();
-      const admitNow = () => admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
-      // A busy thread lets the upgrade wait its turn with the joins (join-backlog.ts).
-      const deferred = services.joinBacklog.deferUpgrade(() => {
-        if (!aborted) admitNow();
-      });
-      // No auth, no hook and no wait: nothing to wait for.
-      if (deferred || authenticator || connect) res.onAborted(() => (aborted = true));
-      if (!deferred) admitNow();
+      // No auth and no hook: nothing to wait for.
+      if (authenticator || connect) res.onAborted(() => (aborted = true));
+      admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
       waited = true;
     },
 
