@@ -11,6 +11,7 @@ export type {
 export { Tracker, DEFAULT_TIMINGS } from "./tracker.js";
 export type { TrackerOptions, TrackerTimings } from "./tracker.js";
 export type { GossipLane } from "./gossip-lane.js";
+export type { TrackerObserver, ReplicaFigures, TransferReason } from "./tracker-observer.js";
 export { parseGossipMessage } from "./messages.js";
 export type {
   GossipMessage,

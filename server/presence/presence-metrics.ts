@@ -2,8 +2,8 @@ import { counter, gauge, type Registry } from "../ops/metrics.js";
 
 /**
  * Presence's metrics: diffs, members catching up on a list (docs/presence.md, "Joining storms"), a
- * replica's first sync, and the live-count topics (presence and counters both push them; presence
- * stands lower).
+ * replica's first sync, its state and gossip (entries, peers, lag, deltas, transfers), and the
+ * live-count topics (presence and counters both push them; presence stands lower).
  */
 export function presenceMetrics(registry: Registry) {
   return {
@@ -64,6 +64,28 @@ export function presenceMetrics(registry: Registry) {
       "cinder_presence_fetch_waiting",
       "Presence diffs and list snapshots waiting for a presence fetch (being fetched, waiting for a slot, or behind their topic's fetch in order)",
     ),
+    presenceEntries: gauge(registry, "cinder_presence_entries", "Entries (members, every topic) in this thread's presence replica, as of its last heartbeat tick"),
+    presenceReplicas: gauge(
+      registry,
+      "cinder_presence_replicas",
+      "Other presence replicas this thread's replica knows: up (heard from within presenceDownPeriod), down (silent longer; their members hidden until they speak or are purged)",
+      ["state"],
+    ),
+    presenceReplicaLag: gauge(
+      registry,
+      "cinder_presence_replica_lag",
+      "Presence changes (dots) the replicas up have announced in their latest heartbeats and this replica has not received, as of its last heartbeat tick",
+    ),
+    presenceDeltas: counter(registry, "cinder_presence_deltas_total", "Heartbeats carrying a presence delta: sent (one per tick with local changes, to every replica), received", ["direction"]),
+    presenceDeltaEntries: counter(registry, "cinder_presence_delta_entries_total", "Entries carried by presence deltas (joins and updates; leaves travel as dots): sent, received", ["direction"]),
+    presenceTransferRequests: counter(
+      registry,
+      "cinder_presence_transfer_requests_total",
+      "Requests for a replica's state: behind (its clock had changes ours lacked), gap (one of its deltas went missing), start (its own entries, at a start or when first seen)",
+      ["reason"],
+    ),
+    presenceTransfers: counter(registry, "cinder_presence_transfers_total", "Presence state transfers: sent (a request answered with our state), received (a state merged)", ["direction"]),
+    presenceTransferEntries: counter(registry, "cinder_presence_transfer_entries_total", "Entries carried by presence state transfers: sent, received", ["direction"]),
     countTopics: gauge(registry, "cinder_count_topics", "Topics whose live counts this thread pushes: counter (counter:<key> topics) and presence (presence_count subscribers)", ["kind"]),
   };
 }

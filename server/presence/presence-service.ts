@@ -6,6 +6,7 @@ import { PresenceCounts, type PresenceCount } from "./presence-counts.js";
 import { Tracker } from "./tracker.js";
 import type { ThreadEvent } from "../fabric/fabric.js";
 import type { GossipLane } from "./gossip-lane.js";
+import type { TrackerObserver } from "./tracker-observer.js";
 
 export type { Meta, PresenceDiff, PresenceMap } from "./diff.js";
 export type { PresenceCount } from "./presence-counts.js";
@@ -46,6 +47,8 @@ export interface PresenceServiceOptions {
   diffs?: DiffReceiver;
   /** Malformed gossip and similar non-fatal problems. */
   onError?: (error: Error) => void;
+  /** The tracker's gossip and figures, for metrics. */
+  observer?: TrackerObserver;
 }
 
 export type TrackResult = { ok: true; meta: Meta } | { ok: false; reason: "already_tracked" };
@@ -102,6 +105,7 @@ export class PresenceService {
       onChanges: (changes) => this.report(changes),
       onError: options.onError,
       onFirstSync: options.onFirstSync,
+      observer: options.observer,
     });
   }
 

@@ -11,6 +11,7 @@ import { PresenceFetches, type PresenceFetchSettings } from "./presence-fetches.
 import type { PresenceFetchDeclarations } from "./presence-fetch.js";
 import { PresenceService, type DiffReceiver } from "./presence-service.js";
 import { PresenceStates } from "./presence-states.js";
+import { trackerMetrics } from "./tracker-metrics.js";
 
 /** The settings presence reads (the server's config has them under these names). */
 export interface PresenceSettings extends PresenceFetchSettings {
@@ -68,6 +69,7 @@ export class ThreadPresence implements DiffReceiver {
       gossip: parts.fabric.gossip,
       diffs: this,
       onError: (err) => log.warn({ err }, "presence gossip problem"),
+      observer: trackerMetrics(metrics),
     });
     parts.fabric.onThreadEvent((event) => this.service.threadEvent(event));
     const batch = catchUpBatchBytes(settings.presenceCatchUpBatchBytes, uwsCapabilities());

@@ -15,11 +15,13 @@ import {
   type UpdateInput,
   type UpdateResult,
   type VectorClock,
+  type WireClock,
 } from "../../crdt/index.js";
 import { FirstSync, type FirstSyncReport, type FirstSyncView } from "./first-sync.js";
 import { parseGossipMessage, type GossipMessage, type HeartbeatMessage } from "./messages.js";
 import { ReplicaTable, isOlderIncarnation, type ReplicaInfo } from "./replica-table.js";
 import { noGossip, type GossipLane } from "./gossip-lane.js";
+import type { ReplicaFigures, TrackerObserver, TransferReason } from "./tracker-observer.js";
 
 export interface TrackerTimings {
   /** Heartbeat tick, ms. */
@@ -63,7 +65,18 @@ export interface TrackerOptions extends Partial<TrackerTimings> {
    * join can take up to broadcastPeriod to show on other nodes. 0 = tick only.
    */
   eagerFlushMs?: number;
+  /** Told of the gossip as it happens, and of the replica's figures at each tick (metrics). */
+  observer?: TrackerObserver;
 }
+
+const unobserved: TrackerObserver = {
+  deltaSent() {},
+  deltaReceived() {},
+  transferRequested() {},
+  transferSent() {},
+  transferReceived() {},
+  ticked() {},
+};
 
 /**
  * This thread's presence replica: a CRDT replica plus the process around it — periodic
@@ -102,8 +115,14 @@ export class Tracker {
   private readonly deltasSeen = new Map<ReplicaId, number>();
   /** When we asked a peer for its state after losing one of its deltas (asked again if that got lost too). */
   private readonly gapRequestedAt = new Map<ReplicaId, number>();
+  /**
+   * Per peer: the highest counter of its own it has advertised (its heartbeats' clocks), to tell
+   * how many of its dots we have yet to receive (figures().lag).
+   */
+  private readonly advertised = new Map<ReplicaId, number>();
   private eagerFlush: ReturnType<typeof setTimeout> | undefined;
   private readonly sync: FirstSync;
+  private readonly observer: TrackerObserver;
 
   constructor(options: TrackerOptions) {
     this.replica = options.replica;
@@ -115,6 +134,7 @@ export class Tracker {
     this.onError = options.onError ?? (() => {});
     this.random = options.random ?? Math.random;
     this.eagerFlushMs = options.eagerFlushMs ?? 0;
+    this.observer = options.observer ?? unobserved;
     this.sync = new FirstSync(this.timings.firstSyncTimeout, options.onFirstSync);
     // Without a lane there is nobody to hear from: nothing to wait for.
     if (!options.gossip) this.sync.listed();
@@ -164,6 +184,29 @@ export class Tracker {
   /** Every visible entry (for tests and tools). */
   listAll(): PresenceEntry[] {
     return this.set.listAll();
+  }
+
+  /**
+   * This replica's entries, peers, and lag: the dots its peers have advertised in their latest
+   * heartbeats that it has not received (0 once every delta, or a transfer, came). O(peers).
+   * A lost delta whose every dot a later delta also covers (an update then a leave) leaves no
+   * lag: its sequence number asks for a transfer instead (a "gap" request).
+   */
+  figures(): ReplicaFigures {
+    const context = this.set.causalContext();
+    let replicasUp = 0;
+    let replicasDown = 0;
+    let lag = 0;
+    for (const [replica, info] of this.peers.entries()) {
+      if (info.status !== "up") {
+        replicasDown++;
+        continue;
+      }
+      replicasUp++;
+      // Their dots are all theirs, so what we cover of them is what we received (possibly via a third replica).
+      lag += Math.max(0, (this.advertised.get(replica) ?? 0) - context.coveredCount(replica));
+    }
+    return { entries: this.set.size, replicasUp, replicasDown, lag };
   }
 
   /** Status of the peers this replica knows (a copy). */
@@ -251,6 +294,7 @@ export class Tracker {
     // A request or its answer may have been lost, or reached a replica not started yet.
     for (const replica of this.sync.pending) this.askForOwnState(replica);
     this.detectDowns();
+    this.observer.ticked(this.figures());
   }
 
   /** Broadcasts the pending delta, if there is one. */
@@ -259,6 +303,7 @@ export class Tracker {
     if (!delta) return false;
     this.deltasSent++;
     this.transport.broadcast(this.heartbeat(delta));
+    this.observer.deltaSent(delta.entries.length);
     return true;
   }
 
@@ -306,13 +351,13 @@ export class Tracker {
           other !== peer && dominates(otherClock, clock) && (!dominates(clock, otherClock) || other < peer),
       );
       if (covered) continue;
-      this.transport.sendTo(peer, {
-        type: "transferRequest",
-        from: this.replica,
-        requestId: this.nextRequestId++,
-        clock: clockToWire(ours),
-      });
+      this.requestTransfer(peer, clockToWire(ours), "behind");
     }
+  }
+
+  private requestTransfer(peer: ReplicaId, clock: WireClock, reason: TransferReason): void {
+    this.transport.sendTo(peer, { type: "transferRequest", from: this.replica, requestId: this.nextRequestId++, clock });
+    this.observer.transferRequested(reason);
   }
 
   /**
@@ -322,17 +367,11 @@ export class Tracker {
    */
   private askForOwnState(replica: ReplicaId): void {
     const context = this.set.causalContext();
-    this.transport.sendTo(replica, {
-      type: "transferRequest",
-      from: this.replica,
-      requestId: this.nextRequestId++,
-      clock: clockToWire(
-        new Map([
-          [this.replica, context.clockOf(this.replica)],
-          [replica, context.clockOf(replica)],
-        ]),
-      ),
-    });
+    const clock = new Map([
+      [this.replica, context.clockOf(this.replica)],
+      [replica, context.clockOf(replica)],
+    ]);
+    this.requestTransfer(replica, clockToWire(clock), "start");
   }
 
   /**
@@ -384,20 +423,26 @@ export class Tracker {
           const clock = clockFromWire(message.clock);
           const delta = message.delta ? fromWire(message.delta) : null;
           if (!this.heardFrom(message.from)) return;
-          if (delta) this.emit(this.set.merge(delta));
+          if (delta) {
+            this.emit(this.set.merge(delta));
+            this.observer.deltaReceived(delta.entries.length);
+          }
           this.pendingClocks.set(message.from, clock);
+          const own = clock.get(message.from) ?? 0;
+          if (own > (this.advertised.get(message.from) ?? 0)) this.advertised.set(message.from, own);
           this.checkDeltaSequence(message.from, message.seq, delta !== null);
           break;
         }
         case "transferRequest": {
-          const known = clockFromWire(message.clock).keys();
+          const state = this.set.extract(clockFromWire(message.clock).keys());
           this.transport.sendTo(message.from, {
             type: "transferAck",
             from: this.replica,
             requestId: message.requestId,
-            state: toWire(this.set.extract(known)),
+            state: toWire(state),
             seq: this.deltasSent,
           });
+          this.observer.transferSent(state.entries.length);
           break;
         }
         case "transferAck": {
@@ -408,6 +453,7 @@ export class Tracker {
           this.deltasSeen.set(message.from, Math.max(this.deltasSeen.get(message.from) ?? 0, message.seq));
           this.gapRequestedAt.delete(message.from);
           this.sync.answered(message.from);
+          this.observer.transferReceived(state.entries.length);
           break;
         }
         case "gracefulPermdown":
@@ -482,12 +528,7 @@ export class Tracker {
     const askedAt = this.gapRequestedAt.get(peer);
     if (askedAt !== undefined && now - askedAt < 2 * this.timings.broadcastPeriod) return;
     this.gapRequestedAt.set(peer, now);
-    this.transport.sendTo(peer, {
-      type: "transferRequest",
-      from: this.replica,
-      requestId: this.nextRequestId++,
-      clock: clockToWire(this.advertisedClock()),
-    });
+    this.requestTransfer(peer, clockToWire(this.advertisedClock()), "gap");
   }
 
   /** A state can name replicas we never heard from; watch them like any other, so silence still hides them. */
@@ -510,6 +551,7 @@ export class Tracker {
     this.pendingClocks.delete(replica);
     this.deltasSeen.delete(replica);
     this.gapRequestedAt.delete(replica);
+    this.advertised.delete(replica);
   }
 
   /** A local change: report it, and send it early when eager flushing is on. */
