@@ -111,7 +111,7 @@ async function startNode(index: number, port: number, redisPort: number, linked:
       WORKERS: String(workers),
       LOG_LEVEL: "warn",
       ...UNLIMITED,
-      NODE_NAME: `bench-${index}`,
+      NODE_NAME: benchNodeName(index),
       // The nodes listen on one port on purpose; without it the second would refuse to start.
       REUSE_PORT: "true",
       ...(linked ? linkedTo(`redis://127.0.0.1:${redisPort}`) : {}),
@@ -133,6 +133,11 @@ async function startNode(index: number, port: number, redisPort: number, linked:
     throw new Error(`node ${index} did not start: ${(err as Error).message}\n${stderr}`);
   }
   return child;
+}
+
+/** The NODE_NAME of the node started `index`-th (what its /health answers as `node`). */
+export function benchNodeName(index: number): string {
+  return `bench-${index}`;
 }
 
 /** A node's start on a machine others keep busy (load averages of 20–30 on 2 cores) can take half a minute. */

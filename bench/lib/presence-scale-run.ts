@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 
-import { startLocalCluster, type LocalCluster } from "./cluster-processes.js";
+import { benchNodeName, startLocalCluster, type LocalCluster } from "./cluster-processes.js";
 import { countStaleness, type Ack, type CountSeen, type StalenessSummary } from "./count-staleness.js";
+import { metricsOfEachNode, type NodeMetrics } from "./each-node-metrics.js";
 import { CLIENT_CORE, SERVER_CORE } from "./measure.js";
 import { trySampleProcess } from "./proc-stats.js";
 import { readScaleEvents, startScaleClient, type ScaleClient, type ScaleClientReport } from "./scale-client.js";
@@ -42,12 +43,40 @@ export interface PresenceScaleShape {
   timeoutSeconds: number;
   /** env for every node (e.g. a shorter COUNT_INTERVAL_MS) */
   nodeEnv?: Record<string, string>;
+  /** every how many seconds of the churn each node's presence replica is read from /metrics (its lag); 0 = at the start and end only */
+  scrapeSeconds?: number;
+}
+
+/** The presence replica's families read from each node's /metrics (docs/metrics.md, Presence). */
+export const TRACKER_FAMILIES = [
+  "cinder_presence_entries",
+  "cinder_presence_replica_lag",
+  "cinder_presence_replicas",
+  "cinder_presence_deltas_total",
+  "cinder_presence_delta_entries_total",
+  "cinder_presence_transfer_requests_total",
+  "cinder_presence_transfers_total",
+  "cinder_presence_transfer_entries_total",
+] as const;
+
+/** One node's presence replica as /metrics showed it (summed over its worker threads). */
+export interface NodeTracker {
+  /** when the churn started and once it was over (after the wait for the last counts) */
+  atStart: NodeMetrics;
+  atEnd: NodeMetrics;
+  /** the highest cinder_presence_replica_lag read, and at how many seconds into the churn */
+  peakLag: number;
+  peakLagAtSeconds: number;
+  /** lag read during the churn, in order (every scrapeSeconds) */
+  lagSamples: number[];
 }
 
 export interface NodeFigures {
   pid: number;
   samples: number;
   staleness: StalenessSummary;
+  /** undefined when the node could not be reached over the shared port */
+  tracker?: NodeTracker;
 }
 
 export interface PresenceScaleResult {
@@ -118,6 +147,12 @@ function truthAt(acks: readonly Ack[], t: number): number {
   return n;
 }
 
+function nodeTracker(atStart: NodeMetrics, atEnd: NodeMetrics, samples: Array<{ seconds: number; lag: number }>, endSeconds: number): NodeTracker {
+  const all = [...samples, { seconds: endSeconds, lag: atEnd.cinder_presence_replica_lag ?? 0 }];
+  const peak = all.reduce((best, sample) => (sample.lag > best.lag ? sample : best), { seconds: 0, lag: 0 });
+  return { atStart, atEnd, peakLag: peak.lag, peakLagAtSeconds: peak.seconds, lagSamples: samples.map((sample) => sample.lag) };
+}
+
 export async function measurePresenceScale(shape: PresenceScaleShape): Promise<PresenceScaleResult> {
   const spareOf = (rate: number): number => Math.ceil(rate * 2) + 200;
   const clientCount = Math.max(1, Math.ceil((shape.members + spareOf(shape.churnRate)) / SOCKETS_PER_CLIENT));
@@ -158,6 +193,9 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     const owners = sampleAddresses.map((endpoints) => ownersOf(cluster.port, endpoints, cluster.nodePids));
     await sleep(2000); // the fill's last counts are in
+    const nodeNames = cluster.nodePids.map((_, i) => benchNodeName(i));
+    const scrape = () => metricsOfEachNode(cluster.port, nodeNames, TRACKER_FAMILIES);
+    const trackerAtStart = await scrape();
 
     const redisBefore = await redisNetBytes(cluster.redis);
     const cpuBefore = cpuOf(cluster.nodePids);
@@ -165,7 +203,15 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     // The window starts on this clock: CLOCK_MONOTONIC, as the clients' times.
     const from = Number(process.hrtime.bigint()) / 1e6;
     for (const client of r.clients) client.command("churn");
-    await sleep(shape.churnSeconds * 1000);
+    const lagSamples = new Map<string, Array<{ seconds: number; lag: number }>>(nodeNames.map((name) => [name, []]));
+    const churnEnds = performance.now() + shape.churnSeconds * 1000;
+    const every = (shape.scrapeSeconds ?? 0) * 1000;
+    while (every > 0 && performance.now() + every < churnEnds) {
+      await sleep(every);
+      const seconds = (Number(process.hrtime.bigint()) / 1e6 - from) / 1000;
+      for (const [name, metrics] of await scrape()) lagSamples.get(name)?.push({ seconds, lag: metrics.cinder_presence_replica_lag ?? 0 });
+    }
+    await sleep(Math.max(0, churnEnds - performance.now()));
     for (const client of r.clients) client.command("stop");
     await sleep(2500); // replies to the last changes, and the count that follows them
     const until = Number(process.hrtime.bigint()) / 1e6;
@@ -174,6 +220,7 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     const redisAfter = await redisNetBytes(cluster.redis);
     const nodeRssBytes = cluster.nodePids.reduce((sum, pid) => sum + (trySampleProcess(pid)?.rssBytes ?? 0), 0);
     const loadAverage = Number((await import("node:os")).loadavg()[0].toFixed(2));
+    const trackerAtEnd = await scrape();
     for (const client of r.clients) client.command("quit");
     const clientReports = await Promise.all(r.clients.map((client) => client.done));
 
@@ -188,9 +235,13 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     const staleness = countStaleness(acks, counts, from, until);
     const nodeOfClient = new Map<string, number | undefined>();
     owners.forEach((list, c) => list.forEach((pid, s) => nodeOfClient.set(`${c}:${s}`, pid)));
-    const perNode = cluster.nodePids.map((pid) => {
+    const perNode = cluster.nodePids.map((pid, i): NodeFigures => {
       const mine = counts.filter((seen) => nodeOfClient.get(seen.client) === pid);
-      return { pid, samples: new Set(mine.map((seen) => seen.client)).size, staleness: countStaleness(acks, mine, from, until) };
+      const name = nodeNames[i];
+      const atStart = trackerAtStart.get(name);
+      const atEnd = trackerAtEnd.get(name);
+      const tracker = atStart && atEnd ? nodeTracker(atStart, atEnd, lagSamples.get(name) ?? [], (until - from) / 1000) : undefined;
+      return { pid, samples: new Set(mine.map((seen) => seen.client)).size, staleness: countStaleness(acks, mine, from, until), tracker };
     });
     return {
       members: shape.members,

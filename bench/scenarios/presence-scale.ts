@@ -6,16 +6,18 @@
  * changes a second for `--churn-s`; sample sockets on every node time each presence_count they
  * receive against the truth (every join and leave acknowledged). Reports how stale the counts
  * were (max, p99, clients ever more than 1 s behind; per node), node and Redis CPU, and bytes to
- * the clients and through Redis per member per change.
+ * the clients and through Redis per member per change; and each node's presence replica from its
+ * /metrics (entries, lag read every `--scrape-s` of the churn, deltas and transfers in the
+ * window), to tell why a node's counts lag: deltas lost, repeated state transfers, or CPU.
  *   npm run bench -- presence-scale [--members 100000] [--churn 1000] [--churn-s 30] [--runs 1]
  *                                   [--mode count|list] [--nodes N] [--join-rate 4000]
  *                                   [--samples 50] [--timeout-s 300] [--count-interval-ms 1000]
- *                                   [--no-pin] [--json]
+ *                                   [--scrape-s 5] [--no-pin] [--json]
  * `--members` takes a list (1000,5000,10000): one run per entry, for list mode's ceiling.
  * Pinning (taskset -c): redis-server and the nodes on core 0, the client processes on core 1.
  */
 import { parseFlags } from "../lib/flags.js";
-import { measurePresenceScale, stopAll, type PresenceScaleResult } from "../lib/presence-scale-run.js";
+import { measurePresenceScale, stopAll, type NodeTracker, type PresenceScaleResult } from "../lib/presence-scale-run.js";
 import { CLIENT_CORE, SERVER_CORE } from "../lib/measure.js";
 import { median } from "../lib/stats.js";
 
@@ -25,6 +27,24 @@ const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
 /** Per member per change: a figure ÷ (members × changes). */
 function perMemberChange(total: number, r: PresenceScaleResult): number {
   return total / (((r.membersAtStart + r.membersAtEnd) / 2) * r.changes);
+}
+
+/** One node's presence replica: its state at the end, and its gossip in the window. */
+function describeTracker(t: NodeTracker | undefined, truth: number): string {
+  if (!t) return "not reached";
+  const end = (name: string): number => t.atEnd[name] ?? 0;
+  const inWindow = (name: string): number => end(name) - (t.atStart[name] ?? 0);
+  const labelled = (family: string, label: string, values: string[]): string => values.map((value) => inWindow(`${family}{${label}="${value}"}`)).join("/");
+  return (
+    `entries ${end("cinder_presence_entries").toLocaleString("en")} (truth ${truth.toLocaleString("en")}), ` +
+    `lag ${end("cinder_presence_replica_lag")} (peak ${t.peakLag} at ${t.peakLagAtSeconds.toFixed(0)} s${t.lagSamples.length ? `; read ${t.lagSamples.join(" ")}` : ""}), ` +
+    `peers up ${end('cinder_presence_replicas{state="up"}')} down ${end('cinder_presence_replicas{state="down"}')}; in the window: ` +
+    `deltas sent/received ${labelled("cinder_presence_deltas_total", "direction", ["sent", "received"])} ` +
+    `(entries ${labelled("cinder_presence_delta_entries_total", "direction", ["sent", "received"])}), ` +
+    `transfer requests behind/gap/start ${labelled("cinder_presence_transfer_requests_total", "reason", ["behind", "gap", "start"])}, ` +
+    `transfers sent/received ${labelled("cinder_presence_transfers_total", "direction", ["sent", "received"])} ` +
+    `(entries ${labelled("cinder_presence_transfer_entries_total", "direction", ["sent", "received"])})`
+  );
 }
 
 function describe(r: PresenceScaleResult): string {
@@ -39,6 +59,7 @@ function describe(r: PresenceScaleResult): string {
     `  per node: ` +
       r.perNode.map((n, i) => `#${i} ${n.samples} samples max ${ms(n.staleness.maxMs)} p99 ${ms(n.staleness.p99Ms)}`).join("; ") +
       (r.samplesUnplaced ? ` (${r.samplesUnplaced} samples not placed)` : ""),
+    ...r.perNode.map((n, i) => `  presence replica #${i}: ${describeTracker(n.tracker, r.membersAtEnd)}`),
     `  node CPU ${(perSecond(r.nodeCpuSeconds) * 100).toFixed(0)} % of a core (all nodes), redis-server ${(perSecond(r.redisCpuSeconds) * 100).toFixed(0)} %, client processes ${(perSecond(r.clientCpuSeconds) * 100).toFixed(0)} %; ` +
       `per member per change: node CPU ${(perMemberChange(r.nodeCpuSeconds, r) * 1e9).toFixed(2)} ns`,
     `  bytes to clients ${kib(perSecond(r.bytesToClients))}/s = ${perMemberChange(r.bytesToClients, r).toFixed(4)} B per member per change; ` +
@@ -77,6 +98,7 @@ export async function run(args: string[]): Promise<void> {
           pin,
           timeoutSeconds: f.number("timeout-s", 300),
           nodeEnv: countIntervalMs > 0 ? { COUNT_INTERVAL_MS: String(countIntervalMs) } : {},
+          scrapeSeconds: f.number("scrape-s", 5),
         });
         results.push(result);
         console.log(`run ${i + 1}/${runs}: ${describe(result)}`);

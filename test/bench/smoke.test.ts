@@ -169,6 +169,10 @@ describe("bench smoke", () => {
     expect(result.staleness.clients).toBe(6);
     expect(result.staleness.counts).toBeGreaterThan(0);
     expect(result.perNode.reduce((n, node) => n + node.samples, 0)).toBe(6);
+    // Each node's presence replica read over the shared port: both reached, their deltas counted.
+    expect(result.perNode.map((node) => node.tracker !== undefined)).toEqual([true, true]);
+    const sentInWindow = result.perNode.reduce((n, node) => n + (node.tracker!.atEnd['cinder_presence_deltas_total{direction="sent"}'] ?? 0) - (node.tracker!.atStart['cinder_presence_deltas_total{direction="sent"}'] ?? 0), 0);
+    expect(sentInWindow).toBeGreaterThan(0);
     expect(result.bytesToClients).toBeGreaterThan(0);
     expect(result.redisBytesIn).toBeGreaterThan(0);
   }, 300_000);
