@@ -64,7 +64,7 @@ export function presenceMetrics(registry: Registry) {
       "cinder_presence_fetch_waiting",
       "Presence diffs and list snapshots waiting for a presence fetch (being fetched, waiting for a slot, or behind their topic's fetch in order)",
     ),
-    presenceEntries: gauge(registry, "cinder_presence_entries", "Entries (members, every topic) in this thread's presence replica, as of its last heartbeat tick"),
+    presenceEntries: gauge(registry, "cinder_presence_entries", "Entries (members, every topic) in this thread's presence replica, as of its last heartbeat tick (those of down replicas, hidden, left out)"),
     presenceReplicas: gauge(
       registry,
       "cinder_presence_replicas",
