@@ -23,12 +23,24 @@ export interface UwsBuild {
    * leaves a buffer of its size with the socket for as long as the socket lives.
    */
   readonly releasesSendBuffer: boolean;
+  /**
+   * Whether an upgrade answered after its handler returned (`res.cork(() => res.upgrade(…))`, as
+   * uWS documents it) is safe. In both builds it is not: `HttpResponse::cork` tells an upgrade
+   * made inside it by the socket's address changing, but the upgrade reallocates the socket in
+   * place (its WebSocket data is smaller than its HTTP data), so `cork` then runs its HTTP
+   * connection-close check on the new WebSocket, reading as HTTP state memory the upgrade freed:
+   * whenever something was allocated there in the meantime (the open handler, a GC), the socket is
+   * closed right after its 101, with no close frame. uWebSockets fixed it in July 2026 (fe7c01a,
+   * "Fix cork() closing a WebSocket that was upgraded asynchronously"), after both builds.
+   * test/server/late-upgrade.test.ts checks this flag against the build that loads.
+   */
+  readonly upgradesLaterSafely: boolean;
 }
 
 /** In order of preference: the maintained build wherever it loads, the older one where it alone does. */
 export const UWS_BUILDS: readonly UwsBuild[] = [
-  { version: "20.57.0", npmPackage: "@btc-vision/uwebsockets.js", binaries: installed("uws-v20.57", "."), glibc: "2.38", releasesSendBuffer: true },
-  { version: "20.30.0", npmPackage: "@trufflesuite/uws-js-unofficial", binaries: installed("uws-v20.30", "../binaries"), glibc: "2.27", releasesSendBuffer: false },
+  { version: "20.57.0", npmPackage: "@btc-vision/uwebsockets.js", binaries: installed("uws-v20.57", "."), glibc: "2.38", releasesSendBuffer: true, upgradesLaterSafely: false },
+  { version: "20.30.0", npmPackage: "@trufflesuite/uws-js-unofficial", binaries: installed("uws-v20.30", "../binaries"), glibc: "2.27", releasesSendBuffer: false, upgradesLaterSafely: false },
 ];
 
 /** The folder `relative` to the main file of the package installed as `alias`. */
@@ -60,6 +72,8 @@ export interface UwsCapabilities {
   readonly npmPackage: string;
   /** The socket's send buffer is released after a big message (see UwsBuild.releasesSendBuffer). */
   readonly releasesSendBuffer: boolean;
+  /** An upgrade may be answered after its handler returned (see UwsBuild.upgradesLaterSafely). */
+  readonly upgradesLaterSafely: boolean;
 }
 
 let loaded: { uws: Uws; capabilities: UwsCapabilities } | undefined;
@@ -96,8 +110,8 @@ export function loadFirst(builds: readonly UwsBuild[]): { uws: Uws; capabilities
   for (const build of builds) {
     const attempt = loadBuild(build);
     if ("uws" in attempt) {
-      const { version, npmPackage, releasesSendBuffer } = build;
-      return { uws: attempt.uws, capabilities: { version, npmPackage, releasesSendBuffer } };
+      const { version, npmPackage, releasesSendBuffer, upgradesLaterSafely } = build;
+      return { uws: attempt.uws, capabilities: { version, npmPackage, releasesSendBuffer, upgradesLaterSafely } };
     }
     refusals.push(attempt.refusal);
   }

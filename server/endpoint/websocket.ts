@@ -12,6 +12,7 @@ import type { ConnectHook } from "./connect-hook.js";
 import { isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import type { OriginGate } from "./origin-gate.js";
 import { writeJson } from "./http-response.js";
+import { uwsCapabilities } from "../native-uws.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
 import type { SocketMetrics } from "../socket/socket-metrics.js";
 import type { EndpointMetrics } from "./endpoint-metrics.js";
@@ -56,6 +57,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
   const { log } = services;
   let nextId = 0;
   const { maxPendingJoins } = config;
+  const upgradesMayWait = uwsCapabilities().upgradesLaterSafely;
   const saturated = () => maxPendingJoins > 0 && services.channels.joinsInProgress.count + services.joinBacklog.size >= maxPendingJoins;
 
   const refuse = (res: HttpResponse, status: number, reason: string, error: string) => {
@@ -108,14 +110,24 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
           const connection = new SocketConnection(services, id, serializer, outcome.assigns, outcome.session);
           res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
         };
-        // Answered later than the upgrade callback: uWS needs the writes corked.
+        // Answered later than the upgrade callback (an async auth or connect hook): uWS needs the
+        // writes corked. Both uWS builds may then close the new socket right after its 101 (see
+        // UwsBuild.upgradesLaterSafely): there is no other way to answer later.
         if (waited) res.cork(answer);
         else answer();
       };
       const connect = options.connect();
-      // No auth and no hook: nothing to wait for.
-      if (authenticator || connect) res.onAborted(() => (aborted = true));
-      admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
+      const admitNow = () => admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
+      // A busy thread lets the upgrade wait its turn with the joins (join-backlog.ts), where the
+      // uWS build can answer it later without closing it (see UwsBuild.upgradesLaterSafely).
+      const deferred =
+        upgradesMayWait &&
+        services.joinBacklog.deferUpgrade(() => {
+          if (!aborted) admitNow();
+        });
+      // No auth, no hook and no wait: nothing to wait for.
+      if (deferred || authenticator || connect) res.onAborted(() => (aborted = true));
+      if (!deferred) admitNow();
       waited = true;
     },
 

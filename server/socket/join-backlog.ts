@@ -42,6 +42,9 @@ const MAX_PER_TURN = 4096;
 /** Frames waiting at most per thread; past it, joins run at once again (bounded by the sockets' rate limits anyway). */
 const MAX_WAITING = 200_000;
 
+/** A frame of a socket, or a new socket's upgrade (run: it answers the upgrade). */
+type Waiting = { socket: BackloggedSocket; frame: Frame } | { socket: null; upgrade: () => void };
+
 /**
  * Joins under load. While the thread is busy (the event loop has not come round for BUSY_MS),
  * a join frame waits here instead of running at once, and so does every join after it while any
@@ -49,9 +52,15 @@ const MAX_WAITING = 200_000;
  * near TURN_TARGET_MS, in the order they came. Every other frame still runs at once, so a chat in
  * another room is answered while a whole room joins; but a socket with a frame waiting has all
  * its later frames wait behind it, in order.
+ *
+ * A WebSocket upgrade can wait here the same way (`deferUpgrade`), counted as a join: the clients
+ * of a node that died all connect within a few hundred milliseconds, and uWS calls back for every
+ * upgrade before the event loop moves on, so thousands answered at once hold every broadcast of
+ * the thread for as long; each waits its turn instead, and its join comes after it. The endpoint
+ * asks only where the uWS build can answer an upgrade later (websocket.ts, upgradesLaterSafely).
  */
 export class JoinBacklog {
-  private waiting: Array<{ socket: BackloggedSocket; frame: Frame }> = [];
+  private waiting: Waiting[] = [];
   private head = 0;
   /** When the turn asked for last began to be awaited; 0 when none is awaited. */
   private awaitedSince = 0;
@@ -69,22 +78,41 @@ export class JoinBacklog {
 
   /** Whether a frame with `event` from `socket` must wait (then `add` it); false when it runs now. */
   mustWait(socket: BackloggedSocket, event: string): boolean {
+    const busy = this.joinMustWait();
+    if (socket.backlogged > 0) return true;
+    return event === EVENTS.join && busy;
+  }
+
+  add(socket: BackloggedSocket, frame: Frame): void {
+    socket.backlogged++;
+    this.push({ socket, frame });
+  }
+
+  /**
+   * Runs `upgrade` now, or in a later turn while joins wait or the thread is busy (as a join would
+   * wait). Its caller answers the upgrade from there: uWS then needs the response corked and
+   * watched for the client going away.
+   */
+  deferUpgrade(upgrade: () => void): boolean {
+    if (!this.joinMustWait()) return false;
+    this.push({ socket: null, upgrade });
+    return true;
+  }
+
+  /** Whether a join arriving now waits: while some wait, every join does (in turn); else only once the thread is busy. */
+  private joinMustWait(): boolean {
     const now = performance.now();
     if (this.awaitedSince === 0) {
       // Learn when the event loop comes round next: the next frames look at how long that takes.
       this.awaitedSince = now;
       setImmediate(this.turn);
     }
-    if (socket.backlogged > 0) return true;
-    if (event !== EVENTS.join) return false;
     const waitingNow = this.waiting.length - this.head;
-    // While some wait, every join does (in turn); else only once the thread is busy.
     return (waitingNow > 0 || now - this.awaitedSince >= BUSY_MS) && waitingNow < MAX_WAITING;
   }
 
-  add(socket: BackloggedSocket, frame: Frame): void {
-    socket.backlogged++;
-    this.waiting.push({ socket, frame });
+  private push(entry: Waiting): void {
+    this.waiting.push(entry);
     this.options.onDeferred();
     this.options.onSize(this.waiting.length - this.head);
   }
@@ -100,8 +128,14 @@ export class JoinBacklog {
     }
     this.lastTurnAt = this.head < this.waiting.length ? now : 0;
     for (let run = 0; run < this.perTurn && this.head < this.waiting.length; ) {
-      const { socket, frame } = this.waiting[this.head];
+      const entry = this.waiting[this.head];
       this.waiting[this.head++] = undefined as never;
+      if (entry.socket === null) {
+        entry.upgrade();
+        run++;
+        continue;
+      }
+      const { socket, frame } = entry;
       socket.backlogged--;
       if (!socket.isOpen) continue;
       socket.dispatchFrame(frame);

@@ -27,7 +27,7 @@ export function socketMetrics(registry: Registry) {
       "cinder_slow_consumer_node_cap_disconnects_total",
       "Sockets closed (1013) because the node held more unread bytes than maxNodeBufferedBytes, the largest holders first",
     ),
-    joinBacklog: gauge(registry, "cinder_join_backlog", "Joins (and frames of their sockets behind them) waiting for their turn because the thread is busy (at most 200,000 per thread)"),
+    joinBacklog: gauge(registry, "cinder_join_backlog", "Joins (and frames of their sockets behind them), and WebSocket upgrades where the uWS build allows, waiting for their turn because the thread is busy (at most 200,000 per thread)"),
     joinsDeferred: counter(registry, "cinder_joins_deferred_total", "Frames that waited in the join backlog instead of running at once, the thread being busy"),
     drainBatches: counter(registry, "cinder_drain_batches_total", "Batches of sockets closed by a drain (SIGTERM, close()), spread over drainPeriod"),
     drainCloses: counter(registry, "cinder_drain_closes_total", "Sockets closed (1001) by a drain"),

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Frame } from "../../client/codec/frame.js";
 import { ok, type ChannelHandler, type CinderServer } from "../../server/index.js";
+import { uwsCapabilities } from "../../server/native-uws.js";
 import { BUSY_MS, JoinBacklog, type BackloggedSocket } from "../../server/socket/join-backlog.js";
 import { metricOf } from "../support/metrics.js";
 import { perTest } from "../support/opened.js";
@@ -95,6 +96,25 @@ describe("the join backlog", () => {
     expect(Math.min(...counts.slice(0, -1))).toBeGreaterThanOrEqual(64);
   });
 
+  it("lets an upgrade wait its turn, as a join, while the thread is busy or joins wait", async () => {
+    const order: string[] = [];
+    const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
+    expect(backlog.deferUpgrade(() => order.push("upgrade:now"))).toBe(false);
+    const joiner = new RecordingSocket(order);
+    busyFor(BUSY_MS + 5);
+    expect(backlog.mustWait(joiner, "phx_join")).toBe(true);
+    backlog.add(joiner, frame("room:a", "phx_join"));
+    // Joins wait: an upgrade waits behind them, and a join after it behind it.
+    expect(backlog.deferUpgrade(() => order.push("upgrade:a"))).toBe(true);
+    const late = new RecordingSocket(order);
+    expect(backlog.mustWait(late, "phx_join")).toBe(true);
+    backlog.add(late, frame("room:b", "phx_join"));
+    expect(order).toEqual([]);
+    await waitFor(() => order.length === 3, "the waiting join, upgrade and join to run");
+    expect(order).toEqual(["room:a:phx_join", "upgrade:a", "room:b:phx_join"]);
+    expect(backlog.size).toBe(0);
+  });
+
   it("drops the waiting frames of a socket that closed", async () => {
     const backlog = new JoinBacklog({ onSize: () => {}, onDeferred: () => {} });
     const gone = new RecordingSocket([]);
@@ -179,6 +199,55 @@ describe("a join storm on a real server", () => {
       await waitFor(async () => (await metricOf(server, "cinder_join_backlog")) === 0, "the backlog to empty");
     } finally {
       for (const ws of [...members, chat]) ws.close();
+    }
+  });
+
+  // Only where uWS can answer an upgrade after its handler returned (neither build Cinder runs on yet).
+  it.runIf(uwsCapabilities().upgradesLaterSafely)("lets sockets that connect during the storm wait behind its joins, then joins them", async () => {
+    const server = await opened.server({ channels: { "room:*": room }, maxPresencePerSecond: 0, maxJoinsPerSecond: 0 });
+    const members = await Promise.all(Array.from({ length: 1000 }, () => open(server)));
+    const newcomers: WebSocket[] = [];
+    try {
+      /** What the test sees, in order: storm join replies ("join") and newcomers opening ("open"). */
+      const arrivals: string[] = [];
+      const joined = members.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.on("message", (data) => {
+              if ((JSON.parse(data.toString()) as unknown[])[3] !== "phx_reply") return;
+              arrivals.push("join");
+              resolve();
+            });
+          }),
+      );
+      members.forEach((ws, i) => ws.send(JSON.stringify(["1", "join", "room:storm", "phx_join", { user: `u${i}` }])));
+      // Twenty sockets connect while the storm's joins wait.
+      const opening = Array.from({ length: 20 }, () => {
+        const ws = new WebSocket(socketUrl(server));
+        newcomers.push(ws);
+        return new Promise<void>((resolve, reject) =>
+          ws.once("open", () => {
+            arrivals.push("open");
+            resolve();
+          }).once("error", reject),
+        );
+      });
+      await Promise.all([...joined, ...opening]);
+      // Each newcomer was let in after most of the storm's joins had been answered.
+      const joinsBefore = arrivals.map((a, i) => (a === "open" ? arrivals.slice(0, i).filter((b) => b === "join").length : Number.NaN)).filter((n) => !Number.isNaN(n));
+      expect(joinsBefore).toHaveLength(20);
+      expect(Math.min(...joinsBefore)).toBeGreaterThan(members.length / 2);
+      // And its socket works: it joins the room.
+      const replies = newcomers.map(
+        (ws, i) =>
+          new Promise<string>((resolve) => {
+            ws.once("message", (data) => resolve(((JSON.parse(data.toString()) as unknown[])[4] as { status: string }).status));
+            ws.send(JSON.stringify(["1", "1", "room:storm", "phx_join", { user: `n${i}` }]));
+          }),
+      );
+      expect(await Promise.all(replies)).toEqual(Array(20).fill("ok"));
+    } finally {
+      for (const ws of [...members, ...newcomers]) ws.close();
     }
   });
 });

@@ -21,7 +21,7 @@ function fakeBuild(version: string, files: string[]): UwsBuild {
   const dir = join(scratch, version);
   mkdirSync(dir, { recursive: true });
   for (const file of files) writeFileSync(join(dir, file), "not an ELF file");
-  return { version, npmPackage: `fake-${version}`, glibc: "2.99", releasesSendBuffer: false, binaries: () => dir };
+  return { version, npmPackage: `fake-${version}`, glibc: "2.99", releasesSendBuffer: false, upgradesLaterSafely: false, binaries: () => dir };
 }
 
 function atLeast(version: string, minimum: string): boolean {
