@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import { publishCalls } from "./cluster-processes.js";
 import { type KernelMemorySample, sampleKernelMemory } from "./kernel-memory.js";
 import { trySampleProcess } from "./proc-stats.js";
+import { type TcpCounters, sampleTcpCounters } from "./tcp-counters.js";
 import { openFiles, processTree } from "./process-tree.js";
 
 export interface ProbedServers {
@@ -36,6 +37,7 @@ export interface Snapshot {
   minServerFiles: number;
   serverFiles: number;
   kernel: KernelMemorySample;
+  tcp: TcpCounters;
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -81,6 +83,7 @@ export class OneTopicProbe {
       minServerFiles: files.length > 0 ? Math.min(...files) : 0,
       serverFiles: sum(files),
       kernel: sampleKernelMemory(),
+      tcp: sampleTcpCounters(),
     };
   }
 
@@ -89,7 +92,8 @@ export class OneTopicProbe {
     const key = k === undefined ? phase : `${phase} ${k}`;
     this.lastPhase = key;
     if (["connecting", "joined", "done"].includes(phase)) this.snapshots.set(key, this.snapshot());
-    if (phase === "measure" || phase === "measured") this.snapshots.set(key, this.snapshot(false));
+    // Between two phases the client goes straight on with: CPU figures only.
+    if (phase === "connected" || phase === "measure" || phase === "measured") this.snapshots.set(key, this.snapshot(false));
     if (phase === "joined" || phase === "done") {
       const counters = redisCounters(this.servers.redis);
       counters.catch(() => {}); // awaited (and reported) in redisBetween

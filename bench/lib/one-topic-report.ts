@@ -1,6 +1,7 @@
 /** The one-topic scenario's results: one row per run and target, and the table of medians. */
 import type { KernelMemoryPeaks } from "./kernel-memory.js";
 import { median } from "./stats.js";
+import type { TcpCounters, TcpMemoryLimits } from "./tcp-counters.js";
 
 export type TargetName = "cinder" | "raw-uws";
 
@@ -19,6 +20,8 @@ export interface RoundRow {
   /** the server processes' CPU time over the window, in cores (not redis-server) */
   server_cpu_share: number;
   server_cpu_us_per_delivery: number;
+  /** machine-wide, over the window (tcp-counters.ts) */
+  tcp: TcpCounters;
 }
 
 export interface RunResult {
@@ -34,6 +37,9 @@ export interface RunResult {
   failures: number;
   connect_s: number;
   join_s: number;
+  /** the server processes' CPU time over the connect phase and over the join phase, in cores */
+  connect_cpu_share: number;
+  join_cpu_share: number;
   /** server RSS growth from before connecting to joined, per connection */
   rss_per_connection: number;
   /** open files of the fullest and emptiest server process once joined (its sockets, plus a few dozen of its own) */
@@ -48,6 +54,12 @@ export interface RunResult {
   /** over all rounds: PUBLISH calls, subscribed connections (each gets every message), bytes Redis sent, Redis CPU */
   redis_per_broadcast: { publish: number; pubsub_connections: number; output_bytes: number; cpu_ms: number };
   rounds: RoundRow[];
+  /** machine-wide, from the client's start to its end (tcp-counters.ts) */
+  tcp: TcpCounters;
+  /** net.ipv4.tcp_mem when the run started */
+  tcp_mem: TcpMemoryLimits;
+  /** net.core.netdev_max_backlog when the run started */
+  input_backlog: number;
   /** why the run was stopped before it ended (the memory guard), and where it had got to */
   aborted?: string;
 }
@@ -67,6 +79,8 @@ function metrics(inflights: number[]): Metric[] {
   const list: Metric[] = [
     // Only runs in which everyone joined: the client's bounds end the others' phases.
     { label: "connect + join everyone", value: (r) => (r.subscriptions === r.sockets ? r.connect_s + r.join_s : undefined), format: (v) => `${v.toFixed(1)} s` },
+    { label: "server CPU while connecting", value: (r) => r.connect_cpu_share, format: (v) => `${(v * 100).toFixed(0)} %` },
+    { label: "server CPU while joining", value: (r) => r.join_cpu_share, format: (v) => `${(v * 100).toFixed(0)} %` },
   ];
   for (const k of inflights) {
     list.push(
@@ -74,6 +88,11 @@ function metrics(inflights: number[]): Metric[] {
       { label: `broadcast complete p99, ${k} in flight`, value: (r) => roundOf(r, k)?.p99_ms, format: (v) => `${v.toFixed(0)} ms` },
       { label: `deliveries/s, ${k} in flight`, value: (r) => roundOf(r, k)?.deliveries_per_s, format: (v) => `${(v / 1000).toFixed(0)}k` },
       { label: `server CPU per delivery, ${k} in flight`, value: (r) => roundOf(r, k)?.server_cpu_us_per_delivery, format: (v) => `${v.toFixed(2)} µs` },
+      { label: `all broadcasts complete (round window), ${k} in flight`, value: (r) => roundOf(r, k)?.window_s, format: (v) => `${v.toFixed(1)} s` },
+      { label: `packets dropped by the cores' input backlogs, ${k} in flight`, value: (r) => roundOf(r, k)?.tcp.backlogDrops, format: (v) => v.toFixed(0) },
+      { label: `TCP segments sent again, ${k} in flight`, value: (r) => roundOf(r, k)?.tcp.retransmits, format: (v) => v.toFixed(0) },
+      { label: `TCP retransmission timeouts, ${k} in flight`, value: (r) => roundOf(r, k)?.tcp.timeouts, format: (v) => v.toFixed(0) },
+      { label: `time under TCP memory pressure, ${k} in flight`, value: (r) => roundOf(r, k)?.tcp.memoryPressureMs, format: (v) => `${(v / 1000).toFixed(1)} s` },
     );
   }
   list.push(
@@ -91,6 +110,10 @@ function metrics(inflights: number[]): Metric[] {
     { label: "Redis PUBLISH per broadcast", value: (r) => r.redis_per_broadcast.publish, format: (v) => v.toFixed(2) },
     { label: "Redis bytes out per broadcast", value: (r) => r.redis_per_broadcast.output_bytes, format: (v) => v.toFixed(0) },
     { label: "Redis CPU per broadcast", value: (r) => r.redis_per_broadcast.cpu_ms, format: (v) => `${v.toFixed(2)} ms` },
+    { label: "packets dropped by the cores' input backlogs, whole run", value: (r) => r.tcp.backlogDrops, format: (v) => v.toFixed(0) },
+    { label: "TCP segments sent again, whole run", value: (r) => r.tcp.retransmits, format: (v) => v.toFixed(0) },
+    { label: "TCP segments dropped for a full receive queue, whole run", value: (r) => r.tcp.receiveQueueDrops, format: (v) => v.toFixed(0) },
+    { label: "time under TCP memory pressure, whole run", value: (r) => r.tcp.memoryPressureMs, format: (v) => `${(v / 1000).toFixed(1)} s` },
     { label: "load average before the run", value: (r) => r.load_average_before, format: (v) => v.toFixed(2) },
   );
   return list;

@@ -106,17 +106,25 @@ static void run_round(const options *o, shared_state *sh, int inflight, const pi
     r->first_id = (long)ATOMIC_LOAD(&sh->published);
     sh->inflight_limit = inflight;
     sh->round_limit = o->messages > 0 ? r->first_id + o->messages : 0;
-    /* Read before the publisher may start: a delivery can come before the window's own reads. */
-    uint64_t d_before = ATOMIC_LOAD(&sh->deliveries);
-    sh->phase = PHASE_PUBLISH;
-    if (o->messages == 0) {
+    double cpu0;
+    uint64_t d0;
+    if (o->messages > 0) {
+        /* A counted round's window opens before the publisher may start: its first broadcasts
+         * (all of them when they fit in flight at once) are sent and delivered inside it. */
+        announce("measure", inflight);
+        cpu0 = cpu_seconds_of(pids, o->processes);
+        d0 = ATOMIC_LOAD(&sh->deliveries);
+        r->window_start = now_ns();
+        sh->phase = PHASE_PUBLISH;
+    } else {
+        sh->phase = PHASE_PUBLISH;
         announce("warmup", inflight);
         sleep_s(o->warmup_s);
+        announce("measure", inflight);
+        cpu0 = cpu_seconds_of(pids, o->processes);
+        d0 = ATOMIC_LOAD(&sh->deliveries);
+        r->window_start = now_ns();
     }
-    announce("measure", inflight);
-    double cpu0 = cpu_seconds_of(pids, o->processes);
-    uint64_t d0 = o->messages > 0 ? d_before : ATOMIC_LOAD(&sh->deliveries);
-    r->window_start = now_ns();
     if (o->messages > 0) {
         double limit = o->duration_s > 0 ? o->duration_s : 600;
         wait_for(completed, sh, (uint64_t)sh->round_limit, limit);

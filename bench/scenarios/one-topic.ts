@@ -24,6 +24,7 @@ import type { Redis } from "ioredis";
 import { startLocalCluster } from "../lib/cluster-processes.js";
 import { parseFlags } from "../lib/flags.js";
 import { type KernelMemoryPeaks, type KernelMemorySample, meminfoBytes, sampleKernelMemory, watchKernelMemory } from "../lib/kernel-memory.js";
+import { NO_TCP_COUNTERS, type TcpMemoryLimits, inputBacklogLimit, tcpCountersBetween, tcpMemoryLimits } from "../lib/tcp-counters.js";
 import type { LoadReport } from "../lib/load-report.js";
 import { CLIENT_CORE, SERVER_CORE } from "../lib/measure.js";
 import { startMemoryGuard } from "../lib/memory-guard.js";
@@ -166,7 +167,7 @@ export interface OneTopicShape {
  */
 export async function measureOneTopic(target: TargetName, shape: OneTopicShape): Promise<RunResult> {
   const { sockets, pin } = shape;
-  const before: Before = { loadAverage: loadavg()[0], kernel: sampleKernelMemory() };
+  const before: Before = { loadAverage: loadavg()[0], kernel: sampleKernelMemory(), tcpMem: tcpMemoryLimits(), inputBacklog: inputBacklogLimit() };
   const guard = startMemoryGuard(shape.minAvailableBytes ?? 2 * GIB);
   const kernel = watchKernelMemory();
   const controller = new AbortController();
@@ -230,6 +231,8 @@ export async function measureOneTopic(target: TargetName, shape: OneTopicShape):
 interface Before {
   loadAverage: number;
   kernel: KernelMemorySample;
+  tcpMem: TcpMemoryLimits;
+  inputBacklog: number;
 }
 
 function emptyResult(target: TargetName, shape: OneTopicShape, before: Before): RunResult {
@@ -245,6 +248,8 @@ function emptyResult(target: TargetName, shape: OneTopicShape, before: Before): 
     failures: 0,
     connect_s: 0,
     join_s: 0,
+    connect_cpu_share: 0,
+    join_cpu_share: 0,
     rss_per_connection: 0,
     max_files_per_node: 0,
     min_files_per_node: 0,
@@ -253,6 +258,9 @@ function emptyResult(target: TargetName, shape: OneTopicShape, before: Before): 
     kernel_joined: { slab: 0, slab_growth: 0, tcp_buffers: 0, tcp_in_use: 0 },
     redis_per_broadcast: { publish: 0, pubsub_connections: 0, output_bytes: 0, cpu_ms: 0 },
     rounds: [],
+    tcp: NO_TCP_COUNTERS,
+    tcp_mem: before.tcpMem,
+    input_backlog: before.inputBacklog,
   };
 }
 
@@ -279,6 +287,8 @@ function summarize(
     failures: report.connect.failed + report.join.errors + report.closed_by_server + report.protocol_errors,
     connect_s: report.connect.seconds,
     join_s: report.join.seconds,
+    connect_cpu_share: cpuShare(connecting, at("connected"), report.connect.seconds),
+    join_cpu_share: cpuShare(at("connected"), joined, report.join.seconds),
     rss_per_connection: connected > 0 ? ((joined?.serverRssBytes ?? 0) - (connecting?.serverRssBytes ?? 0)) / connected : 0,
     max_files_per_node: (joined?.maxServerFiles ?? 0),
     min_files_per_node: (joined?.minServerFiles ?? 0),
@@ -313,9 +323,16 @@ function summarize(
         client_cpu_share: r.window_s > 0 ? r.client_cpu_s / r.window_s : 0,
         server_cpu_share: r.window_s > 0 ? cpu / r.window_s : 0,
         server_cpu_us_per_delivery: r.deliveries > 0 ? (cpu * 1e6) / r.deliveries : 0,
+        tcp: tcpCountersBetween(at(`measure ${r.inflight}`)?.tcp, at(`measured ${r.inflight}`)?.tcp),
       };
     }),
+    tcp: tcpCountersBetween(connecting?.tcp, at("done")?.tcp),
   };
+}
+
+/** The server processes' CPU time between two snapshots, in cores over `seconds`. */
+function cpuShare(from: Snapshot | undefined, to: Snapshot | undefined, seconds: number): number {
+  return from && to && seconds > 0 ? (to.serverCpuSeconds - from.serverCpuSeconds) / seconds : 0;
 }
 
 function describeRun(r: RunResult): string {
@@ -324,16 +341,18 @@ function describeRun(r: RunResult): string {
     .map(
       (x) =>
         `${x.inflight} in flight: ${(x.deliveries_per_s / 1000).toFixed(0)}k/s, p50 ${x.p50_ms.toFixed(0)} ms, p99 ${x.p99_ms.toFixed(0)} ms, ${x.broadcasts} broadcasts, missing ${x.missing}, ` +
-        `server CPU ${(x.server_cpu_share * 100).toFixed(0)}% (${x.server_cpu_us_per_delivery.toFixed(2)} µs/delivery), client CPU ${(x.client_cpu_share * 100).toFixed(0)}%`,
+        `server CPU ${(x.server_cpu_share * 100).toFixed(0)}% (${x.server_cpu_us_per_delivery.toFixed(2)} µs/delivery), client CPU ${(x.client_cpu_share * 100).toFixed(0)}%, ` +
+        `all complete in ${x.window_s.toFixed(1)} s, ${x.tcp.backlogDrops} packets dropped by input backlogs, TCP: ${x.tcp.retransmits} segments sent again, ${x.tcp.timeouts} retransmission timeouts, ${(x.tcp.memoryPressureMs / 1000).toFixed(1)} s under memory pressure`,
     )
     .join("; ");
   const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
   return (
-    `${r.target}: ${r.subscriptions.toLocaleString("en")} subscribed, ${r.failures} failures, connect ${r.connect_s.toFixed(1)} s + join ${r.join_s.toFixed(1)} s, ` +
+    `${r.target}: ${r.subscriptions.toLocaleString("en")} subscribed, ${r.failures} failures, connect ${r.connect_s.toFixed(1)} s + join ${r.join_s.toFixed(1)} s (server CPU ${(r.connect_cpu_share * 100).toFixed(0)} % / ${(r.join_cpu_share * 100).toFixed(0)} %), ` +
     `load average before ${r.load_average_before.toFixed(2)}; ${(r.rss_per_connection / 1024).toFixed(2)} KiB server RSS per connection, ` +
     `open files per server process ${r.min_files_per_node}–${r.max_files_per_node}; RSS at joined: servers ${mib(r.rss_joined.servers)} MiB, clients ${mib(r.rss_joined.clients)} MiB, redis ${mib(r.rss_joined.redis)} MiB; ` +
     `Slab ${mib(r.kernel_joined.slab)} MiB (+${mib(r.kernel_joined.slab_growth)}), TCP buffers ${mib(r.kernel_joined.tcp_buffers)} MiB, ${r.kernel_joined.tcp_in_use} TCP sockets; ` +
     `peaks over the run: Slab ${mib(r.kernel_peaks.slabBytes)} MiB, TCP buffers ${mib(r.kernel_peaks.tcpBufferBytes)} MiB, lowest MemAvailable ${mib(r.kernel_peaks.memAvailableBytes)} MiB; ` +
+    `over the run: ${r.tcp.backlogDrops} packets dropped by input backlogs (netdev_max_backlog ${r.input_backlog}), ${r.tcp.retransmits} TCP segments sent again, ${r.tcp.receiveQueueDrops} dropped for a full receive queue, ${(r.tcp.memoryPressureMs / 1000).toFixed(1)} s under memory pressure (tcp_mem pressure ${mib(r.tcp_mem.pressure)} MiB, max ${mib(r.tcp_mem.max)} MiB); ` +
     `Redis per broadcast: ${r.redis_per_broadcast.publish.toFixed(2)} PUBLISH to ${r.redis_per_broadcast.pubsub_connections} subscribed connections, ${r.redis_per_broadcast.output_bytes.toFixed(0)} bytes out, ${r.redis_per_broadcast.cpu_ms.toFixed(2)} ms CPU; ${rounds}`
   );
 }

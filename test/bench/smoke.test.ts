@@ -46,6 +46,8 @@ function expectComplete(report: LoadReport): void {
   const [round] = report.rounds;
   expect(round).toMatchObject({ broadcasts: BROADCASTS, missing: 0, incomplete_broadcasts: 0 });
   expect(round.deliveries).toBe(SOCKETS * BROADCASTS);
+  // Every broadcast's latency is in the round, the first ones sent at once included.
+  expect(round.broadcasts_completed_in_window).toBe(BROADCASTS);
   expect(report.protocol_errors).toBe(0);
 }
 
