@@ -16,6 +16,7 @@ const SCENARIOS = [
   "one-topic",
   "connect",
   "connection-cost",
+  "heartbeat-cost",
   "compare",
   "presence",
   "cluster",

@@ -27,5 +27,7 @@ export interface LoadReport {
   closed_by_server: number;
   unknown_deliveries: number;
   protocol_errors: number;
+  /** ok replies to heartbeats the client received */
+  heartbeat_replies: number;
   client_cpu_s: number;
 }

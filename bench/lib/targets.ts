@@ -70,3 +70,17 @@ export function findTarget(name: string): Target {
 
 /** Phoenix join params: presence off so fan-out is measured, not presence diffs. */
 export const BENCH_JOIN_PAYLOAD = '{"user":"bench","presence":false}';
+
+/** Cinder as another checkout's build serves it: DIR/dist/server/cli.js, the same settings as `cinder`. */
+export function cinderFrom(checkout: string): Target {
+  const cinder = findTarget("cinder");
+  return {
+    ...cinder,
+    name: "cinder-before",
+    label: `Cinder (${checkout})`,
+    command: (port) => {
+      const { args, env } = cinder.command(port);
+      return { args: [join(checkout, "dist", "server", "cli.js"), ...args.slice(1)], env };
+    },
+  };
+}

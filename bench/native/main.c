@@ -188,9 +188,10 @@ int main(int argc, char **argv) {
     sh->phase = PHASE_IDLE;
 
     if (o.hold_s > 0) {
-        announce("hold", -1);
+        /* k: heartbeat replies received so far, so a runner can count those of the hold. */
+        announce("hold", (int)ATOMIC_LOAD(&sh->heartbeat_replies));
         sleep_s(o.hold_s);
-        announce("held", -1);
+        announce("held", (int)ATOMIC_LOAD(&sh->heartbeat_replies));
     }
 
     round_result rounds[MAX_ROUNDS];
@@ -223,8 +224,9 @@ int main(int argc, char **argv) {
     printf("  \"rounds\": [\n");
     for (int i = 0; i < nrounds; i++) print_round_json(&rounds[i], i == nrounds - 1);
     printf("  ],\n  \"closed_by_server\": %llu, \"unknown_deliveries\": %llu, \"protocol_errors\": %llu,"
-           " \"client_cpu_s\": %.3f\n}\n",
+           " \"heartbeat_replies\": %llu, \"client_cpu_s\": %.3f\n}\n",
            (unsigned long long)ATOMIC_LOAD(&sh->closed), (unsigned long long)ATOMIC_LOAD(&sh->unknown_deliveries),
-           (unsigned long long)ATOMIC_LOAD(&sh->protocol_errors), cpu);
+           (unsigned long long)ATOMIC_LOAD(&sh->protocol_errors),
+           (unsigned long long)ATOMIC_LOAD(&sh->heartbeat_replies), cpu);
     return 0;
 }

@@ -69,7 +69,11 @@ static void classify_phoenix(const char *s, size_t len, inbound *in) {
         in->broadcast_id = parse_body_id(p, (size_t)(end - p));
         return;
     }
-    if (span_is(event, el, "phx_reply") && ref && !span_is(topic, tl, "phoenix")) {
+    if (span_is(event, el, "phx_reply") && span_is(topic, tl, "phoenix")) {
+        if (memmem(p, (size_t)(end - p), "\"status\":\"ok\"", 13)) in->kind = IN_HEARTBEAT_OK;
+        return;
+    }
+    if (span_is(event, el, "phx_reply") && ref) {
         long r = strtol(ref, NULL, 10);
         if (r > 0 && r < PUSH_REF_BASE) {
             in->ref = r;

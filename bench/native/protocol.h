@@ -15,6 +15,7 @@ typedef enum {
     IN_DELIVERY,        /* a broadcast new_msg; broadcast_id set (-1 if the body had no marker) */
     IN_JOIN_OK,         /* ref = join ref */
     IN_JOIN_ERROR,
+    IN_HEARTBEAT_OK,    /* the ok reply to a phoenix heartbeat */
     IN_EIO_OPEN,        /* engine.io open packet: send the namespace connect */
     IN_EIO_CONNECTED,   /* socket.io namespace connected */
     IN_EIO_PING,        /* answer with pong */

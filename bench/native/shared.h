@@ -23,6 +23,7 @@ typedef struct {
     int wake_fd;                    /* eventfd: wakes the publisher when another process completes */
     uint64_t connected, connect_failed, join_done, joined_sockets, join_errors, closed;
     uint64_t deliveries, unknown_deliveries, protocol_errors;
+    uint64_t heartbeat_replies;    /* ok replies to heartbeats, counted as they arrive */
     uint64_t published, completed;
     uint32_t *topic_joined;         /* per topic: sockets whose join succeeded */
     broadcast_slot *slots;

@@ -213,6 +213,9 @@ static void on_message(worker *w, conn *c, const char *s, size_t len) {
     case IN_DELIVERY:
         on_delivery(w, in.broadcast_id);
         break;
+    case IN_HEARTBEAT_OK:
+        ATOMIC_ADD(&w->sh->heartbeat_replies, 1);
+        break;
     case IN_JOIN_OK:
     case IN_JOIN_ERROR:
         if (c->state != ST_JOINING) break;

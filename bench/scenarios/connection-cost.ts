@@ -20,7 +20,7 @@ import { censusTable, mediansTable, spacesTable, summarize } from "../lib/connec
 import { parseFlags } from "../lib/flags.js";
 import { fmtBytes } from "../lib/format.js";
 import { repoRoot } from "../lib/repo-root.js";
-import { findTarget, type Target } from "../lib/targets.js";
+import { cinderFrom, findTarget, type Target } from "../lib/targets.js";
 
 /** Cinder serving the plain channel (servers/plain-channel-app.ts) instead of the demo app. */
 function withPlainChannel(target: Target): Target {
@@ -30,20 +30,6 @@ function withPlainChannel(target: Target): Target {
     command: (port) => {
       const { args, env } = target.command(port);
       return { args: [...args, "--app", app], env };
-    },
-  };
-}
-
-/** Cinder as another checkout's build serves it: DIR/dist/server/cli.js, the same settings as `cinder`. */
-function cinderFrom(checkout: string): Target {
-  const cinder = findTarget("cinder");
-  return {
-    ...cinder,
-    name: "cinder-before",
-    label: `Cinder (${checkout})`,
-    command: (port) => {
-      const { args, env } = cinder.command(port);
-      return { args: [join(checkout, "dist", "server", "cli.js"), ...args.slice(1)], env };
     },
   };
 }
