@@ -23,6 +23,7 @@ import type { NodeBufferCap } from "./node-buffer-cap.js";
 import type { JoinBacklog } from "./join-backlog.js";
 import { budgetNow, isFull, takeBytes, takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
+import { heartbeatRef, heartbeatReplyText } from "./heartbeat-text.js";
 import { socketIdText } from "./socket-id.js";
 
 /** A socket over its frame rate this long without a break is closed (1008). */
@@ -275,6 +276,8 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     if (cost === TOO_DEEP) return this.refuse("depth", `payload nested deeper than ${limits.maxPayloadDepth} levels`);
     if (cost === TOO_COSTLY) return this.closeOverBudget();
     this.takeInbound(cost, now, lone);
+    const heartbeat = typeof raw === "string" && this.answersHeartbeatText() ? heartbeatRef(raw) : undefined;
+    if (heartbeat !== undefined) return this.receiveHeartbeat(heartbeat);
     let frame: Frame;
     try {
       frame = this.serializer.decode(raw, "toServer");
@@ -295,6 +298,38 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
       return;
     }
     this.dispatch(frame);
+  }
+
+  /**
+   * Whether a heartbeat in phoenix.js's exact text may skip decoding (heartbeat-text.ts): with the
+   * JSON serializer, on a socket with no frame waiting in the join backlog (later frames wait
+   * behind those, in order), and limits that would not refuse its topic or event.
+   */
+  private answersHeartbeatText(): boolean {
+    const { limits } = this.services;
+    return (
+      this.serializer.name === "json" &&
+      this.backlogged === 0 &&
+      limits.maxTopicLength >= SOCKET_TOPIC.length &&
+      limits.maxEventLength >= EVENTS.heartbeat.length
+    );
+  }
+
+  /**
+   * A heartbeat recognised by its text, its bytes already paid: the steps of a decoded frame
+   * (message count, frame rate, join backlog, reply in order with the write queue), without
+   * JSON.parse for it or JSON.stringify for its reply.
+   */
+  private receiveHeartbeat(ref: string | null): void {
+    this.services.metrics.messagesReceived.inc();
+    const frame: Frame = { joinRef: null, ref, topic: SOCKET_TOPIC, event: EVENTS.heartbeat, payload: {} };
+    if (!this.withinFrameRate(frame)) return;
+    if (this.services.joinBacklog.mustWait(this, frame.event)) {
+      this.services.joinBacklog.add(this, frame);
+      return;
+    }
+    if (this.closed) return;
+    this.write({ data: heartbeatReplyText(ref), binary: false });
   }
 
   /** A frame that waited in the join backlog (see JoinBacklog). */
