@@ -1,6 +1,6 @@
 /**
  * What answering a heartbeat costs a server: N idle sockets join one topic, then for a hold of
- * S seconds each sends a phoenix heartbeat every second and nothing else happens. The server's
+ * S seconds each sends a phoenix heartbeat every second (or every --heartbeat-s) and nothing else happens. The server's
  * CPU time over the hold (its threads' run time, ns) divided by the heartbeat replies the client
  * received in it. The server's idle work over the hold (timers) is counted in, and is small.
  */
@@ -13,6 +13,8 @@ import { processCpuNanos } from "./thread-cpu.js";
 export interface HeartbeatCostOptions {
   sockets: number;
   holdSeconds: number;
+  /** Seconds between a socket's heartbeats; 0: none, to measure what the server spends idle. */
+  heartbeatSeconds: number;
   /** Server and client on different cores (taskset). */
   pin: boolean;
 }
@@ -24,6 +26,8 @@ export interface HeartbeatCostRun {
   /** heartbeat replies received during the hold */
   heartbeats: number;
   serverCpuSeconds: number;
+  /** the same per second of the hold: with no heartbeats, what the server spends idle */
+  serverCpuMsPerSecond: number;
   /** server CPU µs per heartbeat answered */
   microsPerHeartbeat: number;
 }
@@ -39,7 +43,7 @@ export async function measureHeartbeatCost(target: Target, options: HeartbeatCos
         topics: 1,
         inflight: [],
         holdSeconds: options.holdSeconds,
-        heartbeatSeconds: 1,
+        heartbeatSeconds: options.heartbeatSeconds,
         settleSeconds: 1,
         port: server.port,
         path: target.path,
@@ -61,6 +65,7 @@ export async function measureHeartbeatCost(target: Target, options: HeartbeatCos
       failures: report.connect.failed + report.join.errors + report.closed_by_server + report.protocol_errors,
       heartbeats,
       serverCpuSeconds,
+      serverCpuMsPerSecond: (serverCpuSeconds * 1000) / options.holdSeconds,
       microsPerHeartbeat: heartbeats > 0 ? (serverCpuSeconds * 1e6) / heartbeats : 0,
     };
   } catch (err) {

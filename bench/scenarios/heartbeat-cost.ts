@@ -4,7 +4,8 @@
  * CPU time over the hold ÷ heartbeat replies received. Each target in turn, --runs times
  * alternating targets; medians and every run.
  *   npm run bench -- heartbeat-cost [--targets raw-uws,cinder] [--sockets 300] [--hold-s 20] [--runs 3]
- *                                   [--before DIR] [--no-pin] [--json]
+ *                                   [--heartbeat-s 1] [--before DIR] [--no-pin] [--json]
+ * `--heartbeat-s 0`: no heartbeats; the server CPU per second of the hold is what it spends idle.
  * `--before DIR` adds "cinder-before": the build of another checkout (DIR/dist/server/cli.js).
  */
 import { parseFlags } from "../lib/flags.js";
@@ -16,7 +17,7 @@ export async function run(args: string[]): Promise<void> {
   const f = parseFlags(args);
   const targets = f.strings("targets", ["raw-uws", "cinder"]).map(findTarget);
   if (f.has("before")) targets.push(cinderFrom(f.string("before", "")));
-  const options = { sockets: f.number("sockets", 300), holdSeconds: f.number("hold-s", 20), pin: !f.has("no-pin") };
+  const options = { sockets: f.number("sockets", 300), holdSeconds: f.number("hold-s", 20), heartbeatSeconds: f.number("heartbeat-s", 1), pin: !f.has("no-pin") };
   const runs: HeartbeatCostRun[] = [];
   for (let i = 0; i < f.number("runs", 3); i++) {
     for (const target of targets) {
@@ -24,11 +25,11 @@ export async function run(args: string[]): Promise<void> {
       runs.push(r);
       console.error(
         `${r.target}: ${r.joined} joined, failures ${r.failures}; ${r.heartbeats} heartbeats, ` +
-          `server ${r.serverCpuSeconds.toFixed(3)} s CPU, ${r.microsPerHeartbeat.toFixed(1)} µs/heartbeat`,
+          `server ${r.serverCpuSeconds.toFixed(3)} s CPU (${r.serverCpuMsPerSecond.toFixed(2)} ms/s), ${r.microsPerHeartbeat.toFixed(1)} µs/heartbeat`,
       );
     }
   }
-  console.log(`\n${options.sockets} sockets, a heartbeat each per second for ${options.holdSeconds} s, node ${process.version}\n`);
+  console.log(`\n${options.sockets} sockets, a heartbeat each every ${options.heartbeatSeconds} s for ${options.holdSeconds} s, node ${process.version}\n`);
   console.log("| target | µs server CPU per heartbeat (median) | runs |");
   console.log("|---|---:|---|");
   for (const target of targets) {
