@@ -35,15 +35,17 @@ describe("a node's /metrics", () => {
       return received;
     });
     await waitFor(() => states.every((s) => s.length > 0), "the members' presence_states on A", 10_000);
+    // Gauges are set at each replica's heartbeat tick, so each is waited for, not read once: a
+    // replica that got the room by a delta may show it before A's own replica next ticks.
     // Every replica holds the whole room, so B shows one copy per worker thread.
     await waitFor(async () => (await metricOf(b, "cinder_presence_entries")) === users.length * workersOfB, "B's replicas to hold the room", 15_000);
-    expect(await metricOf(a, "cinder_presence_entries")).toBe(users.length);
+    await waitFor(async () => (await metricOf(a, "cinder_presence_entries")) === users.length, "A's replica to hold the room", 15_000);
     // Each replica sees the other two: A's sees B's two, each of B's sees A's and its sibling.
     await waitFor(async () => (await metricOf(b, "cinder_presence_replicas", { state: "up" })) === 2 * workersOfB, "B's replicas to see every other one up", 15_000);
     expect(await metricOf(b, "cinder_presence_replicas", { state: "down" })).toBe(0);
-    expect(await metricOf(b, "cinder_presence_replica_lag")).toBe(0);
+    await waitFor(async () => (await metricOf(b, "cinder_presence_replica_lag")) === 0, "B's replicas to have received every change announced", 15_000);
     expect(await metricOf(a, "cinder_presence_deltas_total", { direction: "sent" })).toBeGreaterThan(0);
     const receivedByB = (await metricOf(b, "cinder_presence_deltas_total", { direction: "received" })) + (await metricOf(b, "cinder_presence_transfers_total", { direction: "received" }));
     expect(receivedByB).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });
