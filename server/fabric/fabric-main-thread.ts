@@ -98,15 +98,15 @@ export class MainThreadFabric {
    * drops its presences now: its siblings through the mesh, other nodes through a permdown
    * said on its behalf (its incarnation never comes back).
    */
-  workerCrashed(index: number, replica: ReplicaId): void {
-    this.workerEnded(index);
+  async workerCrashed(index: number, replica: ReplicaId): Promise<void> {
+    await this.workerEnded(index);
     this.mesh.postAll({ k: "peer", event: { kind: "gone", replica } });
     this.options.redis?.gossip.broadcast({ type: "gracefulPermdown", from: replica });
   }
 
-  /** A worker ended (drained or crashed): its interest goes with it. */
-  workerEnded(index: number): void {
-    this.mesh.removePeer(index);
+  /** A worker ended (drained or crashed): once its last messages are read, its interest goes with it. */
+  async workerEnded(index: number): Promise<void> {
+    await this.mesh.removePeer(index);
     this.questions.peerGone(index);
     for (const topic of this.interestedWorkers.removePeer(index)) this.options.redis?.setInterest(topic, false);
   }

@@ -37,6 +37,8 @@ interface Slot {
   worker: Worker;
   replica: ReplicaId;
   exited: Promise<number>;
+  /** Settles once the worker exited and everything it posted to the main thread was read (its last counter increments among it). */
+  ended: Promise<void>;
 }
 
 export interface SupervisorOptions {
@@ -117,7 +119,7 @@ export class WorkerSupervisor {
     this.draining = true;
     const exits = this.slots.filter((slot): slot is Slot => slot !== undefined).map((slot) => {
       slot.worker.postMessage({ k: "drain" } satisfies ControlMessage);
-      return slot.exited;
+      return slot.ended;
     });
     await settleWithin(Promise.all(exits), this.options.settings.drainPeriod + DRAIN_GRACE_MS);
     await this.webhooks?.close();
@@ -142,10 +144,12 @@ export class WorkerSupervisor {
       mainThreadPort: workerEnd,
     };
     const worker = new Worker(ENTRY, { workerData: boot, transferList: [workerEnd] });
+    const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
     const slot: Slot = {
       worker,
       replica: makeReplicaId(workerReplicaName(settings.nodeName, index), incarnation),
-      exited: new Promise((resolve) => worker.once("exit", resolve)),
+      exited,
+      ended: exited.then(() => this.exited(index, slot)).catch((err: unknown) => log.error({ worker: index, err }, "a worker's end was not handled")),
     };
     this.fabric.addWorker(index, mainThreadEnd);
     this.link(index, worker);
@@ -158,10 +162,7 @@ export class WorkerSupervisor {
         else if (report.k === "crashed") log.error({ worker: index, error: report.error }, "worker crashed");
       });
       worker.on("error", (err) => log.error({ worker: index, err }, "worker error"));
-      void slot.exited.then((code) => {
-        reject(new Error(`worker ${index} exited with code ${code} before listening`));
-        this.exited(index, slot);
-      });
+      void slot.exited.then((code) => reject(new Error(`worker ${index} exited with code ${code} before listening`)));
     });
   }
 
@@ -175,17 +176,18 @@ export class WorkerSupervisor {
     });
   }
 
-  private exited(index: number, slot: Slot): void {
+  private async exited(index: number, slot: Slot): Promise<void> {
     if (this.slots[index] !== slot) return;
     this.slots[index] = undefined;
     for (const peer of this.slots) peer?.worker.postMessage({ k: "peerDown", index } satisfies ControlMessage);
     if (this.draining) {
-      this.fabric.workerEnded(index);
+      await this.fabric.workerEnded(index);
       return;
     }
     // Its sockets are gone: every other replica drops its presences now rather than after downPeriod.
     this.webhooks?.workerGone(index);
-    this.fabric.workerCrashed(index, slot.replica);
+    await this.fabric.workerCrashed(index, slot.replica);
+    if (this.draining) return;
     const now = Date.now();
     this.restarts = this.restarts.filter((at) => now - at < 60_000);
     if (this.restarts.length >= MAX_RESTARTS_PER_MINUTE) {

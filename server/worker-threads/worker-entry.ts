@@ -45,7 +45,7 @@ port.on("message", (message: ControlMessage) => {
       mesh.addPeer(message.index, message.port);
       break;
     case "peerDown":
-      mesh.removePeer(message.index);
+      void mesh.removePeer(message.index);
       break;
     case "drain":
       if (ending) return;
