@@ -51,6 +51,7 @@ export interface PresenceScaleShape {
 export const TRACKER_FAMILIES = [
   "cinder_presence_entries",
   "cinder_presence_replica_lag",
+  "cinder_presence_gossip_delay_seconds",
   "cinder_presence_replicas",
   "cinder_presence_deltas_total",
   "cinder_presence_delta_entries_total",
@@ -69,7 +70,23 @@ export interface NodeTracker {
   peakLagAtSeconds: number;
   /** lag read during the churn, in order (every scrapeSeconds) */
   lagSamples: number[];
+  /** the highest cinder_presence_gossip_delay_seconds read (how late the node read its gossip), and when */
+  peakDelaySeconds: number;
+  peakDelayAtSeconds: number;
 }
+
+/** One reading of a node's replica during the churn. */
+interface TrackerSample {
+  seconds: number;
+  lag: number;
+  delay: number;
+}
+
+const trackerSample = (seconds: number, metrics: NodeMetrics): TrackerSample => ({
+  seconds,
+  lag: metrics.cinder_presence_replica_lag ?? 0,
+  delay: metrics.cinder_presence_gossip_delay_seconds ?? 0,
+});
 
 export interface NodeFigures {
   pid: number;
@@ -147,10 +164,20 @@ function truthAt(acks: readonly Ack[], t: number): number {
   return n;
 }
 
-function nodeTracker(atStart: NodeMetrics, atEnd: NodeMetrics, samples: Array<{ seconds: number; lag: number }>, endSeconds: number): NodeTracker {
-  const all = [...samples, { seconds: endSeconds, lag: atEnd.cinder_presence_replica_lag ?? 0 }];
-  const peak = all.reduce((best, sample) => (sample.lag > best.lag ? sample : best), { seconds: 0, lag: 0 });
-  return { atStart, atEnd, peakLag: peak.lag, peakLagAtSeconds: peak.seconds, lagSamples: samples.map((sample) => sample.lag) };
+function nodeTracker(atStart: NodeMetrics, atEnd: NodeMetrics, samples: TrackerSample[], endSeconds: number): NodeTracker {
+  const all = [...samples, trackerSample(endSeconds, atEnd)];
+  const peakOf = (figure: "lag" | "delay"): TrackerSample => all.reduce((best, sample) => (sample[figure] > best[figure] ? sample : best), { seconds: 0, lag: 0, delay: 0 });
+  const lag = peakOf("lag");
+  const delay = peakOf("delay");
+  return {
+    atStart,
+    atEnd,
+    peakLag: lag.lag,
+    peakLagAtSeconds: lag.seconds,
+    lagSamples: samples.map((sample) => sample.lag),
+    peakDelaySeconds: delay.delay,
+    peakDelayAtSeconds: delay.seconds,
+  };
 }
 
 export async function measurePresenceScale(shape: PresenceScaleShape): Promise<PresenceScaleResult> {
@@ -203,13 +230,13 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     // The window starts on this clock: CLOCK_MONOTONIC, as the clients' times.
     const from = Number(process.hrtime.bigint()) / 1e6;
     for (const client of r.clients) client.command("churn");
-    const lagSamples = new Map<string, Array<{ seconds: number; lag: number }>>(nodeNames.map((name) => [name, []]));
+    const trackerSamples = new Map<string, TrackerSample[]>(nodeNames.map((name) => [name, []]));
     const churnEnds = performance.now() + shape.churnSeconds * 1000;
     const every = (shape.scrapeSeconds ?? 0) * 1000;
     while (every > 0 && performance.now() + every < churnEnds) {
       await sleep(every);
       const seconds = (Number(process.hrtime.bigint()) / 1e6 - from) / 1000;
-      for (const [name, metrics] of await scrape()) lagSamples.get(name)?.push({ seconds, lag: metrics.cinder_presence_replica_lag ?? 0 });
+      for (const [name, metrics] of await scrape()) trackerSamples.get(name)?.push(trackerSample(seconds, metrics));
     }
     await sleep(Math.max(0, churnEnds - performance.now()));
     for (const client of r.clients) client.command("stop");
@@ -240,7 +267,7 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
       const name = nodeNames[i];
       const atStart = trackerAtStart.get(name);
       const atEnd = trackerAtEnd.get(name);
-      const tracker = atStart && atEnd ? nodeTracker(atStart, atEnd, lagSamples.get(name) ?? [], (until - from) / 1000) : undefined;
+      const tracker = atStart && atEnd ? nodeTracker(atStart, atEnd, trackerSamples.get(name) ?? [], (until - from) / 1000) : undefined;
       return { pid, samples: new Set(mine.map((seen) => seen.client)).size, staleness: countStaleness(acks, mine, from, until), tracker };
     });
     return {

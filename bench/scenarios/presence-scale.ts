@@ -7,8 +7,9 @@
  * receive against the truth (every join and leave acknowledged). Reports how stale the counts
  * were (max, p99, clients ever more than 1 s behind; per node), node and Redis CPU, and bytes to
  * the clients and through Redis per member per change; and each node's presence replica from its
- * /metrics (entries, lag read every `--scrape-s` of the churn, deltas and transfers in the
- * window), to tell why a node's counts lag: deltas lost, repeated state transfers, or CPU.
+ * /metrics (entries; lag and gossip delay read every `--scrape-s` of the churn; deltas and
+ * transfers in the window), to tell why a node's counts lag: deltas lost, repeated state
+ * transfers, or a node too busy to read its gossip in time.
  *   npm run bench -- presence-scale [--members 100000] [--churn 1000] [--churn-s 30] [--runs 1]
  *                                   [--mode count|list] [--nodes N] [--join-rate 4000]
  *                                   [--samples 50] [--timeout-s 300] [--count-interval-ms 1000]
@@ -38,6 +39,7 @@ function describeTracker(t: NodeTracker | undefined, truth: number): string {
   return (
     `entries ${end("cinder_presence_entries").toLocaleString("en")} (truth ${truth.toLocaleString("en")}), ` +
     `lag ${end("cinder_presence_replica_lag")} (peak ${t.peakLag} at ${t.peakLagAtSeconds.toFixed(0)} s${t.lagSamples.length ? `; read ${t.lagSamples.join(" ")}` : ""}), ` +
+    `gossip read up to ${t.peakDelaySeconds.toFixed(1)} s late (at ${t.peakDelayAtSeconds.toFixed(0)} s), ` +
     `peers up ${end('cinder_presence_replicas{state="up"}')} down ${end('cinder_presence_replicas{state="down"}')}; in the window: ` +
     `deltas sent/received ${labelled("cinder_presence_deltas_total", "direction", ["sent", "received"])} ` +
     `(entries ${labelled("cinder_presence_delta_entries_total", "direction", ["sent", "received"])}), ` +

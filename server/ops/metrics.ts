@@ -23,9 +23,12 @@ export function counter<L extends string>(registry: Registry, name: string, help
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-/** A gauge on the registry, with its label names if it has any. */
-export function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-  return new Gauge({ name, help, labelNames, registers: [registry] });
+/**
+ * A gauge on the registry, with its label names if it has any. A node's /metrics sums its threads'
+ * gauges unless `acrossThreads` is "max" (for a figure that is worst-of, not a total).
+ */
+export function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = [], acrossThreads: "sum" | "max" = "sum"): Gauge<L> {
+  return new Gauge({ name, help, labelNames, registers: [registry], aggregator: acrossThreads });
 }
 
 /** Sums the metrics of several worker threads into one Prometheus text. */

@@ -12,6 +12,11 @@ export interface HeartbeatMessage {
    * because a later delta may cover a dot whose removal only the lost delta carried.
    */
   seq: number;
+  /**
+   * When the sender sent it (its Date.now()): how late a receiver reads its gossip
+   * (`cinder_presence_gossip_delay_seconds`). Absent from older senders.
+   */
+  at?: number;
 }
 
 /** "Send me your state": sent to a replica whose clock ours does not dominate. */
@@ -53,6 +58,7 @@ export function parseGossipMessage(input: unknown): GossipMessage {
       if (message.delta !== null && (typeof message.delta !== "object" || message.delta === undefined)) {
         throw new Error("heartbeat delta must be an object or null");
       }
+      if (message.at !== undefined && !Number.isFinite(message.at)) throw new Error("heartbeat time must be a number");
       return message as unknown as HeartbeatMessage;
     case "transferRequest":
       if (typeof message.requestId !== "number" || !Array.isArray(message.clock)) throw new Error("malformed transferRequest");

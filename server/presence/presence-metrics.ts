@@ -76,6 +76,13 @@ export function presenceMetrics(registry: Registry) {
       "cinder_presence_replica_lag",
       "Presence changes (dots) the replicas up have announced in their latest heartbeats and this replica has not received, as of its last heartbeat tick",
     ),
+    presenceGossipDelay: gauge(
+      registry,
+      "cinder_presence_gossip_delay_seconds",
+      "The longest a presence heartbeat read in the replica's last tick had been on its way from its sender (0 when none was read): how late this thread reads its gossip; a node shows its latest thread",
+      [],
+      "max",
+    ),
     presenceDeltas: counter(registry, "cinder_presence_deltas_total", "Heartbeats carrying a presence delta: sent (one per tick with local changes, to every replica), received", ["direction"]),
     presenceDeltaEntries: counter(registry, "cinder_presence_delta_entries_total", "Entries carried by presence deltas (joins and updates; leaves travel as dots): sent, received", ["direction"]),
     presenceTransferRequests: counter(

@@ -6,6 +6,7 @@ type TrackerMetrics = Pick<
   | "presenceEntries"
   | "presenceReplicas"
   | "presenceReplicaLag"
+  | "presenceGossipDelay"
   | "presenceDeltas"
   | "presenceDeltaEntries"
   | "presenceTransferRequests"
@@ -38,11 +39,12 @@ export function trackerMetrics(metrics: TrackerMetrics): TrackerObserver {
       metrics.presenceTransfers.inc({ direction: "received" });
       metrics.presenceTransferEntries.inc({ direction: "received" }, entries);
     },
-    ticked({ entries, replicasUp, replicasDown, lag }) {
+    ticked({ entries, replicasUp, replicasDown, lag, gossipDelayMs }) {
       metrics.presenceEntries.set(entries);
       metrics.presenceReplicas.set({ state: "up" }, replicasUp);
       metrics.presenceReplicas.set({ state: "down" }, replicasDown);
       metrics.presenceReplicaLag.set(lag);
+      metrics.presenceGossipDelay.set(Math.max(0, gossipDelayMs) / 1000);
     },
   };
 }

@@ -19,6 +19,12 @@ export interface ReplicaFigures {
    * latest heartbeat less the number of that peer's dots this replica has observed.
    */
   lag: number;
+  /**
+   * The longest a heartbeat read since the previous tick had been on its way (now less its
+   * sender's time): 0 when none was read. A thread that reads its gossip late shows it here, where
+   * `lag` cannot (what is not read yet is not known to be missing). Includes the hosts' clock offset.
+   */
+  gossipDelayMs: number;
 }
 
 /**

@@ -121,6 +121,8 @@ export class Tracker {
    */
   private readonly advertised = new Map<ReplicaId, number>();
   private eagerFlush: ReturnType<typeof setTimeout> | undefined;
+  /** The longest a heartbeat read since the last tick had been on its way (figures().gossipDelayMs). */
+  private gossipDelayMs = 0;
   private readonly sync: FirstSync;
   private readonly observer: TrackerObserver;
 
@@ -206,7 +208,7 @@ export class Tracker {
       // Their dots are all theirs, so what we cover of them is what we received (possibly via a third replica).
       lag += Math.max(0, (this.advertised.get(replica) ?? 0) - context.coveredCount(replica));
     }
-    return { entries: this.set.size, replicasUp, replicasDown, lag };
+    return { entries: this.set.size, replicasUp, replicasDown, lag, gossipDelayMs: this.gossipDelayMs };
   }
 
   /** Status of the peers this replica knows (a copy). */
@@ -295,6 +297,7 @@ export class Tracker {
     for (const replica of this.sync.pending) this.askForOwnState(replica);
     this.detectDowns();
     this.observer.ticked(this.figures());
+    this.gossipDelayMs = 0;
   }
 
   /** Broadcasts the pending delta, if there is one. */
@@ -314,6 +317,7 @@ export class Tracker {
       clock: clockToWire(this.advertisedClock()),
       delta: delta ? toWire(delta) : null,
       seq: this.deltasSent,
+      at: Date.now(),
     };
   }
 
@@ -423,6 +427,7 @@ export class Tracker {
           const clock = clockFromWire(message.clock);
           const delta = message.delta ? fromWire(message.delta) : null;
           if (!this.heardFrom(message.from)) return;
+          if (message.at !== undefined) this.gossipDelayMs = Math.max(this.gossipDelayMs, Date.now() - message.at);
           if (delta) {
             this.emit(this.set.merge(delta));
             this.observer.deltaReceived(delta.entries.length);

@@ -171,3 +171,22 @@ describe("a tracker's metrics", () => {
     expect(await metric("d#1", "cinder_presence_entries")).toBe(1);
   });
 });
+
+describe("a tracker's gossip delay", () => {
+  it("is how long the heartbeats read in a tick had been on their way, and 0 after a tick that read none", async () => {
+    const { node, metric, deliver, tick, settle } = cluster(["b#1", "c#1"]);
+    settle();
+    expect(await metric("c#1", "cinder_presence_gossip_delay_seconds")).toBe(0);
+    node("b#1").tracker.track("room", "k1", "s1", {});
+    tick();
+    // c is slow to read: b's delta waits 5 s (50 periods) for it, and b's later heartbeats with it.
+    vi.advanceTimersByTime(50 * TICK_MS);
+    deliver((item) => item.to === "c#1" && isHeartbeat(item));
+    expect(node("c#1").tracker.figures()).toMatchObject({ entries: 1, lag: 0, gossipDelayMs: 50 * TICK_MS });
+    tick(); // c's gauges are set at its tick
+    expect(await metric("c#1", "cinder_presence_gossip_delay_seconds")).toBe(5);
+    expect(await metric("c#1", "cinder_presence_replica_lag")).toBe(0);
+    tick(); // nothing read in this one
+    expect(await metric("c#1", "cinder_presence_gossip_delay_seconds")).toBe(0);
+  });
+});
