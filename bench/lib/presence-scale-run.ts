@@ -45,6 +45,8 @@ export interface PresenceScaleShape {
   nodeEnv?: Record<string, string>;
   /** every how many seconds of the churn each node's presence replica is read from /metrics (its lag); 0 = at the start and end only */
   scrapeSeconds?: number;
+  /** seconds after the window to read each node's replica once more (its entries then), with nothing changing; 0 = not read */
+  settleSeconds?: number;
 }
 
 /** The presence replica's families read from each node's /metrics (docs/metrics.md, Presence). */
@@ -73,6 +75,8 @@ export interface NodeTracker {
   /** the highest cinder_presence_gossip_delay_seconds read (how late the node read its gossip), and when */
   peakDelaySeconds: number;
   peakDelayAtSeconds: number;
+  /** the replica read settleSeconds after the window (undefined when not asked for, or not reached) */
+  settled?: NodeMetrics;
 }
 
 /** One reading of a node's replica during the churn. */
@@ -129,6 +133,8 @@ export interface PresenceScaleResult {
   clientReports: ScaleClientReport[];
   /** load average (1 min) when the window ended */
   loadAverage: number;
+  /** seconds after the window each replica was read again (0: not read) */
+  settleSeconds: number;
 }
 
 interface Running {
@@ -248,6 +254,12 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     const nodeRssBytes = cluster.nodePids.reduce((sum, pid) => sum + (trySampleProcess(pid)?.rssBytes ?? 0), 0);
     const loadAverage = Number((await import("node:os")).loadavg()[0].toFixed(2));
     const trackerAtEnd = await scrape();
+    // With nothing changing, every replica should come to the truth: one that does not has lost something.
+    let trackerSettled = new Map<string, NodeMetrics>();
+    if ((shape.settleSeconds ?? 0) > 0) {
+      await sleep(shape.settleSeconds! * 1000);
+      trackerSettled = await scrape();
+    }
     for (const client of r.clients) client.command("quit");
     const clientReports = await Promise.all(r.clients.map((client) => client.done));
 
@@ -267,7 +279,7 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
       const name = nodeNames[i];
       const atStart = trackerAtStart.get(name);
       const atEnd = trackerAtEnd.get(name);
-      const tracker = atStart && atEnd ? nodeTracker(atStart, atEnd, trackerSamples.get(name) ?? [], (until - from) / 1000) : undefined;
+      const tracker = atStart && atEnd ? { ...nodeTracker(atStart, atEnd, trackerSamples.get(name) ?? [], (until - from) / 1000), settled: trackerSettled.get(name) } : undefined;
       return { pid, samples: new Set(mine.map((seen) => seen.client)).size, staleness: countStaleness(acks, mine, from, until), tracker };
     });
     return {
@@ -292,6 +304,7 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
       nodeRssBytes,
       clientReports,
       loadAverage,
+      settleSeconds: shape.settleSeconds ?? 0,
     };
   } finally {
     await stopRun(r);

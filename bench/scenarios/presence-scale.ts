@@ -13,7 +13,9 @@
  *   npm run bench -- presence-scale [--members 100000] [--churn 1000] [--churn-s 30] [--runs 1]
  *                                   [--mode count|list] [--nodes N] [--join-rate 4000]
  *                                   [--samples 50] [--timeout-s 300] [--count-interval-ms 1000]
- *                                   [--scrape-s 5] [--no-pin] [--json]
+ *                                   [--scrape-s 5] [--settle-s 0] [--no-pin] [--json]
+ * `--settle-s S`: each node's replica is read again S seconds after the churn, nothing changing
+ * meanwhile; every replica should hold the truth by then.
  * `--members` takes a list (1000,5000,10000): one run per entry, for list mode's ceiling.
  * Pinning (taskset -c): redis-server and the nodes on core 0, the client processes on core 1.
  */
@@ -31,7 +33,7 @@ function perMemberChange(total: number, r: PresenceScaleResult): number {
 }
 
 /** One node's presence replica: its state at the end, and its gossip in the window. */
-function describeTracker(t: NodeTracker | undefined, truth: number): string {
+function describeTracker(t: NodeTracker | undefined, truth: number, settleSeconds: number): string {
   if (!t) return "not reached";
   const end = (name: string): number => t.atEnd[name] ?? 0;
   const inWindow = (name: string): number => end(name) - (t.atStart[name] ?? 0);
@@ -41,6 +43,7 @@ function describeTracker(t: NodeTracker | undefined, truth: number): string {
     `lag ${end("cinder_presence_replica_lag")} (peak ${t.peakLag} at ${t.peakLagAtSeconds.toFixed(0)} s${t.lagSamples.length ? `; read ${t.lagSamples.join(" ")}` : ""}), ` +
     `gossip read up to ${t.peakDelaySeconds.toFixed(1)} s late (at ${t.peakDelayAtSeconds.toFixed(0)} s), ` +
     `peers up ${end('cinder_presence_replicas{state="up"}')} down ${end('cinder_presence_replicas{state="down"}')}; in the window: ` +
+    (t.settled ? `${settleSeconds} s later entries ${(t.settled.cinder_presence_entries ?? 0).toLocaleString("en")} and peers down ${t.settled['cinder_presence_replicas{state="down"}'] ?? 0}; ` : "") +
     `deltas sent/received ${labelled("cinder_presence_deltas_total", "direction", ["sent", "received"])} ` +
     `(entries ${labelled("cinder_presence_delta_entries_total", "direction", ["sent", "received"])}), ` +
     `transfer requests behind/gap/start ${labelled("cinder_presence_transfer_requests_total", "reason", ["behind", "gap", "start"])}, ` +
@@ -61,7 +64,7 @@ function describe(r: PresenceScaleResult): string {
     `  per node: ` +
       r.perNode.map((n, i) => `#${i} ${n.samples} samples max ${ms(n.staleness.maxMs)} p99 ${ms(n.staleness.p99Ms)}`).join("; ") +
       (r.samplesUnplaced ? ` (${r.samplesUnplaced} samples not placed)` : ""),
-    ...r.perNode.map((n, i) => `  presence replica #${i}: ${describeTracker(n.tracker, r.membersAtEnd)}`),
+    ...r.perNode.map((n, i) => `  presence replica #${i}: ${describeTracker(n.tracker, r.membersAtEnd, r.settleSeconds)}`),
     `  node CPU ${(perSecond(r.nodeCpuSeconds) * 100).toFixed(0)} % of a core (all nodes), redis-server ${(perSecond(r.redisCpuSeconds) * 100).toFixed(0)} %, client processes ${(perSecond(r.clientCpuSeconds) * 100).toFixed(0)} %; ` +
       `per member per change: node CPU ${(perMemberChange(r.nodeCpuSeconds, r) * 1e9).toFixed(2)} ns`,
     `  bytes to clients ${kib(perSecond(r.bytesToClients))}/s = ${perMemberChange(r.bytesToClients, r).toFixed(4)} B per member per change; ` +
@@ -101,6 +104,7 @@ export async function run(args: string[]): Promise<void> {
           timeoutSeconds: f.number("timeout-s", 300),
           nodeEnv: countIntervalMs > 0 ? { COUNT_INTERVAL_MS: String(countIntervalMs) } : {},
           scrapeSeconds: f.number("scrape-s", 5),
+          settleSeconds: f.number("settle-s", 0),
         });
         results.push(result);
         console.log(`run ${i + 1}/${runs}: ${describe(result)}`);

@@ -1,5 +1,9 @@
 import type { Logger } from "pino";
 import type { RedisConnections } from "./redis-connections.js";
+import { RefreshGaps } from "./refresh-gaps.js";
+
+/** Gaps between refreshes remembered (about a minute of them at the default period). */
+const GAPS_REMEMBERED = 60;
 
 /** A node as the liveness keys show it: its name and presence replicas (one per worker thread). */
 export interface LiveNode {
@@ -13,8 +17,14 @@ export interface NodeLivenessOptions {
   nodeName: string;
   /** Stored in this node's key (read at each refresh) and reported to others when it goes down. */
   replicas: () => readonly string[];
-  /** Lifetime of this node's key, ms. Must exceed refreshMs plus the longest event-loop stall to tolerate. */
+  /**
+   * Lifetime of this node's key, ms, while its refreshes come on time. Must exceed refreshMs plus
+   * the longest event-loop stall to tolerate; a node whose refreshes come late writes a longer one
+   * (see RefreshGaps), up to maxTtlMs.
+   */
   ttlMs?: number;
+  /** The longest lifetime a node that stalls gives its key, ms: how long a stalled node may go unreported. */
+  maxTtlMs?: number;
   /** How often this node re-sets its key, ms. */
   refreshMs?: number;
   /** How often the other nodes' keys are read, ms. */
@@ -24,7 +34,7 @@ export interface NodeLivenessOptions {
   logger?: Logger;
 }
 
-export const LIVENESS_DEFAULTS = { ttlMs: 3000, refreshMs: 1000, pollMs: 1000 } as const;
+export const LIVENESS_DEFAULTS = { ttlMs: 3000, maxTtlMs: 15_000, refreshMs: 1000, pollMs: 1000 } as const;
 
 type NodeListener = (node: LiveNode) => void;
 
@@ -38,10 +48,19 @@ type NodeListener = (node: LiveNode) => void;
  * often forbids, and are lost while disconnected).
  *
  * With the defaults a crashed node is reported down 3–4 s after its last refresh, and a node
- * whose event loop stalls for less than ttlMs − refreshMs (2 s) is never reported down.
+ * whose event loop stalls for less than ttlMs − refreshMs (2 s) is never reported down. A node
+ * that has stalled lately (its refreshes came late: a busy machine, long GC pauses) writes its
+ * key to live ttlMs/refreshMs times its longest gap between refreshes in the last minute or so
+ * (when one came more than half a period late), up to maxTtlMs: so
+ * stalls like those it has already had do not get it reported down (and its members hidden) again
+ * and again, at the price of a slower report if it crashes while its key is long.
  */
 export class NodeLiveness {
   private readonly ttlMs: number;
+  private readonly maxTtlMs: number;
+  private readonly gaps: RefreshGaps;
+  /** The lifetime last logged (a change of a refresh period or more is logged). */
+  private loggedTtlMs: number;
   private readonly refreshMs: number;
   private readonly pollMs: number;
   private readonly ownKey: string;
@@ -67,11 +86,15 @@ export class NodeLiveness {
 
   constructor(private readonly options: NodeLivenessOptions) {
     this.ttlMs = options.ttlMs ?? LIVENESS_DEFAULTS.ttlMs;
+    this.maxTtlMs = options.maxTtlMs ?? Math.max(this.ttlMs, LIVENESS_DEFAULTS.maxTtlMs);
     this.refreshMs = options.refreshMs ?? LIVENESS_DEFAULTS.refreshMs;
     this.pollMs = options.pollMs ?? LIVENESS_DEFAULTS.pollMs;
     if (!(this.refreshMs > 0 && this.pollMs > 0 && this.ttlMs > this.refreshMs)) {
       throw new Error("liveness: ttlMs must exceed refreshMs, and both periods must be positive");
     }
+    if (!(this.maxTtlMs >= this.ttlMs)) throw new Error("liveness: maxTtlMs must be at least ttlMs");
+    this.gaps = new RefreshGaps(GAPS_REMEMBERED);
+    this.loggedTtlMs = this.ttlMs;
     this.keyPrefix = options.keyPrefix ?? "cinder:";
     this.ownKey = this.keyOf(options.nodeName);
     this.setKey = `${this.keyPrefix}nodes`;
@@ -112,6 +135,11 @@ export class NodeLiveness {
   /** Whether the keys were read once (see onListed). */
   get listed(): boolean {
     return this.listedOnce;
+  }
+
+  /** The lifetime this node gives its key now, ms: ttlMs, or longer after late refreshes. */
+  get currentTtlMs(): number {
+    return this.keyTtlMs(this.gaps.longest());
   }
 
   /** Other nodes currently seen alive. */
@@ -155,11 +183,25 @@ export class NodeLiveness {
     return Date.now() - this.reconnectedAt < this.ttlMs;
   }
 
+  /**
+   * ttlMs while the refreshes came on time (timer jitter of up to half a period included);
+   * after a later one, ttlMs/refreshMs times the longest recent gap, up to maxTtlMs.
+   */
+  private keyTtlMs(longestGapMs: number): number {
+    if (longestGapMs <= 1.5 * this.refreshMs) return this.ttlMs;
+    return Math.min(this.maxTtlMs, Math.max(this.ttlMs, Math.ceil((longestGapMs * this.ttlMs) / this.refreshMs)));
+  }
+
   private async refresh(): Promise<void> {
     if (this.stopped || !this.refreshTimer || !this.options.connections.isReady("publisher")) return;
     const redis = this.options.connections.publisher;
+    const ttl = this.keyTtlMs(this.gaps.refreshed(Date.now()));
+    if (Math.abs(ttl - this.loggedTtlMs) >= this.refreshMs) {
+      this.loggedTtlMs = ttl;
+      this.logger?.info({ ttlMs: ttl, longestGapMs: this.gaps.longest() }, ttl > this.ttlMs ? "liveness key lives longer: this node's refreshes came late lately (its event loop stalled)" : "liveness key lifetime back to its default");
+    }
     try {
-      const previous = await redis.set(this.ownKey, JSON.stringify(this.options.replicas()), "PX", this.ttlMs, "GET");
+      const previous = await redis.set(this.ownKey, JSON.stringify(this.options.replicas()), "PX", ttl, "GET");
       // SET before SADD: whoever finds our name in the set also finds our key.
       await redis.sadd(this.setKey, this.options.nodeName);
       if (previous === null && this.refreshedOnce && !this.inGracePeriod()) {

@@ -317,6 +317,38 @@ describe("NodeLiveness", () => {
       expect(stalled.count("revived")).toBe(0);
     });
 
+    it("gives its key a longer life once its refreshes came late, so a like stall does not get it reported down again", async () => {
+      const observer = await startNode("observer", [replicaOf("observer")], {});
+      const stalled = await LivenessProcess.start("stalls-often", [replicaOf("stalls-often")]);
+      await waitFor(() => observer.ups.length === 1, "the observer to see the node");
+
+      // A first stall, within what the default lifetime tolerates: its next refresh comes 1 + 1.5 s after the one before.
+      const { ttl } = await pauseJustBeforeRefresh(stalled);
+      let refreshes = stalled.count("refreshed");
+      await waitFor(async () => (await outside.pttl(stalled.key)) <= ttl - STALL_MS, `the key to age ${STALL_MS} ms`);
+      stalled.resume();
+      await stalled.next("refreshed", refreshes);
+      // That refresh wrote the key to live 3 × that gap (2.5 s): longer than the default.
+      const stretched = await outside.pttl(stalled.key);
+      expect(stretched).toBeGreaterThan(ttlMs);
+
+      // A second stall, from right after a refresh until the key is 3 s old: a key written for the default 3 s would lapse.
+      refreshes = stalled.count("refreshed");
+      await stalled.next("refreshed", refreshes);
+      stalled.pause();
+      const ttlAtStop = await outside.pttl(stalled.key);
+      expect(ttlAtStop).toBeGreaterThan(ttlMs);
+      await waitFor(async () => (await outside.pttl(stalled.key)) <= ttlAtStop - ttlMs, "the key to age 3 s in the stall");
+      refreshes = stalled.count("refreshed");
+      stalled.resume();
+      const refresh = await stalled.next("refreshed", refreshes);
+      await waitForPolls(observer, 2, "after the node resumed");
+      // Its key never lapsed, and nobody took it for dead.
+      expect(refresh.previous).toBe(JSON.stringify([replicaOf("stalls-often")]));
+      expect(observer.downs).toEqual([]);
+      expect(stalled.count("revived")).toBe(0);
+    });
+
     it("reports a node stalled for longer than the TTL down, and up again once it resumes", async () => {
       const observer = await startNode("observer", [replicaOf("observer")], {});
       const stalled = await LivenessProcess.start("stalled-long", [replicaOf("stalled-long")]);
