@@ -16,6 +16,7 @@ const SCENARIOS = [
   "one-topic",
   "connect",
   "connection-cost",
+  "connect-join-cpu",
   "heartbeat-cost",
   "compare",
   "presence",

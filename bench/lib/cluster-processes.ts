@@ -33,6 +33,10 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** How long a node may take to listen, ms (default START_TIMEOUT_MS). */
   startTimeoutMs?: number;
+  /** The node's entry point (default: this checkout's dist/server/cli.js), e.g. another checkout's build. */
+  cli?: string;
+  /** More arguments for every node (e.g. --app FILE). */
+  args?: string[];
 }
 
 function spawnPinned(argv: string[], env: Record<string, string>, cpus: string | undefined): ChildProcess {
@@ -104,7 +108,7 @@ function assertIsNode(pid: number): void {
 async function startNode(index: number, port: number, redisPort: number, linked: boolean, options: NodeOptions): Promise<ChildProcess> {
   const workers = options.workers ?? 1;
   const child = spawnPinned(
-    [process.execPath, join(repoRoot(), "dist", "server", "cli.js")],
+    [process.execPath, options.cli ?? join(repoRoot(), "dist", "server", "cli.js"), ...(options.args ?? [])],
     {
       PORT: String(port),
       HOST: "127.0.0.1",
