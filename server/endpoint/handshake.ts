@@ -1,8 +1,28 @@
 import type { OriginCheck } from "../config.js";
 
+/** What only URLSearchParams reads right in a query: escapes, "+" for a space, surrogates. */
+const NEEDS_DECODING = /[%+\uD800-\uDFFF]/;
+
 /** Query string → params, as the connect hook receives them (vsn included, like Phoenix). */
 export function parseQuery(query: string): Record<string, string> {
   const params: Record<string, string> = Object.create(null);
+  // Nothing to decode (no escape, no "+", no surrogate, whose lone halves URLSearchParams replaces),
+  // the common case (`vsn=2.0.0`): split as URLSearchParams would, without building it and its
+  // list of pairs for every new socket.
+  if (!NEEDS_DECODING.test(query)) {
+    for (let start = query.startsWith("?") ? 1 : 0; start < query.length; ) {
+      let end = query.indexOf("&", start);
+      if (end < 0) end = query.length;
+      if (end > start) {
+        const pair = query.slice(start, end);
+        const eq = pair.indexOf("=");
+        if (eq < 0) params[pair] = "";
+        else params[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      start = end + 1;
+    }
+    return params;
+  }
   for (const [key, value] of new URLSearchParams(query)) params[key] = value;
   return params;
 }
@@ -44,12 +64,17 @@ export function isOriginAllowed(check: OriginCheck, origin: string, host: string
 }
 
 const TOKEN_PREFIX = "base64url.bearer.phx.";
+const NO_SUBPROTOCOL = Object.freeze({ authToken: undefined, accept: "" });
+const PHOENIX_ONLY = Object.freeze({ authToken: undefined, accept: "phoenix" });
 
 /**
  * phoenix.js sends `authToken` as the subprotocols `phoenix, base64url.bearer.phx.<btoa(token)>`
  * (standard base64 alphabet without padding, despite the prefix). We answer with `phoenix`.
  */
 export function readSubprotocols(header: string): { authToken: string | undefined; accept: string } {
+  // No subprotocol, or phoenix.js's without a token: nothing to split.
+  if (header === "") return NO_SUBPROTOCOL;
+  if (header === "phoenix") return PHOENIX_ONLY;
   const offered = header.split(",").map((p) => p.trim()).filter(Boolean);
   let authToken: string | undefined;
   for (const protocol of offered) {

@@ -13,9 +13,22 @@ import { isSupportedVsn, parseQuery, readSubprotocols } from "./handshake.js";
 import type { OriginGate } from "./origin-gate.js";
 import { writeJson } from "./http-response.js";
 import { uwsCapabilities } from "../native-uws.js";
+import { DASHBOARD_SOCKET_PARAM } from "../dashboard/dashboard-channel.js";
 import type { KeyedBuckets } from "../socket/rate-limit.js";
 import type { SocketMetrics } from "../socket/socket-metrics.js";
 import type { EndpointMetrics } from "./endpoint-metrics.js";
+
+/** The headers of a request nothing reads them from (see `full` in the upgrade). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+
+/** Every header of a request, by lower-case name (the last of a repeated one). */
+function allHeaders(req: HttpRequest): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null);
+  req.forEach((key, value) => {
+    headers[key] = value;
+  });
+  return headers;
+}
 
 /** A Map, not an object: `?serializer=__proto__` or `toString` must find nothing. */
 const SERIALIZERS = new Map<string, Serializer>([
@@ -83,23 +96,26 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       // thread nothing and phoenix.js retries it with its backoff, where a socket let in would
       // wait behind every join before its own is answered, and time out.
       if (saturated()) return refuse(res, 503, "saturated", "too many joins in progress: retry shortly");
-      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
-      if (!connectRates.take(remoteAddress)) {
+      const params = parseQuery(req.getQuery() ?? "");
+      const connect = options.connect();
+      // All the request's headers and the client's address are for whoever reads them: the connect
+      // hook, and the logs of auth's and the dashboard key's refusals. Copying every header out of
+      // uWS and asking the kernel for the address cost more than the rest of the checks together.
+      const full = connect !== undefined || authenticator !== undefined || (options.dashboard !== undefined && params[DASHBOARD_SOCKET_PARAM] !== undefined);
+      const remoteAddress = full || connectRates.limited ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
+      if (connectRates.limited && !connectRates.take(remoteAddress)) {
         metrics.rateLimited.inc({ limit: "connects" });
         return refuse(res, 429, "rate", "too many connections from this address: retry in a second");
       }
-      const headers: Record<string, string> = Object.create(null);
-      req.forEach((key, value) => {
-        headers[key] = value;
-      });
-      const params = parseQuery(req.getQuery() ?? "");
+      const headers = full ? allHeaders(req) : NO_HEADERS;
+      const header = (name: string): string => (full ? (headers[name] ?? "") : req.getHeader(name));
       if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
       const serializer = SERIALIZERS.get(params.serializer ?? "json");
       if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
-      if (!origins.admits(headers.origin ?? "", headers.host ?? "", "websocket")) return refuse(res, 403, "origin", "origin not allowed");
-      const { authToken, accept } = readSubprotocols(headers["sec-websocket-protocol"] ?? "");
-      const secKey = headers["sec-websocket-key"] ?? "";
-      const extensions = headers["sec-websocket-extensions"] ?? "";
+      if (!origins.admits(header("origin"), header("host"), "websocket")) return refuse(res, 403, "origin", "origin not allowed");
+      const { authToken, accept } = readSubprotocols(header("sec-websocket-protocol"));
+      const secKey = header("sec-websocket-key");
+      const extensions = header("sec-websocket-extensions");
       const id = socketSerial("websocket", nextId++);
       let aborted = false;
       let waited = false;
@@ -116,7 +132,6 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
         if (waited) res.cork(answer);
         else answer();
       };
-      const connect = options.connect();
       const admitNow = () => admit({ authenticator, connect, log, transport: "websocket", dashboard: options.dashboard }, params, { headers, remoteAddress, authToken, serializer: serializer.name }, decide);
       // A busy thread lets the upgrade wait its turn with the joins (join-backlog.ts), where the
       // uWS build can answer it later without closing it (see UwsBuild.upgradesLaterSafely).
@@ -137,7 +152,8 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       connections.add(connection);
       if (connection.disconnectId !== undefined) ids.add(connection.disconnectId, connection);
       metrics.sockets.inc();
-      log.debug({ socket: connection.id }, "socket connected");
+      // Guarded: the id's text and the fields would be made for every socket, debug or not.
+      if (log.isLevelEnabled("debug")) log.debug({ socket: connection.id }, "socket connected");
     },
 
     // Unread bytes are being written out: the node-wide cap sees them go down, and presence
@@ -165,7 +181,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       if (connection.disconnectId !== undefined) ids.remove(connection.disconnectId, connection);
       metrics.sockets.dec();
       connection.onClose();
-      log.debug({ socket: connection.id, code, reason: Buffer.from(message).toString() }, "socket closed");
+      if (log.isLevelEnabled("debug")) log.debug({ socket: connection.id, code, reason: Buffer.from(message).toString() }, "socket closed");
     },
   });
 }

@@ -43,6 +43,11 @@ export class KeyedBuckets {
     private readonly maxKeys: number,
   ) {}
 
+  /** Whether there is a limit at all (without one, `take` lets every key through). */
+  get limited(): boolean {
+    return this.rate > 0;
+  }
+
   take(key: string, now: number = Date.now()): boolean {
     if (this.rate === 0) return true;
     let bucket = this.buckets.get(key);
