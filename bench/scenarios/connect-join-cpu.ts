@@ -30,7 +30,7 @@ import { median, spread } from "../lib/stats.js";
 import { BENCH_JOIN_PAYLOAD } from "../lib/targets.js";
 import { processCpuNanos } from "../lib/thread-cpu.js";
 
-interface PhaseCpu {
+export interface PhaseCpu {
   target: string;
   run: number;
   round: number;
@@ -50,11 +50,19 @@ interface Server {
   stop(): Promise<void>;
 }
 
-interface Shape {
+export interface Shape {
   sockets: number;
   app: string;
   before: string | undefined;
   pin: boolean;
+}
+
+export interface Counts {
+  runs: number;
+  /** unmeasured rounds per target at the start of each run */
+  warmup: number;
+  /** measured rounds per target in each run */
+  rounds: number;
 }
 
 interface Sample {
@@ -131,11 +139,10 @@ async function measureRound(target: string, server: Server, shape: Shape, run: n
   };
 }
 
-export async function run(args: string[]): Promise<void> {
+/** Every measured round of every run, each target's, in the order measured. */
+export async function measureAll(args: string[]): Promise<{ results: PhaseCpu[]; targets: string[]; shape: Shape; counts: Counts }> {
   const f = parseFlags(args);
-  const runs = f.number("runs", 5);
-  const warmup = f.number("warmup", 4);
-  const rounds = f.number("rounds", 3);
+  const counts: Counts = { runs: f.number("runs", 5), warmup: f.number("warmup", 4), rounds: f.number("rounds", 3) };
   const app = f.string("app", "demo");
   if (app !== "demo" && app !== "plain") throw new Error(`--app demo or plain, not ${app}`);
   const before = f.has("before") ? f.string("before", "") : undefined;
@@ -143,33 +150,38 @@ export async function run(args: string[]): Promise<void> {
   const targets = f.strings("targets", ["cinder", "raw-uws"]);
   if (before !== undefined) targets.push("cinder-before");
   const results: PhaseCpu[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < counts.runs; i++) {
     const servers = new Map<string, Server>();
     try {
       for (const target of targets) servers.set(target, await startTarget(target, shape));
       await sleep(300); // startup work settles
       for (const [, server] of servers) {
-        for (let w = 0; w < warmup; w++) {
+        for (let w = 0; w < counts.warmup; w++) {
           await load(server, shape);
           await sleep(500);
         }
       }
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < counts.rounds; round++) {
         for (const [target, server] of servers) {
           const r = await measureRound(target, server, shape, i, round);
           results.push(r);
-          console.error(`run ${i + 1}/${runs} round ${round + 1} ${target}: ${r.connected} connected, ${r.joined} joined; ${r.connect_us.toFixed(1)} µs/connect, ${r.join_us.toFixed(1)} µs/join`);
+          console.error(`run ${i + 1}/${counts.runs} round ${round + 1} ${target}: ${r.connected} connected, ${r.joined} joined; ${r.connect_us.toFixed(1)} µs/connect, ${r.join_us.toFixed(1)} µs/join`);
         }
       }
     } finally {
       await Promise.all([...servers.values()].map((s) => s.stop()));
     }
   }
-  printSummary(results, targets, shape, { runs, warmup, rounds });
-  if (f.has("json")) console.log(JSON.stringify(results));
+  return { results, targets, shape, counts };
 }
 
-function printSummary(results: PhaseCpu[], targets: string[], shape: Shape, counts: { runs: number; warmup: number; rounds: number }): void {
+export async function run(args: string[]): Promise<void> {
+  const { results, targets, shape, counts } = await measureAll(args);
+  printSummary(results, targets, shape, counts);
+  if (parseFlags(args).has("json")) console.log(JSON.stringify(results));
+}
+
+function printSummary(results: PhaseCpu[], targets: string[], shape: Shape, counts: Counts): void {
   console.log(
     `\n${shape.sockets} sockets, one server process per target linked to its redis-server, app ${shape.app}; ${counts.runs} run(s), each ${counts.warmup} unmeasured ` +
       `round(s) per target, then ${counts.rounds} measured, targets taking turns; server CPU µs per socket, medians (± half the spread); user share from /proc/<pid>/stat ticks over all rounds`,
