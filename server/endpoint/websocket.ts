@@ -112,7 +112,9 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       if (!isSupportedVsn(params.vsn)) return refuse(res, 403, "vsn", "unsupported protocol version: use vsn=2.0.0");
       const serializer = SERIALIZERS.get(params.serializer ?? "json");
       if (!serializer) return refuse(res, 403, "serializer", 'unknown serializer: use "json" or "msgpack"');
-      if (!origins.admits(header("origin"), header("host"), "websocket")) return refuse(res, 403, "origin", "origin not allowed");
+      // Without an Origin (no browser) every origin check passes, and the host is not read.
+      const origin = header("origin");
+      if (origin !== "" && !origins.admits(origin, header("host"), "websocket")) return refuse(res, 403, "origin", "origin not allowed");
       const { authToken, accept } = readSubprotocols(header("sec-websocket-protocol"));
       const secKey = header("sec-websocket-key");
       const extensions = header("sec-websocket-extensions");
