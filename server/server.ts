@@ -49,7 +49,7 @@ import { LocalFanout } from "./pubsub/local-fanout.js";
 import { PublishQueue } from "./pubsub/publish-queue.js";
 import type { SocketConnection, SocketServices } from "./socket/connection.js";
 import { NodeBufferCap } from "./socket/node-buffer-cap.js";
-import { watchSlowConsumers } from "./socket/slow-consumers.js";
+import { SlowConsumerSweep } from "./socket/slow-consumers.js";
 import { drainSockets } from "./socket/staggered-drain.js";
 import { JoinBacklog } from "./socket/join-backlog.js";
 import type { TopicWorkerSpec } from "./topic-workers/topic-worker.js";
@@ -107,7 +107,7 @@ export class CinderServer {
   private boundPort = 0;
   private readonly startedAt = Date.now();
   private draining = false;
-  private readonly stopSweep: () => void;
+  private readonly slowConsumers: SlowConsumerSweep<SocketConnection>;
   private readonly bufferCap: NodeBufferCap<SocketConnection>;
   private readonly joinsInProgress: JoinsInProgress;
   private readonly joinBacklog = new JoinBacklog({
@@ -139,6 +139,7 @@ export class CinderServer {
     this.metrics = nodeMetrics({ processMetrics: !topology });
     this.joinsInProgress = new JoinsInProgress(this.metrics.joinsInProgress);
     this.bufferCap = this.createBufferCap();
+    this.slowConsumers = new SlowConsumerSweep(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
     this.app = this.uws.App();
     const replicaName = workerReplicaName(config.nodeName, topology?.index ?? 0);
     const replica = makeReplicaId(replicaName, incarnation);
@@ -148,7 +149,7 @@ export class CinderServer {
     this.leases = leasesFor(medium, () => this.metrics.topicWorkerStateEvictions.inc());
     this.webhooks = this.createWebhooks(medium, replica);
     this.topicWorkers = new TopicWorkers({ claimant: replica, ttlMs: config.topicWorkerTtl, services: this.topicWorkerServices() });
-    this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined);
+    this.queue = new PublishQueue(this.app, this.log, () => this.metrics.sendFailures.inc(), config.longPoll ? this.longPollTopics.publish : undefined, () => this.slowConsumers.published());
     this.fanout = new LocalFanout({
       queue: this.queue,
       log: this.log,
@@ -192,7 +193,6 @@ export class CinderServer {
       metrics: this.metrics,
       log: this.log,
     });
-    this.stopSweep = watchSlowConsumers(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));
   }
 
   /** Accept or refuse each socket (the same as the `connect` option). */
@@ -318,7 +318,7 @@ export class CinderServer {
       },
     });
     // Slow consumers and the node buffer cap stay watched while sockets wait for their batch.
-    this.stopSweep();
+    this.slowConsumers.stop();
     this.bufferCap.stop();
     // Stopping presence delivers the diffs still being coalesced: they join the queue first.
     this.presence.stop({ graceful: true });
@@ -386,7 +386,7 @@ export class CinderServer {
    */
   crash(): void {
     this.draining = true;
-    this.stopSweep();
+    this.slowConsumers.stop();
     this.bufferCap.stop();
     this.stopCounts();
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
@@ -510,6 +510,7 @@ export class CinderServer {
       fanout,
       presence,
       bufferCap: this.bufferCap,
+      slowConsumers: this.slowConsumers,
       joinBacklog: this.joinBacklog,
     };
   }

@@ -164,6 +164,11 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
       ws.getUserData().connection.drained();
     },
 
+    // uWS pongs by itself: the slow-consumer sweep is told, as of any other write.
+    ping(ws) {
+      ws.getUserData().connection.pinged();
+    },
+
     message(ws, message, isBinary) {
       const connection = ws.getUserData().connection;
       if (message.byteLength > config.maxPayloadLength) {

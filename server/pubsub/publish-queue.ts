@@ -35,6 +35,8 @@ export class PublishQueue {
     private readonly onItemFailed: () => void,
     /** Subscribers uWS does not know (LongPoll sessions): every publish reaches them too. */
     private readonly alsoPublish?: (topicKey: string, frame: EncodedFrame, from: SubscriberSocket | null) => void,
+    /** A publish went to uWS topics (the slow-consumer sweep then reads every socket). */
+    private readonly onPublished?: () => void,
   ) {}
 
   get idle(): boolean {
@@ -78,6 +80,7 @@ export class PublishQueue {
         // ws.publish skips the publishing socket itself: that is broadcast_from.
         if (!item.from?.publishFrom(item.topicKey, item.frame)) this.app.publish(item.topicKey, item.frame.data, item.frame.binary);
         this.alsoPublish?.(item.topicKey, item.frame, item.from);
+        this.onPublished?.();
         break;
       case "run":
         item.task();

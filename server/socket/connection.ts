@@ -20,6 +20,7 @@ import { CLOSE } from "./close-codes.js";
 import { jsonTextCost, msgpackCost, TOO_COSTLY, TOO_DEEP } from "../pubsub/payload-depth.js";
 import { inboundBurst } from "./inbound-budget.js";
 import type { NodeBufferCap } from "./node-buffer-cap.js";
+import type { SlowConsumerSweep } from "./slow-consumers.js";
 import type { JoinBacklog } from "./join-backlog.js";
 import { budgetNow, isFull, takeBytes, takeTokens, tokensAt, type FullAt } from "./socket-budget.js";
 import { ChannelTable } from "./channel-table.js";
@@ -97,6 +98,8 @@ export interface SocketServices {
   readonly presence: Pick<PresenceService, "untrackOwner">;
   /** The thread's share of the node-wide cap on unread outbound bytes. */
   readonly bufferCap: NodeBufferCap<SocketConnection>;
+  /** Reads the sockets written to, a second later, and closes those over their limit. */
+  readonly slowConsumers: Pick<SlowConsumerSweep<SocketConnection>, "wrote">;
   /** Joins that wait while the thread is busy. */
   readonly joinBacklog: JoinBacklog;
 }
@@ -448,6 +451,11 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     this.services.fanout.drained(this);
   }
 
+  /** uWS answered the client's ping with a pong: bytes written to it that no send here made. */
+  pinged(): void {
+    if (this.ws) this.services.slowConsumers.wrote(this);
+  }
+
   /** The node holds too many unread bytes and this socket is among the largest holders: 1013 too. */
   closeOverNodeCap(): void {
     if (this.closed) return;
@@ -510,6 +518,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   private writeNow(frame: OutgoingFrame): void {
     const ws = this.ws;
     if (!ws) return;
+    this.services.slowConsumers.wrote(this);
     if (frame.tail) {
       const { data, tail, binary } = frame;
       // uWS drops a message when the socket is already past its backpressure limit; half a message
