@@ -37,13 +37,12 @@ export interface CounterFeedOptions {
  */
 export class CounterFeed {
   private readonly watched = new Map<string, Watched>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** Runs while some counter is watched: a thread that watches none has no timer. */
+  private timer: ReturnType<typeof setInterval> | null = null;
   private reading = false;
+  private stopped = false;
 
-  constructor(private readonly options: CounterFeedOptions) {
-    this.timer = setInterval(() => void this.tick(), options.intervalMs);
-    this.timer.unref();
-  }
+  constructor(private readonly options: CounterFeedOptions) {}
 
   read(key: string, uniques: boolean): Promise<CounterReading> {
     return this.options.read(key, uniques);
@@ -55,6 +54,10 @@ export class CounterFeed {
     if (!watched) this.watched.set(topic, (watched = { key, uniques, sockets: new Set(), last: signatureOf(reading) }));
     watched.sockets.add(socket);
     this.options.metrics.countTopics.set({ kind: "counter" }, this.watched.size);
+    if (this.timer === null && !this.stopped) {
+      this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+      this.timer.unref();
+    }
   }
 
   unwatch(topic: string, socket: string): void {
@@ -62,10 +65,17 @@ export class CounterFeed {
     if (!watched?.sockets.delete(socket) || watched.sockets.size > 0) return;
     this.watched.delete(topic);
     this.options.metrics.countTopics.set({ kind: "counter" }, this.watched.size);
+    if (this.watched.size === 0) this.stopTimer();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   private async tick(): Promise<void> {

@@ -39,7 +39,9 @@ export class LongPollSessions {
   private readonly sessions = new Map<string, LongPollSession>();
   private nextId = 0;
   private readonly sessionServices: SessionServices;
-  private readonly sweep: NodeJS.Timeout;
+  /** Runs while the thread has sessions: a thread without any has no timer. */
+  private sweep: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(private readonly options: LongPollSessionsOptions) {
     const { app, metrics, windowMs, maxBufferedBytes, topics } = options;
@@ -55,9 +57,6 @@ export class LongPollSessions {
       },
       ended: (session) => this.forget(session),
     };
-    // One timer for the thread's sessions, a few times per idle period.
-    this.sweep = setInterval(() => this.endIdle(), Math.max(50, Math.min(1000, windowMs / 4)));
-    this.sweep.unref();
   }
 
   get size(): number {
@@ -77,6 +76,7 @@ export class LongPollSessions {
     const created = new LongPollSession(connection, tokens.sign({ ...self, id }), this.sessionServices);
     this.sessions.set(id, created);
     sessionIds.set(created, id);
+    this.sweepWhileAny();
     connection.opened(created);
     if (connection.disconnectId !== undefined) ids.add(connection.disconnectId, connection);
     metrics.longPollSessions.inc();
@@ -116,8 +116,22 @@ export class LongPollSessions {
 
   /** Ends every session (the server stops); their next poll finds none and the clients reconnect elsewhere. */
   closeAll(): void {
-    clearInterval(this.sweep);
+    this.closed = true;
+    this.stopSweep();
     for (const session of [...this.sessions.values()]) session.close();
+  }
+
+  /** One timer for the thread's sessions, a few times per idle period, started by the first. */
+  private sweepWhileAny(): void {
+    if (this.sweep || this.closed) return;
+    const windowMs = this.options.windowMs;
+    this.sweep = setInterval(() => this.endIdle(), Math.max(50, Math.min(1000, windowMs / 4)));
+    this.sweep.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
   }
 
   private endIdle(): void {
@@ -134,6 +148,7 @@ export class LongPollSessions {
     const id = sessionIds.get(session);
     if (id === undefined || this.sessions.get(id) !== session) return;
     this.sessions.delete(id);
+    if (this.sessions.size === 0) this.stopSweep();
     const { connection } = session;
     if (connection.disconnectId !== undefined) this.options.ids.remove(connection.disconnectId, connection);
     this.options.metrics.longPollSessions.dec();

@@ -82,6 +82,16 @@ describe("LongPoll requests that are wrong", () => {
     expect((await post(server.port, token, frame(null, "1", "phoenix", "heartbeat", {}))).body).toEqual({ status: 410 });
   });
 
+  it("ends an idle session opened after the thread's last one ended (the idle sweep runs again)", async () => {
+    const server = await opened.server({ secretKeyBase: SECRET, longPollWindowMs: 200 });
+    await openSession(server.port);
+    await waitFor(async () => (await metricOf(server, "cinder_longpoll_timeouts_total")) === 1, "the first idle session to end");
+    await waitFor(async () => (await metricOf(server, "cinder_longpoll_sessions")) === 0, "no session left");
+    const token = await openSession(server.port);
+    await waitFor(async () => (await metricOf(server, "cinder_longpoll_timeouts_total")) === 2, "the second idle session to end");
+    expect((await post(server.port, token, frame(null, "1", "phoenix", "heartbeat", {}))).body).toEqual({ status: 410 });
+  });
+
   it("refuses a handshake with a bad or missing vsn, or from a foreign origin, with 403", async () => {
     const server = await opened.server({ secretKeyBase: SECRET });
     for (const query of ["vsn=1.0.0", "vsn=3.0.0", "", "vsn=2.0.0x"]) {
