@@ -17,23 +17,36 @@ export interface PresenceCountFeedOptions {
  * whatever the burst), and once per `intervalMs` each noted topic with count subscribers gets
  * its count, if it differs from what they were last sent. At 100 joins and leaves a second in a
  * 10,000-member topic, a count subscriber gets one small frame a second instead of the diffs.
- * The last count sent is kept per topic while it has count subscribers on this thread.
+ * The last count sent is kept per topic while it has count subscribers on this thread. The timer
+ * runs only while there is a noted change or a count sent to look after: an idle thread has none.
  */
 export class PresenceCountFeed {
   private readonly changed = new Set<string>();
   private readonly sent = new Map<string, string>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
 
   constructor(private readonly options: PresenceCountFeedOptions) {
+    // Read as 0 from the start, as when a tick ran with no count to send.
+    options.metrics.countTopics.set({ kind: "presence" }, 0);
     options.presence.onCountChange((topic) => {
-      if (options.counted(topic)) this.changed.add(topic);
+      if (!options.counted(topic)) return;
+      this.changed.add(topic);
+      if (this.timer === null && !this.stopped) {
+        this.timer = setInterval(() => this.tick(), options.intervalMs);
+        this.timer.unref();
+      }
     });
-    this.timer = setInterval(() => this.tick(), options.intervalMs);
-    this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   private tick(): void {
@@ -49,5 +62,7 @@ export class PresenceCountFeed {
     }
     this.changed.clear();
     metrics.countTopics.set({ kind: "presence" }, this.sent.size);
+    // Nothing noted and no count to look after: the next change starts the timer again.
+    if (this.sent.size === 0) this.stopTimer();
   }
 }
