@@ -1,4 +1,4 @@
-import { metricsRegistry } from "./ops/metrics.js";
+import { metricsRegistry, type ProcessMetricsOptions } from "./ops/metrics.js";
 import { fabricMetrics } from "./fabric/fabric-metrics.js";
 import { historyMetrics } from "./history/history-metrics.js";
 import { authMetrics } from "./auth/auth-metrics.js";
@@ -18,7 +18,7 @@ import { webhookMetrics } from "./webhooks/webhook-metrics.js";
  * side (a feature takes only its own group). The main thread of a multi-worker node declares the
  * same set, so that every thread's registry has every metric when /metrics sums them.
  */
-export function nodeMetrics(options: { processMetrics: boolean }) {
+export function nodeMetrics(options: ProcessMetricsOptions) {
   const registry = metricsRegistry(options);
   return {
     registry,

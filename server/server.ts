@@ -136,7 +136,7 @@ export class CinderServer {
     if (topology) this.log = this.log.child({ worker: topology.index });
     const incarnation = topology?.incarnation ?? makeIncarnation(Date.now(), Math.random());
     // A multi-worker node collects process metrics in its main thread.
-    this.metrics = nodeMetrics({ processMetrics: !topology });
+    this.metrics = nodeMetrics({ processMetrics: !topology, eventLoopResolutionMs: config.eventLoopResolutionMs });
     this.joinsInProgress = new JoinsInProgress(this.metrics.joinsInProgress);
     this.bufferCap = this.createBufferCap();
     this.slowConsumers = new SlowConsumerSweep(this.connections, config.maxBufferedBytes, (connection, bytes) => this.bufferCap.observe(connection, bytes));

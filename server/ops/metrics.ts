@@ -8,13 +8,20 @@ import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, ty
 
 export type { Registry };
 
+/** Process metrics (CPU, memory, event loop) in a registry, or none. */
+export interface ProcessMetricsOptions {
+  processMetrics: boolean;
+  /** How often the event-loop delay histogram samples, ms (prom-client's default: 10; the `eventLoopResolutionMs` setting). */
+  eventLoopResolutionMs?: number;
+}
+
 /**
  * A registry for one thread's metrics. Process metrics (CPU, memory, event loop) are per process:
  * collect them in one thread only.
  */
-export function metricsRegistry(options: { processMetrics: boolean } = { processMetrics: false }): Registry {
+export function metricsRegistry(options: ProcessMetricsOptions = { processMetrics: false }): Registry {
   const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: options.eventLoopResolutionMs ?? 10 });
   return registry;
 }
 

@@ -78,6 +78,15 @@ export const SETTINGS = {
     default: computed("false (true under npx cinder without --app)", () => false),
     description: "Serve the demo chat page at / (npx cinder without --app also loads the demo app's channels).",
   }),
+  eventLoopResolutionMs: integer({
+    group: "Serving",
+    default: 10,
+    min: 1,
+    max: 1000,
+    unit: "ms",
+    description:
+      "How often the process's event-loop delay histogram (`nodejs_eventloop_lag_*` in /metrics) samples the loop. Each sample wakes an idle process: at 10 ms, 100 wakeups a second are most of what an idle node spends. Its values are the time between two samples, so they read this much at least: raised, they rise with it, and stalls shorter than it are seen only when a sample falls in them.",
+  }),
 
   secretKeyBase: optionalText({
     group: "Security",

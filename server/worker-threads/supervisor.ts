@@ -71,7 +71,7 @@ export class WorkerSupervisor {
     this.slots = new Array(options.count).fill(undefined);
     const { settings, log } = options;
     // The main thread is the process: it collects the process metrics, and the fabric's.
-    const metrics = nodeMetrics({ processMetrics: true });
+    const metrics = nodeMetrics({ processMetrics: true, eventLoopResolutionMs: settings.eventLoopResolutionMs });
     const replicas = () => this.slots.flatMap((slot) => (slot ? [slot.replica] : []));
     // The node's Redis fabric, and the medium of the lanes it serves its workers (memory without Redis).
     const { fabric: redis, medium } = settings.redisUrl
