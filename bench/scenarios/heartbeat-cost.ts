@@ -30,11 +30,14 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   console.log(`\n${options.sockets} sockets, a heartbeat each every ${options.heartbeatSeconds} s for ${options.holdSeconds} s, node ${process.version}\n`);
-  console.log("| target | µs server CPU per heartbeat (median) | runs |");
-  console.log("|---|---:|---|");
+  console.log("| target | µs server CPU per heartbeat (median) | server CPU ms per second of the hold (median) | runs (µs; ms/s) |");
+  console.log("|---|---:|---:|---|");
   for (const target of targets) {
-    const mine = runs.filter((r) => r.target === target.name).map((r) => r.microsPerHeartbeat);
-    console.log(`| ${target.label} | ${median(mine).toFixed(1)} | ${mine.map((v) => v.toFixed(1)).join(", ")} |`);
+    const mine = runs.filter((r) => r.target === target.name);
+    const micros = mine.map((r) => r.microsPerHeartbeat);
+    const perSecond = mine.map((r) => r.serverCpuMsPerSecond);
+    const each = `${micros.map((v) => v.toFixed(1)).join(", ")}; ${perSecond.map((v) => v.toFixed(2)).join(", ")}`;
+    console.log(`| ${target.label} | ${median(micros).toFixed(1)} | ${median(perSecond).toFixed(2)} | ${each} |`);
   }
   if (f.has("json")) console.log(JSON.stringify({ sockets: options.sockets, holdSeconds: options.holdSeconds, node: process.version, runs }));
 }

@@ -21,20 +21,19 @@ export interface WorkerCounterStoreOptions {
 
 /**
  * The counters of a worker thread, which has no Redis connection of its own: increments are
- * coalesced here and handed to the node's main thread every WORKER_HANDOFF_MS (or at once when
- * `maxPending` is reached), which keeps them in memory or coalesces them again into the node's
+ * coalesced here and handed to the node's main thread WORKER_HANDOFF_MS after the first of them
+ * (or at once when `maxPending` is reached; no timer runs while none is pending), which keeps them in memory or coalesces them again into the node's
  * one flush to Redis. Reads are questions to the main thread on the fabric's request lane;
  * since the increments travel on the same port before the question, a worker reads its own
  * increments (once the main thread holds them in memory, or has flushed them to Redis).
  */
 export class WorkerCounterStore implements CounterStore {
   private readonly pending: PendingCounts;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
 
   constructor(private readonly options: WorkerCounterStoreOptions) {
     this.pending = new PendingCounts(options.maxPending);
-    this.timer = setInterval(() => this.handOff(), WORKER_HANDOFF_MS);
-    this.timer.unref();
   }
 
   incr(key: string, window: CounterWindow, bucket: number, by: number): void {
@@ -65,7 +64,9 @@ export class WorkerCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.handOff();
   }
 
@@ -77,6 +78,13 @@ export class WorkerCounterStore implements CounterStore {
       add();
     }
     this.options.metrics.counterPending.set(this.pending.size);
+    if (this.timer === null && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.handOff();
+      }, WORKER_HANDOFF_MS);
+      this.timer.unref();
+    }
   }
 }
 
