@@ -36,7 +36,7 @@ export interface NodeBufferCapOptions {
 /**
  * Bounds the unread outbound bytes of all sockets of a thread together. Only sockets known to
  * hold unread bytes are kept (learned when a send meets backpressure, on uWS drain events, and
- * from the once-a-second slow-consumer sweep, which finds sockets that fell behind on
+ * from the slow-consumer sweep a second after a broadcast, which finds sockets that fell behind on
  * broadcasts); their total is kept incrementally, so a message costs nothing here. While some
  * socket holds bytes, they are re-read every NODE_CAP_CHECK_MS, and above the cap the largest
  * are closed first until the total is under it again: a consumer that fell furthest behind
