@@ -76,13 +76,12 @@ describe("a drain and HTTP keep-alive connections", () => {
 
     expect(node.exitCode).toBe(0);
     expect(balancer.endedByServer).toBe(true);
-    // uWS's own idle timeout would close the connection 10 s after the health check, long after
-    // both workers logged "stopped": here the worker holding it closed it before it stopped.
-    const closedAt = events.indexOf("connection closed by the server");
-    const lastStopped = events.lastIndexOf("stopped");
+    // Closed by the server before the process ended. Not compared with the workers' "stopped"
+    // lines: those come on another channel (the child's stdout), where one read can bring both
+    // workers' lines at once, the second written after the close, so the order seen here would
+    // say nothing (it failed that way once under load).
     expect(events.filter((event) => event === "stopped")).toHaveLength(2);
-    expect(closedAt).toBeGreaterThanOrEqual(0);
-    expect(closedAt).toBeLessThan(lastStopped);
+    expect(events.indexOf("connection closed by the server")).toBeGreaterThanOrEqual(0);
     expect(events.at(-1)).toBe("exit");
   }, 40_000);
 
