@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 
+import { roomAt, tallyChanges, type ChangeLog, type ChangeTally, type RoomBounds } from "./change-accounting.js";
 import { benchNodeName, startLocalCluster, type LocalCluster } from "./cluster-processes.js";
 import { countStaleness, type Ack, type CountSeen, type StalenessSummary } from "./count-staleness.js";
 import { metricsOfEachNode, type NodeMetrics } from "./each-node-metrics.js";
@@ -114,6 +115,15 @@ export interface PresenceScaleResult {
   /** room size at the start and end of the window (the truth) */
   membersAtStart: number;
   membersAtEnd: number;
+  /** joins and leaves sent, acknowledged and voided in the window, and unanswered at its end */
+  changesInWindow: ChangeTally;
+  /** the room at the window's end: acknowledged (membersAtEnd), and with the changes unanswered then */
+  roomAtEnd: RoomBounds;
+  /** the same from the window's start until the clients quit (what was never answered) */
+  changesUntilQuit: ChangeTally;
+  /** from the window's start until the settle read, and the room then (when settleSeconds > 0) */
+  changesUntilSettle?: ChangeTally;
+  roomAtSettle?: RoomBounds;
   staleness: StalenessSummary;
   perNode: NodeFigures[];
   /** samples whose node was not found */
@@ -256,21 +266,29 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     const trackerAtEnd = await scrape();
     // With nothing changing, every replica should come to the truth: one that does not has lost something.
     let trackerSettled = new Map<string, NodeMetrics>();
+    let settleAt: number | undefined;
     if ((shape.settleSeconds ?? 0) > 0) {
       await sleep(shape.settleSeconds! * 1000);
+      // Changes acknowledged before the read began are in the room every replica should hold.
+      settleAt = Number(process.hrtime.bigint()) / 1e6;
       trackerSettled = await scrape();
     }
     for (const client of r.clients) client.command("quit");
     const clientReports = await Promise.all(r.clients.map((client) => client.done));
 
     const acks: Ack[] = [];
+    const sent: Ack[] = [];
+    const voided: Ack[] = [];
     const counts: CountSeen[] = [];
     r.clients.forEach((_, c) => {
       const events = readScaleEvents(join(dir, `client-${c}.events`), c);
       acks.push(...events.acks);
+      sent.push(...events.sent);
+      voided.push(...events.voided);
       counts.push(...events.counts);
     });
     acks.sort((a, b) => a.t - b.t);
+    const changeLog: ChangeLog = { sent, acks, voided };
     const staleness = countStaleness(acks, counts, from, until);
     const nodeOfClient = new Map<string, number | undefined>();
     owners.forEach((list, c) => list.forEach((pid, s) => nodeOfClient.set(`${c}:${s}`, pid)));
@@ -292,6 +310,11 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
       changes: acks.filter((a) => a.t >= from && a.t <= until).length,
       membersAtStart: truthAt(acks, from),
       membersAtEnd: truthAt(acks, until),
+      changesInWindow: tallyChanges(changeLog, from, until),
+      roomAtEnd: roomAt(changeLog, until),
+      changesUntilQuit: tallyChanges(changeLog, from, Infinity),
+      changesUntilSettle: settleAt === undefined ? undefined : tallyChanges(changeLog, from, settleAt),
+      roomAtSettle: settleAt === undefined ? undefined : roomAt(changeLog, settleAt),
       staleness,
       perNode,
       samplesUnplaced: owners.flat().filter((pid) => pid === undefined).length,

@@ -41,9 +41,15 @@ export interface ScaleClientReport {
   connected: number;
   joinReplies: number;
   joinErrors: number;
+  /** joins whose socket closed before their reply */
+  joinsLost: number;
   leaveReplies: number;
   closed: number;
+  /** the churn's turns (a join with no spare socket, or a leave with no member to leave, is a turn sent nothing) */
   changesSent: number;
+  /** every join and leave sent, the fill's joins included */
+  joinsSent: number;
+  leavesSent: number;
   skippedJoins: number;
   bytesIn: number;
   /** bytes received from "churn" until "quit" */
@@ -53,6 +59,10 @@ export interface ScaleClientReport {
 
 export interface ScaleClientEvents {
   acks: Ack[];
+  /** each join (+1) and leave (−1) when it was sent */
+  sent: Ack[];
+  /** each join answered without effect (refused, or its socket closed first) */
+  voided: Ack[];
   /** `client` is "<process>:<socket>" */
   counts: CountSeen[];
 }
@@ -113,14 +123,19 @@ export function startScaleClient(o: ScaleClientOptions): ScaleClient {
   };
 }
 
-/** The acks and counts a client wrote (`process` names its sample clients apart from others'). */
+/** The changes and counts a client wrote (`process` names its sample clients apart from others'). */
 export function readScaleEvents(file: string, process: number): ScaleClientEvents {
   const acks: Ack[] = [];
+  const sent: Ack[] = [];
+  const voided: Ack[] = [];
   const counts: CountSeen[] = [];
+  const change = (f: string[]): Ack => ({ t: Number(f[1]) / 1e6, delta: Number(f[2]) as 1 | -1 });
   for (const line of readFileSync(file, "utf8").split("\n")) {
     const f = line.split(" ");
-    if (f[0] === "a") acks.push({ t: Number(f[1]) / 1e6, delta: Number(f[2]) as 1 | -1 });
+    if (f[0] === "a") acks.push(change(f));
+    else if (f[0] === "p") sent.push(change(f));
+    else if (f[0] === "e") voided.push(change(f));
     else if (f[0] === "s") counts.push({ client: `${process}:${f[1]}`, t: Number(f[2]) / 1e6, keys: Number(f[3]) });
   }
-  return { acks, counts };
+  return { acks, sent, voided, counts };
 }

@@ -15,17 +15,43 @@
  *                                   [--samples 50] [--timeout-s 300] [--count-interval-ms 1000]
  *                                   [--scrape-s 5] [--settle-s 0] [--no-pin] [--json]
  * `--settle-s S`: each node's replica is read again S seconds after the churn, nothing changing
- * meanwhile; every replica should hold the truth by then.
+ * meanwhile; every replica should hold the truth by then: every change acknowledged by that read,
+ * and, while joins still wait in a node's backlog, up to every change sent (both bounds shown).
+ * Joins and leaves are reported as sent, acknowledged and unanswered at the window's end, at the
+ * settle read and when the clients quit: the truth holds acknowledged changes only.
  * `--members` takes a list (1000,5000,10000): one run per entry, for list mode's ceiling.
  * Pinning (taskset -c): redis-server and the nodes on core 0, the client processes on core 1.
  */
 import { parseFlags } from "../lib/flags.js";
+import type { ChangeTally, RoomBounds } from "../lib/change-accounting.js";
 import { measurePresenceScale, stopAll, type NodeTracker, type PresenceScaleResult } from "../lib/presence-scale-run.js";
 import { CLIENT_CORE, SERVER_CORE } from "../lib/measure.js";
 import { median } from "../lib/stats.js";
 
 const ms = (n: number): string => (Number.isFinite(n) ? `${Math.round(n)} ms` : "–");
 const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+const num = (n: number): string => n.toLocaleString("en");
+
+/** The room at one moment: the acknowledged truth, and with joins or leaves unanswered the room they make when answered. */
+function truthOf(room: RoomBounds): string {
+  if (room.unansweredJoins === 0 && room.unansweredLeaves === 0) return `truth ${num(room.acked)}`;
+  return `truth ${num(room.acked)} acknowledged to ${num(room.sent)} sent: ${num(room.unansweredJoins)} joins and ${num(room.unansweredLeaves)} leaves unanswered`;
+}
+
+/** Joins and leaves sent, acknowledged (and joins voided) over a stretch, and how many were still unanswered at its end. */
+function changesOf(c: ChangeTally, unanswered: string): string {
+  return (
+    `joins sent ${num(c.joins.sent)}, acknowledged ${num(c.joins.acked)}, answered without effect ${num(c.joins.voided)}; ` +
+    `leaves sent ${num(c.leaves.sent)}, acknowledged ${num(c.leaves.acked)}; ${unanswered} ${num(c.joins.unanswered)} joins and ${num(c.leaves.unanswered)} leaves`
+  );
+}
+
+/** The room as acknowledged, and as the changes sent make it. */
+const roomOf = (room: RoomBounds): string => `room ${num(room.acked)} acknowledged, ${num(room.sent)} with every change sent`;
+
+/** At rest, a replica that is right holds the acknowledged room, or while changes wait unanswered, between the two bounds. */
+const atRest = (room: RoomBounds): string =>
+  room.unansweredJoins + room.unansweredLeaves > 0 ? `${roomOf(room)}: changes still unanswered at the read, a replica that is right holds between the two` : roomOf(room);
 
 /** Per member per change: a figure ÷ (members × changes). */
 function perMemberChange(total: number, r: PresenceScaleResult): number {
@@ -33,17 +59,21 @@ function perMemberChange(total: number, r: PresenceScaleResult): number {
 }
 
 /** One node's presence replica: its state at the end, and its gossip in the window. */
-function describeTracker(t: NodeTracker | undefined, truth: number, settleSeconds: number): string {
+function describeTracker(t: NodeTracker | undefined, atEnd: RoomBounds, atSettle: RoomBounds | undefined, settleSeconds: number): string {
   if (!t) return "not reached";
   const end = (name: string): number => t.atEnd[name] ?? 0;
   const inWindow = (name: string): number => end(name) - (t.atStart[name] ?? 0);
   const labelled = (family: string, label: string, values: string[]): string => values.map((value) => inWindow(`${family}{${label}="${value}"}`)).join("/");
   return (
-    `entries ${end("cinder_presence_entries").toLocaleString("en")} (truth ${truth.toLocaleString("en")}), ` +
+    `entries ${end("cinder_presence_entries").toLocaleString("en")} (${truthOf(atEnd)}), ` +
     `lag ${end("cinder_presence_replica_lag")} (peak ${t.peakLag} at ${t.peakLagAtSeconds.toFixed(0)} s${t.lagSamples.length ? `; read ${t.lagSamples.join(" ")}` : ""}), ` +
     `gossip read up to ${t.peakDelaySeconds.toFixed(1)} s late (at ${t.peakDelayAtSeconds.toFixed(0)} s), ` +
-    `peers up ${end('cinder_presence_replicas{state="up"}')} down ${end('cinder_presence_replicas{state="down"}')}; in the window: ` +
-    (t.settled ? `${settleSeconds} s later entries ${(t.settled.cinder_presence_entries ?? 0).toLocaleString("en")} and peers down ${t.settled['cinder_presence_replicas{state="down"}'] ?? 0}; ` : "") +
+    `peers up ${end('cinder_presence_replicas{state="up"}')} down ${end('cinder_presence_replicas{state="down"}')}; ` +
+    (t.settled
+      ? `${settleSeconds} s later entries ${(t.settled.cinder_presence_entries ?? 0).toLocaleString("en")}${atSettle ? ` (${truthOf(atSettle)})` : ""} ` +
+        `and peers down ${t.settled['cinder_presence_replicas{state="down"}'] ?? 0}; `
+      : "") +
+    `in the window: ` +
     `deltas sent/received ${labelled("cinder_presence_deltas_total", "direction", ["sent", "received"])} ` +
     `(entries ${labelled("cinder_presence_delta_entries_total", "direction", ["sent", "received"])}), ` +
     `transfer requests behind/gap/start ${labelled("cinder_presence_transfer_requests_total", "reason", ["behind", "gap", "start"])}, ` +
@@ -52,19 +82,26 @@ function describeTracker(t: NodeTracker | undefined, truth: number, settleSecond
   );
 }
 
-function describe(r: PresenceScaleResult): string {
+/** The report of one run, as printed. */
+export function describeRun(r: PresenceScaleResult): string {
   const s = r.staleness;
   const perSecond = (n: number): number => n / r.windowSeconds;
   const lines = [
     `${r.mode} mode, ${r.membersAtStart.toLocaleString("en")} → ${r.membersAtEnd.toLocaleString("en")} members on ${r.nodes} nodes (${r.clients} client processes), ` +
       `room filled in ${r.fillSeconds.toFixed(1)} s; ${r.changes.toLocaleString("en")} joins+leaves acknowledged in ${r.windowSeconds.toFixed(1)} s (${Math.round(perSecond(r.changes))}/s)`,
+    `  changes in the window: ${changesOf(r.changesInWindow, "unanswered at its end")} (${roomOf(r.roomAtEnd)}); ` +
+      `the counts' ages go by acknowledged changes only`,
+    ...(r.changesUntilSettle && r.roomAtSettle
+      ? [`  by the settle read ${r.settleSeconds} s after the window: ${changesOf(r.changesUntilSettle, "unanswered then")} (${atRest(r.roomAtSettle)})`]
+      : []),
+    `  by the time the clients quit: ${changesOf(r.changesUntilQuit, "never answered")}`,
     `  counts seen by ${s.clients} sample clients: ${s.counts} counts, age when received p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}, max ${ms(s.maxMs)}; ` +
       `${s.clientsOverLimit} clients ever received one more than 1 s old; ${s.unmatched} counts the truth never held`,
     `  age of the count shown, just before the next replaced it: p99 ${ms(s.shownP99Ms)}, max ${ms(s.shownMaxMs)}; ${s.clientsShownOverLimit} clients ever showed one more than 1 s old`,
     `  per node: ` +
       r.perNode.map((n, i) => `#${i} ${n.samples} samples max ${ms(n.staleness.maxMs)} p99 ${ms(n.staleness.p99Ms)}`).join("; ") +
       (r.samplesUnplaced ? ` (${r.samplesUnplaced} samples not placed)` : ""),
-    ...r.perNode.map((n, i) => `  presence replica #${i}: ${describeTracker(n.tracker, r.membersAtEnd, r.settleSeconds)}`),
+    ...r.perNode.map((n, i) => `  presence replica #${i}: ${describeTracker(n.tracker, r.roomAtEnd, r.roomAtSettle, r.settleSeconds)}`),
     `  node CPU ${(perSecond(r.nodeCpuSeconds) * 100).toFixed(0)} % of a core (all nodes), redis-server ${(perSecond(r.redisCpuSeconds) * 100).toFixed(0)} %, client processes ${(perSecond(r.clientCpuSeconds) * 100).toFixed(0)} %; ` +
       `per member per change: node CPU ${(perMemberChange(r.nodeCpuSeconds, r) * 1e9).toFixed(2)} ns`,
     `  bytes to clients ${kib(perSecond(r.bytesToClients))}/s = ${perMemberChange(r.bytesToClients, r).toFixed(4)} B per member per change; ` +
@@ -107,7 +144,7 @@ export async function run(args: string[]): Promise<void> {
           settleSeconds: f.number("settle-s", 0),
         });
         results.push(result);
-        console.log(`run ${i + 1}/${runs}: ${describe(result)}`);
+        console.log(`run ${i + 1}/${runs}: ${describeRun(result)}`);
       }
       if (runs > 1) {
         const pick = (g: (r: PresenceScaleResult) => number): number => median(results.map(g));

@@ -168,6 +168,17 @@ describe("bench smoke", () => {
     expect(client).toMatchObject({ joinErrors: 0, closed: 0, skippedJoins: 0 });
     expect(client.changesSent).toBeGreaterThan(0);
     expect(result.changes).toBeGreaterThan(0);
+    // Every join and leave sent is written with its time: the fill's joins and the churn's.
+    const { joins, leaves } = result.changesUntilQuit;
+    expect(joins.sent).toBeGreaterThan(0);
+    expect(leaves.sent).toBeGreaterThan(0);
+    expect(client.joinsSent).toBe(members + joins.sent);
+    expect(client.leavesSent).toBe(leaves.sent);
+    expect(joins.sent).toBe(joins.acked + joins.voided + joins.unanswered);
+    expect(leaves.sent).toBe(leaves.acked + leaves.unanswered);
+    expect(result.changesInWindow.joins.acked + result.changesInWindow.leaves.acked).toBe(result.changes);
+    expect(result.roomAtEnd.acked).toBe(result.membersAtEnd);
+    expect(result.roomAtEnd.sent).toBe(result.membersAtEnd + result.roomAtEnd.unansweredJoins - result.roomAtEnd.unansweredLeaves);
     expect(result.staleness.clients).toBe(6);
     expect(result.staleness.counts).toBeGreaterThan(0);
     expect(result.perNode.reduce((n, node) => n + node.samples, 0)).toBe(6);

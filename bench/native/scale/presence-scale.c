@@ -5,7 +5,10 @@
  * the list. Sample sockets (the first --samples) never leave and always follow the count: each
  * presence_count they receive is written to --events with its receive time, beside the time of
  * every join and leave this process had acknowledged, so the harness can lay the counts seen
- * against the truth. Times are CLOCK_MONOTONIC ns: one clock for every process on the machine.
+ * against the truth. The time each join and leave was sent is written too, and each join answered
+ * without effect (refused, or its socket closed before the reply): a server whose joins wait in
+ * its backlog has counted changes the acks do not show yet, and the harness tells them apart.
+ * Times are CLOCK_MONOTONIC ns: one clock for every process on the machine.
  *
  *   presence-scale --port P --topic room:scale --members M --spare S --first-key K
  *                  --source 127.0.0.1 --per-source 4000 --join-rate R --churn-rate C
@@ -16,6 +19,8 @@
  * falls and a count seen matches one moment of the truth. A leave is a phx_leave of the member
  * joined longest (not a sample); its socket stays open as a spare, and a join takes a spare
  * socket with a new key. "quit" writes the events and prints one JSON report on stdout.
+ * Events file, one a line: "a <t> <+1|-1>" a join or leave acknowledged, "p <t> <+1|-1>" one sent,
+ * "e <t> 1" a join answered without effect, "s <socket> <t> <keys>" a count a sample received.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,15 +49,15 @@ typedef struct {
     byte_buffer in, frag, out;
 } member;
 
-typedef struct { uint64_t t; int32_t a, b; } event; /* ack: a = +1/-1; sample: a = socket, b = keys */
+typedef struct { uint64_t t; int32_t a, b; } event; /* ack, sent, void: a = +1/-1; sample: a = socket, b = keys */
 
 static member *sockets;
 static int total, samples, list_mode;
 static const char *topic = "room:scale";
 static long next_key;
-static event *acks, *counts;
-static size_t n_acks, cap_acks, n_counts, cap_counts;
-static long join_replies, joins_lost, join_errors, leave_replies, closed_count, skipped_joins;
+static event *acks, *counts, *sent, *voided;
+static size_t n_acks, cap_acks, n_counts, cap_counts, n_sent, cap_sent, n_voided, cap_voided;
+static long join_replies, joins_lost, join_errors, leave_replies, closed_count, skipped_joins, joins_pushed, leaves_pushed;
 static uint64_t bytes_in, bytes_window_start, bytes_window;
 static int *joined_queue; /* ring of joined non-sample sockets, oldest first */
 static int jq_head, jq_len;
@@ -79,7 +84,10 @@ static void send_text(member *m, const char *text, size_t len) { send_text_frame
 static void close_member(member *m) {
     if (m->fd >= 0) close(m->fd);
     m->fd = -1;
-    if (m->state == JOINING) joins_lost++; /* its reply will never come */
+    if (m->state == JOINING) { /* its reply will never come, and its member is not in the room */
+        joins_lost++;
+        push_event(&voided, &n_voided, &cap_voided, now_ns(), 1, 0);
+    }
     if (m->state != CLOSED) closed_count++;
     m->state = CLOSED;
 }
@@ -93,6 +101,8 @@ static void send_join(int i) {
     int len = snprintf(msg, sizeof msg, "[\"%d\",\"j\",\"%s\",\"phx_join\",{\"user\":\"u%ld\"%s}]", m->join_ref, topic, m->key,
                        count ? ",\"presence\":\"count\"" : "");
     m->state = JOINING;
+    joins_pushed++;
+    push_event(&sent, &n_sent, &cap_sent, now_ns(), 1, 0);
     send_text(m, msg, (size_t)len);
 }
 
@@ -101,6 +111,8 @@ static void send_leave(int i) {
     char msg[256];
     int len = snprintf(msg, sizeof msg, "[\"%d\",\"l\",\"%s\",\"phx_leave\",{}]", m->join_ref, topic);
     m->state = LEAVING;
+    leaves_pushed++;
+    push_event(&sent, &n_sent, &cap_sent, now_ns(), -1, 0);
     send_text(m, msg, (size_t)len);
 }
 
@@ -123,7 +135,13 @@ static void on_message(int i, const char *s, size_t len) {
         int ok = memmem(s, len, "\"status\":\"ok\"", 13) != NULL;
         if (m->state == JOINING && memmem(s, head, ",\"j\",", 5)) {
             join_replies++;
-            if (!ok) { join_errors++; m->state = SPARE; spare_stack[spare_len++] = i; return; }
+            if (!ok) {
+                join_errors++;
+                push_event(&voided, &n_voided, &cap_voided, now_ns(), 1, 0);
+                m->state = SPARE;
+                spare_stack[spare_len++] = i;
+                return;
+            }
             m->state = JOINED;
             push_event(&acks, &n_acks, &cap_acks, now_ns(), 1, 0);
             if (i >= samples) joined_queue[(jq_head + jq_len++) % total] = i;
@@ -362,11 +380,13 @@ int main(int argc, char **argv) {
     FILE *out = fopen(events_file, "w");
     if (!out) { perror(events_file); return 2; }
     for (size_t i = 0; i < n_acks; i++) fprintf(out, "a %lu %d\n", (unsigned long)acks[i].t, acks[i].a);
+    for (size_t i = 0; i < n_sent; i++) fprintf(out, "p %lu %d\n", (unsigned long)sent[i].t, sent[i].a);
+    for (size_t i = 0; i < n_voided; i++) fprintf(out, "e %lu %d\n", (unsigned long)voided[i].t, voided[i].a);
     for (size_t i = 0; i < n_counts; i++) fprintf(out, "s %d %lu %d\n", counts[i].a, (unsigned long)counts[i].t, counts[i].b);
     fclose(out);
-    printf("{\"sockets\":%d,\"connected\":%d,\"joinReplies\":%ld,\"joinErrors\":%ld,\"leaveReplies\":%ld,\"closed\":%ld,"
-           "\"changesSent\":%ld,\"skippedJoins\":%ld,\"bytesIn\":%lu,\"bytesInWindow\":%lu,\"counts\":%zu}\n",
-           total, open_count, join_replies, join_errors, leave_replies, closed_count, changes, skipped_joins,
+    printf("{\"sockets\":%d,\"connected\":%d,\"joinReplies\":%ld,\"joinErrors\":%ld,\"joinsLost\":%ld,\"leaveReplies\":%ld,\"closed\":%ld,"
+           "\"changesSent\":%ld,\"joinsSent\":%ld,\"leavesSent\":%ld,\"skippedJoins\":%ld,\"bytesIn\":%lu,\"bytesInWindow\":%lu,\"counts\":%zu}\n",
+           total, open_count, join_replies, join_errors, joins_lost, leave_replies, closed_count, changes, joins_pushed, leaves_pushed, skipped_joins,
            (unsigned long)bytes_in, (unsigned long)bytes_window, n_counts);
     return 0;
 }
