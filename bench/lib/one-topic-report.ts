@@ -56,6 +56,8 @@ export interface RunResult {
   rounds: RoundRow[];
   /** machine-wide, from the client's start to its end (tcp-counters.ts) */
   tcp: TcpCounters;
+  /** machine-wide, from the client's start until everyone joined: the connection storm's */
+  tcp_joining: TcpCounters;
   /** net.ipv4.tcp_mem when the run started */
   tcp_mem: TcpMemoryLimits;
   /** net.core.netdev_max_backlog when the run started */
@@ -81,6 +83,10 @@ function metrics(inflights: number[]): Metric[] {
     { label: "connect + join everyone", value: (r) => (r.subscriptions === r.sockets ? r.connect_s + r.join_s : undefined), format: (v) => `${v.toFixed(1)} s` },
     { label: "server CPU while connecting", value: (r) => r.connect_cpu_share, format: (v) => `${(v * 100).toFixed(0)} %` },
     { label: "server CPU while joining", value: (r) => r.join_cpu_share, format: (v) => `${(v * 100).toFixed(0)} %` },
+    // A server process that accepts too slowly overflows its listen queue; the client's TCP then
+    // asks again after 1 s, 3 s, 7 s: what stretches connecting beyond the CPU it costs.
+    { label: "listen queue overflows, connecting and joining", value: (r) => r.tcp_joining.listenOverflows, format: (v) => v.toFixed(0) },
+    { label: "connection requests (SYN) sent again, connecting and joining", value: (r) => r.tcp_joining.synRetransmits, format: (v) => v.toFixed(0) },
   ];
   for (const k of inflights) {
     list.push(

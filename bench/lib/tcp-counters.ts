@@ -5,7 +5,9 @@
  * thousands of sockets in one go overflows it), segments sent again (RetransSegs), retransmission
  * timeouts, time spent under TCP memory pressure (past `net.ipv4.tcp_mem`'s middle value the
  * kernel shrinks socket buffers and may drop what arrives), and segments dropped or pruned on the
- * receiving side. Machine-wide counters from /proc/net/softnet_stat, /proc/net/snmp and
+ * receiving side; and, for a connection storm, connections the listen queues had no room for (a
+ * server process that accepts too slowly: the client's TCP sends its SYN again after 1 s, then 3 s, 7 s).
+ * Machine-wide counters from /proc/net/softnet_stat, /proc/net/snmp and
  * /proc/net/netstat; a figure for a phase is the difference of two samples. A dropped segment is
  * sent again only after a retransmission timeout (200 ms at least, doubling each time), so a few
  * drops make the last subscriber of a broadcast wait seconds while the CPUs idle.
@@ -27,9 +29,15 @@ export interface TcpCounters {
   receiveQueueDrops: number;
   /** receive queues pruned for memory (TcpExt PruneCalled) */
   prunes: number;
+  /** connections completed while their listen queue was full (TcpExt ListenOverflows) */
+  listenOverflows: number;
+  /** connection requests dropped at a listening socket, the overflows included (TcpExt ListenDrops) */
+  listenDrops: number;
+  /** connection requests (SYNs) sent again for want of an answer (TcpExt TCPSynRetrans) */
+  synRetransmits: number;
 }
 
-export const NO_TCP_COUNTERS: TcpCounters = { backlogDrops: 0, retransmits: 0, timeouts: 0, memoryPressures: 0, memoryPressureMs: 0, receiveQueueDrops: 0, prunes: 0 };
+export const NO_TCP_COUNTERS: TcpCounters = { backlogDrops: 0, retransmits: 0, timeouts: 0, memoryPressures: 0, memoryPressureMs: 0, receiveQueueDrops: 0, prunes: 0, listenOverflows: 0, listenDrops: 0, synRetransmits: 0 };
 
 /** The named fields of a /proc/net/{snmp,netstat} section: a header line and a value line, both prefixed `Section:`. */
 function section(text: string, name: string): Map<string, number> {
@@ -59,6 +67,9 @@ export function sampleTcpCounters(): TcpCounters {
     memoryPressureMs: ext.get("TCPMemoryPressuresChrono") ?? 0,
     receiveQueueDrops: ext.get("TCPRcvQDrop") ?? 0,
     prunes: ext.get("PruneCalled") ?? 0,
+    listenOverflows: ext.get("ListenOverflows") ?? 0,
+    listenDrops: ext.get("ListenDrops") ?? 0,
+    synRetransmits: ext.get("TCPSynRetrans") ?? 0,
   };
 }
 
@@ -73,6 +84,9 @@ export function tcpCountersBetween(from: TcpCounters | undefined, to: TcpCounter
     memoryPressureMs: to.memoryPressureMs - from.memoryPressureMs,
     receiveQueueDrops: to.receiveQueueDrops - from.receiveQueueDrops,
     prunes: to.prunes - from.prunes,
+    listenOverflows: to.listenOverflows - from.listenOverflows,
+    listenDrops: to.listenDrops - from.listenDrops,
+    synRetransmits: to.synRetransmits - from.synRetransmits,
   };
 }
 

@@ -259,6 +259,7 @@ function emptyResult(target: TargetName, shape: OneTopicShape, before: Before): 
     redis_per_broadcast: { publish: 0, pubsub_connections: 0, output_bytes: 0, cpu_ms: 0 },
     rounds: [],
     tcp: NO_TCP_COUNTERS,
+    tcp_joining: NO_TCP_COUNTERS,
     tcp_mem: before.tcpMem,
     input_backlog: before.inputBacklog,
   };
@@ -327,6 +328,7 @@ function summarize(
       };
     }),
     tcp: tcpCountersBetween(connecting?.tcp, at("done")?.tcp),
+    tcp_joining: tcpCountersBetween(connecting?.tcp, joined?.tcp),
   };
 }
 
@@ -352,6 +354,7 @@ function describeRun(r: RunResult): string {
     `open files per server process ${r.min_files_per_node}–${r.max_files_per_node}; RSS at joined: servers ${mib(r.rss_joined.servers)} MiB, clients ${mib(r.rss_joined.clients)} MiB, redis ${mib(r.rss_joined.redis)} MiB; ` +
     `Slab ${mib(r.kernel_joined.slab)} MiB (+${mib(r.kernel_joined.slab_growth)}), TCP buffers ${mib(r.kernel_joined.tcp_buffers)} MiB, ${r.kernel_joined.tcp_in_use} TCP sockets; ` +
     `peaks over the run: Slab ${mib(r.kernel_peaks.slabBytes)} MiB, TCP buffers ${mib(r.kernel_peaks.tcpBufferBytes)} MiB, lowest MemAvailable ${mib(r.kernel_peaks.memAvailableBytes)} MiB; ` +
+    `while connecting and joining: ${r.tcp_joining.listenOverflows} listen queue overflows, ${r.tcp_joining.synRetransmits} connection requests sent again; ` +
     `over the run: ${r.tcp.backlogDrops} packets dropped by input backlogs (netdev_max_backlog ${r.input_backlog}), ${r.tcp.retransmits} TCP segments sent again, ${r.tcp.receiveQueueDrops} dropped for a full receive queue, ${(r.tcp.memoryPressureMs / 1000).toFixed(1)} s under memory pressure (tcp_mem pressure ${mib(r.tcp_mem.pressure)} MiB, max ${mib(r.tcp_mem.max)} MiB); ` +
     `Redis per broadcast: ${r.redis_per_broadcast.publish.toFixed(2)} PUBLISH to ${r.redis_per_broadcast.pubsub_connections} subscribed connections, ${r.redis_per_broadcast.output_bytes.toFixed(0)} bytes out, ${r.redis_per_broadcast.cpu_ms.toFixed(2)} ms CPU; ${rounds}`
   );
