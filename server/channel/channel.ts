@@ -49,7 +49,8 @@ type ChannelState = "joining" | "joined" | "closed";
 
 /**
  * `flags` bits: the state (two bits), whether it was handed to the fan-out, how it follows
- * presence, whether the fan-out delivers to it.
+ * presence, whether the fan-out delivers to it, whether a task of its queue is pending; above
+ * them, its handler (an index in HANDLERS).
  */
 const STATE_MASK = 0b11;
 const STATES: readonly ChannelState[] = ["joining", "joined", "closed"];
@@ -58,26 +59,55 @@ const COUNTS_PRESENCE = 0b1000;
 const ATTACHED = 0b10000;
 /** Counted among the thread's joins in progress, until it is joined or closed. */
 const JOIN_COUNTED = 0b100000;
+/** A task of its queue is pending (SerialQueue.queueBusy). */
+const QUEUE_BUSY = 0b1000000;
+const HANDLER_SHIFT = 7;
+
+/**
+ * The handlers this thread's channels run, each once: a channel keeps its handler's index in its
+ * flags, where a field cost 8 bytes per membership. They are the routes' own objects (a fixed
+ * set per server: ChannelRouter), so the list stays short; it keeps them for the thread's life.
+ * The index stays below 2^24, far above any app's count of channel handlers.
+ */
+const HANDLERS: ChannelHandler[] = [];
+const HANDLER_INDEX = new Map<ChannelHandler, number>();
+
+function handlerIndex(handler: ChannelHandler): number {
+  let at = HANDLER_INDEX.get(handler);
+  if (at === undefined) {
+    if (HANDLERS.length >= 1 << (31 - HANDLER_SHIFT)) throw new Error("more channel handlers than a channel can tell apart");
+    at = HANDLERS.push(handler) - 1;
+    HANDLER_INDEX.set(handler, at);
+  }
+  return at;
+}
 
 /**
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
  * one call at a time, and turns its results into replies, closes and errors.
  *
  * A node holds one per subscription, a million of them at scale: it keeps only what differs
- * per membership (its socket, topic, join ref, handler, own assigns) and packs its small state
- * into one integer; the server's services are reached through the socket.
+ * per membership (its socket, topic, join ref, own assigns) and packs its small state and its
+ * handler into one integer; the server's services are reached through the socket. Five fields:
+ * 64 bytes with the object's header on a 64-bit heap without pointer compression (Node's).
  */
 export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
-  private flags = 0;
+  private flags: number;
   private ownAssigns: Record<string, unknown> | null = null;
 
   constructor(
     private readonly connection: ChannelConnection,
     readonly topic: string,
     readonly joinRef: string,
-    readonly handler: ChannelHandler,
+    handler: ChannelHandler,
   ) {
     super();
+    this.flags = handlerIndex(handler) << HANDLER_SHIFT;
+  }
+
+  /** The channel handler it runs (the route its topic matched at the join). */
+  get handler(): ChannelHandler {
+    return HANDLERS[this.flags >>> HANDLER_SHIFT];
   }
 
   get state(): ChannelState {
@@ -120,6 +150,14 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
 
   private get services(): ChannelServices {
     return this.connection.channelServices;
+  }
+
+  protected get queueBusy(): boolean {
+    return (this.flags & QUEUE_BUSY) !== 0;
+  }
+
+  protected set queueBusy(busy: boolean) {
+    this.flags = busy ? this.flags | QUEUE_BUSY : this.flags & ~QUEUE_BUSY;
   }
 
   /** For its queue: how many pushes may wait, and where a failed task is reported. */

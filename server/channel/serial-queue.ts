@@ -1,17 +1,24 @@
 /**
+ * The tasks waiting behind a pending one, by queue: only busy queues are here, so that an idle
+ * queue costs its owner one bit (`queueBusy`) rather than a field of 8 bytes in every channel.
+ * Weak: a queue whose pending promise never settles goes with its channel.
+ */
+const WAITING = new WeakMap<SerialQueue, Array<() => unknown>>();
+
+/**
  * Runs tasks one at a time: a task that returns a promise holds back the ones after it.
  * Synchronous handlers never touch a promise. The backlog is bounded: past `queueCapacity`
  * waiting tasks, `run` refuses more (the caller answers for them). A task that throws or
  * rejects is reported to `taskFailed`, never swallowed, and the next one runs.
  *
  * A base class rather than a field: a million channels would otherwise hold a million queue
- * objects. An idle queue costs one field (`pending` is null), a busy one an array that exists
- * only while a task is pending.
+ * objects. An idle queue costs a bit of its owner's (`queueBusy`), a busy one a flag and, once
+ * a task waits behind the pending one, an array in WAITING.
  */
 export abstract class SerialQueue {
-  /** null = idle; an array (empty or not) = a task is pending and these wait behind it. */
-  private pending: Array<() => unknown> | null = null;
-
+  /** Whether a task is pending (its promise not settled yet): the ones run meanwhile wait behind it. */
+  protected abstract get queueBusy(): boolean;
+  protected abstract set queueBusy(busy: boolean);
   /** How many tasks may wait behind a pending one. */
   protected abstract get queueCapacity(): number;
   /** Where a task that threw or rejected is reported. */
@@ -19,13 +26,14 @@ export abstract class SerialQueue {
 
   /** False when the backlog is full and `task` was not taken; `force` takes it anyway (a leave). */
   protected run(task: () => unknown, force = false): boolean {
-    const pending = this.pending;
-    if (pending === null) {
+    if (!this.queueBusy) {
       this.execute(task);
       return true;
     }
-    if (!force && pending.length >= this.queueCapacity) return false;
-    pending.push(task);
+    let waiting = WAITING.get(this);
+    if (!force && (waiting?.length ?? 0) >= this.queueCapacity) return false;
+    if (waiting === undefined) WAITING.set(this, (waiting = []));
+    waiting.push(task);
     return true;
   }
 
@@ -38,7 +46,7 @@ export abstract class SerialQueue {
       return;
     }
     if (result instanceof Promise) {
-      this.pending = [];
+      this.queueBusy = true;
       result.then(
         () => this.resume(),
         (error: unknown) => {
@@ -50,12 +58,16 @@ export abstract class SerialQueue {
   }
 
   private resume(): void {
-    const waiting = this.pending ?? [];
-    this.pending = null;
-    // A task that returns a promise sets `pending` to a fresh array: hand it what still waits.
+    const waiting = WAITING.get(this);
+    if (waiting !== undefined) WAITING.delete(this);
+    this.queueBusy = false;
+    if (waiting === undefined) return;
+    // A task that returns a promise makes the queue busy again: what still waits goes behind it.
     while (waiting.length > 0) {
-      if (this.pending !== null) {
-        (this.pending as Array<() => unknown>).push(...waiting);
+      if (this.queueBusy) {
+        const later = WAITING.get(this);
+        if (later === undefined) WAITING.set(this, waiting);
+        else later.push(...waiting);
         return;
       }
       this.execute(waiting.shift() as () => unknown);

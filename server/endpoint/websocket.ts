@@ -69,6 +69,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
   const { config, services, connections, authenticator, ids, connectRates, origins, metrics } = options;
   const { log } = services;
   let nextId = 0;
+  const Connection = SocketConnection.of(services);
   const { maxPendingJoins } = config;
   const upgradesMayWait = uwsCapabilities().upgradesLaterSafely;
   const saturated = () => maxPendingJoins > 0 && services.channels.joinsInProgress.count + services.joinBacklog.size >= maxPendingJoins;
@@ -125,7 +126,7 @@ export function mountWebSocket(app: TemplatedApp, options: WebSocketEndpointOpti
         if (aborted) return;
         const answer = () => {
           if (!outcome.ok) return refuse(res, outcome.status, outcome.reason, outcome.error);
-          const connection = new SocketConnection(services, id, serializer, outcome.assigns, outcome.session);
+          const connection = new Connection(id, serializer, outcome.assigns, outcome.session);
           res.upgrade<SocketUserData>({ connection }, secKey, accept, extensions, context);
         };
         // Answered later than the upgrade callback (an async auth or connect hook): uWS needs the

@@ -71,7 +71,7 @@ export class LongPollSessions {
   /** A new session, admitted by the handshake; its token is the handshake's answer. */
   create(assigns: Readonly<Record<string, unknown>>, session: SocketSessionInit): LongPollSession {
     const { services, tokens, self, ids, metrics, log } = this.options;
-    const connection = new SocketConnection(services, socketSerial("longpoll", this.nextId++), jsonSerializer, assigns, session);
+    const connection = new (SocketConnection.of(services))(socketSerial("longpoll", this.nextId++), jsonSerializer, assigns, session);
     const id = randomBytes(16).toString("base64url");
     const created = new LongPollSession(connection, tokens.sign({ ...self, id }), this.sessionServices);
     this.sessions.set(id, created);

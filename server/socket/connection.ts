@@ -105,16 +105,25 @@ export interface SocketServices {
 }
 
 /**
- * `SocketConnection.bits`: two flags, its serializer (an index in SERIALIZERS), then the count of
- * its frames in the join backlog, one small integer where four fields cost 32 bytes. The count
- * stays below 2^25: the join backlog holds at most 200,000 frames a thread (join-backlog.ts).
+ * `SocketConnection.bits`: two flags, its serializer (an index in SERIALIZERS), whether frames of
+ * its own wait in QUEUED, then the count of its frames in the join backlog, one small integer
+ * where five fields cost 40 bytes. The count stays below 2^24: the join backlog holds at most
+ * 200,000 frames a thread (join-backlog.ts).
  */
 const CLOSED = 0b1;
 const ENDING = 0b10;
 const SERIALIZER_SHIFT = 2;
 const SERIALIZER_MASK = 0b1111 << SERIALIZER_SHIFT;
-const LOW_MASK = 0b11 | SERIALIZER_MASK;
-const BACKLOGGED_SHIFT = 6;
+const HAS_QUEUED = 0b1000000;
+const LOW_MASK = 0b11 | SERIALIZER_MASK | HAS_QUEUED;
+const BACKLOGGED_SHIFT = 7;
+
+/**
+ * The frames of sockets that wait for their turn in the publish queue (see write), by socket:
+ * only while the queue holds broadcasts, so a field for them was null on nearly every socket
+ * (8 bytes each). A socket here has HAS_QUEUED set, so one that has none never looks here.
+ */
+const QUEUED = new Map<SocketConnection, OutgoingFrame[]>();
 
 /** The serializers sockets use (json, msgpack), each once: a socket keeps its index. */
 const SERIALIZERS: Serializer[] = [];
@@ -131,15 +140,46 @@ function serializerIndex(serializer: Serializer): number {
 /**
  * What few sockets have, in one object apart rather than four fields on every socket: a token's
  * session, an id for force-disconnects, a fixed list of topics (these three from the connect),
- * and the record of a socket over its frame rate (made when it first is).
+ * and the record of a socket over its frame rate (made when it first is). It holds the socket's
+ * assigns too: a socket keeps either its assigns or this in one field (`about`), a class of its
+ * own so that no app's assigns can pass for it.
  */
-interface SocketExtras {
-  readonly auth: SocketAuth | undefined;
-  readonly disconnectId: string | undefined;
-  readonly onlyTopics: readonly string[] | undefined;
+class SocketExtras {
   /** While the socket has had frames refused at least once a second: since when, and the last one; null while not. */
-  overRate: { since: number; last: number } | null;
+  overRate: { since: number; last: number } | null = null;
+
+  constructor(
+    readonly assigns: Readonly<Record<string, unknown>>,
+    readonly auth: SocketAuth | undefined,
+    readonly disconnectId: string | undefined,
+    readonly onlyTopics: readonly string[] | undefined,
+  ) {}
 }
+
+/** The class of the sockets of one server's services (SocketConnection.of). */
+export type SocketConnectionClass = new (
+  /** Its id as a number (socket-id.ts). */
+  idNumber: number,
+  serializer: Serializer,
+  assigns: Readonly<Record<string, unknown>>,
+  session?: SocketSessionInit,
+) => SocketConnection;
+
+/** A class per services (see SocketConnection.services). */
+const CLASSES = new WeakMap<SocketServices, SocketConnectionClass>();
+
+/**
+ * A socket's rate limits: the field of each one's moment, and the limit that counts it. A limit
+ * of 0 counts nothing (takeTokens), so its moment stays null for good: the class `of` makes for
+ * a server whose limit is 0 keeps that null on its prototype, and its sockets have no field for
+ * it (8 bytes each); a socket only writes a moment while its limit counts.
+ */
+const BUDGETS = [
+  ["framesFullAt", "maxFramesPerSecond"],
+  ["joinsFullAt", "maxJoinsPerSecond"],
+  ["presenceFullAt", "maxPresencePerSecond"],
+  ["inboundFullAt", "maxInboundBytesPerSecond"],
+] as const;
 
 /** What a socket is known by beyond its connection: its verified token, and its id. */
 export interface SocketSessionInit {
@@ -156,39 +196,84 @@ export interface SocketSessionInit {
  * only writer of its bytes. Its own frames (replies, pushes) wait in its write queue only while
  * the thread's publish queue holds broadcasts, so it sees everything in production order.
  * Mirrors Phoenix.Socket's transport process (docs/protocol.md).
+ *
+ * A node holds one per client, and an idle client costs little else: its fields are what each
+ * socket needs of its own (its transport, channels, state bits, rate limits, id, and its assigns
+ * or its rare parts), 9 fields: 96 bytes with the object's header on a 64-bit heap without
+ * pointer compression (Node's), 8 fewer for each of its four rate limits set to 0 (BUDGETS).
+ * Its server's services are on the prototype of a class made for them (`of`), its frames waiting
+ * in the publish queue in QUEUED, only while they wait.
  */
 export class SocketConnection extends ChannelTable<Channel> implements ChannelConnection, QueuedWriter {
   ws: SocketTransport | null = null;
-  /** Whether it closed, whether this side is closing it, and its frames in the join backlog, in one integer (see below). */
-  private bits = 0;
-  /** Frames waiting for their turn in the publish queue; null while there are none. */
-  private queued: OutgoingFrame[] | null = null;
-  /** Its rate limits, each as the moment its bucket is full again (socket-budget.ts): frames, joins, presence, inbound bytes. */
-  private framesFullAt: FullAt = null;
-  private joinsFullAt: FullAt = null;
-  private presenceFullAt: FullAt = null;
-  private inboundFullAt: FullAt = null;
-  /** What few sockets have (see SocketExtras); null on the rest. */
-  private extras: SocketExtras | null = null;
+  /** Whether it closed, whether this side is closing it, its serializer, whether it has frames in QUEUED, and its frames in the join backlog, in one integer (see below). */
+  private bits: number;
+  /**
+   * Its rate limits, each as the moment its bucket is full again (socket-budget.ts): frames,
+   * joins, presence, inbound bytes. A field only where its limit counts (see BUDGETS).
+   */
+  private declare framesFullAt: FullAt;
+  private declare joinsFullAt: FullAt;
+  private declare presenceFullAt: FullAt;
+  private declare inboundFullAt: FullAt;
+  /** Its assigns, or, on the few sockets that have more (see SocketExtras), the object that holds them with the rest. */
+  private about: Readonly<Record<string, unknown>> | SocketExtras;
+  /**
+   * What it uses of its server: one object per endpoint, on the prototype of the class `of` made
+   * for it rather than in a field of every socket (8 bytes each).
+   */
+  private declare readonly services: SocketServices;
 
-  constructor(
-    private readonly services: SocketServices,
+  /** The class of the sockets of `services`, made once for them: `new (SocketConnection.of(services))(id, serializer, assigns, session)`. */
+  static of(services: SocketServices): SocketConnectionClass {
+    const known = CLASSES.get(services);
+    if (known !== undefined) return known;
+    // Named SocketConnection too, as heap snapshots and profiles show its sockets.
+    const made = {
+      SocketConnection: class extends SocketConnection {
+        constructor(idNumber: number, serializer: Serializer, assigns: Readonly<Record<string, unknown>>, session?: SocketSessionInit) {
+          super(idNumber, serializer, assigns, session);
+        }
+      },
+    }.SocketConnection;
+    Object.defineProperty(made.prototype, "services", { value: services });
+    // Writable: were a limit turned on later, a socket's first moment would become a field of its own.
+    for (const [field, limit] of BUDGETS) if (services.limits[limit] === 0) Object.defineProperty(made.prototype, field, { value: null, writable: true });
+    CLASSES.set(services, made);
+    return made;
+  }
+
+  protected constructor(
     /** Its id as a number (socket-id.ts): the text is `id`. */
     private readonly idNumber: number,
     serializer: Serializer,
-    readonly assigns: Readonly<Record<string, unknown>>,
+    assigns: Readonly<Record<string, unknown>>,
     session: SocketSessionInit = {},
   ) {
     super();
     this.bits = serializerIndex(serializer) << SERIALIZER_SHIFT;
-    if (session.auth || session.id !== undefined || session.topics) {
-      this.extras = {
-        auth: session.auth && new SocketAuth(session.auth.authenticator, session.auth.identity, this),
-        disconnectId: session.id,
-        onlyTopics: session.topics,
-        overRate: null,
-      };
-    }
+    // The moments of the limits that count (BUDGETS): the others are null on the prototype.
+    const { limits } = this.services;
+    if (limits.maxFramesPerSecond !== 0) this.framesFullAt = null;
+    if (limits.maxJoinsPerSecond !== 0) this.joinsFullAt = null;
+    if (limits.maxPresencePerSecond !== 0) this.presenceFullAt = null;
+    if (limits.maxInboundBytesPerSecond !== 0) this.inboundFullAt = null;
+    this.about =
+      session.auth || session.id !== undefined || session.topics
+        ? new SocketExtras(assigns, session.auth && new SocketAuth(session.auth.authenticator, session.auth.identity, this), session.id, session.topics)
+        : assigns;
+  }
+
+  /** What it was connected with (the connect hook's, the token's meta): its channels' assigns start from these. */
+  get assigns(): Readonly<Record<string, unknown>> {
+    const about = this.about;
+    return about instanceof SocketExtras ? about.assigns : about;
+  }
+
+  /** What few sockets have (see SocketExtras), or null. */
+  private get extras(): SocketExtras | null {
+    const about = this.about;
+    return about instanceof SocketExtras ? about : null;
   }
 
   /** How it encodes and decodes frames (json or msgpack), chosen at connect. */
@@ -345,7 +430,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     const limit = this.services.limits.maxPresencePerSecond;
     const fullAt = takeTokens(this.presenceFullAt, budgetNow(), limit, limit);
     if (fullAt !== false) {
-      this.presenceFullAt = fullAt;
+      if (limit !== 0) this.presenceFullAt = fullAt;
       return true;
     }
     this.services.metrics.rateLimited.inc({ limit: "presence" });
@@ -406,12 +491,24 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   // ── the write queue ──
 
   writeQueued(count: number): void {
-    const frames = this.queued?.splice(0, count) ?? [];
-    if (this.queued?.length === 0) this.queued = null;
+    const queued = this.hasQueued ? QUEUED.get(this) : undefined;
+    const frames = queued?.splice(0, count) ?? [];
+    if (queued?.length === 0) this.forgetQueued();
     for (const frame of frames) this.writeNow(frame);
     // A presence catch-up waits for an empty queue (canTakeMore).
-    if (this.queued === null) this.services.channels.presenceStates.drained(this);
+    if (!this.hasQueued) this.services.channels.presenceStates.drained(this);
     this.services.fanout.drained(this);
+  }
+
+  /** Frames of its own wait in QUEUED. */
+  private get hasQueued(): boolean {
+    return (this.bits & HAS_QUEUED) !== 0;
+  }
+
+  private forgetQueued(): void {
+    if (!this.hasQueued) return;
+    this.bits &= ~HAS_QUEUED;
+    QUEUED.delete(this);
   }
 
   /** Close with a code and a short reason (at most 123 bytes by the WebSocket spec). */
@@ -439,7 +536,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
    */
   get canTakeMore(): boolean {
     const ws = this.ws;
-    return ws !== null && !this.closed && this.queued === null && ws.getBufferedAmount() <= (ws.lowWaterBytes ?? 0);
+    return ws !== null && !this.closed && !this.hasQueued && ws.getBufferedAmount() <= (ws.lowWaterBytes ?? 0);
   }
 
   /** The transport wrote out unsent bytes (uWS's drain). */
@@ -495,7 +592,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     this.auth?.stop();
     this.closed = true;
     this.ws = null;
-    this.queued = null;
+    this.forgetQueued();
     this.services.bufferCap.forget(this);
     for (const channel of this.heldChannels()) channel.shutdown("closed");
     this.services.presence.untrackOwner(this.id);
@@ -507,11 +604,16 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
   }
 
   private write(frame: OutgoingFrame): void {
-    if (this.queued === null && this.services.queue.idle) {
-      this.writeNow(frame);
-      return;
+    if (!this.hasQueued) {
+      if (this.services.queue.idle) {
+        this.writeNow(frame);
+        return;
+      }
+      this.bits |= HAS_QUEUED;
+      QUEUED.set(this, [frame]);
+    } else {
+      (QUEUED.get(this) as OutgoingFrame[]).push(frame);
     }
-    (this.queued ??= []).push(frame);
     this.services.queue.writeAfter(this);
   }
 
@@ -560,7 +662,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     const { limits } = this.services;
     const fullAt = takeBytes(this.inboundFullAt, now, limits.maxInboundBytesPerSecond, inboundBurst(limits), bytes, roundUp);
     if (fullAt === false) return false;
-    this.inboundFullAt = fullAt;
+    if (limits.maxInboundBytesPerSecond !== 0) this.inboundFullAt = fullAt;
     return true;
   }
 
@@ -574,11 +676,12 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
     const limit = this.services.limits.maxFramesPerSecond;
     const fullAt = takeTokens(this.framesFullAt, now, limit, limit);
     if (fullAt !== false) {
-      this.framesFullAt = fullAt;
+      if (limit !== 0) this.framesFullAt = fullAt;
       return true;
     }
     this.services.metrics.rateLimited.inc({ limit: "frames" });
-    const extras = (this.extras ??= { auth: undefined, disconnectId: undefined, onlyTopics: undefined, overRate: null });
+    let extras = this.extras;
+    if (extras === null) this.about = extras = new SocketExtras(this.about as Readonly<Record<string, unknown>>, undefined, undefined, undefined);
     let over = extras.overRate;
     if (over === null || now - over.last > 1000) over = extras.overRate = { since: now, last: now };
     over.last = now;
@@ -623,7 +726,7 @@ export class SocketConnection extends ChannelTable<Channel> implements ChannelCo
       this.replyOutside(frame, frame.joinRef, "error", { reason: "too many joins" });
       return;
     }
-    this.joinsFullAt = fullAt;
+    if (limit !== 0) this.joinsFullAt = fullAt;
     const handler = this.services.router.match(frame.topic);
     if (!handler) {
       // A client chooses the topic: log a bounded part of it, and only at debug.

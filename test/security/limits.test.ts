@@ -54,6 +54,23 @@ describe("rate limits", () => {
     await waitFor(async () => reasonOf(await client.join("room:f")) === undefined, "a join to pass again", 5000);
   });
 
+  it("counts nothing for a limit set to 0, and still counts the others, next to a server whose limits are all on", async () => {
+    // The sockets of a server with a limit at 0 have no field for its moment (SocketConnection.of).
+    const off = await opened.server({ maxFramesPerSecond: 0, maxPresencePerSecond: 0, maxInboundBytesPerSecond: 0, maxJoinsPerSecond: 2, channels: { "room:*": plain } });
+    const on = await opened.server({ maxFramesPerSecond: 3, maxJoinsPerSecond: 2, channels: { "room:*": plain } });
+    const free = await opened.raw(off);
+    const counted = await opened.raw(on);
+    expect((await Promise.all(["a", "b", "c"].map((room) => free.join(`room:${room}`)))).map(reasonOf)).toEqual([undefined, undefined, "too many joins"]);
+    for (let i = 0; i < 20; i++) free.send([null, `p${i}`, "room:a", "ping", {}]);
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => free.reply(`p${i}`)));
+    expect(replies.map(reasonOf).filter((r) => r !== undefined)).toEqual([]);
+    await counted.join("room:a");
+    for (let i = 0; i < 10; i++) counted.send([null, `q${i}`, "room:a", "ping", {}]);
+    const limitedReplies = await Promise.all(Array.from({ length: 10 }, (_, i) => counted.reply(`q${i}`)));
+    expect(limitedReplies.map(reasonOf)).toContain("rate limited");
+    expect(await limited(off, "frames")).toBe(0);
+  });
+
   it("refuses presence tracks past maxPresencePerSecond with rate_limited", async () => {
     const results: string[] = [];
     const tracker: ChannelHandler = {
