@@ -3,7 +3,13 @@
  * second's worth, so a burst of `rate` passes at once). A rate of 0 means no limit.
  */
 export class TokenBucket {
-  private tokens: number;
+  /**
+   * Thousandths of a token: with whole milliseconds and a whole rate, what refills is a whole
+   * number of them, so the count stays exact. Counted in tokens, a tenth refilled ten times
+   * (a client trying every 100 ms at 1 a second) came to 0.9999999999999999 and refused the
+   * token a whole second had brought.
+   */
+  private milli: number;
   private at: number;
 
   constructor(
@@ -11,23 +17,29 @@ export class TokenBucket {
     now: number = Date.now(),
     private readonly burst: number = rate,
   ) {
-    this.tokens = burst;
+    this.milli = burst * 1000;
     this.at = now;
   }
 
   /** Takes `amount` tokens (default one); false, taking none, when there are fewer (the action is over the limit). */
   take(now: number = Date.now(), amount = 1): boolean {
-    if (this.available(now) < amount) return false;
-    this.tokens -= amount;
+    if (this.rate === 0) return true;
+    this.refill(now);
+    if (this.milli < amount * 1000) return false;
+    this.milli -= amount * 1000;
     return true;
   }
 
   /** The tokens there are now (Infinity without a limit). */
   available(now: number = Date.now()): number {
     if (this.rate === 0) return Infinity;
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.rate) / 1000);
+    this.refill(now);
+    return this.milli / 1000;
+  }
+
+  private refill(now: number): void {
+    this.milli = Math.min(this.burst * 1000, this.milli + (now - this.at) * this.rate);
     this.at = now;
-    return this.tokens;
   }
 }
 

@@ -85,3 +85,14 @@ describe("a socket's budget kept as one number", () => {
     expect(tokensAt(fullAt, 2500, 10, 10)).toBe(10);
   });
 });
+
+describe("a token bucket", () => {
+  it("has a token back after exactly its refill time, however often it was asked meanwhile", () => {
+    // Counted in tokens, ten tenths made 0.9999999999999999 and this take was refused.
+    const bucket = new TokenBucket(1, 0, 1);
+    expect(bucket.take(0)).toBe(true);
+    for (let t = 100; t < 1000; t += 100) expect(bucket.take(t)).toBe(false);
+    expect(bucket.take(1000)).toBe(true);
+    expect(bucket.available(1000)).toBe(0);
+  });
+});
