@@ -6,6 +6,8 @@ import type { StoredBroadcast } from "./history/store-error.js";
 import type { ChannelHandler } from "./channel/handler.js";
 import type { Payload } from "./channel/results.js";
 import { ChannelRouter } from "./channel/router.js";
+import { HandlerNumbers } from "./channel/handler-numbers.js";
+import { HANDLER_NUMBERS } from "./channel/channel.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import type { ConnectHook } from "./endpoint/connect-hook.js";
 import { BackendHooks } from "./hooks/backend-hooks.js";
@@ -90,6 +92,7 @@ export class CinderServer {
   private readonly threadPresence: ThreadPresence;
   private readonly now: () => number;
   private readonly router = new ChannelRouter();
+  private readonly handlerNumbers = new HandlerNumbers(HANDLER_NUMBERS);
   private readonly app;
   private readonly fabric: Fabric;
   private readonly counterStore: CounterStore;
@@ -489,6 +492,7 @@ export class CinderServer {
       log: this.log,
       metrics: this.metrics,
       maxQueuedPushes: this.config.maxQueuedPushes,
+      handlers: this.handlerNumbers,
       joinsInProgress: this.joinsInProgress,
       fanout,
       historyTopics: this.historyTopics,

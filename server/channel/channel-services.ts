@@ -9,6 +9,7 @@ import type { SubscriberSocket } from "../pubsub/subscriber.js";
 import type { Broadcaster } from "../pubsub/broadcaster.js";
 import type { ChannelSocket } from "./channel-socket.js";
 import type { HistoryTopics } from "./history-topics.js";
+import type { HandlerNumbers } from "./handler-numbers.js";
 
 /** What a channel uses of its server: pub/sub, presence, and where to log and count. */
 export interface ChannelServices {
@@ -16,6 +17,8 @@ export interface ChannelServices {
   readonly metrics: ChannelMetrics;
   /** Pushes one channel may have waiting for its handler; past it a push is refused. */
   readonly maxQueuedPushes: number;
+  /** The server's channel handlers, numbered: a channel keeps its handler's number. */
+  readonly handlers: HandlerNumbers;
   /** Joins asked for and not answered yet, on this thread (the endpoint refuses new sockets past maxPendingJoins). */
   readonly joinsInProgress: JoinsInProgress;
   /** This thread's topics: a joined channel subscribes, and unsubscribes when it ends. */

@@ -50,7 +50,7 @@ type ChannelState = "joining" | "joined" | "closed";
 /**
  * `flags` bits: the state (two bits), whether it was handed to the fan-out, how it follows
  * presence, whether the fan-out delivers to it, whether a task of its queue is pending; above
- * them, its handler (an index in HANDLERS).
+ * them, its handler's number (ChannelServices.handlers).
  */
 const STATE_MASK = 0b11;
 const STATES: readonly ChannelState[] = ["joining", "joined", "closed"];
@@ -63,24 +63,8 @@ const JOIN_COUNTED = 0b100000;
 const QUEUE_BUSY = 0b1000000;
 const HANDLER_SHIFT = 7;
 
-/**
- * The handlers this thread's channels run, each once: a channel keeps its handler's index in its
- * flags, where a field cost 8 bytes per membership. They are the routes' own objects (a fixed
- * set per server: ChannelRouter), so the list stays short; it keeps them for the thread's life.
- * The index stays below 2^24, far above any app's count of channel handlers.
- */
-const HANDLERS: ChannelHandler[] = [];
-const HANDLER_INDEX = new Map<ChannelHandler, number>();
-
-function handlerIndex(handler: ChannelHandler): number {
-  let at = HANDLER_INDEX.get(handler);
-  if (at === undefined) {
-    if (HANDLERS.length >= 1 << (31 - HANDLER_SHIFT)) throw new Error("more channel handlers than a channel can tell apart");
-    at = HANDLERS.push(handler) - 1;
-    HANDLER_INDEX.set(handler, at);
-  }
-  return at;
-}
+/** Handler numbers a channel's flags have room for. */
+export const HANDLER_NUMBERS = 1 << (31 - HANDLER_SHIFT);
 
 /**
  * One (socket, topic) membership: the channel process of Phoenix. It runs the handler,
@@ -102,12 +86,12 @@ export class Channel extends SerialQueue implements ChannelSocket, Subscriber {
     handler: ChannelHandler,
   ) {
     super();
-    this.flags = handlerIndex(handler) << HANDLER_SHIFT;
+    this.flags = connection.channelServices.handlers.numberOf(handler) << HANDLER_SHIFT;
   }
 
   /** The channel handler it runs (the route its topic matched at the join). */
   get handler(): ChannelHandler {
-    return HANDLERS[this.flags >>> HANDLER_SHIFT];
+    return this.services.handlers.handlerOf(this.flags >>> HANDLER_SHIFT);
   }
 
   get state(): ChannelState {
