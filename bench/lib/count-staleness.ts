@@ -90,6 +90,11 @@ function percentile(sorted: readonly number[], p: number): number {
  */
 export function countStaleness(acks: readonly Ack[], seen: readonly CountSeen[], from: number, until: number, limitMs = 1000, aheadMs = 200): StalenessSummary {
   const held = truthIntervals(acks, 0);
+  return summarize((keys, t) => ageOf(held, keys, t, aheadMs), seen, from, until, limitMs);
+}
+
+/** countStaleness with any truth: `age(keys, t)` is how old a count `keys` is at `t`, NaN if never held. */
+export function summarize(age: (keys: number, t: number) => number, seen: readonly CountSeen[], from: number, until: number, limitMs = 1000): StalenessSummary {
   const byClient = new Map<string, CountSeen[]>();
   for (const s of seen) {
     const list = byClient.get(s.client);
@@ -110,15 +115,15 @@ export function countStaleness(acks: readonly Ack[], seen: readonly CountSeen[],
       const nextAt = Math.min(i + 1 < list.length ? list[i + 1].t : until, until);
       if (nextAt < from) continue; // replaced before the window began
       if (s.t >= from && s.t <= until) {
-        const age = ageOf(held, s.keys, s.t, aheadMs);
-        if (Number.isNaN(age)) unmatched++;
+        const received = age(s.keys, s.t);
+        if (Number.isNaN(received)) unmatched++;
         else {
-          ages.push(age);
-          if (age > limitMs) clientOver = true;
+          ages.push(received);
+          if (received > limitMs) clientOver = true;
         }
       }
       // Just before it is replaced, the count shown is as old as this.
-      const shownAge = ageOf(held, s.keys, Math.max(nextAt, from), aheadMs);
+      const shownAge = age(s.keys, Math.max(nextAt, from));
       if (!Number.isNaN(shownAge)) {
         shown.push(shownAge);
         if (shownAge > limitMs) clientShownOver = true;

@@ -13,7 +13,8 @@ import type { Redis } from "ioredis";
 
 import { roomAt, tallyChanges, type ChangeLog, type ChangeTally, type RoomBounds } from "./change-accounting.js";
 import { benchNodeName, startLocalCluster, type LocalCluster } from "./cluster-processes.js";
-import { countStaleness, type Ack, type CountSeen, type StalenessSummary } from "./count-staleness.js";
+import { countStaleness, summarize, type Ack, type CountSeen, type StalenessSummary } from "./count-staleness.js";
+import { RoomBand } from "./room-bounds.js";
 import { metricsOfEachNode, type NodeMetrics } from "./each-node-metrics.js";
 import { CLIENT_CORE, SERVER_CORE } from "./measure.js";
 import { trySampleProcess } from "./proc-stats.js";
@@ -125,6 +126,12 @@ export interface PresenceScaleResult {
   changesUntilSettle?: ChangeTally;
   roomAtSettle?: RoomBounds;
   staleness: StalenessSummary;
+  /**
+   * The same counts against the band the room was in (room-bounds.ts: each join and leave counted
+   * anywhere between its send and its reply): the least age each can have, so a count older than
+   * the limit here certainly was.
+   */
+  stalenessAtLeast: StalenessSummary;
   perNode: NodeFigures[];
   /** samples whose node was not found */
   samplesUnplaced: number;
@@ -290,6 +297,8 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
     acks.sort((a, b) => a.t - b.t);
     const changeLog: ChangeLog = { sent, acks, voided };
     const staleness = countStaleness(acks, counts, from, until);
+    const band = new RoomBand(changeLog);
+    const stalenessAtLeast = summarize((keys, t) => band.ageOf(keys, t), counts, from, until);
     const nodeOfClient = new Map<string, number | undefined>();
     owners.forEach((list, c) => list.forEach((pid, s) => nodeOfClient.set(`${c}:${s}`, pid)));
     const perNode = cluster.nodePids.map((pid, i): NodeFigures => {
@@ -316,6 +325,7 @@ export async function measurePresenceScale(shape: PresenceScaleShape): Promise<P
       changesUntilSettle: settleAt === undefined ? undefined : tallyChanges(changeLog, from, settleAt),
       roomAtSettle: settleAt === undefined ? undefined : roomAt(changeLog, settleAt),
       staleness,
+      stalenessAtLeast,
       perNode,
       samplesUnplaced: owners.flat().filter((pid) => pid === undefined).length,
       nodeCpuSeconds,

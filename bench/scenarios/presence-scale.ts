@@ -85,6 +85,7 @@ function describeTracker(t: NodeTracker | undefined, atEnd: RoomBounds, atSettle
 /** The report of one run, as printed. */
 export function describeRun(r: PresenceScaleResult): string {
   const s = r.staleness;
+  const b = r.stalenessAtLeast;
   const perSecond = (n: number): number => n / r.windowSeconds;
   const lines = [
     `${r.mode} mode, ${r.membersAtStart.toLocaleString("en")} → ${r.membersAtEnd.toLocaleString("en")} members on ${r.nodes} nodes (${r.clients} client processes), ` +
@@ -98,6 +99,9 @@ export function describeRun(r: PresenceScaleResult): string {
     `  counts seen by ${s.clients} sample clients: ${s.counts} counts, age when received p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}, max ${ms(s.maxMs)}; ` +
       `${s.clientsOverLimit} clients ever received one more than 1 s old; ${s.unmatched} counts the truth never held`,
     `  age of the count shown, just before the next replaced it: p99 ${ms(s.shownP99Ms)}, max ${ms(s.shownMaxMs)}; ${s.clientsShownOverLimit} clients ever showed one more than 1 s old`,
+    `  the same counts against the band the room was in (each join and leave anywhere between its send and its reply: the least age a count can have): ` +
+      `age when received p50 ${ms(b.p50Ms)}, p99 ${ms(b.p99Ms)}, max ${ms(b.maxMs)}; ${b.clientsOverLimit} clients certainly received one more than 1 s old; ` +
+      `shown p99 ${ms(b.shownP99Ms)}, max ${ms(b.shownMaxMs)}; ${b.unmatched} counts the band never held`,
     `  per node: ` +
       r.perNode.map((n, i) => `#${i} ${n.samples} samples max ${ms(n.staleness.maxMs)} p99 ${ms(n.staleness.p99Ms)}`).join("; ") +
       (r.samplesUnplaced ? ` (${r.samplesUnplaced} samples not placed)` : ""),
