@@ -83,6 +83,11 @@ export class BehindSubscribers {
     this.reader = reader;
   }
 
+  /** behindBytes: unread bytes past which a subscriber leaves the live stream. */
+  get watermark(): number {
+    return this.settings.watermark;
+  }
+
   /** Whether subscribers of a topic with this handler may fall behind rather than be sent everything. */
   applies(handler: Subscriber["handler"]): boolean {
     return this.settings.watermark > 0 && (handler.history !== undefined ? this.reader !== null : handler.conflate !== undefined);

@@ -51,8 +51,10 @@ interface TopicSubscribers {
   listeners: Set<TopicListener>;
   /** On a history topic: the last numbered frame that reached this thread (a subscriber falling behind stopped there). */
   last: { offset: number; epoch: string } | undefined;
-  /** When its subscribers' unread bytes were last looked at (behindBytes). */
+  /** When its subscribers' unread bytes were last looked at (behindBytes)… */
   sweptAt: number;
+  /** …and the bytes of the frames published since. */
+  unsweptBytes: number;
 }
 
 /** How often a topic's subscribers are looked at for unread bytes past behindBytes, at most, ms. */
@@ -248,7 +250,11 @@ export class LocalFanout {
     if (!entry) return;
     if (entry.listeners.size > 0) this.tellListeners(entry, event, payload);
     if (!numbered && entry.subscribers && this.behind.applies(entry.handler)) {
-      if (entry.handler.conflate) this.sweepBehind(entry);
+      if (entry.handler.conflate) {
+        // Its size counts toward the next look at the subscribers (sweepBehind); JSON subscribers use it as it is.
+        json ??= this.encode(jsonSerializer, { joinRef: null, ref: null, topic, event, payload });
+        this.sweepBehind(entry, json ? sizeOf(json) : 0);
+      }
       const behind = this.behind.of(topic);
       if (behind) for (const subscriber of [...behind]) if (subscriber !== from && reaches(entry, subscriber, audience)) this.behind.take(subscriber, event, payload, audience === "all");
     }
@@ -304,7 +310,7 @@ export class LocalFanout {
       if (typeof message.frame === "string") entry.recent?.record(message.offset, message.epoch, message.frame);
       if (entry.subscribers && this.behind.applies(entry.handler)) {
         // Before `last` moves: a subscriber taken off now was queued everything up to it.
-        this.sweepBehind(entry);
+        this.sweepBehind(entry, sizeOf(json));
         entry.last = { offset: message.offset, epoch: message.epoch };
         this.behind.numbered(topic, message.offset, message.epoch);
       } else entry.last = { offset: message.offset, epoch: message.epoch };
@@ -313,7 +319,7 @@ export class LocalFanout {
     // A conflating topic's broadcast from another thread: subscribers behind keep it by its key,
     // which takes its payload (the fast path below never decodes it).
     const conflating = !numbered && entry.handler.conflate !== undefined && entry.subscribers !== null && this.behind.applies(entry.handler);
-    if (conflating) this.sweepBehind(entry);
+    if (conflating) this.sweepBehind(entry, sizeOf(json));
     const holding = conflating && this.behind.of(topic) !== undefined;
     if (!holding && onlyJson(entry.perSerializer) && onlyJson(entry.countSerializers) && onlyJson(entry.quietSerializers) && entry.listeners.size === 0 && !intercepts(entry.handler, event)) {
       this.countDeliveries(entry, "all", from);
@@ -423,6 +429,7 @@ export class LocalFanout {
       recent: history ? new RecentFrames(Math.min(history.size, MAX_RECENT_FRAMES)) : undefined,
       last: undefined,
       sweptAt: 0,
+      unsweptBytes: 0,
     };
     this.topics.set(topic, created);
     const routed = this.interest(topic, true);
@@ -455,12 +462,23 @@ export class LocalFanout {
     subscriber.socket.subscribe(audienceKey(serializer, subscriber.topic, mode));
   }
 
-  /** Takes the topic's subscribers past behindBytes off its live stream, at most every BEHIND_SWEEP_MS. */
-  private sweepBehind(entry: TopicSubscribers): void {
+  /**
+   * Takes the topic's subscribers past behindBytes off its live stream, before a frame of `bytes`
+   * is queued: every BEHIND_SWEEP_MS, and sooner once behindBytes of frames went out since the
+   * last look. By time alone, a publisher going flat out (a turn of the event loop after another,
+   * each writing its frames) filled a LongPoll session's outbox (1 MiB by default) between two
+   * looks and ended it; now a subscriber is looked at again before it gets more than behindBytes
+   * and a turn's frames past the watermark.
+   */
+  private sweepBehind(entry: TopicSubscribers, bytes: number): void {
+    if (!entry.subscribers) return;
     const now = Date.now();
-    if (!entry.subscribers || now - entry.sweptAt < BEHIND_SWEEP_MS) return;
-    entry.sweptAt = now;
-    this.behind.sweep(entry.subscribers);
+    if (now - entry.sweptAt >= BEHIND_SWEEP_MS || entry.unsweptBytes >= this.behind.watermark) {
+      entry.sweptAt = now;
+      entry.unsweptBytes = 0;
+      this.behind.sweep(entry.subscribers);
+    }
+    entry.unsweptBytes += bytes;
   }
 
   /**
@@ -520,4 +538,9 @@ const MAX_RECENT_FRAMES = 1000;
 /** Whether the handler's `handleOut` sees `event` (Phoenix's intercept). */
 export function intercepts(handler: Subscriber["handler"], event: string): boolean {
   return handler.handleOut !== undefined && handler.intercept?.includes(event) === true;
+}
+
+/** An encoded frame's length: bytes, or characters of a text frame (as the unread bytes of a LongPoll session count them). */
+function sizeOf(frame: EncodedFrame): number {
+  return typeof frame.data === "string" ? frame.data.length : frame.data.byteLength;
 }

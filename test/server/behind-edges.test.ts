@@ -44,6 +44,25 @@ describe("a LongPoll session behind", () => {
     expect(msgs().map((p) => p.i)).toEqual(upTo(sent));
     expect(await overflows()).toBe(0);
   }, 60_000);
+
+  it("falls behind instead of ending when twice its outbox cap is broadcast in turns that follow each other at once", async () => {
+    // Looked at only every 100 ms, a subscriber took the turns' frames into its outbox before
+    // anyone looked again, and was ended at the cap; it is looked at again after every behindBytes.
+    const server = await opened.server({ behindBytes: settings.behindBytes, channels: { "h:*": history(100_000) } });
+    const { frames, pollOnce } = await longPollSubscriber(server.port, "h:burst");
+    const overflows = () => metricOf(server, "cinder_longpoll_overflows_total");
+    const total = (2 * 1024 * 1024) / BODY.length;
+    for (let i = 0; i < total; ) {
+      for (const end = i + 16; i < end; i++) server.broadcast("h:burst", "msg", { i, body: BODY });
+      await turn();
+    }
+    await waitFor(async () => (await fellBehind(server)) >= 1 || (await overflows()) >= 1, "the session to fall behind or end", 30_000);
+    expect(await overflows()).toBe(0);
+    await waitFor(async () => (await pollOnce(), (await caughtUp(server)) >= 1), "the session to be caught up", 30_000);
+    const msgs = () => frames.filter((f) => f[3] === "msg").map((f) => (f[4] as { i: number }).i);
+    await waitFor(async () => (await pollOnce(), msgs().at(-1) === total - 1), "the last broadcast", 30_000);
+    expect(msgs()).toEqual(upTo(total));
+  }, 60_000);
 });
 
 describe("a subscriber behind on a node with two workers", () => {
